@@ -1,0 +1,123 @@
+import { UnsupportedOpError } from '../errors.js';
+import type { GraphBuilder } from '../onnx/builder.js';
+import { constantTensors } from '../onnx/graph.js';
+import type { GraphP, NodeP } from '../onnx/proto.js';
+import { decodeTensor } from '../onnx/tensor.js';
+import { Emit, type GradContext } from './context.js';
+import type { ProbeResult } from './probe.js';
+import { NO_GRADIENT, rules } from './registry.js';
+
+export interface BackwardRequest {
+  graph: GraphP;
+  probe: ProbeResult;
+  b: GraphBuilder;
+  opset: number;
+  /** The values to differentiate with respect to (graph inputs, usually one). */
+  wrt: readonly string[];
+  /** Seed gradients: value name → name of the value holding d(loss)/d(value). */
+  seeds: ReadonlyMap<string, string>;
+}
+
+const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
+/** Ops whose outputs never depend on their inputs' values (only on shapes or constants). */
+const SHAPE_ONLY = new Set(['Shape', 'Size', 'Constant', 'ConstantOfShape', 'Range', 'EyeLike']);
+/** Ops whose outputs are random: never static. */
+const RANDOM = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+
+/**
+ * Appends to `b` the backward pass of `graph` from the seeds to `wrt`, one vector–Jacobian rule per
+ * node, and returns the name of each `wrt` value's gradient.
+ *
+ * The walk keeps only nodes on a float path from `wrt` to a seed, sums fan-in, and throws an
+ * UnsupportedOpError naming every op on that path that has no rule.
+ */
+export function buildBackward(req: BackwardRequest): Map<string, string> {
+  const { graph, probe, b, opset } = req;
+  const isFloat = (v: string) => FLOAT_TYPES.has(probe.types.get(v) ?? '');
+  const floatType = probe.types.get(req.wrt[0]!) === 'float64' ? 'float64' : 'float32';
+
+  // Values reachable from wrt along float edges.
+  const fwd = new Set<string>(req.wrt);
+  for (const n of graph.node) {
+    if (n.input.some((v) => fwd.has(v))) for (const o of n.output) if (o && isFloat(o)) fwd.add(o);
+  }
+  // Values that reach a seed.
+  const bwd = new Set<string>(req.seeds.keys());
+  for (let i = graph.node.length - 1; i >= 0; i--) {
+    const n = graph.node[i]!;
+    if (n.output.some((v) => bwd.has(v))) for (const v of n.input) if (v) bwd.add(v);
+  }
+  const onPath = (v: string) => v !== '' && fwd.has(v) && bwd.has(v);
+  const pathNodes = graph.node.filter((n) => n.output.some(onPath) && n.input.some(onPath));
+
+  const missing = pathNodes.filter((n) => !rules[n.op_type] || (n.domain && n.domain !== 'ai.onnx'));
+  if (missing.length > 0) throw new UnsupportedOpError(missing.map((n) => ({ opType: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type, nodeName: n.name ?? '' })));
+
+  const staticVals = staticValues(graph);
+  const consts = constantTensors(graph);
+  const e = new Emit(b, opset);
+  const contributions = new Map<string, string[]>();
+  for (const [v, g] of req.seeds) contributions.set(v, [g]);
+  const total = (v: string): string | null => {
+    const parts = contributions.get(v);
+    if (!parts || parts.length === 0) return null;
+    if (parts.length === 1) return parts[0]!;
+    const s = b.op('Sum', parts, {}, 'fanin');
+    contributions.set(v, [s]);
+    return s;
+  };
+
+  for (let i = pathNodes.length - 1; i >= 0; i--) {
+    const node = pathNodes[i]!;
+    const gy = node.output.map((o) => (onPath(o) ? total(o) : null));
+    if (gy.every((g) => g === null)) continue;
+    const needs = node.input.map((v) => onPath(v));
+    const ctx: GradContext = {
+      node,
+      b,
+      e,
+      opset,
+      gy,
+      needs,
+      floatType,
+      shape: (v) => {
+        const s = probe.shapes.get(v);
+        if (!s) throw new Error(`internal: no probed shape for value '${v}' (node ${node.name})`);
+        return s;
+      },
+      staticInts: (v) => (v && staticVals.has(v) ? probe.ints.get(v) : undefined),
+      constFloats: (v) => {
+        const t = v ? consts.get(v) : undefined;
+        if (!t) return undefined;
+        const d = decodeTensor(t).data;
+        return d instanceof Float32Array || d instanceof Float64Array ? d : undefined;
+      },
+    };
+    const grads = rules[node.op_type]!(ctx);
+    node.input.forEach((v, k) => {
+      const g = grads[k];
+      if (!needs[k] || !g) return;
+      const list = contributions.get(v) ?? [];
+      list.push(g);
+      contributions.set(v, list);
+    });
+  }
+
+  const out = new Map<string, string>();
+  for (const w of req.wrt) {
+    const g = total(w);
+    out.set(w, g ?? e.zeros(probe.shapes.get(w)!, floatType));
+  }
+  return out;
+}
+
+/** Values that do not depend on the graph's inputs' data: constants, shapes, and what is computed only from them. */
+export function staticValues(graph: GraphP): Set<string> {
+  const s = new Set<string>(graph.initializer.map((t) => t.name!).filter(Boolean));
+  const isStatic = (n: NodeP) =>
+    !RANDOM.has(n.op_type) && (SHAPE_ONLY.has(n.op_type) || (n.input.length > 0 && n.input.every((v) => v === '' || s.has(v))));
+  for (const n of graph.node) if (isStatic(n)) for (const o of n.output) if (o) s.add(o);
+  return s;
+}
+
+export { NO_GRADIENT };

@@ -1,0 +1,116 @@
+import { GraphBuilder } from '../onnx/builder.js';
+import type { AttrValue } from '../onnx/graph.js';
+import { DataType, type NodeP } from '../onnx/proto.js';
+import { makeTensor } from '../onnx/tensor.js';
+
+/**
+ * What a vector–Jacobian rule sees: its node, the gradients of the node's outputs, which inputs
+ * need a gradient, the concrete shapes from the probe run, and opset-aware emit helpers. A rule
+ * returns one gradient value name (or null) per node input.
+ */
+export interface GradContext {
+  readonly node: NodeP;
+  readonly b: GraphBuilder;
+  /** Opset-aware emit helpers (ReduceSum, Unsqueeze, unbroadcast, …). */
+  readonly e: Emit;
+  readonly opset: number;
+  /** Gradient of each node output, or null where none flows. */
+  readonly gy: readonly (string | null)[];
+  /** Whether each node input needs a gradient. */
+  readonly needs: readonly boolean[];
+  /** Concrete shape of a value (from the probe run). */
+  shape(value: string): number[];
+  /** Values of a small integer tensor that does not depend on the data (constants, shapes), else undefined. */
+  staticInts(value: string | undefined): number[] | undefined;
+  /** Values of a constant float tensor (initializer or Constant), else undefined. */
+  constFloats(value: string | undefined): Float32Array | Float64Array | undefined;
+  /** The model's float element type name. */
+  readonly floatType: 'float32' | 'float64';
+}
+
+export type Rule = (ctx: GradContext) => (string | null)[];
+
+/** Emit helpers that pick the right form for the model's opset (attributes before 13/18, inputs after). */
+export class Emit {
+  constructor(readonly b: GraphBuilder, readonly opset: number) {}
+
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue | undefined> = {}, hint = opType): string {
+    return this.b.op(opType, inputs, attrs, hint);
+  }
+
+  reduceSum(x: string, axes: number[], keepdims: boolean): string {
+    if (axes.length === 0) return x;
+    if (this.opset >= 13) return this.b.op('ReduceSum', [x, this.b.constI64(axes)], { keepdims: keepdims ? 1 : 0 });
+    return this.b.op('ReduceSum', [x], { axes, keepdims: keepdims ? 1 : 0 });
+  }
+
+  reduceMean(x: string, axes: number[], keepdims: boolean): string {
+    if (this.opset >= 18) return this.b.op('ReduceMean', [x, this.b.constI64(axes)], { keepdims: keepdims ? 1 : 0 });
+    return this.b.op('ReduceMean', [x], { axes, keepdims: keepdims ? 1 : 0 });
+  }
+
+  reduceMax(x: string, axes: number[], keepdims: boolean): string {
+    if (this.opset >= 18) return this.b.op('ReduceMax', [x, this.b.constI64(axes)], { keepdims: keepdims ? 1 : 0 });
+    return this.b.op('ReduceMax', [x], { axes, keepdims: keepdims ? 1 : 0 });
+  }
+
+  unsqueeze(x: string, axes: number[]): string {
+    if (this.opset >= 13) return this.b.op('Unsqueeze', [x, this.b.constI64(axes)]);
+    return this.b.op('Unsqueeze', [x], { axes });
+  }
+
+  squeeze(x: string, axes: number[]): string {
+    if (this.opset >= 13) return this.b.op('Squeeze', [x, this.b.constI64(axes)]);
+    return this.b.op('Squeeze', [x], { axes });
+  }
+
+  reshape(x: string, shape: readonly number[]): string {
+    return this.b.op('Reshape', [x, this.b.constI64([...shape])]);
+  }
+
+  transpose(x: string, perm: number[]): string {
+    if (perm.every((p, i) => p === i)) return x;
+    return this.b.op('Transpose', [x], { perm });
+  }
+
+  /** Slice along axes with static starts/ends/steps. */
+  slice(x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
+    const ins = [x, this.b.constI64(starts), this.b.constI64(ends), this.b.constI64(axes)];
+    if (steps) ins.push(this.b.constI64(steps));
+    return this.b.op('Slice', ins);
+  }
+
+  /** Constant-pads with static per-axis [begins..., ends...]. */
+  padZeros(x: string, pads: number[]): string {
+    if (pads.every((p) => p === 0)) return x;
+    return this.b.op('Pad', [x, this.b.constI64(pads)], { mode: 'constant' });
+  }
+
+  /** A tensor of zeros of the given shape and the graph's float type. */
+  zeros(shape: readonly number[], floatType: 'float32' | 'float64'): string {
+    const value = floatType === 'float64' ? makeTensor('value', [1], new Float64Array([0])) : makeTensor('value', [1], new Float32Array([0]));
+    return this.b.op('ConstantOfShape', [this.b.constI64([...shape])], { value }, 'zeros');
+  }
+
+  /** Casts a bool/int tensor to the float type. */
+  castFloat(x: string, floatType: 'float32' | 'float64'): string {
+    return this.b.op('Cast', [x], { to: floatType === 'float64' ? DataType.DOUBLE : DataType.FLOAT });
+  }
+
+  /**
+   * Sums a gradient of shape `gShape` down to `target` (undoes numpy-style broadcasting):
+   * sums the leading extra axes and every axis where the target has size 1, then reshapes.
+   */
+  unbroadcast(g: string, gShape: readonly number[], target: readonly number[]): string {
+    const lead = gShape.length - target.length;
+    const axes: number[] = [];
+    for (let i = 0; i < gShape.length; i++) {
+      if (i < lead || (target[i - lead] === 1 && gShape[i] !== 1)) axes.push(i);
+    }
+    if (axes.length === 0 && lead === 0) return g;
+    let r = this.reduceSum(g, axes, true);
+    const keptShape = gShape.map((d, i) => (axes.includes(i) ? 1 : d));
+    if (lead > 0 || keptShape.length !== target.length || keptShape.some((d, i) => d !== target[i])) r = this.reshape(r, target);
+    return r;
+  }
+}

@@ -1,0 +1,4 @@
+import { Reshape } from './Reshape.js';
+
+/** Flatten: dX = gy reshaped to X's shape. */
+export const Flatten = Reshape;

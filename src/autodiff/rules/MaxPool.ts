@@ -1,0 +1,77 @@
+import type { GradContext, Rule } from '../context.js';
+import { attrInt, attrInts } from '../../onnx/graph.js';
+import { resolveWindow, type Window } from '../spatial.js';
+
+/**
+ * MaxPool (2-D): the gradient goes to the window's maximum; where several inputs tie for the
+ * maximum it is shared equally among them (a valid subgradient; PyTorch picks the first).
+ *
+ * Non-overlapping windows (kernel = stride, no padding, sizes divisible) use a mask from the
+ * upsampled max: Equal(X, upsample(Y)) — three element-wise passes, no scatter. Any other geometry
+ * (overlapping, padded, dilated, ceil_mode) gathers each window with a depthwise one-hot Conv
+ * (im2col), compares with Y, and scatters back with the matching ConvTranspose (col2im), which sums
+ * overlaps exactly and stays on ORT's convolution kernels.
+ */
+export const MaxPool: Rule = (ctx) => {
+  const { node, shape } = ctx;
+  const x = node.input[0]!;
+  const xs = shape(x);
+  const ys = shape(node.output[0]!);
+  if (xs.length !== 4) throw new Error(`MaxPool node ${node.name}: only 2-D pooling has a gradient rule (input rank ${xs.length})`);
+  if (attrInt(node, 'storage_order', 0) !== 0) throw new Error(`MaxPool node ${node.name}: storage_order=1 is not supported`);
+  const kernel = attrInts(node, 'kernel_shape')!;
+  const win = resolveWindow(node, xs.slice(2), ys.slice(2), kernel);
+  const nonOverlapping =
+    win.strides.every((s, i) => s === kernel[i]) &&
+    win.dilations.every((d) => d === 1) &&
+    win.pads.every((p) => p === 0) &&
+    xs[2]! % kernel[0]! === 0 &&
+    xs[3]! % kernel[1]! === 0;
+  return [nonOverlapping ? blockGrad(ctx, xs, ys, kernel) : windowGrad(ctx, xs, ys, win), null];
+};
+
+function upsample(ctx: GradContext, v: string, ys: number[], k: number[]): string {
+  const { e, b } = ctx;
+  const [n, c, oh, ow] = ys as [number, number, number, number];
+  const r = e.reshape(v, [n, c, oh, 1, ow, 1]);
+  const ex = e.op('Expand', [r, b.constI64([n, c, oh, k[0]!, ow, k[1]!])]);
+  return e.reshape(ex, [n, c, oh * k[0]!, ow * k[1]!]);
+}
+
+function blockGrad(ctx: GradContext, xs: number[], ys: number[], k: number[]): string {
+  const { node, e, b, gy, floatType } = ctx;
+  const mask = e.op('Equal', [node.input[0]!, upsample(ctx, node.output[0]!, ys, k)], {}, 'pool_mask');
+  // Ties: divide by the number of maxima in each window (1 almost always).
+  const count = e.op('AveragePool', [e.castFloat(mask, floatType)], { kernel_shape: k, strides: k });
+  const share = e.op('Div', [gy[0]!, e.op('Mul', [count, b.scalarF(k[0]! * k[1]!)])]);
+  void xs;
+  return e.op('Where', [mask, upsample(ctx, share, ys, k), b.scalarF(0)], {}, 'pool_grad');
+}
+
+function windowGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): string {
+  const { node, e, b, gy, floatType } = ctx;
+  const [n, c, h, w] = xs as [number, number, number, number];
+  const [oh, ow] = [ys[2]!, ys[3]!];
+  const [kh, kw] = win.kernel as [number, number];
+  const kk = kh * kw;
+  // Extra end padding so that ceil_mode windows are fully inside the padded input.
+  const need = [0, 1].map((i) => (ys[2 + i]! - 1) * win.strides[i]! + win.dilations[i]! * (win.kernel[i]! - 1) + 1);
+  const padded = [h + win.pads[0]! + win.pads[2]!, w + win.pads[1]! + win.pads[3]!];
+  const extra = [Math.max(0, need[0]! - padded[0]!), Math.max(0, need[1]! - padded[1]!)];
+  const pads = [0, 0, win.pads[0]!, win.pads[1]!, 0, 0, win.pads[2]! + extra[0]!, win.pads[3]! + extra[1]!];
+  const neg = floatType === 'float64' ? -1e300 : -1e30;
+  const xp = pads.some((p) => p) ? e.op('Pad', [node.input[0]!, b.constI64(pads), b.scalarF(neg)], { mode: 'constant' }) : node.input[0]!;
+  // One-hot depthwise kernel: output channel c·kk + q copies window position q of channel c.
+  const wv = floatType === 'float64' ? new Float64Array(c * kk * kk) : new Float32Array(c * kk * kk);
+  for (let ch = 0; ch < c; ch++) for (let q = 0; q < kk; q++) wv[(ch * kk + q) * kk + q] = 1;
+  const wOne = b.tensor('pool_onehot', [c * kk, 1, kh, kw], wv);
+  const geo = { group: c, kernel_shape: [kh, kw], strides: win.strides, dilations: win.dilations };
+  const cols = e.reshape(e.op('Conv', [xp, wOne], { ...geo, pads: [0, 0, 0, 0] }, 'pool_im2col'), [n, c, kk, oh, ow]);
+  const mask = e.castFloat(e.op('Equal', [cols, e.reshape(node.output[0]!, [n, c, 1, oh, ow])]), floatType);
+  const count = e.reduceSum(mask, [2], true);
+  const g5 = e.op('Mul', [mask, e.op('Div', [e.reshape(gy[0]!, [n, c, 1, oh, ow]), count])]);
+  const back = e.op('ConvTranspose', [e.reshape(g5, [n, c * kk, oh, ow]), wOne], { ...geo, pads: [0, 0, 0, 0] }, 'pool_col2im');
+  // ConvTranspose gives the padded extent `need`; pad up to the padded input, then crop the pads.
+  const full = e.padZeros(back, [0, 0, 0, 0, 0, 0, padded[0]! + extra[0]! - need[0]!, padded[1]! + extra[1]! - need[1]!]);
+  return e.slice(full, [win.pads[0]!, win.pads[1]!], [win.pads[0]! + h, win.pads[1]! + w], [2, 3]);
+}

@@ -1,0 +1,55 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkRange, UsageError } from '../errors.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every verb takes. */
+export const commonOptions = {
+  help: { type: 'boolean', short: 'h' },
+  verbose: { type: 'boolean' },
+  json: { type: 'boolean' },
+  threads: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** Parses a verb's arguments strictly; unknown options and stray positionals are usage errors. */
+export type Parsed<T extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof commonOptions & T; strict: true; allowPositionals: boolean }>>;
+
+export function parse<T extends OptionSpec>(verb: string, argv: string[], options: T, allowPositionals = false): Parsed<T> {
+  try {
+    return parseArgs({ args: argv, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
+  } catch (e) {
+    throw new UsageError(`${verb}: ${(e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '')} (see 'gauntlet ${verb} --help')`);
+  }
+}
+
+/** A numeric option: parsed, checked against its range, or the default when absent. */
+export function numberOpt(
+  name: string,
+  raw: string | undefined,
+  dflt: number,
+  range: { min?: number; max?: number; minExclusive?: boolean; integer?: boolean },
+): number {
+  if (raw === undefined) return dflt;
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (Number.isNaN(v)) throw new UsageError(`'--${name}' must be a number, got '${raw}'`);
+  return checkRange(`--${name}`, v, range);
+}
+
+/** A required string option. */
+export function required(verb: string, name: string, v: string | undefined): string {
+  if (v === undefined || v === '') throw new UsageError(`${verb}: '--${name}' is required (see 'gauntlet ${verb} --help')`);
+  return v;
+}
+
+/** Reports progress on stderr when it is a terminal (one self-overwriting line). */
+export function progressReporter(label: string, enabled = process.stderr.isTTY): (done: number, total: number) => void {
+  if (!enabled) return () => {};
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 100) return;
+    last = now;
+    const pct = total ? Math.floor((100 * done) / total) : 100;
+    process.stderr.write(`\r${label}: ${done}/${total} (${pct}%)${done >= total ? '\n' : ''}`);
+  };
+}

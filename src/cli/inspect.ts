@@ -1,0 +1,57 @@
+import { parse, required } from './args.js';
+import { openModel } from './common.js';
+
+export const help = `gauntlet inspect --model M.onnx [--json]
+
+Reports a model's inputs and outputs (names, shapes, dtypes), opset, op types and parameter count,
+and what it outputs (logits or probabilities, detected on a probe input when not declared).
+
+Options:
+  --model M.onnx   the model to inspect (required)
+  --json           print one JSON object instead of a table
+  --threads N      ONNX Runtime intra-op threads (0 = all cores; default 0)
+`;
+
+export async function inspectVerb(argv: string[]): Promise<number> {
+  const { values } = parse('inspect', argv, { model: { type: 'string' } });
+  if (values.help) return (process.stdout.write(help), 0);
+  const model = await openModel(required('inspect', 'model', values.model), values.threads);
+  try {
+    const s = model.summary;
+    // Probe with mid-range inputs to detect the output kind when the item shape is static.
+    if (model.itemShape?.every((d) => typeof d === 'number')) {
+      const per = (model.itemShape as number[]).reduce((a, b) => a * b, 1);
+      const [lo, hi] = model.decl.bounds;
+      await model.predictBatch(new Float32Array(2 * per).fill((lo + hi) / 2), 2);
+    }
+    const out = {
+      model: model.label,
+      sha256: model.sha256,
+      ...s,
+      dataDomain: { itemShape: model.itemShape, layout: model.decl.layout, bounds: model.decl.bounds },
+      outputKind: model.outputKind,
+      outputKindReason: model.outputKindReason,
+    };
+    if (values.json) {
+      process.stdout.write(JSON.stringify(out) + '\n');
+      return 0;
+    }
+    const shape = (v: { shape: (number | string)[] | null }) => (v.shape ? `[${v.shape.join(', ')}]` : '[?]');
+    const lines = [
+      `model      ${model.label}`,
+      `sha256     ${model.sha256}`,
+      `producer   ${s.producer || '-'} (IR ${s.irVersion})`,
+      `opsets     ${s.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}`,
+      ...s.inputs.map((v) => `input      ${v.name}  ${v.dtype} ${shape(v)}`),
+      ...s.outputs.map((v) => `output     ${v.name}  ${v.dtype} ${shape(v)}`),
+      `nodes      ${s.nodes}, parameters ${s.parameters.toLocaleString('en-US')}`,
+      `op types   ${Object.entries(s.opTypes).map(([k, v]) => `${k}×${v}`).join(' ')}`,
+      `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}, bounds [${model.decl.bounds.join(', ')}]`,
+      `outputs    ${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await model.close();
+  }
+}

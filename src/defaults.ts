@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (this file compiles to dist/src/defaults.js). */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The embedded default: a small CNN trained on Fashion-MNIST and a stratified 2,000-image test slice. */
+export const defaultAssets = {
+  model: path.join(packageRoot, 'assets', 'default', 'model.onnx'),
+  data: path.join(packageRoot, 'assets', 'default', 'fashion-mnist-test-2000.npz'),
+  meta: path.join(packageRoot, 'assets', 'default', 'meta.json'),
+};
+
+export interface DefaultMeta {
+  class_names: string[];
+  test_accuracy_10k?: number;
+  slice_reference?: Record<string, number>;
+  [k: string]: unknown;
+}
+
+/** The default model's recorded metadata (class names, recipe, measured accuracy). */
+export function defaultMeta(): DefaultMeta {
+  return JSON.parse(fs.readFileSync(defaultAssets.meta, 'utf8')) as DefaultMeta;
+}

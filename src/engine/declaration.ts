@@ -1,0 +1,109 @@
+import { ModelError, UsageError } from '../errors.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { realInputs, valueShape, makeValueInfo, valueElemType } from '../onnx/graph.js';
+import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
+
+/**
+ * How a model sees the data domain. Everything Gauntlet does to inputs (ε-balls, corruptions,
+ * clipping) happens in the data domain; preprocessing is folded into the graph so that gradients
+ * flow through it and an ε means the same thing for every model.
+ */
+export interface ModelDeclaration {
+  /** Input layout the model expects. Data-domain images are always NCHW. Default: NCHW for rank-4 inputs. */
+  layout?: 'NCHW' | 'NHWC';
+  /** Data-domain bounds [low, high]. Default [0, 1]. */
+  bounds?: [number, number];
+  /** Preprocessing the model expects after the data domain: x_model = (x · scale − mean) / std, per channel. */
+  preprocess?: { scale?: number; mean?: number[]; std?: number[] };
+  /** What the model outputs; 'auto' (default) detects it from the first batch. */
+  output?: 'logits' | 'probabilities' | 'auto';
+  /** Which graph input / output to use when the model has several. Default: the first. */
+  inputName?: string;
+  outputName?: string;
+}
+
+export interface ResolvedDeclaration {
+  layout: 'NCHW' | 'NHWC' | 'flat';
+  bounds: [number, number];
+  preprocess: { scale: number; mean: number[] | null; std: number[] | null } | null;
+  output: 'logits' | 'probabilities' | 'auto';
+  inputName: string;
+  outputName: string;
+}
+
+/** Checks a declaration against a model and fills in defaults. */
+export function resolveDeclaration(model: ModelP, decl: ModelDeclaration = {}, label = 'model'): ResolvedDeclaration {
+  const inputs = realInputs(model.graph);
+  if (inputs.length === 0) throw new ModelError(`${label}: has no graph inputs`);
+  const inputName = decl.inputName ?? inputs[0]!.name;
+  const input = inputs.find((i) => i.name === inputName);
+  if (!input) throw new UsageError(`'inputName' must be one of ${inputs.map((i) => i.name).join(', ')}, got ${inputName}`);
+  if (valueElemType(input) !== DataType.FLOAT) throw new ModelError(`${label}: input ${inputName} is not float32; Gauntlet needs a float32 input`);
+  const outputName = decl.outputName ?? model.graph.output[0]!.name;
+  if (!model.graph.output.some((o) => o.name === outputName)) {
+    throw new UsageError(`'outputName' must be one of ${model.graph.output.map((o) => o.name).join(', ')}, got ${outputName}`);
+  }
+  const rank = valueShape(input)?.length ?? 0;
+  const layout = decl.layout ?? (rank === 4 ? 'NCHW' : 'flat');
+  if (decl.layout && rank !== 4) throw new UsageError(`'layout' applies to rank-4 image inputs; input ${inputName} has rank ${rank}`);
+  const bounds = decl.bounds ?? [0, 1];
+  if (!(bounds.length === 2 && Number.isFinite(bounds[0]) && Number.isFinite(bounds[1]) && bounds[0] < bounds[1])) {
+    throw new UsageError(`'bounds' must be [low, high] with low < high, got ${JSON.stringify(decl.bounds)}`);
+  }
+  let preprocess: ResolvedDeclaration['preprocess'] = null;
+  if (decl.preprocess) {
+    const { scale = 1, mean, std } = decl.preprocess;
+    if (!(Number.isFinite(scale) && scale !== 0)) throw new UsageError(`'preprocess.scale' must be a finite non-zero number, got ${scale}`);
+    if (std && std.some((s) => !(s > 0))) throw new UsageError(`'preprocess.std' values must be > 0, got ${JSON.stringify(std)}`);
+    if (mean && std && mean.length !== std.length) throw new UsageError(`'preprocess.mean' and 'preprocess.std' must have the same length`);
+    preprocess = { scale, mean: mean ?? null, std: std ?? null };
+  }
+  return { layout, bounds: [bounds[0], bounds[1]], preprocess, output: decl.output ?? 'auto', inputName, outputName };
+}
+
+/**
+ * Returns a copy of the model whose input `inputName` takes data-domain values (NCHW for images)
+ * and applies the declared preprocessing and layout change inside the graph. Graph outputs other
+ * than `outputName` are kept. The original model is not modified.
+ */
+export function foldPreprocessing(model: ModelP, decl: ResolvedDeclaration): ModelP {
+  if (!decl.preprocess && decl.layout !== 'NHWC') return model;
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_pre_');
+  const input = g.input.find((i) => i.name === decl.inputName)!;
+  const shape = valueShape(input);
+  let cur = decl.inputName;
+  // Data domain is NCHW; per-channel constants broadcast as [1, C, 1, 1] (rank 4) or [C] (flat).
+  const chShape = (c: number): number[] => (shape && shape.length === 4 ? [1, c, 1, 1] : [c]);
+  if (decl.preprocess) {
+    const { scale, mean, std } = decl.preprocess;
+    if (scale !== 1) cur = b.op('Mul', [cur, b.scalarF(scale)], {}, 'scale');
+    if (mean) cur = b.op('Sub', [cur, b.constF(mean, chShape(mean.length), 'mean')], {}, 'center');
+    if (std) cur = b.op('Div', [cur, b.constF(std, chShape(std.length), 'std')], {}, 'standardize');
+  }
+  if (decl.layout === 'NHWC') cur = b.op('Transpose', [cur], { perm: [0, 2, 3, 1] }, 'to_nhwc');
+  // Rewire every consumer of the original input to the preprocessed value.
+  const inner = b.name('model_input');
+  for (const n of g.node) n.input = n.input.map((v) => (v === decl.inputName ? inner : v));
+  for (const o of g.output) if (o.name === decl.inputName) throw new ModelError('model passes its input straight to an output; cannot fold preprocessing');
+  b.nodes.push({ op_type: 'Identity', input: [cur], output: [inner], attribute: [], name: b.name('pre_out'), domain: '' });
+  g.node = [...b.nodes, ...g.node];
+  g.initializer = [...g.initializer, ...b.initializers];
+  if (decl.layout === 'NHWC' && shape) {
+    const [n, h, w, c] = shape;
+    const idx = g.input.indexOf(input);
+    g.input[idx] = makeValueInfo(decl.inputName, DataType.FLOAT, [n!, c!, h!, w!]);
+  }
+  return m;
+}
+
+/** The data-domain item shape the model expects (without the batch dim), or null if symbolic. */
+export function expectedItemShape(model: ModelP, decl: ResolvedDeclaration): (number | string)[] | null {
+  const input = model.graph.input.find((i) => i.name === decl.inputName)!;
+  const shape = valueShape(input);
+  if (!shape || shape.length === 0) return null;
+  const item = shape.slice(1);
+  if (decl.layout === 'NHWC') return [item[2]!, item[0]!, item[1]!];
+  return item;
+}

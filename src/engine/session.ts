@@ -1,0 +1,55 @@
+import ort from 'onnxruntime-node';
+import { ModelError } from '../errors.js';
+import { encodeModel, type ModelP } from '../onnx/proto.js';
+
+export interface SessionOptions {
+  /** Threads for one op (0 = ONNX Runtime's default, all cores). */
+  threads?: number;
+}
+
+/** Creates an ORT CPU session from a model object; ORT's own failures become ModelErrors. */
+export async function createSession(model: ModelP | Uint8Array, label: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  try {
+    return await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: opts.threads ?? 0,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+  } catch (e) {
+    throw new ModelError(`${label}: ONNX Runtime cannot load it (${firstLine((e as Error).message)})`);
+  }
+}
+
+/** Runs a session on one float32 input, returning the requested outputs as float32 arrays with dims. */
+export async function runFloat(
+  session: ort.InferenceSession,
+  feeds: Record<string, { data: Float32Array | BigInt64Array | Int32Array; dims: readonly number[] }>,
+  outputs: readonly string[],
+  label: string,
+): Promise<Record<string, { data: Float32Array; dims: number[] }>> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof BigInt64Array ? 'int64' : 'int32';
+    ortFeeds[k] = new ort.Tensor(type, v.data, v.dims);
+  }
+  let res: ort.InferenceSession.OnnxValueMapType;
+  try {
+    res = await session.run(ortFeeds, outputs as string[]);
+  } catch (e) {
+    throw new ModelError(`${label}: inference failed (${firstLine((e as Error).message)})`);
+  }
+  const out: Record<string, { data: Float32Array; dims: number[] }> = {};
+  for (const name of outputs) {
+    const t = res[name]!;
+    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>, Number);
+    out[name] = { data, dims: [...t.dims] };
+  }
+  return out;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim()) ?? s;
+}
