@@ -67,8 +67,23 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     return s;
   };
 
+  const producers = new Map<string, NodeP>();
+  const consumerCount = new Map<string, number>();
+  for (const n of graph.node) {
+    for (const o of n.output) if (o) producers.set(o, n);
+    for (const v of n.input) if (v) consumerCount.set(v, (consumerCount.get(v) ?? 0) + 1);
+  }
+  for (const o of graph.output) consumerCount.set(o.name, (consumerCount.get(o.name) ?? 0) + 1);
+  const skipped = new Set<NodeP>();
+  const addContribution = (v: string, g: string) => {
+    const list = contributions.get(v) ?? [];
+    list.push(g);
+    contributions.set(v, list);
+  };
+
   for (let i = pathNodes.length - 1; i >= 0; i--) {
     const node = pathNodes[i]!;
+    if (skipped.has(node)) continue;
     const gy = node.output.map((o) => (onPath(o) ? total(o) : null));
     if (gy.every((g) => g === null)) continue;
     const needs = node.input.map((v) => onPath(v));
@@ -80,6 +95,18 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       gy,
       needs,
       floatType,
+      producer: (v) => producers.get(v),
+      consumers: (v) => consumerCount.get(v) ?? 0,
+      bypass: (skip, g) => {
+        if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
+        skipped.add(skip);
+        if (onPath(skip.input[0]!)) addContribution(skip.input[0]!, g);
+      },
+      forwardOutput: (index, hint) => {
+        while (node.output.length <= index) node.output.push('');
+        if (!node.output[index]) node.output[index] = b.name(hint);
+        return node.output[index]!;
+      },
       shape: (v) => {
         const s = probe.shapes.get(v);
         if (!s) throw new Error(`internal: no probed shape for value '${v}' (node ${node.name})`);
@@ -96,10 +123,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const grads = rules[node.op_type]!(ctx);
     node.input.forEach((v, k) => {
       const g = grads[k];
-      if (!needs[k] || !g) return;
-      const list = contributions.get(v) ?? [];
-      list.push(g);
-      contributions.set(v, list);
+      if (needs[k] && g) addContribution(v, g);
     });
   }
 

@@ -24,6 +24,21 @@ export interface GradContext {
   staticInts(value: string | undefined): number[] | undefined;
   /** Values of a constant float tensor (initializer or Constant), else undefined. */
   constFloats(value: string | undefined): Float32Array | Float64Array | undefined;
+  /**
+   * Name of the node's forward output `index`, adding it to the forward node when the model did
+   * not ask for it (e.g. MaxPool's Indices). The forward result is unchanged.
+   */
+  forwardOutput(index: number, hint: string): string;
+  /** The node that produces a value (undefined for graph inputs and initializers). */
+  producer(value: string): NodeP | undefined;
+  /** How many nodes consume a value (graph outputs count as consumers). */
+  consumers(value: string): number;
+  /**
+   * Peephole for chains like Relu → MaxPool: the rule hands in the gradient of `node`'s first
+   * input directly (having applied `node`'s Jacobian itself, more cheaply), and the walk skips
+   * `node`. Only valid when `node`'s output feeds nothing but the current node.
+   */
+  bypass(node: NodeP, inputGrad: string): void;
   /** The model's float element type name. */
   readonly floatType: 'float32' | 'float64';
 }

@@ -27,7 +27,10 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
 
   const wv = constFloats(w);
   const flippedPads = win.pads.map((p, i) => win.dilations[i % r]! * (kernel[i % r]! - 1) - p);
-  if (wv && win.strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0)) {
+  // A Conv with few output channels (e.g. the first layer's gradient back to 1–3 image channels)
+  // misses ORT's blocked NCHWc kernels; ConvTranspose is faster there.
+  const blocked = xs[1]! % 8 === 0;
+  if (wv && blocked && win.strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0)) {
     // W [M, C/g, k...] → W' [C, M/g, k...]: swap in/out channels within each group, flip spatially.
     const [M, Cg] = ws as [number, number];
     const Mg = M / group;

@@ -3,14 +3,14 @@ import { attrInt, attrInts } from '../../onnx/graph.js';
 import { resolveWindow, type Window } from '../spatial.js';
 
 /**
- * MaxPool (2-D): the gradient goes to the window's maximum; where several inputs tie for the
- * maximum it is shared equally among them (a valid subgradient; PyTorch picks the first).
+ * MaxPool (2-D): the gradient goes to each window's maximum.
  *
- * Non-overlapping windows (kernel = stride, no padding, sizes divisible) use a mask from the
- * upsampled max: Equal(X, upsample(Y)) — three element-wise passes, no scatter. Any other geometry
- * (overlapping, padded, dilated, ceil_mode) gathers each window with a depthwise one-hot Conv
- * (im2col), compares with Y, and scatters back with the matching ConvTranspose (col2im), which sums
- * overlaps exactly and stays on ORT's convolution kernels.
+ * Non-overlapping windows (stride ≥ kernel, no padding or dilation) take the forward node's
+ * Indices output and route the gradient with MaxUnpool — one pass, no mask, and the same tie
+ * rule as PyTorch (the first maximum). Any other geometry (overlapping, padded, dilated,
+ * ceil_mode) gathers each window with a depthwise one-hot Conv (im2col), compares it with Y, and
+ * scatters back with the matching ConvTranspose (col2im), which sums overlaps exactly and stays
+ * on ORT's convolution kernels; there, ties share the gradient equally (a valid subgradient).
  */
 export const MaxPool: Rule = (ctx) => {
   const { node, shape } = ctx;
@@ -21,31 +21,23 @@ export const MaxPool: Rule = (ctx) => {
   if (attrInt(node, 'storage_order', 0) !== 0) throw new Error(`MaxPool node ${node.name}: storage_order=1 is not supported`);
   const kernel = attrInts(node, 'kernel_shape')!;
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), kernel);
-  const nonOverlapping =
-    win.strides.every((s, i) => s === kernel[i]) &&
-    win.dilations.every((d) => d === 1) &&
-    win.pads.every((p) => p === 0) &&
-    xs[2]! % kernel[0]! === 0 &&
-    xs[3]! % kernel[1]! === 0;
-  return [nonOverlapping ? blockGrad(ctx, xs, ys, kernel) : windowGrad(ctx, xs, ys, win), null];
+  const nonOverlapping = win.strides.every((s, i) => s >= kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
+  return [nonOverlapping ? unpoolGrad(ctx, xs, win) : windowGrad(ctx, xs, ys, win), null];
 };
 
-function upsample(ctx: GradContext, v: string, ys: number[], k: number[]): string {
-  const { e, b } = ctx;
-  const [n, c, oh, ow] = ys as [number, number, number, number];
-  const r = e.reshape(v, [n, c, oh, 1, ow, 1]);
-  const ex = e.op('Expand', [r, b.constI64([n, c, oh, k[0]!, ow, k[1]!])]);
-  return e.reshape(ex, [n, c, oh * k[0]!, ow * k[1]!]);
-}
-
-function blockGrad(ctx: GradContext, xs: number[], ys: number[], k: number[]): string {
-  const { node, e, b, gy, floatType } = ctx;
-  const mask = e.op('Equal', [node.input[0]!, upsample(ctx, node.output[0]!, ys, k)], {}, 'pool_mask');
-  // Ties: divide by the number of maxima in each window (1 almost always).
-  const count = e.op('AveragePool', [e.castFloat(mask, floatType)], { kernel_shape: k, strides: k });
-  const share = e.op('Div', [gy[0]!, e.op('Mul', [count, b.scalarF(k[0]! * k[1]!)])]);
-  void xs;
-  return e.op('Where', [mask, upsample(ctx, share, ys, k), b.scalarF(0)], {}, 'pool_grad');
+function unpoolGrad(ctx: GradContext, xs: number[], win: Window): string | null {
+  const { node, e, b, gy } = ctx;
+  const indices = ctx.forwardOutput(1, 'pool_indices');
+  const unpool = (g: string) => e.op('MaxUnpool', [g, indices, b.constI64(xs)], { kernel_shape: win.kernel, strides: win.strides }, 'pool_grad');
+  // Relu → MaxPool: the max of a window is positive exactly when its Relu input was, so the
+  // Relu's mask is applied at the pooled resolution and the Relu node is skipped.
+  const relu = ctx.producer(node.input[0]!);
+  if (relu?.op_type === 'Relu' && ctx.consumers(node.input[0]!) === 1) {
+    const masked = e.op('Where', [e.op('Greater', [node.output[0]!, b.scalarF(0)]), gy[0]!, b.scalarF(0)], {}, 'relu_pool_grad');
+    ctx.bypass(relu, unpool(masked));
+    return null;
+  }
+  return unpool(gy[0]!);
 }
 
 function windowGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): string {

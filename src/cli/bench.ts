@@ -1,0 +1,73 @@
+import { GradientEngine } from '../autodiff/gradient.js';
+import { Rng } from '../rng.js';
+import { ModelError } from '../errors.js';
+import { numberOpt, parse } from './args.js';
+import { fmt, openModel } from './common.js';
+
+export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats R] [--json]
+
+Measures, in one process after warm-up, the median wall time of a forward pass and of a
+forward + input-gradient pass (cross-entropy loss) on the same seeded random batch.
+With --json the last stdout line has forward_ms, forward_grad_ms and ratio.
+
+Options:
+  --model M.onnx     model (default: the embedded Fashion-MNIST CNN)
+  --batch-size B     items per pass (default 256)
+  --repeats R        timed passes of each kind (default 20; 3 warm-up passes are not timed)
+  --seed N           seed of the random batch (default 0)
+  --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+`;
+
+export async function benchVerb(argv: string[]): Promise<number> {
+  const { values } = parse('bench', argv, {
+    model: { type: 'string' },
+    'batch-size': { type: 'string' },
+    repeats: { type: 'string' },
+    seed: { type: 'string' },
+  });
+  if (values.help) return (process.stdout.write(help), 0);
+  const batch = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
+  const repeats = numberOpt('repeats', values.repeats, 20, { min: 1, max: 10000, integer: true });
+  const rng = new Rng(numberOpt('seed', values.seed, 0, { min: 0, integer: true }));
+  const model = await openModel(values.model, values.threads);
+  const engine = new GradientEngine(model, { kind: 'ce' });
+  try {
+    if (!model.itemShape || !model.itemShape.every((d) => typeof d === 'number')) {
+      throw new ModelError(`${model.label}: input item shape [${model.itemShape?.join(', ') ?? '?'}] is not static; bench needs a fixed shape`);
+    }
+    const per = (model.itemShape as number[]).reduce((a, b) => a * b, 1);
+    const [lo, hi] = model.decl.bounds;
+    const x = new Float32Array(batch * per);
+    for (let i = 0; i < x.length; i++) x[i] = rng.range(lo, hi);
+    const first = await model.predictBatch(x, batch);
+    const labels = Int32Array.from({ length: batch }, () => rng.int(first.numClasses));
+    const time = async (f: () => Promise<unknown>) => {
+      for (let i = 0; i < 3; i++) await f();
+      const ms: number[] = [];
+      for (let i = 0; i < repeats; i++) {
+        const t0 = performance.now();
+        await f();
+        ms.push(performance.now() - t0);
+      }
+      ms.sort((a, b) => a - b);
+      return ms[Math.floor((ms.length - 1) / 2)]!;
+    };
+    const buildStart = performance.now();
+    await engine.run(x, batch, labels);
+    const buildMs = performance.now() - buildStart;
+    // Interleave so that machine noise hits both alike.
+    const forwardMs = await time(() => model.predictBatch(x, batch));
+    const gradMs = await time(() => engine.run(x, batch, labels));
+    const result = { model: model.label, batch_size: batch, repeats, forward_ms: forwardMs, forward_grad_ms: gradMs, ratio: gradMs / forwardMs, gradient_build_ms: buildMs };
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      process.stdout.write(
+        `model            ${model.label}\nbatch            ${batch} (median of ${repeats} after 3 warm-up)\nforward          ${fmt(forwardMs, 2)} ms\nforward+gradient ${fmt(gradMs, 2)} ms\nratio            ${fmt(gradMs / forwardMs, 2)}×\n(gradient graph built in ${fmt(buildMs, 0)} ms, once per batch size)\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { benchVerb, help as benchHelp } from './bench.js';
+import { evalVerb, help as evalHelp } from './eval.js';
+import { gradVerb, help as gradHelp } from './grad.js';
+import { inspectVerb, help as inspectHelp } from './inspect.js';
+import { runVerb, help as runHelp } from './run.js';
+import { noiseVerb, help as noiseHelp } from './noise.js';
+import { aggregateVerb, help as aggregateHelp } from './aggregate.js';
+import { auditLabelsVerb, help as auditLabelsHelp } from './audit-labels.js';
+
+export interface Verb {
+  summary: string;
+  help: string;
+  main: (argv: string[]) => Promise<number>;
+}
+
+/** Every CLI verb, in the order `gauntlet --help` lists them. */
+export const verbs: Record<string, Verb> = {
+  run: { summary: 'run a stress campaign (default: the embedded Fashion-MNIST model and data)', help: runHelp, main: runVerb },
+  eval: { summary: 'accuracy, macro-F1, ECE, NLL and Brier of a model on labelled data', help: evalHelp, main: evalVerb },
+  inspect: { summary: "a model's inputs, outputs, opset, op types and output kind", help: inspectHelp, main: inspectVerb },
+  grad: { summary: 'input gradient of a loss (ONNX autodiff), written as .npy', help: gradHelp, main: gradVerb },
+  bench: { summary: 'forward vs forward+gradient time on one batch', help: benchHelp, main: benchVerb },
+  noise: { summary: 'inject annotation noise (noise models or simulated annotators) with provenance', help: noiseHelp, main: noiseVerb },
+  aggregate: { summary: "consensus labels and annotators' accuracy by majority vote or Dawid-Skene", help: aggregateHelp, main: aggregateVerb },
+  'audit-labels': { summary: 'flag likely mislabelled items by confident learning', help: auditLabelsHelp, main: auditLabelsVerb },
+};
