@@ -1,16 +1,23 @@
 import type { Rule } from './context.js';
 import { Abs } from './rules/Abs.js';
 import { Add } from './rules/Add.js';
+import { AveragePool } from './rules/AveragePool.js';
 import { BatchNormalization } from './rules/BatchNormalization.js';
 import { Cast } from './rules/Cast.js';
 import { Clip } from './rules/Clip.js';
+import { Concat } from './rules/Concat.js';
 import { Conv } from './rules/Conv.js';
+import { ConvTranspose } from './rules/ConvTranspose.js';
 import { Cos } from './rules/Cos.js';
+import { DepthToSpace } from './rules/DepthToSpace.js';
 import { Div } from './rules/Div.js';
 import { Elu } from './rules/Elu.js';
 import { Erf } from './rules/Erf.js';
 import { Exp } from './rules/Exp.js';
+import { Expand } from './rules/Expand.js';
 import { Flatten } from './rules/Flatten.js';
+import { Gather } from './rules/Gather.js';
+import { GatherElements } from './rules/GatherElements.js';
 import { Gelu } from './rules/Gelu.js';
 import { Gemm } from './rules/Gemm.js';
 import { GlobalAveragePool } from './rules/GlobalAveragePool.js';
@@ -30,20 +37,29 @@ import { Min } from './rules/Min.js';
 import { Mul } from './rules/Mul.js';
 import { Neg } from './rules/Neg.js';
 import { PRelu } from './rules/PRelu.js';
+import { Pad } from './rules/Pad.js';
 import { Pow } from './rules/Pow.js';
 import { Reciprocal } from './rules/Reciprocal.js';
 import { ReduceMean } from './rules/ReduceMean.js';
 import { ReduceSum } from './rules/ReduceSum.js';
 import { Relu } from './rules/Relu.js';
 import { Reshape } from './rules/Reshape.js';
+import { Resize } from './rules/Resize.js';
 import { Sigmoid } from './rules/Sigmoid.js';
 import { Sin } from './rules/Sin.js';
+import { Slice } from './rules/Slice.js';
 import { Softmax } from './rules/Softmax.js';
 import { Softplus } from './rules/Softplus.js';
+import { SpaceToDepth } from './rules/SpaceToDepth.js';
+import { Split } from './rules/Split.js';
 import { Sqrt } from './rules/Sqrt.js';
+import { Squeeze } from './rules/Squeeze.js';
 import { Sub } from './rules/Sub.js';
 import { Sum } from './rules/Sum.js';
 import { Tanh } from './rules/Tanh.js';
+import { Tile } from './rules/Tile.js';
+import { Transpose } from './rules/Transpose.js';
+import { Unsqueeze } from './rules/Unsqueeze.js';
 import { Where } from './rules/Where.js';
 
 /**
@@ -57,17 +73,24 @@ import { Where } from './rules/Where.js';
 export const rules: Readonly<Record<string, Rule>> = {
   Abs,
   Add,
+  AveragePool,
   BatchNormalization,
   Cast,
   Clip,
+  Concat,
   Conv,
+  ConvTranspose,
   Cos,
+  DepthToSpace,
   Div,
   Dropout: Identity,
   Elu,
   Erf,
   Exp,
+  Expand,
   Flatten,
+  Gather,
+  GatherElements,
   Gelu,
   Gemm,
   GlobalAveragePool,
@@ -87,20 +110,29 @@ export const rules: Readonly<Record<string, Rule>> = {
   Mul,
   Neg,
   PRelu,
+  Pad,
   Pow,
   Reciprocal,
   ReduceMean,
   ReduceSum,
   Relu,
   Reshape,
+  Resize,
   Sigmoid,
   Sin,
+  Slice,
   Softmax,
   Softplus,
+  SpaceToDepth,
+  Split,
   Sqrt,
+  Squeeze,
   Sub,
   Sum,
   Tanh,
+  Tile,
+  Transpose,
+  Unsqueeze,
   Where,
 };
 

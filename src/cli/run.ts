@@ -1,52 +1,150 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { datasetHash } from '../data/dataset.js';
-import { evaluate } from '../engine/evaluate.js';
-import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { defaultConfig, loadConfig, type CampaignConfig } from '../campaign/config.js';
+import { makePlan, type Plan } from '../campaign/plan.js';
+import { runCampaign, type CampaignEvent, type CampaignResults } from '../campaign/runner.js';
+import { writeReports } from '../report/index.js';
+import { numberOpt, parse } from './args.js';
+import { fmt } from './common.js';
 
-export const help = `gauntlet run [--model M.onnx] [--data D.npz] [--seed N] [--out DIR]
+export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume] [--dry-run] [--limit N] [--json]
 
-Runs a stress campaign and writes results.json into DIR (default ./gauntlet-run).
-Without options it uses the embedded default: a small CNN trained on Fashion-MNIST and a
-stratified 2,000-image slice of its test set.
+Runs a stress campaign: baseline, each stress alone (isolated), pairs of stress kinds (pairwise)
+and all three combined — or the full factorial grid — and writes a run directory with
+manifest.json (provenance), results.json (every metric with a 95 % bootstrap CI), per-cell
+checkpoints, an event log, report.md, report.html and junit.xml (one test case per budget).
+
+Without CONFIG it runs the embedded default campaign: the Fashion-MNIST CNN on 2,000 test images
+under PGD (L∞ ε 0.02 and 0.05), Gaussian noise (severity 2, 4), contrast (severity 3) and 20 %
+symmetric label noise.
 
 Options:
-  --model M.onnx     model (default: the embedded Fashion-MNIST CNN)
-  --data D           labelled data (default: the embedded 2,000-image slice)
-  --seed N           seed for every random draw (default 0)
-  --out DIR          output directory (default ./gauntlet-run)
-  --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+  --out DIR      run directory (default ./gauntlet-run); an existing run needs --resume
+  --seed S       override the config's seed (every random draw derives from it)
+  --resume       continue a killed run in DIR: finished cells are loaded, not recomputed
+  --dry-run      print the plan (cells, estimated passes) and stop
+  --limit N      use only the first N items of the data
+  --json         print the results summary as one JSON object on the last stdout line
+  --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
+
+Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input.
 `;
 
 export async function runVerb(argv: string[]): Promise<number> {
-  const { values } = parse('run', argv, {
-    model: { type: 'string' },
-    data: { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const { values, positionals } = parse(
+    'run',
+    argv,
+    {
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      resume: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      limit: { type: 'string' },
+      model: { type: 'string' },
+      data: { type: 'string' },
+    },
+    true,
+  );
   if (values.help) return (process.stdout.write(help), 0);
-  const seed = numberOpt('seed', values.seed, 0, { min: 0, integer: true });
+  if (positionals.length > 1) throw new (await import('../errors.js')).UsageError(`run: takes at most one CONFIG file, got ${positionals.length}`);
+  let config: CampaignConfig = positionals[0] ? loadConfig(positionals[0]) : defaultConfig();
+  if (values.seed !== undefined) config = { ...config, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }) };
+  if (values.limit !== undefined) config = { ...config, data: { ...config.data, limit: numberOpt('limit', values.limit, 0, { min: 1, integer: true }) } };
+  if (values.model !== undefined) config = { ...config, model: { ...config.model, path: path.resolve(values.model) } };
+  if (values.data !== undefined) config = { ...config, data: { path: path.resolve(values.data) } };
   const outDir = values.out ?? 'gauntlet-run';
-  const ds = await openData(values.data);
-  const model = await openModel(values.model, values.threads);
-  try {
-    const ev = await evaluate(model, ds, { onProgress: progressReporter('baseline') });
-    const results = {
-      gauntlet: '0.1.0',
-      seed,
-      model: { path: model.label, sha256: model.sha256, output_kind: ev.outputKind },
-      data: { path: ds.name, sha256: datasetHash(ds), samples: ds.size },
-      cells: [{ id: 'baseline', stage: 'baseline', stresses: [], metrics: { accuracy: ev.accuracy, macro_f1: ev.macroF1, ece: ev.ece, nll: ev.nll, brier: ev.brier } }],
-    };
-    fs.mkdirSync(outDir, { recursive: true });
-    const file = path.join(outDir, 'results.json');
-    fs.writeFileSync(file + '.tmp', JSON.stringify(results, null, 2) + '\n');
-    fs.renameSync(file + '.tmp', file);
-    process.stdout.write(`baseline accuracy ${fmt(ev.accuracy)}  ECE ${fmt(ev.ece)}  NLL ${fmt(ev.nll)}  Brier ${fmt(ev.brier)}\nwrote ${file}\n`);
-    return 0;
-  } finally {
-    await model.close();
+  const plan = makePlan(config);
+  const log = (s: string) => process.stderr.write(s + '\n');
+  if (!values.json || values['dry-run']) printPlan(plan, config, values['dry-run'] ? process.stdout : process.stderr);
+  if (values['dry-run']) return 0;
+
+  const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
+  const results = await runCampaign(config, { outDir, resume: values.resume, onEvent: progress(log), threads });
+  const files = writeReports(results, outDir);
+  const failed = results.budgets.filter((b) => !b.passed);
+  if (values.json) {
+    process.stdout.write(
+      JSON.stringify({
+        out: outDir,
+        cells: results.cells.length,
+        baseline_accuracy: results.cells[0]?.metrics.accuracy.value,
+        budgets_passed: results.budgets.length - failed.length,
+        budgets_failed: failed.length,
+        wall_seconds: results.performance.wall_seconds,
+        floor_ratio: results.performance.floor_ratio,
+        files,
+      }) + '\n',
+    );
+  } else {
+    process.stdout.write(summaryTable(results) + '\n');
+    process.stdout.write(`wrote ${files.map((f) => path.join(outDir, f)).join(', ')}\n`);
   }
+  return failed.length ? 1 : 0;
+}
+
+function printPlan(plan: Plan, config: CampaignConfig, out: NodeJS.WritableStream): void {
+  const stages = new Map<string, number>();
+  for (const c of plan.cells) stages.set(c.stage, (stages.get(c.stage) ?? 0) + 1);
+  const attacks = new Set(plan.cells.filter((c) => c.adversarial).map((c) => `${c.adversarial!.key}|${c.drift?.key ?? ''}`));
+  const inputs = new Set(plan.cells.map((c) => `${c.drift?.key ?? ''}|${c.adversarial?.key ?? ''}`));
+  out.write(
+    `plan: ${plan.cells.length} cells (${[...stages].map(([s, n]) => `${n} ${s}`).join(', ')}), seed ${config.seed}\n` +
+      `      ${plan.settings.adversarial.length} attack, ${plan.settings.drift.length} drift, ${plan.settings.annotation.length} annotation settings; ` +
+      `${inputs.size} distinct input sets to predict, ${attacks.size} attack runs\n`,
+  );
+  for (const c of plan.cells) {
+    out.write(`  ${c.id.padEnd(18)} ${c.stage.padEnd(9)} ${[c.drift?.label, c.annotation?.label, c.adversarial?.label].filter(Boolean).join(' + ') || 'clean'}\n`);
+  }
+}
+
+function progress(log: (s: string) => void): (e: CampaignEvent) => void {
+  const tty = process.stderr.isTTY;
+  let started = Date.now();
+  let computed = 0;
+  let resumed = 0;
+  return (e) => {
+    if (e.type === 'plan') {
+      started = Date.now();
+      resumed = e.resumed;
+      if (e.resumed) log(`resuming: ${e.resumed} of ${e.plan.cells.length} cells already done`);
+    } else if (e.type === 'phase') {
+      if (!tty) log(`… ${e.message}`);
+    } else if (e.type === 'cell_start') {
+      if (tty) process.stderr.write(`\r\x1b[K[${e.index + 1}/${e.total}] ${e.cell.id} …`);
+    } else if (e.type === 'cell_done') {
+      if (!e.cached) computed++;
+      const left = e.total - e.index - 1;
+      const per = computed ? (Date.now() - started) / computed : 0;
+      const eta = left && per ? ` ETA ${Math.ceil((per * left) / 1000)} s` : '';
+      const line = `[${e.index + 1}/${e.total}] ${e.cell.id.padEnd(18)} accuracy ${fmt(e.result.metrics.accuracy.value)}${e.cached ? ' (checkpoint)' : ` ${fmt(e.result.performance.seconds, 1)} s`}${eta}`;
+      if (tty) process.stderr.write(`\r\x1b[K${line}${e.index + 1 === e.total ? '\n' : ''}`);
+      else log(line);
+    }
+    void resumed;
+  };
+}
+
+function summaryTable(r: CampaignResults): string {
+  const rows = r.cells.map((c) => {
+    const label = Object.values(c.labels).join(' + ') || 'clean';
+    const acc = c.metrics.accuracy;
+    const obs = c.observed_metrics ? fmt(c.observed_metrics.accuracy.value, 3) : '';
+    const drop = c.vs_baseline ? fmt(c.vs_baseline.accuracy_drop.value, 3) : '';
+    return [c.stage, label, `${fmt(acc.value, 3)} [${fmt(acc.ci[0], 3)}, ${fmt(acc.ci[1], 3)}]`, drop, obs, fmt(c.metrics.ece.value, 3)];
+  });
+  const head = ['stage', 'stresses', 'accuracy [95% CI]', 'drop', 'observed', 'ECE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const inter = r.interactions.filter((i) => i.metric === 'accuracy' && i.verdict !== 'additive');
+  if (inter.length) {
+    out.push('', 'interactions (observed drop vs sum of isolated drops):');
+    for (const i of inter) out.push(`  ${i.cell}: ${i.verdict}, interaction ${fmt(i.interaction.value, 3)} [${fmt(i.interaction.ci[0], 3)}, ${fmt(i.interaction.ci[1], 3)}]`);
+  }
+  if (r.budgets.length) {
+    out.push('', 'budgets:');
+    for (const b of r.budgets) out.push(`  ${b.passed ? 'PASS' : 'FAIL'}  ${b.name}: ${b.message}`);
+  }
+  const p = r.performance;
+  out.push('', `wall ${fmt(p.wall_seconds, 1)} s; model compute floor ${fmt(p.floor_seconds, 1)} s (${p.forward_batches} forward, ${p.gradient_batches} gradient batches); ratio ${fmt(p.floor_ratio, 2)}×`);
+  return out.join('\n');
 }

@@ -6,6 +6,12 @@ import { runVerb, help as runHelp } from './run.js';
 import { noiseVerb, help as noiseHelp } from './noise.js';
 import { aggregateVerb, help as aggregateHelp } from './aggregate.js';
 import { auditLabelsVerb, help as auditLabelsHelp } from './audit-labels.js';
+import { corruptVerb, help as corruptHelp } from './corrupt.js';
+import { shiftVerb, help as shiftHelp } from './shift.js';
+import { listVerb, help as listHelp } from './list.js';
+import { attackVerb, help as attackHelp } from './attack.js';
+import { calibrateVerb, help as calibrateHelp } from './calibrate.js';
+import { explainVerb, help as explainHelp } from './explain.js';
 
 export interface Verb {
   summary: string;
@@ -23,4 +29,10 @@ export const verbs: Record<string, Verb> = {
   noise: { summary: 'inject annotation noise (noise models or simulated annotators) with provenance', help: noiseHelp, main: noiseVerb },
   aggregate: { summary: "consensus labels and annotators' accuracy by majority vote or Dawid-Skene", help: aggregateHelp, main: aggregateVerb },
   'audit-labels': { summary: 'flag likely mislabelled items by confident learning', help: auditLabelsHelp, main: auditLabelsVerb },
+  corrupt: { summary: 'apply an image corruption (ImageNet-C family) at severity 1-5', help: corruptHelp, main: corruptVerb },
+  shift: { summary: 'covariate, missingness, subpopulation or label shift, with KS/PSI/MMD distances', help: shiftHelp, main: shiftVerb },
+  list: { summary: 'list corruptions, shifts and other registered components', help: listHelp, main: listVerb },
+  attack: { summary: 'adversarial attacks (FGSM, PGD, APGD, Square, AutoAttack) with robustness curves and masking flags', help: attackHelp, main: attackVerb },
+  calibrate: { summary: 'temperature scaling fitted on held-out data, written as a new ONNX model', help: calibrateHelp, main: calibrateVerb },
+  explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
 };

@@ -12,9 +12,10 @@ import { resolveWindow } from '../spatial.js';
  * When every window has the same count, 1/count is folded into the kernel; otherwise gy is first
  * multiplied by a constant map of 1/count(o). The scatter back is a depthwise ConvTranspose with
  * that constant kernel and the forward geometry — or, for non-overlapping unpadded windows, a
- * cheaper Reshape + Expand that copies each gy value over its window.
+ * cheaper nearest Resize by the kernel size that copies each gy value over its window.
  */
-export const AveragePool: Rule = ({ node, e, b, gy, shape, floatType }) => {
+export const AveragePool: Rule = (ctx) => {
+  const { node, e, b, gy, shape, floatType } = ctx;
   const xs = shape(node.input[0]!);
   const ys = shape(node.output[0]!);
   const inS = xs.slice(2);
@@ -51,10 +52,12 @@ export const AveragePool: Rule = ({ node, e, b, gy, shape, floatType }) => {
 
   const disjoint = win.strides.every((s, a) => s === kernel[a]) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
   if (disjoint) {
-    const spread = [...ys.slice(0, 2), ...outS.flatMap((d, a) => [d, kernel[a]!])];
-    const split = [...ys.slice(0, 2), ...outS.flatMap((d) => [d, 1])];
+    // Nearest upsampling by the kernel (asymmetric/floor) copies each value over its window; ONNX
+    // Runtime has a fast kernel for it (×2 especially), and both ops are float32-only there.
     const scaled = scale === 1 ? g : e.op('Mul', [g, b.scalarF(scale)]);
-    let dx = e.reshape(e.op('Expand', [e.reshape(scaled, split), b.constI64(spread)]), [...ys.slice(0, 2), ...outS.map((d, a) => d * kernel[a]!)]);
+    const roi = ctx.opset < 13 ? b.tensor('avgpool_roi', [0], new Float32Array(0)) : '';
+    const scales = b.tensor('avgpool_scales', [xs.length], Float32Array.from([1, 1, ...kernel]));
+    let dx = e.op('Resize', [scaled, roi, scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'avgpool_grad');
     const covered = outS.map((d, a) => d * kernel[a]!);
     const over = inS.flatMap((n, a) => (covered[a]! > n ? [a + 2] : []));
     if (over.length > 0) dx = e.slice(dx, over.map(() => 0), over.map((a) => xs[a]!), over);

@@ -7,12 +7,12 @@ import { attrInts, attrString } from '../../onnx/graph.js';
  *
  * Every mode maps each output index, axis by axis, to one input index (or to the constant), so dX
  * sums gy over that map. Constant mode: one Slice of the interior (plus a zero Pad where pads were
- * negative), and d(constant value) = Σ gy − Σ interior. Other modes: each padded axis splits into
- * runs whose input index moves by +1, −1 or 0 (reflected borders run backwards, edge borders
- * stand still); each run is a Slice, a reversed Slice or a ReduceSum, zero-padded into place, and
- * the runs are summed.
+ * negative), and d(constant value) = Σ gy − Σ interior. Other modes, axis by axis: the map splits
+ * into runs whose input index moves by +1, −1 or 0 (reflected borders run backwards, edge borders
+ * stand still), and each stretch of X sums the Slices, reversed Slices or ReduceSums of gy that
+ * land on it; the stretches are concatenated.
  */
-export const Pad: Rule = ({ node, e, gy, needs, shape, staticInts, opset }) => {
+export const Pad: Rule = ({ node, e, gy, needs, shape, staticInts, opset, floatType }) => {
   const xs = shape(node.input[0]!);
   const ys = shape(node.output[0]!);
   const r = xs.length;
@@ -49,7 +49,7 @@ export const Pad: Rule = ({ node, e, gy, needs, shape, staticInts, opset }) => {
   const curShape = [...ys];
   for (let a = 0; a < r; a++) {
     if (begin[a] === 0 && end[a] === 0) continue;
-    cur = sumRuns(e, cur, curShape, a, indexMap(mode, xs[a]!, begin[a]!, end[a]!), xs[a]!);
+    cur = sumRuns(e, cur, curShape, a, indexMap(mode, xs[a]!, begin[a]!, end[a]!), xs[a]!, floatType);
     curShape[a] = xs[a]!;
   }
   grads[0] = needs[0] ? cur : null;
@@ -76,26 +76,38 @@ function indexMap(mode: string, n: number, begin: number, end: number): number[]
   });
 }
 
-/** dX along `axis` for an index map: runs of +1 / −1 / 0 steps, each added back in place. */
-function sumRuns(e: Emit, g: string, gShape: number[], axis: number, map: number[], n: number): string {
-  const r = gShape.length;
-  const pieces: string[] = [];
+/**
+ * dX along `axis` for an index map. The map splits into runs whose input index moves by +1, −1 or 0;
+ * X's axis is cut at every run boundary, and each segment is the sum of the (possibly reversed)
+ * slices of gy that land on it (a ReduceSum for a standing run); the segments are concatenated.
+ * Every element of gy is read once, so this costs a few passes over gy, not one per run.
+ */
+function sumRuns(e: Emit, g: string, gShape: number[], axis: number, map: number[], n: number, floatType: 'float32' | 'float64'): string {
+  const runs: { o: number; len: number; lo: number; d: number }[] = [];
   for (let o = 0; o < map.length; ) {
     const m0 = map[o]!;
     const d = o + 1 < map.length && Math.abs(map[o + 1]! - m0) <= 1 ? map[o + 1]! - m0 : 1;
     let len = 1;
     while (o + len < map.length && map[o + len] === m0 + d * len) len++;
-    let piece: string;
-    if (d === 0) piece = e.reduceSum(e.slice(g, [o], [o + len], [axis]), [axis], true);
-    else if (d < 0) piece = e.slice(g, [o + len - 1], [o === 0 ? -(map.length + 1) : o - 1], [axis], [-1]);
-    else piece = len === map.length ? g : e.slice(g, [o], [o + len], [axis]);
-    const lo = d < 0 ? m0 - len + 1 : m0;
-    const span = d === 0 ? 1 : len;
-    const pads = new Array<number>(2 * r).fill(0);
-    pads[axis] = lo;
-    pads[r + axis] = n - lo - span;
-    pieces.push(e.padZeros(piece, pads));
+    runs.push({ o, len, lo: d < 0 ? m0 - len + 1 : m0, d });
     o += len;
   }
-  return pieces.length === 1 ? pieces[0]! : e.op('Sum', pieces, {}, 'pad_grad');
+  const span = (r: { len: number; d: number }) => (r.d === 0 ? 1 : r.len);
+  const cuts = [...new Set([0, n, ...runs.flatMap((r) => [r.lo, r.lo + span(r)])])].sort((a, b) => a - b);
+  const whole = map.length;
+  const segments = cuts.slice(0, -1).map((s, i) => {
+    const t = cuts[i + 1]!;
+    const parts = runs
+      .filter((r) => r.lo < t && r.lo + span(r) > s)
+      .map((r) => {
+        if (r.d === 0) return e.reduceSum(e.slice(g, [r.o], [r.o + r.len], [axis]), [axis], true);
+        if (r.d > 0) return t - s === whole ? g : e.slice(g, [r.o + s - r.lo], [r.o + t - r.lo], [axis]);
+        const top = r.lo + r.len - 1; // input index read at output r.o; x = top − (o − r.o)
+        const end = r.o + top - t;
+        return e.slice(g, [r.o + top - s], [end < 0 ? -(whole + 1) : end], [axis], [-1]);
+      });
+    if (parts.length === 0) return e.zeros(gShape.map((d, a) => (a === axis ? t - s : d)), floatType);
+    return parts.length === 1 ? parts[0]! : e.op('Sum', parts, {}, 'pad_grad');
+  });
+  return segments.length === 1 ? segments[0]! : e.op('Concat', segments, { axis }, 'pad_grad');
 }

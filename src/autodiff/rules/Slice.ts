@@ -8,7 +8,7 @@ import { attrInts } from '../../onnx/graph.js';
  * Each sliced axis reads X at first, first + step, … (count elements). dX puts gy back there and
  * zeros elsewhere, without a scatter: reverse the negative-step axes (one Slice with step −1),
  * spread strided axes by interleaving zeros (Reshape [c, 1] → Pad to [c, |step|] → Reshape →
- * Slice to (c−1)·|step|+1), then one zero Pad to X's shape. Unit steps need only that Pad.
+ * Slice off what overhangs X), then one zero Pad to X's shape. Unit steps need only that Pad.
  */
 export const Slice: Rule = (ctx) => {
   const { node, e, gy, shape, floatType } = ctx;
@@ -48,10 +48,11 @@ export const Slice: Rule = (ctx) => {
       if (strided[a]) pads[withOnes.length + k - 1] = step[a]! - 1;
     });
     g = e.reshape(e.padZeros(e.reshape(g, withOnes), pads), ys.map((d, a) => (strided[a] ? d * step[a]! : d)));
-    const sa = xs.flatMap((_, a) => (strided[a] ? [a] : []));
-    g = e.slice(g, sa.map(() => 0), sa.map((a) => (ys[a]! - 1) * step[a]! + 1), sa);
+    // The trailing zeros of the last block can stay where they still fit inside X.
+    const cut = xs.flatMap((d, a) => (strided[a] && first[a]! + ys[a]! * step[a]! > d ? [a] : []));
+    if (cut.length > 0) g = e.slice(g, cut.map(() => 0), cut.map((a) => xs[a]! - first[a]!), cut);
   }
-  const spans = ys.map((d, a) => (strided[a] ? (d - 1) * step[a]! + 1 : d));
+  const spans = ys.map((d, a) => (strided[a] ? Math.min(d * step[a]!, xs[a]! - first[a]!) : d));
   return [e.padZeros(g, [...first, ...xs.map((d, a) => d - first[a]! - spans[a]!)]), ...rest];
 };
 

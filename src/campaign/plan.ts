@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { CampaignConfig, Stage, StressKind } from './config.js';
+import { STRESS_KINDS } from './config.js';
+import type { AttackSpec } from '../stress/adversarial/index.js';
+import type { DriftSpec } from '../stress/drift/index.js';
+import type { AnnotationSpec } from '../stress/annotation/index.js';
+
+/** One stress setting of one kind, with a stable key derived from its resolved spec. */
+export interface Setting<S> {
+  kind: StressKind;
+  spec: S;
+  /** Canonical JSON of the spec: the key for caching and for seeding this stress's draws. */
+  key: string;
+  /** Short human label, e.g. "pgd linf ε=0.03". */
+  label: string;
+}
+
+export interface CellPlan {
+  /** Stable id, e.g. "c07-drift-adv". */
+  id: string;
+  stage: Stage;
+  adversarial: Setting<AttackSpec> | null;
+  drift: Setting<DriftSpec> | null;
+  annotation: Setting<AnnotationSpec> | null;
+  /** Hash of (stage, specs): identifies the cell's work for checkpoint/resume. */
+  hash: string;
+}
+
+export interface Plan {
+  cells: CellPlan[];
+  settings: { adversarial: Setting<AttackSpec>[]; drift: Setting<DriftSpec>[]; annotation: Setting<AnnotationSpec>[] };
+}
+
+/** Canonical JSON: object keys sorted, so equal specs give equal strings. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+}
+
+function label(kind: StressKind, spec: Record<string, unknown>): string {
+  if (kind === 'adversarial') return `${spec.attack ?? spec.name} ${spec.norm ?? ''} ε=${spec.eps}`.replace(/\s+/g, ' ');
+  if (kind === 'drift') return spec.corruption ? `${spec.corruption} s${spec.severity}` : `${spec.shift} shift`;
+  if (spec.model === 'annotators') return `${spec.annotators} annotators acc ${spec['annotator-accuracy'] ?? spec.accuracy ?? ''}`.trim();
+  return `${spec.model} ${spec.rate ?? ''}`.trim();
+}
+
+/**
+ * The staged design: baseline; each setting alone (isolated); every pair of settings from two
+ * different kinds (pairwise); one setting of every kind (combined) — or, with `factorial`, every
+ * combination including "none" for each kind.
+ */
+export function makePlan(config: CampaignConfig): Plan {
+  const mk = <S>(kind: StressKind, specs: S[]): Setting<S>[] =>
+    specs.map((spec) => ({ kind, spec, key: canonical(spec), label: label(kind, spec as Record<string, unknown>) }));
+  const settings = {
+    adversarial: mk('adversarial', config.stresses.adversarial),
+    drift: mk('drift', config.stresses.drift),
+    annotation: mk('annotation', config.stresses.annotation),
+  };
+  const cells: CellPlan[] = [];
+  const add = (stage: Stage, s: { adversarial?: Setting<AttackSpec>; drift?: Setting<DriftSpec>; annotation?: Setting<AnnotationSpec> }) => {
+    const parts = STRESS_KINDS.filter((k) => s[k]).map((k) => `${k}=${s[k]!.key}`);
+    const hash = shortHash(`${stage}|${parts.join('|')}`);
+    const tag = STRESS_KINDS.filter((k) => s[k]).map((k) => ({ adversarial: 'adv', drift: 'drift', annotation: 'ann' })[k]).join('+') || 'clean';
+    cells.push({ id: `c${String(cells.length).padStart(3, '0')}-${tag}`, stage, adversarial: s.adversarial ?? null, drift: s.drift ?? null, annotation: s.annotation ?? null, hash });
+  };
+  const opt = <T>(xs: T[]): (T | undefined)[] => [undefined, ...xs];
+  if (config.stages.includes('factorial')) {
+    for (const d of opt(settings.drift)) for (const n of opt(settings.annotation)) for (const a of opt(settings.adversarial)) {
+      add(d || n || a ? 'factorial' : 'baseline', { drift: d, annotation: n, adversarial: a });
+    }
+    return { cells, settings };
+  }
+  // The baseline is always computed: every drop and interaction is measured against it.
+  add('baseline', {});
+  if (config.stages.includes('isolated')) {
+    for (const a of settings.adversarial) add('isolated', { adversarial: a });
+    for (const d of settings.drift) add('isolated', { drift: d });
+    for (const n of settings.annotation) add('isolated', { annotation: n });
+  }
+  if (config.stages.includes('pairwise')) {
+    for (const d of settings.drift) for (const a of settings.adversarial) add('pairwise', { drift: d, adversarial: a });
+    for (const n of settings.annotation) for (const a of settings.adversarial) add('pairwise', { annotation: n, adversarial: a });
+    for (const d of settings.drift) for (const n of settings.annotation) add('pairwise', { drift: d, annotation: n });
+  }
+  if (config.stages.includes('combined') && settings.adversarial.length && settings.drift.length && settings.annotation.length) {
+    for (const d of settings.drift) for (const n of settings.annotation) for (const a of settings.adversarial) add('combined', { drift: d, annotation: n, adversarial: a });
+  }
+  return { cells, settings };
+}

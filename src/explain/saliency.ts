@@ -1,0 +1,41 @@
+/**
+ * Gradient saliency (Simonyan, Vedaldi & Zisserman 2014, "Deep Inside Convolutional Networks"):
+ * A = |∂f_t/∂x|, per element (channels are kept apart, not max-reduced as in the paper; reduce
+ * them when drawing). With `signed: true`, A = ∂f_t/∂x.
+ *
+ * Example: `await saliency(model, x, n, targets, {})`.
+ */
+import type { Model } from '../engine/model.js';
+import { checkTargets, classCount, geometry, gradientBatch, gradientPoints, withEngine } from './common.js';
+import type { AttributionMethod, SaliencyOptions } from './types.js';
+
+export async function saliency(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: SaliencyOptions = {}): Promise<Float32Array> {
+  const { size } = geometry(model, x, n);
+  checkTargets(targets, n, await classCount(model, x, size));
+  const out = new Float32Array(x.length);
+  await withEngine(model, opts, (engine) =>
+    gradientPoints(
+      engine,
+      size,
+      n,
+      gradientBatch(model, opts),
+      (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!),
+      (i, g) => {
+        const o = out.subarray(i * size, (i + 1) * size);
+        if (opts.signed) o.set(g);
+        else for (let j = 0; j < size; j++) o[j] = Math.abs(g[j]!);
+      },
+    ),
+  );
+  return out;
+}
+
+export const saliencyMethod: AttributionMethod = {
+  name: 'saliency',
+  summary: 'gradient magnitude |df_t/dx| (signed: true for the raw gradient)',
+  gradients: true,
+  seeded: false,
+  async explain(model, x, n, targets, opts = {}) {
+    return { attributions: await saliency(model, x, n, targets, opts), completeness: null };
+  },
+};

@@ -1,0 +1,470 @@
+/**
+ * The state of one `runAttack` call and the machinery every attack shares: clean predictions,
+ * fixed-size packed batches (one gradient graph per loss and batch size, reused across batches),
+ * per-sample random streams, write-back of the strongest result per point, the final verification
+ * forward pass, per-ε snapshots and the gradient-masking diagnostics.
+ *
+ * An attack (one file under `attacks/`) sees an `AttackRun`: it asks `robust()` for the points
+ * still standing and hands batches of them to `forBatches`, which packs, pads, runs and records.
+ */
+import { GradientEngine } from '../../autodiff/gradient.js';
+import type { LossKind } from '../../autodiff/loss.js';
+import type { Model } from '../../engine/model.js';
+import { Rng } from '../../rng.js';
+import { buildBox, perturbationNorms, type BallBatch } from './norms.js';
+import { argmaxRow } from './scores.js';
+import type { AttackAggregate, Constraints, EpsResult, MemberSummary, Norm, SampleResults } from './types.js';
+
+/** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
+export class EngineCache {
+  private readonly engines = new Map<string, GradientEngine>();
+  constructor(readonly model: Model) {}
+
+  get(kind: LossKind, targeted: boolean): GradientEngine {
+    const key = `${kind}:${targeted}`;
+    let e = this.engines.get(key);
+    if (!e) {
+      e = new GradientEngine(this.model, { kind, targeted });
+      this.engines.set(key, e);
+    }
+    return e;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.engines.values()) await e.close();
+    this.engines.clear();
+  }
+}
+
+/** A packed batch: `n` real rows (sample indices `idx`) padded to `size` by repeating the last row. */
+export interface PackedBatch extends BallBatch {
+  readonly idx: Int32Array;
+  readonly n: number;
+  readonly norm: Norm;
+  readonly labels: Int32Array;
+  /** Criterion targets (explicit targeted attack), or null for misclassification. */
+  readonly targets: Int32Array | null;
+}
+
+/** What an attack returns for a batch (arrays sized to the padded batch; only real rows are read). */
+export interface BatchOutcome {
+  adv: Float32Array;
+  success: Uint8Array;
+  /** The attacker's objective at `adv` (higher is stronger); compared only within one member. */
+  loss: Float32Array;
+  iterations: Int32Array;
+  queries: Int32Array;
+}
+
+export interface RunInit {
+  batchSize: number;
+  constraints?: Constraints;
+  targets?: Int32Array;
+  onProgress?: (done: number, total: number) => void;
+  engines: EngineCache;
+  epsCount: number;
+}
+
+export class AttackRun {
+  readonly per: number;
+  /** Item geometry [C, H, W] for images; [1, 1, per] for flat (tabular) items. */
+  readonly geometry: readonly [number, number, number];
+  k = 0;
+  readonly itemLo: Float32Array;
+  readonly itemHi: Float32Array;
+  readonly batchSize: number;
+  readonly criterionTargets: Int32Array | null;
+  cleanScores = new Float32Array(0);
+  cleanPred: Int32Array;
+  /** Clean-correct points the criterion can be met on (explicit targets equal to the label are not). */
+  attackable: Uint8Array;
+  probabilities = false;
+  /** Set when the gradient engine cannot differentiate the model (ensembles fall back to Square). */
+  gradientError: Error | null = null;
+  // State at the current ε.
+  eps = 0;
+  epsIndex = 0;
+  readonly adv: Float32Array;
+  readonly success: Uint8Array;
+  readonly iterations: Int32Array;
+  readonly queries: Int32Array;
+  private readonly bestLoss: Float32Array;
+  // Diagnostics.
+  readonly zeroGrad: Uint8Array;
+  readonly nonFinite: Uint8Array;
+  readonly lossesUsed = new Set<string>();
+  private readonly flagMap = new Map<string, string>();
+  private readonly memberMap = new Map<string, MemberSummary>();
+  /** ORT runs so far: forward+gradient and forward-only. */
+  gradientBatches = 0;
+  forwardBatches = 0;
+  private randomisedDiff = 0;
+  private readonly blackBoxWins: { eps: number; broke: number }[] = [];
+  private mismatchLost = 0;
+  private mismatchGained = 0;
+  // Progress.
+  private stages = 1;
+  private stageIndex = 0;
+  private lastDone = -1;
+
+  constructor(
+    readonly model: Model,
+    readonly x: Float32Array,
+    readonly n: number,
+    readonly labels: Int32Array,
+    readonly norm: Norm,
+    readonly rng: Rng,
+    private readonly init: RunInit,
+  ) {
+    this.per = n > 0 ? x.length / n : 0;
+    const shape = model.itemShape?.every((d) => typeof d === 'number') ? (model.itemShape as number[]) : null;
+    const prod = shape ? shape.reduce((a, b) => a * b, 1) : -1;
+    this.geometry =
+      shape && prod === this.per && shape.length === 3
+        ? [shape[0]!, shape[1]!, shape[2]!]
+        : shape && prod === this.per && shape.length === 2
+          ? [1, shape[0]!, shape[1]!]
+          : [1, 1, this.per];
+    this.batchSize = model.fixedBatch ?? init.batchSize;
+    this.criterionTargets = init.targets ?? null;
+    const [lo, hi] = model.decl.bounds;
+    this.itemLo = new Float32Array(this.per).fill(lo);
+    this.itemHi = new Float32Array(this.per).fill(hi);
+    const c = init.constraints;
+    for (let j = 0; j < this.per; j++) {
+      if (c?.lower) this.itemLo[j] = Math.max(lo, c.lower[j]!);
+      if (c?.upper) this.itemHi[j] = Math.min(hi, c.upper[j]!);
+      if (c?.mask && c.mask[j] === 0) {
+        // Pinned: an empty box, widened to the clean value by buildBox.
+        this.itemLo[j] = Infinity;
+        this.itemHi[j] = -Infinity;
+      }
+    }
+    this.cleanPred = new Int32Array(n);
+    this.attackable = new Uint8Array(n);
+    this.adv = x.slice();
+    this.success = new Uint8Array(n);
+    this.iterations = new Int32Array(n);
+    this.queries = new Int32Array(n);
+    this.bestLoss = new Float32Array(n).fill(-Infinity);
+    this.zeroGrad = new Uint8Array(n);
+    this.nonFinite = new Uint8Array(n);
+  }
+
+  get engines(): EngineCache {
+    return this.init.engines;
+  }
+
+  /** Forward+gradient of a loss on a packed batch (counted). */
+  grad(engine: GradientEngine, x: Float32Array, size: number, labels: Int32Array, targets: Int32Array | null): ReturnType<GradientEngine['run']> {
+    this.gradientBatches++;
+    return engine.run(x, size, labels, targets ?? undefined);
+  }
+
+  /** Forward pass of `m` rows (counted). */
+  forward(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
+    this.forwardBatches++;
+    return this.model.predictBatch(x, m);
+  }
+
+  /** Clean forward pass (and the randomised-output check: the first batch is run twice). */
+  async clean(): Promise<void> {
+    const B = this.batchSize;
+    for (let s = 0; s < this.n; s += B) {
+      const m = Math.min(B, this.n - s);
+      const xs = this.x.subarray(s * this.per, (s + m) * this.per);
+      const r = await this.forward(xs, m);
+      if (s === 0) {
+        this.k = r.numClasses;
+        this.cleanScores = new Float32Array(this.n * this.k);
+        const again = await this.forward(xs, m);
+        for (let j = 0; j < r.scores.length; j++) {
+          const d = Math.abs(r.scores[j]! - again.scores[j]!);
+          if (!(d <= 1e-5 * (1 + Math.abs(r.scores[j]!)))) this.randomisedDiff = Math.max(this.randomisedDiff, d || Infinity);
+        }
+      }
+      this.cleanScores.set(r.scores, s * this.k);
+    }
+    this.probabilities = this.model.outputKind === 'probabilities';
+    for (let i = 0; i < this.n; i++) {
+      const p = argmaxRow(this.cleanScores, i, this.k);
+      this.cleanPred[i] = p;
+      const ok = p === this.labels[i];
+      this.attackable[i] = ok && (!this.criterionTargets || this.criterionTargets[i] !== this.labels[i]) ? 1 : 0;
+    }
+  }
+
+  /** Is class `pred` adversarial for sample i under the criterion? */
+  isAdversarial(i: number, pred: number): boolean {
+    return this.criterionTargets ? pred === this.criterionTargets[i] : pred !== this.labels[i];
+  }
+
+  /** Starts an ε: points already broken (at a smaller ε, whose ball this one contains) stay broken. */
+  beginEps(eps: number, index: number, stages: number): void {
+    this.eps = eps;
+    this.epsIndex = index;
+    this.stages = Math.max(1, stages);
+    this.stageIndex = 0;
+    this.bestLoss.fill(-Infinity);
+    for (let i = 0; i < this.n; i++) {
+      if (this.attackable[i] && !this.success[i]) {
+        this.iterations[i] = 0;
+        this.queries[i] = 0;
+      }
+    }
+  }
+
+  /** Points of `set` (default: all) that are attackable and not yet broken. */
+  robust(set?: Int32Array): Int32Array {
+    const out: number[] = [];
+    if (set) {
+      for (const i of set) if (this.attackable[i] && !this.success[i]) out.push(i);
+    } else {
+      for (let i = 0; i < this.n; i++) if (this.attackable[i] && !this.success[i]) out.push(i);
+    }
+    return Int32Array.from(out);
+  }
+
+  /** Runs `body` as one named member (stage) of the attack, recording what it attacked and broke. */
+  async member(name: string, body: () => Promise<void>): Promise<void> {
+    const before = this.robust().length;
+    const t0 = performance.now();
+    this.bestLoss.fill(-Infinity);
+    try {
+      await body();
+    } finally {
+      const m = this.memberMap.get(name) ?? { name, attacked: 0, broken: 0, seconds: 0 };
+      m.attacked += before;
+      m.broken += before - this.robust().length;
+      m.seconds += (performance.now() - t0) / 1000;
+      this.memberMap.set(name, m);
+    }
+  }
+
+  /** A generator for sample i in a named stage at the current ε (independent of batching). */
+  rowRng(stage: string, i: number): Rng {
+    return this.rng.fork(`${stage}/eps=${this.eps}/${i}`);
+  }
+
+  /** Batch size (padded) for `m` real rows: the full size, or the next power of two below it. */
+  bucket(m: number): number {
+    if (this.model.fixedBatch !== null) return this.model.fixedBatch;
+    const B = this.batchSize;
+    if (m >= B) return B;
+    let s = 1;
+    while (s < m) s *= 2;
+    return Math.min(s, B);
+  }
+
+  /**
+   * Packs the points of `set` into batches (padded to a bucket size unless `pad` is false), runs
+   * `fn` on each and writes back: successes always, failures when their loss beats this member's
+   * best so far for the point. Counts as one progress stage.
+   */
+  async forBatches(stage: string, set: Int32Array, fn: (b: PackedBatch) => Promise<BatchOutcome>, pad = true): Promise<void> {
+    const per = this.per;
+    const B = this.batchSize;
+    for (let s = 0; s < set.length; s += B) {
+      const m = Math.min(B, set.length - s);
+      const size = pad ? this.bucket(m) : m;
+      const idx = set.subarray(s, s + m);
+      const x = new Float32Array(size * per);
+      const labels = new Int32Array(size);
+      const targets = this.criterionTargets ? new Int32Array(size) : null;
+      const rngs: Rng[] = [];
+      const padRng = size > m ? this.rng.fork(`${stage}/eps=${this.eps}/pad`) : null;
+      for (let r = 0; r < size; r++) {
+        const i = idx[Math.min(r, m - 1)]!;
+        x.set(this.x.subarray(i * per, (i + 1) * per), r * per);
+        labels[r] = this.labels[i]!;
+        if (targets) targets[r] = this.criterionTargets![i]!;
+        rngs.push(r < m ? this.rowRng(stage, i) : padRng!);
+      }
+      const lo = new Float32Array(size * per);
+      const hi = new Float32Array(size * per);
+      buildBox(x, size, per, this.itemLo, this.itemHi, this.norm, this.eps, lo, hi);
+      const out = await fn({ idx, n: m, size, per, eps: this.eps, norm: this.norm, x, lo, hi, rngs, labels, targets });
+      for (let r = 0; r < m; r++) {
+        const i = idx[r]!;
+        this.iterations[i] += out.iterations[r]!;
+        this.queries[i] += out.queries[r]!;
+        if (out.success[r]) {
+          this.success[i] = 1;
+          this.adv.set(out.adv.subarray(r * per, (r + 1) * per), i * per);
+        } else if (out.loss[r]! > this.bestLoss[i]!) {
+          this.bestLoss[i] = out.loss[r]!;
+          this.adv.set(out.adv.subarray(r * per, (r + 1) * per), i * per);
+        }
+      }
+      this.reportProgress((s + m) / set.length);
+    }
+    this.stageIndex++;
+    this.reportProgress(0);
+  }
+
+  /** Records the gradient diagnostics of the real rows (`first`: the run's first gradient). */
+  checkGradient(b: PackedBatch, g: Float32Array, first: boolean): void {
+    const per = b.per;
+    for (let r = 0; r < b.n; r++) {
+      let abs = 0;
+      let finite = true;
+      for (let j = r * per, e = j + per; j < e; j++) {
+        const v = g[j]!;
+        if (v !== v || v === Infinity || v === -Infinity) finite = false;
+        else abs += v < 0 ? -v : v;
+      }
+      const i = b.idx[r]!;
+      if (!finite) this.nonFinite[i] = 1;
+      if (first && finite && abs === 0) this.zeroGrad[i] = 1;
+    }
+  }
+
+  /** Records points a score-based member broke after the gradient members failed on them. */
+  noteBlackBoxWins(broke: number): void {
+    if (broke > 0) this.blackBoxWins.push({ eps: this.eps, broke });
+  }
+
+  flag(code: string, text: string): void {
+    if (!this.flagMap.has(code)) this.flagMap.set(code, text);
+  }
+
+  /** Verifies every returned input with a plain forward pass and snapshots the results at this ε. */
+  async finishEps(seconds: number): Promise<EpsResult> {
+    const n = this.n;
+    const per = this.per;
+    const predicted = new Int32Array(n);
+    const B = this.batchSize;
+    for (let s = 0; s < n; s += B) {
+      const m = Math.min(B, n - s);
+      const r = await this.forward(this.adv.subarray(s * per, (s + m) * per), m);
+      for (let q = 0; q < m; q++) predicted[s + q] = argmaxRow(r.scores, q, r.numClasses);
+    }
+    const linf = new Float32Array(n);
+    const l2 = new Float32Array(n);
+    let correct = 0;
+    let attacked = 0;
+    let broken = 0;
+    let queries = 0;
+    const okLinf: number[] = [];
+    const okL2: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const nm = perturbationNorms(this.adv, this.x, i * per, per);
+      linf[i] = nm.linf;
+      l2[i] = nm.l2;
+      if (predicted[i] === this.labels[i]) correct++;
+      if (!this.attackable[i]) continue;
+      attacked++;
+      queries += this.queries[i]!;
+      const verified = this.isAdversarial(i, predicted[i]!);
+      if (this.success[i] && !verified) this.mismatchLost++;
+      if (!this.success[i] && verified) this.mismatchGained++;
+      this.success[i] = verified ? 1 : 0;
+      if (verified) {
+        broken++;
+        okLinf.push(nm.linf);
+        okL2.push(nm.l2);
+      }
+    }
+    const samples: SampleResults = {
+      cleanCorrect: Uint8Array.from(this.cleanPred, (p, i) => (p === this.labels[i] ? 1 : 0)),
+      success: this.success.slice(),
+      predicted,
+      linf,
+      l2,
+      iterations: this.iterations.slice(),
+      queries: this.queries.slice(),
+    };
+    let cleanCorrect = 0;
+    for (let i = 0; i < n; i++) cleanCorrect += samples.cleanCorrect[i]!;
+    const aggregate: AttackAggregate = {
+      eps: this.eps,
+      samples: n,
+      cleanAccuracy: n ? cleanCorrect / n : NaN,
+      robustAccuracy: n ? correct / n : NaN,
+      attackSuccessRate: attacked ? broken / attacked : NaN,
+      meanLinf: mean(okLinf),
+      medianLinf: median(okLinf),
+      meanL2: mean(okL2),
+      medianL2: median(okL2),
+      meanQueries: attacked ? queries / attacked : NaN,
+      seconds,
+    };
+    return { eps: this.eps, adversarial: this.adv.slice(), samples, aggregate };
+  }
+
+  get members(): MemberSummary[] {
+    return [...this.memberMap.values()];
+  }
+
+  /** The reliability flags (AutoAttack's checks, plus Gauntlet's verification), `code: explanation`. */
+  flags(whiteBox: boolean): string[] {
+    const out: string[] = [];
+    const attacked = this.attackable.reduce((a, b) => a + b, 0);
+    if (this.randomisedDiff > 0) {
+      out.push(
+        `randomised-outputs: two identical forward passes differ (max |Δscore| ${this.randomisedDiff.toPrecision(3)}); ` +
+          'the model looks stochastic, so single-sample gradients and verdicts are unreliable (use expectation over transformation)',
+      );
+    }
+    if (whiteBox) {
+      const zero = this.zeroGrad.reduce((a, b) => a + b, 0);
+      const nan = this.nonFinite.reduce((a, b) => a + b, 0);
+      if (zero + nan > 0) {
+        out.push(
+          `zero-or-nan-gradients: ${zero} of ${attacked} attacked points had an all-zero input gradient at a run's start and ${nan} a non-finite one; ` +
+            'gradient attacks cannot move them, so their robustness may be overstated (gradient masking)',
+        );
+      }
+    }
+    const logitLosses = [...this.lossesUsed].filter((l) => l !== 'ce');
+    if (this.probabilities && logitLosses.length > 0) {
+      out.push(
+        `probability-outputs: the model outputs probabilities but the attack uses ${logitLosses.join(', ')} loss, which is meant for logits; ` +
+          'Gauntlet uses log-probabilities, which saturate — export the model without its final softmax for a reliable evaluation',
+      );
+    }
+    if (this.mismatchLost + this.mismatchGained > 0) {
+      out.push(
+        `unstable-verdicts: ${this.mismatchLost} point(s) the attack counted as broken are classified correctly by a plain forward pass ` +
+          `(counted robust) and ${this.mismatchGained} the other way (counted broken); scores differ between runs or sit on the decision boundary`,
+      );
+    }
+    if (this.blackBoxWins.length > 0) {
+      out.push(
+        `black-box-beat-white-box: Square broke points that the gradient attacks left robust (${this.blackBoxWins.map((w) => `${w.broke} at ε = ${w.eps}`).join(', ')}); ` +
+          'gradient attacks should dominate a black-box one, so gradients may be masked or obfuscated',
+      );
+    }
+    for (const v of this.flagMap.values()) out.push(v);
+    return out;
+  }
+
+  private reportProgress(frac: number): void {
+    const cb = this.init.onProgress;
+    if (!cb) return;
+    const total = this.n * this.init.epsCount;
+    const stage = Math.min(this.stageIndex + frac, this.stages);
+    const done = Math.min(total, Math.floor(this.n * (this.epsIndex + stage / this.stages)));
+    if (done !== this.lastDone) {
+      this.lastDone = done;
+      cb(done, total);
+    }
+  }
+
+  /** Marks every remaining stage of this ε as done (for progress). */
+  endEps(): void {
+    this.stageIndex = this.stages;
+    this.reportProgress(0);
+  }
+}
+
+function mean(a: number[]): number {
+  return a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN;
+}
+
+function median(a: number[]): number {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

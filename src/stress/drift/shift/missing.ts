@@ -1,0 +1,75 @@
+/**
+ * missing: each selected value goes missing with probability `rate` (completely at random) and is
+ * filled with the feature's mean over the items (`fill: 'mean'`, the default), or left NaN
+ * (`fill: 'nan'`). Models reject NaN inputs, so NaN is for exporting data only (`gauntlet shift
+ * --kind missing --fill nan`): `apply` refuses it, `dropValues` produces it.
+ * Example: `{ shift: 'missing', features: ['income'], rate: 0.2 }`.
+ */
+import { ConfigError } from '../../../errors.js';
+import type { Rng } from '../../../rng.js';
+import { itemSize, type Dataset } from '../../../data/dataset.js';
+import { cfgChoice, cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
+import { columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+
+export const MISSING_FILLS = ['mean', 'nan'] as const;
+
+export interface MissingShiftSpec {
+  readonly shift: 'missing';
+  readonly features?: readonly FeatureRef[];
+  /** Probability that a value goes missing, in [0, 1]. */
+  readonly rate: number;
+  /** What replaces a missing value (default 'mean'). */
+  readonly fill: (typeof MISSING_FILLS)[number];
+}
+
+/**
+ * Drops values at random: returns the new inputs (NaN or the feature mean where dropped) and a mask
+ * (1 where dropped). Means are over the original items.
+ */
+export function dropValues(ds: Dataset, spec: MissingShiftSpec, rng: Rng): { x: Float32Array; mask: Uint8Array; dropped: number; cols: number[] } {
+  const d = itemSize(ds);
+  const cols = resolveFeatures(ds, spec.features);
+  const { mean } = columnStats(ds.x, ds.size, d);
+  const x = ds.x.slice();
+  const mask = new Uint8Array(x.length);
+  let dropped = 0;
+  for (let i = 0; i < ds.size; i++) {
+    for (const j of cols) {
+      if (rng.uniform() < spec.rate) {
+        const p = i * d + j;
+        x[p] = spec.fill === 'nan' ? NaN : mean[j]!;
+        mask[p] = 1;
+        dropped++;
+      }
+    }
+  }
+  return { x, mask, dropped, cols };
+}
+
+export const missingShift: ShiftKind<MissingShiftSpec> = {
+  name: 'missing',
+  summary: 'drop values at random (rate) and impute the feature mean (fill nan: export only)',
+  keys: ['features', 'rate', 'fill'],
+  example: { shift: 'missing', rate: 0.2, fill: 'mean' },
+  parse(obj, where) {
+    checkKeys(obj, ['shift', 'features', 'rate', 'fill'], where);
+    const features = cfgFeatures(obj, 'features', where);
+    return {
+      shift: 'missing',
+      ...(features ? { features } : {}),
+      rate: cfgNumber(obj, 'rate', where, { min: 0, max: 1 }),
+      fill: cfgChoice(obj, 'fill', where, MISSING_FILLS, 'mean'),
+    };
+  },
+  apply(ds, spec, rng) {
+    if (spec.fill === 'nan') {
+      throw new ConfigError("shift 'missing' with fill 'nan' gives NaN inputs, which models cannot run; use fill 'mean' (NaN is for exporting data with 'gauntlet shift')");
+    }
+    const { x, dropped, cols } = dropValues(ds, spec, rng);
+    const total = ds.size * cols.length;
+    return {
+      dataset: withInputs(ds, x),
+      description: `${dropped} of ${total} values (${fmtNum((100 * dropped) / Math.max(total, 1))}%) missing at random, mean-imputed, on ${describeFeatures(ds, cols)}`,
+    };
+  },
+};

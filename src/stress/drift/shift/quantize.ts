@@ -1,0 +1,46 @@
+/**
+ * quantize: round selected features to `levels` evenly spaced values over their range — [0, 1] for
+ * images (`levels: 8` is 3-bit color), the observed [min, max] of each feature for tabular data.
+ * Example: `{ shift: 'quantize', levels: 4 }`.
+ */
+import { itemSize } from '../../../data/dataset.js';
+import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
+import { columnStats, describeFeatures, isImageData, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+
+export interface QuantizeShiftSpec {
+  readonly shift: 'quantize';
+  readonly features?: readonly FeatureRef[];
+  /** Number of levels, an integer ≥ 2. */
+  readonly levels: number;
+}
+
+export const quantizeShift: ShiftKind<QuantizeShiftSpec> = {
+  name: 'quantize',
+  summary: 'round features to levels evenly spaced values over their range ([0, 1] for images)',
+  keys: ['features', 'levels'],
+  example: { shift: 'quantize', levels: 4 },
+  parse(obj, where) {
+    checkKeys(obj, ['shift', 'features', 'levels'], where);
+    const features = cfgFeatures(obj, 'features', where);
+    return { shift: 'quantize', ...(features ? { features } : {}), levels: cfgNumber(obj, 'levels', where, { min: 2, max: 65536, integer: true }) };
+  },
+  apply(ds, spec) {
+    const d = itemSize(ds);
+    const cols = resolveFeatures(ds, spec.features);
+    const image = isImageData(ds);
+    const { min, max } = columnStats(ds.x, ds.size, d);
+    const steps = spec.levels - 1;
+    const x = ds.x.slice();
+    for (const j of cols) {
+      const lo = image ? 0 : min[j]!;
+      const span = image ? 1 : max[j]! - lo;
+      if (!(span > 0)) continue;
+      for (let i = 0; i < ds.size; i++) {
+        const p = i * d + j;
+        const t = Math.min(Math.max((x[p]! - lo) / span, 0), 1);
+        x[p] = lo + (Math.round(t * steps) / steps) * span;
+      }
+    }
+    return { dataset: withInputs(ds, x), description: `quantised to ${spec.levels} levels on ${describeFeatures(ds, cols)}` };
+  },
+};

@@ -1,0 +1,41 @@
+/**
+ * scale: stretch (factor > 1) or shrink (factor < 1) selected features about their mean,
+ * x_j → μ_j + factor·(x_j − μ_j), so each feature's standard deviation becomes factor·σ_j.
+ * Image values stay in [0, 1]. Example: `{ shift: 'scale', features: [0, 3], factor: 2 }`.
+ */
+import { itemSize } from '../../../data/dataset.js';
+import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
+import { clipIfImage, columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+
+export interface ScaleShiftSpec {
+  readonly shift: 'scale';
+  readonly features?: readonly FeatureRef[];
+  /** New standard deviation as a multiple of the old, ≥ 0. */
+  readonly factor: number;
+}
+
+export const scaleShift: ShiftKind<ScaleShiftSpec> = {
+  name: 'scale',
+  summary: "scale features' spread about their mean by factor (std becomes factor x std)",
+  keys: ['features', 'factor'],
+  example: { shift: 'scale', factor: 2 },
+  parse(obj, where) {
+    checkKeys(obj, ['shift', 'features', 'factor'], where);
+    const features = cfgFeatures(obj, 'features', where);
+    return { shift: 'scale', ...(features ? { features } : {}), factor: cfgNumber(obj, 'factor', where, { min: 0 }) };
+  },
+  apply(ds, spec) {
+    const d = itemSize(ds);
+    const cols = resolveFeatures(ds, spec.features);
+    const { mean } = columnStats(ds.x, ds.size, d);
+    const x = ds.x.slice();
+    for (let i = 0; i < ds.size; i++) {
+      for (const j of cols) {
+        const p = i * d + j;
+        x[p] = mean[j]! + spec.factor * (x[p]! - mean[j]!);
+      }
+    }
+    clipIfImage(ds, x);
+    return { dataset: withInputs(ds, x), description: `scale change x${fmtNum(spec.factor)} about the mean on ${describeFeatures(ds, cols)}` };
+  },
+};

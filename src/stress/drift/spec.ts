@@ -1,0 +1,93 @@
+/**
+ * The campaign's one entry point to distribution shift: `parseDriftSpec` validates a config entry,
+ * `applyDrift` applies it to a dataset (never mutating it).
+ *
+ * Config entries:
+ * - `{ corruption: 'gaussian_noise', severity: 3 }` — an image corruption (see `gauntlet list corruptions`);
+ * - `{ shift: 'mean', features: ['age'], amount: 1.5 }`, `{ shift: 'scale', factor: 2 }`,
+ *   `{ shift: 'noise', amount: 0.5 }`, `{ shift: 'missing', rate: 0.1 }`, `{ shift: 'quantize', levels: 4 }`,
+ *   `{ shift: 'subpopulation', feature: 'age', op: '>', value: 40, weight: 3 }`,
+ *   `{ shift: 'prior', proportions: [0.7, 0.2, 0.1] }`.
+ *
+ * Example: `applyDrift(ds, parseDriftSpec({ corruption: 'fog', severity: 2 }, 'drift[0]'), new Rng(0))`.
+ */
+import { ConfigError, DataError } from '../../errors.js';
+import type { Rng } from '../../rng.js';
+import type { Dataset } from '../../data/dataset.js';
+import { asObject, cfgNumber, checkKeys, keyPath, show } from './config.js';
+import { corruptionNames, getCorruption, getShift, shiftNames, type ShiftSpec } from './registry.js';
+import { withInputs, type DriftResult } from './shift/common.js';
+import type { BatchShape, Severity } from './types.js';
+
+/** An image corruption at a severity. */
+export interface CorruptionSpec {
+  readonly corruption: string;
+  readonly severity: Severity;
+}
+
+/** One drift: an image corruption or a tabular / general shift. */
+export type DriftSpec = CorruptionSpec | ShiftSpec;
+
+export type { DriftResult };
+
+const EXAMPLE = "{corruption: 'gaussian_noise', severity: 3} or {shift: 'mean', amount: 1.5}";
+
+/**
+ * Validates a drift config entry and returns it normalised (defaults filled in). `where` is the
+ * entry's key path for messages (`drift[2]`). Throws ConfigError naming the key, the bad value and
+ * the allowed values. The result round-trips through JSON.
+ */
+export function parseDriftSpec(obj: unknown, where: string): DriftSpec {
+  const o = asObject(obj, where, EXAMPLE);
+  if ('corruption' in o && 'shift' in o) throw new ConfigError(`'${where}' has both 'corruption' and 'shift'; give one`);
+  if ('corruption' in o) {
+    checkKeys(o, ['corruption', 'severity'], where);
+    const name = o.corruption;
+    if (typeof name !== 'string' || !corruptionNames.includes(name)) {
+      throw new ConfigError(`'${keyPath(where, 'corruption')}' must be one of ${corruptionNames.join(', ')}, got ${show(name)}`);
+    }
+    return { corruption: name, severity: cfgNumber(o, 'severity', where, { min: 1, max: 5, integer: true }) as Severity };
+  }
+  if ('shift' in o) {
+    const name = o.shift;
+    if (typeof name !== 'string' || !(shiftNames as readonly string[]).includes(name)) {
+      throw new ConfigError(`'${keyPath(where, 'shift')}' must be one of ${shiftNames.join(', ')}, got ${show(name)}`);
+    }
+    return getShift(name).parse(o, where);
+  }
+  throw new ConfigError(`'${where}' must have 'corruption' (one of ${corruptionNames.join(', ')}) or 'shift' (one of ${shiftNames.join(', ')})`);
+}
+
+/** The [n, C, H, W] batch shape of an image dataset; DataError for other data. */
+export function imageBatchShape(ds: Pick<Dataset, 'name' | 'size' | 'itemShape'>): BatchShape {
+  const s = ds.itemShape;
+  if (s.length === 2) return [ds.size, 1, s[0]!, s[1]!];
+  if (s.length === 3 && (s[0] === 1 || s[0] === 3)) return [ds.size, s[0]!, s[1]!, s[2]!];
+  throw new DataError(
+    `${ds.name}: image corruptions need images of shape [C, H, W] with C = 1 or 3 (or [H, W]), got items of shape [${s.join(', ')}]`,
+  );
+}
+
+/** A one-line description of a spec (`gaussian_noise severity 3`, `shift mean amount=1.5`). */
+export function describeSpec(spec: DriftSpec): string {
+  if ('corruption' in spec) return `${spec.corruption} severity ${spec.severity}`;
+  const rest = Object.entries(spec)
+    .filter(([k]) => k !== 'shift')
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`);
+  return `shift ${spec.shift}${rest.length ? ' ' + rest.join(' ') : ''}`;
+}
+
+/**
+ * Applies a drift to a dataset, drawing from `rng`; the dataset is not mutated. Resampling shifts
+ * (`prior`, `subpopulation` resample) return the source item of each output item in `indices`;
+ * `subpopulation` in reweight mode returns per-item `weights`.
+ */
+export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng): DriftResult {
+  if ('corruption' in spec) {
+    const c = getCorruption(spec.corruption);
+    const shape = imageBatchShape(ds);
+    const x = c.apply(ds.x, shape, spec.severity, rng);
+    return { dataset: withInputs(ds, x), description: `${c.name} at severity ${spec.severity}` };
+  }
+  return getShift(spec.shift).apply(ds, spec, rng);
+}

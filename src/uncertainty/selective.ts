@@ -1,0 +1,91 @@
+import { DataError, UsageError } from '../errors.js';
+import { itemStats, metricsFromStats, type ItemStats } from '../metrics/suite.js';
+
+/**
+ * Selective prediction (safe-fail): the model answers when its confidence — the top-class
+ * probability — is at least a threshold τ and abstains otherwise.
+ *
+ * - coverage(τ) = share of items answered; risk(τ) = error rate among answered items, defined as 0
+ *   when nothing is answered.
+ * - The risk–coverage curve orders items by confidence, descending (ties: lower item index first,
+ *   as `itemStats` does) and takes the error rate among the k most confident items at up to
+ *   `maxPoints` coverages k/n, k = round(j · n / maxPoints), j = 1 … maxPoints (duplicates dropped).
+ *   AURC is `metricsFromStats(...).aurc` from the metric suite (the mean over all k of that error rate).
+ * - `fitSelectiveThreshold` picks, on calibration items, the lowest τ (= the highest coverage)
+ *   whose empirical selective risk is ≤ the target. Only cuts between distinct confidences are
+ *   candidates (an item is answered iff confidence ≥ τ). This is an empirical choice without a
+ *   finite-sample guarantee; the evaluation split shows how well it holds even on clean data.
+ *   When no cut meets the target, τ = Number.MAX_VALUE (abstain on everything).
+ */
+export interface RiskCoverageCurve {
+  coverage: number[];
+  risk: number[];
+  aurc: number;
+}
+
+export function riskCoverageCurve(probs: Float64Array, numClasses: number, labels: Int32Array, maxPoints = 50): RiskCoverageCurve {
+  if (!(Number.isInteger(maxPoints) && maxPoints >= 1)) throw new UsageError(`'maxPoints' must be an integer >= 1, got ${maxPoints}`);
+  const s = stats(probs, numClasses, labels);
+  const coverage: number[] = [];
+  const risk: number[] = [];
+  let last = 0;
+  let errs = 0;
+  let k = 0;
+  for (let j = 1; j <= maxPoints; j++) {
+    const target = Math.round((j * s.n) / maxPoints);
+    if (target <= last) continue;
+    for (; k < target; k++) errs += 1 - s.correct[s.order[k]!]!;
+    coverage.push(target / s.n);
+    risk.push(errs / target);
+    last = target;
+  }
+  return { coverage, risk, aurc: metricsFromStats(s, null, 0).aurc };
+}
+
+/** A confidence threshold with the risk and coverage it gives on some items. */
+export interface SelectiveOutcome {
+  threshold: number;
+  risk: number;
+  coverage: number;
+  /** Items answered. */
+  answered: number;
+  items: number;
+}
+
+export function fitSelectiveThreshold(probs: Float64Array, numClasses: number, labels: Int32Array, targetRisk: number): SelectiveOutcome & { targetRisk: number } {
+  if (!(typeof targetRisk === 'number' && targetRisk >= 0 && targetRisk < 1)) throw new UsageError(`'targetRisk' must be in [0, 1), got ${String(targetRisk)}`);
+  const s = stats(probs, numClasses, labels);
+  let best = 0;
+  let bestErrs = 0;
+  let errs = 0;
+  for (let k = 1; k <= s.n; k++) {
+    errs += 1 - s.correct[s.order[k - 1]!]!;
+    const cut = k === s.n || s.conf[s.order[k]!]! < s.conf[s.order[k - 1]!]!;
+    if (cut && errs <= targetRisk * k) {
+      best = k;
+      bestErrs = errs;
+    }
+  }
+  const threshold = best === 0 ? Number.MAX_VALUE : s.conf[s.order[best - 1]!]!;
+  return { targetRisk, threshold, risk: best ? bestErrs / best : 0, coverage: best / s.n, answered: best, items: s.n };
+}
+
+/** Risk and coverage of answering items whose confidence is ≥ `threshold`. */
+export function selectiveAt(probs: Float64Array, numClasses: number, labels: Int32Array, threshold: number): SelectiveOutcome {
+  const s = stats(probs, numClasses, labels);
+  let answered = 0;
+  let errs = 0;
+  for (let i = 0; i < s.n; i++) {
+    if (s.conf[i]! >= threshold) {
+      answered++;
+      errs += 1 - s.correct[i]!;
+    }
+  }
+  return { threshold, risk: answered ? errs / answered : 0, coverage: answered / s.n, answered, items: s.n };
+}
+
+function stats(probs: Float64Array, numClasses: number, labels: Int32Array): ItemStats {
+  if (labels.length === 0) throw new DataError('selective prediction needs at least one labelled item');
+  if (probs.length !== labels.length * numClasses) throw new DataError(`selective prediction: ${probs.length / numClasses} probability rows for ${labels.length} labels`);
+  return itemStats(probs, numClasses, labels);
+}
