@@ -76,7 +76,7 @@ test('MC dropout: same seed → same bytes, whatever the batch size; another see
   assert.deepEqual(Buffer.from(a.probs.buffer), Buffer.from(b.probs.buffer));
   assert.deepEqual(Buffer.from(a.variance.buffer), Buffer.from(b.variance.buffer));
   assert.notDeepEqual(Array.from(a.probs), Array.from(c.probs));
-  await assert.rejects(mc.predict(data.x, N, 0, new Rng(1)), (e: unknown) => e instanceof UsageError && /'passes' must be an integer in \[1, inf\), got 0/.test(e.message));
+  await assert.rejects(mc.predict(data.x, N, 0, new Rng(1)), (e: unknown) => e instanceof UsageError && /'passes' must be in \[1, inf\), got 0/.test(e.message));
   await mc.close();
   await model.close();
 });

@@ -39,20 +39,27 @@ const EMBOSS = sparseKernel([-2, -1, 0, -1, 1, 1, 0, 1, 2], 3, 3);
 
 /** OpenCV Canny (3×3 Sobel with replicated edges, L1 magnitude, hysteresis) on an 8-bit plane: 1 = edge. */
 export function canny(src: ArrayLike<number>, H: number, W: number, low: number, high: number): Uint8Array {
-  const at = (y: number, x: number): number => src[Math.min(Math.max(y, 0), H - 1) * W + Math.min(Math.max(x, 0), W - 1)]!;
+  // replicate-padded copy, so the Sobel taps need no bounds checks
+  const PW = W + 2;
+  const pad = new Float64Array((H + 2) * PW);
+  for (let y = -1; y <= H; y++) {
+    const sy = Math.min(Math.max(y, 0), H - 1) * W;
+    for (let x = -1; x <= W; x++) pad[(y + 1) * PW + x + 1] = src[sy + Math.min(Math.max(x, 0), W - 1)]!;
+  }
   const gx = new Float64Array(H * W);
   const gy = new Float64Array(H * W);
-  const mag = new Float64Array(H * W);
+  // magnitude with a zero border, so the non-maximum test needs no bounds checks either
+  const mag = new Float64Array((H + 2) * PW);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const dx = at(y - 1, x + 1) + 2 * at(y, x + 1) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y, x - 1) - at(y + 1, x - 1);
-      const dy = at(y + 1, x - 1) + 2 * at(y + 1, x) + at(y + 1, x + 1) - at(y - 1, x - 1) - 2 * at(y - 1, x) - at(y - 1, x + 1);
+      const c = (y + 1) * PW + x + 1;
+      const dx = pad[c - PW + 1]! + 2 * pad[c + 1]! + pad[c + PW + 1]! - pad[c - PW - 1]! - 2 * pad[c - 1]! - pad[c + PW - 1]!;
+      const dy = pad[c + PW - 1]! + 2 * pad[c + PW]! + pad[c + PW + 1]! - pad[c - PW - 1]! - 2 * pad[c - PW]! - pad[c - PW + 1]!;
       gx[y * W + x] = dx;
       gy[y * W + x] = dy;
-      mag[y * W + x] = Math.abs(dx) + Math.abs(dy);
+      mag[c] = Math.abs(dx) + Math.abs(dy);
     }
   }
-  const m = (y: number, x: number): number => (y < 0 || x < 0 || y >= H || x >= W ? 0 : mag[y * W + x]!);
   const TG22 = Math.tan(Math.PI / 8);
   const TG67 = Math.tan((3 * Math.PI) / 8);
   // 0 = not an edge, 1 = candidate, 2 = strong
@@ -60,17 +67,18 @@ export function canny(src: ArrayLike<number>, H: number, W: number, low: number,
   const stack: number[] = [];
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const i = y * W + x;
-      const v = mag[i]!;
+      const c = (y + 1) * PW + x + 1;
+      const v = mag[c]!;
       if (!(v > low)) continue;
+      const i = y * W + x;
       const ax = Math.abs(gx[i]!);
       const ay = Math.abs(gy[i]!);
       let peak: boolean;
-      if (ay < ax * TG22) peak = v > m(y, x - 1) && v >= m(y, x + 1);
-      else if (ay > ax * TG67) peak = v > m(y - 1, x) && v >= m(y + 1, x);
+      if (ay < ax * TG22) peak = v > mag[c - 1]! && v >= mag[c + 1]!;
+      else if (ay > ax * TG67) peak = v > mag[c - PW]! && v >= mag[c + PW]!;
       else {
         const s = gx[i]! * gy[i]! < 0 ? -1 : 1;
-        peak = v > m(y - 1, x - s) && v > m(y + 1, x + s);
+        peak = v > mag[c - PW - s]! && v > mag[c + PW + s]!;
       }
       if (!peak) continue;
       if (v > high) {
@@ -83,11 +91,8 @@ export function canny(src: ArrayLike<number>, H: number, W: number, low: number,
     const i = stack.pop()!;
     const y = Math.floor(i / W);
     const x = i - y * W;
-    for (let a = -1; a <= 1; a++) {
-      for (let b = -1; b <= 1; b++) {
-        const yy = y + a;
-        const xx = x + b;
-        if (yy < 0 || xx < 0 || yy >= H || xx >= W) continue;
+    for (let yy = Math.max(y - 1, 0); yy <= Math.min(y + 1, H - 1); yy++) {
+      for (let xx = Math.max(x - 1, 0); xx <= Math.min(x + 1, W - 1); xx++) {
         const j = yy * W + xx;
         if (state[j] === 1) {
           state[j] = 2;
@@ -104,30 +109,41 @@ export function canny(src: ArrayLike<number>, H: number, W: number, low: number,
 /** OpenCV `distanceTransform(DIST_L2, 5)`: 5×5 chamfer distance (1, 1.4, 2.1969) to the nearest zero pixel. */
 export function chamferDistance(isZero: Uint8Array, H: number, W: number): Float64Array {
   const BIG = 1e9;
-  const d = new Float64Array(H * W);
-  for (let i = 0; i < d.length; i++) d[i] = isZero[i] ? 0 : BIG;
-  // the causal half of the 5×5 mask: (dy, dx, weight) with weights a = 1, b = 1.4, c = 2.1969
-  const oy = [0, -1, -1, -1, -2, -2, -1, -1];
-  const ox = [-1, -1, 0, 1, -1, 1, -2, 2];
-  const ow = [1, 1.4, 1, 1.4, 2.1969, 2.1969, 2.1969, 2.1969];
-  for (let pass = 0; pass < 2; pass++) {
-    const sgn = pass === 0 ? 1 : -1;
-    for (let k = 0; k < H * W; k++) {
-      const i = pass === 0 ? k : H * W - 1 - k;
-      const y = Math.floor(i / W);
-      const x = i - y * W;
-      let v = d[i]!;
+  // 2-pixel border of BIG (outside pixels are never zero), so the mask needs no bounds checks
+  const PW = W + 4;
+  const d = new Float64Array((H + 4) * PW).fill(BIG);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[(y + 2) * PW + x + 2] = isZero[y * W + x] ? 0 : BIG;
+  const A = 1;
+  const B = 1.4;
+  const C = 2.1969;
+  // causal half of the 5×5 mask as offsets into the padded plane, with weights
+  const off = [-1, -PW - 1, -PW, -PW + 1, -2 * PW - 1, -2 * PW + 1, -PW - 2, -PW + 2];
+  const wt = [A, B, A, B, C, C, C, C];
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const p = (y + 2) * PW + x + 2;
+      let v = d[p]!;
       for (let t = 0; t < 8; t++) {
-        const yy = y + sgn * oy[t]!;
-        const xx = x + sgn * ox[t]!;
-        if (yy < 0 || xx < 0 || yy >= H || xx >= W) continue;
-        const u = d[yy * W + xx]! + ow[t]!;
+        const u = d[p + off[t]!]! + wt[t]!;
         if (u < v) v = u;
       }
-      d[i] = v;
+      d[p] = v;
     }
   }
-  return d;
+  for (let y = H - 1; y >= 0; y--) {
+    for (let x = W - 1; x >= 0; x--) {
+      const p = (y + 2) * PW + x + 2;
+      let v = d[p]!;
+      for (let t = 0; t < 8; t++) {
+        const u = d[p - off[t]!]! + wt[t]!;
+        if (u < v) v = u;
+      }
+      d[p] = v;
+    }
+  }
+  const out = new Float64Array(H * W);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[y * W + x] = d[(y + 2) * PW + x + 2]!;
+  return out;
 }
 
 /** OpenCV `equalizeHist` of an 8-bit plane (integer values 0–255). */
