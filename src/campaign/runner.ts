@@ -8,7 +8,7 @@ import { packageRoot } from '../defaults.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsFromStats, metricsWithCi, percentileCi, type MetricName, type MetricWithCi } from '../metrics/suite.js';
+import { bootstrapWeights, itemStats, mcnemar, metricsFromStats, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { applyAnnotation, type AnnotationResult } from '../stress/annotation/index.js';
 import { applyDrift } from '../stress/drift/index.js';
@@ -37,6 +37,10 @@ export interface CellResult {
   measurement_gap: number | null;
   /** Paired comparison with the baseline (same items only). */
   vs_baseline: { accuracy_drop: MetricWithCi; mcnemar: { b: number; c: number; p_value: number } } | null;
+  /** Reliability-diagram bins (15, top-label confidence) against the true labels. */
+  reliability: ReliabilityBin[];
+  /** Risk–coverage curve (≤ 50 points) against the true labels. */
+  risk_coverage: { coverage: number; risk: number; threshold: number }[];
   /** Stress details: realised noise rate, attack summary, drift description, flags. */
   details: Record<string, unknown>;
   /** Wall-clock figures (not part of the reproducible results). */
@@ -251,6 +255,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         observed_metrics: observedMetrics,
         measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
         vs_baseline: vsBaseline,
+        reliability: reliabilityBins(stats),
+        risk_coverage: riskCoverage(stats),
         details,
         performance: {
           seconds: (performance.now() - c0) / 1000,

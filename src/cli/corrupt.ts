@@ -3,7 +3,7 @@ import { loadDataset } from '../data/load.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
+import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
 import { numberOpt, parse, required } from './args.js';
 import { fmt } from './common.js';
 
@@ -64,15 +64,14 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   const shape = imageBatchShape(ds);
   const rng = new Rng(seed);
   const t0 = performance.now();
-  const x = corruption.apply(ds.x, shape, severity, rng.fork(`corrupt:${corruption.name}:${severity}`));
+  const corrupted = applyDrift(ds, { corruption: corruption.name, severity }, rng.fork(`corrupt:${corruption.name}:${severity}`)).dataset;
+  const x = corrupted.x;
   const seconds = (performance.now() - t0) / 1000;
   let change = 0;
   for (let i = 0; i < x.length; i++) change += Math.abs(x[i]! - ds.x[i]!);
   change /= Math.max(x.length, 1);
 
-  const arrays = datasetToArrays(ds);
-  arrays.x = { dtype: '<f4', shape: [ds.size, ...ds.itemShape], data: x };
-  await saveNpz(out, arrays);
+  await saveNpz(out, datasetToArrays(corrupted));
   if (values.gallery !== undefined) {
     const g = corruptionGallery(ds.x, shape, corruption, rng);
     await writeGalleryPng(values.gallery, g.columns, g.shape);

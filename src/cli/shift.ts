@@ -4,7 +4,7 @@ import type { NpyArrayLike } from '../data/npy.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { datasetDistances, dropValues, getShift, shiftNames, type DriftResult, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { applyDrift, datasetDistances, dropValues, getShift, shiftNames, type DriftResult, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
 import { fmt } from './common.js';
@@ -44,6 +44,8 @@ Options:
   --limit N          use only the first N items
   --permutations P   MMD permutations (default 200; 0 skips the MMD)
   --json             print one JSON object as the last stdout line (every feature's distances)
+
+Negative numbers need '=': --amount=-1.
 `;
 
 /** The CLI flag of each spec key. */
@@ -190,7 +192,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     description = `${r.dropped} of ${ds.size * r.cols.length} values missing at random, left NaN (for export; models cannot run on NaN)`;
     items = ds.size;
   } else {
-    const r: DriftResult = getShift(kind).apply(ds, spec, drawRng);
+    const r: DriftResult = applyDrift(ds, spec, drawRng);
     arrays = datasetToArrays(r.dataset);
     if (r.indices) {
       // keep per-item extras of the kept items; drop extras that are not per item

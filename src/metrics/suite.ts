@@ -207,3 +207,44 @@ export function mcnemar(a: ArrayLike<number>, b: ArrayLike<number>): { b: number
   }
   return { b: nb, c: nc, pValue: Math.min(1, 2 * cdf) };
 }
+
+/** One reliability-diagram bin (15 equal-width bins over top-label confidence). */
+export interface ReliabilityBin {
+  /** Bin range (lo, hi]. */
+  lo: number;
+  hi: number;
+  count: number;
+  /** Mean confidence and accuracy of the items in the bin (NaN when empty). */
+  confidence: number;
+  accuracy: number;
+}
+
+/** Reliability-diagram bins of per-item statistics. */
+export function reliabilityBins(s: ItemStats): ReliabilityBin[] {
+  const bins = Array.from({ length: BINS }, (_, b) => ({ lo: b / BINS, hi: (b + 1) / BINS, count: 0, confidence: 0, accuracy: 0 }));
+  for (let i = 0; i < s.n; i++) {
+    const bin = bins[s.bin[i]!]!;
+    bin.count++;
+    bin.confidence += s.conf[i]!;
+    bin.accuracy += s.correct[i]!;
+  }
+  return bins.map((b) => ({ ...b, confidence: b.count ? b.confidence / b.count : NaN, accuracy: b.count ? b.accuracy / b.count : NaN }));
+}
+
+/**
+ * Risk–coverage curve: items sorted by confidence (descending); at coverage k/n the risk is the
+ * error rate among the k most confident items. Returns at most `points` evenly spaced points
+ * (always including full coverage).
+ */
+export function riskCoverage(s: ItemStats, points = 50): { coverage: number; risk: number; threshold: number }[] {
+  const out: { coverage: number; risk: number; threshold: number }[] = [];
+  if (s.n === 0) return out;
+  const step = Math.max(1, Math.floor(s.n / points));
+  let errs = 0;
+  for (let k = 1; k <= s.n; k++) {
+    const i = s.order[k - 1]!;
+    errs += 1 - s.correct[i]!;
+    if (k % step === 0 || k === s.n) out.push({ coverage: k / s.n, risk: errs / k, threshold: s.conf[i]! });
+  }
+  return out.slice(-points);
+}
