@@ -93,14 +93,16 @@ for (const { label, shape } of SMALL) {
   }
 }
 
-test('every corruption handles a large RGB image (ImageNet-C tables) and a tiny odd-sized one', () => {
-  const big: BatchShape = [1, 3, 72, 80];
-  const x = testImages(1, 3, 72, 80, 3);
-  const odd: BatchShape = [1, 1, 7, 5];
-  const xo = testImages(1, 1, 7, 5, 4);
+test('every corruption handles a large RGB image (ImageNet-C tables) and tiny odd-sized ones', () => {
+  const cases: [Float32Array, BatchShape][] = [
+    [testImages(1, 3, 72, 80, 3), [1, 3, 72, 80]],
+    [testImages(1, 1, 7, 5, 4), [1, 1, 7, 5]],
+    [testImages(1, 3, 2, 3, 5), [1, 3, 2, 3]],
+    [testImages(1, 1, 1, 1, 6), [1, 1, 1, 1]],
+  ];
   for (const c of corruptions) {
     for (const s of [1, 5] as const) {
-      for (const [inp, shape] of [[x, big], [xo, odd]] as const) {
+      for (const [inp, shape] of cases) {
         const y = c.apply(inp, shape, s, new Rng(2));
         assert.equal(y.length, inp.length);
         for (let i = 0; i < y.length; i++) if (!(y[i]! >= 0 && y[i]! <= 1)) assert.fail(`${c.name} s${s} [${shape.join(',')}]: ${y[i]} at ${i}`);

@@ -58,6 +58,7 @@ test('parseDriftSpec: bad entries are ConfigErrors naming the key path, the valu
     [{ shift: 'mean', amount: 'x' }, /^'drift\[1\]\.amount' must be a number in \(-inf, inf\), got 'x'$/],
     [{ shift: 'means', amount: 1 }, /^'drift\[1\]\.shift' must be one of mean, scale, noise, missing, quantize, subpopulation, prior, got 'means'$/],
     [{ shift: 'missing', rate: 0.1, fill: 'zero' }, /^'drift\[1\]\.fill' must be one of 'mean', 'nan', got 'zero'$/],
+    [{ shift: 'missing', rate: 0.1, fill: 'nan' }, /^'drift\[1\]\.fill' 'nan' gives NaN inputs, which models cannot run; use 'mean'/],
     [{ shift: 'scale', factor: -1 }, /^'drift\[1\]\.factor' must be in \[0, inf\), got -1$/],
     [{ shift: 'quantize', levels: 1 }, /^'drift\[1\]\.levels' must be in \[2, 65536\], got 1$/],
     [{ shift: 'mean', amount: 1, features: [] }, /^'drift\[1\]\.features' must be a non-empty list/],

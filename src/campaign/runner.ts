@@ -190,6 +190,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         let d = driftCache.get(driftKey);
         if (!d) {
           const r = applyDrift(ds, cell.drift.spec, root.fork(`drift|${driftKey}`));
+          if (r.weights) throw new ConfigError(`${cell.drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
           d = { dataset: r.dataset, indices: r.indices ?? null, description: r.description };
           driftCache.set(driftKey, d);
         }

@@ -48,8 +48,8 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('calibrate', 'out', values.out);
-  const holdout = numberOpt('holdout', values.holdout, 0.5, { min: 0, max: 1, minExclusive: true });
-  if (holdout >= 1) throw new UsageError(`'--holdout' must be in (0, 1), got ${holdout}`);
+  const holdout = numberOpt('holdout', values.holdout, 0.5, {});
+  if (!(holdout > 0 && holdout < 1)) throw new UsageError(`'--holdout' must be in (0, 1), got ${holdout}`);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const modelPath = values.model ?? defaultAssets.model;
@@ -110,7 +110,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
         `temperature  T = ${fmt(T)}  (fit NLL ${fmt(fit.nllBefore)} -> ${fmt(fit.nllAfter)})`,
         '',
         `${'set'.padEnd(28)} ${'items'.padStart(6)}`,
-        row('held-out clean', evaluation.before, evaluation.after),
+        row('clean (evaluation split)', evaluation.before, evaluation.after),
         ...stressed.map((s) => row(s.data, s.before, s.after)),
         '',
         `wrote        ${out}  (output ${model.decl.outputName} ${preds.kind === 'logits' ? '= logits / T' : '= softmax(log p / T)'})`,

@@ -8,7 +8,7 @@ Usage: gauntlet <verb> [options]        gauntlet <verb> --help for a verb's opti
 
 Verbs:
 ${Object.entries(verbs)
-  .map(([k, v]) => `  ${k.padEnd(9)} ${v.summary}`)
+  .map(([k, v]) => `  ${k.padEnd(Math.max(...Object.keys(verbs).map((n) => n.length)) + 1)} ${v.summary}`)
   .join('\n')}
 
 Start here:

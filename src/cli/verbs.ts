@@ -11,6 +11,7 @@ import { shiftVerb, help as shiftHelp } from './shift.js';
 import { listVerb, help as listHelp } from './list.js';
 import { attackVerb, help as attackHelp } from './attack.js';
 import { calibrateVerb, help as calibrateHelp } from './calibrate.js';
+import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
 
 export interface Verb {
@@ -34,5 +35,6 @@ export const verbs: Record<string, Verb> = {
   list: { summary: 'list corruptions, shifts and other registered components', help: listHelp, main: listVerb },
   attack: { summary: 'adversarial attacks (FGSM, PGD, APGD, Square, AutoAttack) with robustness curves and masking flags', help: attackHelp, main: attackVerb },
   calibrate: { summary: 'temperature scaling fitted on held-out data, written as a new ONNX model', help: calibrateHelp, main: calibrateVerb },
+  conformal: { summary: 'split conformal prediction sets: coverage and set size on clean and stressed data', help: conformalHelp, main: conformalVerb },
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
 };

@@ -9,10 +9,9 @@
  *
  * For item i and layer L, r_L(i) = ‖a_s − a_c‖₂ / ‖a_c‖₂ (stressed vs clean activations of the
  * same item); a layer's `relChange` is the mean over items with ‖a_c‖ > 0 (0 when there are none).
- * Layers whose leading dimension is not the batch (e.g. attention reshaped to [n·heads, …] is still
- * split per item when its leading dimension is a multiple of the batch; others are not) are
- * measured per run over the whole run's items and that ratio is given to each of its items
- * (`perItem: false`).
+ * A value is split into items when its leading dimension is a multiple of the batch (so [n·heads, …]
+ * attention reshapes count, assuming batch-major order); other values are measured over the whole
+ * run's items and that ratio is given to each of them (`perItem: false`).
  *
  * `gain` of a node = r(its output) / r(its first input-dependent input) (the graph input's own
  * relative change for the first node): below 1 the node absorbs the stress, above 1 it amplifies
@@ -27,17 +26,21 @@
  *   and elementwise / reshaping ops, starting at the first Gemm or MatMul of that run;
  * - `early_features` / `late_features`: the remaining nodes, split in half by graph position.
  *
- * Where a prediction flips first: for an item whose predicted class differs between clean and
- * stressed input, the first layer in graph order whose r_L(i) exceeds τ_L, the `flipQuantile`
- * (default 0.9) quantile of r_L over the items whose prediction survived the same stress — the first
- * layer at which the item has moved further than (nearly) every item that kept its prediction.
- * With fewer than 5 surviving items there is no such reference and τ_L = `flipThreshold` (default
- * 0.5) for every layer; `flips.criterion` says which rule was used. Items that never exceed τ are
- * counted as `undetermined`.
+ * Where a prediction flips first — a nearest-class-centroid probe at every layer (in the spirit of
+ * the layer probes of Alain & Bengio 2016, "Understanding intermediate layers using linear
+ * classifier probes", but with class means, which need no training): for a flipped item i (clean prediction c, stressed prediction s),
+ * layer L "reads s" when the stressed activation a_s(i) is nearer the centroid of the clean
+ * activations of the items predicted s than that of the items predicted c (item i itself left out;
+ * both from the items given); the model output itself reads s by definition (its argmax flipped).
+ * The flip first shows at the earliest layer from which every later probed layer (graph order)
+ * reads s — where the representation crosses over for good; the output layer itself means only the
+ * final readout flips. Items whose classes have too few clean items among those given (c needs one
+ * besides i, s needs one) are `undetermined`; values not laid out per item are not probed.
  *
  * Memory: activations are fetched for `batchSize` items at a time (clean and stressed), and the
- * layers are split into groups (one ORT session each) so that one run holds at most `maxValues`
- * activation values per side; only per-item norms are kept.
+ * layers are split into groups (one ORT session each) so that one run plus the probe's centroids
+ * (one per class involved in a flip) hold at most about `maxValues` values per side; only per-item
+ * norms and verdicts are kept. With flips, each group makes one extra clean pass for the centroids.
  *
  * Example: `await layerSensitivity(model, clean, stressed, n)`.
  */
@@ -102,9 +105,8 @@ export interface LayerSensitivity {
   flips: {
     /** Items whose predicted class changed. */
     flipped: number;
-    criterion: 'survivor-quantile' | 'fixed-threshold';
-    /** The quantile (survivor-quantile) or threshold (fixed-threshold) used. */
-    level: number;
+    /** How the first layer is found (see the module comment). */
+    criterion: 'centroid-probe';
     /** Per layer (graph order, names as `layers`): flipped items whose flip first shows there. */
     firstLayer: { layer: string; count: number }[];
     undetermined: number;
@@ -118,10 +120,6 @@ export interface LayerSensitivityOptions {
   batchSize?: number;
   /** Most activation values one run may hold per side (default 16 M, i.e. 64 MB of float32). */
   maxValues?: number;
-  /** Quantile of the survivors' r_L used as the flip threshold (default 0.9). */
-  flipQuantile?: number;
-  /** Fixed flip threshold when fewer than 5 items survive (default 0.5). */
-  flipThreshold?: number;
   /** ORT intra-op threads for the extra sessions (0 = all cores; default 0). */
   threads?: number;
 }
@@ -192,15 +190,33 @@ export function components(layers: readonly { op: string; pre: boolean; nodeInde
   return out as Component[];
 }
 
-function quantile(sorted: readonly number[], p: number): number {
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  return sorted[lo]! + (h - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] ?? sorted[lo]!) - sorted[lo]!);
-}
-
 /** a / b, and 1 when b is 0 (an unchanged input cannot change a deterministic output). */
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 1;
+}
+
+/** Squared norms of a value's item slices (or of the whole run when not per item). */
+function itemNorms(c: LayerCandidate, ac: Float32Array, as: Float32Array, lead: number, k: number, B: number, cn: Float64Array, dn: Float64Array, s: number): void {
+  const split = c.perItem && lead > 0 && lead % B === 0;
+  const per = ac.length / (split ? B : 1);
+  const parts = split ? k : 1;
+  for (let b = 0; b < parts; b++) {
+    let sc = 0;
+    let sd = 0;
+    for (let e = b * per; e < (b + 1) * per; e++) {
+      const v = ac[e]!;
+      const d = as[e]! - v;
+      sc += v * v;
+      sd += d * d;
+    }
+    if (split) {
+      cn[s + b] = sc;
+      dn[s + b] = sd;
+    } else {
+      cn.fill(sc, s, s + k);
+      dn.fill(sd, s, s + k);
+    }
+  }
 }
 
 /**
@@ -212,18 +228,30 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
   if (stressed.length !== clean.length) throw new UsageError(`'stressed' must be shaped like 'clean' (${clean.length} values), got ${stressed.length}`);
   const batch = model.fixedBatch ?? (opts.batchSize === undefined ? 16 : checkRange('batchSize', opts.batchSize, { min: 1, max: 65536, integer: true }));
   const maxValues = opts.maxValues === undefined ? 16 * 2 ** 20 : checkRange('maxValues', opts.maxValues, { min: 1, integer: true });
-  const q = opts.flipQuantile === undefined ? 0.9 : checkRange('flipQuantile', opts.flipQuantile, { min: 0, max: 1 });
-  const fixed = opts.flipThreshold === undefined ? 0.5 : checkRange('flipThreshold', opts.flipThreshold, { min: 0 });
   const threads = opts.threads === undefined ? 0 : checkRange('threads', opts.threads, { min: 0, max: 256, integer: true });
+
+  // Predictions first: the flipped items and the classes whose centroids the probe needs.
+  const cp = await predictAll(model, clean, n);
+  const pc = argmaxRows(cp.scores, cp.numClasses);
+  const sp = await predictAll(model, stressed, n);
+  const ps = argmaxRows(sp.scores, sp.numClasses);
+  const flipped: number[] = [];
+  for (let i = 0; i < n; i++) if (pc[i] !== ps[i]) flipped.push(i);
+  const slotOf = new Map<number, number>();
+  for (const i of flipped) for (const c of [pc[i]!, ps[i]!]) if (!slotOf.has(c)) slotOf.set(c, slotOf.size);
+  const classCount = new Map<number, number>();
+  for (let i = 0; i < n; i++) classCount.set(pc[i]!, (classCount.get(pc[i]!) ?? 0) + 1);
 
   const cands = await listLayers(model, clean.subarray(0, size));
   const comps = components(cands);
   const L = cands.length;
-  // Per-item squared norms: clean and difference, [L][n].
+  // Per-item squared norms, clean and difference, [L][n]; probe verdicts for flipped items [L][n]
+  // (1 nearer the stressed class, 0 nearer the clean class, -1 cannot tell).
   const cn = Array.from({ length: L }, () => new Float64Array(n));
   const dn = Array.from({ length: L }, () => new Float64Array(n));
+  const verdict = Array.from({ length: L }, () => new Int8Array(n).fill(-1));
 
-  // Items per run and layer groups within the value budget.
+  // Items per run and layer groups within the value budget (centroids count against it too).
   const perItemTotal = (c: LayerCandidate) => (c.perItem ? c.elements : Math.ceil(c.elements / (model.fixedBatch ?? 2)));
   const widest = cands.reduce((m, c) => Math.max(m, perItemTotal(c)), 1);
   const items = model.fixedBatch ?? Math.max(1, Math.min(batch, Math.floor(maxValues / widest)));
@@ -231,14 +259,14 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
   let cur: number[] = [];
   let curSize = 0;
   cands.forEach((c, i) => {
-    const s = perItemTotal(c) * items;
-    if (cur.length && curSize + s > maxValues) {
+    const v = perItemTotal(c) * (items + slotOf.size);
+    if (cur.length && curSize + v > maxValues) {
       groups.push(cur);
       cur = [];
       curSize = 0;
     }
     cur.push(i);
-    curSize += s;
+    curSize += v;
   });
   if (cur.length) groups.push(cur);
 
@@ -250,50 +278,75 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
     const outs = new Set(m.graph.output.map((o) => o.name));
     for (const i of group) if (!outs.has(cands[i]!.name)) m.graph.output.push(makeValueInfo(cands[i]!.name, cands[i]!.dtype, null));
     const session: ort.InferenceSession = await createSession(m, model.label, { threads });
+    const runOn = async (x: Float32Array, s: number, k: number) => {
+      const B = model.fixedBatch ?? k;
+      buf.fill(0);
+      buf.set(x.subarray(s * size, (s + k) * size));
+      return runFloat(session, { [model.decl.inputName]: { data: buf.subarray(0, B * size), dims: [B, ...item] } }, names, model.label);
+    };
+    /** Item b's slice of a per-item value, or null when the value is not laid out per item. */
+    const slice = (c: LayerCandidate, v: { data: Float32Array; dims: number[] }, b: number, B: number): Float32Array | null => {
+      const lead = v.dims[0] ?? 0;
+      if (!(c.perItem && lead > 0 && lead % B === 0)) return null;
+      const per = v.data.length / B;
+      return v.data.subarray(b * per, (b + 1) * per);
+    };
     try {
+      // Pass 1 (only with flips): class centroids of the clean activations, by clean prediction.
+      const sums = new Map<number, Float64Array[]>();
+      if (flipped.length) {
+        for (let s = 0; s < n; s += items) {
+          const k = Math.min(items, n - s);
+          const B = model.fixedBatch ?? k;
+          const rc = await runOn(clean, s, k);
+          for (const li of group) {
+            const c = cands[li]!;
+            for (let b = 0; b < k; b++) {
+              const slot = slotOf.get(pc[s + b]!);
+              if (slot === undefined) continue;
+              const a = slice(c, rc[c.name]!, b, B);
+              if (!a) continue;
+              let acc = sums.get(li);
+              if (!acc) sums.set(li, (acc = Array.from({ length: slotOf.size }, () => new Float64Array(a.length))));
+              const t = acc[slot]!;
+              for (let e = 0; e < a.length; e++) t[e]! += a[e]!;
+            }
+          }
+        }
+      }
+      // Pass 2: norms for every item; probe verdicts for flipped items.
       for (let s = 0; s < n; s += items) {
         const k = Math.min(items, n - s);
-        const runOn = async (x: Float32Array) => {
-          const B = model.fixedBatch ?? k;
-          buf.fill(0);
-          buf.set(x.subarray(s * size, (s + k) * size));
-          return runFloat(session, { [model.decl.inputName]: { data: buf.subarray(0, B * size), dims: [B, ...item] } }, names, model.label);
-        };
-        const rc = await runOn(clean);
-        const rs = await runOn(stressed);
+        const B = model.fixedBatch ?? k;
+        const rc = await runOn(clean, s, k);
+        const rs = await runOn(stressed, s, k);
         for (const li of group) {
           const c = cands[li]!;
           const ac = rc[c.name]!;
-          const as = rs[c.name]!;
-          const B = model.fixedBatch ?? k;
-          const lead = ac.dims[0] ?? 1;
-          const per = ac.data.length / (c.perItem && lead % B === 0 && lead > 0 ? B : 1);
-          if (c.perItem && lead % B === 0 && lead > 0) {
-            for (let b = 0; b < k; b++) {
-              let sc = 0;
-              let sd = 0;
-              for (let e = b * per; e < (b + 1) * per; e++) {
-                const v = ac.data[e]!;
-                const d = as.data[e]! - v;
-                sc += v * v;
-                sd += d * d;
-              }
-              cn[li]![s + b] = sc;
-              dn[li]![s + b] = sd;
+          itemNorms(c, ac.data, rs[c.name]!.data, ac.dims[0] ?? 1, k, B, cn[li]!, dn[li]!, s);
+          const acc = sums.get(li);
+          if (!acc) continue;
+          for (let b = 0; b < k; b++) {
+            const i = s + b;
+            const yc = pc[i]!;
+            const ys = ps[i]!;
+            if (yc === ys) continue;
+            const nc = classCount.get(yc) ?? 0; // includes item i itself, left out below
+            const ns = classCount.get(ys) ?? 0;
+            const a = slice(c, ac, b, B);
+            const z = slice(c, rs[c.name]!, b, B);
+            if (!a || !z || nc < 2 || ns < 1) continue;
+            const mc = acc[slotOf.get(yc)!]!;
+            const ms = acc[slotOf.get(ys)!]!;
+            let dc = 0;
+            let ds = 0;
+            for (let e = 0; e < z.length; e++) {
+              const uc = (mc[e]! - a[e]!) / (nc - 1);
+              const us = ms[e]! / ns;
+              dc += (z[e]! - uc) ** 2;
+              ds += (z[e]! - us) ** 2;
             }
-          } else {
-            let sc = 0;
-            let sd = 0;
-            for (let e = 0; e < ac.data.length; e++) {
-              const v = ac.data[e]!;
-              const d = as.data[e]! - v;
-              sc += v * v;
-              sd += d * d;
-            }
-            for (let b = 0; b < k; b++) {
-              cn[li]![s + b] = sc;
-              dn[li]![s + b] = sd;
-            }
+            verdict[li]![i] = ds < dc ? 1 : 0;
           }
         }
       }
@@ -311,7 +364,7 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
       sc += clean[e]! * clean[e]!;
       sd += (stressed[e]! - clean[e]!) ** 2;
     }
-    rin[i] = Math.sqrt(sd) / Math.max(Math.sqrt(sc), Number.MIN_VALUE);
+    rin[i] = sc > 0 ? Math.sqrt(sd / sc) : NaN;
   }
   const rel = cands.map((_, li) => Float64Array.from({ length: n }, (_, i) => (cn[li]![i]! > 0 ? Math.sqrt(dn[li]![i]! / cn[li]![i]!) : NaN)));
   const meanFinite = (v: ArrayLike<number>): number => {
@@ -340,32 +393,19 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
     };
   });
 
-  // Where flips first show.
-  const cp = await predictAll(model, clean, n);
-  const pc = argmaxRows(cp.scores, cp.numClasses);
-  const sp = await predictAll(model, stressed, n);
-  const ps = argmaxRows(sp.scores, sp.numClasses);
-  const flippedIdx: number[] = [];
-  const survivors: number[] = [];
-  for (let i = 0; i < n; i++) (pc[i] !== ps[i] ? flippedIdx : survivors).push(i);
-  const useQuantile = survivors.length >= 5;
-  const tau = cands.map((_, li) => {
-    if (!useQuantile) return fixed;
-    const v = survivors.map((i) => rel[li]![i]!).filter(Number.isFinite).sort((a, b) => a - b);
-    return v.length ? quantile(v, q) : fixed;
-  });
+  // Where each flip first shows: the earliest probed layer from which every later probed layer
+  // puts the stressed activation nearer the stressed class.
   const counts = new Array<number>(L).fill(0);
   const perItem: { item: number; layer: string | null }[] = [];
   let undetermined = 0;
-  for (const i of flippedIdx) {
+  const outIndex = cands.findIndex((c) => c.name === model.decl.outputName);
+  for (const i of flipped) {
+    const known = (classCount.get(pc[i]!) ?? 0) >= 2 && (classCount.get(ps[i]!) ?? 0) >= 1;
+    // The output's own readout is the model's decision, which flipped.
+    if (known && outIndex >= 0) verdict[outIndex]![i] = 1;
+    const probed = known ? cands.map((_, li) => li).filter((li) => verdict[li]![i]! >= 0) : [];
     let first = -1;
-    for (let li = 0; li < L; li++) {
-      const r = rel[li]![i]!;
-      if (Number.isFinite(r) && r > tau[li]!) {
-        first = li;
-        break;
-      }
-    }
+    for (let k = probed.length - 1; k >= 0 && verdict[probed[k]!]![i] === 1; k--) first = probed[k]!;
     if (first < 0) undetermined++;
     else counts[first]!++;
     perItem.push({ item: i, layer: first < 0 ? null : cands[first]!.name });
@@ -387,9 +427,8 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
     layers,
     components: componentSummaries,
     flips: {
-      flipped: flippedIdx.length,
-      criterion: useQuantile ? 'survivor-quantile' : 'fixed-threshold',
-      level: useQuantile ? q : fixed,
+      flipped: flipped.length,
+      criterion: 'centroid-probe',
       firstLayer: cands.map((c, li) => ({ layer: c.name, count: counts[li]! })),
       undetermined,
       perItem,

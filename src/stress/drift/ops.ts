@@ -6,7 +6,7 @@
  * - `gaussianFilter`: `skimage.filters.gaussian` / `scipy.ndimage.gaussian_filter` (kernel radius
  *   `int(truncate·σ + 0.5)`, border modes by scipy's names).
  * - `filter2D`: OpenCV `cv2.filter2D` (correlation, anchor at the centre, BORDER_REFLECT_101).
- * - `clippedZoom`: the generators' `clipped_zoom` over `scipy.ndimage.zoom(order=1)`.
+ * - `addClippedZoom`: the generators' `clipped_zoom` over `scipy.ndimage.zoom(order=1)`.
  * - `boxResize`: Pillow's `Image.resize(..., BOX)` coefficients (without Pillow's 8-bit rounding).
  * - `motionBlurPlane`: ImageMagick's `MotionBlurImage` (as Wand calls it): a one-sided Gaussian
  *   along a line at an angle, edge pixels repeated outside the image.

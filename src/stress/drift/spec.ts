@@ -35,7 +35,8 @@ const EXAMPLE = "{corruption: 'gaussian_noise', severity: 3} or {shift: 'mean', 
 /**
  * Validates a drift config entry and returns it normalised (defaults filled in). `where` is the
  * entry's key path for messages (`drift[2]`). Throws ConfigError naming the key, the bad value and
- * the allowed values. The result round-trips through JSON.
+ * the allowed values. The result round-trips through JSON. `{shift: 'missing', fill: 'nan'}` is
+ * refused here (models cannot run on NaN); the shift kind's own `parse` accepts it for export.
  */
 export function parseDriftSpec(obj: unknown, where: string): DriftSpec {
   const o = asObject(obj, where, EXAMPLE);
@@ -53,7 +54,11 @@ export function parseDriftSpec(obj: unknown, where: string): DriftSpec {
     if (typeof name !== 'string' || !(shiftNames as readonly string[]).includes(name)) {
       throw new ConfigError(`'${keyPath(where, 'shift')}' must be one of ${shiftNames.join(', ')}, got ${show(name)}`);
     }
-    return getShift(name).parse(o, where);
+    const spec = getShift(name).parse(o, where);
+    if (spec.shift === 'missing' && spec.fill === 'nan') {
+      throw new ConfigError(`'${keyPath(where, 'fill')}' 'nan' gives NaN inputs, which models cannot run; use 'mean' (NaN is for exporting data: gauntlet shift --kind missing --fill nan)`);
+    }
+    return spec;
   }
   throw new ConfigError(`'${where}' must have 'corruption' (one of ${corruptionNames.join(', ')}) or 'shift' (one of ${shiftNames.join(', ')})`);
 }

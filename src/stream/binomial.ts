@@ -1,0 +1,60 @@
+/**
+ * Windowed rate test shared by the monitors that watch a 0/1 signal against a reference rate
+ * (squeeze flags, annotator disagreement): over the last `window` items, alert when the count of
+ * ones is so high that P(Bin(window, p0) ≥ count) ≤ α. The critical count is computed once from
+ * the exact binomial tail (log space), so each update costs O(1).
+ */
+import { UsageError } from '../errors.js';
+
+/** Smallest k with P(Bin(n, p) ≥ k) ≤ alpha (n + 1 when no count is that unlikely). */
+export function binomialCriticalCount(n: number, p: number, alpha: number): number {
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`'n' must be a positive integer, got ${n}`);
+  if (!(p > 0 && p < 1)) throw new UsageError(`'p' must be in (0, 1), got ${p}`);
+  const logPmf = new Float64Array(n + 1);
+  logPmf[0] = n * Math.log1p(-p);
+  const odds = Math.log(p) - Math.log1p(-p);
+  for (let k = 0; k < n; k++) logPmf[k + 1] = logPmf[k]! + Math.log((n - k) / (k + 1)) + odds;
+  // upper tail from the top, in log space
+  let logTail = -Infinity;
+  const logAlpha = Math.log(alpha);
+  for (let k = n; k >= 0; k--) {
+    const a = logTail;
+    const b = logPmf[k]!;
+    const m = Math.max(a, b);
+    const next = m + Math.log(Math.exp(a - m) + Math.exp(b - m));
+    if (next > logAlpha) return k + 1;
+    logTail = next;
+  }
+  return 0;
+}
+
+/** The last `window` bits and their count. */
+export class BitWindow {
+  private readonly bits: Uint8Array;
+  private next = 0;
+  private filled = 0;
+  count = 0;
+
+  constructor(readonly window: number) {
+    this.bits = new Uint8Array(window);
+  }
+
+  get full(): boolean {
+    return this.filled === this.window;
+  }
+
+  push(bit: 0 | 1): void {
+    if (this.filled === this.window) this.count -= this.bits[this.next]!;
+    else this.filled++;
+    this.bits[this.next] = bit;
+    this.count += bit;
+    this.next = (this.next + 1) % this.window;
+  }
+
+  clear(): void {
+    this.bits.fill(0);
+    this.next = 0;
+    this.filled = 0;
+    this.count = 0;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Windowed Kolmogorov–Smirnov monitor: the two-sample KS statistic D between a reference (the
+ * first `reference` values, or `setReference`) and the last `window` values, tested at every
+ * update once the window is full; an alert when the asymptotic p-value falls below `alpha`
+ * (equivalently D > the critical D for those sample sizes, shown as `threshold`). Feed it one
+ * number per item: a prediction's top-1 confidence, or an input statistic (see `inputStatistic`).
+ *
+ * After an alert the window is emptied (the reference is kept), so the next test comes `window`
+ * items later. The statistic and p-value are the drift library's `ksStatistic` / `ksPValue`.
+ *
+ * Defaults: reference 1000, window 100, alpha 1e-4 (sized for a few false alarms per 100,000
+ * items on a stationary stream while catching a shift of the confidence distribution within a
+ * few dozen items).
+ *
+ * Example: a standard normal stream that shifts by +1 at item 1500
+ *   const ks = new KSWindow();
+ *   const rng = new Rng(0);
+ *   for (let i = 0; i < 2000; i++) if (ks.update(rng.normal() + (i >= 1500 ? 1 : 0)).driftDetected) console.log(i);
+ *   // first alert at 1528
+ */
+import { ksPValue, ksStatistic } from '../../stress/drift/distance.js';
+import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
+import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { ReferenceBuffer, ValueWindow } from '../window.js';
+
+export interface KSWindowOptions {
+  /** The kind its alerts count as (default 'drift'). */
+  kind?: MonitorKind;
+  /** Values that form the reference (learned from the start of the stream). */
+  reference?: number;
+  /** Values in the sliding window compared with the reference. */
+  window?: number;
+  /** Alert when the KS p-value is below this. */
+  alpha?: number;
+}
+
+export const KS_DEFAULTS: Required<KSWindowOptions> = { kind: 'drift', reference: 1000, window: 100, alpha: 1e-4 };
+export const KS_RANGES: OptionRanges<KSWindowOptions> = { kind: MONITOR_KINDS, reference: COUNT(10), window: COUNT(10), alpha: PROBABILITY_OPEN };
+
+/** The smallest KS statistic whose p-value is below alpha for samples of n and m. */
+export function ksCriticalValue(n: number, m: number, alpha: number): number {
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (ksPValue(mid, n, m) < alpha) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+export class KSWindow implements Monitor<number> {
+  readonly options: Required<KSWindowOptions>;
+  readonly kind: MonitorKind;
+  private readonly ref: ReferenceBuffer;
+  private refValues: Float64Array | null = null;
+  private readonly win: ValueWindow;
+  private detected = false;
+  private stat = NaN;
+  readonly threshold: number;
+
+  constructor(opts: KSWindowOptions = {}) {
+    this.options = resolveOptions('KSWindow', KS_DEFAULTS, KS_RANGES, opts);
+    this.kind = this.options.kind;
+    this.ref = new ReferenceBuffer(this.options.reference);
+    this.win = new ValueWindow(this.options.window);
+    this.threshold = ksCriticalValue(this.options.reference, this.options.window, this.options.alpha);
+  }
+
+  get driftDetected(): boolean {
+    return this.detected;
+  }
+
+  get statistic(): number {
+    return this.stat;
+  }
+
+  /** Uses `values` as the reference instead of learning it from the stream (its size must be `reference`). */
+  setReference(values: ArrayLike<number>): this {
+    this.ref.set(Array.from(values).slice(0, this.options.reference));
+    this.refValues = this.ref.ready ? this.ref.values() : null;
+    return this;
+  }
+
+  update(x: number): this {
+    this.detected = false;
+    if (!this.refValues) {
+      if (this.ref.add(x)) this.refValues = this.ref.values();
+      return this;
+    }
+    this.win.push(x);
+    if (!this.win.full) return this;
+    this.stat = ksStatistic(this.refValues, this.win.values());
+    if (this.stat > this.threshold) {
+      this.detected = true;
+      this.win.clear();
+    }
+    return this;
+  }
+
+  reset(): void {
+    this.ref.clear();
+    this.refValues = null;
+    this.win.clear();
+    this.detected = false;
+    this.stat = NaN;
+  }
+}
