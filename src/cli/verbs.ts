@@ -3,6 +3,8 @@ import { evalVerb, help as evalHelp } from './eval.js';
 import { gradVerb, help as gradHelp } from './grad.js';
 import { inspectVerb, help as inspectHelp } from './inspect.js';
 import { runVerb, help as runHelp } from './run.js';
+import { reportVerb, help as reportHelp } from './report.js';
+import { compareVerb, help as compareHelp } from './compare.js';
 import { noiseVerb, help as noiseHelp } from './noise.js';
 import { aggregateVerb, help as aggregateHelp } from './aggregate.js';
 import { auditLabelsVerb, help as auditLabelsHelp } from './audit-labels.js';
@@ -23,6 +25,8 @@ export interface Verb {
 /** Every CLI verb, in the order `gauntlet --help` lists them. */
 export const verbs: Record<string, Verb> = {
   run: { summary: 'run a stress campaign (default: the embedded Fashion-MNIST model and data)', help: runHelp, main: runVerb },
+  report: { summary: 'regenerate report.md, report.html and junit.xml from a run directory', help: reportHelp, main: reportVerb },
+  compare: { summary: 'compare two runs: changed hashes and config, metrics moved beyond their CIs', help: compareHelp, main: compareVerb },
   eval: { summary: 'accuracy, macro-F1, ECE, NLL and Brier of a model on labelled data', help: evalHelp, main: evalVerb },
   inspect: { summary: "a model's inputs, outputs, opset, op types and output kind", help: inspectHelp, main: inspectVerb },
   grad: { summary: 'input gradient of a loss (ONNX autodiff), written as .npy', help: gradHelp, main: gradVerb },

@@ -31,7 +31,7 @@ export async function gradientTimesInput(model: Model, x: Float32Array, n: numbe
 
 export const gxiMethod: AttributionMethod = {
   name: 'gxi',
-  summary: 'gradient x input x * df_t/dx (exact contributions for a linear model)',
+  summary: 'gradient x input, x * df_t/dx (exact contributions of a linear model)',
   gradients: true,
   seeded: false,
   async explain(model, x, n, targets, opts = {}) {

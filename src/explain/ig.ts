@@ -77,7 +77,7 @@ export async function integratedGradients(model: Model, x: Float32Array, n: numb
 
 export const igMethod: AttributionMethod = {
   name: 'ig',
-  summary: 'Integrated Gradients from a baseline (zeros, low bound, blur or an array), trapezoid rule, completeness reported',
+  summary: 'Integrated Gradients, trapezoid rule from a baseline, completeness reported',
   gradients: true,
   seeded: false,
   explain: (model, x, n, targets, opts = {}) => integratedGradientsReport(model, x, n, targets, opts),

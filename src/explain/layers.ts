@@ -13,9 +13,10 @@
  * attention reshapes count, assuming batch-major order); other values are measured over the whole
  * run's items and that ratio is given to each of them (`perItem: false`).
  *
- * `gain` of a node = r(its output) / r(its first input-dependent input) (the graph input's own
- * relative change for the first node): below 1 the node absorbs the stress, above 1 it amplifies
- * it. A component's gain is the geometric mean of its nodes' gains.
+ * `gain` of a node = r(its output) / r(its first input-dependent input), per item and averaged (the
+ * graph input's own relative change when that input is the graph input or not a measured layer):
+ * below 1 the node absorbs the stress, above 1 it amplifies it. A component's gain is the
+ * geometric mean of its nodes' gains.
  *
  * Components, by op type and position:
  * - `preprocessing`: the folded preprocessing (`gauntlet_pre_…` values);

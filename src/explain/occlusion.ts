@@ -80,7 +80,7 @@ export async function occlusion(model: Model, x: Float32Array, n: number, target
 
 export const occlusionMethod: AttributionMethod = {
   name: 'occlusion',
-  summary: 'model-agnostic: mean target-score drop when a sliding patch (stride, fill value) covers each element',
+  summary: 'score drop under a sliding patch (model-agnostic)',
   gradients: false,
   seeded: false,
   async explain(model, x, n, targets, opts = {}) {

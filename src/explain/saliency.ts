@@ -32,7 +32,7 @@ export async function saliency(model: Model, x: Float32Array, n: number, targets
 
 export const saliencyMethod: AttributionMethod = {
   name: 'saliency',
-  summary: 'gradient magnitude |df_t/dx| (signed: true for the raw gradient)',
+  summary: 'gradient magnitude |df_t/dx|',
   gradients: true,
   seeded: false,
   async explain(model, x, n, targets, opts = {}) {

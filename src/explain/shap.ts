@@ -187,7 +187,7 @@ export async function kernelShap(model: Model, x: Float32Array, n: number, targe
 
 export const shapMethod: AttributionMethod = {
   name: 'shap',
-  summary: 'model-agnostic: KernelSHAP over superpixels / feature groups, seeded coalitions, efficiency constraint',
+  summary: 'KernelSHAP over superpixels / feature groups (model-agnostic)',
   gradients: false,
   seeded: true,
   async explain(model, x, n, targets, opts = {}, rng) {

@@ -54,7 +54,7 @@ export async function smoothGrad(model: Model, x: Float32Array, n: number, targe
 
 export const smoothGradMethod: AttributionMethod = {
   name: 'smoothgrad',
-  summary: 'SmoothGrad: mean gradient over seeded Gaussian-noised copies (sigma a fraction of the bounds range)',
+  summary: 'SmoothGrad: mean gradient over Gaussian-noised copies',
   gradients: true,
   seeded: true,
   async explain(model, x, n, targets, opts = {}, rng) {
