@@ -13,6 +13,7 @@ import { Rng } from '../rng.js';
 import { applyAnnotation, type AnnotationResult } from '../stress/annotation/index.js';
 import { applyDrift } from '../stress/drift/index.js';
 import { runAttack } from '../stress/adversarial/index.js';
+import { explainCell, type ExplainCellSummary } from '../explain/index.js';
 import { evaluateBudgets, type BudgetResult } from './budgets.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import type { CampaignConfig, StressKind } from './config.js';
@@ -41,6 +42,8 @@ export interface CellResult {
   reliability: ReliabilityBin[];
   /** Risk–coverage curve (≤ 50 points) against the true labels. */
   risk_coverage: { coverage: number; risk: number; threshold: number }[];
+  /** Explanation drift and layer sensitivity (clean vs this cell's inputs), when the config asks for them. */
+  explanations: ExplainCellSummary | null;
   /** Stress details: realised noise rate, attack summary, drift description, flags. */
   details: Record<string, unknown>;
   /** Wall-clock figures (not part of the reproducible results). */
@@ -153,8 +156,9 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // Caches shared by cells: each stress output is computed once per run.
     const annotationCache = new Map<string, AnnotationResult>();
     const driftCache = new Map<string, { dataset: Dataset; indices: Int32Array | null; description: string }>();
-    const predCache = new Map<string, { probs: Float64Array; batchMs: number[]; details: Record<string, unknown> }>();
-    predCache.set('|', { probs: cleanProbs, batchMs: clean.batchMs, details: {} });
+    // Inputs and predictions per distinct input set (drift × attack); the attacked inputs are kept for explanations.
+    const predCache = new Map<string, { probs: Float64Array; batchMs: number[]; details: Record<string, unknown>; x: Float32Array }>();
+    predCache.set('|', { probs: cleanProbs, batchMs: clean.batchMs, details: {}, x: ds.x });
 
     const results: CellResult[] = [];
     let baseline: CellResult | null = null;
@@ -215,10 +219,16 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           pdetails.adversarial = ar.summary;
         }
         const p = await predictAll(model, x, inputs.size, inputs.itemShape, config.batchSize, counters);
-        pred = { probs: toProbabilities(p.scores, K, p.kind), batchMs: p.batchMs, details: pdetails };
+        pred = { probs: toProbabilities(p.scores, K, p.kind), batchMs: p.batchMs, details: pdetails, x };
         predCache.set(predKey, pred);
       }
       Object.assign(details, pred.details);
+      // 3b. Why: attributions and layer activations on clean vs this cell's inputs (same items).
+      let explanations: ExplainCellSummary | null = null;
+      if (config.explain && (cell.drift || cell.adversarial)) {
+        const cleanX = indices ? subset(ds, indices).x : ds.x;
+        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape] }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
+      }
 
       // 4. Metrics with CIs, against true and observed labels.
       const w = indices ? bootstrapWeights(cellLabels.length, config.bootstrap, root.fork(`bootstrap|${driftKey}`)) : weights;
@@ -256,6 +266,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         observed_metrics: observedMetrics,
         measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
         vs_baseline: vsBaseline,
+        explanations,
         reliability: reliabilityBins(stats),
         risk_coverage: riskCoverage(stats),
         details,

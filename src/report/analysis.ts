@@ -107,8 +107,8 @@ export function driftCurves(r: CampaignResults): CurveChart {
 
 /** Accuracy vs noise rate, measured against true and against observed (noisy) labels, per noise model. */
 export function annotationCurves(r: CampaignResults): CurveChart {
-  const truth = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'} · true labels`, (c) => c.metrics.accuracy, true);
-  const observed = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'} · observed labels`, (c) => c.observed_metrics?.accuracy ?? (Object.keys(c.stresses).length === 0 ? c.metrics.accuracy : null), true);
+  const truth = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'}, true labels`, (c) => c.metrics.accuracy, true);
+  const observed = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'}, observed labels`, (c) => c.observed_metrics?.accuracy ?? (Object.keys(c.stresses).length === 0 ? c.metrics.accuracy : null), true);
   const series: Series[] = [];
   truth.forEach((t, i) => series.push(t, observed[i]!));
   return { id: 'curve-annotation', title: 'Accuracy vs label-noise rate: true vs observed labels', xLabel: 'noise rate (0 = clean labels)', yLabel: 'accuracy', series };

@@ -25,9 +25,11 @@ const NOT_AVAILABLE = 'not available in this run';
 /** A <td> with a value and its 95 % CI, sortable by the value. */
 function ciTd(m: { value: Num; ci: readonly Num[] } | null | undefined, digits = 3): string {
   if (!m) return '<td data-v="">–</td>';
-  return `<td data-v="${isNum(m.value) ? m.value : ''}">${fmt(m.value, digits)} <small>[${fmt(m.ci[0], digits)}, ${fmt(m.ci[1], digits)}]</small></td>`;
+  return `<td class="num" data-v="${isNum(m.value) ? m.value : ''}">${fmt(m.value, digits)} <small>[${fmt(m.ci[0], digits)}, ${fmt(m.ci[1], digits)}]</small></td>`;
 }
-const numTd = (v: Num, digits = 3) => `<td data-v="${isNum(v) ? v : ''}">${fmt(v, digits)}</td>`;
+const numTd = (v: Num, digits = 3) => `<td class="num" data-v="${isNum(v) ? v : ''}">${fmt(v, digits)}</td>`;
+/** A p-value: 4 decimals, '< 0.0001' below that. */
+const pTd = (p: Num) => `<td class="num" data-v="${isNum(p) ? p : ''}">${isNum(p) && p < 1e-4 ? '&lt; 0.0001' : fmt(p, 4)}</td>`;
 const txtTd = (s: unknown) => `<td>${e(s)}</td>`;
 
 function table(id: string, head: string[], rows: string[], caption?: string): string {
@@ -36,7 +38,7 @@ function table(id: string, head: string[], rows: string[], caption?: string): st
     .join('')}</tr></thead><tbody>\n${rows.map((r) => `<tr>${r}</tr>`).join('\n')}\n</tbody></table></div>`;
 }
 
-const note = (text: string) => `<p class="note">ⓘ ${e(text)}</p>`;
+const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
 function budgetBound(b: BudgetResult): string {
   return [b.budget.min !== undefined ? `≥ ${b.budget.min}` : '', b.budget.max !== undefined ? `≤ ${b.budget.max}` : '', b.budget.max_drop !== undefined ? `drop ≤ ${b.budget.max_drop}` : ''].filter(Boolean).join(', ');
@@ -269,7 +271,7 @@ function annotationSection(r: CampaignResults): string {
 function cellsSection(r: CampaignResults): string {
   const rows = r.cells.map((c) => {
     const vb = c.vs_baseline;
-    return `${txtTd(c.id)}${txtTd(c.stage)}${txtTd(cellLabel(c))}${numTd(c.samples, 0)}${ciTd(c.metrics.accuracy)}${ciTd(vb?.accuracy_drop)}${numTd(vb ? vb.mcnemar.p_value : null, 4)}${ciTd(c.observed_metrics?.accuracy)}${ciTd(c.metrics.macro_f1)}${ciTd(c.metrics.ece)}${ciTd(c.metrics.nll)}${ciTd(c.metrics.brier)}${ciTd(c.metrics.aurc)}`;
+    return `${txtTd(c.id)}${txtTd(c.stage)}${txtTd(cellLabel(c))}${numTd(c.samples, 0)}${ciTd(c.metrics.accuracy)}${ciTd(vb?.accuracy_drop)}${pTd(vb ? vb.mcnemar.p_value : null)}${ciTd(c.observed_metrics?.accuracy)}${ciTd(c.metrics.macro_f1)}${ciTd(c.metrics.ece)}${ciTd(c.metrics.nll)}${ciTd(c.metrics.brier)}${ciTd(c.metrics.aurc)}`;
   });
   const stages = [...new Set(r.cells.map((c) => c.stage))];
   const dots = dotPlot(
@@ -297,7 +299,7 @@ code{font-size:12.5px;background:#f3f3f3;padding:0 .25em;border-radius:3px;word-
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
 thead th{background:#f1f3f5;position:sticky;top:0}table.sortable thead th{cursor:pointer;user-select:none}table.sortable thead th::after{content:" ⇅";color:#999;font-size:11px}
 table.sortable thead th[aria-sort=ascending]::after{content:" ▲";color:#111}table.sortable thead th[aria-sort=descending]::after{content:" ▼";color:#111}
-tbody tr:nth-child(even){background:#fafbfc}td small{color:var(--muted)}.table-wrap{overflow-x:auto}
+tbody tr:nth-child(even){background:#fafbfc}td.num{white-space:nowrap;font-variant-numeric:tabular-nums}td small{color:var(--muted)}.table-wrap{overflow-x:auto}
 table.facts th{background:#f7f7f7;width:9em}.hash{font-size:11.5px}
 .pass{color:var(--pass);font-weight:600}.fail{color:var(--fail);font-weight:700}
 .badge{display:inline-block;padding:.25em .7em;border-radius:4px;font-weight:700;border:2px solid}.badge.pass{border-color:var(--pass);color:var(--pass)}.badge.fail{border-color:var(--fail);color:var(--fail);background:#fff2f4}.badge.neutral{border-color:#888;color:#444}

@@ -1,61 +1,148 @@
+/**
+ * report.md: a concise summary for a pull request or a ticket (verdict, key findings, budgets,
+ * results table, interactions) followed by a model card (intended use, evaluation data and its
+ * hash, robustness profile, known limitations, mitigations chosen from the observed weaknesses).
+ * Every figure carries its 95 % CI. User-provided strings are escaped for Markdown (and for the
+ * HTML that Markdown renderers pass through).
+ */
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, otherDriftCells, singleStressCells, worstSingle, type Series } from './analysis.js';
+import { budgetBound, budgetCellLines } from './junit.js';
+import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
-const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
-const ci = (m: { value: number; ci: [number, number] }) => `${f(m.value)} [${f(m.ci[0])}, ${f(m.ci[1])}]`;
-const label = (c: CellResult) => Object.values(c.labels).join(' + ') || 'clean';
+/** Escapes text for Markdown (tables included) and for raw HTML inside Markdown. */
+export function md(s: unknown): string {
+  return String(s)
+    .replace(/[\\`*_{}[\]<>|#]/g, (c) => ({ '<': '&lt;', '>': '&gt;' })[c] ?? `\\${c}`)
+    .replace(/\r?\n/g, ' ');
+}
+/** A code span (backticks inside become quotes; pipes escaped for tables). */
+const code = (s: unknown) => `\`${String(s).replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')}\``;
+
+function seriesText(s: Series, xName: string): string {
+  return s.points.map((p) => `${xName} ${p.x}: ${fmt(p.value)} [${fmt(p.ci[0])}, ${fmt(p.ci[1])}]`).join('; ');
+}
+
+/** The smallest x at which a series' accuracy falls below `level` (linear interpolation), or null. */
+function crossing(s: Series, level: number): number | null {
+  const pts = s.points.filter((p) => isNum(p.value));
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!;
+    if ((p.value as number) < level) {
+      if (i === 0) return p.x;
+      const q = pts[i - 1]!;
+      const t = ((q.value as number) - level) / ((q.value as number) - (p.value as number));
+      return q.x + t * (p.x - q.x);
+    }
+  }
+  return null;
+}
+
+function eceDelta(base: CellResult | undefined, c: CellResult): number | null {
+  return base && isNum(base.metrics.ece.value) && isNum(c.metrics.ece.value) ? c.metrics.ece.value - base.metrics.ece.value : null;
+}
 
 /** A concise summary for a pull request or ticket, with a model-card section. */
 export function markdownReport(r: CampaignResults): string {
-  const base = r.cells.find((c) => Object.keys(c.stresses).length === 0);
-  const worst = (kind: string) =>
-    r.cells.filter((c) => Object.keys(c.stresses).length === 1 && kind in c.stresses).sort((a, b) => a.metrics.accuracy.value - b.metrics.accuracy.value)[0];
-  const lines: string[] = [];
-  lines.push(`# Gauntlet stress report`, '');
-  lines.push(`- **Model:** \`${r.model.path}\` (sha256 \`${r.model.sha256}\`, ${r.model.output_kind})`);
-  lines.push(`- **Data:** \`${r.data.path}\` (sha256 \`${r.data.sha256}\`, ${r.data.samples} items, ${r.data.classes} classes)`);
-  lines.push(`- **Seed:** ${r.seed}; Gauntlet ${r.gauntlet}; every number below has a 95 % bootstrap CI over items.`);
-  if (r.budgets.length) {
-    const failed = r.budgets.filter((b) => !b.passed);
-    lines.push(`- **Budgets:** ${failed.length ? `❌ ${failed.length} of ${r.budgets.length} failed` : `✅ all ${r.budgets.length} passed`}`);
-  }
-  lines.push('', '## Results', '', '| stage | stresses | accuracy [95% CI] | drop vs clean | accuracy on observed labels | ECE |', '| --- | --- | --- | --- | --- | --- |');
-  for (const c of r.cells) {
-    lines.push(`| ${c.stage} | ${label(c)} | ${ci(c.metrics.accuracy)} | ${c.vs_baseline ? ci(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? ci(c.observed_metrics.accuracy) : '–'} | ${f(c.metrics.ece.value)} |`);
-  }
+  const base = baselineCell(r);
+  const advWorst = worstSingle(r, 'adversarial');
+  const driftWorst = worstSingle(r, 'drift');
+  const gap = largestGap(r);
   const inter = r.interactions.filter((i) => i.metric === 'accuracy');
-  if (inter.length) {
-    lines.push('', '## Interactions', '', 'Observed accuracy drop of a combined cell against the sum of its stresses’ isolated drops.', '', '| cell | stresses | observed drop | additive prediction | interaction [95% CI] | verdict |', '| --- | --- | --- | --- | --- | --- |');
-    for (const i of inter) {
-      const c = r.cells.find((x) => x.id === i.cell)!;
-      lines.push(`| ${i.cell} | ${label(c)} | ${f(i.observed_drop.value)} | ${f(i.additive_drop.value)} | ${ci(i.interaction)} | ${i.verdict} |`);
+  const compounding = inter.filter((i) => i.verdict === 'compounding').sort((a, b) => (b.interaction.value ?? 0) - (a.interaction.value ?? 0));
+  const flags = [...new Set(attackFlags(r).map((f) => f.flag))];
+  const failed = r.budgets.filter((b) => !b.passed);
+  const modelFile = r.model.path.split(/[\\/]/).pop() ?? r.model.path;
+  const cfg = r.config as { bootstrap?: number } | null;
+  const L: string[] = [];
+
+  L.push(`# Gauntlet stress report: ${md(modelFile)}`, '');
+  const verdict = !r.budgets.length ? 'no budgets declared' : failed.length ? `❌ **${failed.length} of ${r.budgets.length} budgets failed**` : `✅ all ${r.budgets.length} budgets passed`;
+  L.push(`**Verdict:** ${verdict}`, '');
+  L.push(`- **Model:** ${code(r.model.path)} (${md(r.model.output_kind)}), sha256 ${code(r.model.sha256)}`);
+  L.push(`- **Data:** ${code(r.data.path)} (${r.data.samples} items, ${r.data.classes} classes), sha256 ${code(r.data.sha256)}`);
+  L.push(`- **Seed:** ${r.seed} · Gauntlet ${md(r.gauntlet)} · ${r.cells.length} cells · every number is a point estimate with its 95 % bootstrap CI over items (${cfg?.bootstrap ?? '?'} resamples)`);
+
+  L.push('', '## Key findings', '');
+  if (base) L.push(`- **Clean accuracy** ${fmtCi(base.metrics.accuracy)}; ECE ${fmtCi(base.metrics.ece)}.`);
+  if (advWorst) L.push(`- **Adversarial:** worst isolated setting ${md(cellLabel(advWorst))} leaves accuracy ${fmtCi(advWorst.metrics.accuracy)}${advWorst.vs_baseline ? ` (drop ${fmtCi(advWorst.vs_baseline.accuracy_drop)})` : ''}.`);
+  if (driftWorst) L.push(`- **Distribution shift:** worst isolated setting ${md(cellLabel(driftWorst))} leaves accuracy ${fmtCi(driftWorst.metrics.accuracy)}${driftWorst.vs_baseline ? ` (drop ${fmtCi(driftWorst.vs_baseline.accuracy_drop)})` : ''}.`);
+  if (gap?.observed_metrics) {
+    L.push(`- **Annotation noise:** under ${md(cellLabel(gap))} the accuracy measured on the noisy labels reads ${fmtCi(gap.observed_metrics.accuracy)} while the true accuracy is ${fmtCi(gap.metrics.accuracy)} — a measurement gap of ${fmt(gap.measurement_gap)}.`);
+  }
+  if (compounding.length) {
+    const c = compounding[0]!;
+    const cell = r.cells.find((x) => x.id === c.cell);
+    L.push(`- **Interactions:** ${compounding.length} of ${inter.length} combined cells compound (worse together than the sum of their parts); strongest ${md(cell ? cellLabel(cell) : c.cell)}: interaction ${fmtCi(c.interaction)}.`);
+  } else if (inter.length) L.push(`- **Interactions:** no combined cell is significantly worse than the sum of its stresses (${inter.length} checked).`);
+  if (flags.length) L.push(`- ⚠ **Attack reliability flags:** ${flags.map(code).join(', ')} — robust accuracy may be over-estimated.`);
+
+  if (r.budgets.length) {
+    L.push('', '## Budgets', '', '| status | budget | measured (failing cells first) | bound |', '| --- | --- | --- | --- |');
+    for (const b of r.budgets) {
+      const lines = b.cells.length ? budgetCellLines(r, b, b.passed ? 'all' : 'failed') : ['no cell matches this budget'];
+      const shown = lines.slice(0, 3).map(md).join('<br>') + (lines.length > 3 ? `<br>… ${lines.length - 3} more` : '');
+      L.push(`| ${b.passed ? '✅ pass' : '❌ FAIL'} | ${md(b.name)} | ${shown} | ${md(budgetBound(b))} |`);
     }
   }
-  if (r.budgets.length) {
-    lines.push('', '## Budgets', '');
-    for (const b of r.budgets) lines.push(`- ${b.passed ? '✅' : '❌'} ${b.name} — ${b.message}`);
+
+  L.push('', '## Results', '', '| cell | stage | stresses | accuracy [95% CI] | drop vs clean [95% CI] | accuracy on observed labels | ECE [95% CI] |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const c of r.cells) {
+    L.push(`| ${md(c.id)} | ${md(c.stage)} | ${md(cellLabel(c))} | ${fmtCi(c.metrics.accuracy)} | ${c.vs_baseline ? fmtCi(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? fmtCi(c.observed_metrics.accuracy) : '–'} | ${fmtCi(c.metrics.ece)} |`);
   }
-  // Model card.
-  lines.push('', '## Model card', '');
-  lines.push(`**Intended use.** A ${r.data.classes}-class classifier evaluated on \`${r.data.path}\`; the figures hold for inputs like that data and the stresses listed.`);
-  lines.push('', `**Evaluation data.** ${r.data.samples} items, content hash \`${r.data.sha256}\`.`);
-  lines.push('', '**Robustness profile.**');
-  if (base) lines.push(`- Clean accuracy ${ci(base.metrics.accuracy)}, ECE ${f(base.metrics.ece.value)}.`);
-  const adv = worst('adversarial');
-  if (adv) lines.push(`- Adversarial: worst isolated setting (${label(adv)}) leaves accuracy ${ci(adv.metrics.accuracy)}.`);
-  const drift = worst('drift');
-  if (drift) lines.push(`- Distribution shift: worst isolated setting (${label(drift)}) leaves accuracy ${ci(drift.metrics.accuracy)}.`);
-  const ann = r.cells.find((c) => Object.keys(c.stresses).length === 1 && 'annotation' in c.stresses);
-  if (ann && ann.observed_metrics) {
-    lines.push(`- Annotation noise (${label(ann)}): measured against the noisy labels, accuracy reads ${ci(ann.observed_metrics.accuracy)} while the true accuracy is ${ci(ann.metrics.accuracy)} — a measurement gap of ${f(ann.measurement_gap)}.`);
+  const notable = inter.filter((i) => i.verdict !== 'additive');
+  if (notable.length) {
+    L.push('', '## Interactions', '', 'Observed accuracy drop of a combined cell against the sum of its stresses’ isolated drops (paired bootstrap); only non-additive cells are listed.', '');
+    L.push('| cell | stresses | observed drop | additive prediction | interaction [95% CI] | verdict |', '| --- | --- | --- | --- | --- | --- |');
+    for (const i of notable) {
+      const c = r.cells.find((x) => x.id === i.cell);
+      L.push(`| ${md(i.cell)} | ${md(c ? cellLabel(c) : '')} | ${fmtCi(i.observed_drop)} | ${fmtCi(i.additive_drop)} | ${fmtCi(i.interaction)} | ${i.verdict === 'compounding' ? '▲ compounding' : '▼ overlapping'} |`);
+    }
   }
-  lines.push('', '**Known limitations.**');
-  lines.push('- Results cover only the stresses and strengths listed; robustness to other corruptions or stronger attacks is not implied.');
-  lines.push('- Robust accuracy is an upper bound: an attack that fails does not prove no attack succeeds.');
-  lines.push('', '**Mitigations to consider.**');
-  if (adv && base && base.metrics.accuracy.value - adv.metrics.accuracy.value > 0.2) lines.push('- Large adversarial drops: consider adversarial training (PGD/TRADES) or input-gradient regularisation, and re-run with AutoAttack before claiming robustness.');
-  if (drift && base && base.metrics.accuracy.value - drift.metrics.accuracy.value > 0.1) lines.push(`- Corruption sensitivity (${label(drift)}): augment training with that corruption family (e.g. AugMix-style mixtures) and monitor input drift in production.`);
-  if (ann && (ann.measurement_gap ?? 0) < -0.05) lines.push('- Label noise distorts measurement: audit evaluation labels (gauntlet audit-labels) and use several annotators with Dawid–Skene aggregation for test sets.');
-  if (inter.some((i) => i.verdict === 'compounding')) lines.push('- Some stresses compound: test them together, not one at a time.');
-  lines.push('');
-  return lines.join('\n');
+
+  // ---------------------------------------------------------------------------------------------
+  L.push('', '## Model card', '');
+  const names = classNames(r);
+  L.push(
+    `**Intended use.** A ${r.data.classes}-class ${md(r.model.output_kind === 'probabilities' ? 'probabilistic ' : '')}classifier${names ? ` (${names.map(md).join(', ')})` : ''}, evaluated on inputs drawn like ${code(r.data.path)}. The figures below hold for that input distribution and for the stresses listed; they are not a guarantee for other data, stronger attacks or other corruptions.`,
+  );
+  L.push('', `**Evaluation data.** ${r.data.samples} labelled items, content hash sha256 ${code(r.data.sha256)}; model file hash sha256 ${code(r.model.sha256)}; seed ${r.seed}.`);
+  L.push('', '**Robustness profile.**');
+  if (base) L.push(`- Clean: accuracy ${fmtCi(base.metrics.accuracy)}, macro-F1 ${fmtCi(base.metrics.macro_f1)}, ECE ${fmtCi(base.metrics.ece)}, AURC ${fmtCi(base.metrics.aurc)}.`);
+  for (const s of adversarialCurves(r).series) {
+    const half = base && isNum(base.metrics.accuracy.value) ? crossing(s, base.metrics.accuracy.value / 2) : null;
+    L.push(`- Adversarial, ${md(s.name)}: ${seriesText(s, 'ε')}.${half !== null ? ` Accuracy halves by ε ≈ ${fmt(half)}.` : ''}`);
+  }
+  for (const s of driftCurves(r).series) L.push(`- Corruption, ${md(s.name)}: ${seriesText(s, 'severity')}.`);
+  for (const c of otherDriftCells(r)) L.push(`- Shift, ${md(cellLabel(c))}: accuracy ${fmtCi(c.metrics.accuracy)} on ${c.samples} resampled items.`);
+  const ann = annotationCurves(r).series;
+  for (let i = 0; i + 1 < ann.length; i += 2) L.push(`- Label noise, ${md(ann[i]!.name.replace(/, true labels$/, ''))}: true-label accuracy ${seriesText(ann[i]!, 'rate')}; measured on the noisy labels ${seriesText(ann[i + 1]!, 'rate')}.`);
+  const calib = [...singleStressCells(r, 'adversarial'), ...singleStressCells(r, 'drift')].map((c) => [c, eceDelta(base, c)] as const).filter(([, d]) => d !== null).sort((a, b) => (b[1] as number) - (a[1] as number))[0];
+  if (calib && (calib[1] as number) > 0.05) L.push(`- Calibration degrades under stress: ECE rises to ${fmtCi(calib[0].metrics.ece)} under ${md(cellLabel(calib[0]))} (clean ${fmt(base?.metrics.ece.value)}), with mean confidence on errors ${fmtCi(calib[0].metrics.confidence_on_errors)}.`);
+
+  L.push('', '**Known limitations.**');
+  L.push('- Results cover only the stresses and strengths listed; robustness to other corruptions, shifts or stronger attacks is not implied.');
+  L.push('- Robust accuracy under attack is an upper bound: an attack that fails does not prove that no attack succeeds.');
+  if (flags.length) L.push(`- The attacks raised reliability flags (${flags.map(code).join(', ')}): gradients may be masked; confirm with a gradient-free attack (Square) or AutoAttack.`);
+  const widest = base ? (base.metrics.accuracy.ci[1] ?? 0) - (base.metrics.accuracy.ci[0] ?? 0) : 0;
+  if (widest > 0.05) L.push(`- The evaluation set is small: the clean accuracy’s 95 % CI is ${fmt(widest)} wide; differences smaller than that are not resolved.`);
+  if (r.cells.some((c) => c.item_indices)) L.push('- Resampled (prior/subpopulation shift) cells are measured on different items than the baseline; their drops are not paired and have no interaction estimate.');
+  L.push(`- One seed (${r.seed}); stochastic stresses (noise draws, random starts) would vary slightly under other seeds.`);
+
+  L.push('', '**Mitigations to consider.**');
+  const mit: string[] = [];
+  const baseAcc = base?.metrics.accuracy.value ?? null;
+  if (advWorst && isNum(baseAcc) && isNum(advWorst.metrics.accuracy.value) && baseAcc - advWorst.metrics.accuracy.value > 0.2) {
+    mit.push(`- Large adversarial drops (${md(cellLabel(advWorst))}): adversarial training (PGD / TRADES) or input-gradient regularisation; re-evaluate with AutoAttack before claiming robustness; do not expose raw confidences to untrusted callers.`);
+  }
+  if (driftWorst && isNum(baseAcc) && isNum(driftWorst.metrics.accuracy.value) && baseAcc - driftWorst.metrics.accuracy.value > 0.1) {
+    mit.push(`- Sensitivity to ${md(cellLabel(driftWorst))}: augment training with that corruption family (e.g. AugMix-style mixtures), add input-drift monitoring in production, and route out-of-distribution inputs to a fallback.`);
+  }
+  if (calib && (calib[1] as number) > 0.05) mit.push('- Over-confidence under stress: recalibrate (gauntlet calibrate, temperature scaling on held-out data) and use an abstention threshold chosen from the risk–coverage curve.');
+  if (gap && Math.abs(gap.measurement_gap ?? 0) > 0.05) mit.push('- Label noise distorts measurement: audit evaluation labels (gauntlet audit-labels), relabel flagged items, and use several annotators with Dawid–Skene aggregation for test sets.');
+  if (compounding.length) mit.push('- Stresses compound: test and harden for them together (e.g. adversarial training on corrupted inputs), not one at a time.');
+  if (flags.length) mit.push('- Investigate the attack flags before trusting robust-accuracy figures.');
+  if (!mit.length) mit.push('- No stress here degraded the model beyond the thresholds this report checks (adversarial drop > 0.2, corruption drop > 0.1, ECE increase > 0.05, measurement gap > 0.05); keep these stresses as regression budgets.');
+  L.push(...mit, '');
+  return L.join('\n');
 }

@@ -79,7 +79,7 @@ interface Frame {
   y: (v: number) => number;
 }
 
-function frame(w: number, h: number, xDom: [number, number], yDom: [number, number], m = { left: 52, right: 150, top: 14, bottom: 44 }): Frame {
+function frame(w: number, h: number, xDom: [number, number], yDom: [number, number], m = { left: 52, right: 178, top: 14, bottom: 44 }): Frame {
   const [x0, x1] = xDom[0] === xDom[1] ? [xDom[0] - 0.5, xDom[1] + 0.5] : xDom;
   const [y0, y1] = yDom[0] === yDom[1] ? [yDom[0] - 0.5, yDom[1] + 0.5] : yDom;
   return {
@@ -126,7 +126,7 @@ function endLabels(items: { y: number; text: string; style: SeriesStyle }[], x: 
   if (overflow > 0) for (const s of sorted) s.y -= overflow;
   for (let i = 0; i < sorted.length; i++) sorted[i]!.y = Math.max(sorted[i]!.y, top + 4 + i * gap);
   return sorted
-    .map((s) => `${marker(s.style.marker, x + 8, s.y - 4, s.style.color, 3.5)}<text x="${x + 16}" y="${r1(s.y)}" font-size="11" fill="#111">${e(s.text.length > 22 ? `${s.text.slice(0, 21)}…` : s.text)}</text>`)
+    .map((s) => `${marker(s.style.marker, x + 8, s.y - 4, s.style.color, 3.5)}<text x="${x + 16}" y="${r1(s.y)}" font-size="11" fill="#111">${e(s.text.length > 27 ? `${s.text.slice(0, 26)}…` : s.text)}</text>`)
     .join('');
 }
 
@@ -326,11 +326,11 @@ export interface DotRow {
  * A horizontal dot plot (one row per cell) of a metric in [0, 1] with 95 % CI whiskers; the marker
  * shape (and colour) encodes the row's group (the stage), named in a legend above the plot.
  */
-export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 820): string | null {
+export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 1000): string | null {
   if (!rows.some((r) => isNum(r.value))) return null;
   const rowH = 17;
   const top = 30;
-  const left = 330;
+  const left = 440;
   const h = top + rows.length * rowH + 34;
   const x = (v: number) => left + v * (w - left - 24);
   const out: string[] = [svgOpen(id, w, h, title)];
@@ -347,7 +347,7 @@ export function dotPlot(id: string, title: string, rows: DotRow[], groups: strin
     const gi = Math.max(0, groups.indexOf(r.group));
     const st = styleOf(gi);
     if (i % 2 === 0) out.push(`<rect x="4" y="${r1(y - rowH / 2)}" width="${w - 8}" height="${rowH}" fill="#f6f7f9"/>`);
-    const text = r.label.length > 46 ? `${r.label.slice(0, 45)}…` : r.label;
+    const text = r.label.length > 64 ? `${r.label.slice(0, 63)}…` : r.label;
     out.push(`<g class="point"><title>${e(r.tip)}</title><text x="${left - 50}" y="${r1(y + 4)}" font-size="11" text-anchor="end">${e(text)}</text><text x="${left - 8}" y="${r1(y + 4)}" font-size="10.5" text-anchor="end" fill="#333">${e(fmt(r.value))}</text>`);
     if (isNum(r.ci[0]) && isNum(r.ci[1])) out.push(`<line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y)}" y2="${r1(y)}" stroke="${st.color}" stroke-width="2"/><line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[0]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/><line x1="${r1(x(r.ci[1]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/>`);
     if (isNum(r.value)) out.push(marker(st.marker, x(Math.min(1, Math.max(0, r.value))), y, st.color, 4.2));

@@ -148,6 +148,9 @@ export class McDropout {
           feeds[site.maskInput] = { data: mask, dims: [rows, ...this.siteDims[d]!] };
         });
         const out = (await runFloat(this.session, feeds, [this.model.decl.outputName], label))[this.model.decl.outputName]!;
+        if (out.dims.length !== 2 || out.dims[0] !== rows) {
+          throw new ModelError(`${label}: output ${this.model.decl.outputName} has shape [${out.dims.join(', ')}]; a classifier must output [batch, classes]`);
+        }
         K = out.dims[1]!;
         const p = toProbabilities(out.data.subarray(0, m * K), K, kind);
         mean ??= new Float64Array(n * K);

@@ -15,7 +15,10 @@ import { classificationMetrics } from '../metrics/classification.js';
  * ln T. A golden-section search over ln T ∈ [ln tMin, ln tMax] (default [0.01, 100]) runs to a
  * bracket of 1e-10 in ln T; the result is rounded to float32 (the precision the folded graph
  * stores), and if its NLL is not below that of T = 1 on the fitting items, T = 1 is returned —
- * so fitting never raises the NLL of the items it was fitted on.
+ * so fitting never raises the NLL of the items it was fitted on. On other items (an evaluation
+ * split, a stress cell) NLL usually falls but need not: on the default Fashion-MNIST model with a
+ * seeded 1,000/1,000 split, T ranged 1.01–1.32 over 10 seeds and the evaluation NLL rose for 2 of
+ * them (the fitting half was the harder half).
  */
 export interface TemperatureFit {
   /** Fitted temperature (a float32 value). */

@@ -24,7 +24,7 @@ export interface BenchPgdOptions {
   steps?: number;
   batchSize?: number;
   seed?: number;
-  /** Timed forward+gradient passes of one batch (median; 2 warm-up passes are not timed). Default 5. */
+  /** Timed forward+gradient passes of one batch, half before and half after the attack (median; 2 warm-up passes are not timed). Default 10. */
   repeats?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -50,13 +50,16 @@ export interface BenchPgdResult {
   /** steps × batchGradSeconds × ⌈attacked / batchSize⌉ (PGD skips misclassified points). */
   attackedFloorSeconds: number;
   attackedRatio: number;
+  /** Attack seconds spent inside ONNX Runtime; seconds / ortSeconds − 1 is Gauntlet's own overhead. */
+  ortSeconds: number;
+  overhead: number;
 }
 
 export async function benchPgd(model: Model, ds: Dataset, opts: BenchPgdOptions = {}): Promise<BenchPgdResult> {
   const eps = opts.eps ?? 0.1;
   const steps = opts.steps ?? 20;
   const B = model.fixedBatch ?? opts.batchSize ?? 256;
-  const repeats = opts.repeats ?? 5;
+  const repeats = opts.repeats ?? 10;
   if (!ds.labels) throw new DataError(`${ds.name}: has no labels, which an attack benchmark needs`);
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const engines = new EngineCache(model);
@@ -72,18 +75,23 @@ export async function benchPgd(model: Model, ds: Dataset, opts: BenchPgdOptions 
     const engine = engines.get('ce', false);
     for (let i = 0; i < 2; i++) await engine.run(x, B, labels);
     const ms: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const t0 = performance.now();
-      await engine.run(x, B, labels);
-      ms.push(performance.now() - t0);
-    }
-    ms.sort((a, b) => a - b);
-    const batchGradSeconds = ms[Math.floor((ms.length - 1) / 2)]! / 1000;
+    const time = async (k: number) => {
+      for (let i = 0; i < k; i++) {
+        const t0 = performance.now();
+        await engine.run(x, B, labels);
+        ms.push(performance.now() - t0);
+      }
+    };
+    // Half the floor passes before and half after the attack, so load drift hits both alike.
+    await time(Math.ceil(repeats / 2));
     const r = await runAttack(model, ds.x, ds.size, ds.labels, { attack: 'pgd', norm: 'linf', eps, steps }, new Rng(opts.seed ?? 0), {
       batchSize: B,
       engines,
       onProgress: opts.onProgress,
     });
+    await time(Math.floor(repeats / 2));
+    ms.sort((a, b) => a - b);
+    const batchGradSeconds = ms[Math.floor((ms.length - 1) / 2)]! / 1000;
     const attacked = r.samples.cleanCorrect.reduce((a, b) => a + b, 0);
     const floorSeconds = steps * batchGradSeconds * Math.ceil(ds.size / B);
     const attackedFloorSeconds = steps * batchGradSeconds * Math.ceil(attacked / B);
@@ -102,6 +110,8 @@ export async function benchPgd(model: Model, ds: Dataset, opts: BenchPgdOptions 
       ratio: r.seconds / floorSeconds,
       attackedFloorSeconds,
       attackedRatio: r.seconds / attackedFloorSeconds,
+      ortSeconds: r.ortSeconds,
+      overhead: r.seconds / r.ortSeconds - 1,
     };
   } finally {
     await engines.close();

@@ -45,10 +45,7 @@ export async function gradientDescent(run: AttackRun, b: PackedBatch, o: Descent
     const res = await run.grad(engine, xa, size, b.labels, o.lossTargets);
     run.checkGradient(b, res.grad, step === 0);
     found(res.scores, res.numClasses, step);
-    const g = res.grad;
-    hooks.direction(b, g);
-    for (let j = 0; j < xa.length; j++) xa[j] = xa[j]! + a * g[j]!;
-    hooks.project(b, xa);
+    hooks.step(b, xa, res.grad, a);
   }
   const fin = await run.forward(xa, size);
   found(fin.scores, fin.numClasses, o.steps);

@@ -116,6 +116,7 @@ export async function runAttack(model: Model, x: Float32Array, n: number, labels
       flags: run.flags(true),
       gradientBatches: run.gradientBatches,
       forwardBatches: run.forwardBatches,
+      ortSeconds: run.ortMs / 1000,
       seconds: (performance.now() - t0) / 1000,
     };
     return { ...result, summary: summarizeAttack(result) };
@@ -147,6 +148,7 @@ export function summarizeAttack(r: Omit<AttackResult, 'summary'>): AttackSummary
     flags: r.flags,
     gradient_batches: r.gradientBatches,
     forward_batches: r.forwardBatches,
+    ort_seconds: r.ortSeconds,
     seconds: r.seconds,
   };
 }

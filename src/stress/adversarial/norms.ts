@@ -36,6 +36,8 @@ export interface NormHooks {
   direction(b: BallBatch, g: Float32Array): void;
   /** Projects `xa` onto the feasible set in place. */
   project(b: BallBatch, xa: Float32Array): void;
+  /** xa ← project(xa + a · direction(g)) in place (`g` may be overwritten): one fused pass where the norm allows. */
+  step(b: BallBatch, xa: Float32Array, g: Float32Array, a: number): void;
 }
 
 export const linfHooks: NormHooks = {
@@ -59,6 +61,16 @@ export const linfHooks: NormHooks = {
   },
   project(b, xa) {
     clampBox(xa, b.lo, b.hi);
+  },
+  step(b, xa, g, a) {
+    const { lo, hi } = b;
+    for (let j = 0; j < xa.length; j++) {
+      const d = g[j]!;
+      const v = xa[j]! + (d > 0 ? a : d < 0 ? -a : 0);
+      const l = lo[j]!;
+      const h = hi[j]!;
+      xa[j] = v >= l ? (v > h ? h : v) : l;
+    }
   },
 };
 
@@ -98,6 +110,11 @@ export const l2Hooks: NormHooks = {
   },
   project(b, xa) {
     projectL2(xa, b.x, b.lo, b.hi, b.size, b.per, b.eps);
+  },
+  step(b, xa, g, a) {
+    l2Hooks.direction(b, g);
+    for (let j = 0; j < xa.length; j++) xa[j] = xa[j]! + a * g[j]!;
+    l2Hooks.project(b, xa);
   },
 };
 

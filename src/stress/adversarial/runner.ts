@@ -98,6 +98,8 @@ export class AttackRun {
   /** ORT runs so far: forward+gradient and forward-only. */
   gradientBatches = 0;
   forwardBatches = 0;
+  /** Milliseconds spent awaiting ONNX Runtime (gradient-graph builds included). */
+  ortMs = 0;
   private randomisedDiff = 0;
   private readonly blackBoxWins: { eps: number; broke: number }[] = [];
   private mismatchLost = 0;
@@ -156,15 +158,25 @@ export class AttackRun {
   }
 
   /** Forward+gradient of a loss on a packed batch (counted). */
-  grad(engine: GradientEngine, x: Float32Array, size: number, labels: Int32Array, targets: Int32Array | null): ReturnType<GradientEngine['run']> {
+  async grad(engine: GradientEngine, x: Float32Array, size: number, labels: Int32Array, targets: Int32Array | null): ReturnType<GradientEngine['run']> {
     this.gradientBatches++;
-    return engine.run(x, size, labels, targets ?? undefined);
+    const t0 = performance.now();
+    try {
+      return await engine.run(x, size, labels, targets ?? undefined);
+    } finally {
+      this.ortMs += performance.now() - t0;
+    }
   }
 
   /** Forward pass of `m` rows (counted). */
-  forward(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
+  async forward(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
     this.forwardBatches++;
-    return this.model.predictBatch(x, m);
+    const t0 = performance.now();
+    try {
+      return await this.model.predictBatch(x, m);
+    } finally {
+      this.ortMs += performance.now() - t0;
+    }
   }
 
   /** Clean forward pass (and the randomised-output check: the first batch is run twice). */

@@ -147,6 +147,8 @@ export interface AttackResult {
   /** ORT runs: forward+gradient batches and forward-only batches (compute accounting). */
   gradientBatches: number;
   forwardBatches: number;
+  /** Seconds spent inside ONNX Runtime (runs and gradient-graph builds); the rest is Gauntlet's own work. */
+  ortSeconds: number;
   /** A small JSON-ready digest (no arrays of inputs): what the CLI prints and campaigns store. */
   summary: AttackSummary;
   /** Wall time of the whole call (seconds). */
@@ -174,5 +176,6 @@ export interface AttackSummary {
   flags: string[];
   gradient_batches: number;
   forward_batches: number;
+  ort_seconds: number;
   seconds: number;
 }

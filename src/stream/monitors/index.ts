@@ -1,0 +1,120 @@
+/**
+ * The monitor registry: every monitor type a scenario may name, what it is fed, its option table,
+ * and the default set. One class per file in this folder; the scenario schema and `gauntlet stream
+ * --help` are driven by this list.
+ */
+import type { Rng } from '../../rng.js';
+import { describeOptions, type OptionRanges } from '../options.js';
+import { ITEM_SIGNALS, VECTOR_SIGNALS } from '../signals.js';
+import type { Monitor, MonitorKind } from '../types.js';
+import { ADWIN, ADWIN_DEFAULTS, ADWIN_RANGES } from './adwin.js';
+import { AnnotationDisagreement, ANNOTATION_DEFAULTS, ANNOTATION_RANGES } from './annotation.js';
+import { DDM, DDM_DEFAULTS, DDM_RANGES } from './ddm.js';
+import { KSWindow, KS_DEFAULTS, KS_RANGES } from './ks.js';
+import { OnlineMMD, MMD_DEFAULTS, MMD_RANGES } from './mmd.js';
+import { PageHinkley, PH_DEFAULTS, PH_RANGES } from './page-hinkley.js';
+import { PSIWindow, PSI_DEFAULTS, PSI_RANGES } from './psi.js';
+import { SqueezeDetector, SQUEEZE_DEFAULTS, SQUEEZE_RANGES } from './squeeze.js';
+
+export { ADWIN, type ADWINOptions } from './adwin.js';
+export { AnnotationDisagreement, disputed, type AnnotationDisagreementOptions } from './annotation.js';
+export { DDM, type DDMOptions } from './ddm.js';
+export { KSWindow, ksCriticalValue, type KSWindowOptions } from './ks.js';
+export { OnlineMMD, type OnlineMMDOptions } from './mmd.js';
+export { PageHinkley, type PageHinkleyOptions } from './page-hinkley.js';
+export { PSIWindow, type PSIWindowOptions } from './psi.js';
+export { SqueezeDetector, squeezeBitDepth, squeezeMedian, type SqueezeDetectorOptions } from './squeeze.js';
+
+/**
+ * What a monitor is fed: `item` a number per item (`on`: a prediction or input signal), `vector` a
+ * vector per item, `squeeze` the item's squeeze score, `error` 1/0 for a wrong/right prediction as
+ * its label arrives, `annotations` the annotators' labels as they arrive.
+ */
+export type MonitorFeed = 'item' | 'vector' | 'squeeze' | 'error' | 'annotations';
+
+export interface MonitorType {
+  readonly type: string;
+  readonly summary: string;
+  readonly kind: MonitorKind;
+  readonly feed: MonitorFeed;
+  /** Allowed `on` values, the default first (empty: the feed fixes the signal). */
+  readonly signals: readonly string[];
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly ranges: OptionRanges<Record<string, unknown>>;
+  /** Options whose value is a count of items that must be clean at the start of the stream. */
+  readonly referenceOption: string | null;
+  create(options: Record<string, unknown>, rng: Rng): Monitor<never>;
+}
+
+function entry<O extends object>(
+  type: string,
+  summary: string,
+  feed: MonitorFeed,
+  signals: readonly string[],
+  defaults: Required<O>,
+  ranges: OptionRanges<O>,
+  referenceOption: string | null,
+  create: (o: O, rng: Rng) => Monitor<never>,
+): MonitorType {
+  return {
+    type,
+    summary,
+    kind: (defaults as unknown as { kind: MonitorKind }).kind,
+    feed,
+    signals,
+    defaults: defaults as Record<string, unknown>,
+    ranges: ranges as unknown as OptionRanges<Record<string, unknown>>,
+    referenceOption,
+    create: (o, rng) => create(o as O, rng),
+  };
+}
+
+/** Every monitor type, in the order `--help` lists them. */
+export const monitorTypes: readonly MonitorType[] = [
+  entry('ks', 'windowed Kolmogorov-Smirnov test against a reference window', 'item', ITEM_SIGNALS, KS_DEFAULTS, KS_RANGES, 'reference', (o) => new KSWindow(o) as Monitor<never>),
+  entry('psi', 'windowed population stability index against a reference window', 'item', ITEM_SIGNALS, PSI_DEFAULTS, PSI_RANGES, 'reference', (o) => new PSIWindow(o) as Monitor<never>),
+  entry('mmd', 'online MMD (RBF kernel) with a permutation threshold from the reference', 'vector', VECTOR_SIGNALS, MMD_DEFAULTS, MMD_RANGES, 'reference', (o, rng) => new OnlineMMD(o, rng) as Monitor<never>),
+  entry('adwin', 'ADWIN adaptive window on the delayed 0/1 error', 'error', [], ADWIN_DEFAULTS, ADWIN_RANGES, null, (o) => new ADWIN(o) as Monitor<never>),
+  entry('page-hinkley', 'Page-Hinkley test for a rise of the delayed error rate', 'error', [], PH_DEFAULTS, PH_RANGES, null, (o) => new PageHinkley(o) as Monitor<never>),
+  entry('ddm', 'DDM drift detection method on the delayed 0/1 error', 'error', [], DDM_DEFAULTS, DDM_RANGES, null, (o) => new DDM(o) as Monitor<never>),
+  entry('squeeze', 'feature squeezing: rate of items whose prediction moves under bit-depth reduction', 'squeeze', [], SQUEEZE_DEFAULTS, SQUEEZE_RANGES, 'reference', (o) => new SqueezeDetector(o) as Monitor<never>),
+  entry('annotation-disagreement', 'rate of items whose annotators disagree, as labels arrive', 'annotations', [], ANNOTATION_DEFAULTS, ANNOTATION_RANGES, 'reference', (o) => new AnnotationDisagreement(o) as Monitor<never>),
+];
+
+export const monitorTypeNames: readonly string[] = monitorTypes.map((m) => m.type);
+
+export function getMonitorType(type: string): MonitorType | undefined {
+  return monitorTypes.find((m) => m.type === type);
+}
+
+/** A monitor entry of the default set: type, signal and name (options are the type's defaults). */
+export interface DefaultMonitor {
+  readonly type: string;
+  readonly on?: string;
+}
+
+/** The default set (`monitors: default`); the input-TV KS test only for image data. */
+export function defaultMonitorList(image: boolean): DefaultMonitor[] {
+  return [
+    { type: 'ks', on: 'confidence' },
+    ...(image ? [{ type: 'ks', on: 'input-tv' }] : [{ type: 'ks', on: 'input-std' }]),
+    { type: 'psi', on: 'confidence' },
+    { type: 'mmd', on: 'probabilities' },
+    { type: 'adwin' },
+    { type: 'page-hinkley' },
+    { type: 'ddm' },
+    { type: 'squeeze' },
+    { type: 'annotation-disagreement' },
+  ];
+}
+
+/** Help lines: each type with its feed, signals and options. */
+export function describeMonitorTypes(): string {
+  return monitorTypes
+    .map((m) => {
+      const on = m.signals.length ? `  on: ${m.signals.join(' | ')} (default ${m.signals[0]})` : '';
+      const opts = describeOptions(m.defaults as Required<Record<string, unknown>>, m.ranges).filter((l) => !l.startsWith('kind '));
+      return `  ${m.type.padEnd(24)} ${m.summary} [${m.kind}]\n${on ? `  ${on}\n` : ''}      ${opts.join('; ')}`;
+    })
+    .join('\n');
+}
