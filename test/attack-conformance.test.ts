@@ -118,11 +118,17 @@ test('batch size does not change the result (per-sample random streams; padding 
   const model = await tinyImageModel();
   try {
     const { x, labels } = await tinyData(model, 12);
-    const spec: AttackSpec = { attack: 'pgd', norm: 'linf', eps: 0.1, steps: 4 };
-    const a = await runAttack(model, x, 12, labels, spec, new Rng(1), { batchSize: 16 });
-    const b = await runAttack(model, x, 12, labels, spec, new Rng(1), { batchSize: 5 });
-    assert.deepEqual(a.samples.success, b.samples.success);
-    for (let j = 0; j < a.adversarial.length; j++) assert.ok(Math.abs(a.adversarial[j]! - b.adversarial[j]!) < 1e-5);
+    for (const spec of [
+      { attack: 'pgd', norm: 'linf', eps: 0.1, steps: 4 },
+      { attack: 'apgd-ce', norm: 'l2', eps: 0.8, steps: 6 },
+      { attack: 'square', norm: 'linf', eps: 0.1, queries: 30 },
+    ] as AttackSpec[]) {
+      const a = await runAttack(model, x, 12, labels, spec, new Rng(1), { batchSize: 16 });
+      const b = await runAttack(model, x, 12, labels, spec, new Rng(1), { batchSize: 5 });
+      assert.deepEqual(a.samples.success, b.samples.success, spec.attack);
+      assert.deepEqual(a.samples.queries, b.samples.queries, spec.attack);
+      for (let j = 0; j < a.adversarial.length; j++) assert.ok(Math.abs(a.adversarial[j]! - b.adversarial[j]!) < 1e-5, spec.attack);
+    }
   } finally {
     await model.close();
   }

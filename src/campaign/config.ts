@@ -9,6 +9,7 @@ import { parseAttackSpec, type AttackSpec } from '../stress/adversarial/index.js
 import { parseDriftSpec, type DriftSpec } from '../stress/drift/index.js';
 import { parseAnnotationSpec, type AnnotationSpec } from '../stress/annotation/index.js';
 import { parseExplainSpec, type ExplainSpec } from '../explain/index.js';
+import { parseUncertaintySpec, type UncertaintySpec } from '../uncertainty/index.js';
 
 export const STAGES = ['baseline', 'isolated', 'pairwise', 'combined'] as const;
 export type Stage = (typeof STAGES)[number] | 'factorial';
@@ -47,6 +48,8 @@ export interface CampaignConfig {
   abstainBelow: number;
   /** Explanation drift and layer sensitivity per input-changing cell (the `explain` section), or null. */
   explain: ExplainSpec | null;
+  /** Calibration, conformal sets, selective prediction, ensembles, MC dropout per cell (the `uncertainty` section), or null. */
+  uncertainty: UncertaintySpec | null;
 }
 
 /** The stresses a config gets when it names none: all three kinds, sized to run in about a minute. */
@@ -59,7 +62,7 @@ export const DEFAULT_STRESSES = {
 /** The list-valued key of each stress kind that expands into one setting per value (a sweep). */
 const SWEEP_KEY: Record<StressKind, string[]> = { adversarial: ['eps'], drift: ['severity'], annotation: ['rate'] };
 
-const TOP_KEYS = ['model', 'data', 'seed', 'stages', 'factorial', 'stresses', 'budgets', 'batch_size', 'bootstrap', 'abstain_below', 'explain'] as const;
+const TOP_KEYS = ['model', 'data', 'seed', 'stages', 'factorial', 'stresses', 'budgets', 'batch_size', 'bootstrap', 'abstain_below', 'explain', 'uncertainty'] as const;
 const MODEL_KEYS = ['path', 'layout', 'bounds', 'preprocess', 'output', 'input', 'output_name'] as const;
 const DATA_KEYS = ['kind', 'path', 'limit', 'labels', 'label_column', 'id_column', 'channels', 'class_names'] as const;
 const BUDGET_KEYS = ['metric', 'stage', 'stress', 'min', 'max', 'max_drop', 'pessimistic', 'observed'] as const;
@@ -130,6 +133,7 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     bootstrap: o.bootstrap === undefined ? 1000 : int(o.bootstrap, 'bootstrap', 0, 100000),
     abstainBelow: o.abstain_below === undefined ? 0.5 : num(o.abstain_below, 'abstain_below', 0, 1),
     explain: o.explain === undefined || o.explain === null ? null : parseExplainSpec(o.explain, 'explain'),
+    uncertainty: o.uncertainty === undefined || o.uncertainty === null ? null : parseUncertaintySpec(o.uncertainty, 'uncertainty', baseDir),
   };
 }
 

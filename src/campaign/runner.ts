@@ -14,6 +14,7 @@ import { applyAnnotation, type AnnotationResult } from '../stress/annotation/ind
 import { applyDrift } from '../stress/drift/index.js';
 import { runAttack } from '../stress/adversarial/index.js';
 import { explainCell, type ExplainCellSummary } from '../explain/index.js';
+import { prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets, type BudgetResult } from './budgets.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import type { CampaignConfig, StressKind } from './config.js';
@@ -44,6 +45,8 @@ export interface CellResult {
   risk_coverage: { coverage: number; risk: number; threshold: number }[];
   /** Explanation drift and layer sensitivity (clean vs this cell's inputs), when the config asks for them. */
   explanations: ExplainCellSummary | null;
+  /** Calibration, conformal coverage, selective risk (and ensemble / MC-dropout figures) on this cell, when configured. */
+  uncertainty: UncertaintyCellSummary | null;
   /** Stress details: realised noise rate, attack summary, drift description, flags. */
   details: Record<string, unknown>;
   /** Wall-clock figures (not part of the reproducible results). */
@@ -76,6 +79,8 @@ export interface CampaignResults {
   cells: CellResult[];
   interactions: Interaction[];
   budgets: BudgetResult[];
+  /** What the uncertainty section fitted on clean data (temperature, conformal quantile, threshold, split), when configured. */
+  uncertainty: unknown;
   performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
 }
 
@@ -111,6 +116,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
   const store = new RunStore(opts.outDir);
   const { ds, model } = await openCampaignInputs(config);
   const engines: GradientEngine[] = [];
+  const closers: (() => Promise<void> | void)[] = [];
   try {
     const labels = ds.labels!;
     const dataSha = datasetHash(ds);
@@ -152,6 +158,12 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     model.checkData(ds, K);
     const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
     const weights = bootstrapWeights(ds.size, config.bootstrap, root.fork('bootstrap'));
+    let unc: UncertaintyContext | null = null;
+    if (config.uncertainty) {
+      emit({ type: 'phase', message: 'fitting temperature, conformal quantile and selective threshold on clean data' });
+      unc = await prepareUncertainty(model, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, root.fork('uncertainty'), { batchSize: config.batchSize });
+      closers.push(() => unc!.close());
+    }
 
     // Caches shared by cells: each stress output is computed once per run.
     const annotationCache = new Map<string, AnnotationResult>();
@@ -267,6 +279,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
         vs_baseline: vsBaseline,
         explanations,
+        uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined }) : null,
         reliability: reliabilityBins(stats),
         risk_coverage: riskCoverage(stats),
         details,
@@ -303,6 +316,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       cells: results,
       interactions,
       budgets,
+      uncertainty: unc ? uncertaintyContextSummary(unc) : null,
       performance: {
         wall_seconds: wall,
         floor_seconds: floorSeconds,
@@ -319,6 +333,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     return out;
   } finally {
     for (const e of engines) await e.close();
+    for (const c of closers) await c();
     await model.close();
   }
 }

@@ -15,6 +15,7 @@ import { attackVerb, help as attackHelp } from './attack.js';
 import { calibrateVerb, help as calibrateHelp } from './calibrate.js';
 import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
+import { streamVerb, help as streamHelp } from './stream.js';
 
 export interface Verb {
   summary: string;
@@ -41,4 +42,5 @@ export const verbs: Record<string, Verb> = {
   calibrate: { summary: 'temperature scaling fitted on held-out data, written as a new ONNX model', help: calibrateHelp, main: calibrateVerb },
   conformal: { summary: 'split conformal prediction sets: coverage and set size on clean and stressed data', help: conformalHelp, main: conformalVerb },
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
+  stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
 };

@@ -5,7 +5,8 @@
  * each kind. Pure functions of the results; no formatting.
  */
 import type { CampaignResults, CellResult, Interaction } from '../campaign/runner.js';
-import type { MetricWithCi } from '../metrics/suite.js';
+import { bootstrapWeights, percentileCi, type MetricWithCi } from '../metrics/suite.js';
+import { Rng } from '../rng.js';
 import { baselineCell, cellKinds, type Num } from './format.js';
 
 export type Kind = 'adversarial' | 'drift' | 'annotation';
@@ -216,4 +217,32 @@ export function attackFlags(r: CampaignResults): { cell: string; label: string; 
     if (Array.isArray(flags)) for (const f of flags) out.push({ cell: c.id, label: Object.values(c.labels).join(' + '), flag: String(f) });
   }
   return out;
+}
+
+/**
+ * The measurement gap (observed-label accuracy − true-label accuracy) of a cell with its 95 %
+ * paired-bootstrap CI, from the per-item correctness strings (same items, same resamples for both
+ * terms; a fixed seed, so the report is deterministic). Null without observed-label correctness.
+ */
+export function measurementGap(c: CellResult, resamples = 1000): { value: number; ci: [number, number] } | null {
+  const a = c.correct;
+  const b = c.correct_observed;
+  if (typeof a !== 'string' || typeof b !== 'string' || a.length !== b.length || !a.length) return null;
+  const n = a.length;
+  const differ: number[] = [];
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) {
+      differ.push(i);
+      d += (b[i] === '1' ? 1 : 0) - (a[i] === '1' ? 1 : 0);
+    }
+  }
+  if (!differ.length) return { value: 0, ci: [0, 0] };
+  const rng = new Rng(`report/measurement-gap/${n}`);
+  const boot = bootstrapWeights(n, resamples, rng).map((w) => {
+    let s = 0;
+    for (const i of differ) s += w[i]! * ((b[i] === '1' ? 1 : 0) - (a[i] === '1' ? 1 : 0));
+    return s / n;
+  });
+  return { value: d / n, ci: percentileCi(boot) };
 }

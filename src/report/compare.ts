@@ -101,7 +101,8 @@ function configDiff(a: unknown, b: unknown): { path: string; a: unknown; b: unkn
   for (const k of [...new Set([...fa.keys(), ...fb.keys()])].sort()) {
     const va = fa.get(k);
     const vb = fb.get(k);
-    if (JSON.stringify(va) !== JSON.stringify(vb)) out.push({ path: k, a: va ?? null, b: vb ?? null });
+    // A missing key and an explicit null mean the same (older runs lack newer, unset sections).
+    if (JSON.stringify(va ?? null) !== JSON.stringify(vb ?? null)) out.push({ path: k, a: va ?? null, b: vb ?? null });
   }
   return out.slice(0, 100);
 }
@@ -162,7 +163,10 @@ export function compareRuns(a: CampaignResults, b: CampaignResults, opts: Compar
         });
         const ci = differ.length ? percentileCi(boot) : ([0, 0] as [number, number]);
         const moved = ci[0] > 0 || ci[1] < 0;
-        changes.push({ ...base, diff_ci: ci, method: 'paired-bootstrap', moved, direction: direction(metric, diff), mcnemar_p: mcnemar(xa, xb).pValue });
+        // The point difference from the same per-item correctness the CI is computed from.
+        let d = 0;
+        for (const i of differ) d += xb[i]! - xa[i]!;
+        changes.push({ ...base, diff: d / n, diff_ci: ci, method: 'paired-bootstrap', moved, direction: direction(metric, d / n), mcnemar_p: mcnemar(xa, xb).pValue });
       } else {
         const [la, ha] = base.a.ci;
         const [lb, hb] = base.b.ci;

@@ -1,20 +1,21 @@
 /**
- * The per-cell data the report draws beyond results.json's metrics: reliability bins, a
- * risk–coverage curve, a small image gallery, and annotation quality (per-annotator accuracy and
- * flagged labels). The runner builds it with `cellReportData` (and `annotationReportData` for
- * cells with annotation noise) and stores it as `CellResult.report_data`; the report renders each
- * part when present and says "not available in this run" when absent.
+ * The per-cell data the report shows beyond the metrics and the reliability / risk–coverage data
+ * the runner already stores: a small image gallery, and annotation quality (per-annotator accuracy
+ * and the label audit's flags). The runner builds them with `galleryItems` (every cell whose items
+ * are images) and `annotationQuality` (cells with annotation noise) and stores them as
+ * `CellResult.gallery` and `CellResult.annotation_quality`; the report renders each when present
+ * and says "not available in this run" when absent.
  *
- * Size, per cell: 15 bins (45 numbers), ≤ 50 risk–coverage points (150 numbers), 6 gallery items
- * of three ~0.5 KB PNGs for 28×28 greyscale images, ≤ 25 flagged labels — a few KB.
+ * Size per cell: 6 items × three PNGs (~0.3–1 KB each for 28×28 greyscale; noisy images compress
+ * less), ≤ 25 flagged labels — a few KB to ~20 KB.
  *
- * Example (in the runner, after predicting a cell):
- *   result.report_data = cellReportData({ probs, numClasses: K, labels: cellLabels, observed: cellObserved,
- *     inputs: x, clean: cleanX, itemShape: ds.itemShape, cleanProbs, ids });
+ * Example (in the runner, after predicting a cell; `pred.x` are the inputs the model saw):
+ *   result.gallery = galleryItems({ probs: pred.probs, numClasses: K, labels: cellLabels, observed: cellObserved,
+ *     inputs: pred.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: ds.itemShape, cleanProbs, ids });
+ *   result.annotation_quality = annotationQuality(ann, auditLabels(cleanProbs, K, ann.observed, { trueLabels: labels }), { ids });
  */
 import type { AnnotationResult, LabelAudit } from '../stress/annotation/index.js';
 import { DataError } from '../errors.js';
-import { reliabilityBins, riskCoverage, type ReliabilityBins, type RiskCoverage } from './curves.js';
 import { galleryImage, galleryPositions, type GalleryImage } from './images.js';
 
 /** One gallery item of a cell: its pictures, labels and predictions. */
@@ -58,7 +59,7 @@ export interface FlaggedLabel {
   quality: number;
 }
 
-export interface AnnotationReport {
+export interface AnnotationQuality {
   /** How consensus labels were formed ('majority', 'dawid-skene'), or null for noise models. */
   aggregation: string | null;
   annotators: AnnotatorQuality[] | null;
@@ -74,15 +75,7 @@ export interface AnnotationReport {
   } | null;
 }
 
-/** What the runner stores per cell as `report_data`. Every part is optional. */
-export interface CellReportData {
-  reliability?: ReliabilityBins;
-  risk_coverage?: RiskCoverage;
-  gallery?: GalleryItem[];
-  annotation?: AnnotationReport;
-}
-
-export interface CellReportInput {
+export interface GalleryInput {
   /** The cell's predicted probabilities, [n, K] row-major. */
   probs: ArrayLike<number>;
   numClasses: number;
@@ -91,19 +84,17 @@ export interface CellReportInput {
   /** Observed (noisy) labels, when the cell has annotation noise. */
   observed?: ArrayLike<number> | null;
   /** The cell's inputs as the model saw them (drifted and/or adversarial), [n, ...itemShape]. */
-  inputs?: ArrayLike<number> | null;
-  /** The clean inputs of the same n items (for the perturbation picture). */
+  inputs: ArrayLike<number>;
+  /** The clean inputs of the same n items (for the perturbation picture); default: `inputs`. */
   clean?: ArrayLike<number> | null;
-  itemShape?: readonly number[] | null;
+  itemShape: readonly number[];
   /** Data-domain bounds of input values (default [0, 1]). */
   bounds?: readonly [number, number];
-  /** Clean-input probabilities of the same items, [n, K] (for "clean prediction" in the gallery). */
+  /** Clean-input probabilities of the same items, [n, K] (for "clean prediction"). */
   cleanProbs?: ArrayLike<number> | null;
   ids?: readonly string[] | null;
-  /** Gallery size (default 6; 0 for none). */
-  galleryCount?: number;
-  /** Risk–coverage points (default 50). */
-  riskPoints?: number;
+  /** Items to show (default 6): the first item of each class, see galleryPositions. */
+  count?: number;
 }
 
 function argmax(p: ArrayLike<number>, i: number, K: number): [number, number] {
@@ -112,50 +103,43 @@ function argmax(p: ArrayLike<number>, i: number, K: number): [number, number] {
   return [best, p[i * K + best]!];
 }
 
-/** Builds a cell's `report_data` from its probabilities (and inputs, for the gallery). */
-export function cellReportData(a: CellReportInput): CellReportData {
+/** A cell's gallery: a few items with clean/stressed/perturbation PNGs, labels and predictions; null for non-image items. */
+export function galleryItems(a: GalleryInput): GalleryItem[] | null {
   const K = a.numClasses;
   const n = a.labels.length;
-  if (a.observed && a.observed.length !== n) throw new DataError(`cellReportData: ${a.observed.length} observed labels for ${n} items`);
-  if (a.cleanProbs && a.cleanProbs.length !== n * K) throw new DataError(`cellReportData: ${a.cleanProbs.length} clean probabilities for ${n} items of ${K} classes`);
-  const out: CellReportData = {
-    reliability: reliabilityBins(a.probs, K, a.labels),
-    risk_coverage: riskCoverage(a.probs, K, a.labels, a.riskPoints ?? 50),
-  };
-  const count = a.galleryCount ?? 6;
-  if (count > 0 && a.inputs && a.itemShape) {
-    const per = a.itemShape.reduce((x, y) => x * y, 1);
-    if (a.inputs.length !== n * per) throw new DataError(`cellReportData: ${a.inputs.length} input values for ${n} items of shape [${a.itemShape.join(', ')}]`);
-    if (a.clean && a.clean.length !== a.inputs.length) throw new DataError(`cellReportData: clean inputs (${a.clean.length} values) and cell inputs (${a.inputs.length}) differ in size`);
-    const items: GalleryItem[] = [];
-    for (const i of galleryPositions(a.labels, count)) {
-      const img = galleryImage(a.inputs, a.clean ?? a.inputs, i, a.itemShape, a.bounds ?? [0, 1]);
-      if (!img) break;
-      const [predicted, confidence] = argmax(a.probs, i, K);
-      const cleanTop = a.cleanProbs ? argmax(a.cleanProbs, i, K) : null;
-      items.push({
-        index: i,
-        id: a.ids?.[i] ?? null,
-        true_label: a.labels[i]!,
-        observed_label: a.observed ? a.observed[i]! : null,
-        predicted,
-        confidence,
-        clean_predicted: cleanTop ? cleanTop[0] : null,
-        clean_confidence: cleanTop ? cleanTop[1] : null,
-        ...img,
-      });
-    }
-    if (items.length) out.gallery = items;
+  const per = a.itemShape.reduce((x, y) => x * y, 1);
+  if (a.probs.length !== n * K) throw new DataError(`galleryItems: ${a.probs.length} probabilities for ${n} items of ${K} classes (expected ${n * K})`);
+  if (a.observed && a.observed.length !== n) throw new DataError(`galleryItems: ${a.observed.length} observed labels for ${n} items`);
+  if (a.cleanProbs && a.cleanProbs.length !== n * K) throw new DataError(`galleryItems: ${a.cleanProbs.length} clean probabilities for ${n} items of ${K} classes`);
+  if (a.inputs.length !== n * per) throw new DataError(`galleryItems: ${a.inputs.length} input values for ${n} items of shape [${a.itemShape.join(', ')}]`);
+  if (a.clean && a.clean.length !== a.inputs.length) throw new DataError(`galleryItems: clean inputs (${a.clean.length} values) and cell inputs (${a.inputs.length}) differ in size`);
+  const items: GalleryItem[] = [];
+  for (const i of galleryPositions(a.labels, a.count ?? 6)) {
+    const img = galleryImage(a.inputs, a.clean ?? a.inputs, i, a.itemShape, a.bounds ?? [0, 1]);
+    if (!img) return null;
+    const [predicted, confidence] = argmax(a.probs, i, K);
+    const cleanTop = a.cleanProbs ? argmax(a.cleanProbs, i, K) : null;
+    items.push({
+      index: i,
+      id: a.ids?.[i] ?? null,
+      true_label: a.labels[i]!,
+      observed_label: a.observed ? a.observed[i]! : null,
+      predicted,
+      confidence,
+      clean_predicted: cleanTop ? cleanTop[0] : null,
+      clean_confidence: cleanTop ? cleanTop[1] : null,
+      ...img,
+    });
   }
-  return out;
+  return items;
 }
 
 /**
- * The annotation part of `report_data`: per-annotator quality (simulated annotators) and the label
+ * A cell's annotation quality: per-annotator quality (simulated annotators) and the label
  * audit's flags scored against the injected flips. `audit` is `auditLabels(cleanProbs, K, observed,
  * { trueLabels })` — usually computed once per annotation setting with the clean probabilities.
  */
-export function annotationReportData(ann: AnnotationResult, audit: LabelAudit | null, opts: { ids?: readonly string[] | null; maxFlagged?: number } = {}): AnnotationReport {
+export function annotationQuality(ann: AnnotationResult, audit: LabelAudit | null, opts: { ids?: readonly string[] | null; maxFlagged?: number } = {}): AnnotationQuality {
   const maxFlagged = opts.maxFlagged ?? 25;
   let annotators: AnnotatorQuality[] | null = null;
   if (ann.annotators) {
@@ -167,7 +151,7 @@ export function annotationReportData(ann: AnnotationResult, audit: LabelAudit | 
       return { id: s.id, kind: s.kind, labels, correct: Number.isFinite(acc) ? Math.round(acc * labels) : 0, estimated_accuracy: est !== undefined && Number.isFinite(est) ? est : null };
     });
   }
-  let auditOut: AnnotationReport['audit'] = null;
+  let auditOut: AnnotationQuality['audit'] = null;
   if (audit) {
     const flagged = Array.from(audit.flagged)
       .sort((i, j) => audit.quality[i]! - audit.quality[j]! || i - j)
@@ -185,8 +169,14 @@ export function annotationReportData(ann: AnnotationResult, audit: LabelAudit | 
   return { aggregation: ann.annotators ? ann.annotators.aggregation.method : null, annotators, audit: auditOut };
 }
 
-/** The `report_data` of a results.json cell, if the runner stored one (loosely typed input). */
-export function reportDataOf(cell: unknown): CellReportData | null {
-  const d = (cell as { report_data?: unknown } | null)?.report_data;
-  return d && typeof d === 'object' ? (d as CellReportData) : null;
+/** The gallery of a results.json cell (`gallery`), if the run stored one. */
+export function galleryOf(cell: unknown): GalleryItem[] | null {
+  const g = (cell as { gallery?: unknown } | null)?.gallery;
+  return Array.isArray(g) && g.length ? (g as GalleryItem[]) : null;
+}
+
+/** The annotation quality of a results.json cell (`annotation_quality`), if the run stored one. */
+export function annotationQualityOf(cell: unknown): AnnotationQuality | null {
+  const a = (cell as { annotation_quality?: unknown } | null)?.annotation_quality;
+  return a && typeof a === 'object' ? (a as AnnotationQuality) : null;
 }

@@ -11,13 +11,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import type { BudgetResult } from '../campaign/budgets.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
-import { reportDataOf, type CellReportData, type GalleryItem } from './data.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
+import { reliabilityOf, riskCoverageOf } from './curves.js';
+import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
 import { escapeHtml as e } from './escape.js';
-import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, isNum, pct, wilson, type Num } from './format.js';
+import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, isNum, wilson, type Num } from './format.js';
 import { isBase64 } from './images.js';
+import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
 
 const NOT_AVAILABLE = 'not available in this run';
@@ -28,6 +29,8 @@ function ciTd(m: { value: Num; ci: readonly Num[] } | null | undefined, digits =
   return `<td class="num" data-v="${isNum(m.value) ? m.value : ''}">${fmt(m.value, digits)} <small>[${fmt(m.ci[0], digits)}, ${fmt(m.ci[1], digits)}]</small></td>`;
 }
 const numTd = (v: Num, digits = 3) => `<td class="num" data-v="${isNum(v) ? v : ''}">${fmt(v, digits)}</td>`;
+/** A probability that may be tiny: 3 decimals, or 2 significant digits below 0.001. */
+const smallTd = (v: Num) => `<td class="num" data-v="${isNum(v) ? v : ''}">${isNum(v) && v > 0 && v < 1e-3 ? v.toExponential(1) : fmt(v)}</td>`;
 /** A p-value: 4 decimals, '< 0.0001' below that. */
 const pTd = (p: Num) => `<td class="num" data-v="${isNum(p) ? p : ''}">${isNum(p) && p < 1e-4 ? '&lt; 0.0001' : fmt(p, 4)}</td>`;
 const txtTd = (s: unknown) => `<td>${e(s)}</td>`;
@@ -40,29 +43,44 @@ function table(id: string, head: string[], rows: string[], caption?: string): st
 
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
-function budgetBound(b: BudgetResult): string {
-  return [b.budget.min !== undefined ? `≥ ${b.budget.min}` : '', b.budget.max !== undefined ? `≤ ${b.budget.max}` : '', b.budget.max_drop !== undefined ? `drop ≤ ${b.budget.max_drop}` : ''].filter(Boolean).join(', ');
-}
+
+const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
 
 function budgetsSection(r: CampaignResults): string {
   if (!r.budgets.length) return `<section id="budgets"><h2>Budgets</h2>${note('No budgets (risk criteria) were declared in the config, so nothing gates this run. Add e.g. budgets: [{ metric: accuracy, stage: baseline, min: 0.9 }].')}</section>`;
+  const base = baselineCell(r);
   const rows: string[] = [];
+  const detail: string[] = [];
   for (const b of r.budgets) {
     const metric = b.budget.metric as MetricName;
+    const lower = LOWER_IS_BETTER.has(metric);
+    const status = `<td data-v="${b.passed ? 1 : 0}" class="${b.passed ? 'pass' : 'fail'}">${b.passed ? '✓ PASS' : '✗ FAIL'}</td>`;
+    const rule = b.budget.pessimistic ? 'pessimistic CI end' : 'point value';
     if (!b.cells.length) {
-      rows.push(`<td data-v="0" class="fail">✗ FAIL</td>${txtTd(b.name)}<td>–</td><td>–</td><td>–</td>${txtTd(budgetBound(b))}${txtTd(b.message)}`);
+      rows.push(`${status}${txtTd(b.name)}<td class="num" data-v="0">0 of 0</td>${txtTd('no cell matches this budget')}<td>–</td><td>–</td><td>–</td>${txtTd(budgetBound(b))}${txtTd(rule)}`);
       continue;
     }
+    const cellOf = (id: string) => r.cells.find((c) => c.id === id);
+    const metricOf = (id: string) => {
+      const c = cellOf(id);
+      return c ? (b.budget.observed && c.observed_metrics ? c.observed_metrics : c.metrics)[metric] : null;
+    };
+    const dropOf = (v: number) => (base && b.budget.max_drop !== undefined ? (lower ? v - (base.metrics[metric]?.value ?? NaN) : (base.metrics[metric]?.value ?? NaN) - v) : null);
+    // The cell that decides the verdict: the worst judged value among failing cells (or among all).
+    const pool = b.cells.some((j) => !j.passed) ? b.cells.filter((j) => !j.passed) : b.cells;
+    const worst = [...pool].sort((x, y) => (lower ? y.value - x.value : x.value - y.value))[0]!;
+    const wc = cellOf(worst.id);
+    const failedN = b.cells.filter((j) => !j.passed).length;
+    rows.push(
+      `${status}${txtTd(b.name)}<td class="num" data-v="${failedN}">${failedN ? `${failedN} of ${b.cells.length} failed` : `${b.cells.length} passed`}</td>${txtTd(`${worst.id} (${wc ? cellLabel(wc) : '?'})`)}${numTd(worst.value, 4)}${ciTd(metricOf(worst.id), 4)}${numTd(dropOf(worst.value), 4)}${txtTd(budgetBound(b))}${txtTd(rule)}`,
+    );
     for (const j of b.cells) {
-      const cell = r.cells.find((c) => c.id === j.id);
-      const ms = cell ? (b.budget.observed && cell.observed_metrics ? cell.observed_metrics : cell.metrics) : null;
-      const m = ms?.[metric] ?? null;
-      rows.push(
-        `<td data-v="${j.passed ? 1 : 0}" class="${j.passed ? 'pass' : 'fail'}">${j.passed ? '✓ PASS' : '✗ FAIL'}</td>${txtTd(b.name)}${txtTd(`${j.id} (${cell ? cellLabel(cell) : '?'})`)}${numTd(j.value, 4)}${ciTd(m, 4)}${txtTd(budgetBound(b))}${txtTd(b.budget.pessimistic ? 'judged on the CI’s pessimistic end' : 'judged on the point value')}`,
-      );
+      const c = cellOf(j.id);
+      detail.push(`<td data-v="${j.passed ? 1 : 0}" class="${j.passed ? 'pass' : 'fail'}">${j.passed ? '✓ pass' : '✗ fail'}</td>${txtTd(b.name)}${txtTd(`${j.id} (${c ? cellLabel(c) : '?'})`)}${numTd(j.value, 4)}${ciTd(metricOf(j.id), 4)}${numTd(dropOf(j.value), 4)}${txtTd(budgetBound(b))}`);
     }
   }
-  return `<section id="budgets"><h2>Budgets</h2>${table('budgets-table', ['status', 'budget', 'cell', 'judged value', 'metric value [95 % CI]', 'bound', 'rule'], rows)}</section>`;
+  return `<section id="budgets"><h2>Budgets</h2>${table('budgets-table', ['status', 'budget', 'cells', 'deciding cell (worst)', 'judged value', 'metric [95 % CI]', 'drop vs clean', 'bound', 'judged on'], rows)}
+<details><summary>every judged cell (${detail.length})</summary>${table('budget-cells-table', ['verdict', 'budget', 'cell', 'judged value', 'metric [95 % CI]', 'drop vs clean', 'bound'], detail)}</details></section>`;
 }
 
 function headline(r: CampaignResults): string {
@@ -90,7 +108,7 @@ function headline(r: CampaignResults): string {
     if (c) kpis.push(`<div class="kpi"><div class="k">worst ${k}: ${e(cellLabel(c))}</div><div class="v">${fmt(c.metrics.accuracy.value)}</div><div class="ci">95 % CI [${fmt(c.metrics.accuracy.ci[0])}, ${fmt(c.metrics.accuracy.ci[1])}]</div></div>`);
   }
   if (gap?.observed_metrics) {
-    kpis.push(`<div class="kpi"><div class="k">label noise: ${e(cellLabel(gap))}</div><div class="v">${fmt(gap.observed_metrics.accuracy.value)} <small>measured</small></div><div class="ci">vs ${fmt(gap.metrics.accuracy.value)} true · gap ${fmt(gap.measurement_gap)}</div></div>`);
+    kpis.push(`<div class="kpi"><div class="k">label noise: ${e(cellLabel(gap))}</div><div class="v">${fmt(gap.observed_metrics.accuracy.value)} <small>measured</small></div><div class="ci">vs ${fmt(gap.metrics.accuracy.value)} true · gap ${fmtCi(measurementGap(gap) ?? { value: gap.measurement_gap, ci: [null, null] })}</div></div>`);
   }
   return `<header><h1>Gauntlet stress report</h1><p class="verdict">${verdict}</p><table class="facts">${facts.map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${v}</td></tr>`).join('')}</table><div class="kpis">${kpis.join('')}</div>
 <p class="method">Every number has a 95 % confidence interval: a percentile bootstrap over items (${e(cfg?.bootstrap ?? '?')} resamples, shared by all cells, so drops and interactions are paired) unless marked Wilson (a binomial interval, used where the run stores counts only).</p></header>`;
@@ -143,21 +161,22 @@ function interactionsSection(r: CampaignResults): string {
 
 function calibrationSection(r: CampaignResults): string {
   const base = baselineCell(r);
-  const baseData = base ? reportDataOf(base) : null;
-  const withData = r.cells.map((c) => [c, reportDataOf(c)] as const).filter(([, d]) => d?.reliability || d?.risk_coverage);
-  const singles = withData.filter(([c]) => cellKinds(c).length <= 1);
+  const baseRel = base ? reliabilityOf(base) : null;
+  const withData = r.cells.map((c) => [c, { reliability: reliabilityOf(c), risk_coverage: riskCoverageOf(c) }] as const).filter(([, d]) => d.reliability || d.risk_coverage);
+  // Baseline and single input stresses; label noise alone leaves the inputs, and so these curves, unchanged.
+  const singles = withData.filter(([c]) => cellKinds(c).length === 0 || (cellKinds(c).length === 1 && !('annotation' in c.stresses)));
   const parts: string[] = ['<section id="calibration"><h2>Calibration: reliability and risk–coverage</h2>'];
   const eceRows = r.cells.map((c) => `${txtTd(c.id)}${txtTd(c.stage)}${txtTd(cellLabel(c))}${ciTd(c.metrics.ece)}${ciTd(c.metrics.mean_confidence)}${ciTd(c.metrics.confidence_on_errors)}${ciTd(c.metrics.aurc)}${ciTd(c.metrics.abstention_rate)}`);
-  if (!withData.length) {
-    parts.push(note(`Reliability diagrams and risk–coverage curves are ${NOT_AVAILABLE}: results.json carries no per-cell reliability bins or risk–coverage points (report_data). The summary numbers (ECE, AURC, confidence) are below.`));
+  if (!singles.length) {
+    parts.push(note(`Reliability diagrams and risk–coverage curves are ${NOT_AVAILABLE}: results.json carries no per-cell reliability bins or risk–coverage points (cells[].reliability, cells[].risk_coverage). The summary numbers (ECE, AURC, confidence) are below.`));
   } else {
-    const rel = singles.filter(([, d]) => d?.reliability).slice(0, 9);
+    const rel = singles.filter(([, d]) => d.reliability).slice(0, 12);
     parts.push('<h3>Reliability diagrams (clean vs stressed)</h3><p class="small">Bars: accuracy per confidence bin of the stressed cell, with Wilson 95 % whiskers. Hollow circles on a dashed line: the clean baseline. The dotted diagonal is perfect calibration; bars below it are over-confident.</p><div class="multiples">');
-    for (const [c, d] of rel) parts.push(`<figure class="small-multiple">${reliabilitySvg(`rel-${c.id}`, `${cellLabel(c)} · ECE ${fmt(c.metrics.ece.value)} [${fmt(c.metrics.ece.ci[0])}, ${fmt(c.metrics.ece.ci[1])}]`, d!.reliability!, c === base ? null : (baseData?.reliability ?? null))}</figure>`);
+    for (const [c, d] of rel) parts.push(`<figure class="small-multiple">${reliabilitySvg(`rel-${c.id}`, cellLabel(c), `ECE ${fmtCi(c.metrics.ece)}${c === base ? '' : ` (clean ${fmt(base?.metrics.ece.value)})`}`, d.reliability!, c === base ? null : baseRel)}</figure>`);
     parts.push('</div>');
-    const rc = singles.filter(([, d]) => d?.risk_coverage).slice(0, 8);
-    const svg = riskCoverageSvg('risk-coverage', rc.map(([c, d]) => ({ name: cellLabel(c), rc: d!.risk_coverage! })));
-    if (svg) parts.push(`<h3>Risk–coverage curves</h3><figure class="chart-box wide"><figcaption>Error rate among the most confident items, as the model abstains on the rest (lower is better; Wilson 95 % bands)</figcaption>${svg}${legendHtml(rc.map(([c]) => cellLabel(c)))}</figure>`);
+    const rc = singles.filter(([, d]) => d.risk_coverage).slice(0, 8);
+    const svg = riskCoverageSvg('risk-coverage', rc.map(([c, d]) => ({ name: cellLabel(c), rc: d.risk_coverage! })));
+    if (svg) parts.push(`<h3>Risk–coverage curves</h3><figure class="chart-box wide"><figcaption>Error rate among the most confident items, as the model abstains on the rest (lower is better; Wilson 95 % bands from 25 % coverage, every point’s CI in its tooltip)</figcaption>${svg}${legendHtml(rc.map(([c, d]) => `${cellLabel(c)} (AURC ${fmt(d.risk_coverage!.aurc)})`))}</figure>`);
   }
   parts.push(`<details><summary>calibration metrics per cell</summary>${table('calibration-table', ['cell', 'stage', 'stresses', 'ECE', 'mean confidence', 'confidence on errors', 'AURC', 'abstention rate'], eceRows)}</details></section>`);
   return parts.join('');
@@ -184,8 +203,8 @@ function galleryFigure(g: GalleryItem, names: string[] | null, cell: CellResult)
 
 function gallerySection(r: CampaignResults): string {
   const names = classNames(r);
-  const cells = r.cells.map((c) => [c, reportDataOf(c)?.gallery] as const).filter(([, g]) => Array.isArray(g) && g.length);
-  if (!cells.length) return `<section id="gallery"><h2>Gallery</h2>${note(`Sample images are ${NOT_AVAILABLE}: results.json has no per-cell gallery (report_data.gallery), or the items are not images.`)}</section>`;
+  const cells = r.cells.map((c) => [c, galleryOf(c)] as const).filter(([, g]) => g);
+  if (!cells.length) return `<section id="gallery"><h2>Gallery</h2>${note(`Sample images are ${NOT_AVAILABLE}: results.json has no per-cell gallery (cells[].gallery), or the items are not images.`)}</section>`;
   // Baseline and single-stress cells first, then the rest; the first few open.
   const ordered = [...cells].sort((a, b) => cellKinds(a[0]).length - cellKinds(b[0]).length);
   return `<section id="gallery"><h2>Gallery</h2><p class="small">The same items in every cell: the clean image, the image the model saw under the stress, and the perturbation (stressed − clean) magnified around mid-grey (lighter = brighter, darker = dimmer), with true, observed and predicted labels.</p>${ordered
@@ -220,21 +239,21 @@ function annotationSection(r: CampaignResults): string {
     const n = c.samples;
     const flips = isNum(d.realised_rate) ? Math.round(d.realised_rate * n) : null;
     const w = flips !== null ? wilson(flips, n) : null;
-    return `${txtTd(c.id)}${txtTd(cellLabel(c))}${numTd(d.expected_rate ?? null)}${w ? ciTd({ value: d.realised_rate ?? null, ci: w }) : '<td>–</td>'}${ciTd(c.metrics.accuracy)}${ciTd(c.observed_metrics?.accuracy)}${numTd(c.measurement_gap)}`;
+    return `${txtTd(c.id)}${txtTd(cellLabel(c))}${numTd(d.expected_rate ?? null)}${w ? ciTd({ value: d.realised_rate ?? null, ci: w }) : '<td>–</td>'}${ciTd(c.metrics.accuracy)}${ciTd(c.observed_metrics?.accuracy)}${ciTd(measurementGap(c) ?? { value: c.measurement_gap, ci: [null, null] })}`;
   });
   parts.push(`<p>Labels were corrupted by the noise model; the model is scored against the true labels and against the observed labels a team would have. The measurement gap (observed − true accuracy) is how far the team’s own number is off.</p>`);
-  parts.push(table('annotation-table', ['cell', 'noise', 'expected rate', 'realised rate [Wilson 95 % CI]', 'accuracy, true labels', 'accuracy, observed labels', 'measurement gap'], rows));
+  parts.push(table('annotation-table', ['cell', 'noise', 'expected rate', 'realised rate [Wilson 95 % CI]', 'accuracy, true labels', 'accuracy, observed labels', 'measurement gap [paired 95 % CI]'], rows));
   for (const c of cells) {
     const m = (c.details.annotation as { realised_matrix?: { counts?: number[][] } } | undefined)?.realised_matrix?.counts;
     if (Array.isArray(m) && m.length && m.length <= 40) parts.push(`<details><summary>realised label transitions — ${e(cellLabel(c))}</summary>${matrixTable(`matrix-${c.id}`, m, names)}</details>`);
   }
-  // Per-annotator quality and flagged labels (report_data.annotation).
-  const withAnn = cells.map((c) => [c, reportDataOf(c)?.annotation] as const).filter(([, a]) => a);
+  // Per-annotator quality and flagged labels (cells[].annotation_quality).
+  const withAnn = cells.map((c) => [c, annotationQualityOf(c)] as const).filter(([, a]) => a);
   if (!withAnn.length) {
-    parts.push(note(`Per-annotator quality and flagged labels are ${NOT_AVAILABLE}: results.json carries no report_data.annotation (annotator accuracies, label-audit flags).`));
+    parts.push(note(`Per-annotator quality and flagged labels are ${NOT_AVAILABLE}: results.json carries no per-cell annotation quality (cells[].annotation_quality: annotator accuracies, label-audit flags).`));
   }
   for (const [c, a] of withAnn) {
-    const ann = a as NonNullable<CellReportData['annotation']>;
+    const ann = a!;
     parts.push(`<h3>${e(cellLabel(c))}</h3>`);
     if (ann.annotators?.length) {
       parts.push(
@@ -255,12 +274,14 @@ function annotationSection(r: CampaignResults): string {
       );
       if (au.flagged.length)
         parts.push(
+          `<details><summary>the ${au.flagged.length} most suspicious of ${au.flagged_count} flagged labels</summary>`,
           table(
             `flagged-${c.id}`,
             ['item', 'observed label', 'model suggests', 'true label', 'self-confidence', 'actually wrong?'],
-            au.flagged.map((f) => `${txtTd(f.id ?? f.index)}${txtTd(className(names, f.observed))}${txtTd(className(names, f.suggested))}${txtTd(className(names, f.true_label))}${numTd(f.quality)}<td data-v="${f.observed !== f.true_label ? 1 : 0}">${f.observed !== f.true_label ? '✓ yes (flip caught)' : '✗ no (false alarm)'}</td>`),
+            au.flagged.map((f) => `${txtTd(f.id ?? f.index)}${txtTd(className(names, f.observed))}${txtTd(className(names, f.suggested))}${txtTd(className(names, f.true_label))}${smallTd(f.quality)}<td data-v="${f.observed !== f.true_label ? 1 : 0}">${f.observed !== f.true_label ? '✓ yes (flip caught)' : '✗ no (false alarm)'}</td>`),
             'Most suspicious flagged labels',
           ),
+          '</details>',
         );
     }
   }
@@ -294,12 +315,12 @@ function provenanceSection(r: CampaignResults): string {
 const STYLE = `:root{--fg:#161616;--muted:#555;--pass:#0b6b2b;--fail:#b00020;--line:#d6d6d6}
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);margin:0 auto;padding:1.2em 2em 3em;max-width:1400px}
 h1{margin:.2em 0}h2{margin-top:1.8em;border-bottom:2px solid #222;padding-bottom:.15em}h3{margin-top:1.3em}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:.4em 0;z-index:2}nav a{margin-right:1em;color:#0b57a4;text-decoration:none}nav a:hover{text-decoration:underline}
+nav{border-top:1px solid var(--line);border-bottom:1px solid var(--line);padding:.4em 0;margin-top:.6em}nav a{margin-right:1em;color:#0b57a4;text-decoration:none}nav a:hover{text-decoration:underline}
 code{font-size:12.5px;background:#f3f3f3;padding:0 .25em;border-radius:3px;word-break:break-all}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
-thead th{background:#f1f3f5;position:sticky;top:0}table.sortable thead th{cursor:pointer;user-select:none}table.sortable thead th::after{content:" ⇅";color:#999;font-size:11px}
+thead th{background:#f1f3f5}caption{text-align:left;font-weight:600;padding:.2em 0}table.sortable thead th{cursor:pointer;user-select:none}table.sortable thead th::after{content:" ⇅";color:#999;font-size:11px}
 table.sortable thead th[aria-sort=ascending]::after{content:" ▲";color:#111}table.sortable thead th[aria-sort=descending]::after{content:" ▼";color:#111}
-tbody tr:nth-child(even){background:#fafbfc}td.num{white-space:nowrap;font-variant-numeric:tabular-nums}td small{color:var(--muted)}.table-wrap{overflow-x:auto}
+tbody tr:nth-child(even){background:#fafbfc}td.num{white-space:nowrap;font-variant-numeric:tabular-nums}#cells-table td:nth-child(1),#cells-table td:nth-child(2){white-space:nowrap}#cells-table td:nth-child(3){min-width:16em}td small{color:var(--muted)}.table-wrap{overflow-x:auto}
 table.facts th{background:#f7f7f7;width:9em}.hash{font-size:11.5px}
 .pass{color:var(--pass);font-weight:600}.fail{color:var(--fail);font-weight:700}
 .badge{display:inline-block;padding:.25em .7em;border-radius:4px;font-weight:700;border:2px solid}.badge.pass{border-color:var(--pass);color:var(--pass)}.badge.fail{border-color:var(--fail);color:var(--fail);background:#fff2f4}.badge.neutral{border-color:#888;color:#444}

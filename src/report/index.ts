@@ -18,8 +18,8 @@ export { htmlReport } from './html.js';
 export { junitXml } from './junit.js';
 export { markdownReport } from './markdown.js';
 export { compareRuns, compareText, type RunComparison, type CompareOptions } from './compare.js';
-export { reliabilityBins, riskCoverage, eceFromBins, type ReliabilityBins, type RiskCoverage } from './curves.js';
-export { cellReportData, annotationReportData, reportDataOf, type CellReportData, type CellReportInput, type GalleryItem, type AnnotationReport } from './data.js';
+export { reliabilityOf, riskCoverageOf, eceFromBins, type ReliabilityBins, type RiskCoverage } from './curves.js';
+export { galleryItems, annotationQuality, galleryOf, annotationQualityOf, type GalleryItem, type GalleryInput, type AnnotationQuality, type AnnotatorQuality, type FlaggedLabel } from './data.js';
 export { galleryImage, galleryPositions, itemPng, imageGeometry, type GalleryImage } from './images.js';
 
 /** The report files, in the order they are written. */

@@ -6,7 +6,7 @@
  * HTML that Markdown renderers pass through).
  */
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, otherDriftCells, singleStressCells, worstSingle, type Series } from './analysis.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type Series } from './analysis.js';
 import { budgetBound, budgetCellLines } from './junit.js';
 import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
@@ -68,13 +68,13 @@ export function markdownReport(r: CampaignResults): string {
   if (advWorst) L.push(`- **Adversarial:** worst isolated setting ${md(cellLabel(advWorst))} leaves accuracy ${fmtCi(advWorst.metrics.accuracy)}${advWorst.vs_baseline ? ` (drop ${fmtCi(advWorst.vs_baseline.accuracy_drop)})` : ''}.`);
   if (driftWorst) L.push(`- **Distribution shift:** worst isolated setting ${md(cellLabel(driftWorst))} leaves accuracy ${fmtCi(driftWorst.metrics.accuracy)}${driftWorst.vs_baseline ? ` (drop ${fmtCi(driftWorst.vs_baseline.accuracy_drop)})` : ''}.`);
   if (gap?.observed_metrics) {
-    L.push(`- **Annotation noise:** under ${md(cellLabel(gap))} the accuracy measured on the noisy labels reads ${fmtCi(gap.observed_metrics.accuracy)} while the true accuracy is ${fmtCi(gap.metrics.accuracy)} — a measurement gap of ${fmt(gap.measurement_gap)}.`);
+    L.push(`- **Annotation noise:** under ${md(cellLabel(gap))} the accuracy measured on the noisy labels reads ${fmtCi(gap.observed_metrics.accuracy)} while the true accuracy is ${fmtCi(gap.metrics.accuracy)} — a measurement gap of ${fmtCi(measurementGap(gap) ?? { value: gap.measurement_gap, ci: [null, null] })} (paired bootstrap).`);
   }
   if (compounding.length) {
     const c = compounding[0]!;
     const cell = r.cells.find((x) => x.id === c.cell);
-    L.push(`- **Interactions:** ${compounding.length} of ${inter.length} combined cells compound (worse together than the sum of their parts); strongest ${md(cell ? cellLabel(cell) : c.cell)}: interaction ${fmtCi(c.interaction)}.`);
-  } else if (inter.length) L.push(`- **Interactions:** no combined cell is significantly worse than the sum of its stresses (${inter.length} checked).`);
+    L.push(`- **Interactions:** ${compounding.length} of ${inter.length} multi-stress cells compound (worse together than the sum of their parts); strongest ${md(cell ? cellLabel(cell) : c.cell)}: interaction ${fmtCi(c.interaction)}.`);
+  } else if (inter.length) L.push(`- **Interactions:** no multi-stress cell is significantly worse than the sum of its stresses (${inter.length} checked).`);
   if (flags.length) L.push(`- ⚠ **Attack reliability flags:** ${flags.map(code).join(', ')} — robust accuracy may be over-estimated.`);
 
   if (r.budgets.length) {
@@ -86,15 +86,18 @@ export function markdownReport(r: CampaignResults): string {
     }
   }
 
-  L.push('', '## Results', '', '| cell | stage | stresses | accuracy [95% CI] | drop vs clean [95% CI] | accuracy on observed labels | ECE [95% CI] |', '| --- | --- | --- | --- | --- | --- | --- |');
-  for (const c of r.cells) {
-    L.push(`| ${md(c.id)} | ${md(c.stage)} | ${md(cellLabel(c))} | ${fmtCi(c.metrics.accuracy)} | ${c.vs_baseline ? fmtCi(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? fmtCi(c.observed_metrics.accuracy) : '–'} | ${fmtCi(c.metrics.ece)} |`);
-  }
-  const notable = inter.filter((i) => i.verdict !== 'additive');
+  const head = ['| cell | stage | stresses | accuracy [95% CI] | drop vs clean [95% CI] | accuracy on observed labels | ECE [95% CI] |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const row = (c: CellResult) => `| ${md(c.id)} | ${md(c.stage)} | ${md(cellLabel(c))} | ${fmtCi(c.metrics.accuracy)} | ${c.vs_baseline ? fmtCi(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? fmtCi(c.observed_metrics.accuracy) : '–'} | ${fmtCi(c.metrics.ece)} |`;
+  const singles = r.cells.filter((c) => Object.keys(c.stresses).length <= 1);
+  const multi = r.cells.filter((c) => Object.keys(c.stresses).length > 1);
+  L.push('', '## Results', '', ...head, ...singles.map(row));
+  if (multi.length) L.push('', `<details><summary>${multi.length} multi-stress cells</summary>`, '', ...head, ...multi.map(row), '', '</details>');
+  const notable = inter.filter((i) => i.verdict !== 'additive').sort((a, b) => Math.abs(b.interaction.value ?? 0) - Math.abs(a.interaction.value ?? 0));
   if (notable.length) {
-    L.push('', '## Interactions', '', 'Observed accuracy drop of a combined cell against the sum of its stresses’ isolated drops (paired bootstrap); only non-additive cells are listed.', '');
+    const shown = notable.slice(0, 10);
+    L.push('', '## Interactions', '', `Observed accuracy drop of a multi-stress cell against the sum of its stresses’ isolated drops (paired bootstrap); the ${shown.length === notable.length ? notable.length : `${shown.length} largest of ${notable.length}`} non-additive cells.`, '');
     L.push('| cell | stresses | observed drop | additive prediction | interaction [95% CI] | verdict |', '| --- | --- | --- | --- | --- | --- |');
-    for (const i of notable) {
+    for (const i of shown) {
       const c = r.cells.find((x) => x.id === i.cell);
       L.push(`| ${md(i.cell)} | ${md(c ? cellLabel(c) : '')} | ${fmtCi(i.observed_drop)} | ${fmtCi(i.additive_drop)} | ${fmtCi(i.interaction)} | ${i.verdict === 'compounding' ? '▲ compounding' : '▼ overlapping'} |`);
     }
@@ -104,7 +107,7 @@ export function markdownReport(r: CampaignResults): string {
   L.push('', '## Model card', '');
   const names = classNames(r);
   L.push(
-    `**Intended use.** A ${r.data.classes}-class ${md(r.model.output_kind === 'probabilities' ? 'probabilistic ' : '')}classifier${names ? ` (${names.map(md).join(', ')})` : ''}, evaluated on inputs drawn like ${code(r.data.path)}. The figures below hold for that input distribution and for the stresses listed; they are not a guarantee for other data, stronger attacks or other corruptions.`,
+    `**Intended use.** _To be stated by the model owner._ What was evaluated: a ${r.data.classes}-class classifier${names ? ` (${names.map(md).join(', ')})` : ''} on inputs drawn like ${code(r.data.path)}. The figures below hold for that input distribution and for the stresses listed; they are not a guarantee for other data, stronger attacks or other corruptions.`,
   );
   L.push('', `**Evaluation data.** ${r.data.samples} labelled items, content hash sha256 ${code(r.data.sha256)}; model file hash sha256 ${code(r.model.sha256)}; seed ${r.seed}.`);
   L.push('', '**Robustness profile.**');

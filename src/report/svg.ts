@@ -231,23 +231,24 @@ export function heatmapSvg(h: Heatmap): string {
  * A reliability diagram: accuracy per confidence bin (bars for the stressed cell, with Wilson 95 %
  * whiskers; hollow circles on a dashed line for the clean baseline), against the diagonal.
  */
-export function reliabilitySvg(id: string, title: string, stressed: ReliabilityBins, clean: ReliabilityBins | null, w = 300, h = 270): string {
-  const f = frame(w, h, [0, 1], [0, 1], { left: 44, right: 10, top: 22, bottom: 40 });
-  const out: string[] = [svgOpen(id, w, h, `Reliability diagram: ${title}`)];
+export function reliabilitySvg(id: string, title: string, subtitle: string, stressed: ReliabilityBins, clean: ReliabilityBins | null, w = 310, h = 290): string {
+  const f = frame(w, h, [0, 1], [0, 1], { left: 44, right: 12, top: 38, bottom: 40 });
+  const out: string[] = [svgOpen(id, w, h, `Reliability diagram: ${title}, ${subtitle}`)];
   out.push(axes(f, [0, 0.2, 0.4, 0.6, 0.8, 1], [0, 0.2, 0.4, 0.6, 0.8, 1], 'confidence', 'accuracy'));
-  out.push(`<text x="${f.left}" y="14" font-size="11.5" font-weight="600">${e(title.length > 44 ? `${title.slice(0, 43)}…` : title)}</text>`);
+  out.push(`<text x="8" y="14" font-size="11.5" font-weight="600">${e(title.length > 46 ? `${title.slice(0, 45)}…` : title)}<title>${e(title)}</title></text><text x="8" y="29" font-size="10.5" fill="#333">${e(subtitle)}</text>`);
   out.push(`<line x1="${f.x(0)}" y1="${f.y(0)}" x2="${f.x(1)}" y2="${f.y(1)}" stroke="#999" stroke-dasharray="3 3"/>`);
-  const B = stressed.bins;
-  for (let b = 0; b < B; b++) {
+  for (let b = 0; b < stressed.count.length; b++) {
     const n = stressed.count[b] ?? 0;
     if (!n) continue;
     const acc = (stressed.correct[b] ?? 0) / n;
     const [lo, hi] = wilson(stressed.correct[b] ?? 0, n);
-    const x0 = f.x(b / B);
-    const x1 = f.x((b + 1) / B);
+    const blo = stressed.edges[b] ?? 0;
+    const bhi = stressed.edges[b + 1] ?? 1;
+    const x0 = f.x(blo);
+    const x1 = f.x(bhi);
     const cx = (x0 + x1) / 2;
     out.push(
-      `<g class="bin"><title>${e(`stressed, confidence (${fmt(b / B, 2)}, ${fmt((b + 1) / B, 2)}]: ${n} items, accuracy ${fmt(acc)} [Wilson 95 % CI ${fmt(lo)}, ${fmt(hi)}], mean confidence ${fmt(stressed.mean_confidence[b])}`)}</title>` +
+      `<g class="bin"><title>${e(`stressed, confidence (${fmt(blo, 2)}, ${fmt(bhi, 2)}]: ${n} items, accuracy ${fmt(acc)} [Wilson 95 % CI ${fmt(lo)}, ${fmt(hi)}], mean confidence ${fmt(stressed.mean_confidence[b])}`)}</title>` +
         `<rect x="${r1(x0 + 0.5)}" y="${r1(f.y(acc))}" width="${r1(x1 - x0 - 1)}" height="${r1(f.y(0) - f.y(acc))}" fill="${COLORS[1]}" fill-opacity="0.55" stroke="${COLORS[1]}"/>` +
         `<line x1="${r1(cx)}" x2="${r1(cx)}" y1="${r1(f.y(lo))}" y2="${r1(f.y(hi))}" stroke="#222"/></g>`,
     );
@@ -255,7 +256,7 @@ export function reliabilitySvg(id: string, title: string, stressed: ReliabilityB
   if (clean) {
     const pts: string[] = [];
     const marks: string[] = [];
-    for (let b = 0; b < clean.bins; b++) {
+    for (let b = 0; b < clean.count.length; b++) {
       const n = clean.count[b] ?? 0;
       const mc = clean.mean_confidence[b];
       if (!n || !isNum(mc)) continue;
@@ -275,7 +276,7 @@ export function reliabilitySvg(id: string, title: string, stressed: ReliabilityB
 export function riskCoverageSvg(id: string, series: { name: string; rc: RiskCoverage }[], w = 640, h = 330): string | null {
   if (!series.length) return null;
   let maxRisk = 0;
-  for (const s of series) s.rc.kept.forEach((k, i) => (maxRisk = Math.max(maxRisk, wilson(s.rc.errors[i]!, k)[1])));
+  for (const s of series) s.rc.kept.forEach((k, i) => (maxRisk = Math.max(maxRisk, k >= Math.min(s.rc.n, Math.max(20, Math.ceil(s.rc.n / 4))) ? wilson(s.rc.errors[i]!, k)[1] : s.rc.errors[i]! / k)));
   const yMax = Math.min(1, Math.max(0.05, Math.ceil(maxRisk * 10) / 10));
   const f = frame(w, h, [0, 1], [0, yMax]);
   const out: string[] = [svgOpen(id, w, h, 'Risk–coverage curves (error rate among the most confident items)')];
@@ -285,10 +286,15 @@ export function riskCoverageSvg(id: string, series: { name: string; rc: RiskCove
     const st = styleOf(i);
     const { n, kept, errors, threshold } = s.rc;
     const xy = kept.map((k, j) => ({ x: f.x(k / n), y: f.y(errors[j]! / k), ci: wilson(errors[j]!, k), k, j }));
+    // Bands from a quarter of the items (and ≥ 20) on: Wilson intervals over a handful of items span
+    // most of the axis and, overlaid for several cells, hide the curves; tooltips still give every CI.
+    const banded = xy.filter((p) => p.k >= Math.min(n, Math.max(20, Math.ceil(n / 4))));
+    if (banded.length >= 2) {
+      const upper = banded.map((p) => `${r1(p.x)},${r1(f.y(p.ci[1]))}`);
+      const lower = [...banded].reverse().map((p) => `${r1(p.x)},${r1(f.y(p.ci[0]))}`);
+      out.push(`<polygon class="ci-band" points="${[...upper, ...lower].join(' ')}" fill="${st.color}" fill-opacity="0.08" stroke="none"/>`);
+    }
     if (xy.length >= 2) {
-      const upper = xy.map((p) => `${r1(p.x)},${r1(f.y(p.ci[1]))}`);
-      const lower = [...xy].reverse().map((p) => `${r1(p.x)},${r1(f.y(p.ci[0]))}`);
-      out.push(`<polygon class="ci-band" points="${[...upper, ...lower].join(' ')}" fill="${st.color}" fill-opacity="0.1" stroke="none"/>`);
       out.push(`<polyline points="${xy.map((p) => `${r1(p.x)},${r1(p.y)}`).join(' ')}" fill="none" stroke="${st.color}" stroke-width="2" stroke-dasharray="${st.dash}"/>`);
     }
     const every = Math.max(1, Math.round(xy.length / 6));
@@ -297,7 +303,7 @@ export function riskCoverageSvg(id: string, series: { name: string; rc: RiskCove
       out.push(`<g class="point">${marker(st.marker, p.x, p.y, st.color, 3.8)}<title>${e(`${s.name}: coverage ${fmt(p.k / n)} (confidence ≥ ${fmt(threshold[p.j])}), risk ${fmt(errors[p.j]! / p.k)} [Wilson 95 % CI ${fmt(p.ci[0])}, ${fmt(p.ci[1])}]`)}</title></g>`);
     });
     const last = xy[xy.length - 1];
-    if (last) labels.push({ y: last.y + 4, text: `${s.name} (AURC ${fmt(s.rc.aurc)})`, style: st });
+    if (last) labels.push({ y: last.y + 4, text: s.name, style: st });
   });
   out.push(endLabels(labels, f.right, f.top, f.bottom));
   out.push('</svg>');

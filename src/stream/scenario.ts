@@ -226,7 +226,13 @@ const SHORTHANDS = ['gradual', 'incremental', 'recurring', 'abrupt'] as const;
 
 function resolveDrift(raw: unknown, where: string, len: number): SegmentDrift {
   const o = asObject(raw, where, '{ corruption: gaussian_noise, severity: 4 }');
-  if (!('corruption' in o)) return { spec: parseDriftSpec(o, where), schedule: null };
+  if (!('corruption' in o)) {
+    const spec = parseDriftSpec(o, where);
+    if ('shift' in spec && (spec.shift === 'prior' || spec.shift === 'subpopulation')) {
+      throw new ConfigError(`'${where}.shift' '${spec.shift}' resamples or reweights items, which a stream does through its sampler; use corruption, mean, scale, noise, missing or quantize`);
+    }
+    return { spec, schedule: null };
+  }
   checkKeys(o, ['corruption', 'severity'], where);
   const sw = `${where}.severity`;
   const sev = o.severity;

@@ -15,7 +15,7 @@ export interface Monitor<T> {
   readonly kind: MonitorKind;
   /** True right after the `update` that raised an alert (the monitor has already reset). */
   readonly driftDetected: boolean;
-  /** The current test statistic (NaN while the monitor is still learning its reference or filling its window). */
+  /** The statistic of the latest test (NaN before the first: while learning a reference or filling a window). */
   readonly statistic: number;
   /** The value `statistic` must exceed to raise an alert (NaN while not yet known). */
   readonly threshold: number;

@@ -90,10 +90,11 @@ export interface UncertaintyCellSummary {
   mean_max_softmax: number;
   mean_margin: number;
   mean_entropy: number;
-  /** Area under the risk–coverage curve (confidence = max-softmax) and ≤ 50 curve points. */
+  /** Area under the risk–coverage curve (confidence = max-softmax) and ≤ 50 curve points (coverage, risk, confidence threshold). */
   aurc: number;
   rc_coverage: number[];
   rc_risk: number[];
+  rc_threshold: number[];
   /** Temperature scaling (when enabled): T and ECE/NLL before → after. */
   temperature?: number;
   ece_before?: number;
@@ -248,6 +249,7 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     aurc: curve.aurc,
     rc_coverage: curve.coverage,
     rc_risk: curve.risk,
+    rc_threshold: curve.threshold,
   };
   if (ctx.temperature) {
     const eff = temperatureEffect(probs, K, labels, ctx.temperature.temperature);

@@ -1,5 +1,5 @@
 import { DataError, UsageError } from '../errors.js';
-import { itemStats, metricsFromStats, type ItemStats } from '../metrics/suite.js';
+import { itemStats, metricsFromStats, riskCoverage, type ItemStats } from '../metrics/suite.js';
 
 /**
  * Selective prediction (safe-fail): the model answers when its confidence — the top-class
@@ -7,10 +7,10 @@ import { itemStats, metricsFromStats, type ItemStats } from '../metrics/suite.js
  *
  * - coverage(τ) = share of items answered; risk(τ) = error rate among answered items, defined as 0
  *   when nothing is answered.
- * - The risk–coverage curve orders items by confidence, descending (ties: lower item index first,
- *   as `itemStats` does) and takes the error rate among the k most confident items at up to
- *   `maxPoints` coverages k/n, k = round(j · n / maxPoints), j = 1 … maxPoints (duplicates dropped).
- *   AURC is `metricsFromStats(...).aurc` from the metric suite (the mean over all k of that error rate).
+ * - The risk–coverage curve is the metric suite's `riskCoverage`: items ordered by confidence,
+ *   descending (ties: lower item index first), the error rate among the k most confident items at
+ *   up to `maxPoints` evenly spaced k (always including full coverage). AURC is the suite's
+ *   `metricsFromStats(...).aurc` (the mean over all k of that error rate).
  * - `fitSelectiveThreshold` picks, on calibration items, the lowest τ (= the highest coverage)
  *   whose empirical selective risk is ≤ the target. Only cuts between distinct confidences are
  *   candidates (an item is answered iff confidence ≥ τ). This is an empirical choice without a
@@ -20,26 +20,16 @@ import { itemStats, metricsFromStats, type ItemStats } from '../metrics/suite.js
 export interface RiskCoverageCurve {
   coverage: number[];
   risk: number[];
+  /** Confidence of the least confident item answered at each point. */
+  threshold: number[];
   aurc: number;
 }
 
 export function riskCoverageCurve(probs: Float64Array, numClasses: number, labels: Int32Array, maxPoints = 50): RiskCoverageCurve {
   if (!(Number.isInteger(maxPoints) && maxPoints >= 1)) throw new UsageError(`'maxPoints' must be an integer >= 1, got ${maxPoints}`);
   const s = stats(probs, numClasses, labels);
-  const coverage: number[] = [];
-  const risk: number[] = [];
-  let last = 0;
-  let errs = 0;
-  let k = 0;
-  for (let j = 1; j <= maxPoints; j++) {
-    const target = Math.round((j * s.n) / maxPoints);
-    if (target <= last) continue;
-    for (; k < target; k++) errs += 1 - s.correct[s.order[k]!]!;
-    coverage.push(target / s.n);
-    risk.push(errs / target);
-    last = target;
-  }
-  return { coverage, risk, aurc: metricsFromStats(s, null, 0).aurc };
+  const pts = riskCoverage(s, maxPoints);
+  return { coverage: pts.map((p) => p.coverage), risk: pts.map((p) => p.risk), threshold: pts.map((p) => p.threshold), aurc: metricsFromStats(s, null, 0).aurc };
 }
 
 /** A confidence threshold with the risk and coverage it gives on some items. */

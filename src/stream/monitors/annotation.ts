@@ -18,7 +18,7 @@
  *     const labels = [0, 1, 2].map(() => (rng.uniform() < (i < 1000 ? 0.95 : 0.6) ? y : (y + 1 + rng.int(9)) % 10));
  *     if (m.update(labels).driftDetected) console.log(i);
  *   }
- *   // first alert at 1011
+ *   // first alert at 1022
  */
 import { binomialCriticalCount, BitWindow } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
@@ -57,6 +57,7 @@ export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
   private critical = NaN;
   private readonly win: BitWindow;
   private detected = false;
+  private stat = NaN;
   /** Dispute rate of the reference (Laplace-smoothed). */
   referenceRate = NaN;
 
@@ -70,9 +71,9 @@ export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
     return this.detected;
   }
 
-  /** Disputed items in the window (NaN until it is full). */
+  /** Disputed items in the window at the latest test (NaN before the first full window). */
   get statistic(): number {
-    return this.win.full ? this.win.count : NaN;
+    return this.stat;
   }
 
   get threshold(): number {
@@ -93,7 +94,9 @@ export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
       return this;
     }
     this.win.push(d);
-    if (this.win.full && this.win.count >= this.critical) {
+    if (!this.win.full) return this;
+    this.stat = this.win.count;
+    if (this.stat >= this.critical) {
       this.detected = true;
       this.win.clear();
     }
@@ -107,5 +110,6 @@ export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
     this.referenceRate = NaN;
     this.win.clear();
     this.detected = false;
+    this.stat = NaN;
   }
 }

@@ -13,7 +13,7 @@
  *   const ddm = new DDM();
  *   const rng = new Rng(0);
  *   for (let i = 0; i < 2000; i++) if (ddm.update(rng.uniform() < (i < 1000 ? 0.1 : 0.3) ? 1 : 0).driftDetected) console.log(i);
- *   // first alert at 1071
+ *   // first alert at 1049
  */
 import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
 import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';

@@ -91,16 +91,22 @@ export function getMonitorType(type: string): MonitorType | undefined {
 export interface DefaultMonitor {
   readonly type: string;
   readonly on?: string;
+  readonly [option: string]: unknown;
 }
 
-/** The default set (`monitors: default`); the input-TV KS test only for image data. */
+/**
+ * The default set (`monitors: default`): KS on confidence and on an input statistic (total
+ * variation for images, standard deviation otherwise), PSI on confidence, MMD on the probability
+ * vector, ADWIN (alerting on a rise of the error rate only), Page–Hinkley, DDM, feature squeezing,
+ * annotator disagreement — each with its type's default options.
+ */
 export function defaultMonitorList(image: boolean): DefaultMonitor[] {
   return [
     { type: 'ks', on: 'confidence' },
     ...(image ? [{ type: 'ks', on: 'input-tv' }] : [{ type: 'ks', on: 'input-std' }]),
     { type: 'psi', on: 'confidence' },
     { type: 'mmd', on: 'probabilities' },
-    { type: 'adwin' },
+    { type: 'adwin', direction: 'up' },
     { type: 'page-hinkley' },
     { type: 'ddm' },
     { type: 'squeeze' },

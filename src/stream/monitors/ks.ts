@@ -3,7 +3,7 @@
  * first `reference` values, or `setReference`) and the last `window` values, tested at every
  * update once the window is full; an alert when the asymptotic p-value falls below `alpha`
  * (equivalently D > the critical D for those sample sizes, shown as `threshold`). Feed it one
- * number per item: a prediction's top-1 confidence, or an input statistic (see `inputStatistic`).
+ * number per item: a prediction's top-1 confidence, or an input statistic (see `inputSignals` in ../signals.ts).
  *
  * After an alert the window is emptied (the reference is kept), so the next test comes `window`
  * items later. The statistic and p-value are the drift library's `ksStatistic` / `ksPValue`.
@@ -16,7 +16,7 @@
  *   const ks = new KSWindow();
  *   const rng = new Rng(0);
  *   for (let i = 0; i < 2000; i++) if (ks.update(rng.normal() + (i >= 1500 ? 1 : 0)).driftDetected) console.log(i);
- *   // first alert at 1528
+ *   // first alert at 1541 (then 1641, 1741: the window refills after each alert)
  */
 import { ksPValue, ksStatistic } from '../../stress/drift/distance.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';

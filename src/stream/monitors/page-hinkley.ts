@@ -11,14 +11,14 @@
  *
  * Defaults: delta 0.03, threshold λ 12, minInstances 30, alpha 0.9999 — sized for a 0/1 error
  * stream: a rise of the error rate from 0.1 to 0.3 gives an alert after a median of about 65 values
- * (90 % within 100), while a stable 7.5 % error rate gives about 0.04 false alarms per 10,000 values
+ * (90 % within about 100), while a stable 7.5 % error rate gives about 0.04 false alarms per 10,000 values
  * (measured over 200 seeded streams). River's λ = 50 and δ = 0.005 need about 260 values for that change.
  *
  * Example: a Bernoulli error stream, p = 0.1 then 0.3 from item 1000
  *   const ph = new PageHinkley();
  *   const rng = new Rng(0);
  *   for (let i = 0; i < 2000; i++) if (ph.update(rng.uniform() < (i < 1000 ? 0.1 : 0.3) ? 1 : 0).driftDetected) console.log(i);
- *   // first alert at 1071
+ *   // first alert at 1047
  */
 import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
 import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';

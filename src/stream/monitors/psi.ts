@@ -11,7 +11,7 @@
  *   const m = new PSIWindow();
  *   const rng = new Rng(0);
  *   for (let i = 0; i < 2000; i++) if (m.update(rng.uniform() * (i >= 1500 ? 0.5 : 1)).driftDetected) console.log(i);
- *   // first alert at 1540
+ *   // first alert at 1560
  */
 import { psi, PSI_BINS, PSI_EPSILON } from '../../stress/drift/distance.js';
 import { COUNT, resolveOptions, type OptionRanges } from '../options.js';

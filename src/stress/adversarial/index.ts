@@ -23,7 +23,7 @@ export { tabularConstraints, type TabularConstraintOptions } from './constraints
 export { AUTOATTACK_PRESETS } from './attacks/autoattack.js';
 
 export interface RunAttackOptions {
-  /** Items per ORT run (default 256); partial batches are padded to a power of two. */
+  /** Items per ORT run (default 256); a partial batch is padded to the next 2^k or 3·2^k (few gradient graphs, little waste). */
   batchSize?: number;
   /** Per-feature bounds and immutable features (see `tabularConstraints`). */
   constraints?: Constraints;

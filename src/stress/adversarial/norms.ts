@@ -54,23 +54,15 @@ export const linfHooks: NormHooks = {
   },
   direction(b, g) {
     const { lo, hi } = b;
-    for (let j = 0; j < g.length; j++) {
-      const v = g[j]!;
-      g[j] = lo[j] === hi[j] ? 0 : v > 0 ? 1 : v < 0 ? -1 : 0;
-    }
+    for (let j = 0; j < g.length; j++) g[j] = lo[j] === hi[j] ? 0 : Math.sign(g[j]!);
   },
   project(b, xa) {
     clampBox(xa, b.lo, b.hi);
   },
   step(b, xa, g, a) {
+    // Branch-free (signs are random, so branches mispredict); `g` must be NaN-free (see AttackRun.checkGradient).
     const { lo, hi } = b;
-    for (let j = 0; j < xa.length; j++) {
-      const d = g[j]!;
-      const v = xa[j]! + (d > 0 ? a : d < 0 ? -a : 0);
-      const l = lo[j]!;
-      const h = hi[j]!;
-      xa[j] = v >= l ? (v > h ? h : v) : l;
-    }
+    for (let j = 0; j < xa.length; j++) xa[j] = Math.min(Math.max(xa[j]! + a * Math.sign(g[j]!), lo[j]!), hi[j]!);
   },
 };
 
@@ -122,12 +114,9 @@ export function hooksFor(norm: Norm): NormHooks {
   return norm === 'linf' ? linfHooks : l2Hooks;
 }
 
-/** Clamps every element into [lo, hi] (NaN becomes lo). */
+/** Clamps every element into [lo, hi] (branch-free; inputs must be NaN-free). */
 export function clampBox(xa: Float32Array, lo: Float32Array, hi: Float32Array): void {
-  for (let j = 0; j < xa.length; j++) {
-    const v = xa[j]!;
-    xa[j] = v >= lo[j]! ? (v > hi[j]! ? hi[j]! : v) : lo[j]!;
-  }
+  for (let j = 0; j < xa.length; j++) xa[j] = Math.min(Math.max(xa[j]!, lo[j]!), hi[j]!);
 }
 
 /** Scales each row's δ = xa − x onto the L2 ball of radius eps, then clamps into [lo, hi]. */

@@ -258,14 +258,20 @@ export class AttackRun {
     return this.rng.fork(`${stage}/eps=${this.eps}/${i}`);
   }
 
-  /** Batch size (padded) for `m` real rows: the full size, or the next power of two below it. */
+  /**
+   * Batch size (padded) for `m` real rows: the full size, or the smallest 2^k or 3·2^k at least
+   * `m` (padding wastes at most a third; few distinct sizes, so few gradient graphs to build).
+   */
   bucket(m: number): number {
     if (this.model.fixedBatch !== null) return this.model.fixedBatch;
     const B = this.batchSize;
     if (m >= B) return B;
-    let s = 1;
-    while (s < m) s *= 2;
-    return Math.min(s, B);
+    let best = B;
+    for (let p = 1; p < B; p *= 2) {
+      if (p >= m && p < best) best = p;
+      if (p > 1 && p * 1.5 >= m && p * 1.5 < best) best = p * 1.5;
+    }
+    return best;
   }
 
   /**
@@ -314,20 +320,21 @@ export class AttackRun {
     this.reportProgress(0);
   }
 
-  /** Records the gradient diagnostics of the real rows (`first`: the run's first gradient). */
+  /**
+   * Records the gradient diagnostics of the real rows (`first`: the run's first gradient) and
+   * zeroes non-finite entries in place, so one bad point cannot poison a step.
+   */
   checkGradient(b: PackedBatch, g: Float32Array, first: boolean): void {
     const per = b.per;
-    for (let r = 0; r < b.n; r++) {
+    for (let r = 0; r < b.size; r++) {
       let abs = 0;
-      let finite = true;
-      for (let j = r * per, e = j + per; j < e; j++) {
-        const v = g[j]!;
-        if (v !== v || v === Infinity || v === -Infinity) finite = false;
-        else abs += v < 0 ? -v : v;
+      for (let j = r * per, e = j + per; j < e; j++) abs += Math.abs(g[j]!);
+      if (Number.isFinite(abs)) {
+        if (first && abs === 0 && r < b.n) this.zeroGrad[b.idx[r]!] = 1;
+        continue;
       }
-      const i = b.idx[r]!;
-      if (!finite) this.nonFinite[i] = 1;
-      if (first && finite && abs === 0) this.zeroGrad[i] = 1;
+      if (r < b.n) this.nonFinite[b.idx[r]!] = 1;
+      for (let j = r * per, e = j + per; j < e; j++) if (!Number.isFinite(g[j]!)) g[j] = 0;
     }
   }
 

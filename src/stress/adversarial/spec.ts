@@ -99,7 +99,7 @@ export function parseAttackSpec(obj: unknown, where: string): AttackSpec {
 export function resolveAttackSpec(spec: AttackSpec): ResolvedAttackSpec {
   const def = getAttack(spec.attack);
   const eps = [...new Set(Array.isArray(spec.eps) ? spec.eps : [spec.eps])].sort((a, b) => a - b);
-  const given = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined));
-  const merged: ResolvedAttackSpec = { ...def.defaults, ...given, attack: def.name, norm: spec.norm, eps } as ResolvedAttackSpec;
+  const given = Object.fromEntries(Object.entries(spec).filter(([k, v]) => v !== undefined && k !== 'attack' && k !== 'norm' && k !== 'eps'));
+  const merged = { attack: def.name, norm: spec.norm, eps, ...def.defaults, ...given } as ResolvedAttackSpec;
   return def.resolve ? def.resolve(merged) : merged;
 }

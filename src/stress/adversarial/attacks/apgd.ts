@@ -8,7 +8,9 @@
  * (b) η was not halved at the last checkpoint and the best loss has not improved since; a halving
  * restarts the point from its best iterate. The start is a random point on the ball's boundary
  * (L∞: x + ε·t/‖t‖∞, t uniform; L2: x + ε·t/‖t‖₂, t Gaussian). N iterations cost N + 1 gradient
- * evaluations. Losses: cross-entropy (CE) or the Difference of Logits Ratio (DLR, scale
+ * evaluations. Each point returns its first adversarial iterate (else its highest-loss iterate),
+ * and a batch stops once every point in it is adversarial; neither depends on which other points
+ * share the batch. Losses: cross-entropy (CE) or the Difference of Logits Ratio (DLR, scale
  * invariant); targeted runs use the targeted CE / DLR towards each of the `nTargets` strongest
  * wrong classes in turn (APGD-T).
  *
@@ -62,11 +64,13 @@ export async function apgdBatch(run: AttackRun, b: PackedBatch, o: ApgdOptions):
   const adv = new Float32Array(size * per);
   const success = new Uint8Array(size);
   const iterations = new Int32Array(size).fill(N);
+  let open = n;
   const found = (scores: Float32Array, k: number, it: number) => {
     for (let r = 0; r < n; r++) {
-      if (!run.isAdversarial(b.idx[r]!, argmaxRow(scores, r, k))) continue;
-      if (!success[r]) iterations[r] = it;
+      if (success[r] || !run.isAdversarial(b.idx[r]!, argmaxRow(scores, r, k))) continue;
+      iterations[r] = it;
       success[r] = 1;
+      open--;
       adv.set(xa.subarray(r * per, (r + 1) * per), r * per);
     }
   };
@@ -91,7 +95,7 @@ export async function apgdBatch(run: AttackRun, b: PackedBatch, o: ApgdOptions):
   const minInterval = Math.max(Math.floor(0.06 * N), 1);
   let checkpoint = interval;
 
-  for (let it = 0; it < N; it++) {
+  for (let it = 0; it < N && open > 0; it++) {
     dir.set(grad);
     hooks.direction(b, dir);
     const a = it === 0 ? 1 : MOMENTUM;
@@ -145,7 +149,8 @@ export async function apgdBatch(run: AttackRun, b: PackedBatch, o: ApgdOptions):
     }
   }
   for (let r = 0; r < n; r++) if (!success[r]) adv.set(xBest.subarray(r * per, (r + 1) * per), r * per);
-  return { adv, success, loss: lossBest, iterations, queries: new Int32Array(size).fill(N + 1) };
+  const queries = Int32Array.from(iterations, (it, r) => (success[r] ? it + 1 : N + 1));
+  return { adv, success, loss: lossBest, iterations, queries };
 }
 
 /** Runs APGD with a loss over the robust points: restarts × (untargeted | each target). */
