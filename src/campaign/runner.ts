@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
@@ -10,7 +11,9 @@ import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { bootstrapWeights, itemStats, mcnemar, metricsFromStats, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
-import { applyAnnotation, type AnnotationResult } from '../stress/annotation/index.js';
+import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
+import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
+import { defaultAssets, defaultMeta } from '../defaults.js';
 import { applyDrift } from '../stress/drift/index.js';
 import { runAttack } from '../stress/adversarial/index.js';
 import { explainCell, type ExplainCellSummary } from '../explain/index.js';
@@ -47,6 +50,10 @@ export interface CellResult {
   explanations: ExplainCellSummary | null;
   /** Calibration, conformal coverage, selective risk (and ensemble / MC-dropout figures) on this cell, when configured. */
   uncertainty: UncertaintyCellSummary | null;
+  /** A few sample items (clean, stressed, perturbation as small PNGs, labels and predictions) for the report. */
+  gallery: GalleryItem[] | null;
+  /** Per-annotator quality and the label audit, on cells with annotation noise. */
+  annotation_quality: AnnotationQuality | null;
   /** Stress details: realised noise rate, attack summary, drift description, flags. */
   details: Record<string, unknown>;
   /** Wall-clock figures (not part of the reproducible results). */
@@ -74,7 +81,7 @@ export interface CampaignResults {
   gauntlet: string;
   seed: number;
   model: { path: string; sha256: string; output_kind: string };
-  data: { path: string; sha256: string; samples: number; classes: number };
+  data: { path: string; sha256: string; samples: number; classes: number; class_names: string[] | null };
   config: unknown;
   cells: CellResult[];
   interactions: Interaction[];
@@ -167,6 +174,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
 
     // Caches shared by cells: each stress output is computed once per run.
     const annotationCache = new Map<string, AnnotationResult>();
+    const qualityCache = new Map<string, AnnotationQuality>();
     const driftCache = new Map<string, { dataset: Dataset; indices: Int32Array | null; description: string }>();
     // Inputs and predictions per distinct input set (drift × attack); the attacked inputs are kept for explanations.
     const predCache = new Map<string, { probs: Float64Array; batchMs: number[]; details: Record<string, unknown>; x: Float32Array }>();
@@ -196,6 +204,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           annotationCache.set(cell.annotation.key, ann);
         }
         observed = ann.observed;
+        if (!qualityCache.has(cell.annotation.key)) qualityCache.set(cell.annotation.key, annotationQuality(ann, auditLabels(cleanProbs, K, ann.observed, { trueLabels: labels }), { ids: ds.ids }));
         details.annotation = { realised_rate: ann.realisedRate, expected_rate: ann.expectedRate, realised_matrix: ann.realisedMatrix };
       }
       // 2. Inputs: drift.
@@ -279,6 +288,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
         vs_baseline: vsBaseline,
         explanations,
+        gallery: galleryItems({ probs: pred.probs, numClasses: K, labels: cellLabels, observed: cellObserved, inputs: pred.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : cleanProbs, ids: indices ? null : ds.ids }),
+        annotation_quality: cell.annotation ? (qualityCache.get(cell.annotation.key) ?? null) : null,
         uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined }) : null,
         reliability: reliabilityBins(stats),
         risk_coverage: riskCoverage(stats),
@@ -311,7 +322,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       gauntlet: GAUNTLET_VERSION,
       seed: config.seed,
       model: { path: config.model.path, sha256: model.sha256, output_kind: model.outputKind ?? 'logits' },
-      data: { path: config.data.path, sha256: dataSha, samples: ds.size, classes: K },
+      data: { path: config.data.path, sha256: dataSha, samples: ds.size, classes: K, class_names: ds.classNames ? [...ds.classNames] : path.resolve(config.data.path) === path.resolve(defaultAssets.data) ? defaultMeta().class_names : null },
       config: configJson,
       cells: results,
       interactions,

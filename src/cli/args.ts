@@ -16,10 +16,25 @@ export type Parsed<T extends OptionSpec> = ReturnType<typeof parseArgs<{ args: s
 
 export function parse<T extends OptionSpec>(verb: string, argv: string[], options: T, allowPositionals = false): Parsed<T> {
   try {
-    return parseArgs({ args: argv, options: { ...commonOptions, ...options }, strict: true, allowPositionals });
+    return parseArgs({ args: joinNegatives(argv, { ...commonOptions, ...options }), options: { ...commonOptions, ...options }, strict: true, allowPositionals });
   } catch (e) {
     throw new UsageError(`${verb}: ${(e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '')} (see 'gauntlet ${verb} --help')`);
   }
+}
+
+/** Joins `--opt -1` into `--opt=-1` for value options, so a negative number reaches the range check, not the parser. */
+function joinNegatives(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : null;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|inf)/i.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** A numeric option: parsed, checked against its range, or the default when absent. */

@@ -69,22 +69,8 @@ const NUMERIC: readonly { flag: string; key: keyof AttackSpec; range: { min?: nu
   { flag: 'p-init', key: 'pInit', range: { min: 0, max: 1, minExclusive: true } },
 ];
 
-/** Joins `--opt -1` into `--opt=-1` so a negative number reaches the range check, not the parser. */
-function joinNegatives(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if (a.startsWith('--') && !a.includes('=') && next !== undefined && /^-(\d|\.\d|inf)/i.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
 export async function attackVerb(argv: string[]): Promise<number> {
-  const { values } = parse('attack', joinNegatives(argv), {
+  const { values } = parse('attack', argv, {
     model: { type: 'string' },
     data: { type: 'string' },
     attack: { type: 'string' },

@@ -1,8 +1,9 @@
 import { GradientEngine } from '../autodiff/gradient.js';
 import { Rng } from '../rng.js';
-import { ModelError } from '../errors.js';
-import { numberOpt, parse } from './args.js';
-import { fmt, openModel } from './common.js';
+import { ModelError, UsageError } from '../errors.js';
+import { benchPgd } from '../stress/adversarial/bench.js';
+import { numberOpt, parse, progressReporter } from './args.js';
+import { fmt, openData, openModel } from './common.js';
 
 export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats R] [--json]
 
@@ -10,8 +11,13 @@ Measures, in one process after warm-up, the median wall time of a forward pass a
 forward + input-gradient pass (cross-entropy loss) on the same seeded random batch.
 With --json the last stdout line has forward_ms, forward_grad_ms and ratio.
 
+With --attack pgd it instead times PGD-20 L∞ (ε 0.1) over --data (default: the 2,000 embedded
+images) against its floor, 20 × the forward+gradient time of one batch × the number of batches.
+
 Options:
   --model M.onnx     model (default: the embedded Fashion-MNIST CNN)
+  --attack pgd       benchmark the PGD attack instead of one gradient pass
+  --data D           data for --attack (default: the embedded 2,000-image slice)
   --batch-size B     items per pass (default 256)
   --repeats R        timed passes of each kind (default 20; 3 warm-up passes are not timed)
   --seed N           seed of the random batch (default 0)
@@ -24,11 +30,27 @@ export async function benchVerb(argv: string[]): Promise<number> {
     'batch-size': { type: 'string' },
     repeats: { type: 'string' },
     seed: { type: 'string' },
+    attack: { type: 'string' },
+    data: { type: 'string' },
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batch = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const repeats = numberOpt('repeats', values.repeats, 20, { min: 1, max: 10000, integer: true });
   const rng = new Rng(numberOpt('seed', values.seed, 0, { min: 0, integer: true }));
+  if (values.attack !== undefined) {
+    if (values.attack !== 'pgd') throw new UsageError(`'--attack' must be pgd, got '${values.attack}'`);
+    const ds = await openData(values.data);
+    const m = await openModel(values.model, values.threads);
+    try {
+      const r = await benchPgd(m, ds, { batchSize: batch, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }), onProgress: progressReporter('pgd') });
+      const out = { attack: 'pgd', steps: r.steps, eps: r.eps, samples: r.samples, attacked: r.attacked, seconds: r.seconds, samples_per_second: r.samplesPerSecond, floor_seconds: r.floorSeconds, ratio: r.ratio, attacked_ratio: r.attackedRatio, batch_grad_ms: 1000 * r.batchGradSeconds, clean_accuracy: r.cleanAccuracy, robust_accuracy: r.robustAccuracy, overhead: r.overhead };
+      if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
+      else process.stdout.write(`PGD-${r.steps} L∞ ε=${r.eps} on ${r.samples} items (${r.attacked} attacked): ${fmt(r.seconds, 2)} s, ${fmt(r.samplesPerSecond, 1)} items/s\nfloor ${fmt(r.floorSeconds, 2)} s (forward+gradient ${fmt(1000 * r.batchGradSeconds, 1)} ms per batch of ${r.batchSize}); ratio ${fmt(r.ratio, 2)}× (${fmt(r.attackedRatio, 2)}× over attacked points)\nclean accuracy ${fmt(r.cleanAccuracy)}, robust accuracy ${fmt(r.robustAccuracy)}\n`);
+      return 0;
+    } finally {
+      await m.close();
+    }
+  }
   const model = await openModel(values.model, values.threads);
   const engine = new GradientEngine(model, { kind: 'ce' });
   try {

@@ -5,9 +5,10 @@ import { resolveWindow, type Window } from '../spatial.js';
 /**
  * MaxPool (2-D): the gradient goes to each window's maximum.
  *
- * Non-overlapping windows (stride ≥ kernel, no padding or dilation) take the forward node's
- * Indices output and route the gradient with MaxUnpool — one pass, no mask, and the same tie
- * rule as PyTorch (the first maximum). Any other geometry (overlapping, padded, dilated,
+ * Windows that tile the input (kernel = stride, sizes divisible; opset ≥ 13) keep the forward
+ * MaxPool on ORT's blocked kernel and route the gradient with an upsampled-max mask, ties sharing
+ * it equally (the central-difference-consistent subgradient). Other non-overlapping windows take
+ * the forward node's Indices output and route with MaxUnpool (PyTorch's tie rule: the first maximum). Any other geometry (overlapping, padded, dilated,
  * ceil_mode) gathers each window with a depthwise one-hot Conv (im2col), compares it with Y, and
  * scatters back with the matching ConvTranspose (col2im), which sums overlaps exactly and stays
  * on ORT's convolution kernels; there, ties share the gradient equally (a valid subgradient).
@@ -26,6 +27,7 @@ export const MaxPool: Rule = (ctx) => {
 };
 
 function unpoolGrad(ctx: GradContext, xs: number[], win: Window): string | null {
+  if (maskEligible(ctx, xs, win)) return maskGrad(ctx, xs, win);
   const { node, e, b, gy } = ctx;
   const indices = ctx.forwardOutput(1, 'pool_indices');
   const unpool = (g: string) => e.op('MaxUnpool', [g, indices, b.constI64(xs)], { kernel_shape: win.kernel, strides: win.strides }, 'pool_grad');
@@ -66,4 +68,38 @@ function windowGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): 
   // ConvTranspose gives the padded extent `need`; pad up to the padded input, then crop the pads.
   const full = e.padZeros(back, [0, 0, 0, 0, 0, 0, padded[0]! + extra[0]! - need[0]!, padded[1]! + extra[1]! - need[1]!]);
   return e.slice(full, [win.pads[0]!, win.pads[1]!], [win.pads[0]! + h, win.pads[1]! + w], [2, 3]);
+}
+
+/** Non-overlapping windows that tile the input exactly (kernel = stride, sizes divisible). */
+function maskEligible(ctx: GradContext, xs: number[], win: Window): boolean {
+  return win.kernel.every((k, i) => win.strides[i] === k && xs[2 + i]! % k === 0) && ctx.opset >= 13;
+}
+
+/**
+ * Mask form for windows that tile the input: the forward MaxPool stays on ORT's fast blocked
+ * kernel (no Indices output), and the gradient is routed by Equal(X, upsample(Y)), divided by
+ * the number of maxima in the window so exact ties share it (a valid subgradient). For a
+ * Relu → MaxPool chain the Relu mask is applied at the pooled resolution (Y > 0) and the Relu is skipped.
+ */
+function maskGrad(ctx: GradContext, xs: number[], win: Window): string | null {
+  const { node, e, b, gy, floatType } = ctx;
+  const scales = b.constF([1, 1, ...win.kernel]);
+  const up = (v: string) => e.op('Resize', [v, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'pool_up');
+  const y = node.output[0]!;
+  const relu = ctx.producer(node.input[0]!);
+  const fold = relu?.op_type === 'Relu' && ctx.consumers(node.input[0]!) === 1;
+  let g = gy[0]!;
+  if (fold) g = e.op('Where', [e.op('Greater', [y, b.scalarF(0)]), g, b.scalarF(0)], {}, 'relu_pool_grad');
+  const mask = e.op('Equal', [node.input[0]!, up(y)], {}, 'pool_mask');
+  const area = win.kernel.reduce((p, k) => p * k, 1);
+  const maskF = e.castFloat(mask, floatType);
+  const count = e.op('Mul', [e.op('AveragePool', [maskF], { kernel_shape: win.kernel, strides: win.strides }), b.scalarF(area)]);
+  const share = e.op('Div', [g, count]);
+  const dx = e.op('Mul', [maskF, up(share)], {}, 'pool_grad');
+  void xs;
+  if (fold) {
+    ctx.bypass(relu!, dx);
+    return null;
+  }
+  return dx;
 }
