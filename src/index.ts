@@ -21,3 +21,14 @@ export { GradientEngine, buildGradientModel, type GradientResult } from './autod
 export { LOSS_KINDS, type LossKind, type LossSpec } from './autodiff/loss.js';
 export { gradcheck, type GradcheckResult } from './autodiff/gradcheck.js';
 export { rules as gradientRules } from './autodiff/registry.js';
+
+export * as adversarial from './stress/adversarial/index.js';
+export * as drift from './stress/drift/index.js';
+export * as annotation from './stress/annotation/index.js';
+export * as explain from './explain/index.js';
+export * as uncertainty from './uncertainty/index.js';
+export * as stream from './stream/index.js';
+export { loadConfig, resolveConfig, defaultConfig, type CampaignConfig } from './campaign/config.js';
+export { makePlan } from './campaign/plan.js';
+export { runCampaign, type CampaignResults, type CellResult } from './campaign/runner.js';
+export { writeReports } from './report/index.js';

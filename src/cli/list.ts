@@ -1,6 +1,10 @@
 import { UsageError } from '../errors.js';
 import { corruptions, shifts } from '../stress/drift/index.js';
 import { listAttacks } from '../stress/adversarial/registry.js';
+import { noiseModels } from '../stress/annotation/registry.js';
+import { monitorTypes } from '../stream/monitors/index.js';
+import { methods } from '../explain/registry.js';
+import { rules } from '../autodiff/registry.js';
 import { parse } from './args.js';
 
 /**
@@ -29,6 +33,26 @@ export const sections: Record<string, ListSection> = {
     summary: "adversarial attacks for attack --attack and adversarial specs {attack, norm, eps, ...}",
     header: ['name', 'norms', 'access', 'defaults', 'summary'],
     rows: () => listAttacks().map((a) => [a.name, a.norms.join(', '), a.access, a.defaults, a.summary]),
+  },
+  noise: {
+    summary: "label-noise models for noise --model and annotation specs {model, rate, ...} (also {annotators: K, 'annotator-accuracy': A})",
+    header: ['name', 'keys', 'summary'],
+    rows: () => noiseModels.map((m) => [m.name, m.keys.join(', '), m.summary]),
+  },
+  monitors: {
+    summary: 'stream monitors for stream scenarios (monitors: [...])',
+    header: ['type', 'kind', 'defaults', 'summary'],
+    rows: () => monitorTypes.map((m) => [m.type, m.kind, JSON.stringify(m.defaults), m.summary]),
+  },
+  explainers: {
+    summary: 'attribution methods for explain --method and the explain section',
+    header: ['name', 'needs gradients', 'summary'],
+    rows: () => methods.map((m) => [m.name, m.gradients ? 'yes' : 'no', m.summary]),
+  },
+  gradients: {
+    summary: 'ONNX ops with a gradient rule (ops without one allow only black-box attacks and explainers)',
+    header: ['op'],
+    rows: () => Object.keys(rules).sort().map((op) => [op]),
   },
 };
 
