@@ -1,6 +1,5 @@
-import fs from 'node:fs';
+import { readYamlFile } from '../yaml.js';
 import path from 'node:path';
-import YAML from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
 import type { DataSpec } from '../data/load.js';
@@ -69,22 +68,8 @@ const BUDGET_KEYS = ['metric', 'stage', 'stress', 'min', 'max', 'max_drop', 'pes
 
 /** Reads and validates a YAML (or JSON) campaign file. */
 export function loadConfig(file: string): CampaignConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
-  }
-  let raw: unknown;
-  try {
-    raw = YAML.parse(text, { prettyErrors: false, uniqueKeys: true });
-  } catch (e) {
-    const err = e as Error & { linePos?: { line: number; col: number }[] };
-    const at = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    throw new ConfigError(`${file}: malformed YAML${at}: ${err.message.split('\n')[0]}`);
-  }
-  return resolveConfig(raw ?? {}, file, path.dirname(path.resolve(file)));
+  const raw = readYamlFile(file);
+  return resolveConfig(raw, file, path.dirname(path.resolve(file)));
 }
 
 /** Validates a config object; relative paths resolve against `baseDir`. */

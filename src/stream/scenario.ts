@@ -31,9 +31,8 @@
  * `{ kind, … }` schedule whose positions count from the segment's start. Severity 0 leaves an item clean.
  * Tabular / general shifts (`{ shift: mean, amount: 1.5 }`) apply to every segment item.
  */
-import fs from 'node:fs';
+import { readYamlFile } from '../yaml.js';
 import path from 'node:path';
-import YAML from 'yaml';
 import { defaultAssets } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { parseAttackSpec, type AttackSpec } from '../stress/adversarial/index.js';
@@ -118,22 +117,8 @@ export const DEFAULT_RULE: PromotionRule = { minLabelled: 200, maxAccuracyDrop: 
 
 /** Reads and validates a YAML (or JSON) scenario file. */
 export function loadScenario(file: string): Scenario {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code})`}`);
-  }
-  let raw: unknown;
-  try {
-    raw = YAML.parse(text, { prettyErrors: false, uniqueKeys: true });
-  } catch (e) {
-    const err = e as Error & { linePos?: { line: number; col: number }[] };
-    const at = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    throw new ConfigError(`${file}: malformed YAML${at}: ${err.message.split('\n')[0]}`);
-  }
-  return resolveScenario(raw ?? {}, file, path.dirname(path.resolve(file)));
+  const raw = readYamlFile(file);
+  return resolveScenario(raw, file, path.dirname(path.resolve(file)));
 }
 
 /** The embedded default scenario (`assets/default/stream.yaml`: the issue's example on the default model and data). */
