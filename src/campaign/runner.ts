@@ -9,7 +9,7 @@ import { packageRoot } from '../defaults.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsFromStats, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
 import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
@@ -182,6 +182,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
 
     const results: CellResult[] = [];
     let baseline: CellResult | null = null;
+    let baseBoot: Float64Array | null = null;
     for (let index = 0; index < plan.cells.length; index++) {
       const cell = plan.cells[index]!;
       const saved = store.readJson<CellResult>(store.cellPath(cell.id));
@@ -265,8 +266,9 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       let vsBaseline: CellResult['vs_baseline'] = null;
       if (baseline && !indices) {
         const baseCorrect = bits(baseline.correct);
-        const baseStats = { ...stats, correct: baseCorrect };
-        const drops = w.map((wb) => metricsFromStats(baseStats, wb, config.abstainBelow).accuracy - metricsFromStats(stats, wb, config.abstainBelow).accuracy);
+        // Paired: the same resamples for baseline and cell (the cell's per-resample accuracy is already known).
+        baseBoot ??= weightedAccuracy(baseCorrect, w);
+        const drops = baseBoot.map((b, i) => b - m.bootAccuracy[i]!);
         const mc = mcnemar(baseCorrect, stats.correct);
         vsBaseline = {
           accuracy_drop: { value: baseline.metrics.accuracy.value - m.metrics.accuracy.value, ci: percentileCi(drops) },
@@ -381,6 +383,19 @@ async function predictAll(model: Model, x: Float32Array, n: number, itemShape: r
   return { scores: scores!, numClasses, kind: model.outputKind ?? 'logits', batchMs };
 }
 
+/** Accuracy of per-item correctness under each resample's item weights. */
+function weightedAccuracy(correct: Uint8Array, weights: readonly Uint16Array[]): Float64Array {
+  return Float64Array.from(weights, (w) => {
+    let t = 0;
+    let s = 0;
+    for (let i = 0; i < correct.length; i++) {
+      t += w[i]!;
+      s += w[i]! * correct[i]!;
+    }
+    return s / t;
+  });
+}
+
 function bits(s: string): Uint8Array {
   return Uint8Array.from(s, (ch) => (ch === '1' ? 1 : 0));
 }
@@ -396,18 +411,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
     if (kinds.length === 1) isolated.set(`${kinds[0]}=${c[kinds[0]!]!.key}`, byId.get(c.id)!);
   }
   // Accuracy for each resample from a correctness string.
-  const boot = (correct: string) => {
-    const ok = bits(correct);
-    return weights.map((w) => {
-      let t = 0;
-      let s = 0;
-      for (let i = 0; i < ok.length; i++) {
-        t += w[i]!;
-        s += w[i]! * ok[i]!;
-      }
-      return s / t;
-    });
-  };
+  const boot = (correct: string) => Array.from(weightedAccuracy(bits(correct), weights));
   const point = (correct: string) => bits(correct).reduce((a, b) => a + b, 0) / correct.length;
   const baseBoot = boot(base.correct);
   const basePoint = point(base.correct);
