@@ -148,6 +148,18 @@ export async function gradientPoints(
  * Evaluates the target score at `total` points through `predictBatch` only (model-agnostic), in
  * chunks of `batch`. `fill(j, dst)` writes point j and returns its class; returns scores [total].
  */
+/**
+ * ∂f_t/∂x at each item itself (targets checked first), handed to `take(i, grad)` item by item:
+ * the shared core of saliency and gradient × input.
+ */
+export async function inputGradients(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: CommonOptions, take: (i: number, grad: Float32Array) => void): Promise<void> {
+  const { size } = geometry(model, x, n);
+  checkTargets(targets, n, await classCount(model, x, size));
+  await withEngine(model, opts, (engine) =>
+    gradientPoints(engine, size, n, gradientBatch(model, opts), (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!), take),
+  );
+}
+
 export async function scorePoints(model: Model, size: number, total: number, batch: number, fill: (j: number, dst: Float32Array) => number): Promise<Float64Array> {
   const out = new Float64Array(total);
   const buf = new Float32Array(Math.min(batch, total) * size);

@@ -6,26 +6,15 @@
  * Example: `await gradientTimesInput(model, x, n, targets, {})`.
  */
 import type { Model } from '../engine/model.js';
-import { checkTargets, classCount, geometry, gradientBatch, gradientPoints, withEngine } from './common.js';
+import { inputGradients } from './common.js';
 import type { AttributionMethod, CommonOptions } from './types.js';
 
 export async function gradientTimesInput(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: CommonOptions = {}): Promise<Float32Array> {
-  const { size } = geometry(model, x, n);
-  checkTargets(targets, n, await classCount(model, x, size));
   const out = new Float32Array(x.length);
-  await withEngine(model, opts, (engine) =>
-    gradientPoints(
-      engine,
-      size,
-      n,
-      gradientBatch(model, opts),
-      (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!),
-      (i, g) => {
-        const off = i * size;
-        for (let j = 0; j < size; j++) out[off + j] = g[j]! * x[off + j]!;
-      },
-    ),
-  );
+  await inputGradients(model, x, n, targets, opts, (i, g) => {
+    const off = i * g.length;
+    for (let j = 0; j < g.length; j++) out[off + j] = g[j]! * x[off + j]!;
+  });
   return out;
 }
 

@@ -6,27 +6,16 @@
  * Example: `await saliency(model, x, n, targets, {})`.
  */
 import type { Model } from '../engine/model.js';
-import { checkTargets, classCount, geometry, gradientBatch, gradientPoints, withEngine } from './common.js';
+import { inputGradients } from './common.js';
 import type { AttributionMethod, SaliencyOptions } from './types.js';
 
 export async function saliency(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: SaliencyOptions = {}): Promise<Float32Array> {
-  const { size } = geometry(model, x, n);
-  checkTargets(targets, n, await classCount(model, x, size));
   const out = new Float32Array(x.length);
-  await withEngine(model, opts, (engine) =>
-    gradientPoints(
-      engine,
-      size,
-      n,
-      gradientBatch(model, opts),
-      (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!),
-      (i, g) => {
-        const o = out.subarray(i * size, (i + 1) * size);
-        if (opts.signed) o.set(g);
-        else for (let j = 0; j < size; j++) o[j] = Math.abs(g[j]!);
-      },
-    ),
-  );
+  await inputGradients(model, x, n, targets, opts, (i, g) => {
+    const o = out.subarray(i * g.length, (i + 1) * g.length);
+    if (opts.signed) o.set(g);
+    else for (let j = 0; j < g.length; j++) o[j] = Math.abs(g[j]!);
+  });
   return out;
 }
 
