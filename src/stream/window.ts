@@ -1,3 +1,5 @@
+import type { Monitor, MonitorKind } from './types.js';
+
 /** The last `size` numbers of a stream, oldest first on read (a ring buffer). */
 export class ValueWindow {
   private readonly buf: Float64Array;
@@ -58,5 +60,71 @@ export class ReferenceBuffer {
 
   clear(): void {
     this.buf.length = 0;
+  }
+}
+
+/**
+ * A monitor that learns a reference from the first `reference` values (or is given one), then
+ * compares each full window of the latest `window` values with it through `compare`, alerting
+ * (and emptying the window, keeping the reference) when the statistic exceeds `threshold`.
+ * KS and PSI differ only in `compare` and `threshold`.
+ */
+export abstract class WindowVsReference implements Monitor<number> {
+  private readonly ref: ReferenceBuffer;
+  private refValues: Float64Array | null = null;
+  private readonly win: ValueWindow;
+  private detected = false;
+  private stat = NaN;
+  abstract readonly threshold: number;
+
+  constructor(
+    readonly kind: MonitorKind,
+    private readonly referenceSize: number,
+    windowSize: number,
+  ) {
+    this.ref = new ReferenceBuffer(referenceSize);
+    this.win = new ValueWindow(windowSize);
+  }
+
+  /** The test statistic of a full window against the reference. */
+  protected abstract compare(reference: Float64Array, window: Float64Array): number;
+
+  get driftDetected(): boolean {
+    return this.detected;
+  }
+
+  get statistic(): number {
+    return this.stat;
+  }
+
+  /** Uses `values` as the reference instead of learning it from the stream (its size must be `reference`). */
+  setReference(values: ArrayLike<number>): this {
+    this.ref.set(Array.from(values).slice(0, this.referenceSize));
+    this.refValues = this.ref.ready ? this.ref.values() : null;
+    return this;
+  }
+
+  update(x: number): this {
+    this.detected = false;
+    if (!this.refValues) {
+      if (this.ref.add(x)) this.refValues = this.ref.values();
+      return this;
+    }
+    this.win.push(x);
+    if (!this.win.full) return this;
+    this.stat = this.compare(this.refValues, this.win.values());
+    if (this.stat > this.threshold) {
+      this.detected = true;
+      this.win.clear();
+    }
+    return this;
+  }
+
+  reset(): void {
+    this.ref.clear();
+    this.refValues = null;
+    this.win.clear();
+    this.detected = false;
+    this.stat = NaN;
   }
 }

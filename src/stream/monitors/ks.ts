@@ -20,8 +20,8 @@
  */
 import { ksPValue, ksStatistic } from '../../stress/drift/distance.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
-import { ReferenceBuffer, ValueWindow } from '../window.js';
+import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { WindowVsReference } from '../window.js';
 
 export interface KSWindowOptions {
   /** The kind its alerts count as (default 'drift'). */
@@ -49,60 +49,18 @@ export function ksCriticalValue(n: number, m: number, alpha: number): number {
   return hi;
 }
 
-export class KSWindow implements Monitor<number> {
+export class KSWindow extends WindowVsReference {
   readonly options: Required<KSWindowOptions>;
-  readonly kind: MonitorKind;
-  private readonly ref: ReferenceBuffer;
-  private refValues: Float64Array | null = null;
-  private readonly win: ValueWindow;
-  private detected = false;
-  private stat = NaN;
   readonly threshold: number;
 
   constructor(opts: KSWindowOptions = {}) {
-    this.options = resolveOptions('KSWindow', KS_DEFAULTS, KS_RANGES, opts);
-    this.kind = this.options.kind;
-    this.ref = new ReferenceBuffer(this.options.reference);
-    this.win = new ValueWindow(this.options.window);
+    const options = resolveOptions('KSWindow', KS_DEFAULTS, KS_RANGES, opts);
+    super(options.kind, options.reference, options.window);
+    this.options = options;
     this.threshold = ksCriticalValue(this.options.reference, this.options.window, this.options.alpha);
   }
 
-  get driftDetected(): boolean {
-    return this.detected;
-  }
-
-  get statistic(): number {
-    return this.stat;
-  }
-
-  /** Uses `values` as the reference instead of learning it from the stream (its size must be `reference`). */
-  setReference(values: ArrayLike<number>): this {
-    this.ref.set(Array.from(values).slice(0, this.options.reference));
-    this.refValues = this.ref.ready ? this.ref.values() : null;
-    return this;
-  }
-
-  update(x: number): this {
-    this.detected = false;
-    if (!this.refValues) {
-      if (this.ref.add(x)) this.refValues = this.ref.values();
-      return this;
-    }
-    this.win.push(x);
-    if (!this.win.full) return this;
-    this.stat = ksStatistic(this.refValues, this.win.values());
-    if (this.stat > this.threshold) {
-      this.detected = true;
-      this.win.clear();
-    }
-    return this;
-  }
-
-  reset(): void {
-    this.ref.clear();
-    this.refValues = null;
-    this.win.clear();
-    this.detected = false;
-    this.stat = NaN;
+  protected compare(reference: Float64Array, window: Float64Array): number {
+    return ksStatistic(reference, window);
   }
 }

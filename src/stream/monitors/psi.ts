@@ -15,8 +15,8 @@
  */
 import { psi, PSI_BINS, PSI_EPSILON } from '../../stress/drift/distance.js';
 import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
-import { ReferenceBuffer, ValueWindow } from '../window.js';
+import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { WindowVsReference } from '../window.js';
 
 export interface PSIWindowOptions {
   /** The kind its alerts count as (default 'drift'). */
@@ -30,61 +30,20 @@ export interface PSIWindowOptions {
 export const PSI_DEFAULTS: Required<PSIWindowOptions> = { kind: 'drift', reference: 1000, window: 200, threshold: 0.25 };
 export const PSI_RANGES: OptionRanges<PSIWindowOptions> = { kind: MONITOR_KINDS, reference: COUNT(10), window: COUNT(10), threshold: { min: 0, minExclusive: true } };
 
-export class PSIWindow implements Monitor<number> {
+export class PSIWindow extends WindowVsReference {
   readonly options: Required<PSIWindowOptions>;
-  readonly kind: MonitorKind;
-  private readonly ref: ReferenceBuffer;
-  private refValues: Float64Array | null = null;
-  private readonly win: ValueWindow;
-  private detected = false;
-  private stat = NaN;
 
   constructor(opts: PSIWindowOptions = {}) {
-    this.options = resolveOptions('PSIWindow', PSI_DEFAULTS, PSI_RANGES, opts);
-    this.kind = this.options.kind;
-    this.ref = new ReferenceBuffer(this.options.reference);
-    this.win = new ValueWindow(this.options.window);
-  }
-
-  get driftDetected(): boolean {
-    return this.detected;
-  }
-
-  get statistic(): number {
-    return this.stat;
+    const options = resolveOptions('PSIWindow', PSI_DEFAULTS, PSI_RANGES, opts);
+    super(options.kind, options.reference, options.window);
+    this.options = options;
   }
 
   get threshold(): number {
     return this.options.threshold;
   }
 
-  setReference(values: ArrayLike<number>): this {
-    this.ref.set(Array.from(values).slice(0, this.options.reference));
-    this.refValues = this.ref.ready ? this.ref.values() : null;
-    return this;
-  }
-
-  update(x: number): this {
-    this.detected = false;
-    if (!this.refValues) {
-      if (this.ref.add(x)) this.refValues = this.ref.values();
-      return this;
-    }
-    this.win.push(x);
-    if (!this.win.full) return this;
-    this.stat = psi(this.refValues, this.win.values(), PSI_BINS, PSI_EPSILON);
-    if (this.stat > this.options.threshold) {
-      this.detected = true;
-      this.win.clear();
-    }
-    return this;
-  }
-
-  reset(): void {
-    this.ref.clear();
-    this.refValues = null;
-    this.win.clear();
-    this.detected = false;
-    this.stat = NaN;
+  protected compare(reference: Float64Array, window: Float64Array): number {
+    return psi(reference, window, PSI_BINS, PSI_EPSILON);
   }
 }
