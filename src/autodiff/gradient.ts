@@ -3,7 +3,7 @@ import { ModelError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import { createSession, runFloat } from '../engine/session.js';
 import { GraphBuilder } from '../onnx/builder.js';
-import { defaultOpset, makeValueInfo } from '../onnx/graph.js';
+import { defaultOpset, makeValueInfo, valueElemType } from '../onnx/graph.js';
 import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 import { buildBackward } from './backward.js';
 import { Emit } from './context.js';
@@ -51,13 +51,14 @@ export async function buildGradientModel(
     z = e.op('Log', [e.op('Max', [io.output, b.scalarF(1e-12)])], {}, 'log_probs');
   }
   const head = emitLossHead(e, b, z, k, loss, GRAD_INPUTS.labels, loss.targeted ? GRAD_INPUTS.targets : null);
-  const headNodes = b.nodes.length;
   let seed = head.seed;
   if (io.kind === 'probabilities') seed = e.op('Div', [head.seed, e.op('Max', [io.output, b.scalarF(1e-12)])], {}, 'dprobs');
-  void headNodes;
   const grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: [io.input], seeds: new Map([[io.output, seed]]) });
   g.node = [...g.node, ...b.nodes];
   g.initializer = [...g.initializer, ...b.initializers];
+  // The graph is built for this batch size: a static input shape lets ORT infer every shape and
+  // fuse across branches (its blocked-layout Add fusion needs provably equal shapes).
+  g.input = g.input.map((v) => (v.name === io.input ? makeValueInfo(io.input, valueElemType(v) ?? DataType.FLOAT, x.dims) : v));
   g.input.push(makeValueInfo(GRAD_INPUTS.labels, DataType.INT64, [n]));
   if (loss.targeted) g.input.push(makeValueInfo(GRAD_INPUTS.targets, DataType.INT64, [n]));
   g.node.push(

@@ -63,23 +63,30 @@ export async function benchVerb(argv: string[]): Promise<number> {
     for (let i = 0; i < x.length; i++) x[i] = rng.range(lo, hi);
     const first = await model.predictBatch(x, batch);
     const labels = Int32Array.from({ length: batch }, () => rng.int(first.numClasses));
-    const time = async (f: () => Promise<unknown>) => {
-      for (let i = 0; i < 3; i++) await f();
-      const ms: number[] = [];
-      for (let i = 0; i < repeats; i++) {
-        const t0 = performance.now();
-        await f();
-        ms.push(performance.now() - t0);
-      }
-      ms.sort((a, b) => a - b);
-      return ms[Math.floor((ms.length - 1) / 2)]!;
+    const median = (ms: number[]) => ms.sort((a, b) => a - b)[Math.floor((ms.length - 1) / 2)]!;
+    const timed = async (f: () => Promise<unknown>, into: number[]) => {
+      const t0 = performance.now();
+      await f();
+      into.push(performance.now() - t0);
     };
     const buildStart = performance.now();
     await engine.run(x, batch, labels);
     const buildMs = performance.now() - buildStart;
-    // Interleave so that machine noise hits both alike.
-    const forwardMs = await time(() => model.predictBatch(x, batch));
-    const gradMs = await time(() => engine.run(x, batch, labels));
+    const forward = () => model.predictBatch(x, batch);
+    const gradient = () => engine.run(x, batch, labels);
+    for (let i = 0; i < 3; i++) {
+      await forward();
+      await gradient();
+    }
+    // Alternate the two kinds of pass so that machine noise hits both alike.
+    const fwd: number[] = [];
+    const grad: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      await timed(forward, fwd);
+      await timed(gradient, grad);
+    }
+    const forwardMs = median(fwd);
+    const gradMs = median(grad);
     const result = { model: model.label, batch_size: batch, repeats, forward_ms: forwardMs, forward_grad_ms: gradMs, ratio: gradMs / forwardMs, gradient_build_ms: buildMs };
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {

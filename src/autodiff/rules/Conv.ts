@@ -1,6 +1,8 @@
 import type { Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
-import { outputPadding, resolveWindow } from '../spatial.js';
+import { outputPadding, resolveWindow, type Window } from '../spatial.js';
+import type { Emit } from '../context.js';
+import type { GraphBuilder } from '../../onnx/builder.js';
 
 /**
  * Conv: Y = X ⋆ W + B (any spatial rank, strides, pads, auto_pad, dilations, groups incl. depthwise).
@@ -8,7 +10,8 @@ import { outputPadding, resolveWindow } from '../spatial.js';
  * dB = Σ gy over batch and spatial axes. dX is the transposed convolution of gy with W. For stride
  * 1 and a constant W it is emitted as a plain Conv with pre-flipped, channel-swapped weights, which
  * keeps ORT on its fastest kernels; otherwise as a ConvTranspose with the forward's pads and an
- * output_padding that restores X's exact size. Gradients with respect to a computed W are not
+ * output_padding that restores X's exact size. A stride-1 2-D conv with few input channels (an
+ * image stem: 1–3 channels) gets its dX as a polyphase strided Conv (see `polyphaseDx`). Gradients with respect to a computed W are not
  * supported (weights are initializers in deployed models).
  */
 export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatType }) => {
@@ -48,6 +51,8 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
     const wFlip = b.tensor('conv_wflip', [Cg * group, Mg, ...kernel], out);
     return [e.op('Conv', [gy[0]!, wFlip], { group, dilations: win.dilations, pads: flippedPads, kernel_shape: kernel, strides: win.strides.map(() => 1) }, 'conv_dx'), ...grads.slice(1)];
   }
+  const poly = wv && floatType === 'float32' && group === 1 ? polyphaseDx(e, b, gy[0]!, wv, xs, ws, win) : null;
+  if (poly) return [poly, ...grads.slice(1)];
   const outPad = outputPadding(win, xs.slice(2), ys.slice(2));
   const dx = e.op('ConvTranspose', [gy[0]!, w], {
     group,
@@ -59,3 +64,49 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
   }, 'conv_dx');
   return [dx, ...grads.slice(1)];
 };
+
+/**
+ * dX of a stride-1, undilated, ungrouped 2-D Conv with few input channels C, as one strided Conv
+ * followed by DepthToSpace. A plain flipped Conv would have C output channels, which ORT's
+ * blocked (NCHWc) kernels pad to a full block of 16 — mostly wasted work — and ConvTranspose
+ * misses those kernels entirely. Splitting dX into its f×f phases (f = 4 for one channel, 2 for
+ * up to four) gives C·f² output channels at 1/f the resolution: each phase (i, j) is a stride-f
+ * correlation of gy with the kernel taps that land on it, so together they fill one block.
+ * Returns null when the geometry does not fit (then the caller uses ConvTranspose).
+ */
+function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Float64Array, xs: number[], ws: number[], win: Window): string | null {
+  if (xs.length !== 4 || win.strides.some((s) => s !== 1) || win.dilations.some((d) => d !== 1)) return null;
+  const [, c, h, w] = xs as [number, number, number, number];
+  const [m, , kh, kw] = ws as [number, number, number, number];
+  if (c >= 8) return null;
+  let f = Math.floor(Math.sqrt(16 / c));
+  while (f >= 2 && (h % f !== 0 || w % f !== 0)) f--;
+  if (f < 2) return null;
+  const [pt, pl, pb, pr] = win.pads as [number, number, number, number];
+  // Pads of the strided conv over gy: the first phase row reads gy from row −(kh−1−pt).
+  const pads = [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr];
+  if (pads.some((p) => p < 0)) return null;
+  const [ph, pw] = [f + kh - 1, f + kw - 1];
+  // Wp[(i·f + j)·C + c, m, a, b] = W[m, c, i + kh − 1 − a, j + kw − 1 − b] where in range.
+  const wp = new Float32Array(f * f * c * m * ph * pw);
+  for (let i = 0; i < f; i++) {
+    for (let j = 0; j < f; j++) {
+      for (let ci = 0; ci < c; ci++) {
+        const o = (i * f + j) * c + ci;
+        for (let mi = 0; mi < m; mi++) {
+          for (let a = 0; a < ph; a++) {
+            const u = i + kh - 1 - a;
+            if (u < 0 || u >= kh) continue;
+            for (let bb = 0; bb < pw; bb++) {
+              const v = j + kw - 1 - bb;
+              if (v < 0 || v >= kw) continue;
+              wp[((o * m + mi) * ph + a) * pw + bb] = wv[((mi * c + ci) * kh + u) * kw + v]!;
+            }
+          }
+        }
+      }
+    }
+  }
+  const phases = e.op('Conv', [gy, b.tensor('conv_wpoly', [f * f * c, m, ph, pw], wp)], { kernel_shape: [ph, pw], strides: [f, f], pads }, 'conv_dx_poly');
+  return e.op('DepthToSpace', [phases], { blocksize: f, mode: 'DCR' }, 'conv_dx');
+}

@@ -1,17 +1,22 @@
 import type { GradContext, Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { resolveWindow, type Window } from '../spatial.js';
+import type { NodeP } from '../../onnx/proto.js';
 
 /**
  * MaxPool (2-D): the gradient goes to each window's maximum.
  *
  * Windows that tile the input (kernel = stride, sizes divisible; opset ≥ 13) keep the forward
- * MaxPool on ORT's blocked kernel and route the gradient with an upsampled-max mask, ties sharing
- * it equally (the central-difference-consistent subgradient). Other non-overlapping windows take
- * the forward node's Indices output and route with MaxUnpool (PyTorch's tie rule: the first maximum). Any other geometry (overlapping, padded, dilated,
+ * MaxPool on ORT's blocked kernel and route the gradient with a mask of the window maxima, ties
+ * sharing it equally (the central-difference-consistent subgradient); in float32 with channels a
+ * multiple of 8 the mask is built from blocked-layout ops only (`blockedMaskGrad`). Other
+ * non-overlapping windows take the forward node's Indices output and route with MaxUnpool
+ * (PyTorch's tie rule: the first maximum). Any other geometry (overlapping, padded, dilated,
  * ceil_mode) gathers each window with a depthwise one-hot Conv (im2col), compares it with Y, and
  * scatters back with the matching ConvTranspose (col2im), which sums overlaps exactly and stays
  * on ORT's convolution kernels; there, ties share the gradient equally (a valid subgradient).
+ * Float64 models (ORT has no double Resize, AveragePool, MaxUnpool or Conv) support tiling
+ * windows only, through Reshape and broadcasting (`splitGrad`).
  */
 export const MaxPool: Rule = (ctx) => {
   const { node, shape } = ctx;
@@ -23,8 +28,47 @@ export const MaxPool: Rule = (ctx) => {
   const kernel = attrInts(node, 'kernel_shape')!;
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), kernel);
   const nonOverlapping = win.strides.every((s, i) => s >= kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
+  if (ctx.floatType === 'float64') {
+    // ONNX Runtime has no double Resize, AveragePool, MaxUnpool or Conv kernels.
+    if (!nonOverlapping || !tiles(xs, win)) {
+      throw new Error(`MaxPool node ${node.name}: in a float64 model only windows that tile the input (kernel = stride, no pads, sizes divisible) have a gradient rule`);
+    }
+    return [splitGrad(ctx, xs, ys, win), null];
+  }
   return [nonOverlapping ? unpoolGrad(ctx, xs, win) : windowGrad(ctx, xs, ys, win), null];
 };
+
+/** Windows that tile the input exactly: kernel = stride and sizes divisible (no pads, no dilation assumed). */
+function tiles(xs: number[], win: Window): boolean {
+  return win.kernel.every((k, i) => win.strides[i] === k && xs[2 + i]! % k === 0);
+}
+
+/** A Relu whose output feeds only this MaxPool: its mask can be applied at the pooled resolution. */
+function foldedRelu(ctx: GradContext): NodeP | undefined {
+  const relu = ctx.producer(ctx.node.input[0]!);
+  return relu?.op_type === 'Relu' && ctx.consumers(ctx.node.input[0]!) === 1 ? relu : undefined;
+}
+
+/**
+ * Tiling windows with only double-capable ops: X is reshaped to [N, C, OH, kh, OW, kw] so each
+ * window is two axes, compared with Y by broadcasting, and exact ties share the gradient equally.
+ */
+function splitGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): string | null {
+  const { node, e, b, gy, floatType } = ctx;
+  const [n, c] = xs as [number, number];
+  const [oh, ow] = [ys[2]!, ys[3]!];
+  const [kh, kw] = win.kernel as [number, number];
+  const pooled = [n, c, oh, 1, ow, 1];
+  const y6 = e.reshape(node.output[0]!, pooled);
+  const mask = e.castFloat(e.op('Equal', [e.reshape(node.input[0]!, [n, c, oh, kh, ow, kw]), y6]), floatType);
+  let count = e.reduceSum(mask, [3, 5], true);
+  const relu = foldedRelu(ctx);
+  if (relu) count = e.op('Div', [count, e.castFloat(e.op('Greater', [y6, b.scalarF(0)]), floatType)]);
+  const dx = e.reshape(e.op('Mul', [mask, e.op('Div', [e.reshape(gy[0]!, pooled), count])], {}, 'pool_grad'), xs);
+  if (!relu) return dx;
+  ctx.bypass(relu, dx);
+  return null;
+}
 
 function unpoolGrad(ctx: GradContext, xs: number[], win: Window): string | null {
   if (maskEligible(ctx, xs, win)) return maskGrad(ctx, xs, win);
@@ -33,8 +77,8 @@ function unpoolGrad(ctx: GradContext, xs: number[], win: Window): string | null 
   const unpool = (g: string) => e.op('MaxUnpool', [g, indices, b.constI64(xs)], { kernel_shape: win.kernel, strides: win.strides }, 'pool_grad');
   // Relu → MaxPool: the max of a window is positive exactly when its Relu input was, so the
   // Relu's mask is applied at the pooled resolution and the Relu node is skipped.
-  const relu = ctx.producer(node.input[0]!);
-  if (relu?.op_type === 'Relu' && ctx.consumers(node.input[0]!) === 1) {
+  const relu = foldedRelu(ctx);
+  if (relu) {
     const masked = e.op('Where', [e.op('Greater', [node.output[0]!, b.scalarF(0)]), gy[0]!, b.scalarF(0)], {}, 'relu_pool_grad');
     ctx.bypass(relu, unpool(masked));
     return null;
@@ -72,7 +116,7 @@ function windowGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): 
 
 /** Non-overlapping windows that tile the input exactly (kernel = stride, sizes divisible). */
 function maskEligible(ctx: GradContext, xs: number[], win: Window): boolean {
-  return win.kernel.every((k, i) => win.strides[i] === k && xs[2 + i]! % k === 0) && ctx.opset >= 13;
+  return tiles(xs, win) && ctx.opset >= 13;
 }
 
 /**
@@ -86,8 +130,14 @@ function maskGrad(ctx: GradContext, xs: number[], win: Window): string | null {
   const scales = b.constF([1, 1, ...win.kernel]);
   const up = (v: string) => e.op('Resize', [v, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'pool_up');
   const y = node.output[0]!;
-  const relu = ctx.producer(node.input[0]!);
-  const fold = relu?.op_type === 'Relu' && ctx.consumers(node.input[0]!) === 1;
+  const relu = foldedRelu(ctx);
+  const fold = relu !== undefined;
+  if (floatType === 'float32' && xs.length === 4 && xs[1]! % 8 === 0) {
+    const dx = blockedMaskGrad(ctx, xs[1]!, win, fold, up);
+    if (!fold) return dx;
+    ctx.bypass(relu!, dx);
+    return null;
+  }
   let g = gy[0]!;
   if (fold) g = e.op('Where', [e.op('Greater', [y, b.scalarF(0)]), g, b.scalarF(0)], {}, 'relu_pool_grad');
   const mask = e.op('Equal', [node.input[0]!, up(y)], {}, 'pool_mask');
@@ -96,10 +146,45 @@ function maskGrad(ctx: GradContext, xs: number[], win: Window): string | null {
   const count = e.op('Mul', [e.op('AveragePool', [maskF], { kernel_shape: win.kernel, strides: win.strides }), b.scalarF(area)]);
   const share = e.op('Div', [g, count]);
   const dx = e.op('Mul', [maskF, up(share)], {}, 'pool_grad');
-  void xs;
   if (fold) {
     ctx.bypass(relu!, dx);
     return null;
   }
   return dx;
+}
+
+/** Scale for the blocked mask: a power of two, so K·x is exact for |x| < 2^68. */
+const MASK_SCALE = 2 ** 60;
+
+/**
+ * The tiling-window mask built only from ops that ORT runs in its blocked NCHWc layout
+ * (float32, channels a multiple of 8), so no full-resolution tensor is reordered or compared
+ * with the slow generic kernels:
+ *
+ *   M  = Relu(1 + (K·X − upsample(K·Y)))  depthwise 1×1 Convs; ORT fuses the Add and the Relu
+ *   dX = M · upsample(g / (area · AveragePool(M)))
+ *
+ * K = 2^60 makes K·X and K·Y exact, so M is exactly 1 where X equals its window's maximum and 0
+ * wherever X is below it by at least 2^-60 — every distinct float32 pair once the maximum is
+ * above about 1e-11 in magnitude; below that, near-ties could get a fractional share.
+ * AveragePool(M)·area counts each window's maxima, so exact ties share the gradient equally, as
+ * on the other routes. With a Relu folded in, windows whose maximum is ≤ 0 get a zero share (the
+ * count is divided by [Y > 0], giving g / ∞ = 0).
+ */
+function blockedMaskGrad(ctx: GradContext, c: number, win: Window, fold: boolean, up: (v: string) => string): string {
+  const { node, e, b, gy } = ctx;
+  const y = node.output[0]!;
+  const dw = (hint: string, v: number) => b.tensor(hint, [c, 1, 1, 1], new Float32Array(c).fill(v));
+  const geo = { group: c, kernel_shape: [1, 1] };
+  const negKY = e.op('Conv', [y, dw('pool_negk', -MASK_SCALE)], geo, 'pool_negky');
+  // E = K·X − K·Y is exact whether or not ORT fuses the Add into the Conv; the +1 comes in a
+  // second Conv so that no summation order can drop it.
+  const diff = e.op('Add', [e.op('Conv', [node.input[0]!, dw('pool_k', MASK_SCALE)], geo, 'pool_kx'), up(negKY)], {}, 'pool_diff');
+  const mask = e.op('Relu', [e.op('Conv', [diff, dw('pool_id', 1), b.tensor('pool_one', [c], new Float32Array(c).fill(1))], geo, 'pool_shift')], {}, 'pool_mask');
+  const area = win.kernel.reduce((p, k) => p * k, 1);
+  let count = e.op('Mul', [e.op('AveragePool', [mask], { kernel_shape: win.kernel, strides: win.strides }), b.scalarF(area)]);
+  if (fold) count = e.op('Div', [count, e.castFloat(e.op('Greater', [y, b.scalarF(0)]), 'float32')]);
+  // The identity depthwise Conv hands the share to the upsample in the blocked layout.
+  const share = e.op('Conv', [e.op('Div', [gy[0]!, count]), dw('pool_id', 1)], geo, 'pool_share');
+  return e.op('Mul', [mask, up(share)], {}, 'pool_grad');
 }

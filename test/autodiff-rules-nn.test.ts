@@ -1,0 +1,687 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import ort from 'onnxruntime-node';
+import { buildBackward } from '../src/autodiff/backward.js';
+import { gradcheck } from '../src/autodiff/gradcheck.js';
+import { probe, type Feed } from '../src/autodiff/probe.js';
+import { createSession } from '../src/engine/session.js';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { defaultOpset, float, makeValueInfo, type AttrValue } from '../src/onnx/graph.js';
+import { makeModel, node } from '../src/onnx/make.js';
+import { cloneModel, DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
+import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
+import { Rng } from '../src/rng.js';
+
+/*
+ * Central finite-difference checks of the layer rules: Conv, MaxPool, Gemm, MatMul, Add, Sub, Mul,
+ * Div, Neg, Relu, GlobalAveragePool, BatchNormalization, Flatten, Reshape, Identity and Dropout
+ * (which uses the Identity rule).
+ *
+ * Float64 (tolerance 1e-5, h = 1e-6) wherever ONNX Runtime's CPU provider has a double kernel for
+ * the forward op and for every op the rule emits. Conv and GlobalAveragePool have float32 kernels
+ * only, and MaxPool's float32 routes use ops without double kernels (see the MaxPool section); those
+ * checks run in float32. Every float32 check here is linear in X (Conv, GlobalAveragePool,
+ * inference BatchNormalization) or piecewise linear with no piece boundary within reach of ±h
+ * (MaxPool on tie-free inputs, below), so a central difference has no truncation error at any step
+ * and a large step is used, as in the shape tests: h = 0.05. The only error left is float32
+ * rounding of the outputs, about √n·ε₃₂·|y| / (2h) ≈ 10·6e-8·3 / 0.1 ≈ 2e-5 on derivatives of order
+ * 1 (n: the terms summed into one output; observed: ≤ 8e-6). A tolerance of 1e-4 is above that and
+ * far below what a misplaced tap, a wrong pad or phase, or a wrong divisor gives (≥ 1e-2).
+ *
+ * MaxPool's float32 inputs are a shuffled grid of distinct multiples of 1/16 spaced 1/8 apart, so
+ * with h = 1/32 no window's argmax moves under ±h and no input crosses 0 (the Relu kink). The grid
+ * spans ±n/16, where float32's spacing reaches 1e-5 and rounding x ± 0.05 alone would be a 1e-4
+ * error; h = 1/32 keeps x ± h exact, and MaxPool copies inputs to outputs, so the difference
+ * quotient is exact (observed: ≤ 2e-7, the rounding of the weighted sum).
+ *
+ * Exact values at kinks and ties (Relu at 0, MaxPool ties, the Relu → MaxPool fold) are checked on
+ * the backward graph's gradient of Σ y directly, not by finite differences.
+ */
+
+const F64_TOL = 1e-5;
+const F32_TOL = 1e-4;
+const F32_H = 0.05;
+const GRID_H = 1 / 32;
+
+type Dtype = 'float32' | 'float64';
+interface In {
+  name: string;
+  shape: number[];
+  lo?: number;
+  hi?: number;
+  /** Kinks to stay at least `margin` (default 0.05) away from. */
+  avoid?: number[];
+  margin?: number;
+  /** Fixed values (hand-picked floats). */
+  values?: number[];
+  /** A shuffled grid of distinct multiples of 1/16, spaced 1/8 apart (tie-free MaxPool inputs). */
+  grid?: boolean;
+}
+interface Case {
+  op: string;
+  nodes: NodeP[];
+  inputs: In[];
+  outputs?: string[];
+  /** Inputs to differentiate; default every input. */
+  wrt?: string[];
+  opset?: number;
+  dtype?: Dtype;
+  initializers?: TensorP[];
+}
+
+/** Worst relError and number of checks per op and dtype, printed at the end (for the record, not asserted). */
+const worst = new Map<string, { err: number; checks: number }>();
+after(() => {
+  const rows = [...worst.entries()].sort(([a], [b]) => a.localeCompare(b));
+  console.log(rows.map(([key, { err, checks }]) => `${key.padEnd(28)} ${String(checks).padStart(3)} checks, worst relError ${err.toExponential(2)}`).join('\n'));
+});
+
+function draw(rng: Rng, spec: In, size: number): number[] {
+  if (spec.values) return spec.values;
+  if (spec.grid) {
+    const k = Array.from({ length: size }, (_, i) => i);
+    for (let i = size - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [k[i], k[j]] = [k[j]!, k[i]!];
+    }
+    return k.map((v) => (v - size / 2 + 0.5) / 8);
+  }
+  const { lo = -2, hi = 2, avoid = [], margin = 0.05 } = spec;
+  return Array.from({ length: size }, () => {
+    for (;;) {
+      const v = rng.range(lo, hi);
+      if (avoid.every((kink) => Math.abs(v - kink) > margin)) return v;
+    }
+  });
+}
+
+function feedsFor(c: Case, rng: Rng): Record<string, Feed> {
+  const dtype = c.dtype ?? 'float64';
+  const feeds: Record<string, Feed> = {};
+  for (const spec of c.inputs) {
+    const vals = draw(rng, spec, spec.shape.reduce((a, b) => a * b, 1));
+    feeds[spec.name] = { data: dtype === 'float64' ? Float64Array.from(vals) : Float32Array.from(vals), dims: spec.shape };
+  }
+  return feeds;
+}
+
+function modelOf(c: Case): ModelP {
+  const dtype = c.dtype ?? 'float64';
+  return makeModel({
+    inputs: c.inputs.map((i) => ({ name: i.name, dtype, shape: i.shape })),
+    outputs: (c.outputs ?? ['y']).map((name) => ({ name, dtype })),
+    nodes: c.nodes,
+    initializers: c.initializers ?? [],
+    opset: c.opset ?? 13,
+  });
+}
+
+const seedOf = (c: Case) => `nn:${c.op}:${c.nodes.map((n) => n.op_type).join(',')}:${c.inputs.map((i) => `${i.name}${i.shape.join('x')}`).join(',')}:${c.opset ?? 13}`;
+
+/** Runs the finite-difference check and asserts every relError is within the dtype's tolerance. */
+async function check(c: Case): Promise<void> {
+  const dtype = c.dtype ?? 'float64';
+  const rng = new Rng(seedOf(c));
+  const wrt = c.wrt ?? c.inputs.map((i) => i.name);
+  const h = dtype === 'float64' ? undefined : c.inputs.some((i) => i.grid) ? GRID_H : F32_H;
+  const res = await gradcheck(modelOf(c), feedsFor(c, rng), wrt, rng.fork('weights'), { h });
+  const tol = dtype === 'float64' ? F64_TOL : F32_TOL;
+  for (const r of res) {
+    assert.equal(r.dtype, dtype);
+    // Guards against a vacuous check (an identically zero gradient); GlobalAveragePool's
+    // derivative is only |w|/area, hence the low bar.
+    assert.ok(r.maxAbsNumeric > 1e-4, `${c.op}: d/d${r.input} is numerically zero — the check would be vacuous`);
+    assert.ok(r.relError < tol, `${c.op}: d/d${r.input} relError ${r.relError} ≥ ${tol} (${dtype})`);
+    const key = `${c.op} ${dtype}`;
+    const seen = worst.get(key) ?? { err: 0, checks: 0 };
+    worst.set(key, { err: Math.max(seen.err, r.relError), checks: seen.checks + 1 });
+  }
+}
+
+async function rejects(c: Case, message: RegExp): Promise<void> {
+  const rng = new Rng('reject');
+  await assert.rejects(gradcheck(modelOf(c), feedsFor(c, rng), c.wrt ?? c.inputs.map((i) => i.name), rng.fork('w')), message);
+}
+
+/** The backward graph's gradient of Σ y (seed = ones) with respect to `wrt`, for exact-value checks at kinks and ties. */
+async function gradOfSum(c: Case, wrt = 'x'): Promise<number[]> {
+  const dtype = c.dtype ?? 'float64';
+  const model = modelOf(c);
+  const feeds = feedsFor(c, new Rng(0));
+  const pr = await probe(model, feeds, 'test');
+  const m = cloneModel(model);
+  const b = new GraphBuilder(m.graph, 't_', dtype);
+  const y = model.graph.output[0]!.name;
+  const ys = pr.shapes.get(y)!;
+  const seed = b.op('ConstantOfShape', [b.constI64(ys)], { value: makeTensor('v', [1], dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1])) });
+  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]) });
+  m.graph.node.push(...b.nodes, node('Identity', [grads.get(wrt)!], ['t_grad_out']));
+  m.graph.initializer.push(...b.initializers);
+  m.graph.output.push(makeValueInfo('t_grad_out', dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT, null));
+  const s = await createSession(m, 'test');
+  try {
+    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.data instanceof Float64Array ? 'float64' : 'float32', v.data, v.dims)]));
+    const r = await s.run(ortFeeds);
+    return Array.from(r['t_grad_out']!.data as Float32Array | Float64Array);
+  } finally {
+    await s.release();
+  }
+}
+
+const f64 = (name: string, values: number[], dims: number[] = [values.length]) => makeTensor(name, dims, Float64Array.from(values));
+const f32 = (name: string, values: number[], dims: number[] = [values.length]) => makeTensor(name, dims, Float32Array.from(values));
+const fTensor = (dtype: Dtype, name: string, values: number[], dims: number[] = [values.length]) => (dtype === 'float64' ? f64 : f32)(name, values, dims);
+const X = (shape: number[], extra: Partial<In> = {}): In => ({ name: 'x', shape, ...extra });
+const unary = (op: string, attrs: Record<string, AttrValue | undefined> = {}) => [node(op, ['x'], ['y'], attrs)];
+/** Seeded weights in [−1, 1) (a constant initializer). */
+const randomTensor = (dtype: Dtype, name: string, dims: number[], seed: string, lo = -1, hi = 1): TensorP => {
+  const rng = new Rng(seed);
+  return fTensor(dtype, name, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.range(lo, hi)), dims);
+};
+
+// ─── Conv (float32: ORT has no double Conv) ───────────────────────────────────────────────────
+
+interface ConvSpec {
+  x: number[];
+  w: number[];
+  attrs?: Record<string, AttrValue>;
+  /** A bias input, differentiated too. */
+  bias?: boolean;
+  opset?: number;
+}
+const conv = ({ x, w, attrs = {}, bias = false, opset = 13 }: ConvSpec): Case => ({
+  op: 'Conv',
+  dtype: 'float32',
+  opset,
+  nodes: [node('Conv', bias ? ['x', 'w', 'b'] : ['x', 'w'], ['y'], attrs)],
+  inputs: [X(x), ...(bias ? [{ name: 'b', shape: [w[0]!] }] : [])],
+  initializers: [randomTensor('float32', 'w', w, `conv-w/${w.join('x')}`)],
+});
+
+test('Conv: 2-D, strides 2 with asymmetric pads, and a differentiated bias', async () => {
+  await check(conv({ x: [2, 3, 7, 6], w: [4, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 0, 2, 1] }, bias: true }));
+  await check(conv({ x: [1, 2, 6, 7], w: [3, 2, 2, 3], attrs: { strides: [3, 2], pads: [0, 2, 1, 0] }, opset: 11 }));
+});
+
+test('Conv: auto_pad SAME_UPPER (stride 2, odd total padding) and VALID', async () => {
+  await check(conv({ x: [1, 2, 6, 5], w: [3, 2, 3, 2], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } }));
+  await check(conv({ x: [2, 2, 6, 5], w: [3, 2, 3, 3], attrs: { auto_pad: 'VALID', strides: [2, 1] } }));
+});
+
+test('Conv: dilations 2 (stride 1 and stride 2)', async () => {
+  await check(conv({ x: [1, 2, 7, 7], w: [3, 2, 3, 3], attrs: { dilations: [2, 2], pads: [1, 2, 2, 1] } }));
+  await check(conv({ x: [1, 3, 8, 7], w: [2, 3, 2, 3], attrs: { dilations: [2, 2], strides: [2, 2], pads: [1, 1, 0, 0] } }));
+});
+
+test('Conv: groups (4 in, 4 out, group 2) and depthwise (group = channels, multiplier 2)', async () => {
+  await check(conv({ x: [2, 4, 5, 5], w: [4, 2, 3, 3], attrs: { group: 2, strides: [2, 2], pads: [1, 1, 1, 1] }, bias: true }));
+  await check(conv({ x: [1, 3, 6, 6], w: [6, 1, 3, 3], attrs: { group: 3, pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 4, 6, 6], w: [4, 1, 3, 3], attrs: { group: 4, strides: [2, 2], pads: [0, 1, 0, 1] } }));
+});
+
+test('Conv: 1-D (stride 2, pads) and 3-D', async () => {
+  await check(conv({ x: [2, 3, 9], w: [4, 3, 3], attrs: { strides: [2], pads: [1, 2] }, bias: true }));
+  await check(conv({ x: [1, 2, 9], w: [2, 2, 4], attrs: { pads: [1, 2] } }));
+  await check(conv({ x: [1, 2, 3, 4, 4], w: [2, 2, 2, 3, 2], attrs: { pads: [1, 0, 1, 0, 1, 1] } }));
+});
+
+// Stride 1, a constant W and a channel count that is a multiple of 8: dX is a plain Conv with
+// flipped, channel-swapped weights (when every flipped pad d·(k−1) − p is ≥ 0).
+test('Conv: 8 and 16 input channels, stride 1 (flipped-Conv path), with groups, depthwise and dilation', async () => {
+  await check(conv({ x: [2, 8, 5, 5], w: [4, 8, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true }));
+  await check(conv({ x: [1, 8, 5, 6], w: [6, 4, 3, 3], attrs: { group: 2, pads: [0, 1, 2, 1] } }));
+  await check(conv({ x: [1, 16, 5, 5], w: [16, 1, 3, 3], attrs: { group: 16, dilations: [2, 2], pads: [2, 2, 2, 2] } }));
+  await check(conv({ x: [1, 8, 9], w: [3, 8, 3], attrs: { pads: [0, 2] } }));
+});
+
+test('Conv: 8+ channels but not the flipped path (pads beyond the kernel, 12 channels, stride 2)', async () => {
+  // pad 3 > d·(k−1) = 2: a negative flipped pad, so ConvTranspose.
+  await check(conv({ x: [1, 8, 4, 4], w: [2, 8, 3, 3], attrs: { pads: [3, 0, 0, 3] } }));
+  await check(conv({ x: [1, 12, 4, 5], w: [3, 12, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 8, 6, 6], w: [4, 8, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }));
+});
+
+// Stride 1, undilated, ungrouped 2-D with 1–4 input channels: dX is a stride-f Conv of gy then
+// DepthToSpace(f), with f = 4 for one channel and 2 for two to four, lowered until f divides H and W.
+test('Conv: 1 input channel, stride 1, H and W divisible by 4 (polyphase f = 4)', async () => {
+  await check(conv({ x: [2, 1, 8, 8], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true }));
+  await check(conv({ x: [1, 1, 8, 12], w: [3, 1, 3, 2], attrs: { pads: [1, 0, 2, 1] } }));
+  await check(conv({ x: [1, 1, 4, 8], w: [2, 1, 5, 5], attrs: { pads: [2, 2, 2, 2] } }));
+  await check(conv({ x: [1, 1, 8, 8], w: [2, 1, 3, 3] }));
+});
+
+test('Conv: 1 input channel, stride 1, H/W divisible by 3 or only by 2 (polyphase f = 3, 2)', async () => {
+  await check(conv({ x: [1, 1, 9, 6], w: [3, 1, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 1, 6, 10], w: [3, 1, 3, 3], attrs: { auto_pad: 'SAME_UPPER' } }));
+});
+
+test('Conv: 2–4 input channels, stride 1, H and W divisible by 2 (polyphase f = 2)', async () => {
+  await check(conv({ x: [2, 3, 8, 6], w: [5, 3, 3, 2], attrs: { pads: [1, 0, 2, 1] }, bias: true }));
+  await check(conv({ x: [1, 3, 4, 4], w: [4, 3, 1, 1] }));
+  await check(conv({ x: [1, 3, 6, 6], w: [2, 3, 2, 2], attrs: { auto_pad: 'SAME_UPPER' } }));
+  await check(conv({ x: [1, 2, 4, 6], w: [3, 2, 3, 3], attrs: { auto_pad: 'VALID' } }));
+  await check(conv({ x: [1, 4, 4, 4], w: [3, 4, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+});
+
+test('Conv: few channels, stride 1, but no polyphase (H/W not divisible, pad > k − 1, dilated, grouped, 5 channels)', async () => {
+  await check(conv({ x: [1, 1, 5, 7], w: [3, 1, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 3, 5, 6], w: [2, 3, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 1, 4, 4], w: [2, 1, 3, 3], attrs: { pads: [3, 1, 0, 1] } }));
+  await check(conv({ x: [1, 3, 8, 8], w: [2, 3, 3, 3], attrs: { dilations: [2, 2], pads: [2, 2, 2, 2] } }));
+  await check(conv({ x: [1, 2, 4, 4], w: [2, 1, 3, 3], attrs: { group: 2, pads: [1, 1, 1, 1] } }));
+  await check(conv({ x: [1, 5, 4, 4], w: [2, 5, 3, 3], attrs: { pads: [1, 1, 1, 1] } }));
+});
+
+test('Conv: a weight fed as a graph input (not constant, not differentiated) takes the ConvTranspose path', async () => {
+  for (const xs of [[1, 8, 4, 4], [1, 1, 8, 8]]) {
+    await check({
+      op: 'Conv',
+      dtype: 'float32',
+      nodes: [node('Conv', ['x', 'w'], ['y'], { pads: [1, 1, 1, 1] })],
+      inputs: [X(xs), { name: 'w', shape: [2, xs[1]!, 3, 3], lo: -1, hi: 1 }],
+      wrt: ['x'],
+    });
+  }
+});
+
+test('Conv: a computed weight needing a gradient throws, naming the node', async () => {
+  await rejects({ op: 'Conv', dtype: 'float32', nodes: [node('Conv', ['x', 'x'], ['y'])], inputs: [X([1, 1, 2, 2])] }, /Conv node y: gradient with respect to a computed weight/);
+});
+
+// ─── MaxPool (float32) ────────────────────────────────────────────────────────────────────────
+//
+// ORT has no double Resize, AveragePool, MaxUnpool or Conv kernels, so in float64 models the rule
+// supports only tiling windows, through Reshape and broadcasting; those get float64 checks at the
+// end of this section. The float32 routes are covered with 1–3 channels and with a multiple of 8
+// channels (where ORT's blocked NCHWc kernels apply and the rule uses a different formulation).
+
+interface PoolSpec {
+  x: number[];
+  attrs: Record<string, AttrValue>;
+  opset?: number;
+  /** Relu → MaxPool (the rule folds the Relu's mask into the pooling gradient). */
+  relu?: boolean;
+  /** Hand-picked input values (default: the tie-free grid). */
+  values?: number[];
+  dtype?: Dtype;
+}
+const pool = ({ x, attrs, opset = 13, relu = false, values, dtype = 'float32' }: PoolSpec): Case => ({
+  op: 'MaxPool',
+  dtype,
+  opset,
+  nodes: relu ? [node('Relu', ['x'], ['r']), node('MaxPool', ['r'], ['y'], attrs)] : [node('MaxPool', ['x'], ['y'], attrs)],
+  inputs: [X(x, values ? { values } : { grid: true })],
+});
+const TILE_2x2 = { kernel_shape: [2, 2], strides: [2, 2] };
+// Four 2×2 windows of a 4×4 input: a 4-way tie at 1.5, a 2-way tie at 3, a 3-way tie at 7 (with a
+// 2 below it) and a 4-way tie at −2.
+const TIES = [
+  1.5, 1.5, 3, -1,
+  1.5, 1.5, 0, 3,
+  7, 7, -2, -2,
+  7, 2, -2, -2,
+];
+// For Relu → MaxPool: a window all ≤ 0 (the Relu makes it a 4-way tie at 0, but no gradient may
+// flow); a unique positive maximum; four equal positives; two equal positives beside a negative and a 0.
+const RELU_TIES = [
+  -1, 0, 3, -1,
+  -2, -0.5, 2, 0.5,
+  1.25, 1.25, 2, 2,
+  1.25, 1.25, -1, 0,
+];
+/** One 4×4 channel's values repeated over `c` channels (and the same for the expected gradient). */
+const channels = (c: number, plane: number[]) => Array.from({ length: c }, () => plane).flat();
+
+// Route (a): windows that tile the input (kernel = stride, divisible sizes, opset ≥ 13).
+test('MaxPool: tiling windows (2×2 stride 2), [2,16,8,8] and [2,3,8,8]', async () => {
+  await check(pool({ x: [2, 16, 8, 8], attrs: TILE_2x2 }));
+  await check(pool({ x: [2, 3, 8, 8], attrs: TILE_2x2 }));
+});
+
+test('MaxPool: tiling windows with 3, 8 and 12 channels, 3×3 and 2×3 windows, opset 18', async () => {
+  await check(pool({ x: [1, 8, 6, 6], attrs: { kernel_shape: [3, 3], strides: [3, 3] } }));
+  await check(pool({ x: [2, 8, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] }, opset: 18 }));
+  await check(pool({ x: [1, 12, 4, 4], attrs: TILE_2x2 }));
+  await check(pool({ x: [1, 3, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] } }));
+});
+
+// Route (b): other non-overlapping windows → the forward's Indices output and MaxUnpool.
+test('MaxPool: non-overlapping, non-tiling windows (kernel 2 stride 3; sizes not divisible; opset 12)', async () => {
+  await check(pool({ x: [1, 3, 8, 8], attrs: { kernel_shape: [2, 2], strides: [3, 3] } }));
+  await check(pool({ x: [2, 2, 5, 7], attrs: TILE_2x2 }));
+  await check(pool({ x: [2, 4, 6, 6], attrs: TILE_2x2, opset: 12 }));
+  await check(pool({ x: [1, 8, 8, 8], attrs: { kernel_shape: [2, 3], strides: [3, 3] } }));
+});
+
+// Route (c): overlapping, padded, dilated or ceil_mode windows → im2col / col2im.
+test('MaxPool: overlapping, padded, dilated, ceil_mode and SAME_UPPER windows (im2col route)', async () => {
+  await check(pool({ x: [2, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } }));
+  await check(pool({ x: [1, 2, 7, 6], attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] } }));
+  await check(pool({ x: [1, 2, 7, 7], attrs: { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] } }));
+  await check(pool({ x: [1, 2, 8, 8], attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }));
+  await check(pool({ x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] } }));
+  await check(pool({ x: [1, 8, 5, 5], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' } }));
+});
+
+test('MaxPool: Relu → MaxPool (Relu mask folded) on each route', async () => {
+  await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true }));
+  await check(pool({ x: [2, 3, 4, 4], attrs: TILE_2x2, relu: true }));
+  await check(pool({ x: [1, 3, 7, 7], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, relu: true }));
+  await check(pool({ x: [1, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, relu: true }));
+});
+
+test('MaxPool: tiling windows: an exact 4-way tie gives 0.25 to each tied element, 2-way 0.5, 3-way 1/3', async () => {
+  const third = Math.fround(1 / 3);
+  const expected = [
+    0.25, 0.25, 0.5, 0,
+    0.25, 0.25, 0, 0.5,
+    third, third, 0.25, 0.25,
+    third, 0, 0.25, 0.25,
+  ];
+  for (const c of [1, 8]) {
+    const g = await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, values: channels(c, TIES) }));
+    assert.equal(g.length, 16 * c);
+    g.forEach((v, i) => assert.ok(Math.abs(v - expected[i % 16]!) <= 1e-7, `${c} channels, element ${i}: ${v} ≠ ${expected[i % 16]}`));
+  }
+});
+
+test('MaxPool: tiling windows: near-ties one float32 ulp apart still give the whole gradient to the maximum', async () => {
+  // The float32 value one ulp further from 0 than v (the next bit pattern).
+  const away = (v: number) => {
+    const f = new Float32Array([v]);
+    new Int32Array(f.buffer)[0]! += 1;
+    return f[0]!;
+  };
+  const [a, b, c, d] = [1, Math.fround(1e-6), -3, 40000];
+  // Windows: 1 and its successor; 1e-6 and its successor; −3 above three copies of −3 − ulp;
+  // 40 000 and its successor.
+  const x = [
+    a, a, b, b,
+    a, away(a), away(b), b,
+    c, away(c), d, away(d),
+    away(c), away(c), d, d,
+  ];
+  const expected = [
+    0, 0, 0, 0,
+    0, 1, 1, 0,
+    1, 0, 0, 1,
+    0, 0, 0, 0,
+  ];
+  for (const ch of [1, 8]) {
+    const xs = channels(ch, x);
+    assert.ok(xs.every((v) => Math.fround(v) === v), 'the inputs are exact float32 values');
+    assert.deepEqual(await gradOfSum(pool({ x: [1, ch, 4, 4], attrs: TILE_2x2, values: xs })), channels(ch, expected), `${ch} channels`);
+  }
+});
+
+test('MaxPool: Relu → MaxPool, tiling windows: 0 for a window ≤ 0, all to a positive max, ties at a positive value share', async () => {
+  const expected = [
+    0, 0, 1, 0,
+    0, 0, 0, 0,
+    0.25, 0.25, 0.5, 0.5,
+    0.25, 0.25, 0, 0,
+  ];
+  for (const c of [1, 8]) {
+    assert.deepEqual(await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, relu: true, values: channels(c, RELU_TIES) })), channels(c, expected), `${c} channels`);
+  }
+});
+
+test('MaxPool: non-tiling non-overlapping windows give the whole gradient to the first maximum (PyTorch rule)', async () => {
+  // Kernel 2 stride 3 on 5×5: row 2 and column 2 are in no window.
+  const x = [
+    1, 1, 9, 4, 4,
+    1, 1, 9, 4, 5,
+    9, 9, 9, 9, 9,
+    0, 2, 9, 3, 3,
+    2, 0, 9, 3, 3,
+  ];
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 5, 5], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, values: x })), [
+    1, 0, 0, 0, 0,
+    0, 0, 0, 0, 1,
+    0, 0, 0, 0, 0,
+    0, 1, 0, 1, 0,
+    0, 0, 0, 0, 0,
+  ]);
+  // Tiling windows at opset 12 take the same route.
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, opset: 12, values: TIES })), [
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+  ]);
+});
+
+test('MaxPool: Relu → MaxPool on the MaxUnpool route: 0 for a window ≤ 0, the first positive maximum gets all', async () => {
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, opset: 12, relu: true, values: RELU_TIES })), [
+    0, 0, 1, 0,
+    0, 0, 0, 0,
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+  ]);
+});
+
+test('MaxPool: overlapping windows (im2col route) sum over windows, ties share equally', async () => {
+  // 2×2 windows, stride 1, on 3×3: the top-left window ties 5 and 5; (0,1) is the max of two windows.
+  const x = [5, 5, 1, 2, 3, 4, 0, 1, 2];
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 3, 3], attrs: { kernel_shape: [2, 2], strides: [1, 1] }, values: x })), [0.5, 1.5, 0, 0, 1, 1, 0, 0, 0]);
+});
+
+test('MaxPool: float64 tiling windows (Reshape route), with and without a folded Relu, opsets 11 and 13', async () => {
+  await check(pool({ x: [2, 3, 4, 6], attrs: TILE_2x2, dtype: 'float64' }));
+  await check(pool({ x: [1, 2, 6, 6], attrs: { kernel_shape: [3, 2], strides: [3, 2] }, opset: 11, dtype: 'float64' }));
+  await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true, dtype: 'float64' }));
+});
+
+test('MaxPool: float64 tiling windows: ties share; Relu → MaxPool gives 0 to a window ≤ 0', async () => {
+  const third = 1 / 3;
+  const expected = [
+    0.25, 0.25, 0.5, 0,
+    0.25, 0.25, 0, 0.5,
+    third, third, 0.25, 0.25,
+    third, 0, 0.25, 0.25,
+  ];
+  const g = await gradOfSum(pool({ x: [1, 2, 4, 4], attrs: TILE_2x2, values: channels(2, TIES), dtype: 'float64' }));
+  g.forEach((v, i) => assert.ok(Math.abs(v - expected[i % 16]!) <= 1e-15, `element ${i}: ${v} ≠ ${expected[i % 16]}`));
+  const reluExpected = [0, 0, 1, 0, 0, 0, 0, 0, 0.25, 0.25, 0.5, 0.5, 0.25, 0.25, 0, 0];
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, relu: true, values: RELU_TIES, dtype: 'float64' })), reluExpected);
+});
+
+test('MaxPool: float64 windows that do not tile the input throw, naming the node', async () => {
+  await rejects(pool({ x: [1, 1, 5, 5], attrs: TILE_2x2, dtype: 'float64' }), /MaxPool node y: in a float64 model only windows that tile the input/);
+  await rejects(pool({ x: [1, 1, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1] }, dtype: 'float64' }), /MaxPool node y: in a float64 model only windows that tile/);
+});
+
+test('MaxPool: 1-D pooling and storage_order=1 throw, naming the node', async () => {
+  await rejects({ op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2], strides: [2] }), inputs: [X([1, 2, 8])] }, /MaxPool node y: only 2-D pooling has a gradient rule \(input rank 3\)/);
+  await rejects(
+    { op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2, 2], strides: [2, 2], storage_order: 1 }), inputs: [X([1, 1, 4, 4])] },
+    /MaxPool node y: storage_order=1 is not supported/,
+  );
+});
+
+// ─── Gemm, MatMul (float64) ───────────────────────────────────────────────────────────────────
+
+for (const [label, attrs, as, bs, cs] of [
+  ['C [N]', {}, [3, 4], [4, 5], [5]],
+  ['transA, C [1, N]', { transA: 1 }, [4, 3], [4, 5], [1, 5]],
+  ['transB, alpha 0.7, beta −1.3, C [M, N]', { transB: 1, alpha: float(0.7), beta: float(-1.3) }, [3, 4], [5, 4], [3, 5]],
+  ['transA and transB, beta 0.5, scalar C', { transA: 1, transB: 1, beta: float(0.5) }, [4, 3], [5, 4], []],
+  ['alpha 2, C [M, 1]', { alpha: float(2) }, [3, 4], [4, 5], [3, 1]],
+  ['no C', { transB: 1 }, [2, 4], [3, 4], null],
+] as [string, Record<string, AttrValue>, number[], number[], number[] | null][]) {
+  test(`Gemm: ${label}, gradients for A, B${cs ? ' and C' : ''}, float64`, async () => {
+    const ins = [{ name: 'a', shape: as }, { name: 'b', shape: bs }, ...(cs ? [{ name: 'c', shape: cs }] : [])];
+    await check({ op: 'Gemm', nodes: [node('Gemm', ins.map((i) => i.name), ['y'], attrs)], inputs: ins });
+  });
+}
+
+const gemmOldOpset = (opset: number): Case => ({
+  op: 'Gemm',
+  opset,
+  nodes: [node('Gemm', ['a', 'b', 'c'], ['y'], { transA: 1, alpha: float(1.5) })],
+  inputs: [{ name: 'a', shape: [4, 2] }, { name: 'b', shape: [4, 3] }],
+  initializers: [f64('c', [1, 2, 3])],
+});
+
+test('Gemm: opset 11 with a constant C, gradients for A and B', async () => {
+  await check(gemmOldOpset(11));
+});
+
+// Before opset 11 Gemm's C input is required, so the rule's dA / dB Gemms carry a zero C there.
+test('Gemm: opsets 7, 9 and 10 (C required) with a constant C, gradients for A and B', async () => {
+  for (const opset of [7, 9, 10]) await check(gemmOldOpset(opset));
+});
+
+for (const [as, bs] of [
+  [[3, 4], [4, 5]],
+  [[2, 3, 4], [2, 4, 5]],
+  [[2, 1, 3, 4], [5, 4, 2]],
+  [[4], [4, 3]],
+  [[3, 4], [4]],
+  [[4], [2, 4, 3]],
+  [[4], [4]],
+]) {
+  test(`MatMul: ${JSON.stringify(as)} × ${JSON.stringify(bs)}, gradients for both, float64`, async () => {
+    await check({ op: 'MatMul', nodes: [node('MatMul', ['a', 'b'], ['y'])], inputs: [{ name: 'a', shape: as! }, { name: 'b', shape: bs! }] });
+  });
+}
+
+test('MatMul: the same input on both sides (x·x), float64', async () => {
+  await check({ op: 'MatMul', nodes: [node('MatMul', ['x', 'x'], ['y'])], inputs: [X([2, 3, 3])] });
+});
+
+// ─── Add, Sub, Mul, Div (float64, broadcasting both ways) ─────────────────────────────────────
+
+const BROADCAST_PAIRS: [number[], number[]][] = [
+  [[2, 3, 4], [2, 3, 4]],
+  [[2, 3, 4], [4]],
+  [[4], [2, 3, 4]],
+  [[2, 3, 4], [3, 1]],
+  [[3, 1], [2, 3, 4]],
+  [[2, 3, 4], [1]],
+  [[], [2, 3, 4]],
+  [[2, 1, 4], [3, 1]],
+];
+for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+  for (const [as, bs] of BROADCAST_PAIRS) {
+    test(`${op}: ${JSON.stringify(as)} with ${JSON.stringify(bs)}, gradients for both, float64`, async () => {
+      // Div's denominators stay at least 0.5 away from 0 (|A/B²| ≤ 8).
+      const den = op === 'Div' ? { avoid: [0], margin: 0.5 } : {};
+      await check({ op, nodes: [node(op, ['a', 'b'], ['y'])], inputs: [{ name: 'a', shape: as }, { name: 'b', shape: bs, ...den }] });
+    });
+  }
+}
+
+test('Add, Mul with the same input on both sides (fan-in sums); Div, Sub with a constant operand; opsets 7 and 14, float64', async () => {
+  for (const opset of [7, 14]) {
+    await check({ op: 'Add', opset, nodes: [node('Add', ['x', 'x'], ['y'])], inputs: [X([2, 3])] });
+    await check({ op: 'Mul', opset, nodes: [node('Mul', ['x', 'x'], ['y'])], inputs: [X([2, 3])] });
+    await check({ op: 'Div', opset, nodes: [node('Div', ['x', 'c'], ['y'])], inputs: [X([2, 3])], initializers: [f64('c', [0.5, -2, 3])] });
+    await check({ op: 'Sub', opset, nodes: [node('Sub', ['c', 'x'], ['y'])], inputs: [X([2, 3])], initializers: [f64('c', [1, 2, 3])] });
+  }
+});
+
+// ─── Neg, Identity, Dropout, Flatten, Reshape (float64) ───────────────────────────────────────
+
+test('Neg and Identity: float64', async () => {
+  await check({ op: 'Neg', nodes: unary('Neg'), inputs: [X([2, 3, 4])] });
+  await check({ op: 'Identity', nodes: unary('Identity'), inputs: [X([2, 3, 4])] });
+  await check({ op: 'Identity', opset: 16, nodes: [node('Identity', ['x'], ['i']), node('Mul', ['i', 'x'], ['y'])], inputs: [X([3, 2])] });
+});
+
+const boolFalse = (name: string): TensorP => ({ name, dims: [], data_type: DataType.BOOL, raw_data: new Uint8Array([0]) });
+test('Dropout (inference): no training_mode input, training_mode false, opset 10 ratio attribute, float64', async () => {
+  await check({ op: 'Dropout', nodes: unary('Dropout'), inputs: [X([2, 3, 4])] });
+  await check({ op: 'Dropout', nodes: [node('Dropout', ['x', 'ratio'], ['y'])], inputs: [X([2, 3, 4])], initializers: [f64('ratio', [0.5], [])] });
+  await check({ op: 'Dropout', nodes: [node('Dropout', ['x', 'ratio', 'tm'], ['y', 'mask'])], inputs: [X([2, 3, 4])], initializers: [f64('ratio', [0.3], []), boolFalse('tm')] });
+  await check({ op: 'Dropout', opset: 10, nodes: unary('Dropout', { ratio: float(0.4) }), inputs: [X([2, 3, 4])] });
+});
+
+for (const axis of [0, 1, 2, 3, -1, -3]) {
+  test(`Flatten: axis ${axis} on [2,3,4], float64`, async () => {
+    await check({ op: 'Flatten', nodes: unary('Flatten', { axis }), inputs: [X([2, 3, 4])] });
+  });
+}
+
+test('Flatten: default axis on a rank-4 input, opset 9, float64', async () => {
+  await check({ op: 'Flatten', opset: 9, nodes: unary('Flatten'), inputs: [X([2, 3, 2, 2])] });
+});
+
+for (const [shape, opset] of [
+  [[0, -1], 13],
+  [[4, 0, -1], 13],
+  [[-1], 5],
+  [[2, 0, 1, 2, 2], 14],
+  [[-1, 2, 0], 14],
+] as [number[], number][]) {
+  test(`Reshape: [2,3,4] to ${JSON.stringify(shape)}, opset ${opset}, float64`, async () => {
+    await check({ op: 'Reshape', opset, nodes: [node('Reshape', ['x', 'shape'], ['y'])], inputs: [X([2, 3, 4])], initializers: [int64Tensor('shape', shape)] });
+  });
+}
+
+// ─── Relu (float64) ───────────────────────────────────────────────────────────────────────────
+
+for (const opset of [13, 14]) {
+  test(`Relu: opset ${opset}, away from 0, float64`, async () => {
+    await check({ op: 'Relu', opset, nodes: unary('Relu'), inputs: [X([2, 3, 4], { avoid: [0] })] });
+  });
+}
+
+test('Relu: gradient at 0 is 0 (PyTorch convention)', async () => {
+  assert.deepEqual(await gradOfSum({ op: 'Relu', nodes: unary('Relu'), inputs: [X([5], { values: [-1, -0, 0, 1e-300, 2] })] }), [0, 0, 0, 1, 1]);
+  assert.deepEqual(await gradOfSum({ op: 'Relu', dtype: 'float32', nodes: unary('Relu'), inputs: [X([3], { values: [-1, 0, 2] })] }), [0, 0, 1]);
+});
+
+// ─── GlobalAveragePool (float32: ORT has no double kernel; linear) ────────────────────────────
+
+test('GlobalAveragePool: [2,3,4,5], 1-D [2,3,7] and 3-D [1,2,2,3,2], float32', async () => {
+  await check({ op: 'GlobalAveragePool', dtype: 'float32', nodes: unary('GlobalAveragePool'), inputs: [X([2, 3, 4, 5])] });
+  await check({ op: 'GlobalAveragePool', dtype: 'float32', nodes: unary('GlobalAveragePool'), inputs: [X([2, 3, 7])] });
+  await check({ op: 'GlobalAveragePool', dtype: 'float32', nodes: unary('GlobalAveragePool'), inputs: [X([1, 2, 2, 3, 2])] });
+});
+
+// ─── BatchNormalization (inference form) ──────────────────────────────────────────────────────
+
+const bnParams = (dtype: Dtype, c: number): TensorP[] => [
+  randomTensor(dtype, 'scale', [c], `bn-scale/${c}`, -1.5, 1.5),
+  randomTensor(dtype, 'bias', [c], `bn-bias/${c}`),
+  randomTensor(dtype, 'mean', [c], `bn-mean/${c}`),
+  randomTensor(dtype, 'var', [c], `bn-var/${c}`, 0.05, 2),
+];
+const BN_INS = ['x', 'scale', 'bias', 'mean', 'var'];
+
+for (const opset of [9, 14, 15]) {
+  test(`BatchNormalization: opset ${opset}, constant parameters, epsilon 1e-2, [2,3,4,5] and [4,3], float64`, async () => {
+    for (const xs of [[2, 3, 4, 5], [4, 3]]) {
+      await check({ op: 'BatchNormalization', opset, nodes: [node('BatchNormalization', BN_INS, ['y'], { epsilon: float(1e-2) })], inputs: [X(xs)], initializers: bnParams('float64', 3) });
+    }
+  });
+}
+
+test('BatchNormalization: default epsilon, float32', async () => {
+  await check({ op: 'BatchNormalization', dtype: 'float32', opset: 15, nodes: [node('BatchNormalization', BN_INS, ['y'])], inputs: [X([2, 4, 3, 3])], initializers: bnParams('float32', 4) });
+});
+
+test('BatchNormalization: scale and var fed as graph inputs (factor computed in the graph), gradient for X only, float64', async () => {
+  await check({
+    op: 'BatchNormalization',
+    opset: 15,
+    nodes: [node('BatchNormalization', BN_INS, ['y'], { epsilon: float(1e-3) })],
+    inputs: [X([2, 3, 2, 2]), { name: 'scale', shape: [3], lo: 0.5, hi: 1.5 }, { name: 'var', shape: [3], lo: 0.1, hi: 2 }],
+    initializers: bnParams('float64', 3).filter((t) => t.name === 'bias' || t.name === 'mean'),
+    wrt: ['x'],
+  });
+});
+
+test('BatchNormalization: a gradient for scale throws, naming the node', async () => {
+  await rejects(
+    {
+      op: 'BatchNormalization',
+      opset: 15,
+      nodes: [node('BatchNormalization', BN_INS, ['y'])],
+      inputs: [X([2, 3, 2, 2]), { name: 'scale', shape: [3], lo: 0.5, hi: 1.5 }],
+      initializers: bnParams('float64', 3).filter((t) => t.name !== 'scale'),
+    },
+    /BatchNormalization node y: gradients with respect to its parameters are not supported/,
+  );
+});
