@@ -19,7 +19,8 @@ Options:
   --attack pgd       benchmark the PGD attack instead of one gradient pass
   --data D           data for --attack (default: the embedded 2,000-image slice)
   --batch-size B     items per pass (default 256)
-  --repeats R        timed passes of each kind (default 20; 3 warm-up passes are not timed)
+  --repeats R        timed passes of each kind (default 20), in 4 alternating blocks; each
+                     block starts with an untimed pass (3 before the first)
   --seed N           seed of the random batch (default 0)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 `;
@@ -74,16 +75,18 @@ export async function benchVerb(argv: string[]): Promise<number> {
     const buildMs = performance.now() - buildStart;
     const forward = () => model.predictBatch(x, batch);
     const gradient = () => engine.run(x, batch, labels);
-    for (let i = 0; i < 3; i++) {
-      await forward();
-      await gradient();
-    }
-    // Alternate the two kinds of pass so that machine noise hits both alike.
+    // Blocks of each kind, alternating over a few rounds so that load drift hits both alike. A
+    // pass run right after the other session's is slowed by that session's ORT threads still
+    // spinning, so each block starts with an untimed pass.
     const fwd: number[] = [];
     const grad: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      await timed(forward, fwd);
-      await timed(gradient, grad);
+    const rounds = Math.min(4, repeats);
+    for (let round = 0; round < rounds; round++) {
+      const k = Math.floor(repeats / rounds) + (round < repeats % rounds ? 1 : 0);
+      for (const [pass, into] of [[forward, fwd], [gradient, grad]] as const) {
+        for (let i = 0; i < (round === 0 ? 3 : 1); i++) await pass();
+        for (let i = 0; i < k; i++) await timed(pass, into);
+      }
     }
     const forwardMs = median(fwd);
     const gradMs = median(grad);
@@ -91,7 +94,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {
       process.stdout.write(
-        `model            ${model.label}\nbatch            ${batch} (median of ${repeats} after 3 warm-up)\nforward          ${fmt(forwardMs, 2)} ms\nforward+gradient ${fmt(gradMs, 2)} ms\nratio            ${fmt(gradMs / forwardMs, 2)}×\n(gradient graph built in ${fmt(buildMs, 0)} ms, once per batch size)\n`,
+        `model            ${model.label}\nbatch            ${batch} (median of ${repeats}, in blocks after warm-up)\nforward          ${fmt(forwardMs, 2)} ms\nforward+gradient ${fmt(gradMs, 2)} ms\nratio            ${fmt(gradMs / forwardMs, 2)}×\n(gradient graph built in ${fmt(buildMs, 0)} ms, once per batch size)\n`,
       );
     }
     return 0;
