@@ -1,16 +1,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import ort from 'onnxruntime-node';
-import { buildBackward } from '../src/autodiff/backward.js';
 import { gradcheck } from '../src/autodiff/gradcheck.js';
-import { probe, type Feed } from '../src/autodiff/probe.js';
-import { createSession } from '../src/engine/session.js';
-import { GraphBuilder } from '../src/onnx/builder.js';
-import { defaultOpset, float, makeValueInfo, type AttrValue } from '../src/onnx/graph.js';
+import type { Feed } from '../src/autodiff/probe.js';
+import { float, type AttrValue } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
-import { cloneModel, DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
+import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
+import { drawValues, gradOfSumOf, type Draw } from './autodiff-helpers.js';
 
 /*
  * Central finite-difference checks of the layer rules: Conv, MaxPool, Gemm, MatMul, Add, Sub, Mul,
@@ -44,18 +41,9 @@ const F32_H = 0.05;
 const GRID_H = 1 / 32;
 
 type Dtype = 'float32' | 'float64';
-interface In {
+interface In extends Draw {
   name: string;
   shape: number[];
-  lo?: number;
-  hi?: number;
-  /** Kinks to stay at least `margin` (default 0.05) away from. */
-  avoid?: number[];
-  margin?: number;
-  /** Fixed values (hand-picked floats). */
-  values?: number[];
-  /** A shuffled grid of distinct multiples of 1/16, spaced 1/8 apart (tie-free MaxPool inputs). */
-  grid?: boolean;
 }
 interface Case {
   op: string;
@@ -76,30 +64,12 @@ after(() => {
   console.log(rows.map(([key, { err, checks }]) => `${key.padEnd(28)} ${String(checks).padStart(3)} checks, worst relError ${err.toExponential(2)}`).join('\n'));
 });
 
-function draw(rng: Rng, spec: In, size: number): number[] {
-  if (spec.values) return spec.values;
-  if (spec.grid) {
-    const k = Array.from({ length: size }, (_, i) => i);
-    for (let i = size - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [k[i], k[j]] = [k[j]!, k[i]!];
-    }
-    return k.map((v) => (v - size / 2 + 0.5) / 8);
-  }
-  const { lo = -2, hi = 2, avoid = [], margin = 0.05 } = spec;
-  return Array.from({ length: size }, () => {
-    for (;;) {
-      const v = rng.range(lo, hi);
-      if (avoid.every((kink) => Math.abs(v - kink) > margin)) return v;
-    }
-  });
-}
 
 function feedsFor(c: Case, rng: Rng): Record<string, Feed> {
   const dtype = c.dtype ?? 'float64';
   const feeds: Record<string, Feed> = {};
   for (const spec of c.inputs) {
-    const vals = draw(rng, spec, spec.shape.reduce((a, b) => a * b, 1));
+    const vals = drawValues(rng, spec, spec.shape.reduce((a, b) => a * b, 1));
     feeds[spec.name] = { data: dtype === 'float64' ? Float64Array.from(vals) : Float32Array.from(vals), dims: spec.shape };
   }
   return feeds;
@@ -143,29 +113,9 @@ async function rejects(c: Case, message: RegExp): Promise<void> {
   await assert.rejects(gradcheck(modelOf(c), feedsFor(c, rng), c.wrt ?? c.inputs.map((i) => i.name), rng.fork('w')), message);
 }
 
-/** The backward graph's gradient of Σ y (seed = ones) with respect to `wrt`, for exact-value checks at kinks and ties. */
-async function gradOfSum(c: Case, wrt = 'x'): Promise<number[]> {
-  const dtype = c.dtype ?? 'float64';
-  const model = modelOf(c);
-  const feeds = feedsFor(c, new Rng(0));
-  const pr = await probe(model, feeds, 'test');
-  const m = cloneModel(model);
-  const b = new GraphBuilder(m.graph, 't_', dtype);
-  const y = model.graph.output[0]!.name;
-  const ys = pr.shapes.get(y)!;
-  const seed = b.op('ConstantOfShape', [b.constI64(ys)], { value: makeTensor('v', [1], dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1])) });
-  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]) });
-  m.graph.node.push(...b.nodes, node('Identity', [grads.get(wrt)!], ['t_grad_out']));
-  m.graph.initializer.push(...b.initializers);
-  m.graph.output.push(makeValueInfo('t_grad_out', dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT, null));
-  const s = await createSession(m, 'test');
-  try {
-    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.data instanceof Float64Array ? 'float64' : 'float32', v.data, v.dims)]));
-    const r = await s.run(ortFeeds);
-    return Array.from(r['t_grad_out']!.data as Float32Array | Float64Array);
-  } finally {
-    await s.release();
-  }
+/** The backward graph's exact gradient of Σ y with respect to `wrt` (kinks and ties). */
+function gradOfSum(c: Case, wrt = 'x'): Promise<number[]> {
+  return gradOfSumOf(modelOf(c), feedsFor(c, new Rng(0)), wrt, c.dtype ?? 'float64');
 }
 
 const f64 = (name: string, values: number[], dims: number[] = [values.length]) => makeTensor(name, dims, Float64Array.from(values));
