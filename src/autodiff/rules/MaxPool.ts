@@ -161,30 +161,39 @@ const MASK_SCALE = 2 ** 60;
  * (float32, channels a multiple of 8), so no full-resolution tensor is reordered or compared
  * with the slow generic kernels:
  *
- *   M  = Relu(1 + (K·X − upsample(K·Y)))  depthwise 1×1 Convs; ORT fuses the Add and the Relu
- *   dX = M · upsample(g / (area · AveragePool(M)))
+ *   M  = Relu(1 + (K·X − upsample(K·Y + D)))   depthwise 1×1 Convs; ORT fuses the Adds and Relus
+ *   A  = AveragePool(M) + D/area                the fraction of each window at its maximum
+ *   dX = M · upsample(g / (area · A))
  *
  * K = 2^60 makes K·X and K·Y exact, so M is exactly 1 where X equals its window's maximum and 0
  * wherever X is below it by at least 2^-60 — every distinct float32 pair once the maximum is
- * above about 1e-11 in magnitude; below that, near-ties could get a fractional share.
- * AveragePool(M)·area counts each window's maxima, so exact ties share the gradient equally, as
- * on the other routes. With a Relu folded in, windows whose maximum is ≤ 0 get a zero share (the
- * count is divided by [Y > 0], giving g / ∞ = 0).
+ * above about 1e-11 in magnitude; below that, near-ties could get a fractional share. A·area
+ * counts each window's maxima, so exact ties share the gradient equally, as on the other routes.
+ *
+ * D is 0 except with a Relu folded in, where D = Relu(1 − K·Y) is 1 for a window whose maximum is
+ * 0 (Relu was flat there): its mask drops to 0, so it gets no gradient, and D/area keeps its
+ * count away from zero. Everything but the one Div stays in the blocked layout.
  */
 function blockedMaskGrad(ctx: GradContext, c: number, win: Window, fold: boolean, up: (v: string) => string): string {
   const { node, e, b, gy } = ctx;
   const y = node.output[0]!;
-  const dw = (hint: string, v: number) => b.tensor(hint, [c, 1, 1, 1], new Float32Array(c).fill(v));
-  const geo = { group: c, kernel_shape: [1, 1] };
-  const negKY = e.op('Conv', [y, dw('pool_negk', -MASK_SCALE)], geo, 'pool_negky');
-  // E = K·X − K·Y is exact whether or not ORT fuses the Add into the Conv; the +1 comes in a
-  // second Conv so that no summation order can drop it.
-  const diff = e.op('Add', [e.op('Conv', [node.input[0]!, dw('pool_k', MASK_SCALE)], geo, 'pool_kx'), up(negKY)], {}, 'pool_diff');
-  const mask = e.op('Relu', [e.op('Conv', [diff, dw('pool_id', 1), b.tensor('pool_one', [c], new Float32Array(c).fill(1))], geo, 'pool_shift')], {}, 'pool_mask');
   const area = win.kernel.reduce((p, k) => p * k, 1);
-  let count = e.op('Mul', [e.op('AveragePool', [mask], { kernel_shape: win.kernel, strides: win.strides }), b.scalarF(area)]);
-  if (fold) count = e.op('Div', [count, e.castFloat(e.op('Greater', [y, b.scalarF(0)]), 'float32')]);
-  // The identity depthwise Conv hands the share to the upsample in the blocked layout.
-  const share = e.op('Conv', [e.op('Div', [gy[0]!, count]), dw('pool_id', 1)], geo, 'pool_share');
+  const dw = (hint: string, v: number) => b.tensor(hint, [c, 1, 1, 1], new Float32Array(c).fill(v));
+  const ones = () => b.tensor('pool_one', [c], new Float32Array(c).fill(1));
+  const geo = { group: c, kernel_shape: [1, 1] };
+  const conv = (x: string, w: number, hint: string, bias = false) => e.op('Conv', bias ? [x, dw(`${hint}_w`, w), ones()] : [x, dw(`${hint}_w`, w)], geo, hint);
+  let negKY = conv(y, -MASK_SCALE, 'pool_negky');
+  // Y ≥ 0 after a Relu, so D is exactly 1 where Y = 0 and 0 where Y ≥ 2^-60.
+  const dead = fold ? e.op('Relu', [conv(y, -MASK_SCALE, 'pool_dead', true)], {}, 'pool_dead') : null;
+  if (dead) negKY = e.op('Add', [negKY, conv(dead, -1, 'pool_negdead')]);
+  // E = K·X − (K·Y + D) is exact whether or not ORT fuses the Add into the Conv; the +1 comes in
+  // a second Conv so that no summation order can drop it.
+  const diff = e.op('Add', [conv(node.input[0]!, MASK_SCALE, 'pool_kx'), up(negKY)], {}, 'pool_diff');
+  const mask = e.op('Relu', [conv(diff, 1, 'pool_shift', true)], {}, 'pool_mask');
+  let frac = e.op('AveragePool', [mask], { kernel_shape: win.kernel, strides: win.strides });
+  if (dead) frac = e.op('Add', [frac, conv(dead, 1 / area, 'pool_deadfrac')]);
+  // g / (area · A): the Div is the one generic op; the 1/area Conv hands the share to the
+  // upsample in the blocked layout.
+  const share = conv(e.op('Div', [gy[0]!, frac]), 1 / area, 'pool_share');
   return e.op('Mul', [mask, up(share)], {}, 'pool_grad');
 }
