@@ -5,7 +5,7 @@ import { createSession } from '../src/engine/session.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { defaultOpset, makeValueInfo } from '../src/onnx/graph.js';
 import { node } from '../src/onnx/make.js';
-import { cloneModel, DataType, type ModelP } from '../src/onnx/proto.js';
+import { cloneModel, DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { makeTensor } from '../src/onnx/tensor.js';
 import type { Rng } from '../src/rng.js';
 
@@ -20,6 +20,27 @@ export interface Draw {
   values?: number[];
   /** A shuffled grid of distinct multiples of 1/16, spaced 1/8 apart (tie-free MaxPool inputs). */
   grid?: boolean;
+}
+
+/** One input of a rule test case. */
+export interface RuleInput extends Draw {
+  name: string;
+  shape: number[];
+  /** An int64 input (indices, shapes): never differentiated. */
+  int64?: boolean;
+}
+
+/** A one-op (or few-op) model to check a rule on. */
+export interface RuleCase {
+  op: string;
+  nodes: NodeP[];
+  inputs: RuleInput[];
+  outputs?: string[];
+  /** Inputs to differentiate; default every float input. */
+  wrt?: string[];
+  opset?: number;
+  dtype?: 'float32' | 'float64';
+  initializers?: TensorP[];
 }
 
 /** `size` seeded values for one input, following `spec`. */

@@ -6,10 +6,10 @@ import { probe, type Feed } from '../src/autodiff/probe.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { defaultOpset, float } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
-import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
+import { DataType, type ModelP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
-import { drawValues, gradOfSumOf, type Draw } from './autodiff-helpers.js';
+import { drawValues, gradOfSumOf, type RuleCase, type RuleInput } from './autodiff-helpers.js';
 
 /*
  * Central finite-difference checks of the elementwise, activation, normalisation and reduction
@@ -27,22 +27,8 @@ const F64_TOL = 1e-5;
 const F32_TOL = 5e-3;
 
 type Dtype = 'float32' | 'float64';
-interface In extends Draw {
-  name: string;
-  shape: number[];
-  int64?: boolean;
-}
-interface Case {
-  op: string;
-  nodes: NodeP[];
-  inputs: In[];
-  outputs?: string[];
-  /** Inputs to differentiate; default every float input. */
-  wrt?: string[];
-  opset?: number;
-  dtype?: Dtype;
-  initializers?: TensorP[];
-}
+type In = RuleInput;
+type Case = RuleCase;
 
 /** Worst relError per op and dtype, printed at the end (for the record, not asserted). */
 const worst = new Map<string, number>();

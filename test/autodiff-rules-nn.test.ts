@@ -4,10 +4,10 @@ import { gradcheck } from '../src/autodiff/gradcheck.js';
 import type { Feed } from '../src/autodiff/probe.js';
 import { float, type AttrValue } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
-import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
+import { DataType, type ModelP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
-import { drawValues, gradOfSumOf, type Draw } from './autodiff-helpers.js';
+import { drawValues, gradOfSumOf, type RuleCase, type RuleInput } from './autodiff-helpers.js';
 
 /*
  * Central finite-difference checks of the layer rules: Conv, MaxPool, Gemm, MatMul, Add, Sub, Mul,
@@ -41,21 +41,8 @@ const F32_H = 0.05;
 const GRID_H = 1 / 32;
 
 type Dtype = 'float32' | 'float64';
-interface In extends Draw {
-  name: string;
-  shape: number[];
-}
-interface Case {
-  op: string;
-  nodes: NodeP[];
-  inputs: In[];
-  outputs?: string[];
-  /** Inputs to differentiate; default every input. */
-  wrt?: string[];
-  opset?: number;
-  dtype?: Dtype;
-  initializers?: TensorP[];
-}
+type In = RuleInput;
+type Case = RuleCase;
 
 /** Worst relError and number of checks per op and dtype, printed at the end (for the record, not asserted). */
 const worst = new Map<string, { err: number; checks: number }>();
