@@ -1,7 +1,6 @@
-import type { Rule } from '../context.js';
+import type { Emit, Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { outputPadding, resolveWindow, type Window } from '../spatial.js';
-import type { Emit } from '../context.js';
 import type { GraphBuilder } from '../../onnx/builder.js';
 
 /**
@@ -10,9 +9,9 @@ import type { GraphBuilder } from '../../onnx/builder.js';
  * dB = Σ gy over batch and spatial axes. dX is the transposed convolution of gy with W. For stride
  * 1 and a constant W it is emitted as a plain Conv with pre-flipped, channel-swapped weights, which
  * keeps ORT on its fastest kernels; otherwise as a ConvTranspose with the forward's pads and an
- * output_padding that restores X's exact size. A stride-1 2-D conv with few input channels (an
- * image stem: 1–3 channels) gets its dX as a polyphase strided Conv (see `polyphaseDx`). Gradients with respect to a computed W are not
- * supported (weights are initializers in deployed models).
+ * output_padding that restores X's exact size. A stride-1 2-D conv with 1–4 input channels (an
+ * image stem) gets its dX as a polyphase strided Conv (see `polyphaseDx`). Gradients with
+ * respect to a computed W are not supported (weights are initializers in deployed models).
  */
 export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatType }) => {
   const [x, w] = node.input as [string, string, string?];
