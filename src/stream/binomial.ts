@@ -58,3 +58,52 @@ export class BitWindow {
     this.count = 0;
   }
 }
+
+/**
+ * The windowed rate test with its state: the reference rate (Laplace-smoothed), the critical
+ * count, the window of bits and the latest statistic and verdict. A monitor decides what a bit is
+ * and how its reference is learnt, then feeds bits here.
+ */
+export class BinomialRateTest {
+  private readonly bits: BitWindow;
+  /** Rate of ones in the reference, (ones + 1) / (items + 2); NaN until calibrated. */
+  referenceRate = NaN;
+  /** The count of ones in a full window that raises an alert; NaN until calibrated. */
+  critical = NaN;
+  /** Ones in the window at the latest test (NaN before the first full window). */
+  statistic = NaN;
+  /** Whether the latest update raised an alert. */
+  detected = false;
+
+  constructor(
+    readonly window: number,
+    readonly alpha: number,
+  ) {
+    this.bits = new BitWindow(window);
+  }
+
+  /** Sets the reference from `ones` of `items` reference items. */
+  calibrate(ones: number, items: number): void {
+    this.referenceRate = (ones + 1) / (items + 2);
+    this.critical = binomialCriticalCount(this.window, this.referenceRate, this.alpha);
+  }
+
+  /** Adds one bit; on a full window whose count reaches the critical count, alerts and empties the window. */
+  push(bit: 0 | 1): void {
+    this.bits.push(bit);
+    if (!this.bits.full) return;
+    this.statistic = this.bits.count;
+    if (this.statistic >= this.critical) {
+      this.detected = true;
+      this.bits.clear();
+    }
+  }
+
+  reset(): void {
+    this.referenceRate = NaN;
+    this.critical = NaN;
+    this.statistic = NaN;
+    this.detected = false;
+    this.bits.clear();
+  }
+}

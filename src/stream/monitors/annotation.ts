@@ -20,7 +20,7 @@
  *   }
  *   // first alert at 1022
  */
-import { binomialCriticalCount, BitWindow } from '../binomial.js';
+import { BinomialRateTest } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
 import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
 
@@ -54,62 +54,49 @@ export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
   readonly kind: MonitorKind;
   private refItems = 0;
   private refDisputed = 0;
-  private critical = NaN;
-  private readonly win: BitWindow;
-  private detected = false;
-  private stat = NaN;
-  /** Dispute rate of the reference (Laplace-smoothed). */
-  referenceRate = NaN;
+  private readonly test: BinomialRateTest;
 
   constructor(opts: AnnotationDisagreementOptions = {}) {
     this.options = resolveOptions('AnnotationDisagreement', ANNOTATION_DEFAULTS, ANNOTATION_RANGES, opts);
     this.kind = this.options.kind;
-    this.win = new BitWindow(this.options.window);
+    this.test = new BinomialRateTest(this.options.window, this.options.alpha);
   }
 
   get driftDetected(): boolean {
-    return this.detected;
+    return this.test.detected;
   }
 
   /** Disputed items in the window at the latest test (NaN before the first full window). */
   get statistic(): number {
-    return this.stat;
+    return this.test.statistic;
   }
 
   get threshold(): number {
-    return this.critical;
+    return this.test.critical;
+  }
+
+  /** Dispute rate of the reference (Laplace-smoothed). */
+  get referenceRate(): number {
+    return this.test.referenceRate;
   }
 
   update(labels: ArrayLike<number>): this {
-    this.detected = false;
+    this.test.detected = false;
     const d = disputed(labels);
     if (d === null) return this;
     if (this.refItems < this.options.reference) {
       this.refItems++;
       this.refDisputed += d;
-      if (this.refItems === this.options.reference) {
-        this.referenceRate = (this.refDisputed + 1) / (this.refItems + 2);
-        this.critical = binomialCriticalCount(this.options.window, this.referenceRate, this.options.alpha);
-      }
+      if (this.refItems === this.options.reference) this.test.calibrate(this.refDisputed, this.refItems);
       return this;
     }
-    this.win.push(d);
-    if (!this.win.full) return this;
-    this.stat = this.win.count;
-    if (this.stat >= this.critical) {
-      this.detected = true;
-      this.win.clear();
-    }
+    this.test.push(d);
     return this;
   }
 
   reset(): void {
     this.refItems = 0;
     this.refDisputed = 0;
-    this.critical = NaN;
-    this.referenceRate = NaN;
-    this.win.clear();
-    this.detected = false;
-    this.stat = NaN;
+    this.test.reset();
   }
 }

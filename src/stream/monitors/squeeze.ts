@@ -28,7 +28,7 @@
 import type { Model } from '../../engine/model.js';
 import { DataError } from '../../errors.js';
 import { toProbabilities } from '../../metrics/classification.js';
-import { binomialCriticalCount, BitWindow } from '../binomial.js';
+import { BinomialRateTest } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
 import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
 import { ReferenceBuffer } from '../window.js';
@@ -102,32 +102,32 @@ export class SqueezeDetector implements Monitor<number> {
   readonly kind: MonitorKind;
   private readonly ref: ReferenceBuffer;
   private cut = NaN;
-  private critical = NaN;
-  private readonly flags: BitWindow;
-  private detected = false;
-  private stat = NaN;
-  /** Flag rate of the reference (Laplace-smoothed). */
-  referenceRate = NaN;
+  private readonly test: BinomialRateTest;
 
   constructor(opts: SqueezeDetectorOptions = {}) {
     this.options = resolveOptions('SqueezeDetector', SQUEEZE_DEFAULTS, SQUEEZE_RANGES, opts);
     this.kind = this.options.kind;
     this.ref = new ReferenceBuffer(this.options.reference);
-    this.flags = new BitWindow(this.options.window);
+    this.test = new BinomialRateTest(this.options.window, this.options.alpha);
   }
 
   get driftDetected(): boolean {
-    return this.detected;
+    return this.test.detected;
   }
 
   /** Flagged items in the window at the latest test (NaN before the first full window). */
   get statistic(): number {
-    return this.stat;
+    return this.test.statistic;
   }
 
   /** The count that raises an alert. */
   get threshold(): number {
-    return this.critical;
+    return this.test.critical;
+  }
+
+  /** Flag rate of the reference (Laplace-smoothed). */
+  get referenceRate(): number {
+    return this.test.referenceRate;
   }
 
   /** The score above which an item is flagged (NaN until the reference is complete). */
@@ -173,18 +173,12 @@ export class SqueezeDetector implements Monitor<number> {
   }
 
   update(score: number): this {
-    this.detected = false;
+    this.test.detected = false;
     if (Number.isNaN(this.cut)) {
       if (this.ref.add(score)) this.calibrate(this.ref.values());
       return this;
     }
-    this.flags.push(score > this.cut ? 1 : 0);
-    if (!this.flags.full) return this;
-    this.stat = this.flags.count;
-    if (this.stat >= this.critical) {
-      this.detected = true;
-      this.flags.clear();
-    }
+    this.test.push(score > this.cut ? 1 : 0);
     return this;
   }
 
@@ -202,17 +196,12 @@ export class SqueezeDetector implements Monitor<number> {
     this.cut = sorted[lo]! + (pos - lo) * (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!);
     let above = 0;
     for (const v of sorted) if (v > this.cut) above++;
-    this.referenceRate = (above + 1) / (sorted.length + 2);
-    this.critical = binomialCriticalCount(this.options.window, this.referenceRate, this.options.alpha);
+    this.test.calibrate(above, sorted.length);
   }
 
   reset(): void {
     this.ref.clear();
     this.cut = NaN;
-    this.critical = NaN;
-    this.referenceRate = NaN;
-    this.flags.clear();
-    this.detected = false;
-    this.stat = NaN;
+    this.test.reset();
   }
 }
