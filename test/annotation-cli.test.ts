@@ -1,42 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveNpz, readNpz } from '../src/data/npz.js';
 import { defaultAssets } from '../src/defaults.js';
 import { Rng } from '../src/rng.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, runCli, tmpDir } from './helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown> | null;
-}
-
-function gauntlet(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-  const lines = r.stdout.trim().split('\n');
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
-
-/** Asserts exit code 2 and exactly one stderr line equal to `message` (after 'gauntlet: '). */
-function failsWith(r: Run, message: string | RegExp): void {
-  assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  if (typeof message === 'string') assert.equal(lines[0], `gauntlet: ${message}`);
-  else assert.match(lines[0]!, message);
-}
+const gauntlet = (...args: string[]) => runCli(args, { timeout: 60_000 });
 
 const dir = tmpDir('gauntlet-annotation-cli-');
 const N = 300;
@@ -88,17 +59,17 @@ test('noise --model symmetric writes y, y_true, keeps other keys, and a provenan
 
 test('noise: bad options are one-line usage errors with exit code 2', () => {
   const out = path.join(dir, 'bad.npz');
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '1.5', '--out', out), "'--rate' must be in [0, 1), got 1.5");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', 'lots', '--out', out), "'--rate' must be a number in [0, 1), got 'lots'");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'gaussian', '--rate', '0.1', '--out', out), "'--model' must be one of symmetric, pairflip, matrix, instance, got 'gaussian'");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--out', out), "noise: '--rate' is required (see 'gauntlet noise --help')");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1'), "noise: '--out' is required (see 'gauntlet noise --help')");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--annotators', '3', '--out', out), "noise: give exactly one of --model, --annotators and --spec, got --model and --annotators (see 'gauntlet noise --help')");
-  failsWith(gauntlet('noise', '--data', small, '--annotators', '3', '--coverage', '4', '--out', out), "'--coverage' must be in [1, 3], got 4");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'matrix', '--matrix', '[[0.5,0.6],[0,1]]', '--out', out), "'--matrix[0]' must sum to 1 (a row of P(observed | true)), got 1.1");
-  failsWith(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--coverage', '2', '--out', out), 'noise: --coverage applies to --annotators, not --model');
-  failsWith(gauntlet('noise', '--data', unlabelled, '--model', 'symmetric', '--rate', '0.1', '--out', out), `${unlabelled}: has no labels ('y'), which noise needs as the true labels`);
-  failsWith(gauntlet('noise', '--data', path.join(dir, 'missing.npz'), '--model', 'symmetric', '--rate', '0.1', '--out', out), `${path.join(dir, 'missing.npz')}: no such file or directory`);
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '1.5', '--out', out), "'--rate' must be in [0, 1), got 1.5");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', 'lots', '--out', out), "'--rate' must be a number in [0, 1), got 'lots'");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'gaussian', '--rate', '0.1', '--out', out), "'--model' must be one of symmetric, pairflip, matrix, instance, got 'gaussian'");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--out', out), "noise: '--rate' is required (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1'), "noise: '--out' is required (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--annotators', '3', '--out', out), "noise: give exactly one of --model, --annotators and --spec, got --model and --annotators (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--annotators', '3', '--coverage', '4', '--out', out), "'--coverage' must be in [1, 3], got 4");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'matrix', '--matrix', '[[0.5,0.6],[0,1]]', '--out', out), "'--matrix[0]' must sum to 1 (a row of P(observed | true)), got 1.1");
+  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--coverage', '2', '--out', out), 'noise: --coverage applies to --annotators, not --model');
+  assertBadInput(gauntlet('noise', '--data', unlabelled, '--model', 'symmetric', '--rate', '0.1', '--out', out), `${unlabelled}: has no labels ('y'), which noise needs as the true labels`);
+  assertBadInput(gauntlet('noise', '--data', path.join(dir, 'missing.npz'), '--model', 'symmetric', '--rate', '0.1', '--out', out), `${path.join(dir, 'missing.npz')}: no such file or directory`);
   assert.equal(fs.existsSync(out), false);
 });
 
@@ -141,17 +112,17 @@ test('aggregate: labels from a CSV file, and errors', () => {
   assert.deepEqual(a.json!.labels, [1, 0]);
   assert.deepEqual(a.json!.annotator_ids, ['ann', 'bob', 'cy']);
   assert.equal(a.json!.accuracy, null);
-  failsWith(gauntlet('aggregate', '--data', small, '--method', 'dawid-skene'), `${small}: has no 'annotations' array (N x K int, -1 unlabelled); make one with 'gauntlet noise --annotators K' or pass --annotations F.csv`);
-  failsWith(gauntlet('aggregate', '--data', small, '--method', 'median'), "'--method' must be one of majority, dawid-skene, got 'median'");
-  failsWith(gauntlet('aggregate', '--method', 'majority'), "aggregate: '--data' or '--annotations' is required (see 'gauntlet aggregate --help')");
+  assertBadInput(gauntlet('aggregate', '--data', small, '--method', 'dawid-skene'), `${small}: has no 'annotations' array (N x K int, -1 unlabelled); make one with 'gauntlet noise --annotators K' or pass --annotations F.csv`);
+  assertBadInput(gauntlet('aggregate', '--data', small, '--method', 'median'), "'--method' must be one of majority, dawid-skene, got 'median'");
+  assertBadInput(gauntlet('aggregate', '--method', 'majority'), "aggregate: '--data' or '--annotations' is required (see 'gauntlet aggregate --help')");
   const stray = path.join(dir, 'stray.csv');
   fs.writeFileSync(stray, 'item,annotator,label\n999,ann,1\n');
-  failsWith(gauntlet('aggregate', '--data', small, '--annotations', stray, '--method', 'majority'), `${stray}: line 2: item '999' is not in the dataset`);
+  assertBadInput(gauntlet('aggregate', '--data', small, '--annotations', stray, '--method', 'majority'), `${stray}: line 2: item '999' is not in the dataset`);
 });
 
 test('audit-labels: missing y is a one-line DataError', () => {
-  failsWith(gauntlet('audit-labels', '--data', unlabelled), `unlabelled.npz: has no labels, which the label audit (the observed labels 'y') needs`);
-  failsWith(gauntlet('audit-labels', '--data', small, '--method', 'both-ways'), "'--method' must be one of prune-by-noise-rate, both, got 'both-ways'");
+  assertBadInput(gauntlet('audit-labels', '--data', unlabelled), `unlabelled.npz: has no labels, which the label audit (the observed labels 'y') needs`);
+  assertBadInput(gauntlet('audit-labels', '--data', small, '--method', 'both-ways'), "'--method' must be one of prune-by-noise-rate, both, got 'both-ways'");
 });
 
 const haveDefault = fs.existsSync(defaultAssets.model) && fs.existsSync(defaultAssets.data);

@@ -8,7 +8,7 @@ import { makePlan } from '../src/campaign/plan.js';
 import { runCampaign, type CampaignResults } from '../src/campaign/runner.js';
 import { ConfigError } from '../src/errors.js';
 import { defaultAssets } from '../src/defaults.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { cliBin, repoRoot, tmpDir } from './helpers.js';
 
 /** A small campaign on the default model: 160 items, one setting of each kind. */
 function smallConfig(extra: Record<string, unknown> = {}): CampaignConfig {
@@ -120,7 +120,7 @@ test('a failed budget exits 1 and is a <failure> in junit.xml', () => {
     ].join('\n'),
   );
   const out = path.join(dir, 'run');
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/src/cli/bin.js'), 'run', cfgFile, '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cliBin, 'run', cfgFile, '--out', out], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
   const junit = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
   assert.match(junit, /tests="2" failures="1"/);

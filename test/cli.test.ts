@@ -1,27 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveNpz } from '../src/data/npz.js';
 import { defaultAssets } from '../src/defaults.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, repoRoot, runCli, tmpDir } from './helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
-
-function gauntlet(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: repoRoot, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Exit 2 with exactly one line on stderr (no stack trace) matching `pattern`. */
-function assertBadInput(r: ReturnType<typeof gauntlet>, pattern: RegExp) {
-  assert.equal(r.code, 2, `exit code ${r.code}; stderr: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one stderr line, got: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
+const gauntlet = (...args: string[]) => runCli(args, { cwd: repoRoot, timeout: 120_000 });
 
 const dir = tmpDir();
 const f = (name: string) => path.join(dir, name);

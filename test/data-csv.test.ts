@@ -4,16 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { csvRecords, loadCsv, parseCsv } from '../src/data/csv.js';
 import { DataError } from '../src/errors.js';
-import { tmpDir } from './helpers.js';
+import { scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 const fields = (text: string): string[][] => [...csvRecords(text, 't.csv')].map((r) => r.fields);
 

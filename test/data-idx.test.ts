@@ -5,16 +5,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { idxLabelsPathFor, loadIdx, readIdx, writeIdx } from '../src/data/idx.js';
 import { DataError } from '../src/errors.js';
-import { tmpDir } from './helpers.js';
+import { scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 /** Three 2x3 ubyte images and their labels, written gzipped (or not) to a fresh folder. */
 function writeMnistLike(gzip: boolean): { images: string; labels: string; pixels: number[] } {

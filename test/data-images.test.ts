@@ -7,16 +7,10 @@ import jpeg from 'jpeg-js';
 import { probeImage } from '../src/data/decode.js';
 import { loadImageFolder } from '../src/data/images.js';
 import { DataError } from '../src/errors.js';
-import { tmpDir } from './helpers.js';
+import { scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 /** PNG bytes: `samples` holds 1 (gray) or 3 (RGB) interleaved values per pixel, 8- or 16-bit. */
 function png(width: number, height: number, samples: ArrayLike<number>, channels: 1 | 3, bitDepth: 8 | 16 = 8): Buffer {

@@ -5,16 +5,10 @@ import path from 'node:path';
 import pngjs from 'pngjs';
 import { loadJsonl } from '../src/data/jsonl.js';
 import { DataError } from '../src/errors.js';
-import { tmpDir } from './helpers.js';
+import { scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 function grayPng(values: number[]): Buffer {
   const img = new pngjs.PNG({ width: 2, height: 1 });

@@ -10,16 +10,10 @@ import { writeNpy } from '../src/data/npy.js';
 import { saveNpz } from '../src/data/npz.js';
 import * as data from '../src/data/index.js';
 import { DataError, UsageError } from '../src/errors.js';
-import { fixture, tmpDir } from './helpers.js';
+import { fixture, scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 /** One small file of every kind, all holding the same 3 two-feature (or 1x1x2 image) items. */
 async function everyKind(): Promise<Record<string, string>> {

@@ -4,16 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readNpy, saveNpy, writeNpy, type NpyArrayLike } from '../src/data/npy.js';
 import { DataError, UsageError } from '../src/errors.js';
-import { tmpDir } from './helpers.js';
+import { scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 /** Builds .npy bytes from a header dict text and raw data (format 1.0 unless `major` says). */
 function npyBytes(header: string, data: Uint8Array, major = 1): Uint8Array {

@@ -7,16 +7,10 @@ import { writeNpy } from '../src/data/npy.js';
 import { loadNpy, loadNpz, readNpz, saveDatasetNpz, saveNpz, writeNpz } from '../src/data/npz.js';
 import { readZipEntries, writeZip } from '../src/data/zip.js';
 import { DataError } from '../src/errors.js';
-import { fixture, tmpDir } from './helpers.js';
+import { fixture, scratchDirs } from './helpers.js';
 
-const scratch = tmpDir('gauntlet-data-');
-let scratchCount = 0;
 /** A fresh empty folder under this file's one temporary directory. */
-function fresh(): string {
-  const dir = path.join(scratch, String(scratchCount++));
-  fs.mkdirSync(dir);
-  return dir;
-}
+const fresh = scratchDirs('gauntlet-data-');
 
 /*
  * test/fixtures/data/numpy-savez.npz and numpy-savez-compressed.npz were made once with numpy 2.4

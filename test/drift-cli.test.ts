@@ -1,29 +1,20 @@
 /** The drift verbs end to end: gauntlet corrupt, shift and list (spawned), exit codes and one-line errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../src/rng.js';
 import { makeDataset } from '../src/data/dataset.js';
 import { datasetToArrays, readNpz, saveNpz } from '../src/data/npz.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, runCli, tmpDir } from './helpers.js';
 import { testImages } from './drift-helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
 const dir = tmpDir('gauntlet-drift-cli-');
-
-function gauntlet(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const gauntlet = (...args: string[]) => runCli(args, { cwd: dir });
 
 /** Asserts exit code 2 and exactly one line on stderr matching `re`. */
 function failsWith(args: string[], re: RegExp): void {
-  const r = gauntlet(...args);
-  assert.equal(r.status, 2, `exit code for ${args.join(' ')}: ${r.stderr}`);
-  assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `one line: ${r.stderr}`);
-  assert.match(r.stderr, re);
+  assertBadInput(gauntlet(...args), re);
 }
 
 const images = path.join(dir, 'images.npz');
@@ -50,7 +41,7 @@ const tabular = path.join(dir, 'tabular.npz');
 test('corrupt writes x in the data domain, keeps every other key, and a gallery; same seed, same bytes', () => {
   const out = path.join(dir, 'fog.npz');
   const r = gauntlet('corrupt', '--data', images, '--corruption', 'fog', '--severity', '3', '--seed', '5', '--out', out, '--gallery', 'fog.png', '--permutations', '20', '--json');
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(res.corruption, 'fog');
   assert.equal(res.severity, 3);
@@ -69,11 +60,11 @@ test('corrupt writes x in the data domain, keeps every other key, and a gallery;
   assert.notDeepEqual(x, src.x!.data);
   assert.ok(fs.statSync(path.join(dir, 'fog.png')).size > 100);
   const again = path.join(dir, 'fog2.npz');
-  assert.equal(gauntlet('corrupt', '--data', images, '--corruption', 'fog', '--severity', '3', '--seed', '5', '--out', again, '--permutations', '0').status, 0);
+  assert.equal(gauntlet('corrupt', '--data', images, '--corruption', 'fog', '--severity', '3', '--seed', '5', '--out', again, '--permutations', '0').code, 0);
   assert.deepEqual(readNpz(fs.readFileSync(again), again).x!.data, x);
   // the text report
   const t = gauntlet('corrupt', '--data', images, '--corruption', 'jpeg_compression', '--severity', '1', '--out', path.join(dir, 'j.npz'), '--permutations', '10');
-  assert.equal(t.status, 0);
+  assert.equal(t.code, 0);
   assert.match(t.stdout, /corruption +jpeg_compression severity 1/);
   assert.match(t.stdout, /distance +MMD² /);
 });
@@ -92,7 +83,7 @@ test('corrupt: bad input is exit code 2 with one line', () => {
 test('shift prior, mean, subpopulation and missing on tabular data, with KS/PSI/MMD in the report', () => {
   const out = path.join(dir, 'prior.npz');
   const r = gauntlet('shift', '--data', tabular, '--kind', 'prior', '--proportions', '0.5,0.5', '--out', out, '--permutations', '20', '--json');
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(res.items_out, 300);
   const a = readNpz(fs.readFileSync(out), out);
@@ -103,21 +94,21 @@ test('shift prior, mean, subpopulation and missing on tabular data, with KS/PSI/
   assert.equal(res.distance.features.length, 2);
 
   const mean = gauntlet('shift', '--data', tabular, '--kind', 'mean', '--features', 'age', '--amount', '2', '--out', path.join(dir, 'mean.npz'), '--permutations', '20', '--json');
-  assert.equal(mean.status, 0, mean.stderr);
+  assert.equal(mean.code, 0, mean.stderr);
   const m = JSON.parse(mean.stdout.trim().split('\n').pop()!);
   const age = m.distance.features.find((f: { feature: string }) => f.feature === 'age');
   assert.ok(age.ks > 0.5 && age.psi > 1);
   assert.equal(m.distance.features.find((f: { feature: string }) => f.feature === 'score').ks, 0);
 
   const sub = gauntlet('shift', '--data', tabular, '--kind', 'subpopulation', '--where', 'age > 50', '--weight', '0', '--out', path.join(dir, 'sub.npz'), '--permutations', '0');
-  assert.equal(sub.status, 0, sub.stderr);
+  assert.equal(sub.code, 0, sub.stderr);
   const s = readNpz(fs.readFileSync(path.join(dir, 'sub.npz')), 'sub');
   const xs = s.x!.data as Float32Array;
   for (let i = 0; i < xs.length; i += 2) assert.ok(xs[i]! <= 50);
   assert.match(sub.stdout, /KS +max/);
 
   const nan = gauntlet('shift', '--data', tabular, '--kind', 'missing', '--rate', '0.3', '--fill', 'nan', '--out', path.join(dir, 'nan.npz'));
-  assert.equal(nan.status, 0, nan.stderr);
+  assert.equal(nan.code, 0, nan.stderr);
   const n = readNpz(fs.readFileSync(path.join(dir, 'nan.npz')), 'nan');
   const nanCount = Array.from(n.x!.data as Float32Array).filter(Number.isNaN).length;
   assert.ok(nanCount > 100 && nanCount < 260);
@@ -125,7 +116,7 @@ test('shift prior, mean, subpopulation and missing on tabular data, with KS/PSI/
   assert.match(nan.stdout, /MMD +not computed \(NaN values\)/);
 
   const rw = gauntlet('shift', '--data', tabular, '--kind', 'subpopulation', '--where', 'score>=0', '--weight', '3', '--mode', 'reweight', '--out', path.join(dir, 'rw.npz'), '--permutations', '0');
-  assert.equal(rw.status, 0, rw.stderr);
+  assert.equal(rw.code, 0, rw.stderr);
   assert.equal((readNpz(fs.readFileSync(path.join(dir, 'rw.npz')), 'rw').weights!.data as Float64Array).length, 300);
 });
 
@@ -143,7 +134,7 @@ test('shift: bad options are exit code 2 with one line naming the flag', () => {
 
 test('list corruptions prints the registry; unknown sections are usage errors', () => {
   const r = gauntlet('list', 'corruptions');
-  assert.equal(r.status, 0);
+  assert.equal(r.code, 0);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 20);
   assert.match(lines[0]!, /^name +deterministic +summary$/);

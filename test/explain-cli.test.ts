@@ -1,31 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readNpy } from '../src/data/npy.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, runCli, tmpDir } from './helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
-
-function gauntlet(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-  const lines = r.stdout.trim().split('\n');
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-  } catch {
-    json = null;
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
-
-function failsWith(r: ReturnType<typeof gauntlet>, message: string): void {
-  assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.equal(lines[0], `gauntlet: ${message}`);
-}
+const gauntlet = (...args: string[]) => runCli(args, { timeout: 60_000 });
 
 test('gauntlet explain --method ig on the embedded model: JSON last line, .npy and PNG written', () => {
   const dir = tmpDir();
@@ -65,10 +45,10 @@ test('gauntlet explain --method shap is seeded: same --seed, same attributions',
 });
 
 test('gauntlet explain: bad --method, --target and --steps exit 2 with one stderr line', () => {
-  failsWith(gauntlet('explain', '--method', 'lime'), `'--method' must be one of saliency, gxi, ig, smoothgrad, shap, occlusion, got 'lime'`);
-  failsWith(gauntlet('explain'), `explain: '--method' is required (see 'gauntlet explain --help')`);
-  failsWith(gauntlet('explain', '--method', 'gxi', '--limit', '1', '--target', '10'), `'target' must be 'true', 'pred' or a class in [0, 9], got 10`);
-  failsWith(gauntlet('explain', '--method', 'occlusion', '--steps', '4'), `'--steps' applies to --method ig and smoothgrad, not 'occlusion'`);
+  assertBadInput(gauntlet('explain', '--method', 'lime'), `'--method' must be one of saliency, gxi, ig, smoothgrad, shap, occlusion, got 'lime'`);
+  assertBadInput(gauntlet('explain'), `explain: '--method' is required (see 'gauntlet explain --help')`);
+  assertBadInput(gauntlet('explain', '--method', 'gxi', '--limit', '1', '--target', '10'), `'target' must be 'true', 'pred' or a class in [0, 9], got 10`);
+  assertBadInput(gauntlet('explain', '--method', 'occlusion', '--steps', '4'), `'--steps' applies to --method ig and smoothgrad, not 'occlusion'`);
   const help = gauntlet('explain', '--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /gauntlet explain --method <saliency\|gxi\|ig\|smoothgrad\|shap\|occlusion>/);

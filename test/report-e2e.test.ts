@@ -29,12 +29,11 @@ import { Rng } from '../src/rng.js';
 import { runAttack } from '../src/stress/adversarial/index.js';
 import { applyAnnotation, auditLabels } from '../src/stress/annotation/index.js';
 import { applyDrift } from '../src/stress/drift/index.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { cliBin, repoRoot, tmpDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const noChromium = fs.existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) to run the browser tests; .ci/run does`;
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
 
 function tinyConfig(): CampaignConfig {
   return resolveConfig(
@@ -216,15 +215,15 @@ test('class names and user strings render as text in the browser: no alert, no i
 test('gauntlet report DIR regenerates byte-identical report files from results.json', () => {
   const before = Object.fromEntries(REPORT_FILES.map((f) => [f, fs.readFileSync(path.join(runDir, f))]));
   for (const f of REPORT_FILES) fs.rmSync(path.join(runDir, f));
-  const p = spawnSync(process.execPath, [bin, 'report', runDir], { encoding: 'utf8' });
+  const p = spawnSync(process.execPath, [cliBin, 'report', runDir], { encoding: 'utf8' });
   assert.equal(p.status, 1, `exit 1 because a budget failed; stderr: ${p.stderr}`);
   assert.match(p.stdout, /wrote .*report\.md.*report\.html.*junit\.xml/);
   for (const f of REPORT_FILES) assert.ok(fs.readFileSync(path.join(runDir, f)).equals(before[f]!), `${f} differs after regeneration`);
   // The path of results.json works too; a directory without one is a clear error (exit 2).
-  const q = spawnSync(process.execPath, [bin, 'report', path.join(runDir, 'results.json'), '--json'], { encoding: 'utf8' });
+  const q = spawnSync(process.execPath, [cliBin, 'report', path.join(runDir, 'results.json'), '--json'], { encoding: 'utf8' });
   assert.equal(JSON.parse(q.stdout.trim()).budgets_failed, 2);
   const empty = tmpDir('gauntlet-report-empty-');
-  const bad = spawnSync(process.execPath, [bin, 'report', empty], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [cliBin, 'report', empty], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /results\.json: no such file/);
 });
@@ -255,7 +254,7 @@ test('gauntlet compare reports changed hashes and a metric that moved beyond its
   const dirB = path.join(tmpDir('gauntlet-report-cmp-'), 'b');
   fs.mkdirSync(dirB, { recursive: true });
   writeJson(path.join(dirB, 'results.json'), other);
-  const p = spawnSync(process.execPath, [bin, 'compare', runDir, dirB, '--json'], { encoding: 'utf8' });
+  const p = spawnSync(process.execPath, [cliBin, 'compare', runDir, dirB, '--json'], { encoding: 'utf8' });
   assert.equal(p.status, 0, p.stderr);
   const c = JSON.parse(p.stdout.trim());
   assert.equal(c.model_changed, true);
@@ -265,11 +264,11 @@ test('gauntlet compare reports changed hashes and a metric that moved beyond its
   assert.equal(moved[0].method, 'paired-bootstrap');
   assert.equal(moved[0].direction, 'worse');
   assert.ok(moved[0].diff_ci[1] < 0);
-  const text = spawnSync(process.execPath, [bin, 'compare', runDir, dirB, '--fail-on-regression'], { encoding: 'utf8' });
+  const text = spawnSync(process.execPath, [cliBin, 'compare', runDir, dirB, '--fail-on-regression'], { encoding: 'utf8' });
   assert.equal(text.status, 1);
   assert.match(text.stdout, /model: CHANGED/);
   assert.match(text.stdout, new RegExp(`✗ ${cell.id}.*accuracy.*worse \\(paired 95% CI`));
-  const same = spawnSync(process.execPath, [bin, 'compare', runDir, runDir, '--fail-on-regression'], { encoding: 'utf8' });
+  const same = spawnSync(process.execPath, [cliBin, 'compare', runDir, runDir, '--fail-on-regression'], { encoding: 'utf8' });
   assert.equal(same.status, 0);
   assert.match(same.stdout, /model: unchanged[\s\S]*config: unchanged[\s\S]*\(0 of \d+ compared moved\)/);
 });
@@ -283,7 +282,7 @@ test('gauntlet run with budgets [{metric: accuracy, stage: baseline, min: 0.999}
       `stresses:\n  drift: [{ corruption: contrast, severity: 1 }]\nbudgets:\n  - { metric: accuracy, stage: baseline, min: 0.999 }\n`,
   );
   const out = path.join(dir, 'run');
-  const p = spawnSync(process.execPath, [bin, 'run', cfg, '--out', out, '--limit', '100'], { encoding: 'utf8' });
+  const p = spawnSync(process.execPath, [cliBin, 'run', cfg, '--out', out, '--limit', '100'], { encoding: 'utf8' });
   assert.equal(p.status, 1, p.stderr);
   const xml = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
   assert.match(xml, /<testcase [^>]*name="accuracy ≥ 0\.999 at stage baseline"[^>]*>\s*<failure message="[^"]*95% CI \[[0-9.]+, [0-9.]+\][^"]*bound min 0\.999/);

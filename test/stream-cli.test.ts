@@ -5,36 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, lastJson, runCliAsync, tmpDir } from './helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
 const dir = tmpDir('gauntlet-stream-cli-');
+const gauntlet = (...args: string[]) => runCliAsync(args, { cwd: dir });
 
-function gauntlet(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: dir });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function lastJson(stdout: string): Record<string, unknown> {
-  const lines = stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
-
-async function assertBadInput(args: string[], pattern: RegExp): Promise<void> {
-  const r = await gauntlet(...args);
-  assert.equal(r.code, 2, `exit code ${r.code}; stderr: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one stderr line, got: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
+async function failsWith(args: string[], pattern: RegExp): Promise<void> {
+  assertBadInput(await gauntlet(...args), pattern);
 }
 
 test('gauntlet stream alone runs the default scenario: 3 episodes found by their kind within 300 items, at most 2 false alarms', { timeout: 240_000 }, async () => {
@@ -89,13 +68,13 @@ test('a scenario file, --seed and both output modes', { timeout: 120_000 }, asyn
 test('bad scenarios and options: exit 2 with one stderr line naming the key', { timeout: 60_000 }, async () => {
   const bad = path.join(dir, 'bad.yaml');
   fs.writeFileSync(bad, 'segments:\n  - { from: 2000, to: 3000, drift: { corruption: gaussian_noise, severity: 9 } }\n');
-  await assertBadInput(['stream', bad], /^gauntlet: 'segments\[0\]\.drift\.severity' must be in \[1, 5\], got 9$/);
+  await failsWith(['stream', bad], /^gauntlet: 'segments\[0\]\.drift\.severity' must be in \[1, 5\], got 9$/);
   const badMon = path.join(dir, 'bad-monitor.yaml');
   fs.writeFileSync(badMon, 'monitors: [{ type: adwin, delta: 5 }]\n');
-  await assertBadInput(['stream', badMon], /^gauntlet: 'monitors\[0\]\.delta' must be in \(0, 1\), got 5$/);
-  await assertBadInput(['stream', path.join(dir, 'nope.yaml')], /^gauntlet: .*nope\.yaml: no such file$/);
-  await assertBadInput(['stream', '--seed', '1.5'], /^gauntlet: '--seed' must be an integer in \[0, /);
-  await assertBadInput(['stream', 'a.yaml', 'b.yaml'], /^gauntlet: stream: takes at most one SCENARIO file, got 2$/);
+  await failsWith(['stream', badMon], /^gauntlet: 'monitors\[0\]\.delta' must be in \(0, 1\), got 5$/);
+  await failsWith(['stream', path.join(dir, 'nope.yaml')], /^gauntlet: .*nope\.yaml: no such file$/);
+  await failsWith(['stream', '--seed', '1.5'], /^gauntlet: '--seed' must be an integer in \[0, /);
+  await failsWith(['stream', 'a.yaml', 'b.yaml'], /^gauntlet: stream: takes at most one SCENARIO file, got 2$/);
 });
 
 test('gauntlet stream --help lists the scenario keys and monitor types', async () => {

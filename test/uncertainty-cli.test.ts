@@ -1,7 +1,6 @@
 /** `gauntlet calibrate` end to end (spawned): JSON last line, the written model, exit codes and one-line errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,29 +9,10 @@ import { saveNpz } from '../src/data/npz.js';
 import { defaultAssets } from '../src/defaults.js';
 import { Model } from '../src/engine/model.js';
 import { Rng } from '../src/rng.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { assertBadInput, runCli, tmpDir } from './helpers.js';
 
-const bin = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
 const dir = tmpDir('gauntlet-calibrate-');
-
-function gauntlet(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
-  const lines = r.stdout.trim().split('\n');
-  let json: Record<string, any> | null = null;
-  try {
-    json = JSON.parse(lines.at(-1)!) as Record<string, any>;
-  } catch {
-    json = null;
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
-
-function failsWith(r: ReturnType<typeof gauntlet>, re: RegExp): void {
-  assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, re);
-}
+const gauntlet = (...args: string[]) => runCli(args, { cwd: dir, timeout: 120_000 });
 
 const sha = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -86,14 +66,14 @@ test('calibrate writes a model whose logits are the original ones over T, report
 });
 
 test('calibrate: bad options exit 2 with one stderr line naming the option', () => {
-  failsWith(gauntlet('calibrate', '--data', 'clean.npz'), /^gauntlet: calibrate: '--out' is required/);
-  failsWith(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', '1'), /^gauntlet: '--holdout' must be in \(0, 1\), got 1$/);
-  failsWith(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', '0'), /^gauntlet: '--holdout' must be in \(0, 1\), got 0$/);
-  failsWith(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', 'half'), /^gauntlet: '--holdout' must be a number, got 'half'$/);
-  failsWith(gauntlet('calibrate', '--out', 'x.onnx', '--seed=-1'), /^gauntlet: '--seed' must be in \[0, /);
-  failsWith(gauntlet('calibrate', '--out', 'x.onnx', '--temperature', '2'), /^gauntlet: calibrate: Unknown option '--temperature'/);
-  failsWith(gauntlet('calibrate', '--model', 'model.onnx', '--out', 'model.onnx'), /^gauntlet: calibrate: '--out' must differ from '--model'/);
-  failsWith(gauntlet('calibrate', '--model', 'missing.onnx', '--out', 'x.onnx'), /^gauntlet: missing.onnx: no such file$/);
+  assertBadInput(gauntlet('calibrate', '--data', 'clean.npz'), /^gauntlet: calibrate: '--out' is required/);
+  assertBadInput(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', '1'), /^gauntlet: '--holdout' must be in \(0, 1\), got 1$/);
+  assertBadInput(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', '0'), /^gauntlet: '--holdout' must be in \(0, 1\), got 0$/);
+  assertBadInput(gauntlet('calibrate', '--out', 'x.onnx', '--holdout', 'half'), /^gauntlet: '--holdout' must be a number, got 'half'$/);
+  assertBadInput(gauntlet('calibrate', '--out', 'x.onnx', '--seed=-1'), /^gauntlet: '--seed' must be in \[0, /);
+  assertBadInput(gauntlet('calibrate', '--out', 'x.onnx', '--temperature', '2'), /^gauntlet: calibrate: Unknown option '--temperature'/);
+  assertBadInput(gauntlet('calibrate', '--model', 'model.onnx', '--out', 'model.onnx'), /^gauntlet: calibrate: '--out' must differ from '--model'/);
+  assertBadInput(gauntlet('calibrate', '--model', 'missing.onnx', '--out', 'x.onnx'), /^gauntlet: missing.onnx: no such file$/);
   assert.ok(!fs.existsSync(path.join(dir, 'x.onnx')));
 });
 
@@ -107,9 +87,9 @@ test('conformal reports clean coverage near 1 − α and its fall on a stressed 
   assert.ok(j.stressed[0].coverage < j.clean.coverage - 0.05, JSON.stringify(j.stressed));
   const again = gauntlet('conformal', '--model', 'model.onnx', '--data', 'clean.npz', '--alpha', '0.1', '--score', 'aps', '--stressed', 'noisy.npz', '--seed', '1', '--json', '--threads', '1');
   assert.equal(again.stdout, r.stdout, 'same seed, same bytes');
-  failsWith(gauntlet('conformal', '--alpha', '0'), /^gauntlet: '--alpha' must be in \(0, 1\), got 0$/);
-  failsWith(gauntlet('conformal', '--score', 'raps'), /^gauntlet: '--score' must be one of lac, aps, got 'raps'$/);
-  failsWith(gauntlet('conformal', '--no-randomize'), /^gauntlet: '--no-randomize' applies to '--score aps' only$/);
+  assertBadInput(gauntlet('conformal', '--alpha', '0'), /^gauntlet: '--alpha' must be in \(0, 1\), got 0$/);
+  assertBadInput(gauntlet('conformal', '--score', 'raps'), /^gauntlet: '--score' must be one of lac, aps, got 'raps'$/);
+  assertBadInput(gauntlet('conformal', '--no-randomize'), /^gauntlet: '--no-randomize' applies to '--score aps' only$/);
 });
 
 test('calibrate --help prints the usage and exits 0', () => {
