@@ -5,6 +5,7 @@
  * the exact binomial tail (log space), so each update costs O(1).
  */
 import { UsageError } from '../errors.js';
+import type { Monitor, MonitorKind } from './types.js';
 
 /** Smallest k with P(Bin(n, p) ≥ k) ≤ alpha (n + 1 when no count is that unlikely). */
 export function binomialCriticalCount(n: number, p: number, alpha: number): number {
@@ -106,4 +107,41 @@ export class BinomialRateTest {
     this.detected = false;
     this.bits.clear();
   }
+}
+
+/**
+ * A monitor whose alerts come from a BinomialRateTest on a 0/1 signal (squeeze flags, annotator
+ * disagreement): it holds the test and exposes its verdict; a subclass turns inputs into bits
+ * and learns the reference.
+ */
+export abstract class BinomialRateMonitor<T, O extends { kind: MonitorKind; window: number; alpha: number }> implements Monitor<T> {
+  readonly kind: MonitorKind;
+  protected readonly test: BinomialRateTest;
+
+  constructor(readonly options: O) {
+    this.kind = options.kind;
+    this.test = new BinomialRateTest(options.window, options.alpha);
+  }
+
+  get driftDetected(): boolean {
+    return this.test.detected;
+  }
+
+  /** Ones (disputed or flagged items) in the window at the latest test (NaN before the first full window). */
+  get statistic(): number {
+    return this.test.statistic;
+  }
+
+  /** The count of ones that raises an alert. */
+  get threshold(): number {
+    return this.test.critical;
+  }
+
+  /** Rate of ones in the reference (Laplace-smoothed). */
+  get referenceRate(): number {
+    return this.test.referenceRate;
+  }
+
+  abstract update(x: T): this;
+  abstract reset(): void;
 }

@@ -20,9 +20,9 @@
  *   }
  *   // first alert at 1022
  */
-import { BinomialRateTest } from '../binomial.js';
+import { BinomialRateMonitor } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { MONITOR_KINDS, type MonitorKind } from '../types.js';
 
 export interface AnnotationDisagreementOptions {
   kind?: MonitorKind;
@@ -49,35 +49,12 @@ export function disputed(labels: ArrayLike<number>): 0 | 1 | null {
   return count < 2 ? null : differ ? 1 : 0;
 }
 
-export class AnnotationDisagreement implements Monitor<ArrayLike<number>> {
-  readonly options: Required<AnnotationDisagreementOptions>;
-  readonly kind: MonitorKind;
+export class AnnotationDisagreement extends BinomialRateMonitor<ArrayLike<number>, Required<AnnotationDisagreementOptions>> {
   private refItems = 0;
   private refDisputed = 0;
-  private readonly test: BinomialRateTest;
 
   constructor(opts: AnnotationDisagreementOptions = {}) {
-    this.options = resolveOptions('AnnotationDisagreement', ANNOTATION_DEFAULTS, ANNOTATION_RANGES, opts);
-    this.kind = this.options.kind;
-    this.test = new BinomialRateTest(this.options.window, this.options.alpha);
-  }
-
-  get driftDetected(): boolean {
-    return this.test.detected;
-  }
-
-  /** Disputed items in the window at the latest test (NaN before the first full window). */
-  get statistic(): number {
-    return this.test.statistic;
-  }
-
-  get threshold(): number {
-    return this.test.critical;
-  }
-
-  /** Dispute rate of the reference (Laplace-smoothed). */
-  get referenceRate(): number {
-    return this.test.referenceRate;
+    super(resolveOptions('AnnotationDisagreement', ANNOTATION_DEFAULTS, ANNOTATION_RANGES, opts));
   }
 
   update(labels: ArrayLike<number>): this {

@@ -28,9 +28,9 @@
 import type { Model } from '../../engine/model.js';
 import { DataError } from '../../errors.js';
 import { toProbabilities } from '../../metrics/classification.js';
-import { BinomialRateTest } from '../binomial.js';
+import { BinomialRateMonitor } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { MONITOR_KINDS, type MonitorKind } from '../types.js';
 import { ReferenceBuffer } from '../window.js';
 
 export interface SqueezeDetectorOptions {
@@ -97,37 +97,13 @@ export function squeezeMedian(x: Float32Array, shape: readonly [number, number, 
   return out;
 }
 
-export class SqueezeDetector implements Monitor<number> {
-  readonly options: Required<SqueezeDetectorOptions>;
-  readonly kind: MonitorKind;
+export class SqueezeDetector extends BinomialRateMonitor<number, Required<SqueezeDetectorOptions>> {
   private readonly ref: ReferenceBuffer;
   private cut = NaN;
-  private readonly test: BinomialRateTest;
 
   constructor(opts: SqueezeDetectorOptions = {}) {
-    this.options = resolveOptions('SqueezeDetector', SQUEEZE_DEFAULTS, SQUEEZE_RANGES, opts);
-    this.kind = this.options.kind;
+    super(resolveOptions('SqueezeDetector', SQUEEZE_DEFAULTS, SQUEEZE_RANGES, opts));
     this.ref = new ReferenceBuffer(this.options.reference);
-    this.test = new BinomialRateTest(this.options.window, this.options.alpha);
-  }
-
-  get driftDetected(): boolean {
-    return this.test.detected;
-  }
-
-  /** Flagged items in the window at the latest test (NaN before the first full window). */
-  get statistic(): number {
-    return this.test.statistic;
-  }
-
-  /** The count that raises an alert. */
-  get threshold(): number {
-    return this.test.critical;
-  }
-
-  /** Flag rate of the reference (Laplace-smoothed). */
-  get referenceRate(): number {
-    return this.test.referenceRate;
   }
 
   /** The score above which an item is flagged (NaN until the reference is complete). */
