@@ -86,15 +86,10 @@ export class GradientEngine {
   ) {}
 
   /** Gradient graph for `n` items (built on first use; `x` is used for the shape probe). */
-  private session(x: Float32Array, dims: number[]): Promise<ort.InferenceSession> {
-    const n = dims[0]!;
+  private session(x: Float32Array, n: number): Promise<ort.InferenceSession> {
     let s = this.sessions.get(n);
     if (!s) {
-      s = (async () => {
-        const kind = this.model.outputKind ?? (await this.model.predictBatch(x, n), this.model.outputKind!);
-        const gm = await buildGradientModel(this.model.prepared, { input: this.model.decl.inputName, output: this.model.decl.outputName, kind }, { data: x, dims }, this.loss, this.model.label);
-        return createSession(gm, this.model.label, {});
-      })();
+      s = (async () => createSession(await this.graphFor(x, n), this.model.label, {}))();
       this.sessions.set(n, s);
       s.catch(() => this.sessions.delete(n));
     }
@@ -115,7 +110,7 @@ export class GradientEngine {
   async run(x: Float32Array, n: number, labels: ArrayLike<number>, targets?: ArrayLike<number>): Promise<GradientResult> {
     if (this.loss.targeted && !targets) throw new Error('internal: targeted loss needs targets');
     const dims = this.dims(x, n);
-    const session = await this.session(x, dims);
+    const session = await this.session(x, n);
     const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {
       [this.model.decl.inputName]: { data: x, dims },
       [GRAD_INPUTS.labels]: { data: BigInt64Array.from(Array.from(labels, (v) => BigInt(v))), dims: [n] },

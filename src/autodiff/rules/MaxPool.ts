@@ -179,9 +179,9 @@ function blockedMaskGrad(ctx: GradContext, c: number, win: Window, fold: boolean
   const y = node.output[0]!;
   const area = win.kernel.reduce((p, k) => p * k, 1);
   const dw = (hint: string, v: number) => b.tensor(hint, [c, 1, 1, 1], new Float32Array(c).fill(v));
-  const ones = () => b.tensor('pool_one', [c], new Float32Array(c).fill(1));
+  const ones = b.tensor('pool_one', [c], new Float32Array(c).fill(1));
   const geo = { group: c, kernel_shape: [1, 1] };
-  const conv = (x: string, w: number, hint: string, bias = false) => e.op('Conv', bias ? [x, dw(`${hint}_w`, w), ones()] : [x, dw(`${hint}_w`, w)], geo, hint);
+  const conv = (x: string, w: number, hint: string, bias = false) => e.op('Conv', bias ? [x, dw(`${hint}_w`, w), ones] : [x, dw(`${hint}_w`, w)], geo, hint);
   let negKY = conv(y, -MASK_SCALE, 'pool_negky');
   // Y ≥ 0 after a Relu, so D is exactly 1 where Y = 0 and 0 where Y ≥ 2^-60.
   const dead = fold ? e.op('Relu', [conv(y, -MASK_SCALE, 'pool_dead', true)], {}, 'pool_dead') : null;
