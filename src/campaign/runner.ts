@@ -367,20 +367,9 @@ function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
 async function predictAll(model: Model, x: Float32Array, n: number, itemShape: readonly number[], batchSize: number, counters: { forwardBatches: number }) {
   const per = itemShape.reduce((a, b) => a * b, 1);
   if (x.length !== n * per) throw new DataError(`internal: ${x.length} values for ${n} items of shape [${itemShape.join(', ')}]`);
-  let scores: Float32Array | null = null;
-  let numClasses = 0;
-  const batchMs: number[] = [];
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    const t = performance.now();
-    const r = await model.predictBatch(x.subarray(s * per, (s + m) * per), m);
-    batchMs.push(performance.now() - t);
-    counters.forwardBatches++;
-    numClasses = r.numClasses;
-    scores ??= new Float32Array(n * numClasses);
-    scores.set(r.scores, s * numClasses);
-  }
-  return { scores: scores!, numClasses, kind: model.outputKind ?? 'logits', batchMs };
+  const r = await model.predictItems(x, n, { batchSize });
+  counters.forwardBatches += r.batchMs.length;
+  return r;
 }
 
 /** Accuracy of per-item correctness under each resample's item weights. */

@@ -127,22 +127,27 @@ export class Model {
   /** Predicts a whole dataset in batches (bounded memory), recording each batch's latency. */
   async predict(ds: Dataset, opts: PredictOptions = {}): Promise<Predictions> {
     this.checkData(ds);
+    return this.predictItems(ds.x, ds.size, opts);
+  }
+
+  /** Predicts `n` items packed row-major in `x`, in batches (bounded memory), recording each batch's latency. */
+  async predictItems(x: Float32Array, n: number, opts: PredictOptions = {}): Promise<Predictions> {
     const batchSize = opts.batchSize ?? 256;
-    const per = itemSize(ds);
+    const per = n > 0 ? x.length / n : 0;
     let scores: Float32Array | null = null;
     let numClasses = 0;
     const batchMs: number[] = [];
-    for (let start = 0; start < ds.size; start += batchSize) {
-      const n = Math.min(batchSize, ds.size - start);
+    for (let start = 0; start < n; start += batchSize) {
+      const m = Math.min(batchSize, n - start);
       const t0 = performance.now();
-      const r = await this.predictBatch(ds.x.subarray(start * per, (start + n) * per), n);
+      const r = await this.predictBatch(x.subarray(start * per, (start + m) * per), m);
       batchMs.push(performance.now() - t0);
       if (!scores) {
         numClasses = r.numClasses;
-        scores = new Float32Array(ds.size * numClasses);
+        scores = new Float32Array(n * numClasses);
       }
       scores.set(r.scores, start * numClasses);
-      opts.onProgress?.(start + n, ds.size);
+      opts.onProgress?.(start + m, n);
     }
     return { scores: scores ?? new Float32Array(0), numClasses, kind: this.kindKnown ?? 'logits', batchMs };
   }

@@ -80,19 +80,7 @@ export async function resolveTargets(model: Model, x: Float32Array, n: number, t
 
 /** Predicts `n` items in chunks of `batchSize`. */
 export async function predictAll(model: Model, x: Float32Array, n: number, batchSize = FORWARD_BATCH): Promise<{ scores: Float32Array; numClasses: number }> {
-  const per = x.length / n;
-  let out: Float32Array | null = null;
-  let k = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    const r = await model.predictBatch(x.subarray(s * per, (s + m) * per), m);
-    if (!out) {
-      k = r.numClasses;
-      out = new Float32Array(n * k);
-    }
-    out.set(r.scores, s * k);
-  }
-  return { scores: out!, numClasses: k };
+  return model.predictItems(x, n, { batchSize });
 }
 
 /** The fixed gradient batch size for a call: the model's fixed batch, else `opts.batchSize`, else 32. */

@@ -16,17 +16,8 @@ export interface ProbabilityTable {
  */
 export async function predictProbabilities(model: Model, x: Float32Array, n: number, batchSize = 256): Promise<ProbabilityTable> {
   checkRange('batchSize', batchSize, { min: 1, integer: true });
-  const per = n > 0 ? x.length / n : 0;
-  let probs: Float64Array | null = null;
-  let numClasses = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const m = Math.min(batchSize, n - s);
-    const r = await model.predictBatch(x.subarray(s * per, (s + m) * per), m);
-    numClasses = r.numClasses;
-    probs ??= new Float64Array(n * numClasses);
-    probs.set(toProbabilities(r.scores, r.numClasses, model.outputKind ?? 'logits'), s * numClasses);
-  }
-  return { probs: probs ?? new Float64Array(0), numClasses, kind: model.outputKind ?? 'logits' };
+  const r = await model.predictItems(x, n, { batchSize });
+  return { probs: toProbabilities(r.scores, r.numClasses, r.kind), numClasses: r.numClasses, kind: r.kind };
 }
 
 /** Rows `indices` of a row-major [*, width] table, copied. */
