@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { DataError } from '../../errors.js';
 import { readDataFile } from '../../data/util.js';
+import { csvRecords } from '../../data/csv.js';
 import type { AnnotationMatrix } from './types.js';
 
 export type AnnotationFormat = 'csv' | 'jsonl';
@@ -34,65 +35,8 @@ interface Row {
   line: number;
 }
 
-/** Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF). */
-export function parseCsv(text: string): { fields: string[]; line: number }[] {
-  const rows: { fields: string[]; line: number }[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let rowLine = 1;
-  let fieldStarted = false;
-  const endRow = () => {
-    fields.push(field);
-    if (!(fields.length === 1 && fields[0] === '' && !fieldStarted)) rows.push({ fields, line: rowLine });
-    fields = [];
-    field = '';
-    fieldStarted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (c === '\n') line++;
-        field += c;
-      }
-      continue;
-    }
-    if (c === '"' && field === '') {
-      quoted = true;
-      fieldStarted = true;
-    } else if (c === ',') {
-      fields.push(field);
-      field = '';
-      fieldStarted = true;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-      line++;
-      rowLine = line;
-    } else {
-      field += c;
-      fieldStarted = true;
-    }
-  }
-  if (quoted) throw new DataError(`unterminated quoted field starting on line ${rowLine}`);
-  if (field !== '' || fields.length > 0 || fieldStarted) endRow();
-  return rows;
-}
-
 function csvRows(text: string, name: string): Row[] {
-  let table;
-  try {
-    table = parseCsv(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    throw new DataError(`${name}: ${(e as Error).message}`);
-  }
+  const table = Array.from(csvRecords(text, name), (r) => ({ fields: r.fields, line: r.lines[0]! }));
   if (table.length === 0) throw new DataError(`${name}: empty; expected a header row 'item,annotator,label'`);
   const header = table[0]!.fields.map((h) => h.trim().toLowerCase());
   const col = (k: string) => {
