@@ -6,6 +6,7 @@
  */
 import { DataError } from '../errors.js';
 import type { Rng } from '../rng.js';
+import { rowEntropy } from '../uncertainty/scores.js';
 
 export const ITEM_SIGNALS = ['confidence', 'margin', 'entropy', 'input-mean', 'input-std', 'input-tv'] as const;
 /** A number per item, from the prediction or the input. */
@@ -20,13 +21,8 @@ export function predictionSignals(p: ArrayLike<number>, offset: number, k: numbe
   for (let j = 1; j < k; j++) if (p[offset + j]! > p[offset + arg]!) arg = j;
   const best = p[offset + arg]!;
   let second = -Infinity;
-  let h = 0;
-  for (let j = 0; j < k; j++) {
-    const v = p[offset + j]!;
-    if (j !== arg && v > second) second = v;
-    if (v > 0) h -= v * Math.log(v);
-  }
-  return { confidence: best, margin: k > 1 ? best - second : best, entropy: h, predicted: arg };
+  for (let j = 0; j < k; j++) if (j !== arg && p[offset + j]! > second) second = p[offset + j]!;
+  return { confidence: best, margin: k > 1 ? best - second : best, entropy: rowEntropy(p, offset, k), predicted: arg };
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import { DataError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
+import { rowEntropy } from '../../../uncertainty/scores.js';
 import { noiseResult, type NoiseContext, type NoiseModel } from '../types.js';
 import { cfgChoice, cfgNumber, checkKeys, checkLabels, pickWeighted } from '../util.js';
 import { RATE_RANGE } from './symmetric.js';
@@ -46,12 +47,7 @@ export function uncertaintyScores(probs: Float64Array, numClasses: number, kind:
   for (let i = 0; i < n; i++) {
     const o = i * K;
     if (kind === 'entropy') {
-      let h = 0;
-      for (let k = 0; k < K; k++) {
-        const p = probs[o + k]!;
-        if (p > 0) h -= p * Math.log(p);
-      }
-      u[i] = Math.min(1, Math.max(0, h / logK));
+      u[i] = Math.min(1, Math.max(0, rowEntropy(probs, o, K) / logK));
     } else {
       let m = 0;
       for (let k = 0; k < K; k++) m = Math.max(m, probs[o + k]!);
