@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../data/util.js';
 
-/** Writes a file atomically: a temp file in the same folder, then rename. Never leaves a half-written file. */
+/** Writes a file atomically (see `writeFileAtomicSync`), creating its folder. Never leaves a half-written file. */
 export function writeAtomic(file: string, content: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
+  writeFileAtomicSync(file, content);
 }
 
 export function writeJson(file: string, value: unknown): void {

@@ -3,6 +3,7 @@
  * file, code-point ordering (Python's `sorted`), and checks every loader makes.
  */
 import fs from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataError } from '../errors.js';
@@ -61,13 +62,22 @@ export function fileError(file: string, err: unknown): DataError {
   return new DataError(`${file}: cannot read (${msg})`, { cause: err });
 }
 
+/** A temporary name beside `file` (hidden, unique to this process and call). */
+function tmpBeside(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function writeError(file: string, err: unknown): DataError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new DataError(`${file}: cannot write (${msg})`, { cause: err });
+}
+
 /**
  * Writes `bytes` to `file` atomically: into a temporary file in the same folder, flushed, then
  * renamed over the target. A failure never leaves a half-written target (the temporary is removed).
  */
 export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tmpBeside(file);
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(tmp, 'wx');
@@ -79,8 +89,25 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<
   } catch (err) {
     await handle?.close().catch(() => undefined);
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new DataError(`${file}: cannot write (${msg})`, { cause: err });
+    throw writeError(file, err);
+  }
+}
+
+/** `writeFileAtomic` for synchronous callers (run records, reports): same guarantees. */
+export function writeFileAtomicSync(file: string, content: string | Uint8Array): void {
+  const tmp = tmpBeside(file);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx');
+    writeFileSync(fd, content);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw writeError(file, err);
   }
 }
 
