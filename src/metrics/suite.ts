@@ -160,16 +160,19 @@ export function bootstrapWeights(n: number, resamples: number, rng: Rng): Uint16
   return out;
 }
 
+/** Quantile of sorted values at q by linear interpolation (NumPy's default). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (pos - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
 /** Percentile interval [2.5 %, 97.5 %] of finite values (NaN when none). */
 export function percentileCi(values: ArrayLike<number>, level = 0.95): [number, number] {
   const v = Array.from(values).filter(Number.isFinite).sort((a, b) => a - b);
   if (v.length === 0) return [NaN, NaN];
-  const q = (p: number) => {
-    const h = (v.length - 1) * p;
-    const lo = Math.floor(h);
-    return v[lo]! + (h - lo) * ((v[Math.min(lo + 1, v.length - 1)] ?? v[lo]!) - v[lo]!);
-  };
-  return [q((1 - level) / 2), q(1 - (1 - level) / 2)];
+  return [quantile(v, (1 - level) / 2), quantile(v, 1 - (1 - level) / 2)];
 }
 
 /** Metrics with bootstrap CIs; also returns the per-resample accuracy (for paired comparisons). */

@@ -28,6 +28,7 @@
 import type { Model } from '../../engine/model.js';
 import { DataError } from '../../errors.js';
 import { toProbabilities } from '../../metrics/classification.js';
+import { quantile } from '../../metrics/suite.js';
 import { BinomialRateMonitor } from '../binomial.js';
 import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
 import { MONITOR_KINDS, type MonitorKind } from '../types.js';
@@ -167,9 +168,7 @@ export class SqueezeDetector extends BinomialRateMonitor<number, Required<Squeez
 
   private calibrate(ref: Float64Array): void {
     const sorted = Float64Array.from(ref).sort();
-    const pos = this.options.quantile * (sorted.length - 1);
-    const lo = Math.floor(pos);
-    this.cut = sorted[lo]! + (pos - lo) * (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!);
+    this.cut = quantile(sorted, this.options.quantile);
     let above = 0;
     for (const v of sorted) if (v > this.cut) above++;
     this.test.calibrate(above, sorted.length);

@@ -15,6 +15,7 @@
  * counted; MMD refuses them.
  */
 import { DataError } from '../../errors.js';
+import { quantile } from '../../metrics/suite.js';
 import type { Rng } from '../../rng.js';
 import { itemSize, type Dataset } from '../../data/dataset.js';
 import { isImageData } from './shift/common.js';
@@ -70,14 +71,6 @@ export function ksPValue(d: number, n: number, m: number): number {
     sign = -sign;
   }
   return Math.min(1, Math.max(0, 2 * sum));
-}
-
-/** Quantile of sorted values at q by linear interpolation (NumPy's default). */
-function quantile(sorted: Float64Array, q: number): number {
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (pos - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
 /**
