@@ -17,6 +17,15 @@ export interface ClassificationMetrics {
   macroF1: number;
 }
 
+/** log Σ_k exp(scale·v[offset + k]) over k < count, computed stably (max subtracted first). */
+export function logSumExp(v: ArrayLike<number>, offset: number, count: number, scale = 1): number {
+  let max = -Infinity;
+  for (let k = 0; k < count; k++) max = Math.max(max, scale * v[offset + k]!);
+  let s = 0;
+  for (let k = 0; k < count; k++) s += Math.exp(scale * v[offset + k]! - max);
+  return max + Math.log(s);
+}
+
 /** Row-wise softmax in float64 (numerically stable). Probability outputs are passed through as float64. */
 export function toProbabilities(scores: ArrayLike<number>, numClasses: number, kind: 'logits' | 'probabilities'): Float64Array {
   const n = scores.length / numClasses;

@@ -1,5 +1,5 @@
 import { checkRange, DataError } from '../errors.js';
-import { classificationMetrics } from '../metrics/classification.js';
+import { classificationMetrics, logSumExp } from '../metrics/classification.js';
 
 /**
  * Temperature scaling (Guo et al., 2017): one scalar T > 0 divides the logits, p_T = softmax(z / T).
@@ -85,11 +85,7 @@ function meanNll(z: Float64Array, K: number, labels: ArrayLike<number>, beta: nu
   let total = 0;
   for (let i = 0; i < n; i++) {
     const o = i * K;
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) max = Math.max(max, beta * z[o + k]!);
-    let s = 0;
-    for (let k = 0; k < K; k++) s += Math.exp(beta * z[o + k]! - max);
-    total += max + Math.log(s) - beta * z[o + labels[i]!]!;
+    total += logSumExp(z, o, K, beta) - beta * z[o + labels[i]!]!;
   }
   return total / n;
 }

@@ -4,6 +4,7 @@
  * ran). Probability outputs are read as log-probabilities, as the gradient engine does.
  */
 import type { LossKind } from '../../autodiff/loss.js';
+import { logSumExp } from '../../metrics/classification.js';
 
 /** Arg-max of row r (lowest index wins ties). */
 export function argmaxRow(s: ArrayLike<number>, r: number, k: number): number {
@@ -38,11 +39,7 @@ export function lossFromLogits(kind: LossKind, z: ArrayLike<number>, r: number, 
   const o = r * k;
   switch (kind) {
     case 'ce': {
-      let m = -Infinity;
-      for (let j = 0; j < k; j++) m = Math.max(m, z[o + j]!);
-      let s = 0;
-      for (let j = 0; j < k; j++) s += Math.exp(z[o + j]! - m);
-      const lse = m + Math.log(s);
+      const lse = logSumExp(z, o, k);
       return target === null ? lse - z[o + label]! : z[o + target]! - lse;
     }
     case 'cw':

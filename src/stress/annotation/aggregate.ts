@@ -19,6 +19,7 @@
  * Example: `dawidSkene(sim.annotations).annotatorAccuracy` ≈ the annotators' realised accuracies.
  */
 import { DataError } from '../../errors.js';
+import { logSumExp } from '../../metrics/classification.js';
 import type { Rng } from '../../rng.js';
 import type { AggregateMethod } from './annotators.js';
 import type { AnnotationMatrix } from './types.js';
@@ -205,7 +206,6 @@ export function dawidSkene(m: AnnotationMatrix, opts: DawidSkeneOptions = {}): A
         for (let k = 0; k < K; k++) T[i * K + k] = priors[k]!;
         continue;
       }
-      let mx = -Infinity;
       for (let k = 0; k < K; k++) {
         let v = logPrior[k]!;
         for (let a = 0; a < A; a++) {
@@ -213,11 +213,8 @@ export function dawidSkene(m: AnnotationMatrix, opts: DawidSkeneOptions = {}): A
           if (y >= 0) v += logTheta[(a * K + k) * K + y]!;
         }
         lp[k] = v;
-        if (v > mx) mx = v;
       }
-      let s = 0;
-      for (let k = 0; k < K; k++) s += Math.exp(lp[k]! - mx);
-      const lse = mx + Math.log(s);
+      const lse = logSumExp(lp, 0, K);
       next += lse;
       for (let k = 0; k < K; k++) T[i * K + k] = Math.exp(lp[k]! - lse);
     }
