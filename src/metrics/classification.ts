@@ -49,15 +49,18 @@ export function toProbabilities(scores: ArrayLike<number>, numClasses: number, k
   return p;
 }
 
+/** Index k < count of the largest v[offset + k] (lowest index wins ties). */
+export function argmaxAt(v: ArrayLike<number>, offset: number, count: number): number {
+  let best = 0;
+  for (let k = 1; k < count; k++) if (v[offset + k]! > v[offset + best]!) best = k;
+  return best;
+}
+
 /** Arg-max per row (lowest index wins ties). */
 export function argmaxRows(values: ArrayLike<number>, numClasses: number): Int32Array {
   const n = values.length / numClasses;
   const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < numClasses; k++) if (values[i * numClasses + k]! > values[i * numClasses + best]!) best = k;
-    out[i] = best;
-  }
+  for (let i = 0; i < n; i++) out[i] = argmaxAt(values, i * numClasses, numClasses);
   return out;
 }
 

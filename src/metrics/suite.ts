@@ -1,4 +1,5 @@
 import type { Rng } from '../rng.js';
+import { argmaxAt } from './classification.js';
 
 /**
  * The per-cell metric suite with bootstrap confidence intervals.
@@ -54,8 +55,7 @@ export function itemStats(probs: Float64Array, numClasses: number, labels: Int32
   const bin = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const o = i * numClasses;
-    let best = 0;
-    for (let k = 1; k < numClasses; k++) if (probs[o + k]! > probs[o + best]!) best = k;
+    const best = argmaxAt(probs, o, numClasses);
     const y = labels[i]!;
     pred[i] = best;
     conf[i] = probs[o + best]!;

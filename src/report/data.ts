@@ -16,6 +16,7 @@
  */
 import type { AnnotationResult, LabelAudit } from '../stress/annotation/index.js';
 import { DataError } from '../errors.js';
+import { argmaxAt } from '../metrics/classification.js';
 import { galleryImage, galleryPositions, type GalleryImage } from './images.js';
 
 /** One gallery item of a cell: its pictures, labels and predictions. */
@@ -98,8 +99,7 @@ export interface GalleryInput {
 }
 
 function argmax(p: ArrayLike<number>, i: number, K: number): [number, number] {
-  let best = 0;
-  for (let k = 1; k < K; k++) if (p[i * K + k]! > p[i * K + best]!) best = k;
+  const best = argmaxAt(p, i * K, K);
   return [best, p[i * K + best]!];
 }
 

@@ -5,6 +5,7 @@
  * item; none draws randomness except the projection matrix, drawn once from the generator given.
  */
 import { DataError } from '../errors.js';
+import { argmaxAt } from '../metrics/classification.js';
 import type { Rng } from '../rng.js';
 import { rowEntropy } from '../uncertainty/scores.js';
 
@@ -17,8 +18,7 @@ export type VectorSignal = (typeof VECTOR_SIGNALS)[number];
 
 /** Top-1 probability, top-1 minus top-2 probability, and entropy (nats) of one probability row. */
 export function predictionSignals(p: ArrayLike<number>, offset: number, k: number): { confidence: number; margin: number; entropy: number; predicted: number } {
-  let arg = 0;
-  for (let j = 1; j < k; j++) if (p[offset + j]! > p[offset + arg]!) arg = j;
+  const arg = argmaxAt(p, offset, k);
   const best = p[offset + arg]!;
   let second = -Infinity;
   for (let j = 0; j < k; j++) if (j !== arg && p[offset + j]! > second) second = p[offset + j]!;

@@ -4,14 +4,11 @@
  * ran). Probability outputs are read as log-probabilities, as the gradient engine does.
  */
 import type { LossKind } from '../../autodiff/loss.js';
-import { logSumExp } from '../../metrics/classification.js';
+import { argmaxAt, logSumExp } from '../../metrics/classification.js';
 
 /** Arg-max of row r (lowest index wins ties). */
 export function argmaxRow(s: ArrayLike<number>, r: number, k: number): number {
-  const o = r * k;
-  let best = 0;
-  for (let j = 1; j < k; j++) if (s[o + j]! > s[o + best]!) best = j;
-  return best;
+  return argmaxAt(s, r * k, k);
 }
 
 /** Scores as logits: log(max(p, 1e-12)) for probability outputs, unchanged otherwise. */
