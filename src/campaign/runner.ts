@@ -23,6 +23,7 @@ import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan
 import type { CampaignConfig, StressKind } from './config.js';
 import { STRESS_KINDS } from './config.js';
 import { RunStore, writeJson } from './store.js';
+import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
 
@@ -445,13 +446,7 @@ async function computeFloor(model: Model, ds: Dataset, batchSize: number, engine
   const sub = subset(ds, Int32Array.from({ length: n }, (_, i) => i));
   const median = async (f: () => Promise<unknown>) => {
     await f();
-    const ms: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      await f();
-      ms.push(performance.now() - t);
-    }
-    return ms.sort((a, b) => a - b)[2]!;
+    return lowerMedian(await timeCalls(f, 5));
   };
   const forwardMs = await median(() => model.predictBatch(sub.x, n));
   let gradMs = NaN;

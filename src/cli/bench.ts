@@ -4,6 +4,7 @@ import { ModelError, UsageError } from '../errors.js';
 import { benchPgd } from '../stress/adversarial/bench.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { fmt, openData, openModel } from './common.js';
+import { lowerMedian, timeCalls } from '../timing.js';
 
 export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats R] [--json]
 
@@ -19,8 +20,8 @@ Options:
   --attack pgd       benchmark the PGD attack instead of one gradient pass
   --data D           data for --attack (default: the embedded 2,000-image slice)
   --batch-size B     items per pass (default 256)
-  --repeats R        timed passes of each kind (default 20), in 4 alternating blocks; each
-                     block starts with an untimed pass (3 before the first)
+  --repeats R        timed passes of each kind (default 20), in 2 alternating blocks; each
+                     block starts with 5 untimed passes
   --seed N           seed of the random batch (default 0)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 `;
@@ -64,32 +65,27 @@ export async function benchVerb(argv: string[]): Promise<number> {
     for (let i = 0; i < x.length; i++) x[i] = rng.range(lo, hi);
     const first = await model.predictBatch(x, batch);
     const labels = Int32Array.from({ length: batch }, () => rng.int(first.numClasses));
-    const median = (ms: number[]) => ms.sort((a, b) => a - b)[Math.floor((ms.length - 1) / 2)]!;
-    const timed = async (f: () => Promise<unknown>, into: number[]) => {
-      const t0 = performance.now();
-      await f();
-      into.push(performance.now() - t0);
-    };
     const buildStart = performance.now();
     await engine.run(x, batch, labels);
     const buildMs = performance.now() - buildStart;
     const forward = () => model.predictBatch(x, batch);
     const gradient = () => engine.run(x, batch, labels);
-    // Blocks of each kind, alternating over a few rounds so that load drift hits both alike. A
-    // pass run right after the other session's is slowed by that session's ORT threads still
-    // spinning, so each block starts with an untimed pass.
+    // Blocks of each kind, alternating over two rounds so that load drift hits both alike. Each
+    // block starts with 5 untimed passes: a pass run right after the other session's is slowed
+    // (its ORT threads and caches take a few passes to settle; the first forward passes after a
+    // gradient block measured up to 1.5× their steady time).
     const fwd: number[] = [];
     const grad: number[] = [];
-    const rounds = Math.min(4, repeats);
+    const rounds = Math.min(2, repeats);
     for (let round = 0; round < rounds; round++) {
       const k = Math.floor(repeats / rounds) + (round < repeats % rounds ? 1 : 0);
       for (const [pass, into] of [[forward, fwd], [gradient, grad]] as const) {
-        for (let i = 0; i < (round === 0 ? 3 : 1); i++) await pass();
-        for (let i = 0; i < k; i++) await timed(pass, into);
+        for (let i = 0; i < 5; i++) await pass();
+        await timeCalls(pass, k, into);
       }
     }
-    const forwardMs = median(fwd);
-    const gradMs = median(grad);
+    const forwardMs = lowerMedian(fwd);
+    const gradMs = lowerMedian(grad);
     const result = { model: model.label, batch_size: batch, repeats, forward_ms: forwardMs, forward_grad_ms: gradMs, ratio: gradMs / forwardMs, gradient_build_ms: buildMs };
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {

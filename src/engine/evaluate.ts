@@ -1,6 +1,7 @@
 import { requireLabels, type Dataset } from '../data/dataset.js';
 import { classificationMetrics, toProbabilities, type ClassificationMetrics } from '../metrics/classification.js';
 import type { Model, OutputKind, PredictOptions } from './model.js';
+import { lowerMedian } from '../timing.js';
 
 export interface Evaluation extends ClassificationMetrics {
   numClasses: number;
@@ -20,12 +21,11 @@ export async function evaluate(model: Model, ds: Dataset, opts: PredictOptions =
   const seconds = (performance.now() - t0) / 1000;
   model.checkData(ds, pred.numClasses);
   const probs = toProbabilities(pred.scores, pred.numClasses, pred.kind);
-  const sorted = [...pred.batchMs].sort((a, b) => a - b);
   return {
     ...classificationMetrics(probs, pred.numClasses, labels),
     numClasses: pred.numClasses,
     outputKind: pred.kind,
     seconds,
-    batchMsMedian: sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : 0,
+    batchMsMedian: pred.batchMs.length ? lowerMedian(pred.batchMs) : 0,
   };
 }

@@ -18,6 +18,7 @@ import type { Model } from '../../engine/model.js';
 import { Rng } from '../../rng.js';
 import { runAttack } from './index.js';
 import { EngineCache } from './runner.js';
+import { lowerMedian, timeCalls } from '../../timing.js';
 
 export interface BenchPgdOptions {
   eps?: number;
@@ -75,23 +76,16 @@ export async function benchPgd(model: Model, ds: Dataset, opts: BenchPgdOptions 
     const engine = engines.get('ce', false);
     for (let i = 0; i < 2; i++) await engine.run(x, B, labels);
     const ms: number[] = [];
-    const time = async (k: number) => {
-      for (let i = 0; i < k; i++) {
-        const t0 = performance.now();
-        await engine.run(x, B, labels);
-        ms.push(performance.now() - t0);
-      }
-    };
+    const pass = () => engine.run(x, B, labels);
     // Half the floor passes before and half after the attack, so load drift hits both alike.
-    await time(Math.ceil(repeats / 2));
+    await timeCalls(pass, Math.ceil(repeats / 2), ms);
     const r = await runAttack(model, ds.x, ds.size, ds.labels, { attack: 'pgd', norm: 'linf', eps, steps }, new Rng(opts.seed ?? 0), {
       batchSize: B,
       engines,
       onProgress: opts.onProgress,
     });
-    await time(Math.floor(repeats / 2));
-    ms.sort((a, b) => a - b);
-    const batchGradSeconds = ms[Math.floor((ms.length - 1) / 2)]! / 1000;
+    await timeCalls(pass, Math.floor(repeats / 2), ms);
+    const batchGradSeconds = lowerMedian(ms) / 1000;
     const attacked = r.samples.cleanCorrect.reduce((a, b) => a + b, 0);
     const floorSeconds = steps * batchGradSeconds * Math.ceil(ds.size / B);
     const attackedFloorSeconds = steps * batchGradSeconds * Math.ceil(attacked / B);
