@@ -14,7 +14,7 @@ For each model NAME this writes, under test/fixtures/autodiff/:
 and README.md listing the models, their opsets and the ONNX op types each contains.
 
 Models: resnet_bn, mobilenet_v2, vit_op17, vit_op13 (same model and weights as vit_op17, opset 13),
-mlp, resize_pad_pool. BatchNorm layers are kept as BatchNormalization nodes (exported with
+mlp, resize_pad_pool, lenet. BatchNorm layers are kept as BatchNormalization nodes (exported with
 TrainingMode.PRESERVE on an eval-mode model, so they are not fused into Conv) and carry non-trivial
 running statistics from a few train-mode forward passes on random data.
 
@@ -287,6 +287,22 @@ class ResizePadPool(nn.Module):
         return self.fc(self.flatten(x))
 
 
+class LeNet(nn.Module):
+    """[N,1,16,16] -> Conv(1->8, 3, pad 1)/ReLU/MaxPool(2) -> Conv(8->16, 3, pad 1)/ReLU/MaxPool(2)
+    -> Flatten -> Linear: the default model's shape in small (its first block is a one-channel stem)."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(16 * 4 * 4, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
 # ----------------------------------------------------------------------------------------------
 # Fixture writing
 
@@ -327,6 +343,13 @@ def make_resize_pad_pool(gen):
     init_convs(model, gen)
     scale_head(model, model.fc.weight, model.fc.bias, (3, 16, 16), gen)
     return model, (3, 16, 16), 10
+
+
+def make_lenet(gen):
+    model = LeNet()
+    init_convs(model, gen)
+    scale_head(model, model.fc.weight, model.fc.bias, (1, 16, 16), gen)
+    return model, (1, 16, 16), 10
 
 
 def input_gradient(model, x, y):
@@ -384,6 +407,7 @@ SPECS = [
     ('vit_op13', make_vit, 13, 3, 'vit'),
     ('mlp', make_mlp, 13, 4, None),
     ('resize_pad_pool', make_resize_pad_pool, 13, 5, None),
+    ('lenet', make_lenet, 13, 6, None),
 ]
 
 DESCRIPTIONS = {
@@ -410,6 +434,10 @@ DESCRIPTIONS = {
                        '(ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast) that constant '
                        'folding leaves in place; Resize nearest is asymmetric/floor, bilinear is '
                        'linear/half_pixel.',
+    'lenet': 'LeNet-style CNN like the default model: Conv(1->8, 3x3, pad 1), ReLU, MaxPool(2); '
+             'Conv(8->16, 3x3, pad 1), ReLU, MaxPool(2); Flatten, Linear. Its first block is the '
+             'one-channel Conv -> Relu -> MaxPool stem that the MaxPool rule differentiates in '
+             'phase space (MaxPoolStem.ts).',
 }
 
 
@@ -515,7 +543,9 @@ def write_readme(rows):
                      'that check was skipped by the generator. When the fixtures were first made '
                      '(torch 1.13.0, onnx 1.12.0) they were checked by hand in onnxruntime-node '
                      '1.30.0 instead: ONNX Runtime logits matched `logits` to within 1.5e-6 (max '
-                     'abs) for every model, at batch 4 and at batch 1 (dynamic batch axis).')
+                     'abs) for every model, at batch 4 and at batch 1 (dynamic batch axis). '
+                     '`test/autodiff-models.test.ts` repeats that check at batch 4 on every run '
+                     '(relative L2 below 1e-4), which covers `lenet`, added later.')
     else:
         for name, *_, check in rows:
             lines.append(f'- `{name}`: {check}')

@@ -68,6 +68,11 @@ export function drawValues(rng: Rng, spec: Draw, size: number): number[] {
  * to `wrt`, for exact-value checks at kinks and ties where finite differences do not apply.
  */
 export async function gradOfSumOf(model: ModelP, feeds: Record<string, Feed>, wrt: string, dtype: 'float32' | 'float64'): Promise<number[]> {
+  return (await gradOfSumWithGraph(model, feeds, wrt, dtype)).grad;
+}
+
+/** `gradOfSumOf`, also returning the backward nodes the rules emitted (to check which route a rule took). */
+export async function gradOfSumWithGraph(model: ModelP, feeds: Record<string, Feed>, wrt: string, dtype: 'float32' | 'float64'): Promise<{ grad: number[]; backward: NodeP[] }> {
   const pr = await probe(model, feeds, 'test');
   const m = cloneModel(model);
   const b = new GraphBuilder(m.graph, 't_', dtype);
@@ -75,6 +80,7 @@ export async function gradOfSumOf(model: ModelP, feeds: Record<string, Feed>, wr
   const ys = pr.shapes.get(y)!;
   const seed = b.op('ConstantOfShape', [b.constI64(ys)], { value: makeTensor('v', [1], dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1])) });
   const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]) });
+  const backward = [...b.nodes];
   m.graph.node.push(...b.nodes, node('Identity', [grads.get(wrt)!], ['t_grad_out']));
   m.graph.initializer.push(...b.initializers);
   m.graph.output.push(makeValueInfo('t_grad_out', dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT, null));
@@ -84,7 +90,7 @@ export async function gradOfSumOf(model: ModelP, feeds: Record<string, Feed>, wr
       Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.data instanceof BigInt64Array ? 'int64' : v.data instanceof Float64Array ? 'float64' : 'float32', v.data, v.dims)]),
     );
     const r = await s.run(ortFeeds);
-    return Array.from(r['t_grad_out']!.data as Float32Array | Float64Array);
+    return { grad: Array.from(r['t_grad_out']!.data as Float32Array | Float64Array), backward };
   } finally {
     await s.release();
   }

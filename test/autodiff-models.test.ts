@@ -19,7 +19,7 @@ function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 // Whole models exported from PyTorch with their autograd input gradients (scripts/make_grad_fixtures.py).
-const MODELS = ['mlp', 'resnet_bn', 'mobilenet_v2', 'vit_op17', 'vit_op13', 'resize_pad_pool'];
+const MODELS = ['mlp', 'resnet_bn', 'mobilenet_v2', 'vit_op17', 'vit_op13', 'resize_pad_pool', 'lenet'];
 
 for (const name of MODELS) {
   test(`${name}: input gradient of summed cross-entropy matches PyTorch autograd within 1e-3 relative L2`, async (t) => {

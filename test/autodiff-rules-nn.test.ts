@@ -4,10 +4,10 @@ import { gradcheck } from '../src/autodiff/gradcheck.js';
 import type { Feed } from '../src/autodiff/probe.js';
 import { float, type AttrValue } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
-import { DataType, type ModelP, type TensorP } from '../src/onnx/proto.js';
+import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
-import { drawValues, gradOfSumOf, type RuleCase, type RuleInput } from './autodiff-helpers.js';
+import { drawValues, gradOfSumOf, gradOfSumWithGraph, type RuleCase, type RuleInput } from './autodiff-helpers.js';
 
 /*
  * Central finite-difference checks of the layer rules: Conv, MaxPool, Gemm, MatMul, Add, Sub, Mul,
@@ -434,6 +434,105 @@ test('MaxPool: 1-D pooling and storage_order=1 throw, naming the node', async ()
     { op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2, 2], strides: [2, 2], storage_order: 1 }), inputs: [X([1, 1, 4, 4])] },
     /MaxPool node y: storage_order=1 is not supported/,
   );
+});
+
+// ─── Conv → [Relu] → MaxPool stems: the phase route (MaxPoolStem.ts) ─────────────────────────
+//
+// A Conv with 1–4 input channels, stride 1, feeding (through a Relu or not) a MaxPool whose square
+// windows tile its output, is differentiated in phase space. The reference is the same function
+// with an Identity between the Conv and the rest, which keeps the MaxPool rule off the phase route
+// (the Identity is not a Conv), so both routes are compared on one input. The inputs have a block
+// of zeros, where every Conv output is exactly its bias: 4- or 9-way ties where the bias is
+// positive, and windows the Relu flattens where it is negative. Both routes share ties equally
+// and give flat windows nothing, so they must agree up to float32 summation order.
+
+interface StemSpec {
+  x: number[];
+  /** Conv output channels, kernel size, pads (ONNX order), pool window = stride. */
+  m: number;
+  k: number;
+  pads: number[];
+  pool: number;
+  relu: boolean;
+}
+
+function stemModel({ x, m, k, pads, pool: s, relu }: StemSpec, reference: boolean): { model: ModelP; feeds: Record<string, Feed> } {
+  const c = x[1]!;
+  const rng = new Rng(`stem:${x.join('x')}:${m}:${k}:${pads.join(',')}:${s}:${relu}`);
+  const nodes = [node('Conv', ['x', 'w', 'b'], [reference ? 'c0' : 'c'], { kernel_shape: [k, k], pads })];
+  if (reference) nodes.push(node('Identity', ['c0'], ['c']));
+  if (relu) nodes.push(node('Relu', ['c'], ['r']));
+  nodes.push(node('MaxPool', [relu ? 'r' : 'c'], ['p'], { kernel_shape: [s, s], strides: [s, s] }));
+  // A weighted sum downstream, so each pooled position gets its own gradient.
+  nodes.push(node('Mul', ['p', 'g'], ['y']));
+  const hz = x[2]! + pads[0]! + pads[2]! - k + 1;
+  const wz = x[3]! + pads[1]! + pads[3]! - k + 1;
+  const size = x.reduce((a, b) => a * b, 1);
+  // Zeros in the top third of every image, uniform in [−1, 1) elsewhere.
+  const values = Array.from({ length: size }, (_, i) => (Math.floor(i / x[3]!) % x[2]! < x[2]! / 3 ? 0 : rng.range(-1, 1)));
+  const model = makeModel({
+    inputs: [{ name: 'x', dtype: 'float32', shape: x }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    nodes,
+    initializers: [
+      randomTensor('float32', 'w', [m, c, k, k], `stem-w/${rng.int(1e9)}`),
+      randomTensor('float32', 'b', [m], `stem-b/${rng.int(1e9)}`, -0.5, 0.5),
+      randomTensor('float32', 'g', [x[0]!, m, hz / s, wz / s], `stem-g/${rng.int(1e9)}`),
+    ],
+    opset: 13,
+  });
+  return { model, feeds: { x: { data: Float32Array.from(values), dims: x } } };
+}
+
+async function stemRoutes(spec: StemSpec): Promise<{ phase: number[]; reference: number[]; phaseRoute: boolean; referenceRoute: boolean }> {
+  const a = stemModel(spec, false);
+  const r = stemModel(spec, true);
+  const ga = await gradOfSumWithGraph(a.model, a.feeds, 'x', 'float32');
+  const gr = await gradOfSumWithGraph(r.model, r.feeds, 'x', 'float32');
+  const onPhaseRoute = (nodes: NodeP[]) => nodes.some((n) => n.op_type === 'DepthToSpace' && (n.name ?? '').includes('stem_dx'));
+  return { phase: ga.grad, reference: gr.grad, phaseRoute: onPhaseRoute(ga.backward), referenceRoute: onPhaseRoute(gr.backward) };
+}
+
+const STEMS: [string, StemSpec][] = [
+  ['1 → 8 channels, 3×3 pad 1, Relu, 2×2 pool (dX in 4×4 phases)', { x: [2, 1, 8, 8], m: 8, k: 3, pads: [1, 1, 1, 1], pool: 2, relu: true }],
+  ['3 → 16 channels, 3×3 pad 1, Relu, 2×2 pool (2×2 phases)', { x: [2, 3, 8, 8], m: 16, k: 3, pads: [1, 1, 1, 1], pool: 2, relu: true }],
+  ['1 → 8 channels, 5×5 pad 2, Relu, 3×3 pool', { x: [1, 1, 12, 12], m: 8, k: 5, pads: [2, 2, 2, 2], pool: 3, relu: true }],
+  ['2 → 8 channels, 3×3 no pads (output 2 smaller), no Relu, 2×2 pool', { x: [2, 2, 10, 10], m: 8, k: 3, pads: [0, 0, 0, 0], pool: 2, relu: false }],
+  ['1 → 8 channels, 3×3 asymmetric pads, Relu, 2×2 pool', { x: [1, 1, 8, 8], m: 8, k: 3, pads: [2, 0, 0, 2], pool: 2, relu: true }],
+];
+
+for (const [label, spec] of STEMS) {
+  test(`MaxPool stem phase route: ${label}, matches the full-resolution route with ties and flat windows`, async () => {
+    const { phase, reference, phaseRoute, referenceRoute } = await stemRoutes(spec);
+    assert.ok(phaseRoute, 'the stem should take the phase route');
+    assert.ok(!referenceRoute, 'the reference (Identity in between) should not');
+    assert.equal(phase.length, reference.length);
+    const scale = Math.max(...reference.map(Math.abs));
+    assert.ok(scale > 0.1, 'the gradient is not vacuous');
+    phase.forEach((v, i) => assert.ok(Math.abs(v - reference[i]!) <= 1e-5 * scale, `element ${i}: ${v} vs ${reference[i]}`));
+  });
+}
+
+test('MaxPool stem phase route: not taken for 5 input channels, a stride-2 Conv or 2×3 windows (the full-resolution route gives the gradient)', async () => {
+  for (const spec of [
+    { x: [1, 5, 8, 8], m: 8, k: 3, pads: [1, 1, 1, 1], pool: 2, relu: true },
+  ]) {
+    const { phase, reference, phaseRoute } = await stemRoutes(spec);
+    assert.ok(!phaseRoute);
+    assert.deepEqual(phase, reference);
+  }
+  const strided = {
+    op: 'MaxPool',
+    dtype: 'float32' as const,
+    nodes: [node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }), node('Relu', ['c'], ['r']), node('MaxPool', ['r'], ['y'], TILE_2x2)],
+    inputs: [X([1, 1, 16, 16])],
+    initializers: [randomTensor('float32', 'w', [8, 1, 3, 3], 'stem-strided')],
+  };
+  const wide = { ...strided, nodes: [node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }), node('MaxPool', ['c'], ['y'], { kernel_shape: [2, 3], strides: [2, 3] })], inputs: [X([1, 1, 8, 12])] };
+  for (const c of [strided, wide]) {
+    const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+    assert.ok(!backward.some((n) => (n.name ?? '').includes('stem_')), `${c.nodes[0]!.op_type} chain took the phase route`);
+  }
 });
 
 // ─── Gemm, MatMul (float64) ───────────────────────────────────────────────────────────────────

@@ -97,10 +97,13 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       floatType,
       producer: (v) => producers.get(v),
       consumers: (v) => consumerCount.get(v) ?? 0,
-      bypass: (skip, g) => {
-        if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
-        skipped.add(skip);
-        if (onPath(skip.input[0]!)) addContribution(skip.input[0]!, g);
+      bypass: (chain, g) => {
+        for (const skip of chain) {
+          if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
+          skipped.add(skip);
+        }
+        const into = chain[chain.length - 1]!.input[0]!;
+        if (onPath(into)) addContribution(into, g);
       },
       forwardOutput: (index, hint) => {
         while (node.output.length <= index) node.output.push('');

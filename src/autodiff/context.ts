@@ -34,11 +34,13 @@ export interface GradContext {
   /** How many nodes consume a value (graph outputs count as consumers). */
   consumers(value: string): number;
   /**
-   * Peephole for chains like Relu → MaxPool: the rule hands in the gradient of `node`'s first
-   * input directly (having applied `node`'s Jacobian itself, more cheaply), and the walk skips
-   * `node`. Only valid when `node`'s output feeds nothing but the current node.
+   * Peephole for chains like Relu → MaxPool or Conv → Relu → MaxPool: `chain` lists the nodes
+   * that feed the current node, nearest first (each feeding the one before it). The rule hands in
+   * the gradient of the last one's first input directly (having applied the chain's Jacobians
+   * itself, more cheaply), and the walk skips every node of the chain. Only valid when each
+   * chain node's output feeds nothing but the next node towards the current one.
    */
-  bypass(node: NodeP, inputGrad: string): void;
+  bypass(chain: readonly NodeP[], inputGrad: string): void;
   /** The model's float element type name. */
   readonly floatType: 'float32' | 'float64';
 }

@@ -2,6 +2,7 @@ import type { GradContext, Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { resolveWindow, type Window } from '../spatial.js';
 import type { NodeP } from '../../onnx/proto.js';
+import { findStem, stemGrad } from './MaxPoolStem.js';
 
 /**
  * MaxPool (2-D): the gradient goes to each window's maximum.
@@ -9,7 +10,9 @@ import type { NodeP } from '../../onnx/proto.js';
  * Windows that tile the input (kernel = stride, sizes divisible; opset ≥ 13) keep the forward
  * MaxPool on ORT's blocked kernel and route the gradient with a mask of the window maxima, ties
  * sharing it equally (the central-difference-consistent subgradient); in float32 with channels a
- * multiple of 8 the mask is built from blocked-layout ops only (`blockedMaskGrad`). Other
+ * multiple of 8 the mask is built from blocked-layout ops only (`blockedMaskGrad`), and when the
+ * pooled tensor comes (through a Relu or not) from a stride-1 Conv with 1–4 input channels, the
+ * gradient goes straight to that Conv's input in phase space (`MaxPoolStem.ts`). Other
  * non-overlapping windows take the forward node's Indices output and route with MaxUnpool
  * (PyTorch's tie rule: the first maximum). Any other geometry (overlapping, padded, dilated,
  * ceil_mode) gathers each window with a depthwise one-hot Conv (im2col), compares it with Y, and
@@ -66,7 +69,7 @@ function splitGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): s
   if (relu) count = e.op('Div', [count, e.castFloat(e.op('Greater', [y6, b.scalarF(0)]), floatType)]);
   const dx = e.reshape(e.op('Mul', [mask, e.op('Div', [e.reshape(gy[0]!, pooled), count])], {}, 'pool_grad'), xs);
   if (!relu) return dx;
-  ctx.bypass(relu, dx);
+  ctx.bypass([relu], dx);
   return null;
 }
 
@@ -80,7 +83,7 @@ function unpoolGrad(ctx: GradContext, xs: number[], win: Window): string | null 
   const relu = foldedRelu(ctx);
   if (relu) {
     const masked = e.op('Where', [e.op('Greater', [node.output[0]!, b.scalarF(0)]), gy[0]!, b.scalarF(0)], {}, 'relu_pool_grad');
-    ctx.bypass(relu, unpool(masked));
+    ctx.bypass([relu], unpool(masked));
     return null;
   }
   return unpool(gy[0]!);
@@ -133,9 +136,14 @@ function maskGrad(ctx: GradContext, xs: number[], win: Window): string | null {
   const relu = foldedRelu(ctx);
   const fold = relu !== undefined;
   if (floatType === 'float32' && xs.length === 4 && xs[1]! % 8 === 0) {
+    const stem = findStem(ctx, win, relu);
+    if (stem) {
+      ctx.bypass(stem.chain, stemGrad(ctx, stem, win, fold));
+      return null;
+    }
     const dx = blockedMaskGrad(ctx, xs[1]!, win, fold, up);
     if (!fold) return dx;
-    ctx.bypass(relu!, dx);
+    ctx.bypass([relu!], dx);
     return null;
   }
   let g = gy[0]!;
@@ -147,14 +155,14 @@ function maskGrad(ctx: GradContext, xs: number[], win: Window): string | null {
   const share = e.op('Div', [g, count]);
   const dx = e.op('Mul', [maskF, up(share)], {}, 'pool_grad');
   if (fold) {
-    ctx.bypass(relu!, dx);
+    ctx.bypass([relu!], dx);
     return null;
   }
   return dx;
 }
 
 /** Scale for the blocked mask: a power of two, so K·x is exact for |x| < 2^68. */
-const MASK_SCALE = 2 ** 60;
+export const MASK_SCALE = 2 ** 60;
 
 /**
  * The tiling-window mask built only from ops that ORT runs in its blocked NCHWc layout
@@ -175,25 +183,48 @@ const MASK_SCALE = 2 ** 60;
  * count away from zero. Everything but the one Div stays in the blocked layout.
  */
 function blockedMaskGrad(ctx: GradContext, c: number, win: Window, fold: boolean, up: (v: string) => string): string {
-  const { node, e, b, gy } = ctx;
+  const t = blockedTerms(ctx, c, win, fold);
+  // E = K·X − (K·Y + D) is exact whether or not ORT fuses the Add into the Conv; the +1 comes in
+  // a second Conv so that no summation order can drop it.
+  const diff = ctx.e.op('Add', [t.scale(ctx.node.input[0]!, MASK_SCALE, 'pool_kx'), up(t.negKY)], {}, 'pool_diff');
+  const mask = ctx.e.op('Relu', [t.scale(diff, 1, 'pool_shift', true)], {}, 'pool_mask');
+  const frac = ctx.e.op('AveragePool', [mask], { kernel_shape: win.kernel, strides: win.strides });
+  return ctx.e.op('Mul', [mask, up(blockedShare(ctx, t, frac))], {}, 'pool_grad');
+}
+
+/** The pooled-resolution pieces of the blocked mask, shared by `blockedMaskGrad` and the phase route (MaxPoolStem.ts). */
+export interface BlockedTerms {
+  /** −(K·Y + D), pooled resolution. */
+  negKY: string;
+  /** D = Relu(1 − K·Y) when a Relu is folded in, else null. */
+  dead: string | null;
+  /** Depthwise 1×1 Conv by the constant w (plus a bias of 1 when asked): stays in the blocked layout. */
+  scale(x: string, w: number, hint: string, bias?: boolean): string;
+  /** Elements per window. */
+  area: number;
+}
+
+export function blockedTerms(ctx: GradContext, c: number, win: Window, fold: boolean): BlockedTerms {
+  const { node, e, b } = ctx;
   const y = node.output[0]!;
   const area = win.kernel.reduce((p, k) => p * k, 1);
   const dw = (hint: string, v: number) => b.tensor(hint, [c, 1, 1, 1], new Float32Array(c).fill(v));
   const ones = b.tensor('pool_one', [c], new Float32Array(c).fill(1));
   const geo = { group: c, kernel_shape: [1, 1] };
-  const conv = (x: string, w: number, hint: string, bias = false) => e.op('Conv', bias ? [x, dw(`${hint}_w`, w), ones] : [x, dw(`${hint}_w`, w)], geo, hint);
-  let negKY = conv(y, -MASK_SCALE, 'pool_negky');
+  const scale = (x: string, w: number, hint: string, bias = false) => e.op('Conv', bias ? [x, dw(`${hint}_w`, w), ones] : [x, dw(`${hint}_w`, w)], geo, hint);
+  let negKY = scale(y, -MASK_SCALE, 'pool_negky');
   // Y ≥ 0 after a Relu, so D is exactly 1 where Y = 0 and 0 where Y ≥ 2^-60.
-  const dead = fold ? e.op('Relu', [conv(y, -MASK_SCALE, 'pool_dead', true)], {}, 'pool_dead') : null;
-  if (dead) negKY = e.op('Add', [negKY, conv(dead, -1, 'pool_negdead')]);
-  // E = K·X − (K·Y + D) is exact whether or not ORT fuses the Add into the Conv; the +1 comes in
-  // a second Conv so that no summation order can drop it.
-  const diff = e.op('Add', [conv(node.input[0]!, MASK_SCALE, 'pool_kx'), up(negKY)], {}, 'pool_diff');
-  const mask = e.op('Relu', [conv(diff, 1, 'pool_shift', true)], {}, 'pool_mask');
-  let frac = e.op('AveragePool', [mask], { kernel_shape: win.kernel, strides: win.strides });
-  if (dead) frac = e.op('Add', [frac, conv(dead, 1 / area, 'pool_deadfrac')]);
-  // g / (area · A): the Div is the one generic op; the 1/area Conv hands the share to the
-  // upsample in the blocked layout.
-  const share = conv(e.op('Div', [gy[0]!, frac]), 1 / area, 'pool_share');
-  return e.op('Mul', [mask, up(share)], {}, 'pool_grad');
+  const dead = fold ? e.op('Relu', [scale(y, -MASK_SCALE, 'pool_dead', true)], {}, 'pool_dead') : null;
+  if (dead) negKY = e.op('Add', [negKY, scale(dead, -1, 'pool_negdead')]);
+  return { negKY, dead, scale, area };
+}
+
+/**
+ * g / (area · A) with A = `frac` + D/area, where `frac` is the fraction of each window at its
+ * maximum: the share of the gradient each maximum gets. The Div is the one generic op; the
+ * 1/area Conv hands the share on in the blocked layout.
+ */
+export function blockedShare(ctx: GradContext, t: BlockedTerms, frac: string): string {
+  const a = t.dead ? ctx.e.op('Add', [frac, t.scale(t.dead, 1 / t.area, 'pool_deadfrac')]) : frac;
+  return t.scale(ctx.e.op('Div', [ctx.gy[0]!, a]), 1 / t.area, 'pool_share');
 }
