@@ -439,12 +439,12 @@ test('MaxPool: 1-D pooling and storage_order=1 throw, naming the node', async ()
 // ─── Conv → [Relu] → MaxPool stems: the phase route (MaxPoolStem.ts) ─────────────────────────
 //
 // A Conv with 1–4 input channels, stride 1, feeding (through a Relu or not) a MaxPool whose square
-// windows tile its output, is differentiated in phase space. The reference is the same function
-// with an Identity between the Conv and the rest, which keeps the MaxPool rule off the phase route
-// (the Identity is not a Conv), so both routes are compared on one input. The inputs have a block
-// of zeros, where every Conv output is exactly its bias: 4- or 9-way ties where the bias is
-// positive, and windows the Relu flattens where it is negative. Both routes share ties equally
-// and give flat windows nothing, so they must agree up to float32 summation order.
+// windows tile its output, is differentiated in phase space, where the first maximum of a window
+// in row-major order takes the whole gradient (PyTorch's rule). The reference is the same model at
+// opset 12, where the MaxPool rule routes through the forward's Indices and MaxUnpool, which
+// follow the same rule. The inputs have a block of zeros, where every Conv output is exactly its
+// bias: 4- or 9-way ties where the bias is positive, windows the Relu flattens where it is
+// negative. Both routes must agree up to float32 summation order.
 
 interface StemSpec {
   x: number[];
@@ -459,8 +459,7 @@ interface StemSpec {
 function stemModel({ x, m, k, pads, pool: s, relu }: StemSpec, reference: boolean): { model: ModelP; feeds: Record<string, Feed> } {
   const c = x[1]!;
   const rng = new Rng(`stem:${x.join('x')}:${m}:${k}:${pads.join(',')}:${s}:${relu}`);
-  const nodes = [node('Conv', ['x', 'w', 'b'], [reference ? 'c0' : 'c'], { kernel_shape: [k, k], pads })];
-  if (reference) nodes.push(node('Identity', ['c0'], ['c']));
+  const nodes = [node('Conv', ['x', 'w', 'b'], ['c'], { kernel_shape: [k, k], pads })];
   if (relu) nodes.push(node('Relu', ['c'], ['r']));
   nodes.push(node('MaxPool', [relu ? 'r' : 'c'], ['p'], { kernel_shape: [s, s], strides: [s, s] }));
   // A weighted sum downstream, so each pooled position gets its own gradient.
@@ -479,7 +478,7 @@ function stemModel({ x, m, k, pads, pool: s, relu }: StemSpec, reference: boolea
       randomTensor('float32', 'b', [m], `stem-b/${rng.int(1e9)}`, -0.5, 0.5),
       randomTensor('float32', 'g', [x[0]!, m, hz / s, wz / s], `stem-g/${rng.int(1e9)}`),
     ],
-    opset: 13,
+    opset: reference ? 12 : 13,
   });
   return { model, feeds: { x: { data: Float32Array.from(values), dims: x } } };
 }
@@ -502,10 +501,10 @@ const STEMS: [string, StemSpec][] = [
 ];
 
 for (const [label, spec] of STEMS) {
-  test(`MaxPool stem phase route: ${label}, matches the full-resolution route with ties and flat windows`, async () => {
+  test(`MaxPool stem phase route: ${label}, matches the MaxUnpool route (first maximum) with ties and flat windows`, async () => {
     const { phase, reference, phaseRoute, referenceRoute } = await stemRoutes(spec);
     assert.ok(phaseRoute, 'the stem should take the phase route');
-    assert.ok(!referenceRoute, 'the reference (Identity in between) should not');
+    assert.ok(!referenceRoute, 'the reference (opset 12: MaxUnpool) should not');
     assert.equal(phase.length, reference.length);
     const scale = Math.max(...reference.map(Math.abs));
     assert.ok(scale > 0.1, 'the gradient is not vacuous');
@@ -513,14 +512,38 @@ for (const [label, spec] of STEMS) {
   });
 }
 
-test('MaxPool stem phase route: not taken for 5 input channels, a stride-2 Conv or 2×3 windows (the full-resolution route gives the gradient)', async () => {
-  for (const spec of [
-    { x: [1, 5, 8, 8], m: 8, k: 3, pads: [1, 1, 1, 1], pool: 2, relu: true },
-  ]) {
-    const { phase, reference, phaseRoute } = await stemRoutes(spec);
-    assert.ok(!phaseRoute);
-    assert.deepEqual(phase, reference);
+test('MaxPool stem phase route: exact ties give everything to the first maximum; a window the Relu flattens gets 0', async () => {
+  // A 1×1 Conv copying the one input channel into 8 identical channels: dX = 8 × the pooling's own gradient.
+  const c = (relu: boolean, values: number[]): Case => ({
+    op: 'MaxPool',
+    dtype: 'float32',
+    nodes: [node('Conv', ['x', 'w'], ['c'], { kernel_shape: [1, 1] }), ...(relu ? [node('Relu', ['c'], ['r'])] : []), node('MaxPool', [relu ? 'r' : 'c'], ['y'], TILE_2x2)],
+    inputs: [X([1, 1, 4, 4], { values })],
+    initializers: [f32('w', new Array(8).fill(1), [8, 1, 1, 1])],
+  });
+  const firstMax = [
+    8, 0, 8, 0,
+    0, 0, 0, 0,
+    8, 0, 8, 0,
+    0, 0, 0, 0,
+  ];
+  const reluFirstMax = [
+    0, 0, 8, 0,
+    0, 0, 0, 0,
+    8, 0, 8, 0,
+    0, 0, 0, 0,
+  ];
+  for (const [relu, values, expected] of [[false, TIES, firstMax], [true, RELU_TIES, reluFirstMax]] as const) {
+    const m = c(relu, [...values]);
+    const { grad, backward } = await gradOfSumWithGraph(modelOf(m), feedsFor(m, new Rng(0)), 'x', 'float32');
+    assert.ok(backward.some((n) => (n.name ?? '').includes('stem_dx')), 'phase route');
+    assert.deepEqual(grad, expected, relu ? 'Relu → MaxPool' : 'MaxPool');
   }
+});
+
+test('MaxPool stem phase route: not taken for 5 input channels, a stride-2 Conv or 2×3 windows', async () => {
+  const five = { x: [1, 5, 8, 8], m: 8, k: 3, pads: [1, 1, 1, 1], pool: 2, relu: true };
+  assert.ok(!(await stemRoutes(five)).phaseRoute);
   const strided = {
     op: 'MaxPool',
     dtype: 'float32' as const,

@@ -12,7 +12,8 @@ import { findStem, stemGrad } from './MaxPoolStem.js';
  * sharing it equally (the central-difference-consistent subgradient); in float32 with channels a
  * multiple of 8 the mask is built from blocked-layout ops only (`blockedMaskGrad`), and when the
  * pooled tensor comes (through a Relu or not) from a stride-1 Conv with 1–4 input channels, the
- * gradient goes straight to that Conv's input in phase space (`MaxPoolStem.ts`). Other
+ * gradient goes straight to that Conv's input in phase space (`MaxPoolStem.ts`; there a tie goes
+ * to the window's first maximum, as in PyTorch). Other
  * non-overlapping windows take the forward node's Indices output and route with MaxUnpool
  * (PyTorch's tie rule: the first maximum). Any other geometry (overlapping, padded, dilated,
  * ceil_mode) gathers each window with a depthwise one-hot Conv (im2col), compares it with Y, and
@@ -224,7 +225,7 @@ export function blockedTerms(ctx: GradContext, c: number, win: Window, fold: boo
  * maximum: the share of the gradient each maximum gets. The Div is the one generic op; the
  * 1/area Conv hands the share on in the blocked layout.
  */
-export function blockedShare(ctx: GradContext, t: BlockedTerms, frac: string): string {
+function blockedShare(ctx: GradContext, t: BlockedTerms, frac: string): string {
   const a = t.dead ? ctx.e.op('Add', [frac, t.scale(t.dead, 1 / t.area, 'pool_deadfrac')]) : frac;
   return t.scale(ctx.e.op('Div', [ctx.gy[0]!, a]), 1 / t.area, 'pool_share');
 }

@@ -2,7 +2,7 @@ import type { GradContext } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import type { NodeP } from '../../onnx/proto.js';
 import { resolveWindow, type Window } from '../spatial.js';
-import { blockedShare, blockedTerms, MASK_SCALE } from './MaxPool.js';
+import { blockedTerms, MASK_SCALE } from './MaxPool.js';
 
 /**
  * Conv → [Relu] → MaxPool, backward in phase space: the image stem of LeNet-style CNNs.
@@ -15,19 +15,24 @@ import { blockedShare, blockedTerms, MASK_SCALE } from './MaxPool.js';
  * over the largest tensor of the network; here every op reads or writes pooled-size tensors,
  * except the s² phase selections, which read the pooled input once each.
  *
- * With Z the MaxPool input (the Relu's output, or the Conv's), Y its output, s the window, and
- * for each phase p = (a, b) in the window:
+ * With Z the MaxPool input (the Relu's output, or the Conv's), Y its output, g its gradient, s the
+ * window, and the phases p = (a, b) of a window taken in row-major order:
  *
- *   M_p = Relu(1 + (K·Z[s·i + a, s·j + b] − (K·Y + D)))   one-hot depthwise Conv, stride s
- *   share = g / (Σ_p M_p + D)                               exact ties share equally
- *   R = Σ_p V_p ⋆ (M_p · share)                              1×1 Convs: each window's patch of dX
- *   dX = DepthToSpace(col ⋆ R)                               overlapping patches summed, by phase
+ *   E_p = K·Z[s·i + a, s·j + b] − (K·Y + D)          one-hot depthwise Conv, stride s (exact)
+ *   M_p = Relu(1 + E_p − Σ_{q<p} M_q)                  1 at the window's first maximum, else 0
+ *   R   = Σ_p V_p ⋆ (M_p · g)                          1×1 Convs: each window's patch of dX
+ *   dX  = DepthToSpace(col ⋆ R)                        overlapping patches summed, by phase
  *
- * M_p and share are exactly the blocked mask of `blockedMaskGrad` (MaxPool.ts), taken at one
- * window position. R holds, at each window, the Conv's input gradient over the window's receptive
- * field — a patch of (s + kh − 1) × (s + kw − 1) pixels per input channel — and col is a one-hot
- * strided Conv that adds the overlapping patches into dX's f × f phases (f a multiple of s, so
- * that the phases fill one of ORT's channel blocks), which DepthToSpace interleaves.
+ * K, D and the exactness of E_p are those of `blockedMaskGrad` (MaxPool.ts): E_p is 0 where Z
+ * equals its window's maximum and at most −1 elsewhere, and D makes every E_p of a window the
+ * Relu flattened (Y = 0) negative, so it gets no gradient. Unlike the full-resolution routes,
+ * which share a tie equally, the phase route hands a tied window's gradient to its first maximum
+ * in row-major order — PyTorch's rule and that of the MaxUnpool route — because the running sum
+ * costs one op per phase where a count and a division cost five. R holds, at each window, the
+ * Conv's input gradient over the window's receptive field, a patch of (s + kh − 1) × (s + kw − 1)
+ * pixels per input channel, and col is a one-hot strided Conv that adds the overlapping patches
+ * into dX's f × f phases (f a multiple of s, so that the phases fill one of ORT's channel blocks),
+ * which DepthToSpace interleaves.
  */
 export interface Stem {
   /** The nodes the rule bypasses, nearest the MaxPool first (the Relu, if any, then the Conv). */
@@ -106,7 +111,7 @@ function col2imAxis(stem: Stem, s: number, pooled: number, axis: number): AxisPl
 
 /** The gradient with respect to the stem Conv's input (see `Stem`). */
 export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: boolean): string {
-  const { node, e, b, shape } = ctx;
+  const { node, e, b, gy, shape } = ctx;
   const zs = shape(node.input[0]!);
   const ch = zs[1]!;
   const s = poolWin.kernel[0]!;
@@ -114,8 +119,11 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
   const [py, px] = [0, 1].map((axis) => col2imAxis(stem, s, zs[2 + axis]! / s, axis)!) as [AxisPlan, AxisPlan];
   const t = blockedTerms(ctx, ch, poolWin, fold);
   const patches = c * py.patch * px.patch;
-  const masks: string[] = [];
-  let frac: string | null = null;
+  // P_p = M_p · g, where M_p = Relu(1 + E_p − T_{p−1}) is 1 where position p holds its window's
+  // maximum and no earlier position did, with T_p = Σ_{q ≤ p} M_q (kept negated). Whatever the
+  // order ORT adds 1, E_p ∈ {0} ∪ (−∞, −1] and −T ∈ {0, −1}, so the Relu sees exactly 1 or ≤ 0.
+  const grads: string[] = [];
+  let negTaken: string | null = null;
   for (let a = 0; a < s; a++) {
     for (let bb = 0; bb < s; bb++) {
       // The kernel reaches just to (a, b), so the Conv reads only the rows and columns it needs
@@ -123,17 +131,19 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
       const sel = new Float32Array(ch * (a + 1) * (bb + 1));
       for (let k = 0; k < ch; k++) sel[(k * (a + 1) + a) * (bb + 1) + bb] = MASK_SCALE;
       const kz = e.op('Conv', [node.input[0]!, b.tensor('stem_select', [ch, 1, a + 1, bb + 1], sel)], { group: ch, kernel_shape: [a + 1, bb + 1], strides: [s, s] }, 'stem_kz');
-      const mask = e.op('Relu', [t.scale(e.op('Add', [kz, t.negKY], {}, 'stem_diff'), 1, 'stem_shift', true)], {}, 'stem_mask');
-      masks.push(mask);
-      const part = t.scale(mask, 1 / t.area, 'stem_frac');
-      frac = frac ? e.op('Add', [frac, part]) : part;
+      const shifted = t.scale(e.op('Add', [kz, t.negKY], {}, 'stem_diff'), 1, 'stem_shift', true);
+      const mask = e.op('Relu', [negTaken ? e.op('Add', [shifted, negTaken]) : shifted], {}, 'stem_mask');
+      if (a * s + bb < s * s - 1) {
+        const neg = t.scale(mask, -1, 'stem_taken');
+        negTaken = negTaken ? e.op('Add', [neg, negTaken]) : neg;
+      }
+      grads.push(e.op('Mul', [mask, gy[0]!], {}, 'stem_grad'));
     }
   }
-  const share = blockedShare(ctx, t, frac!);
   // R[(ci, ry, rx)] = Σ_p Σ_k W[k, ci, ry − a, rx − b] · (M_p · share)[k]: 1×1 Convs, summed
   // (ORT fuses each Add into the next Conv).
   let r: string | null = null;
-  masks.forEach((mask, p) => {
+  grads.forEach((grad, p) => {
     const [a, bb] = [Math.floor(p / s), p % s];
     const v = new Float32Array(patches * m);
     for (let ci = 0; ci < c; ci++) {
@@ -144,7 +154,7 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
         }
       }
     }
-    const term = e.op('Conv', [e.op('Mul', [mask, share], {}, 'stem_grad'), b.tensor('stem_patch_w', [patches, m, 1, 1], v)], { kernel_shape: [1, 1] }, 'stem_patch');
+    const term = e.op('Conv', [grad, b.tensor('stem_patch_w', [patches, m, 1, 1], v)], { kernel_shape: [1, 1] }, 'stem_patch');
     r = r ? e.op('Add', [r, term]) : term;
   });
   // col: output channel (qy·f + qx)·C + ci takes R[(ci, ry, rx)] at window offset
