@@ -13,13 +13,14 @@ import { blockedTerms, MASK_SCALE } from './MaxPool.js';
  * full-resolution gradient of the Conv's output is never formed. On the full-resolution route
  * that tensor costs two upsamplings, a mask, a count, a product and a polyphase Conv, each a pass
  * over the largest tensor of the network; here every op reads or writes pooled-size tensors,
- * except the s² phase selections, which read the pooled input once each.
+ * except the s² − 1 phase selections, which read the pooled input once each.
  *
  * With Z the MaxPool input (the Relu's output, or the Conv's), Y its output, g its gradient, s the
  * window, and the phases p = (a, b) of a window taken in row-major order:
  *
  *   E_p = K·Z[s·i + a, s·j + b] − (K·Y + D)          one-hot depthwise Conv, stride s (exact)
  *   M_p = Relu(1 + E_p − Σ_{q<p} M_q)                  1 at the window's first maximum, else 0
+ *   M_last = Relu(1 − D − Σ_{q<last} M_q)              the maximum is somewhere in the window
  *   R   = Σ_p V_p ⋆ (M_p · g)                          1×1 Convs: each window's patch of dX
  *   dX  = DepthToSpace(col ⋆ R)                        overlapping patches summed, by phase
  *
@@ -122,23 +123,30 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
   // P_p = M_p · g, where M_p = Relu(1 + E_p − T_{p−1}) is 1 where position p holds its window's
   // maximum and no earlier position did, with T_p = Σ_{q ≤ p} M_q (kept negated). Whatever the
   // order ORT adds 1, E_p ∈ {0} ∪ (−∞, −1] and −T ∈ {0, −1}, so the Relu sees exactly 1 or ≤ 0.
+  // Every window has its maximum somewhere, so the last position needs no comparison: it gets
+  // the gradient of a window that no earlier position took, unless the Relu flattened it
+  // (M_last = Relu(1 − D − T), D being 0 or 1).
   const grads: string[] = [];
   let negTaken: string | null = null;
-  for (let a = 0; a < s; a++) {
-    for (let bb = 0; bb < s; bb++) {
+  const last = s * s - 1;
+  for (let p = 0; p <= last; p++) {
+    const [a, bb] = [Math.floor(p / s), p % s];
+    let mask: string;
+    if (p < last) {
       // The kernel reaches just to (a, b), so the Conv reads only the rows and columns it needs
       // (a quarter of Z for phase (0, 0) with 2×2 windows).
       const sel = new Float32Array(ch * (a + 1) * (bb + 1));
       for (let k = 0; k < ch; k++) sel[(k * (a + 1) + a) * (bb + 1) + bb] = MASK_SCALE;
       const kz = e.op('Conv', [node.input[0]!, b.tensor('stem_select', [ch, 1, a + 1, bb + 1], sel)], { group: ch, kernel_shape: [a + 1, bb + 1], strides: [s, s] }, 'stem_kz');
       const shifted = t.scale(e.op('Add', [kz, t.negKY], {}, 'stem_diff'), 1, 'stem_shift', true);
-      const mask = e.op('Relu', [negTaken ? e.op('Add', [shifted, negTaken]) : shifted], {}, 'stem_mask');
-      if (a * s + bb < s * s - 1) {
-        const neg = t.scale(mask, -1, 'stem_taken');
-        negTaken = negTaken ? e.op('Add', [neg, negTaken]) : neg;
-      }
-      grads.push(e.op('Mul', [mask, gy[0]!], {}, 'stem_grad'));
+      mask = e.op('Relu', [negTaken ? e.op('Add', [shifted, negTaken]) : shifted], {}, 'stem_mask');
+      const neg = t.scale(mask, -1, 'stem_taken');
+      negTaken = negTaken ? e.op('Add', [neg, negTaken]) : neg;
+    } else {
+      const live = t.dead ? t.scale(t.dead, -1, 'stem_live', true) : t.scale(negTaken!, 1, 'stem_live', true);
+      mask = e.op('Relu', [t.dead ? e.op('Add', [live, negTaken!]) : live], {}, 'stem_mask');
     }
+    grads.push(e.op('Mul', [mask, gy[0]!], {}, 'stem_grad'));
   }
   // R[(ci, ry, rx)] = Σ_p Σ_k W[k, ci, ry − a, rx − b] · (M_p · share)[k]: 1×1 Convs, summed
   // (ORT fuses each Add into the next Conv).
