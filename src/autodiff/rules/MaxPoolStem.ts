@@ -26,8 +26,8 @@ import { blockedTerms, MASK_SCALE } from './MaxPool.js';
  *
  * K, D and the exactness of E_p are those of `blockedMaskGrad` (MaxPool.ts): E_p is 0 where Z
  * equals its window's maximum and at most −1 elsewhere, and D makes every E_p of a window the
- * Relu flattened (Y = 0) negative, so it gets no gradient. Unlike the full-resolution routes,
- * which share a tie equally, the phase route hands a tied window's gradient to its first maximum
+ * Relu flattened (Y = 0) negative, so it gets no gradient. Unlike the other tiling-window
+ * routes, which share a tie equally, the phase route hands a tied window's gradient to its first maximum
  * in row-major order — PyTorch's rule and that of the MaxUnpool route — because the running sum
  * costs one op per phase where a count and a division cost five. R holds, at each window, the
  * Conv's input gradient over the window's receptive field, a patch of (s + kh − 1) × (s + kw − 1)
@@ -148,7 +148,7 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
     }
     grads.push(e.op('Mul', [mask, gy[0]!], {}, 'stem_grad'));
   }
-  // R[(ci, ry, rx)] = Σ_p Σ_k W[k, ci, ry − a, rx − b] · (M_p · share)[k]: 1×1 Convs, summed
+  // R[(ci, ry, rx)] = Σ_p Σ_k W[k, ci, ry − a, rx − b] · (M_p · g)[k]: 1×1 Convs, summed
   // (ORT fuses each Add into the next Conv).
   let r: string | null = null;
   grads.forEach((grad, p) => {
