@@ -423,25 +423,8 @@ async function simulate(sc: Scenario, ds: Dataset, model: Model, challenger: Mod
   const disputedItem = new Int8Array(N).fill(-1);
   if (ann) for (let t = 0; t < N; t++) disputedItem[t] = disputedOf(ann.labels.subarray(t * ann.width, (t + 1) * ann.width));
 
-  const statsOf = (a: number, b: number): EpisodeStats => {
-    let right = 0;
-    let acc = 0;
-    let accRight = 0;
-    let sev = 0;
-    let att = 0;
-    let disp = 0;
-    let dispN = 0;
-    for (let t = a; t < b; t++) {
-      const ok = served[t] === labels[t] ? 1 : 0;
-      right += ok;
-      if (!abstain[t]) (acc++, (accRight += ok));
-      sev += severity[t]!;
-      att += attacked[t]!;
-      if (disputedItem[t]! >= 0) (disp += disputedItem[t]!), dispN++;
-    }
-    const n = b - a;
-    return { accuracy: right / n, accepted_accuracy: acc ? accRight / acc : NaN, deferral_rate: (n - acc) / n, mean_severity: sev / n, attacked: att / n, disputed: dispN ? disp / dispN : NaN };
-  };
+  const items: ServedItems = { labels, served, abstain, severity, attacked, disputedItem };
+  const statsOf = (a: number, b: number): EpisodeStats => spanStats(items, a, b);
   const all = statsOf(0, N);
   const policy: PolicySummary = {
     abstain_below: sc.policy.abstainBelow,
@@ -603,17 +586,42 @@ function drawAnnotations(sc: Scenario, labels: Int32Array, K: number, rng: Rng):
   return { labels: out, width };
 }
 
-interface TimelineInput {
+/** Per-item outcomes of the served stream: what `spanStats` summarises over a span. */
+interface ServedItems {
   labels: Int32Array;
   served: Int32Array;
-  servedConf: Float64Array;
   abstain: Uint8Array;
-  servedLatency: Float64Array;
-  servedDone: Float64Array;
-  arrival: Float64Array;
   severity: Int8Array;
   attacked: Uint8Array;
   disputedItem: Int8Array;
+}
+
+/** Accuracy, deferral, severity, attacks and disputes of the served items in [a, b). */
+function spanStats(d: ServedItems, a: number, b: number): EpisodeStats {
+  let right = 0;
+  let acc = 0;
+  let accRight = 0;
+  let sev = 0;
+  let att = 0;
+  let disp = 0;
+  let dispN = 0;
+  for (let t = a; t < b; t++) {
+    const ok = d.served[t] === d.labels[t] ? 1 : 0;
+    right += ok;
+    if (!d.abstain[t]) (acc++, (accRight += ok));
+    sev += d.severity[t]!;
+    att += d.attacked[t]!;
+    if (d.disputedItem[t]! >= 0) (disp += d.disputedItem[t]!), dispN++;
+  }
+  const n = b - a;
+  return { accuracy: right / n, accepted_accuracy: acc ? accRight / acc : NaN, deferral_rate: (n - acc) / n, mean_severity: sev / n, attacked: att / n, disputed: dispN ? disp / dispN : NaN };
+}
+
+interface TimelineInput extends ServedItems {
+  servedConf: Float64Array;
+  servedLatency: Float64Array;
+  servedDone: Float64Array;
+  arrival: Float64Array;
   cPred: Int32Array;
   pred: Int32Array;
   routed: Uint8Array;
@@ -627,33 +635,21 @@ function buildTimeline(bucket: number, N: number, d: TimelineInput): Timeline {
   for (let a = 0; a < N; a += bucket) {
     const b = Math.min(N, a + bucket);
     const n = b - a;
-    let right = 0;
-    let acc = 0;
-    let accRight = 0;
+    const st = spanStats(d, a, b);
     let c = 0;
     const lat: number[] = [];
     let first = Infinity;
     let last = -Infinity;
-    let sev = 0;
-    let att = 0;
-    let disp = 0;
-    let dispN = 0;
     let cN = 0;
     let cRight = 0;
     let differ = 0;
     for (let i = a; i < b; i++) {
-      const ok = d.served[i] === d.labels[i] ? 1 : 0;
-      right += ok;
-      if (!d.abstain[i]) (acc++, (accRight += ok));
       c += d.servedConf[i]!;
       if (!Number.isNaN(d.servedLatency[i]!)) {
         lat.push(d.servedLatency[i]! * 1000);
         first = Math.min(first, d.arrival[i]!);
         last = Math.max(last, d.servedDone[i]!);
       }
-      sev += d.severity[i]!;
-      att += d.attacked[i]!;
-      if (d.disputedItem[i]! >= 0) (disp += d.disputedItem[i]!), dispN++;
       if (d.routed[i] && d.cPred[i]! >= 0) {
         cN++;
         cRight += d.cPred[i] === d.labels[i] ? 1 : 0;
@@ -661,18 +657,18 @@ function buildTimeline(bucket: number, N: number, d: TimelineInput): Timeline {
       }
     }
     t.start.push(a);
-    t.accuracy.push(r4(right / n));
-    t.accepted_accuracy.push(r4(acc ? accRight / acc : NaN));
-    t.error_rate.push(r4(1 - right / n));
-    t.abstention.push(r4((n - acc) / n));
+    t.accuracy.push(r4(st.accuracy));
+    t.accepted_accuracy.push(r4(st.accepted_accuracy));
+    t.error_rate.push(r4(1 - st.accuracy));
+    t.abstention.push(r4(st.deferral_rate));
     t.confidence.push(r4(c / n));
     t.latency_p50_ms.push(r4(percentile(lat, 0.5)));
     t.latency_p95_ms.push(r4(percentile(lat, 0.95)));
     t.latency_p99_ms.push(r4(percentile(lat, 0.99)));
     t.throughput.push(r4(lat.length && last > first ? lat.length / (last - first) : NaN));
-    t.severity.push(r4(sev / n));
-    t.attacked.push(r4(att / n));
-    t.disputed.push(r4(dispN ? disp / dispN : NaN));
+    t.severity.push(r4(st.mean_severity));
+    t.attacked.push(r4(st.attacked));
+    t.disputed.push(r4(st.disputed));
     t.challenger_accuracy.push(r4(cN ? cRight / cN : NaN));
     t.disagreement.push(r4(cN ? differ / cN : NaN));
   }
