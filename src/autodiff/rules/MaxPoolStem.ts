@@ -38,15 +38,15 @@ import { blockedTerms, MASK_SCALE } from './MaxPool.js';
 export interface Stem {
   /** The nodes the rule bypasses, nearest the MaxPool first (the Relu, if any, then the Conv). */
   chain: NodeP[];
-  conv: NodeP;
-  /** The Conv's weight [M, C, kh, kw]. */
+  /** The Conv's weight [M, C, kh, kw] and its shape. */
   weight: Float32Array | Float64Array;
-  /** The Conv's input and weight shapes. */
-  xs: number[];
   ws: number[];
-  convWindow: Window;
+  /** The Conv's begin pads (rows, columns). */
+  pads: [number, number];
   /** Output phase factor of the col2im Conv: f = s·t. */
   f: number;
+  /** The col2im Conv's geometry along rows and columns. */
+  axes: [AxisPlan, AxisPlan];
 }
 
 /** Input channels up to which the phase route is taken (the patches R have C·(s+k−1)² channels). */
@@ -76,8 +76,10 @@ export function findStem(ctx: GradContext, poolWin: Window, relu: NodeP | undefi
   while (t > 1 && (xs[2]! % (s * t) !== 0 || xs[3]! % (s * t) !== 0)) t--;
   const f = s * t;
   if (xs[2]! % f !== 0 || xs[3]! % f !== 0) return undefined;
-  const stem: Stem = { chain: relu ? [relu, conv] : [conv], conv, weight, xs, ws, convWindow, f };
-  return [0, 1].every((axis) => col2imAxis(stem, s, zs[2 + axis]! / s, axis) !== null) ? stem : undefined;
+  const pads: [number, number] = [convWindow.pads[0]!, convWindow.pads[1]!];
+  const [rows, cols] = [0, 1].map((axis) => col2imAxis(ws[2 + axis]!, pads[axis]!, xs[2 + axis]!, zs[2 + axis]! / s, s, f));
+  if (!rows || !cols) return undefined;
+  return { chain: relu ? [relu, conv] : [conv], weight, ws, pads, f, axes: [rows, cols] };
 }
 
 /** Geometry of the col2im Conv along one spatial axis, or null when a crop would be needed. */
@@ -91,18 +93,19 @@ interface AxisPlan {
   padEnd: number;
 }
 
-function col2imAxis(stem: Stem, s: number, pooled: number, axis: number): AxisPlan | null {
-  const k = stem.ws[2 + axis]!;
-  const pad = stem.convWindow.pads[axis]!;
-  const size = stem.xs[2 + axis]!;
-  const t = stem.f / s;
+/**
+ * For a Conv of kernel size k and begin pad `pad` over an input axis of `size`, pooled to `pooled`
+ * windows of s, with dX in f phases.
+ */
+function col2imAxis(k: number, pad: number, size: number, pooled: number, s: number, f: number): AxisPlan | null {
+  const t = f / s;
   const patch = s + k - 1;
   // dX[f·I + q] collects R[r] of window i = t·I + (q + pad − r)/s, for q in [0, f), r in [0, patch).
   const dmin = Math.ceil((pad - (patch - 1)) / s);
-  const dmax = Math.floor((stem.f - 1 + pad) / s);
+  const dmax = Math.floor((f - 1 + pad) / s);
   if (dmin > 0) return null;
   const kernel = dmax - dmin + 1;
-  const out = size / stem.f;
+  const out = size / f;
   const padBegin = -dmin;
   const padEnd = Math.max(0, (out - 1) * t + kernel - pooled - padBegin);
   // More pooled rows than dX needs (pads beyond "same") would need a crop: not this route.
@@ -117,7 +120,7 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
   const ch = zs[1]!;
   const s = poolWin.kernel[0]!;
   const [m, c, kh, kw] = stem.ws as [number, number, number, number];
-  const [py, px] = [0, 1].map((axis) => col2imAxis(stem, s, zs[2 + axis]! / s, axis)!) as [AxisPlan, AxisPlan];
+  const [py, px] = stem.axes;
   const t = blockedTerms(ctx, ch, poolWin, fold);
   const patches = c * py.patch * px.patch;
   // P_p = M_p · g, where M_p = Relu(1 + E_p − T_{p−1}) is 1 where position p holds its window's
@@ -169,7 +172,7 @@ export function stemGrad(ctx: GradContext, stem: Stem, poolWin: Window, fold: bo
   // ((qy + pad − ry)/s, (qx + pad − rx)/s) where both divide exactly.
   const f = stem.f;
   const col = new Float32Array(f * f * c * patches * py.kernel * px.kernel);
-  const [padY, padX] = [stem.convWindow.pads[0]!, stem.convWindow.pads[1]!];
+  const [padY, padX] = stem.pads;
   for (let qy = 0; qy < f; qy++) {
     for (let qx = 0; qx < f; qx++) {
       for (let ci = 0; ci < c; ci++) {
