@@ -5,6 +5,7 @@ import { ConfigError, UsageError } from '../src/errors.js';
 import { makeModel, node } from '../src/onnx/make.js';
 import { makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
+import { deprecations } from '../src/options/schema.js';
 import { listAttacks, parseAttackSpec, resolveAttackSpec, runAttack } from '../src/stress/adversarial/index.js';
 
 const where = 'stresses.adversarial[0]';
@@ -24,16 +25,25 @@ test('a config entry parses to the spec it names, and round-trips through JSON',
   assert.equal(parseAttackSpec({ attack: 'fgsm', eps: 0.1 }, where).norm, 'linf');
 });
 
-test('unknown attack names list the known ones', () => rejects({ attack: 'cw', eps: 0.1 }, /^stresses\.adversarial\[0\]\.attack: unknown attack 'cw'; known: fgsm, pgd, apgd-ce, apgd-dlr, square, autoattack$/));
-test('an unknown key names the key and what the attack accepts', () => rejects({ attack: 'pgd', eps: 0.1, queries: 10 }, /unknown key 'queries' for attack 'pgd'; allowed: attack, norm, eps, steps, stepSize/));
-test('a bad norm lists the allowed norms', () => rejects({ attack: 'pgd', norm: 'l1', eps: 0.1 }, /\.norm must be one of linf, l2, got 'l1'/));
-test('a negative ε names its index in the list', () => rejects({ attack: 'pgd', eps: [0.1, -1] }, /\.eps\[1\] must be a finite number >= 0, got -1/));
-test('a missing ε is required', () => rejects({ attack: 'pgd' }, /\.eps is required/));
-test('an empty ε list is refused', () => rejects({ attack: 'pgd', eps: [] }, /\.eps must be a number >= 0 or a non-empty list/));
-test('a fractional step count is refused with its range', () => rejects({ attack: 'pgd', eps: 0.1, steps: 2.5 }, /\.steps must be an integer in \[1, 100000\], got 2\.5/));
-test('absolute and relative step sizes are exclusive', () => rejects({ attack: 'pgd', eps: 0.1, stepSize: 0.01, relStepSize: 0.1 }, /either stepSize .* or relStepSize/));
-test('an unknown preset lists the presets', () => rejects({ attack: 'autoattack', eps: 0.1, preset: 'fast' }, /\.preset must be one of standard, quick, got 'fast'/));
-test('a non-object entry is refused', () => rejects('pgd', /must be an object like/));
+test('unknown attack names list the known ones', () => rejects({ attack: 'cw', eps: 0.1 }, /^'stresses\.adversarial\[0\]\.attack' must be one of fgsm, pgd, apgd-ce, apgd-dlr, square, autoattack, got 'cw'$/));
+test('an unknown key names the key and what the attack accepts', () => rejects({ attack: 'pgd', eps: 0.1, queries: 10 }, /unknown key 'queries' for attack 'pgd'; allowed keys are attack, norm, eps, steps, step_size/));
+test('a bad norm lists the allowed norms', () => rejects({ attack: 'pgd', norm: 'l1', eps: 0.1 }, /'stresses\.adversarial\[0\]\.norm' must be one of linf, l2, got 'l1'/));
+test('a negative ε names its index in the list', () => rejects({ attack: 'pgd', eps: [0.1, -1] }, /'stresses\.adversarial\[0\]\.eps\[1\]' must be a number in \[0, inf\), got -1/));
+test('a missing ε is required', () => rejects({ attack: 'pgd' }, /'stresses\.adversarial\[0\]\.eps' is required/));
+test('an empty ε list is refused', () => rejects({ attack: 'pgd', eps: [] }, /'stresses\.adversarial\[0\]\.eps' must be a number in \[0, inf\), or a non-empty list of them, got \[\]/));
+test('a fractional step count is refused with its range', () => rejects({ attack: 'pgd', eps: 0.1, steps: 2.5 }, /'stresses\.adversarial\[0\]\.steps' must be an integer in \[1, 100000\], got 2\.5/));
+test('absolute and relative step sizes are exclusive', () => rejects({ attack: 'pgd', eps: 0.1, step_size: 0.01, rel_step_size: 0.1 }, /either step_size .* or rel_step_size/));
+test('an unknown preset lists the presets', () => rejects({ attack: 'autoattack', eps: 0.1, preset: 'fast' }, /'stresses\.adversarial\[0\]\.preset' must be one of standard, quick, got 'fast'/));
+test('a non-object entry is refused', () => rejects('pgd', /must be a mapping like/));
+test('the old camelCase key stepSize still works for one release, with a deprecation naming step_size', () => {
+  deprecations.length = 0;
+  const spec = parseAttackSpec({ attack: 'pgd', eps: 0.1, stepSize: 0.01 }, where);
+  assert.equal(spec.stepSize, 0.01);
+  assert.deepEqual(deprecations, ["'stresses.adversarial[0].stepSize' is deprecated; write 'step_size' (snake_case in YAML)"]);
+  deprecations.length = 0;
+});
+test('a snake_case YAML key and its camelCase spelling together are refused as given twice', () =>
+  rejects({ attack: 'pgd', eps: 0.1, step_size: 0.01, stepSize: 0.02 }, /'stresses\.adversarial\[0\]\.step_size' is given twice/));
 
 test('defaults come from the registry: PGD uses 2.5·ε/steps, AutoAttack presets fill in, explicit keys win', () => {
   const pgd = resolveAttackSpec({ attack: 'pgd', norm: 'linf', eps: [0.03, 0.01, 0.03] });

@@ -53,7 +53,7 @@ test('factorial plans every combination including "none"; list sweeps expand', (
 });
 
 test('config errors name the key and the allowed values', () => {
-  assert.throws(() => resolveConfig({ seed: -1 }, 't', repoRoot), (e: unknown) => e instanceof ConfigError && /'seed' must be in \[0, /.test((e as Error).message));
+  assert.throws(() => resolveConfig({ seed: -1 }, 't', repoRoot), (e: unknown) => e instanceof ConfigError && /'seed' must be an integer in \[0, \d+\], got -1/.test((e as Error).message));
   assert.throws(() => resolveConfig({ stages: ['baseline', 'everything'] }, 't', repoRoot), /'stages\[1\]' must be one of baseline, isolated, pairwise, combined/);
   assert.throws(() => resolveConfig({ budgets: [{ metric: 'accuracy' }] }, 't', repoRoot), /'budgets\[0\]' must set at least one of min, max, max_drop/);
   assert.throws(() => resolveConfig({ budgets: [{ metric: 'acc', min: 1 }] }, 't', repoRoot), /'budgets\[0\].metric' must be one of accuracy/);

@@ -103,7 +103,7 @@ test('bad input: unknown attack and corruption names in a config', () => {
   fs.writeFileSync(f('corr.yaml'), 'stresses:\n  drift: [ { corruption: glitter, severity: 2 } ]\n');
   assertBadInput(gauntlet('run', f('corr.yaml'), '--dry-run'), /stresses\.drift\[0\].*glitter/);
   fs.writeFileSync(f('key.yaml'), 'modle: x.onnx\n');
-  assertBadInput(gauntlet('run', f('key.yaml'), '--dry-run'), /unknown key 'modle' in config; allowed: model, data/);
+  assertBadInput(gauntlet('run', f('key.yaml'), '--dry-run'), /unknown key 'modle' \(did you mean 'model'\?\); allowed keys are .*model, data/);
 });
 
 test('--verbose adds the stack trace to the error line', () => {

@@ -141,7 +141,7 @@ test('data that does not fit the model is rejected with a DataError naming both 
 test('bad declarations are usage errors naming the key', async () => {
   await assert.rejects(Model.open(defaultAssets.model, { bounds: [1, 0] }), (e: unknown) => e instanceof UsageError && /'bounds'/.test((e as Error).message));
   await assert.rejects(Model.open(defaultAssets.model, { preprocess: { std: [0] } }), /'preprocess.std'/);
-  await assert.rejects(Model.open(defaultAssets.model, { inputName: 'zzz' }), /'inputName' must be one of input/);
+  await assert.rejects(Model.open(defaultAssets.model, { inputName: 'zzz' }), /'input' must be one of the graph inputs input/);
 });
 
 test('missing and non-ONNX model files are one-line ModelErrors', async () => {

@@ -89,7 +89,7 @@ test('bad scenarios are ConfigErrors naming the key', () => {
     [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: { gradual: [1] } } }] }, /^'segments\[0\]\.drift\.severity\.gradual' must be a pair \[from, to\] of severities 0-5, got \[1\]$/],
     [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: { gradual: [1, 9] } } }] }, /^'segments\[0\]\.drift\.severity\.to' must be in \[0, 5\], got 9$/],
     [{ segments: [{ from: 2000, to: 3000, drift: { shift: 'prior', proportions: [0.5, 0.5] } }] }, /^'segments\[0\]\.drift\.shift' 'prior' resamples or reweights items/],
-    [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'nope', eps: 0.1 } }] }, /^segments\[0\]\.adversarial\.attack: unknown attack 'nope'/],
+    [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'nope', eps: 0.1 } }] }, /^'segments\[0\]\.adversarial\.attack' must be one of fgsm, .*, got 'nope'/],
     [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'fgsm', eps: 0.1, fraction: 0 } }] }, /^'segments\[0\]\.adversarial\.fraction' must be in \(0, 1\], got 0$/],
     [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'fgsm', eps: [0.1, 0.2] } }] }, /^'segments\[0\]\.adversarial\.eps' must be one number in a stream/],
     [{ segments: [{ from: 2000, to: 3000, annotation: { annotators: 3, 'annotator-accuracy': 2 } }] }, /^'segments\[0\]\.annotation\.annotator-accuracy' must be in \[0, 1\], got 2$/],

@@ -1,8 +1,8 @@
 import { readYamlFile } from '../yaml.js';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { ModelDeclaration } from '../engine/declaration.js';
-import type { DataSpec } from '../data/load.js';
+import { opt, parseOptions, type OptionMap } from '../options/schema.js';
+import { parseDataDeclaration, parseModelDeclaration, type DataRef, type ModelRef } from '../options/declarations.js';
 import { defaultAssets } from '../defaults.js';
 import { parseAttackSpec, type AttackSpec } from '../stress/adversarial/index.js';
 import { parseDriftSpec, type DriftSpec } from '../stress/drift/index.js';
@@ -14,8 +14,6 @@ export const STAGES = ['baseline', 'isolated', 'pairwise', 'combined'] as const;
 export type Stage = (typeof STAGES)[number] | 'factorial';
 export const STRESS_KINDS = ['adversarial', 'drift', 'annotation'] as const;
 export type StressKind = (typeof STRESS_KINDS)[number];
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface Budget {
   metric: string;
@@ -34,8 +32,8 @@ export interface Budget {
 export interface CampaignConfig {
   /** Where the config came from ('default' for the embedded campaign). */
   source: string;
-  model: { path: string } & ModelDeclaration;
-  data: Mutable<DataSpec> & { path: string };
+  model: ModelRef;
+  data: DataRef;
   seed: number;
   stages: Stage[];
   stresses: { adversarial: AttackSpec[]; drift: DriftSpec[]; annotation: AnnotationSpec[] };
@@ -61,10 +59,8 @@ export const DEFAULT_STRESSES = {
 /** The list-valued key of each stress kind that expands into one setting per value (a sweep). */
 const SWEEP_KEY: Record<StressKind, string[]> = { adversarial: ['eps'], drift: ['severity'], annotation: ['rate'] };
 
-const TOP_KEYS = ['model', 'data', 'seed', 'stages', 'factorial', 'stresses', 'budgets', 'batch_size', 'bootstrap', 'abstain_below', 'explain', 'uncertainty'] as const;
-const MODEL_KEYS = ['path', 'layout', 'bounds', 'preprocess', 'output', 'input', 'output_name'] as const;
-const DATA_KEYS = ['kind', 'path', 'limit', 'labels', 'label_column', 'id_column', 'channels', 'class_names'] as const;
-const BUDGET_KEYS = ['metric', 'stage', 'stress', 'min', 'max', 'max_drop', 'pessimistic', 'observed'] as const;
+/** Config sections parsed by their own schemas. */
+const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty'] as const;
 
 /** Reads and validates a YAML (or JSON) campaign file. */
 export function loadConfig(file: string): CampaignConfig {
@@ -75,11 +71,10 @@ export function loadConfig(file: string): CampaignConfig {
 /** Validates a config object; relative paths resolve against `baseDir`. */
 export function resolveConfig(raw: unknown, source: string, baseDir: string): CampaignConfig {
   const o = asObject(raw, 'config');
-  checkKeys(o, TOP_KEYS, 'config');
-  const model = resolveModel(o.model, baseDir);
-  const data = resolveData(o.data, baseDir);
-  const seed = o.seed === undefined ? 0 : int(o.seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
-  const factorial = o.factorial === undefined ? false : bool(o.factorial, 'factorial');
+  const top = parseOptions(CAMPAIGN_OPTIONS, o, { where: '', baseDir }, { extraKeys: SECTION_KEYS });
+  const model = parseModelDeclaration(o.model, { where: 'model', baseDir }, defaultAssets.model);
+  const data = parseDataDeclaration(o.data, { where: 'data', baseDir }, defaultAssets.data);
+  const { seed, factorial } = top;
   let stages: Stage[];
   if (factorial) {
     if (o.stages !== undefined) throw new ConfigError(`'stages' and 'factorial: true' exclude each other; give one`);
@@ -114,9 +109,9 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     stages,
     stresses,
     budgets,
-    batchSize: o.batch_size === undefined ? 256 : int(o.batch_size, 'batch_size', 1, 65536),
-    bootstrap: o.bootstrap === undefined ? 1000 : int(o.bootstrap, 'bootstrap', 0, 100000),
-    abstainBelow: o.abstain_below === undefined ? 0.5 : num(o.abstain_below, 'abstain_below', 0, 1),
+    batchSize: top.batchSize,
+    bootstrap: top.bootstrap,
+    abstainBelow: top.abstainBelow,
     explain: o.explain === undefined || o.explain === null ? null : parseExplainSpec(o.explain, 'explain'),
     uncertainty: o.uncertainty === undefined || o.uncertainty === null ? null : parseUncertaintySpec(o.uncertainty, 'uncertainty', baseDir),
   };
@@ -127,64 +122,40 @@ export function defaultConfig(): CampaignConfig {
   return resolveConfig({ model: defaultAssets.model, data: defaultAssets.data }, 'default', process.cwd());
 }
 
-function resolveModel(v: unknown, baseDir: string): CampaignConfig['model'] {
-  if (v === undefined) return { path: defaultAssets.model };
-  if (typeof v === 'string') return { path: path.resolve(baseDir, v) };
-  const o = asObject(v, 'model');
-  checkKeys(o, MODEL_KEYS, 'model');
-  if (typeof o.path !== 'string') throw new ConfigError(`'model.path' must be a file path`);
-  const m: CampaignConfig['model'] = { path: path.resolve(baseDir, o.path) };
-  if (o.layout !== undefined) m.layout = oneOf(o.layout, 'model.layout', ['NCHW', 'NHWC'] as const);
-  if (o.output !== undefined) m.output = oneOf(o.output, 'model.output', ['logits', 'probabilities', 'auto'] as const);
-  if (o.bounds !== undefined) {
-    const b = asArray(o.bounds, 'model.bounds');
-    if (b.length !== 2) throw new ConfigError(`'model.bounds' must be [low, high]`);
-    m.bounds = [num(b[0], 'model.bounds[0]'), num(b[1], 'model.bounds[1]')];
-  }
-  if (o.preprocess !== undefined) {
-    const p = asObject(o.preprocess, 'model.preprocess');
-    checkKeys(p, ['scale', 'mean', 'std'], 'model.preprocess');
-    m.preprocess = {
-      scale: p.scale === undefined ? undefined : num(p.scale, 'model.preprocess.scale'),
-      mean: p.mean === undefined ? undefined : asArray(p.mean, 'model.preprocess.mean').map((x, i) => num(x, `model.preprocess.mean[${i}]`)),
-      std: p.std === undefined ? undefined : asArray(p.std, 'model.preprocess.std').map((x, i) => num(x, `model.preprocess.std[${i}]`)),
-    };
-  }
-  if (o.input !== undefined) m.inputName = str(o.input, 'model.input');
-  if (o.output_name !== undefined) m.outputName = str(o.output_name, 'model.output_name');
-  return m;
-}
+/** The metrics a budget may name. */
+export const BUDGET_METRICS = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mean_confidence', 'confidence_on_errors', 'abstention_rate', 'aurc'] as const;
 
-function resolveData(v: unknown, baseDir: string): CampaignConfig['data'] {
-  if (v === undefined) return { path: defaultAssets.data };
-  if (typeof v === 'string') return { path: path.resolve(baseDir, v) };
-  const o = asObject(v, 'data');
-  checkKeys(o, DATA_KEYS, 'data');
-  if (typeof o.path !== 'string') throw new ConfigError(`'data.path' must be a file or folder path`);
-  const d: CampaignConfig['data'] = { path: path.resolve(baseDir, o.path) };
-  if (o.kind !== undefined) d.kind = oneOf(o.kind, 'data.kind', ['npz', 'npy', 'idx', 'csv', 'images', 'jsonl'] as const);
-  if (o.limit !== undefined) d.limit = int(o.limit, 'data.limit', 1, Number.MAX_SAFE_INTEGER);
-  if (o.labels !== undefined) d.labels = o.labels === false ? false : path.resolve(baseDir, str(o.labels, 'data.labels'));
-  if (o.label_column !== undefined) d.labelColumn = str(o.label_column, 'data.label_column');
-  if (o.id_column !== undefined) d.idColumn = str(o.id_column, 'data.id_column');
-  if (o.channels !== undefined) d.channels = oneOf(o.channels, 'data.channels', [1, 3] as const);
-  if (o.class_names !== undefined) d.classNames = asArray(o.class_names, 'data.class_names').map((x, i) => str(x, `data.class_names[${i}]`));
-  return d;
-}
+/** A budget entry: a metric and its limit in some cells. */
+export const BUDGET_OPTIONS = {
+  metric: opt.choice(BUDGET_METRICS, { doc: 'the metric judged', required: true }),
+  stage: opt.choice([...STAGES, 'factorial'] as const, { doc: 'only cells of this stage' }),
+  stress: opt.choice(STRESS_KINDS, { doc: 'only cells that include this stress kind' }),
+  min: opt.number({ doc: 'the metric must be at least this' }),
+  max: opt.number({ doc: 'the metric must be at most this' }),
+  max_drop: opt.number({ doc: 'the drop from the baseline must be at most this' }),
+  pessimistic: opt.boolean({ doc: "judge by the CI's pessimistic end instead of the point value" }),
+  observed: opt.boolean({ doc: 'judge against observed (noisy) labels instead of true labels' }),
+} satisfies OptionMap;
+
+/** The top-level keys of a campaign config (the sections with their own schemas are listed as extra keys). */
+export const CAMPAIGN_OPTIONS = {
+  seed: opt.integer({ doc: 'the campaign seed: every random draw derives from it', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0 }),
+  factorial: opt.boolean({ doc: 'every combination of stress settings instead of stages', default: false }),
+  batch_size: opt.integer({ doc: 'items per ONNX Runtime run', min: 1, max: 65536, default: 256 }),
+  bootstrap: opt.integer({ doc: 'bootstrap resamples for confidence intervals', min: 0, max: 100000, default: 1000 }),
+  abstain_below: opt.number({ doc: 'confidence below which a prediction counts as an abstention', min: 0, max: 1, default: 0.5 }),
+} satisfies OptionMap;
 
 function resolveBudget(v: unknown, where: string): Budget {
-  const o = asObject(v, where);
-  checkKeys(o, BUDGET_KEYS, where);
-  const b: Budget = { metric: str(o.metric, `${where}.metric`) };
-  const metrics = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mean_confidence', 'confidence_on_errors', 'abstention_rate', 'aurc'];
-  if (!metrics.includes(b.metric)) throw new ConfigError(`'${where}.metric' must be one of ${metrics.join(', ')}, got ${show(o.metric)}`);
-  if (o.stage !== undefined) b.stage = oneOf(o.stage, `${where}.stage`, [...STAGES, 'factorial'] as const);
-  if (o.stress !== undefined) b.stress = oneOf(o.stress, `${where}.stress`, STRESS_KINDS);
-  if (o.min !== undefined) b.min = num(o.min, `${where}.min`);
-  if (o.max !== undefined) b.max = num(o.max, `${where}.max`);
-  if (o.max_drop !== undefined) b.max_drop = num(o.max_drop, `${where}.max_drop`);
-  if (o.pessimistic !== undefined) b.pessimistic = bool(o.pessimistic, `${where}.pessimistic`);
-  if (o.observed !== undefined) b.observed = bool(o.observed, `${where}.observed`);
+  const o = parseOptions(BUDGET_OPTIONS, v, { where });
+  const b: Budget = { metric: o.metric };
+  if (o.stage !== undefined) b.stage = o.stage;
+  if (o.stress !== undefined) b.stress = o.stress;
+  if (o.min !== undefined) b.min = o.min;
+  if (o.max !== undefined) b.max = o.max;
+  if (o.maxDrop !== undefined) b.max_drop = o.maxDrop;
+  if (o.pessimistic !== undefined) b.pessimistic = o.pessimistic;
+  if (o.observed !== undefined) b.observed = o.observed;
   if (b.min === undefined && b.max === undefined && b.max_drop === undefined) throw new ConfigError(`'${where}' must set at least one of min, max, max_drop`);
   return b;
 }
@@ -213,28 +184,6 @@ function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k)) throw new ConfigError(`unknown key '${k}' in ${where}; allowed: ${allowed.join(', ')}`);
   }
-}
-function num(v: unknown, where: string, min = -Infinity, max = Infinity): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`'${where}' must be a number, got ${show(v)}`);
-  if (v < min || v > max) throw new ConfigError(`'${where}' must be in [${min}, ${max}], got ${v}`);
-  return v;
-}
-function int(v: unknown, where: string, min: number, max: number): number {
-  const n = num(v, where, min, max);
-  if (!Number.isInteger(n)) throw new ConfigError(`'${where}' must be an integer in [${min}, ${max}], got ${v}`);
-  return n;
-}
-function bool(v: unknown, where: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`'${where}' must be true or false, got ${show(v)}`);
-  return v;
-}
-function str(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`'${where}' must be a non-empty string, got ${show(v)}`);
-  return v;
-}
-function oneOf<T extends string | number>(v: unknown, where: string, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new ConfigError(`'${where}' must be one of ${allowed.join(', ')}, got ${show(v)}`);
-  return v as T;
 }
 function show(v: unknown): string {
   return v === undefined ? 'nothing' : JSON.stringify(v);

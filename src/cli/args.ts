@@ -1,5 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkRange, UsageError } from '../errors.js';
+import { deprecations } from '../options/schema.js';
+
+/** Prints the deprecation warnings the library collected, one line each, once. */
+export function flushDeprecations(): void {
+  for (const m of deprecations.splice(0)) process.stderr.write(`gauntlet: warning: ${m}\n`);
+}
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

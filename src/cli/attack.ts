@@ -17,7 +17,7 @@ import {
   type Norm,
 } from '../stress/adversarial/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
@@ -56,7 +56,7 @@ Options:
                       arrays, eps, min_eps and adv_success (and x_eps<k> per ε of a curve); atomic
   --json              print one JSON object as the last stdout line
   --threads N         ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 /** CLI option → spec key, with its numeric range (booleans and names are handled apart). */
 const NUMERIC: readonly { flag: string; key: keyof AttackSpec; range: { min?: number; max?: number; minExclusive?: boolean; integer?: boolean } }[] = [
@@ -70,7 +70,7 @@ const NUMERIC: readonly { flag: string; key: keyof AttackSpec; range: { min?: nu
 ];
 
 export async function attackVerb(argv: string[]): Promise<number> {
-  const { values } = parse('attack', argv, {
+  const { values } = parse('attack', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     attack: { type: 'string' },
@@ -141,7 +141,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
 
-  const ds = await openData(values.data, values.limit);
+  const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'an attack');
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   let constraints: Constraints | undefined;
@@ -151,7 +151,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   } else if (values.immutable !== undefined || values.continuous !== undefined) {
     throw new UsageError(`'--immutable' and '--continuous' apply to tabular data (flat items); ${ds.name} has items of shape [${ds.itemShape.join(', ')}]`);
   }
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   try {
     model.checkData(ds);
     const top = maxEps(model, norm, per);

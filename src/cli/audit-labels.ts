@@ -3,7 +3,7 @@ import { UsageError, DataError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { AUDIT_METHODS, auditLabels, noisyLabelMetrics, trueLabelsOf, type AuditMethod } from '../stress/annotation/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet audit-labels [--model M.onnx] [--data D.npz] [--method M] [--json]
 
@@ -29,10 +29,10 @@ Options:
   --batch-size B     items per ONNX Runtime run (default 256)
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function auditLabelsVerb(argv: string[]): Promise<number> {
-  const { values } = parse('audit-labels', argv, {
+  const { values } = parse('audit-labels', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     method: { type: 'string' },
@@ -44,9 +44,9 @@ export async function auditLabelsVerb(argv: string[]): Promise<number> {
   if (!AUDIT_METHODS.includes(method)) throw new UsageError(`'--method' must be one of ${AUDIT_METHODS.join(', ')}, got '${values.method}'`);
   const top = numberOpt('top', values.top, 20, { min: 0, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values.data);
+  const ds = await openData(values);
   const observed = requireLabels(ds, "the label audit (the observed labels 'y')");
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   let probs: Float64Array;
   let K: number;
   try {

@@ -3,7 +3,7 @@ import { Rng } from '../rng.js';
 import { ModelError, UsageError } from '../errors.js';
 import { benchPgd } from '../stress/adversarial/bench.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats R] [--json]
@@ -24,10 +24,10 @@ Options:
                      block starts with 5 untimed passes
   --seed N           seed of the random batch (default 0)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function benchVerb(argv: string[]): Promise<number> {
-  const { values } = parse('bench', argv, {
+  const { values } = parse('bench', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     'batch-size': { type: 'string' },
     repeats: { type: 'string' },
@@ -41,8 +41,8 @@ export async function benchVerb(argv: string[]): Promise<number> {
   const rng = new Rng(numberOpt('seed', values.seed, 0, { min: 0, integer: true }));
   if (values.attack !== undefined) {
     if (values.attack !== 'pgd') throw new UsageError(`'--attack' must be pgd, got '${values.attack}'`);
-    const ds = await openData(values.data);
-    const m = await openModel(values.model, values.threads);
+    const ds = await openData(values);
+    const m = await openModel(values, values.threads);
     try {
       const r = await benchPgd(m, ds, { batchSize: batch, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }), onProgress: progressReporter('pgd') });
       const out = { attack: 'pgd', steps: r.steps, eps: r.eps, samples: r.samples, attacked: r.attacked, seconds: r.seconds, samples_per_second: r.samplesPerSecond, floor_seconds: r.floorSeconds, ratio: r.ratio, attacked_ratio: r.attackedRatio, batch_grad_ms: 1000 * r.batchGradSeconds, clean_accuracy: r.cleanAccuracy, robust_accuracy: r.robustAccuracy, overhead: r.overhead };
@@ -53,7 +53,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
       await m.close();
     }
   }
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   const engine = new GradientEngine(model, { kind: 'ce' });
   try {
     if (!model.itemShape || !model.itemShape.every((d) => typeof d === 'number')) {

@@ -10,7 +10,7 @@ import { encodeModel } from '../onnx/proto.js';
 import { Rng } from '../rng.js';
 import { calibrationSplit, fitTemperature, foldTemperature, pickRows, temperatureEffect, type CalibrationFigures } from '../uncertainty/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet calibrate --model M.onnx --data D --out M.calibrated.onnx [--holdout F] [--seed S]
                   [--stressed D2 ...] [--json]
@@ -33,10 +33,10 @@ Options:
   --limit N          use only the first N items of --data
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function calibrateVerb(argv: string[]): Promise<number> {
-  const { values } = parse('calibrate', argv, {
+  const { values } = parse('calibrate', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     out: { type: 'string' },
@@ -54,9 +54,9 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const modelPath = values.model ?? defaultAssets.model;
   if (path.resolve(out) === path.resolve(modelPath)) throw new UsageError(`calibrate: '--out' must differ from '--model' (the original model is never overwritten), got ${out}`);
-  const ds = await openData(values.data, values.limit);
+  const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'calibrate');
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   try {
     model.checkData(ds);
     const preds = await model.predict(ds, { batchSize, onProgress: progressReporter('calibrate') });

@@ -2,20 +2,45 @@ import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
+import { dataFlagSpec, dataFromFlags, dataHelp, modelFlagSpec, modelFromFlags, modelHelp, type DataRef, type ModelRef } from '../options/declarations.js';
 import { numberOpt } from './args.js';
 
-/** Opens --model (or the embedded default) with --threads. */
-export async function openModel(modelPath: string | undefined, threadsRaw: string | undefined): Promise<Model> {
-  const threads = numberOpt('threads', threadsRaw, 0, { min: 0, max: 256, integer: true });
-  return Model.open(modelPath ?? defaultAssets.model, { threads });
+/** parseArgs entries of the model declaration (`--model`, `--layout`, `--bounds`, `--scale`, `--mean`, `--std`, `--input`, `--output`, `--output-kind`, `--model-spec`). */
+export const modelFlags = modelFlagSpec();
+/** parseArgs entries of the data declaration (`--data`, `--data-kind`, `--limit`, `--labels`, `--label-column`, `--id-column`, `--channels`, `--class-names`, `--delimiter`, `--data-spec`). */
+export const dataFlags = dataFlagSpec();
+
+/** `--help` lines for the two declarations, for a verb's help text. */
+export function declarationHelp(which: { model?: boolean; data?: boolean } = { model: true, data: true }): string {
+  return [which.model ? `Model declaration:\n${modelHelp()}` : '', which.data ? `Data declaration:\n${dataHelp()}` : ''].filter(Boolean).join('\n\n');
 }
 
-/** Loads --data (or the embedded default slice, with its class names). */
-export async function openData(dataPath: string | undefined, limitRaw?: string): Promise<Dataset> {
-  const limit = limitRaw === undefined ? undefined : numberOpt('limit', limitRaw, 0, { min: 1, integer: true });
-  if (dataPath !== undefined) return loadDataset({ path: dataPath, limit });
-  const ds = await loadDataset({ path: defaultAssets.data, limit });
-  return ds.classNames ? ds : { ...ds, classNames: defaultMeta().class_names };
+/** The model a verb's flags declare (or the embedded default). */
+export function modelRef(values: Record<string, unknown>, dflt: string | undefined = defaultAssets.model): ModelRef {
+  return modelFromFlags(values, dflt);
+}
+
+/** The data a verb's flags declare (or the embedded default slice). */
+export function dataRef(values: Record<string, unknown>, dflt: string | undefined = defaultAssets.data): DataRef {
+  return dataFromFlags(values, dflt);
+}
+
+/** Opens the declared model (flags, `--model-spec`, or the embedded default) with --threads. */
+export async function openModel(values: Record<string, unknown> | string | undefined, threadsRaw?: unknown): Promise<Model> {
+  const threads = numberOpt('threads', threadsRaw as string | undefined, 0, { min: 0, max: 256, integer: true });
+  const ref = typeof values === 'object' ? modelRef(values) : { path: values ?? defaultAssets.model };
+  const { path, ...decl } = ref;
+  return Model.open(path, { ...decl, threads });
+}
+
+/** Loads the declared data (flags, `--data-spec`, a path, or the embedded default slice, with its class names). */
+export async function openData(values: Record<string, unknown> | string | undefined, limitRaw?: string): Promise<Dataset> {
+  const ref: DataRef = typeof values === 'object' ? dataRef(values) : { path: values ?? defaultAssets.data };
+  const limit = limitRaw === undefined ? ref.limit : numberOpt('limit', limitRaw, 0, { min: 1, integer: true });
+  const spec = limit === undefined ? ref : { ...ref, limit };
+  const ds = await loadDataset(spec);
+  if (ds.classNames || ref.path !== defaultAssets.data) return ds;
+  return { ...ds, classNames: defaultMeta().class_names };
 }
 
 /** Formats a number for people: 4 significant decimals. */

@@ -4,7 +4,7 @@ import { toProbabilities } from '../metrics/classification.js';
 import { Rng } from '../rng.js';
 import { calibrateConformal, calibrationSplit, CONFORMAL_SCORES, conformalReport, pickRows, type ConformalReport, type ConformalScore } from '../uncertainty/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet conformal [--model M.onnx] [--data D] [--alpha A] [--score lac|aps] [--no-randomize]
                   [--calibration F] [--seed S] [--stressed D2 ...] [--json]
@@ -32,10 +32,10 @@ Options:
   --limit N          use only the first N items of --data
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function conformalVerb(argv: string[]): Promise<number> {
-  const { values } = parse('conformal', argv, {
+  const { values } = parse('conformal', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     alpha: { type: 'string' },
@@ -58,9 +58,9 @@ export async function conformalVerb(argv: string[]): Promise<number> {
   if (!(fraction > 0 && fraction < 1)) throw new UsageError(`'--calibration' must be in (0, 1), got ${fraction}`);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values.data, values.limit);
+  const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'conformal');
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   try {
     model.checkData(ds);
     const preds = await model.predict(ds, { batchSize, onProgress: progressReporter('conformal') });

@@ -1,7 +1,7 @@
 import { evaluate } from '../engine/evaluate.js';
 import { datasetHash } from '../data/dataset.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet eval [--model M.onnx] [--data D.npz] [--batch-size B] [--limit N] [--json]
 
@@ -16,10 +16,10 @@ Options:
   --limit N          evaluate only the first N items
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function evalVerb(argv: string[]): Promise<number> {
-  const { values } = parse('eval', argv, {
+  const { values } = parse('eval', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -27,8 +27,8 @@ export async function evalVerb(argv: string[]): Promise<number> {
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values.data, values.limit);
-  const model = await openModel(values.model, values.threads);
+  const ds = await openData(values, values.limit);
+  const model = await openModel(values, values.threads);
   try {
     const ev = await evaluate(model, ds, { batchSize, onProgress: progressReporter('eval') });
     const result = {

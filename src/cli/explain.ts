@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
 import { numberOpt, parse, required } from './args.js';
-import { fmt, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet explain --method <${methodNames.join('|')}> [--model M.onnx] [--data D.npz]
                  [--target true|pred|k] [--out A.npy] [--png P.png] [--json] [--limit N] [--steps S] [--baseline zeros|low|blur] [--seed S]
@@ -34,7 +34,7 @@ Options:
   --json             print one JSON object as the last stdout line (per-item completeness
                      error for ig, mean |attribution|, seconds)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 function parseTarget(raw: string | undefined, hasLabels: boolean): TargetSpec {
   if (raw === undefined) return hasLabels ? 'true' : 'pred';
@@ -45,7 +45,7 @@ function parseTarget(raw: string | undefined, hasLabels: boolean): TargetSpec {
 }
 
 export async function explainVerb(argv: string[]): Promise<number> {
-  const { values } = parse('explain', argv, {
+  const { values } = parse('explain', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     method: { type: 'string' },
@@ -76,9 +76,9 @@ export async function explainVerb(argv: string[]): Promise<number> {
     (opts as { baseline?: string }).baseline = values.baseline;
   }
   if (values['batch-size'] !== undefined) opts.batchSize = numberOpt('batch-size', values['batch-size'], 32, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values.data, String(limit));
+  const ds = await openData(values, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   const engine = method.gradients ? new GradientEngine(model, { kind: 'logit' }) : undefined;
   try {
     model.checkData(ds);

@@ -4,7 +4,7 @@ import { itemSize, requireLabels } from '../data/dataset.js';
 import { saveNpy } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
-import { openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet grad --model M.onnx --data D.npz --out G.npy [--loss ce|cw|dlr|logit] [--batch-size B]
 
@@ -23,10 +23,10 @@ Options:
   --batch-size B     items per ORT run (default 256)
   --limit N          only the first N items
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function gradVerb(argv: string[]): Promise<number> {
-  const { values } = parse('grad', argv, {
+  const { values } = parse('grad', argv, { ...modelFlags, ...dataFlags,
     model: { type: 'string' },
     data: { type: 'string' },
     out: { type: 'string' },
@@ -39,9 +39,9 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const loss = (values.loss ?? 'ce') as LossKind;
   if (!LOSS_KINDS.includes(loss)) throw new UsageError(`'--loss' must be one of ${LOSS_KINDS.join(', ')}, got '${values.loss}'`);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values.data, values.limit);
+  const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
-  const model = await openModel(values.model, values.threads);
+  const model = await openModel(values, values.threads);
   const engine = new GradientEngine(model, { kind: loss });
   try {
     model.checkData(ds);

@@ -1,5 +1,5 @@
 import { parse, required } from './args.js';
-import { openModel } from './common.js';
+import { declarationHelp, modelFlags, openModel } from './common.js';
 
 export const help = `gauntlet inspect --model M.onnx [--json]
 
@@ -10,12 +10,12 @@ Options:
   --model M.onnx   the model to inspect (required)
   --json           print one JSON object instead of a table
   --threads N      ONNX Runtime intra-op threads (0 = all cores; default 0)
-`;
+` + '\n' + declarationHelp({ model: true }) + '\n';
 
 export async function inspectVerb(argv: string[]): Promise<number> {
-  const { values } = parse('inspect', argv, { model: { type: 'string' } });
+  const { values } = parse('inspect', argv, { ...modelFlags, model: { type: 'string' } });
   if (values.help) return (process.stdout.write(help), 0);
-  const model = await openModel(required('inspect', 'model', values.model), values.threads);
+  const model = await openModel((required('inspect', 'model', values.model), values), values.threads);
   try {
     const s = model.summary;
     // Probe with mid-range inputs to detect the output kind when the item shape is static.

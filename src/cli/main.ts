@@ -1,4 +1,5 @@
 import { GauntletError } from '../errors.js';
+import { flushDeprecations } from './args.js';
 import { verbs } from './verbs.js';
 
 const usage = `gauntlet — stress-test a trained classifier (ONNX) against adversarial perturbation,
@@ -36,8 +37,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`gauntlet: unknown verb '${verb}'; verbs are ${Object.keys(verbs).join(', ')} (see 'gauntlet --help')\n`);
       return 2;
     }
-    return await v.main(rest);
+    const code = await v.main(rest);
+    flushDeprecations();
+    return code;
   } catch (e) {
+    flushDeprecations();
     if (e instanceof GauntletError) {
       process.stderr.write(`gauntlet: ${e.message}\n`);
       if (verbose && e.stack) process.stderr.write(e.stack + '\n');

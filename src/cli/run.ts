@@ -3,8 +3,8 @@ import { defaultConfig, loadConfig, type CampaignConfig } from '../campaign/conf
 import { makePlan, type Plan } from '../campaign/plan.js';
 import { runCampaign, type CampaignEvent, type CampaignResults } from '../campaign/runner.js';
 import { writeReports } from '../report/index.js';
-import { numberOpt, parse } from './args.js';
-import { fmt } from './common.js';
+import { flushDeprecations, numberOpt, parse } from './args.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
 
 export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume] [--dry-run] [--limit N] [--json]
 
@@ -27,7 +27,7 @@ Options:
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
 
 Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input.
-`;
+` + '\n' + declarationHelp() + '\n';
 
 export async function runVerb(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -38,19 +38,23 @@ export async function runVerb(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       resume: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
-      limit: { type: 'string' },
-      model: { type: 'string' },
-      data: { type: 'string' },
+      ...modelFlags,
+      ...dataFlags,
     },
     true,
   );
   if (values.help) return (process.stdout.write(help), 0);
   if (positionals.length > 1) throw new (await import('../errors.js')).UsageError(`run: takes at most one CONFIG file, got ${positionals.length}`);
   let config: CampaignConfig = positionals[0] ? loadConfig(positionals[0]) : defaultConfig();
+  flushDeprecations();
   if (values.seed !== undefined) config = { ...config, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }) };
-  if (values.limit !== undefined) config = { ...config, data: { ...config.data, limit: numberOpt('limit', values.limit, 0, { min: 1, integer: true }) } };
-  if (values.model !== undefined) config = { ...config, model: { ...config.model, path: path.resolve(values.model) } };
-  if (values.data !== undefined) config = { ...config, data: { path: path.resolve(values.data) } };
+  // Declaration flags override the config's model and data (a new --data starts a new data declaration).
+  const m = modelRef(values, config.model.path);
+  const raw = values as Record<string, unknown>;
+  if (Object.keys(m).length > 1 || raw.model !== undefined) config = { ...config, model: { ...config.model, ...m } };
+  const d = dataRef(values, config.data.path);
+  if (raw.data !== undefined || raw['data-spec'] !== undefined) config = { ...config, data: d };
+  else if (Object.keys(d).length > 1) config = { ...config, data: { ...config.data, ...d } };
   const outDir = values.out ?? 'gauntlet-run';
   const plan = makePlan(config);
   const log = (s: string) => process.stderr.write(s + '\n');

@@ -20,11 +20,18 @@ export interface ModelDeclaration {
   /** Which graph input / output to use when the model has several. Default: the first. */
   inputName?: string;
   outputName?: string;
+  /**
+   * A config's `output:` value that is also an output kind ('logits', 'probabilities', 'auto'):
+   * the graph output of that name when the model has one, else (the pre-0.2 meaning) the kind.
+   */
+  outputNameOrKind?: string;
 }
 
 export interface ResolvedDeclaration {
   layout: 'NCHW' | 'NHWC' | 'flat';
   bounds: [number, number];
+  /** True when the bounds were declared (not the [0, 1] default). */
+  boundsDeclared: boolean;
   preprocess: { scale: number; mean: number[] | null; std: number[] | null } | null;
   output: 'logits' | 'probabilities' | 'auto';
   inputName: string;
@@ -37,11 +44,16 @@ export function resolveDeclaration(model: ModelP, decl: ModelDeclaration = {}, l
   if (inputs.length === 0) throw new ModelError(`${label}: has no graph inputs`);
   const inputName = decl.inputName ?? inputs[0]!.name;
   const input = inputs.find((i) => i.name === inputName);
-  if (!input) throw new UsageError(`'inputName' must be one of ${inputs.map((i) => i.name).join(', ')}, got ${inputName}`);
+  if (!input) throw new UsageError(`'input' must be one of the graph inputs ${inputs.map((i) => i.name).join(', ')}, got ${inputName}`);
   if (valueElemType(input) !== DataType.FLOAT) throw new ModelError(`${label}: input ${inputName} is not float32; Gauntlet needs a float32 input`);
-  const outputName = decl.outputName ?? model.graph.output[0]!.name;
+  let outputName = decl.outputName ?? model.graph.output[0]!.name;
+  let output = decl.output ?? 'auto';
+  if (decl.outputNameOrKind !== undefined) {
+    if (model.graph.output.some((o) => o.name === decl.outputNameOrKind)) outputName = decl.outputNameOrKind;
+    else output = decl.outputNameOrKind as ResolvedDeclaration['output'];
+  }
   if (!model.graph.output.some((o) => o.name === outputName)) {
-    throw new UsageError(`'outputName' must be one of ${model.graph.output.map((o) => o.name).join(', ')}, got ${outputName}`);
+    throw new UsageError(`'output' must be one of the graph outputs ${model.graph.output.map((o) => o.name).join(', ')}, got ${outputName}`);
   }
   const rank = valueShape(input)?.length ?? 0;
   const layout = decl.layout ?? (rank === 4 ? 'NCHW' : 'flat');
@@ -56,9 +68,16 @@ export function resolveDeclaration(model: ModelP, decl: ModelDeclaration = {}, l
     if (!(Number.isFinite(scale) && scale !== 0)) throw new UsageError(`'preprocess.scale' must be a finite non-zero number, got ${scale}`);
     if (std && std.some((s) => !(s > 0))) throw new UsageError(`'preprocess.std' values must be > 0, got ${JSON.stringify(std)}`);
     if (mean && std && mean.length !== std.length) throw new UsageError(`'preprocess.mean' and 'preprocess.std' must have the same length`);
+    const dims = valueShape(input);
+    const ch = dims && dims.length === 4 ? dims[layout === 'NHWC' ? 3 : 1] : dims && dims.length === 2 ? dims[1] : undefined;
+    for (const [key, v] of [['mean', mean], ['std', std]] as const) {
+      if (v && typeof ch === 'number' && ch > 0 && v.length !== 1 && v.length !== ch) {
+        throw new UsageError(`'preprocess.${key}' has ${v.length} values, but input ${inputName} has ${ch} ${dims!.length === 4 ? 'channels' : 'features'} (${layout}); give ${ch} values, or one for all`);
+      }
+    }
     preprocess = { scale, mean: mean ?? null, std: std ?? null };
   }
-  return { layout, bounds: [bounds[0], bounds[1]], preprocess, output: decl.output ?? 'auto', inputName, outputName };
+  return { layout, bounds: [bounds[0], bounds[1]], boundsDeclared: decl.bounds !== undefined, preprocess, output, inputName, outputName };
 }
 
 /**

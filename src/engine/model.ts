@@ -87,6 +87,17 @@ export class Model {
         throw new DataError(`${ds.name}: items have shape [${ds.itemShape.join(', ')}] but ${this.label} expects [${this.itemShape.join(', ')}]${this.decl.layout === 'NHWC' ? ' (NCHW data domain)' : ''}`);
       }
     }
+    const [lo, hi] = this.decl.bounds;
+    // Images live in [0, 1] unless declared otherwise; tabular rows are checked against declared bounds only.
+    const r = this.decl.layout !== 'flat' || this.decl.boundsDeclared ? valueRange(ds.x) : null;
+    if (r && (r.min < lo - 1e-6 * Math.max(1, Math.abs(lo)) || r.max > hi + 1e-6 * Math.max(1, Math.abs(hi)))) {
+      const span = `[${+r.min.toPrecision(6)}, ${+r.max.toPrecision(6)}]`;
+      const fix =
+        r.min >= 0 && r.max > 1.5 && r.max <= 255 && hi <= 1
+          ? `; if these are 0-255 pixels, declare bounds: [0, 255] (--bounds 0,255) and, for a model trained on [0, 1] inputs, scale: 1/255 (--scale 1/255)`
+          : `; declare the data's true range as bounds: [low, high] (--bounds LOW,HIGH)`;
+      throw new DataError(`${ds.name}: x spans ${span}, outside the declared bounds [${lo}, ${hi}]${fix}`);
+    }
     if (numClasses !== undefined && ds.labels) {
       for (let i = 0; i < ds.labels.length; i++) {
         if (ds.labels[i]! >= numClasses) {
@@ -216,4 +227,21 @@ function concat(parts: Float32Array[]): Float32Array {
     o += p.length;
   }
   return out;
+}
+
+const ranges = new WeakMap<Float32Array, { min: number; max: number } | null>();
+/** The smallest and largest value of `x` (cached per array; null when empty or all NaN). */
+export function valueRange(x: Float32Array): { min: number; max: number } | null {
+  const hit = ranges.get(x);
+  if (hit !== undefined) return hit;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const r = min <= max ? { min, max } : null;
+  ranges.set(x, r);
+  return r;
 }

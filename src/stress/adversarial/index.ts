@@ -52,7 +52,7 @@ export function maxEps(model: Model, norm: 'linf' | 'l2', itemSize: number): num
  */
 export async function runAttack(model: Model, x: Float32Array, n: number, labels: Int32Array, spec: AttackSpec, rng: Rng, opts: RunAttackOptions = {}): Promise<AttackResult> {
   const t0 = performance.now();
-  const resolved = resolveAttackSpec(parseAttackSpec(spec, 'spec'));
+  const resolved = resolveAttackSpec(parseAttackSpec(spec, 'spec', { camelCase: true }));
   const def = getAttack(resolved.attack);
   if (!(Number.isInteger(n) && n >= 0)) throw new UsageError(`'n' must be a non-negative integer, got ${n}`);
   if (n > 0 && x.length % n !== 0) throw new DataError(`${x.length} input values do not divide into ${n} items`);
