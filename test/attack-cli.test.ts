@@ -44,13 +44,13 @@ test('attack autoattack --preset quick prints a table with its members', () => {
 });
 
 test('attack: bad input is one line on stderr and exit 2', () => {
-  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '-1', '--limit', '2'), /'--eps' must be in \[0, 1\], got -1$/);
+  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '-1', '--limit', '2'), /'--eps' must be a number in \[0, inf\), got -1$/);
   assertBadInput(gauntlet('attack', '--attack', 'pgd', '--norm', 'l2', '--eps', '30', '--limit', '2'), /'--eps' must be in \[0, 28\], got 30$/);
   assertBadInput(gauntlet('attack', '--attack', 'cw', '--eps', '0.1'), /'--attack' must be one of fgsm, pgd, apgd-ce, apgd-dlr, square, autoattack, got 'cw'/);
   assertBadInput(gauntlet('attack', '--attack', 'pgd', '--norm', 'l1', '--eps', '0.1'), /'--norm' must be one of linf, l2, got 'l1'/);
-  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1,abc'), /'--eps' must be a number or a comma-separated list/);
+  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1,abc'), /'--eps\[1\]' must be a number in \[0, inf\), got 'abc'/);
   assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1', '--queries', '10'), /'--queries' does not apply to attack 'pgd'/);
-  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1', '--steps', '0'), /'--steps' must be in \[1, 100000\], got 0/);
+  assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1', '--steps', '0'), /'--steps' must be an integer in \[1, 100000\], got 0/);
   assertBadInput(gauntlet('attack', '--eps', '0.1'), /'--attack' is required/);
   assertBadInput(gauntlet('attack', '--attack', 'pgd'), /'--eps' is required/);
   assertBadInput(gauntlet('attack', '--attack', 'pgd', '--eps', '0.1', '--bogus'), /Unknown option '--bogus'/);

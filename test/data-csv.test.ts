@@ -86,7 +86,7 @@ test('bad CSV content is a DataError naming file, line and column', () => {
     ['a,label\n1,0\n2\n', /^bad\.csv: line 3: 1 fields, but the header has 2$/],
     ['a,label\n1,\n', /^bad\.csv: line 2, column 2 \('label'\): empty label$/],
     ['a,label\n1,-1\n', /^bad\.csv: line 2, column 2 \('label'\): label -1 is negative$/],
-    ['a,b\n1,2\n', /^bad\.csv: no label column 'label' \(columns: a, b\); set labelColumn, or labels: false/],
+    ['a,b\n1,2\n', /^bad\.csv: no label column 'label' \(columns: a, b\); set label_column \(--label-column\), or labels: false/],
     ['a,b\n1,2\n', /^bad\.csv: no id column 'key' \(columns: a, b\)$/, { idColumn: 'key', labels: false }],
     ['id,a,label\nk,1,0\nk,2,0\n', /^bad\.csv: id \(column 'id'\) 'k' is used by items 0 and 1/, { idColumn: 'id' }],
     [',a,label\n0,1,0\n', /^bad\.csv: line 1: column 1 has no name \(a pandas index\?/],

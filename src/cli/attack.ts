@@ -3,21 +3,18 @@ import { datasetToArrays, saveNpz } from '../data/npz.js';
 import type { NpyArrayLike } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import {
-  attackNames,
-  DESCENT_LOSSES,
-  getAttack,
-  maxEps,
-  NORMS,
-  PRESETS,
-  runAttack,
-  tabularConstraints,
-  type AttackSpec,
-  type Constraints,
-  type Norm,
-} from '../stress/adversarial/index.js';
+import { attackNames, getAttack, maxEps, parseAttackSpec, runAttack, tabularConstraints, type Constraints } from '../stress/adversarial/index.js';
+import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
+import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+
+/** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
+const ATTACK_FLAG_OPTIONS = {
+  ...ATTACK_OPTIONS,
+  random_start: { ...ATTACK_OPTIONS.random_start, flag: false },
+  n_targets: { ...ATTACK_OPTIONS.n_targets, aliases: ['targets'] },
+} as OptionMap;
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
@@ -30,22 +27,11 @@ Without --model/--data it uses the embedded Fashion-MNIST CNN and 2,000-image te
 
 Attacks: ${attackNames.join(', ')}   (gauntlet list attacks shows defaults)
 
-Options:
-  --attack A          attack (required)
-  --norm N            linf (default) or l2
-  --eps E[,E2,...]    radius or comma list of radii, each in [0, bounds width] (L2: × sqrt(item size))
-  --steps K           iterations (fgsm: 1; pgd default 20; apgd-*, autoattack default 100)
-  --step-size A       PGD step size, absolute (default 2.5·ε/steps)
-  --rel-step-size R   PGD step size as a multiple of ε
-  --restarts R        random restarts, each on the points still robust (default 1)
-  --no-random-start   PGD: start at the clean point
-  --loss L            fgsm/pgd loss: ${DESCENT_LOSSES.join(', ')} (default ce)
-  --targeted          targeted losses towards each of the top wrong classes in turn
-  --targets N         number of target classes for --targeted / autoattack (default 9)
-  --queries Q         square / autoattack: queries per point (default 5000)
-  --p-init P          square: initial fraction of pixels changed (default 0.8)
-  --preset P          autoattack: ${PRESETS.join(' or ')} (default standard: 100 iterations,
-                      9 targets, 5,000 queries; quick: 20, 3, 500)
+Attack options (each attack takes the ones 'gauntlet list attacks' shows for it):
+${helpLines(ATTACK_FLAG_OPTIONS)}
+  --no-random-start     PGD: start at the clean point (same as random_start: false)
+
+Other options:
   --immutable F,...   tabular data: features never perturbed (integer-valued features are
                       frozen unless listed in --continuous)
   --continuous F,...  tabular data: integer-valued features that may move continuously
@@ -58,90 +44,50 @@ Options:
   --threads N         ONNX Runtime intra-op threads (0 = all cores; default 0)
 ` + '\n' + declarationHelp() + '\n';
 
-/** CLI option → spec key, with its numeric range (booleans and names are handled apart). */
-const NUMERIC: readonly { flag: string; key: keyof AttackSpec; range: { min?: number; max?: number; minExclusive?: boolean; integer?: boolean } }[] = [
-  { flag: 'steps', key: 'steps', range: { min: 1, max: 100000, integer: true } },
-  { flag: 'step-size', key: 'stepSize', range: { min: 0, minExclusive: true } },
-  { flag: 'rel-step-size', key: 'relStepSize', range: { min: 0, minExclusive: true } },
-  { flag: 'restarts', key: 'restarts', range: { min: 1, max: 1000, integer: true } },
-  { flag: 'targets', key: 'nTargets', range: { min: 1, max: 1000, integer: true } },
-  { flag: 'queries', key: 'queries', range: { min: 1, max: 10_000_000, integer: true } },
-  { flag: 'p-init', key: 'pInit', range: { min: 0, max: 1, minExclusive: true } },
-];
-
 export async function attackVerb(argv: string[]): Promise<number> {
-  const { values } = parse('attack', argv, { ...modelFlags, ...dataFlags,
-    model: { type: 'string' },
-    data: { type: 'string' },
-    attack: { type: 'string' },
-    norm: { type: 'string' },
-    eps: { type: 'string' },
-    steps: { type: 'string' },
-    'step-size': { type: 'string' },
-    'rel-step-size': { type: 'string' },
-    restarts: { type: 'string' },
-    'no-random-start': { type: 'boolean' },
-    loss: { type: 'string' },
-    targeted: { type: 'boolean' },
+  const { values } = parse('attack', argv, {
+    ...modelFlags,
+    ...dataFlags,
+    ...flagSpec(ATTACK_FLAG_OPTIONS),
     targets: { type: 'string' },
-    queries: { type: 'string' },
-    'p-init': { type: 'string' },
-    preset: { type: 'string' },
+    'no-random-start': { type: 'boolean' },
     immutable: { type: 'string' },
     continuous: { type: 'string' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
-    limit: { type: 'string' },
     save: { type: 'string' },
   });
   if (values.help) return (process.stdout.write(help), 0);
-  if (values.attack === undefined) throw new UsageError(`attack: '--attack' is required; one of ${attackNames.join(', ')}`);
-  if (!attackNames.includes(values.attack as never)) throw new UsageError(`'--attack' must be one of ${attackNames.join(', ')}, got '${values.attack}'`);
-  const def = getAttack(values.attack);
-  const norm = (values.norm ?? 'linf') as Norm;
-  if (!NORMS.includes(norm)) throw new UsageError(`'--norm' must be one of ${NORMS.join(', ')}, got '${values.norm}'`);
-  if (values.eps === undefined) throw new UsageError(`attack: '--eps' is required (a radius, or a comma list such as 0.01,0.03)`);
-  const epsList = values.eps.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
-  const badEps = epsList.findIndex((v) => Number.isNaN(v));
-  if (badEps >= 0) throw new UsageError(`'--eps' must be a number or a comma-separated list of numbers, got '${values.eps}'`);
-
-  const spec: Record<string, unknown> = { attack: def.name, norm, eps: epsList.length === 1 ? epsList[0] : epsList };
-  const takes = (flag: string, key: keyof AttackSpec) => {
-    if (!def.keys.includes(key)) {
-      const accepted = NUMERIC.filter((o) => def.keys.includes(o.key)).map((o) => `--${o.flag}`);
-      throw new UsageError(`'--${flag}' does not apply to attack '${def.name}'${accepted.length ? ` (it takes ${accepted.join(', ')})` : ''}`);
+  const raw = values as Record<string, unknown>;
+  if (raw.targets !== undefined) {
+    if (raw['n-targets'] !== undefined) throw new UsageError(`give '--n-targets' once ('--targets' is its old spelling)`);
+    deprecations.push(`'--targets' is deprecated; write '--n-targets'`);
+    raw['n-targets'] = raw.targets;
+  }
+  if (raw.attack === undefined) throw new UsageError(`attack: '--attack' is required; one of ${attackNames.join(', ')}`);
+  if (raw.eps === undefined) throw new UsageError(`attack: '--eps' is required (a radius, or a comma list such as 0.01,0.03)`);
+  const given = flagValues(ATTACK_FLAG_OPTIONS, raw);
+  const def = getAttack(given.attack as string);
+  const accepts = attackOptions(def.name);
+  for (const key of Object.keys(given)) {
+    if (!(key in accepts)) {
+      const takes = Object.keys(accepts).filter((k) => !['attack', 'norm', 'eps'].includes(k)).map((k) => `--${kebab(k)}`);
+      throw new UsageError(`'--${kebab(key)}' does not apply to attack '${def.name}'${takes.length ? ` (it takes ${takes.join(', ')})` : ''}`);
     }
-  };
-  for (const o of NUMERIC) {
-    const raw = values[o.flag as keyof typeof values] as string | undefined;
-    if (raw === undefined) continue;
-    takes(o.flag, o.key);
-    spec[o.key] = numberOpt(o.flag, raw, 0, o.range);
   }
-  if (values['step-size'] !== undefined && values['rel-step-size'] !== undefined) throw new UsageError(`give either '--step-size' or '--rel-step-size', not both`);
   if (values['no-random-start']) {
-    takes('no-random-start', 'randomStart');
-    spec.randomStart = false;
+    if (!('random_start' in accepts)) throw new UsageError(`'--no-random-start' does not apply to attack '${def.name}'`);
+    given.random_start = false;
   }
-  if (values.targeted) {
-    takes('targeted', 'targeted');
-    spec.targeted = true;
-  }
-  if (values.loss !== undefined) {
-    takes('loss', 'loss');
-    if (!DESCENT_LOSSES.includes(values.loss as never)) throw new UsageError(`'--loss' must be one of ${DESCENT_LOSSES.join(', ')}, got '${values.loss}'`);
-    spec.loss = values.loss;
-  }
-  if (values.preset !== undefined) {
-    takes('preset', 'preset');
-    if (!PRESETS.includes(values.preset as never)) throw new UsageError(`'--preset' must be one of ${PRESETS.join(', ')}, got '${values.preset}'`);
-    spec.preset = values.preset;
-  }
+  if (given.step_size !== undefined && given.rel_step_size !== undefined) throw new UsageError(`give either '--step-size' or '--rel-step-size', not both`);
+  const spec = parseAttackSpec(given, 'attack');
+  const norm = spec.norm;
+  const epsList = Array.isArray(spec.eps) ? spec.eps : [spec.eps];
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
 
-  const ds = await openData(values, values.limit);
+  const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   let constraints: Constraints | undefined;
@@ -158,7 +104,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
     for (const e of epsList) {
       if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}], got ${e}`);
     }
-    const r = await runAttack(model, ds.x, ds.size, labels, spec as unknown as AttackSpec, new Rng(seed), {
+    const r = await runAttack(model, ds.x, ds.size, labels, spec, new Rng(seed), {
       batchSize,
       constraints,
       onProgress: progressReporter('attack'),

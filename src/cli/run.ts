@@ -3,6 +3,7 @@ import { defaultConfig, loadConfig, type CampaignConfig } from '../campaign/conf
 import { makePlan, type Plan } from '../campaign/plan.js';
 import { runCampaign, type CampaignEvent, type CampaignResults } from '../campaign/runner.js';
 import { writeReports } from '../report/index.js';
+import { checkCampaignInputs, describeInputs } from '../campaign/validate.js';
 import { flushDeprecations, numberOpt, parse } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
 
@@ -58,10 +59,16 @@ export async function runVerb(argv: string[]): Promise<number> {
   const outDir = values.out ?? 'gauntlet-run';
   const plan = makePlan(config);
   const log = (s: string) => process.stderr.write(s + '\n');
-  if (!values.json || values['dry-run']) printPlan(plan, config, values['dry-run'] ? process.stdout : process.stderr);
+  const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
+  // Everything is checked before a run directory exists (and in --dry-run).
+  const inputs = await checkCampaignInputs(config, threads);
+  const planOut = values['dry-run'] ? process.stdout : process.stderr;
+  if (!values.json || values['dry-run']) {
+    planOut.write(describeInputs(inputs).join('\n') + '\n');
+    printPlan(plan, config, planOut);
+  }
   if (values['dry-run']) return 0;
 
-  const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
   const results = await runCampaign(config, { outDir, resume: values.resume, onEvent: progress(log), threads });
   const files = writeReports(results, outDir);
   const failed = results.budgets.filter((b) => !b.passed);

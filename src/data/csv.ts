@@ -146,7 +146,7 @@ export function parseCsv(text: string, file: string, options: CsvOptions = {}): 
   const columns = `columns: ${header.join(', ')}`;
   const labelIdx = header.indexOf(labelColumn);
   if (labelIdx < 0 && wantLabels) {
-    throw new DataError(`${file}: no label column '${labelColumn}' (${columns}); set labelColumn, or labels: false for unlabelled data`);
+    throw new DataError(`${file}: no label column '${labelColumn}' (${columns}); set label_column (--label-column), or labels: false (--labels false) for unlabelled data`);
   }
   const idIdx = options.idColumn === undefined ? -1 : header.indexOf(options.idColumn);
   if (options.idColumn !== undefined && idIdx < 0) throw new DataError(`${file}: no id column '${options.idColumn}' (${columns})`);

@@ -1,0 +1,79 @@
+/**
+ * Checks a campaign's inputs before anything runs (and in `--dry-run`): the model opens with its
+ * declaration, the data loads and fits the model's input, every value lies inside the declared
+ * bounds, every label names one of the model's classes, and every ε fits the bounds. Each failure
+ * is one typed error that says what to change; nothing is written.
+ */
+import { loadDataset } from '../data/load.js';
+import { datasetHash } from '../data/dataset.js';
+import { Model, valueRange } from '../engine/model.js';
+import { ConfigError } from '../errors.js';
+import { maxEps } from '../stress/adversarial/index.js';
+import type { CampaignConfig } from './config.js';
+
+/** What the checks saw, for the plan printout. */
+export interface InputCheck {
+  model: { path: string; sha256: string; outputKind: string; outputKindReason: string; inputName: string; outputName: string; layout: string; bounds: [number, number] };
+  data: { name: string; sha256: string; items: number; itemShape: number[]; range: [number, number] | null; labelled: boolean };
+  classes: number;
+  /** Class names by label when the data names them (image folders: the folder names in label order). */
+  classNames: readonly string[] | null;
+}
+
+/** Opens the model and data of `config` and checks them against each other. Throws the first problem. */
+export async function checkCampaignInputs(config: CampaignConfig, threads = 0): Promise<InputCheck> {
+  const { path: modelPath, ...decl } = config.model;
+  const ds = await loadDataset(config.data);
+  const model = await Model.open(modelPath, { ...decl, threads });
+  try {
+    model.checkData(ds);
+    const probeN = Math.min(ds.size, 4);
+    const per = ds.itemShape.reduce((a, b) => a * b, 1);
+    const probe = await model.predictItems(ds.x.subarray(0, probeN * per), probeN, { batchSize: probeN });
+    const K = probe.numClasses;
+    model.checkData(ds, K);
+    config.stresses.adversarial.forEach((a, i) => {
+      const top = maxEps(model, a.norm, per);
+      const list = Array.isArray(a.eps) ? a.eps : [a.eps];
+      const bad = list.find((e) => e > top + 1e-12);
+      if (bad !== undefined) {
+        throw new ConfigError(
+          `'stresses.adversarial[${i}].eps' must be in [0, ${+top.toPrecision(6)}] for ${a.norm} on the data bounds [${model.decl.bounds.join(', ')}], got ${bad}` +
+            (model.decl.bounds[1] - model.decl.bounds[0] > 2 ? ' (ε is in data-domain units: with bounds [0, 255] write 8, not 8/255)' : ''),
+        );
+      }
+    });
+    const r = valueRange(ds.x);
+    return {
+      model: {
+        path: modelPath,
+        sha256: model.sha256,
+        outputKind: model.outputKind ?? 'unknown',
+        outputKindReason: model.outputKindReason,
+        inputName: model.decl.inputName,
+        outputName: model.decl.outputName,
+        layout: model.decl.layout,
+        bounds: model.decl.bounds,
+      },
+      data: { name: ds.name, sha256: datasetHash(ds), items: ds.size, itemShape: [...ds.itemShape], range: r ? [r.min, r.max] : null, labelled: ds.labels !== null },
+      classes: K,
+      classNames: ds.classNames,
+    };
+  } finally {
+    await model.close();
+  }
+}
+
+/** The check as lines for people (the plan printout). */
+export function describeInputs(c: InputCheck): string[] {
+  const range = c.data.range ? `values in [${+c.data.range[0].toPrecision(4)}, ${+c.data.range[1].toPrecision(4)}]` : 'no values';
+  const lines = [
+    `model: ${c.model.path}  sha256 ${c.model.sha256.slice(0, 12)}…  input ${c.model.inputName} (${c.model.layout}), output ${c.model.outputName} (${c.model.outputKind}${c.model.outputKindReason ? `: ${c.model.outputKindReason}` : ''}), ${c.classes} classes`,
+    `data:  ${c.data.name}  sha256 ${c.data.sha256.slice(0, 12)}…  ${c.data.items} items of [${c.data.itemShape.join(', ')}], ${range} (bounds [${c.model.bounds.join(', ')}])${c.data.labelled ? '' : ', unlabelled'}`,
+  ];
+  if (c.classNames) {
+    const shown = c.classNames.slice(0, 20).map((n, i) => `${i}=${n}`);
+    lines.push(`classes: ${shown.join(', ')}${c.classNames.length > 20 ? `, … (${c.classNames.length} in all)` : ''}`);
+  }
+  return lines;
+}
