@@ -7,6 +7,7 @@ import { defaultAssets } from '../src/defaults.js';
 import { foldPreprocessing, resolveDeclaration } from '../src/engine/declaration.js';
 import { readModelFile } from '../src/onnx/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
+import { makeModel, node } from '../src/onnx/make.js';
 import { dataFromFlags, modelFromFlags, parseModelDeclaration } from '../src/options/declarations.js';
 import { deprecations, describeOptions, OptionError, flagSpec, helpLines, opt, parseFlags, parseOptions } from '../src/options/schema.js';
 import { loadNpz, saveNpz } from '../src/data/npz.js';
@@ -164,4 +165,32 @@ test('one declaration gives the typed value, the flags, the help line and the li
   assert.match(helpLines(map), /--eps X\s+radius; a number in \(0, 1\]/);
   assert.match(helpLines(map), /--steps N\s+iterations; an integer in \[1, inf\) \(default 10\)/);
   assert.deepEqual(describeOptions(map)[1], { key: 'steps', flag: '--steps', expected: 'an integer in [1, inf)', default: '10', required: false, doc: 'iterations' });
+});
+
+test("inspect hints at a channels-last input instead of calling an NHWC model 'layout NCHW', and names the output it reads", () => {
+  const dir = scratch();
+  const proto = makeModel({
+    inputs: [{ name: 'image', shape: ['N', 8, 8, 3] }],
+    outputs: ['probs', 'logits'],
+    nodes: [node('Transpose', ['image'], ['t'], { perm: [0, 3, 1, 2] }), node('GlobalAveragePool', ['t'], ['p']), node('Flatten', ['p'], ['logits']), node('Softmax', ['logits'], ['probs'], { axis: 1 })],
+    opset: 13,
+  });
+  const file = path.join(dir, 'nhwc.onnx');
+  fs.writeFileSync(file, encodeModel(proto));
+  const r = runCli(['inspect', '--model', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /layout NCHW \(assumed; --layout declares it\)/);
+  assert.match(r.stdout, /hint {7}input image \[N, 8, 8, 3\] looks channels-last; if it is, declare layout: NHWC \(--layout NHWC\)/);
+  assert.match(r.stdout, /hint {7}reads output probs of 2 \(probs, logits\); --output NAME picks another/);
+  const declared = runCli(['inspect', '--model', file, '--layout', 'NHWC', '--output', 'logits', '--json']);
+  assert.equal(declared.code, 0, declared.stderr);
+  assert.equal(declared.json!.output, 'logits');
+  assert.deepEqual(declared.json!.hints.map((h: { code: string }) => h.code).sort(), ['no_normalisation_seen', 'output_choice']);
+});
+
+test('inspect sees normalisation the graph already does to its input', () => {
+  const r = runCli(['inspect', '--model', normalisedModel(scratch()), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const hint = r.json!.hints.find((h: { code: string }) => h.code === 'normalised_in_graph');
+  assert.match(hint.message, /the graph normalises its input itself: Mul by \[0\.3\] .*, then Sub by \[-0\.5\]/);
 });

@@ -1,5 +1,6 @@
 import { parse, required } from './args.js';
-import { declarationHelp, modelFlags, openModel } from './common.js';
+import { modelHints } from '../engine/hints.js';
+import { declarationHelp, modelFlags, modelRef, openModel } from './common.js';
 
 export const help = `gauntlet inspect --model M.onnx [--json]
 
@@ -15,7 +16,8 @@ Options:
 export async function inspectVerb(argv: string[]): Promise<number> {
   const { values } = parse('inspect', argv, { ...modelFlags, model: { type: 'string' } });
   if (values.help) return (process.stdout.write(help), 0);
-  const model = await openModel((required('inspect', 'model', values.model), values), values.threads);
+  const ref = modelRef((required('inspect', 'model', values.model), values));
+  const model = await openModel(values, values.threads);
   try {
     const s = model.summary;
     // Probe with mid-range inputs to detect the output kind when the item shape is static.
@@ -31,6 +33,9 @@ export async function inspectVerb(argv: string[]): Promise<number> {
       dataDomain: { itemShape: model.itemShape, layout: model.decl.layout, bounds: model.decl.bounds },
       outputKind: model.outputKind,
       outputKindReason: model.outputKindReason,
+      output: model.decl.outputName,
+      input: model.decl.inputName,
+      hints: modelHints(model.original, model.decl, (values as Record<string, unknown>).layout !== undefined || ref.layout !== undefined),
     };
     if (values.json) {
       process.stdout.write(JSON.stringify(out) + '\n');
@@ -46,8 +51,9 @@ export async function inspectVerb(argv: string[]): Promise<number> {
       ...s.outputs.map((v) => `output     ${v.name}  ${v.dtype} ${shape(v)}`),
       `nodes      ${s.nodes}, parameters ${s.parameters.toLocaleString('en-US')}`,
       `op types   ${Object.entries(s.opTypes).map(([k, v]) => `${k}×${v}`).join(' ')}`,
-      `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}, bounds [${model.decl.bounds.join(', ')}]`,
-      `outputs    ${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
+      `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}${ref.layout ? '' : model.decl.layout === 'flat' ? '' : ' (assumed; --layout declares it)'}, bounds [${model.decl.bounds.join(', ')}]`,
+      `reads      output ${model.decl.outputName}: ${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
+      ...out.hints.map((h) => `hint       ${h.message}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
