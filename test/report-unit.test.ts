@@ -79,7 +79,7 @@ function fakeResults(): CampaignResults {
     }),
     cell('c006-adv+drift', 'pairwise', { adversarial: fgsm(0.01), drift: noise(2) }, { adversarial: 'fgsm linf ε=0.01', drift: 'gaussian_noise s2' }, bits(rng, 0.3)),
   ];
-  const inter: Interaction = { cell: 'c006-adv+drift', stage: 'pairwise', kinds: ['adversarial', 'drift'], metric: 'accuracy', observed_drop: m(0.6), additive_drop: m(0.35), interaction: m(0.25, 0.05), verdict: 'compounding' };
+  const inter: Interaction = { cell: 'c006-adv+drift', stage: 'pairwise', kinds: ['adversarial', 'drift'], metric: 'accuracy', observed_drop: m(0.6), additive_drop: m(0.35), interaction: m(0.25, 0.05), verdict: 'compounding', floor: null };
   const budgets: BudgetResult[] = [
     { budget: { metric: 'accuracy', stage: 'baseline', min: 0.95 }, name: 'accuracy ≥ 0.95 at stage baseline', passed: false, cells: [{ id: 'c000-clean', value: cells[0]!.metrics.accuracy.value, passed: false }], message: 'failed' },
     { budget: { metric: 'accuracy', stage: 'baseline', min: 0.5 }, name: 'accuracy ≥ 0.5 at stage baseline', passed: true, cells: [{ id: 'c000-clean', value: cells[0]!.metrics.accuracy.value, passed: true }], message: 'passed on 1 cell(s)' },

@@ -10,6 +10,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { bootstrapWeights, itemStats, mcnemar, weightedMeans, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { interactionVerdict, type FloorReason, type InteractionVerdict } from '../metrics/interaction.js';
 import { Rng } from '../rng.js';
 import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
 import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
@@ -75,7 +76,10 @@ export interface Interaction {
   additive_drop: MetricWithCi;
   /** observed − additive: > 0 the stresses compound (super-additive), < 0 they overlap. */
   interaction: MetricWithCi;
-  verdict: 'compounding' | 'overlapping' | 'additive';
+  /** See metrics/interaction.ts: 'floor' when accuracy's floor at zero, not the stresses, decides Δ. */
+  verdict: InteractionVerdict;
+  /** Why the verdict is 'floor' (null otherwise). */
+  floor: FloorReason | null;
 }
 
 export interface CampaignResults {
@@ -411,6 +415,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
       const obsPoint = basePoint - point(measured(r));
       const addPoint = parts.reduce((s, p) => s + (basePoint - point(measured(p!))), 0);
       const ci = percentileCi(inter);
+      const judged = interactionVerdict({ interactionCi: ci, cellAccuracyCi: percentileCi(cellBoot), baseline: basePoint, additive: addPoint });
       out.push({
         cell: c.id,
         stage: c.stage,
@@ -419,7 +424,8 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
         observed_drop: { value: obsPoint, ci: percentileCi(obs) },
         additive_drop: { value: addPoint, ci: percentileCi(add) },
         interaction: { value: obsPoint - addPoint, ci },
-        verdict: ci[0] > 0 ? 'compounding' : ci[1] < 0 ? 'overlapping' : 'additive',
+        verdict: judged.verdict,
+        floor: judged.floor,
       });
     }
   }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
 import { escapeHtml as e } from './escape.js';
@@ -150,10 +150,11 @@ function robustnessSection(r: CampaignResults): string {
 function interactionsSection(r: CampaignResults): string {
   const maps = heatmaps(r);
   if (!maps.length) return `<section id="interactions"><h2>Combined stresses</h2>${note('No pairwise or combined cells in this run.')}</section>`;
-  const key = `<p class="small">Each square: accuracy [95 % CI] of the combined cell; below it the interaction effect Δ = observed drop − sum of the isolated drops [95 % CI]. ▲ and hatching: compounding (Δ &gt; 0, CI above 0 — worse together than apart); ▼ and dots: overlapping (Δ &lt; 0); = additive. Darker fill = higher accuracy. Headers show each setting’s accuracy alone.</p>`;
+  const key = `<p class="small">Each square: accuracy [95 % CI] of the combined cell; below it the interaction effect Δ = observed drop − sum of the isolated drops [95 % CI]. ▲ and hatching: compounding (Δ &gt; 0, CI above 0 — worse together than apart); ▼ and dots: overlapping (Δ &lt; 0); = additive; ⊥ floor: the combined cell is at zero accuracy, or the isolated drops sum to more than the baseline can lose — Δ then measures accuracy’s floor, not an interaction. Darker fill = higher accuracy. Headers show each setting’s accuracy alone.</p>`;
   const rows = r.interactions.map((i) => {
     const c = r.cells.find((x) => x.id === i.cell);
-    return `${txtTd(i.cell)}${txtTd(i.stage)}${txtTd(c ? cellLabel(c) : '')}${txtTd(i.metric === 'accuracy' ? 'true labels' : 'observed labels')}${ciTd(i.observed_drop)}${ciTd(i.additive_drop)}${ciTd(i.interaction)}<td data-v="${{ compounding: 2, additive: 1, overlapping: 0 }[i.verdict]}">${e({ compounding: '▲ compounding', overlapping: '▼ overlapping', additive: '= additive' }[i.verdict])}</td>`;
+    const delta = i.verdict === 'floor' ? `<td data-v="">floor <small>(Δ ${fmt(i.interaction.value)} is an artefact)</small></td>` : ciTd(i.interaction);
+    return `${txtTd(i.cell)}${txtTd(i.stage)}${txtTd(c ? cellLabel(c) : '')}${txtTd(i.metric === 'accuracy' ? 'true labels' : 'observed labels')}${ciTd(i.observed_drop)}${ciTd(i.additive_drop)}${delta}<td data-v="${VERDICT_RANK[i.verdict] ?? ''}">${e(verdictText(i))}</td>`;
   });
   return `<section id="interactions"><h2>Combined stresses and interaction effects</h2>${key}${maps.map((h) => `<figure class="chart-box wide"><figcaption>${e(h.title)}</figcaption><div class="scroll">${heatmapSvg(h)}</div></figure>`).join('')}
 <details><summary>interaction table (${rows.length} rows)</summary>${table('interactions-table', ['cell', 'stage', 'stresses', 'measured on', 'observed drop', 'additive prediction', 'interaction Δ', 'verdict'], rows)}</details></section>`;

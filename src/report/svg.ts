@@ -12,7 +12,7 @@
  */
 import { escapeXml as e } from './escape.js';
 import { fmt, isNum, wilson, type Num } from './format.js';
-import type { CurveChart, Heatmap } from './analysis.js';
+import { floorText, VERDICT_GLYPH, type CurveChart, type Heatmap } from './analysis.js';
 import type { ReliabilityBins, RiskCoverage } from './curves.js';
 
 export const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#7F7F7F'];
@@ -174,12 +174,12 @@ function heatFill(v: Num): { fill: string; text: string } {
   return { fill: `hsl(210, 45%, ${l.toFixed(0)}%)`, text: l < 58 ? '#fff' : '#111' };
 }
 
-const VERDICT_GLYPH: Record<string, string> = { compounding: '▲', overlapping: '▼', additive: '=' };
 
 /**
  * A heatmap of multi-stress cells: rows × columns of stress settings; each cell shows accuracy
  * [CI] and the interaction effect (observed drop − sum of isolated drops) [CI] with a glyph
- * (▲ compounding, ▼ overlapping, = additive) and a pattern (hatched, dotted, none).
+ * (▲ compounding, ▼ overlapping, = additive) and a pattern (hatched, dotted, none); a cell at the
+ * accuracy floor shows ⊥ floor instead of Δ (its Δ is an artefact of the floor).
  */
 export function heatmapSvg(h: Heatmap): string {
   const cw = 168;
@@ -215,11 +215,11 @@ export function heatmapSvg(h: Heatmap): string {
       const { fill, text } = heatFill(acc.value);
       const it = hc.interaction;
       const pattern = it?.verdict === 'compounding' ? 'hatch' : it?.verdict === 'overlapping' ? 'dots' : null;
-      const tip = `${hc.cell.id}: accuracy ${fmt(acc.value)} [95 % CI ${fmt(acc.ci[0])}, ${fmt(acc.ci[1])}]` + (it ? `; interaction ${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0])}, ${fmt(it.interaction.ci[1])}] — ${it.verdict}` : '');
+      const tip = `${hc.cell.id}: accuracy ${fmt(acc.value)} [95 % CI ${fmt(acc.ci[0])}, ${fmt(acc.ci[1])}]` + (it ? `; interaction ${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0])}, ${fmt(it.interaction.ci[1])}] — ${it.verdict === 'floor' ? `floor: ${floorText(it)}` : it.verdict}` : '');
       out.push(`<g class="heat-cell" data-cell="${e(hc.cell.id)}"><title>${e(tip)}</title><rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${fill}" stroke="#fff"/>`);
       if (pattern) out.push(`<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="url(#${e(h.id)}-${pattern})"/>`);
       out.push(`<text x="${x + cw / 2}" y="${y + 20}" font-size="12" text-anchor="middle" fill="${text}" font-weight="600">${e(`${fmt(acc.value)} [${fmt(acc.ci[0], 2)}, ${fmt(acc.ci[1], 2)}]`)}</text>`);
-      const second = it ? `${VERDICT_GLYPH[it.verdict] ?? ''} Δ ${it.interaction.value !== null && it.interaction.value >= 0 ? '+' : ''}${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0], 2)}, ${fmt(it.interaction.ci[1], 2)}]` : 'no interaction estimate';
+      const second = !it ? 'no interaction estimate' : it.verdict === 'floor' ? `${VERDICT_GLYPH.floor} floor: no interaction` : `${VERDICT_GLYPH[it.verdict] ?? ''} Δ ${it.interaction.value !== null && it.interaction.value >= 0 ? '+' : ''}${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0], 2)}, ${fmt(it.interaction.ci[1], 2)}]`;
       out.push(`<text x="${x + cw / 2}" y="${y + 39}" font-size="11" text-anchor="middle" fill="${text}">${e(second)}</text></g>`);
     });
   });
