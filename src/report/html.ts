@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
+import { completenessTable, componentTable, driftTable, gainTable, explainedCells, layerTable } from './explanations.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
 import { escapeHtml as e } from './escape.js';
@@ -20,6 +21,8 @@ import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, 
 import { isBase64 } from './images.js';
 import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
+import type { TableData } from './table-data.js';
+import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
 
 const NOT_AVAILABLE = 'not available in this run';
 
@@ -39,6 +42,12 @@ function table(id: string, head: string[], rows: string[], caption?: string): st
   return `<div class="table-wrap"><table class="sortable" id="${e(id)}">${caption ? `<caption>${e(caption)}</caption>` : ''}<thead><tr>${head
     .map((h) => `<th scope="col" tabindex="0" aria-sort="none">${e(h)}</th>`)
     .join('')}</tr></thead><tbody>\n${rows.map((r) => `<tr>${r}</tr>`).join('\n')}\n</tbody></table></div>`;
+}
+
+/** A table given as data (table-data.ts): numbers with a CI as value [lo, hi], text escaped. */
+function dataTable(t: TableData): string {
+  const rows = t.rows.map((row) => row.map((c) => (typeof c === 'string' ? txtTd(c) : c.ci ? ciTd({ value: c.value, ci: c.ci }, c.digits) : numTd(c.value, c.digits))).join(''));
+  return table(t.id, t.head, rows, t.caption);
 }
 
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
@@ -180,6 +189,49 @@ function calibrationSection(r: CampaignResults): string {
     if (svg) parts.push(`<h3>Risk–coverage curves</h3><figure class="chart-box wide"><figcaption>Error rate among the most confident items, as the model abstains on the rest (lower is better; Wilson 95 % bands from 25 % coverage, every point’s CI in its tooltip)</figcaption>${svg}${legendHtml(rc.map(([c, d]) => `${cellLabel(c)} (AURC ${fmt(d.risk_coverage!.aurc)})`))}</figure>`);
   }
   parts.push(`<details><summary>calibration metrics per cell</summary>${table('calibration-table', ['cell', 'stage', 'stresses', 'ECE', 'mean confidence', 'confidence on errors', 'AURC', 'abstention rate'], eceRows)}</details></section>`);
+  return parts.join('');
+}
+
+function explanationsSection(r: CampaignResults): string {
+  const cells = explainedCells(r);
+  if (!cells.length) return `<section id="explanations"><h2>Explanations</h2>${note('No explanations in this run: the config has no explain: section (e.g. explain: { method: ig, samples: 32 }), or no cell has a drifted or attacked input.')}</section>`;
+  const dots = dotPlot(
+    'explain-drift-dots',
+    'explanation agreement, clean vs stressed (95 % CI)',
+    cells.flatMap(([c, x]) => [
+      { label: `${c.id} · ${cellLabel(c)}`, group: 'Spearman', value: x.drift.spearman.mean, ci: [x.drift.spearman.lo, x.drift.spearman.hi] as const, tip: `${c.id} ${cellLabel(c)}: Spearman ${fmt(x.drift.spearman.mean)} [${fmt(x.drift.spearman.lo)}, ${fmt(x.drift.spearman.hi)}]` },
+      { label: `${c.id} · ${cellLabel(c)}`, group: 'top-k IoU', value: x.drift.iou.mean, ci: [x.drift.iou.lo, x.drift.iou.hi] as const, tip: `${c.id} ${cellLabel(c)}: top-k IoU ${fmt(x.drift.iou.mean)} [${fmt(x.drift.iou.lo)}, ${fmt(x.drift.iou.hi)}]` },
+    ]),
+    ['Spearman', 'top-k IoU'],
+  );
+  const parts = [`<section id="explanations"><h2>Explanations: drift and layer sensitivity</h2><p class="small">Attributions of the first items of each stress cell, on the clean and on the stressed input, for the same target class. 95 % CIs are percentile bootstraps over the explained items; shares of items have Wilson intervals.</p>`];
+  if (dots) parts.push(`<figure class="chart-box wide"><figcaption>How much the explanations still agree under each stress (1 = unchanged; lower = the model attends elsewhere)</figcaption><div class="scroll">${dots}</div></figure>`);
+  for (const t of [driftTable(r), completenessTable(r), componentTable(r), gainTable(r)]) if (t) parts.push(dataTable(t));
+  const layers = layerTable(r);
+  if (layers) parts.push(`<details><summary>every layer (${layers.rows.length} rows)</summary>${dataTable(layers)}</details>`);
+  parts.push('</section>');
+  return parts.join('');
+}
+
+function uncertaintySection(r: CampaignResults): string {
+  const cells = uncertaintyCells(r);
+  if (!cells.length) return `<section id="uncertainty"><h2>Uncertainty</h2>${note('No uncertainty figures in this run: the config has no uncertainty: section (e.g. uncertainty: { temperature: true, conformal: { alpha: 0.1 } }).')}</section>`;
+  const fitted = uncertaintyFittedText(r);
+  const parts = [`<section id="uncertainty"><h2>Uncertainty under stress</h2>${fitted ? `<p>${e(fitted)}</p>` : ''}<p class="small">95 % CIs are percentile bootstraps over the evaluated items with the run’s shared resamples (paired across cells).</p>`];
+  const target = cells.find(([, u]) => typeof u.conformal_target === 'number')?.[1].conformal_target;
+  if (target !== undefined) {
+    const dots = dotPlot(
+      'conformal-coverage',
+      'conformal coverage per cell (95 % CI)',
+      cells.map(([c, u]) => ({ label: `${c.id} · ${cellLabel(c)}`, group: c.stage, value: u.conformal_coverage ?? null, ci: u.conformal_coverage_ci ?? [null, null], tip: `${c.id} ${cellLabel(c)}: coverage ${fmt(u.conformal_coverage)} [${fmt(u.conformal_coverage_ci?.[0])}, ${fmt(u.conformal_coverage_ci?.[1])}], mean set size ${fmt(u.conformal_mean_set_size, 2)}` })),
+      [...new Set(cells.map(([c]) => c.stage))],
+      1000,
+      { value: target, label: `target ${fmt(target, 2)}` },
+    );
+    if (dots) parts.push(`<figure class="chart-box wide"><figcaption>Conformal coverage against its target (dashed): the guarantee holds for exchangeable data; stress cells left of the line break it</figcaption><div class="scroll">${dots}</div></figure>`);
+  }
+  for (const t of uncertaintyTables(r)) parts.push(dataTable(t));
+  parts.push('</section>');
   return parts.join('');
 }
 
@@ -368,6 +420,8 @@ export function htmlReport(r: CampaignResults): string {
     ['robustness', 'Robustness curves'],
     ['interactions', 'Combined stresses'],
     ['calibration', 'Calibration'],
+    ['explanations', 'Explanations'],
+    ['uncertainty', 'Uncertainty'],
     ['gallery', 'Gallery'],
     ['annotation', 'Annotation'],
     ['cells', 'All cells'],
@@ -386,6 +440,8 @@ ${budgetsSection(r)}
 ${robustnessSection(r)}
 ${interactionsSection(r)}
 ${calibrationSection(r)}
+${explanationsSection(r)}
+${uncertaintySection(r)}
 ${gallerySection(r)}
 ${annotationSection(r)}
 ${cellsSection(r)}

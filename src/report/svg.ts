@@ -329,10 +329,11 @@ export interface DotRow {
 }
 
 /**
- * A horizontal dot plot (one row per cell) of a metric in [0, 1] with 95 % CI whiskers; the marker
- * shape (and colour) encodes the row's group (the stage), named in a legend above the plot.
+ * A horizontal dot plot (one row per cell) of a metric in [0, 1] with 95 % CI whiskers (clipped to
+ * [0, 1]); the marker shape (and colour) encodes the row's group (the stage), named in a legend
+ * above the plot. `reference` draws a labelled dashed vertical line (a target, say) at that value.
  */
-export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 1000): string | null {
+export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 1000, reference?: { value: number; label: string }): string | null {
   if (!rows.some((r) => isNum(r.value))) return null;
   const rowH = 17;
   const top = 30;
@@ -348,6 +349,10 @@ export function dotPlot(id: string, title: string, rows: DotRow[], groups: strin
     out.push(`<line x1="${r1(x(t))}" x2="${r1(x(t))}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#e3e3e3"/><text x="${r1(x(t))}" y="${top + rows.length * rowH + 14}" font-size="11" text-anchor="middle">${t}</text>`);
   }
   out.push(`<text x="${r1((left + w - 24) / 2)}" y="${h - 4}" font-size="12" text-anchor="middle">${e(title)}</text>`);
+  if (reference && isNum(reference.value)) {
+    const rx = r1(x(Math.min(1, Math.max(0, reference.value))));
+    out.push(`<line x1="${rx}" x2="${rx}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#b00020" stroke-dasharray="5 3" stroke-width="1.5"/><text x="${rx}" y="${top - 7}" font-size="10.5" text-anchor="middle" fill="#b00020">${e(reference.label)}</text>`);
+  }
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
     const gi = Math.max(0, groups.indexOf(r.group));
@@ -355,7 +360,10 @@ export function dotPlot(id: string, title: string, rows: DotRow[], groups: strin
     if (i % 2 === 0) out.push(`<rect x="4" y="${r1(y - rowH / 2)}" width="${w - 8}" height="${rowH}" fill="#f6f7f9"/>`);
     const text = r.label.length > 64 ? `${r.label.slice(0, 63)}…` : r.label;
     out.push(`<g class="point"><title>${e(r.tip)}</title><text x="${left - 50}" y="${r1(y + 4)}" font-size="11" text-anchor="end">${e(text)}</text><text x="${left - 8}" y="${r1(y + 4)}" font-size="10.5" text-anchor="end" fill="#333">${e(fmt(r.value))}</text>`);
-    if (isNum(r.ci[0]) && isNum(r.ci[1])) out.push(`<line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y)}" y2="${r1(y)}" stroke="${st.color}" stroke-width="2"/><line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[0]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/><line x1="${r1(x(r.ci[1]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/>`);
+    if (isNum(r.ci[0]) && isNum(r.ci[1])) {
+      const [a, b] = [x(Math.min(1, Math.max(0, r.ci[0]))), x(Math.min(1, Math.max(0, r.ci[1])))].map(r1);
+      out.push(`<line x1="${a}" x2="${b}" y1="${r1(y)}" y2="${r1(y)}" stroke="${st.color}" stroke-width="2"/><line x1="${a}" x2="${a}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/><line x1="${b}" x2="${b}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/>`);
+    }
     if (isNum(r.value)) out.push(marker(st.marker, x(Math.min(1, Math.max(0, r.value))), y, st.color, 4.2));
     out.push('</g>');
   });
