@@ -198,10 +198,15 @@ function explanationsSection(r: CampaignResults): string {
   const dots = dotPlot(
     'explain-drift-dots',
     'explanation agreement, clean vs stressed (95 % CI)',
-    cells.flatMap(([c, x]) => [
-      { label: `${c.id} · ${cellLabel(c)}`, group: 'Spearman', value: x.drift.spearman.mean, ci: [x.drift.spearman.lo, x.drift.spearman.hi] as const, tip: `${c.id} ${cellLabel(c)}: Spearman ${fmt(x.drift.spearman.mean)} [${fmt(x.drift.spearman.lo)}, ${fmt(x.drift.spearman.hi)}]` },
-      { label: `${c.id} · ${cellLabel(c)}`, group: 'top-k IoU', value: x.drift.iou.mean, ci: [x.drift.iou.lo, x.drift.iou.hi] as const, tip: `${c.id} ${cellLabel(c)}: top-k IoU ${fmt(x.drift.iou.mean)} [${fmt(x.drift.iou.lo)}, ${fmt(x.drift.iou.hi)}]` },
-    ]),
+    cells.flatMap(([c, x]) =>
+      ([['Spearman', x.drift.spearman], ['top-k IoU', x.drift.iou]] as const).map(([group, m]) => ({
+        label: `${c.id} · ${cellLabel(c)}`,
+        group,
+        value: m.mean,
+        ci: [m.lo, m.hi] as const,
+        tip: `${c.id} ${cellLabel(c)}: ${group} ${fmt(m.mean)} [${fmt(m.lo)}, ${fmt(m.hi)}]`,
+      })),
+    ),
     ['Spearman', 'top-k IoU'],
   );
   const parts = [`<section id="explanations"><h2>Explanations: drift and layer sensitivity</h2><p class="small">Attributions of the first items of each stress cell, on the clean and on the stressed input, for the same target class. 95 % CIs are percentile bootstraps over the explained items; shares of items have Wilson intervals.</p>`];

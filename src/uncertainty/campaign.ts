@@ -285,6 +285,7 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
   const per = cell.x.length / cell.n;
   const x = ctx.members.length > 0 || ctx.mcDropout ? pickRows(cell.x, per, picked) : null;
 
+  if (cell.weights?.some((wb) => wb.length !== cell.n)) throw new DataError(`uncertainty cell: bootstrap weights must have one entry per item (${cell.n})`);
   const w = cell.weights ? pickWeights(cell.weights, picked) : null;
 
   const base = classificationMetrics(probs, K, labels);
