@@ -9,7 +9,8 @@ import { packageRoot } from '../defaults.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { bootstrapWeights, itemStats, mcnemar, weightedMeans, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { interactionVerdict, type FloorReason, type InteractionVerdict } from '../metrics/interaction.js';
 import { Rng } from '../rng.js';
 import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
 import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
@@ -75,7 +76,10 @@ export interface Interaction {
   additive_drop: MetricWithCi;
   /** observed − additive: > 0 the stresses compound (super-additive), < 0 they overlap. */
   interaction: MetricWithCi;
-  verdict: 'compounding' | 'overlapping' | 'additive';
+  /** See metrics/interaction.ts: 'floor' when accuracy's floor at zero, not the stresses, decides Δ. */
+  verdict: InteractionVerdict;
+  /** Why the verdict is 'floor' (null otherwise). */
+  floor: FloorReason | null;
 }
 
 export interface CampaignResults {
@@ -268,7 +272,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       if (baseline && !indices) {
         const baseCorrect = bits(baseline.correct);
         // Paired: the same resamples for baseline and cell (the cell's per-resample accuracy is already known).
-        baseBoot ??= weightedAccuracy(baseCorrect, w);
+        baseBoot ??= weightedMeans(baseCorrect, w);
         const drops = baseBoot.map((b, i) => b - m.bootAccuracy[i]!);
         const mc = mcnemar(baseCorrect, stats.correct);
         vsBaseline = {
@@ -293,7 +297,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         explanations,
         gallery: galleryItems({ probs: pred.probs, numClasses: K, labels: cellLabels, observed: cellObserved, inputs: pred.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : cleanProbs, ids: indices ? null : ds.ids }),
         annotation_quality: cell.annotation ? (qualityCache.get(cell.annotation.key) ?? null) : null,
-        uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined }) : null,
+        uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined, weights: w }) : null,
         reliability: reliabilityBins(stats),
         risk_coverage: riskCoverage(stats),
         details,
@@ -373,19 +377,6 @@ async function predictAll(model: Model, x: Float32Array, n: number, itemShape: r
   return r;
 }
 
-/** Accuracy of per-item correctness under each resample's item weights. */
-function weightedAccuracy(correct: Uint8Array, weights: readonly Uint16Array[]): Float64Array {
-  return Float64Array.from(weights, (w) => {
-    let t = 0;
-    let s = 0;
-    for (let i = 0; i < correct.length; i++) {
-      t += w[i]!;
-      s += w[i]! * correct[i]!;
-    }
-    return s / t;
-  });
-}
-
 function bits(s: string): Uint8Array {
   return Uint8Array.from(s, (ch) => (ch === '1' ? 1 : 0));
 }
@@ -401,7 +392,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
     if (kinds.length === 1) isolated.set(`${kinds[0]}=${c[kinds[0]!]!.key}`, byId.get(c.id)!);
   }
   // Accuracy for each resample from a correctness string.
-  const boot = (correct: string) => Array.from(weightedAccuracy(bits(correct), weights));
+  const boot = (correct: string) => Array.from(weightedMeans(bits(correct), weights));
   const point = (correct: string) => bits(correct).reduce((a, b) => a + b, 0) / correct.length;
   const baseBoot = boot(base.correct);
   const basePoint = point(base.correct);
@@ -424,6 +415,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
       const obsPoint = basePoint - point(measured(r));
       const addPoint = parts.reduce((s, p) => s + (basePoint - point(measured(p!))), 0);
       const ci = percentileCi(inter);
+      const judged = interactionVerdict({ interactionCi: ci, cellAccuracyCi: percentileCi(cellBoot), baseline: basePoint, additive: addPoint });
       out.push({
         cell: c.id,
         stage: c.stage,
@@ -432,7 +424,8 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
         observed_drop: { value: obsPoint, ci: percentileCi(obs) },
         additive_drop: { value: addPoint, ci: percentileCi(add) },
         interaction: { value: obsPoint - addPoint, ci },
-        verdict: ci[0] > 0 ? 'compounding' : ci[1] < 0 ? 'overlapping' : 'additive',
+        verdict: judged.verdict,
+        floor: judged.floor,
       });
     }
   }

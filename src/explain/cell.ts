@@ -5,7 +5,9 @@
  * inputs, for the same target class per item (resolved once on the clean inputs: the true label,
  * the clean prediction, or a fixed class), and — for seeded methods — from the same random stream
  * (`rng.fork('explain:attributions')`), so that only the input differs. The drift bootstrap draws
- * from `rng.fork('explain:drift')`.
+ * from `rng.fork('explain:drift')`, the layer-sensitivity bootstrap from `rng.fork('explain:layers')`
+ * (both over the explained items: the campaign's shared resamples span every item of the cell, of
+ * which only the first `samples` are explained).
  */
 import { GradientEngine } from '../autodiff/gradient.js';
 import type { Model } from '../engine/model.js';
@@ -13,7 +15,7 @@ import { UsageError } from '../errors.js';
 import { argmaxRows } from '../metrics/classification.js';
 import type { Rng } from '../rng.js';
 import { geometry, predictAll, resolveTargets } from './common.js';
-import { explanationDrift, type MeanCi } from './drift.js';
+import { DRIFT_RESAMPLES, explanationDrift, type MeanCi } from './drift.js';
 import { layerSensitivity, type LayerSensitivity } from './layers.js';
 import { attributionPng } from './png.js';
 import { getMethod } from './registry.js';
@@ -121,7 +123,7 @@ export async function explainCell(
       if (withLabels && yc[i] === labels[i]) okC++;
       if (withLabels && ys[i] === labels[i]) okS++;
     }
-    const layers = spec.layers ? await layerSensitivity(model, xc, xs, m) : null;
+    const layers = spec.layers ? await layerSensitivity(model, xc, xs, m, { rng: rng.fork('explain:layers'), resamples: DRIFT_RESAMPLES }) : null;
     if (out.png) {
       await attributionPng(out.png, xc, ac.attributions, [m, ...clean.itemShape], {
         stressed: { x: xs, attributions: as.attributions },

@@ -160,6 +160,29 @@ export function bootstrapWeights(n: number, resamples: number, rng: Rng): Uint16
   return out;
 }
 
+/**
+ * The weighted mean of per-item `values` under each resample's item `weights` (one mean per
+ * resample; NaN for a resample that gives every item weight 0). With the campaign's shared
+ * resamples this is the bootstrap distribution of any per-item average (accuracy from 0/1
+ * correctness, coverage from 0/1 membership, mean set size …), paired across cells.
+ */
+export function weightedMeans(values: ArrayLike<number>, weights: readonly ArrayLike<number>[]): Float64Array {
+  return Float64Array.from(weights, (w) => {
+    let t = 0;
+    let s = 0;
+    for (let i = 0; i < values.length; i++) {
+      t += w[i]!;
+      s += w[i]! * values[i]!;
+    }
+    return s / t;
+  });
+}
+
+/** Each resample's weights restricted to the item positions `picked` (a new weight vector per resample). */
+export function pickWeights(weights: readonly Uint16Array[], picked: ArrayLike<number>): Uint16Array[] {
+  return weights.map((w) => Uint16Array.from(picked as ArrayLike<number>, (i) => w[i]!));
+}
+
 /** Quantile of sorted values at q by linear interpolation (NumPy's default). */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   const pos = q * (sorted.length - 1);
