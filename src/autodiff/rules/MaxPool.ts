@@ -1,4 +1,4 @@
-import type { GradContext, Rule } from '../context.js';
+import { unsupported, type GradContext, type Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { resolveWindow, type Window } from '../spatial.js';
 import type { NodeP } from '../../onnx/proto.js';
@@ -27,20 +27,32 @@ export const MaxPool: Rule = (ctx) => {
   const x = node.input[0]!;
   const xs = shape(x);
   const ys = shape(node.output[0]!);
-  if (xs.length !== 4) throw new Error(`MaxPool node ${node.name}: only 2-D pooling has a gradient rule (input rank ${xs.length})`);
-  if (attrInt(node, 'storage_order', 0) !== 0) throw new Error(`MaxPool node ${node.name}: storage_order=1 is not supported`);
+  if (xs.length !== 4) unsupported(node, `${xs.length - 2}-D MaxPool (input rank ${xs.length}): only 2-D pooling is supported`);
+  if (attrInt(node, 'storage_order', 0) !== 0) unsupported(node, 'storage_order=1 has no gradient rule');
   const kernel = attrInts(node, 'kernel_shape')!;
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), kernel);
   const nonOverlapping = win.strides.every((s, i) => s >= kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
   if (ctx.floatType === 'float64') {
     // ONNX Runtime has no double Resize, AveragePool, MaxUnpool or Conv kernels.
     if (!nonOverlapping || !tiles(xs, win)) {
-      throw new Error(`MaxPool node ${node.name}: in a float64 model only windows that tile the input (kernel = stride, no pads, sizes divisible) have a gradient rule`);
+      unsupported(node, `float64 MaxPool with ${untiled(xs, win).join(', ')}: in a float64 model only windows that tile the input (kernel = stride, no pads or dilations, sizes divisible) have a gradient rule`);
     }
     return [splitGrad(ctx, xs, ys, win), null];
   }
   return [nonOverlapping ? unpoolGrad(ctx, xs, win) : windowGrad(ctx, xs, ys, win), null];
 };
+
+/** What keeps a window from tiling the input, for the float64 error. */
+function untiled(xs: number[], win: Window): string[] {
+  const dims = (v: readonly number[]) => v.join('×');
+  const why: string[] = [];
+  if (win.strides.some((s, i) => s < win.kernel[i]!)) why.push(`overlapping windows (kernel ${dims(win.kernel)}, strides ${dims(win.strides)})`);
+  else if (win.strides.some((s, i) => s !== win.kernel[i]!)) why.push(`gaps between windows (kernel ${dims(win.kernel)}, strides ${dims(win.strides)})`);
+  if (win.pads.some((p) => p !== 0)) why.push(`pads [${win.pads.join(', ')}]`);
+  if (win.dilations.some((d) => d !== 1)) why.push(`dilations ${dims(win.dilations)}`);
+  if (why.length === 0) why.push(`input ${dims(xs.slice(2))} not divisible by the kernel ${dims(win.kernel)}`);
+  return why;
+}
 
 /** Windows that tile the input exactly: kernel = stride and sizes divisible (no pads, no dilation assumed). */
 function tiles(xs: number[], win: Window): boolean {
