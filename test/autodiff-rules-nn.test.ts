@@ -440,7 +440,7 @@ test('1-D MaxPool is an UnsupportedOpError naming the node and the reason, not a
   );
 });
 
-// ─── Conv → [Relu] → MaxPool stems: the phase route (MaxPoolStem.ts) ─────────────────────────
+// ─── Conv → [Relu] → MaxPool stems: the phase route (maxpool/stem.ts) ─────────────────────
 //
 // A Conv with 1–4 input channels, stride 1, feeding (through a Relu or not) a MaxPool whose square
 // windows tile its output, is differentiated in phase space, where the first maximum of a window
