@@ -23,17 +23,48 @@ export class DataError extends GauntletError {}
 /** A model file is missing, not ONNX, or cannot be run. */
 export class ModelError extends GauntletError {}
 
-/** The gradient engine met ops it has no vector–Jacobian rule for. Lists every such op and node. */
+/** One node the gradient engine cannot differentiate, and why. */
+export interface UnsupportedOp {
+  opType: string;
+  nodeName: string;
+  /** Why: 'no gradient rule' for an op without a rule, else the limit the node's rule met. */
+  reason?: string;
+}
+
+/** The reason given for an op that has no vector–Jacobian rule at all. */
+export const NO_GRADIENT_RULE = 'no gradient rule';
+
+/**
+ * The gradient engine cannot differentiate the model: ops it has no vector–Jacobian rule for, or
+ * nodes whose rule does not cover their attributes, shapes or types. Lists every such op and node,
+ * each with its reason (`reasons`), or, for a limit of the whole model (its opset), `modelReason`.
+ * Score-based (black-box) methods still run: the message names `--attack square`.
+ */
 export class UnsupportedOpError extends GauntletError {
-  readonly ops: readonly { opType: string; nodeName: string }[];
-  constructor(ops: readonly { opType: string; nodeName: string }[]) {
-    const types = [...new Set(ops.map((o) => o.opType))].sort();
-    const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'})`).join(', ');
-    super(
-      `no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}; ` +
-        'only black-box (score-based) methods can run on this model',
-    );
-    this.ops = ops;
+  readonly ops: readonly (UnsupportedOp & { reason: string })[];
+  /** A limit of the whole model rather than of a node (e.g. its opset), else null. */
+  readonly modelReason: string | null;
+  constructor(ops: readonly UnsupportedOp[], modelReason: string | null = null) {
+    const withReasons = ops.map((o) => ({ ...o, reason: o.reason ?? NO_GRADIENT_RULE }));
+    super(`${UnsupportedOpError.describe(withReasons, modelReason)}; only black-box (score-based) methods can run on this model (for attacks: --attack square)`);
+    this.ops = withReasons;
+    this.modelReason = modelReason;
+  }
+
+  /** What cannot be differentiated, without the advice: ops, nodes and reasons. */
+  get reasons(): string {
+    return UnsupportedOpError.describe(this.ops, this.modelReason);
+  }
+
+  private static describe(ops: readonly { opType: string; nodeName: string; reason: string }[], modelReason: string | null): string {
+    const parts: string[] = [];
+    if (modelReason) parts.push(`no gradients for this model: ${modelReason}`);
+    if (ops.length > 0) {
+      const types = [...new Set(ops.map((o) => o.opType))].sort();
+      const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'})${o.reason === NO_GRADIENT_RULE ? '' : ` [${o.reason}]`}`).join(', ');
+      parts.push(`no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}`);
+    }
+    return parts.join('; ');
   }
 }
 

@@ -1,3 +1,4 @@
+import { UnsupportedOpError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import type { AttrValue } from '../onnx/graph.js';
 import { DataType, type NodeP } from '../onnx/proto.js';
@@ -46,6 +47,15 @@ export interface GradContext {
 }
 
 export type Rule = (ctx: GradContext) => (string | null)[];
+
+/**
+ * Throws the UnsupportedOpError for a node whose rule does not cover what the node asks for (an
+ * attribute, a geometry, a data-dependent input), naming the node and `reason`. The walk gathers
+ * these from every node and throws them together; callers with a black-box fallback catch them.
+ */
+export function unsupported(node: NodeP, reason: string): never {
+  throw new UnsupportedOpError([{ opType: node.op_type, nodeName: node.name ?? '', reason }]);
+}
 
 /** Emit helpers that pick the right form for the model's opset (attributes before 13/18, inputs after). */
 export class Emit {

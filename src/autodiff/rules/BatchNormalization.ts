@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrFloat, attrInt } from '../../onnx/graph.js';
 
 /**
@@ -9,9 +9,9 @@ import { attrFloat, attrInt } from '../../onnx/graph.js';
  */
 export const BatchNormalization: Rule = ({ node, e, b, gy, needs, shape, constFloats }) => {
   if (attrInt(node, 'training_mode', 0) === 1 || node.output.filter(Boolean).length > 1) {
-    throw new Error(`BatchNormalization node ${node.name}: training mode has no inference gradient rule`);
+    unsupported(node, 'training mode has no inference gradient rule');
   }
-  if (needs.slice(1).some(Boolean)) throw new Error(`BatchNormalization node ${node.name}: gradients with respect to its parameters are not supported`);
+  if (needs.slice(1).some(Boolean)) unsupported(node, 'gradients with respect to its parameters are not supported');
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const [, scaleName, , , varName] = node.input as string[];
   const xs = shape(node.input[0]!);

@@ -1,4 +1,4 @@
-import type { Emit, Rule } from '../context.js';
+import { unsupported, type Emit, type Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { outputPadding, resolveWindow, type Window } from '../spatial.js';
 import type { GraphBuilder } from '../../onnx/builder.js';
@@ -15,7 +15,7 @@ import type { GraphBuilder } from '../../onnx/builder.js';
  */
 export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatType }) => {
   const [x, w] = node.input as [string, string, string?];
-  if (needs[1]) throw new Error(`Conv node ${node.name}: gradient with respect to a computed weight is not supported`);
+  if (needs[1]) unsupported(node, 'a gradient with respect to a computed weight is not supported');
   const xs = shape(x);
   const ws = shape(w);
   const ys = shape(node.output[0]!);

@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrInt, attrInts, attrString } from '../../onnx/graph.js';
 
 /**
@@ -12,7 +12,7 @@ import { attrInt, attrInts, attrString } from '../../onnx/graph.js';
  */
 export const ConvTranspose: Rule = ({ node, e, gy, needs, shape }) => {
   const [x, w] = node.input as [string, string, string?];
-  if (needs[1]) throw new Error(`ConvTranspose node ${node.name}: gradient with respect to a computed weight is not supported`);
+  if (needs[1]) unsupported(node, 'a gradient with respect to a computed weight is not supported');
   const xs = shape(x);
   const ys = shape(node.output[0]!);
   const inS = xs.slice(2);
@@ -33,7 +33,7 @@ export const ConvTranspose: Rule = ({ node, e, gy, needs, shape }) => {
   const grads: (string | null)[] = [null, null, null];
   if (needs[2]) grads[2] = e.reduceSum(gy[0]!, [0, ...outS.map((_, a) => a + 2)], false);
   if (!needs[0]) return grads;
-  if (pads.some((p) => p < 0)) throw new Error(`ConvTranspose node ${node.name}: output_shape larger than the unpadded output (negative pads) is not supported`);
+  if (pads.some((p) => p < 0)) unsupported(node, 'output_shape larger than the unpadded output (negative pads) is not supported');
   const convPads = pads;
   let dx = e.op('Conv', [gy[0]!, w], { group: attrInt(node, 'group', 1), kernel_shape: kernel, strides, dilations, pads: convPads }, 'convt_dx');
   // Conv yields ⌊(out + pads − (k−1)·d − 1) / s⌋ + 1 positions: in, unless output_padding ≥ stride.

@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrInt } from '../../onnx/graph.js';
 
 /**
@@ -18,7 +18,7 @@ export const Gather: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatTy
   const axis = a < 0 ? a + xs.length : a;
   const raw = staticInts(ind);
   if (!raw) {
-    throw new Error(`Gather node ${node.name}: its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter; not supported`);
+    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter');
   }
   const d = xs[axis]!;
   const idx = raw.map((i) => (i < 0 ? i + d : i));

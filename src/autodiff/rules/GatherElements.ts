@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrInt } from '../../onnx/graph.js';
 
 /**
@@ -16,7 +16,7 @@ export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts,
   const axis = a < 0 ? a + xs.length : a;
   const idx = staticInts(ind);
   if (!idx) {
-    throw new Error(`GatherElements node ${node.name}: its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter; not supported`);
+    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter');
   }
   const outN = idx.length;
   const dataN = xs.reduce((p, v) => p * v, 1);

@@ -157,12 +157,13 @@ export class AttackRun {
     return this.init.engines;
   }
 
-  /** Forward+gradient of a loss on a packed batch (counted). */
+  /** Forward+gradient of a loss on a packed batch (counted once it has run). */
   async grad(engine: GradientEngine, x: Float32Array, size: number, labels: Int32Array, targets: Int32Array | null): ReturnType<GradientEngine['run']> {
-    this.gradientBatches++;
     const t0 = performance.now();
     try {
-      return await engine.run(x, size, labels, targets ?? undefined);
+      const r = await engine.run(x, size, labels, targets ?? undefined);
+      this.gradientBatches++;
+      return r;
     } finally {
       this.ortMs += performance.now() - t0;
     }
@@ -237,20 +238,21 @@ export class AttackRun {
     return Int32Array.from(out);
   }
 
-  /** Runs `body` as one named member (stage) of the attack, recording what it attacked and broke. */
+  /**
+   * Runs `body` as one named member (stage) of the attack, recording what it attacked and broke.
+   * A member that throws is not recorded: AutoAttack goes on without a gradient member the
+   * engine cannot build (UnsupportedOpError), and lists only the members that ran.
+   */
   async member(name: string, body: () => Promise<void>): Promise<void> {
     const before = this.robust().length;
     const t0 = performance.now();
     this.bestLoss.fill(-Infinity);
-    try {
-      await body();
-    } finally {
-      const m = this.memberMap.get(name) ?? { name, attacked: 0, broken: 0, seconds: 0 };
-      m.attacked += before;
-      m.broken += before - this.robust().length;
-      m.seconds += (performance.now() - t0) / 1000;
-      this.memberMap.set(name, m);
-    }
+    await body();
+    const m = this.memberMap.get(name) ?? { name, attacked: 0, broken: 0, seconds: 0 };
+    m.attacked += before;
+    m.broken += before - this.robust().length;
+    m.seconds += (performance.now() - t0) / 1000;
+    this.memberMap.set(name, m);
   }
 
   /** A generator for sample i in a named stage at the current ε (independent of batching). */
