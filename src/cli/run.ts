@@ -51,9 +51,11 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (values.seed !== undefined) config = { ...config, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }) };
   // Declaration flags override the config's model and data (a new --data starts a new data declaration).
   const m = modelRef(values, config.model.path);
+  m.path = path.resolve(m.path);
   const raw = values as Record<string, unknown>;
   if (Object.keys(m).length > 1 || raw.model !== undefined) config = { ...config, model: { ...config.model, ...m } };
-  const d = dataRef(values, config.data.path);
+  const dr = dataRef(values, config.data.path);
+  const d = { ...dr, path: path.resolve(dr.path), ...(typeof dr.labels === 'string' ? { labels: path.resolve(dr.labels) } : {}) };
   if (raw.data !== undefined || raw['data-spec'] !== undefined) config = { ...config, data: d };
   else if (Object.keys(d).length > 1) config = { ...config, data: { ...config.data, ...d } };
   const outDir = values.out ?? 'gauntlet-run';

@@ -47,7 +47,7 @@ export const DATA_OPTIONS = {
   limit: opt.integer({ doc: 'use only the first N items', min: 1 }),
   labels: opt.custom<string | false, { doc: string; metavar: string }>(
     'a file path, or false for unlabelled data',
-    (v, p, ctx) => (v === false ? false : typeof v === 'string' && v !== '' ? path.resolve(ctx.baseDir ?? process.cwd(), v) : fail(p, { code: 'type', value: v, expected: 'a file path, or false for unlabelled data' })),
+    (v, p, ctx) => (v === false ? false : typeof v === 'string' && v !== '' ? (ctx.baseDir === undefined ? v : path.resolve(ctx.baseDir, v)) : fail(p, { code: 'type', value: v, expected: 'a file path, or false for unlabelled data' })),
     { doc: 'idx/npy: a separate labels file; false: no labels', metavar: 'PATH' },
     (s) => (s === 'false' || s === 'none' ? false : s),
   ),
