@@ -17,6 +17,7 @@ import {
   type Norm,
 } from '../stress/adversarial/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 import { fmt, openData, openModel } from './common.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
@@ -140,6 +141,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
+  guardOutputs('attack', [{ name: '--save', path: values.save }], [modelInput(values.model), dataInput(values.data)]);
 
   const ds = await openData(values.data, values.limit);
   const labels = requireLabels(ds, 'an attack');

@@ -10,6 +10,7 @@ import { encodeModel } from '../onnx/proto.js';
 import { Rng } from '../rng.js';
 import { calibrationSplit, fitTemperature, foldTemperature, pickRows, temperatureEffect, type CalibrationFigures } from '../uncertainty/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 import { fmt, openData, openModel } from './common.js';
 
 export const help = `gauntlet calibrate --model M.onnx --data D --out M.calibrated.onnx [--holdout F] [--seed S]
@@ -54,6 +55,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const modelPath = values.model ?? defaultAssets.model;
   if (path.resolve(out) === path.resolve(modelPath)) throw new UsageError(`calibrate: '--out' must differ from '--model' (the original model is never overwritten), got ${out}`);
+  guardOutputs('calibrate', [{ name: '--out', path: out }], [modelInput(values.model), dataInput(values.data), ...(values.stressed ?? []).map((p) => ({ name: '--stressed', path: p }))]);
   const ds = await openData(values.data, values.limit);
   const labels = requireLabels(ds, 'calibrate');
   const model = await openModel(values.model, values.threads);

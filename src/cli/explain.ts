@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
 import { numberOpt, parse, required } from './args.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 import { fmt, openData, openModel } from './common.js';
 
 export const help = `gauntlet explain --method <${methodNames.join('|')}> [--model M.onnx] [--data D.npz]
@@ -76,6 +77,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
     (opts as { baseline?: string }).baseline = values.baseline;
   }
   if (values['batch-size'] !== undefined) opts.batchSize = numberOpt('batch-size', values['batch-size'], 32, { min: 1, max: 65536, integer: true });
+  guardOutputs('explain', [{ name: '--out', path: values.out }, { name: '--png', path: values.png }], [modelInput(values.model), dataInput(values.data)]);
   const ds = await openData(values.data, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
   const model = await openModel(values.model, values.threads);
