@@ -42,7 +42,7 @@ export function resumeCommand(values: RunValues, configFile: string | undefined,
 function interruptedLine(sig: string, checkpointed: number, total: number | null, dir: string, removed: boolean, command: string): string {
   if (checkpointed === 0) {
     const again = command.replace(/ --resume\b/, '');
-    return `gauntlet: interrupted (${sig}) before any cell was checkpointed; ${removed ? `removed ${dir}, which this run created` : `nothing saved in ${dir}`}; start again with: ${again}`;
+    return `gauntlet: interrupted (${sig}) before any cell was checkpointed; ${removed ? `removed what this run created in ${dir}` : `nothing saved in ${dir}`}; start again with: ${again}`;
   }
   return `gauntlet: interrupted (${sig}); ${checkpointed}${total === null ? '' : ` of ${total}`} cells checkpointed in ${dir}; continue with: ${command}`;
 }
