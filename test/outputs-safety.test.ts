@@ -170,6 +170,13 @@ test('run --out a non-empty folder that is not a run is refused, naming --force;
   assert.equal(again.code, 0, again.stderr);
   assert.equal(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'my notes\n');
   assertBadInput(runCli(['run', cfg, '--out', out, '--resume', '--restart']), /give either '--resume' .* or '--restart'/);
+  // `report` regenerates a run's reports, but not over a report of the user's beside a copied results.json.
+  const copy = fresh();
+  fs.copyFileSync(path.join(out, 'results.json'), path.join(copy, 'results.json'));
+  fs.writeFileSync(path.join(copy, 'report.md'), '# mine\n');
+  assertBadInput(runCli(['report', copy]), /^gauntlet: report: .* already has report\.md, not written by 'gauntlet report'/);
+  assert.equal(fs.readFileSync(path.join(copy, 'report.md'), 'utf8'), '# mine\n');
+  assert.equal(runCli(['report', out]).code, 0);
 });
 
 test('a run that fails before its first cell removes the directory it created, so the retry is not blocked', async () => {
