@@ -87,3 +87,28 @@ export function checkRange(
   if (max !== undefined && value > max) throw new UsageError(`'${name}' must be in ${range}, got ${value}`);
   return value;
 }
+
+/**
+ * A campaign stopped because its AbortSignal fired (Ctrl-C in the CLI). Every finished cell is
+ * checkpointed in `dir`; resuming there continues from `checkpointed` of `total` cells. The exit
+ * code is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+ */
+export class RunInterruptedError extends GauntletError {
+  override readonly exitCode: number;
+  readonly checkpointed: number;
+  readonly total: number;
+  readonly dir: string;
+  /** The abort reason when it is a signal name ('SIGINT', 'SIGTERM'), else null. */
+  readonly signal: string | null;
+  /** Whether the run wrote no checkpoint and its directory was removed again. */
+  readonly removed: boolean;
+  constructor(info: { checkpointed: number; total: number; dir: string; signal?: string | null; removed?: boolean }) {
+    super(`${info.dir}: run interrupted${info.signal ? ` (${info.signal})` : ''}; ${info.checkpointed} of ${info.total} cells checkpointed`);
+    this.checkpointed = info.checkpointed;
+    this.total = info.total;
+    this.dir = info.dir;
+    this.signal = info.signal ?? null;
+    this.removed = info.removed ?? false;
+    this.exitCode = this.signal === 'SIGTERM' ? 143 : 130;
+  }
+}

@@ -6,7 +6,7 @@ import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { packageRoot } from '../defaults.js';
-import { ConfigError, DataError } from '../errors.js';
+import { ConfigError, DataError, RunInterruptedError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { bootstrapWeights, itemStats, mcnemar, weightedMeans, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
@@ -23,7 +23,7 @@ import { evaluateBudgets, type BudgetResult } from './budgets.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import type { CampaignConfig, StressKind } from './config.js';
 import { STRESS_KINDS } from './config.js';
-import { RunStore, writeJson } from './store.js';
+import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
@@ -102,9 +102,10 @@ export type CampaignEvent =
   | { type: 'cell_done'; cell: CellPlan; index: number; total: number; result: CellResult; cached: boolean }
   | { type: 'phase'; message: string };
 
-export interface RunOptions {
+export interface RunOptions extends RunDirOptions {
   outDir: string;
-  resume?: boolean;
+  /** Stops the run before its next cell with a RunInterruptedError (finished cells stay checkpointed). */
+  signal?: AbortSignal;
   onEvent?: (e: CampaignEvent) => void;
   threads?: number;
 }
@@ -129,19 +130,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
   const { ds, model } = await openCampaignInputs(config);
   const engines: GradientEngine[] = [];
   const closers: (() => Promise<void> | void)[] = [];
+  let claim: RunDirClaim | null = null;
   try {
     const labels = ds.labels!;
     const dataSha = datasetHash(ds);
     const plan = makePlan(config);
     const configJson = JSON.parse(JSON.stringify(config)) as unknown;
     const identity = { model_sha256: model.sha256, data_sha256: dataSha, config: canonical({ ...config, source: undefined }) };
-    if (fs.existsSync(store.manifestPath)) {
-      const prev = store.readJson<{ identity?: typeof identity }>(store.manifestPath);
-      if (!opts.resume) throw new ConfigError(`${opts.outDir}: already holds a run; use --resume to continue it or --out for a new directory`);
-      if (!prev?.identity || canonical(prev.identity) !== canonical(identity)) {
-        throw new ConfigError(`${opts.outDir}: cannot resume: the model, data or config differ from the run recorded there`);
-      }
-    }
+    claim = claimRunDir(opts.outDir, canonical(identity), opts);
     const manifest = {
       gauntlet: GAUNTLET_VERSION,
       git_commit: gitCommit(),
@@ -189,6 +185,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     let baseline: CellResult | null = null;
     let baseBoot: Float64Array | null = null;
     for (let index = 0; index < plan.cells.length; index++) {
+      if (opts.signal?.aborted) throw interrupted(opts, claim, results.length, plan.cells.length);
       const cell = plan.cells[index]!;
       const saved = store.readJson<CellResult>(store.cellPath(cell.id));
       if (saved && saved.hash === cell.hash) {
@@ -348,12 +345,23 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     writeJson(store.resultsPath, out);
     writeJson(store.manifestPath, { ...manifest, finished: new Date().toISOString() });
     store.event({ event: 'finish', wall_seconds: wall });
+    claim.finish();
     return out;
+  } catch (e) {
+    // Nothing checkpointed yet: remove what this run created, so that the same command can run again.
+    claim?.abandon();
+    throw e;
   } finally {
     for (const e of engines) await e.close();
     for (const c of closers) await c();
     await model.close();
   }
+}
+
+function interrupted(opts: RunOptions, claim: RunDirClaim | null, checkpointed: number, total: number): RunInterruptedError {
+  const reason: unknown = opts.signal?.reason;
+  const removed = checkpointed === 0 && (claim?.abandon() ?? false);
+  return new RunInterruptedError({ checkpointed, total, dir: opts.outDir, signal: typeof reason === 'string' ? reason : null, removed });
 }
 
 function stressesOf(c: CellPlan): Partial<Record<StressKind, unknown>> {

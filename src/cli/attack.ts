@@ -7,7 +7,7 @@ import { attackNames, getAttack, maxEps, parseAttackSpec, runAttack, tabularCons
 import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
 import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
 
 /** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
 const ATTACK_FLAG_OPTIONS = {
@@ -15,6 +15,7 @@ const ATTACK_FLAG_OPTIONS = {
   random_start: { ...ATTACK_OPTIONS.random_start, flag: false },
   n_targets: { ...ATTACK_OPTIONS.n_targets, aliases: ['targets'] },
 } as OptionMap;
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
@@ -86,6 +87,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
+  guardOutputs('attack', [{ name: '--save', path: values.save }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
 
   const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
 import { numberOpt, parse, required } from './args.js';
+import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
 
 export const help = `gauntlet corrupt --data D.npz --corruption NAME --severity S [--seed N] --out O.npz [--gallery G.png] [--json]
@@ -56,6 +57,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   const severity = severityOpt(required('corrupt', 'severity', values.severity));
   const out = required('corrupt', 'out', values.out);
   if (!out.endsWith('.npz')) throw new UsageError(`'--out' must name an .npz file, got '${out}'`);
+  guardOutputs('corrupt', [{ name: '--out', path: out }, { name: '--gallery', path: values.gallery }], [{ name: '--data', path: dataPath }]);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });

@@ -5,7 +5,8 @@ import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
 import { numberOpt, parse, required } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet explain --method <${methodNames.join('|')}> [--model M.onnx] [--data D.npz]
                  [--target true|pred|k] [--out A.npy] [--png P.png] [--json] [--limit N] [--steps S] [--baseline zeros|low|blur] [--seed S]
@@ -76,6 +77,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
     (opts as { baseline?: string }).baseline = values.baseline;
   }
   if (values['batch-size'] !== undefined) opts.batchSize = numberOpt('batch-size', values['batch-size'], 32, { min: 1, max: 65536, integer: true });
+  guardOutputs('explain', [{ name: '--out', path: values.out }, { name: '--png', path: values.png }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
   const model = await openModel(values, values.threads);

@@ -4,7 +4,8 @@ import { itemSize, requireLabels } from '../data/dataset.js';
 import { saveNpy } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
-import { dataFlags, declarationHelp, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, modelFlags, modelRef, openData, openModel } from './common.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet grad --model M.onnx --data D.npz --out G.npy [--loss ce|cw|dlr|logit] [--batch-size B]
 
@@ -39,6 +40,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const loss = (values.loss ?? 'ce') as LossKind;
   if (!LOSS_KINDS.includes(loss)) throw new UsageError(`'--loss' must be one of ${LOSS_KINDS.join(', ')}, got '${values.loss}'`);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
+  guardOutputs('grad', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
   const model = await openModel(values, values.threads);

@@ -7,6 +7,7 @@ import { Rng } from '../rng.js';
 import { applyDrift, datasetDistances, dropValues, getShift, shiftNames, type DriftResult, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
+import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
 
 export const help = `gauntlet shift --data D --kind KIND [kind options] [--seed N] --out O.npz [--json]
@@ -172,6 +173,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   const spec = specFromOptions(kind, values);
   const out = required('shift', 'out', values.out);
   if (!out.endsWith('.npz')) throw new UsageError(`'--out' must name an .npz file, got '${out}'`);
+  guardOutputs('shift', [{ name: '--out', path: out }], [{ name: '--data', path: dataPath }]);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });
