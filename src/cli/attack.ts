@@ -6,10 +6,13 @@ import { Rng } from '../rng.js';
 import {
   attackNames,
   DESCENT_LOSSES,
+  EPS_UNITS,
+  featureStd,
   getAttack,
   maxEps,
   NORMS,
   PRESETS,
+  resolveEpsUnits,
   runAttack,
   tabularConstraints,
   type AttackSpec,
@@ -17,15 +20,18 @@ import {
   type Norm,
 } from '../stress/adversarial/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
 Runs an adversarial attack on a labelled dataset and reports clean accuracy, robust accuracy
 (a point is robust only if every attack failed on it), the attack success rate among correctly
 classified points, perturbation norms, queries and time, with gradient-masking flags as
-AutoAttack raises them. ε is in data-domain units (declared bounds, [0, 1] by default); a
-comma list (--eps 0.01,0.03,0.1) gives a robustness curve and each point's smallest successful ε.
+AutoAttack raises them. On images ε is in data-domain units (declared bounds, [0, 1] by default);
+on tabular data (flat items) it is in standard deviations of each feature over the data by
+default (--eps-units std: the L∞ ball is the box |δ_j| <= ε·std_j), --eps-units raw for data-domain
+units. A comma list (--eps 0.01,0.03,0.1) gives a robustness curve and each point's smallest
+successful ε. Tabular data without declared bounds keeps each feature in its observed range.
 Without --model/--data it uses the embedded Fashion-MNIST CNN and 2,000-image test slice.
 
 Attacks: ${attackNames.join(', ')}   (gauntlet list attacks shows defaults)
@@ -34,6 +40,7 @@ Options:
   --attack A          attack (required)
   --norm N            linf (default) or l2
   --eps E[,E2,...]    radius or comma list of radii, each in [0, bounds width] (L2: × sqrt(item size))
+  --eps-units U       ${EPS_UNITS.join(' or ')}: std (tabular default) or data-domain units (images: raw only)
   --steps K           iterations (fgsm: 1; pgd default 20; apgd-*, autoattack default 100)
   --step-size A       PGD step size, absolute (default 2.5·ε/steps)
   --rel-step-size R   PGD step size as a multiple of ε
@@ -46,8 +53,9 @@ Options:
   --p-init P          square: initial fraction of pixels changed (default 0.8)
   --preset P          autoattack: ${PRESETS.join(' or ')} (default standard: 100 iterations,
                       9 targets, 5,000 queries; quick: 20, 3, 500)
-  --immutable F,...   tabular data: features never perturbed (integer-valued features are
-                      frozen unless listed in --continuous)
+  --immutable F,...   tabular data: features never perturbed, by name or 0-based index (the data
+                      declaration's 'immutable'; integer-valued features are frozen unless
+                      listed in --continuous)
   --continuous F,...  tabular data: integer-valued features that may move continuously
   --seed S            seed for every random draw (default 0)
   --batch-size B      items per ONNX Runtime run (default 256)
@@ -76,6 +84,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
     attack: { type: 'string' },
     norm: { type: 'string' },
     eps: { type: 'string' },
+    'eps-units': { type: 'string' },
     steps: { type: 'string' },
     'step-size': { type: 'string' },
     'rel-step-size': { type: 'string' },
@@ -87,8 +96,6 @@ export async function attackVerb(argv: string[]): Promise<number> {
     queries: { type: 'string' },
     'p-init': { type: 'string' },
     preset: { type: 'string' },
-    immutable: { type: 'string' },
-    continuous: { type: 'string' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
     limit: { type: 'string' },
@@ -106,6 +113,10 @@ export async function attackVerb(argv: string[]): Promise<number> {
   if (badEps >= 0) throw new UsageError(`'--eps' must be a number or a comma-separated list of numbers, got '${values.eps}'`);
 
   const spec: Record<string, unknown> = { attack: def.name, norm, eps: epsList.length === 1 ? epsList[0] : epsList };
+  if (values['eps-units'] !== undefined) {
+    if (!EPS_UNITS.includes(values['eps-units'] as never)) throw new UsageError(`'--eps-units' must be one of ${EPS_UNITS.join(', ')}, got '${values['eps-units']}'`);
+    spec.epsUnits = values['eps-units'];
+  }
   const takes = (flag: string, key: keyof AttackSpec) => {
     if (!def.keys.includes(key)) {
       const accepted = NUMERIC.filter((o) => def.keys.includes(o.key)).map((o) => `--${o.flag}`);
@@ -141,26 +152,31 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
 
+  const ref = dataRef(values);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'an attack');
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
+  const tabular = ds.itemShape.length === 1;
   let constraints: Constraints | undefined;
-  const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((f) => f.trim()).filter(Boolean));
-  if (ds.featureNames || ds.itemShape.length === 1) {
-    constraints = tabularConstraints(ds, { immutable: list(values.immutable), continuous: list(values.continuous) });
-  } else if (values.immutable !== undefined || values.continuous !== undefined) {
+  if (tabular) {
+    constraints = tabularConstraints(ds, { immutable: ref.immutable, continuous: ref.continuous });
+  } else if (ref.immutable !== undefined || ref.continuous !== undefined) {
     throw new UsageError(`'--immutable' and '--continuous' apply to tabular data (flat items); ${ds.name} has items of shape [${ds.itemShape.join(', ')}]`);
   }
+  const epsUnits = resolveEpsUnits(spec as Partial<AttackSpec>, tabular);
+  const std = epsUnits === 'std' ? featureStd(ds.x, ds.size, per) : null;
   const model = await openModel(values, values.threads);
   try {
     model.checkData(ds);
-    const top = maxEps(model, norm, per);
+    const top = maxEps(model, norm, per, { tabular, std });
     for (const e of epsList) {
-      if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}], got ${e}`);
+      if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}]${std ? ' (std units)' : ''}, got ${e}`);
     }
     const r = await runAttack(model, ds.x, ds.size, labels, spec as unknown as AttackSpec, new Rng(seed), {
       batchSize,
       constraints,
+      itemShape: ds.itemShape,
+      featureStd: std ?? undefined,
       onProgress: progressReporter('attack'),
     });
     if (values.save !== undefined) {
@@ -190,16 +206,17 @@ export async function attackVerb(argv: string[]): Promise<number> {
       return 0;
     }
     const specLine = Object.entries(s.spec)
-      .filter(([k]) => !['attack', 'norm', 'eps'].includes(k))
+      .filter(([k]) => !['attack', 'norm', 'eps', 'epsUnits'].includes(k))
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     const lines = [
       `model     ${model.label}  sha256 ${model.sha256.slice(0, 16)}…`,
       `data      ${ds.name}  ${ds.size} items`,
       `attack    ${s.attack} ${norm}  ${specLine}  seed ${seed}`,
+      `ε units   ${s.eps_units === 'std' ? 'std: ε and the norms are in standard deviations of each feature (eps_units std; --eps-units raw for data-domain units)' : 'raw: data-domain units'}`,
       `clean accuracy  ${fmt(s.clean_accuracy)}`,
       '',
-      `${'ε'.padEnd(10)}${'robust acc'.padEnd(12)}${'success'.padEnd(10)}${'mean ‖δ‖∞'.padEnd(11)}${'mean ‖δ‖₂'.padEnd(11)}${'queries'.padEnd(9)}time`,
+      `${(s.eps_units === 'std' ? 'ε (std)' : 'ε').padEnd(10)}${'robust acc'.padEnd(12)}${'success'.padEnd(10)}${'mean ‖δ‖∞'.padEnd(11)}${'mean ‖δ‖₂'.padEnd(11)}${'queries'.padEnd(9)}time`,
       ...r.perEps.map((p) => {
         const a = p.aggregate;
         return `${String(p.eps).padEnd(10)}${fmt(a.robustAccuracy).padEnd(12)}${fmt(a.attackSuccessRate).padEnd(10)}${fmt(a.meanLinf).padEnd(11)}${fmt(a.meanL2).padEnd(11)}${fmt(a.meanQueries, 1).padEnd(9)}${fmt(a.seconds, 1)} s`;
