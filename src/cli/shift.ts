@@ -4,7 +4,7 @@ import type { NpyArrayLike } from '../data/npy.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { applyDrift, datasetDistances, dropValues, getShift, shiftNames, type DriftResult, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
 import { fmt } from './common.js';
@@ -16,7 +16,9 @@ Applies a covariate, missingness, quantisation, subpopulation or label shift and
 kept, plus 'source_index' (resampling kinds), 'weights' (--mode reweight) or 'missing_mask'
 (missing). Reports how far the shifted set is from the input: per-feature KS statistic and PSI
 (10 quantile bins) for tabular data, and for all data the MMD between flattened items (RBF
-kernel, median heuristic, permutation p-value, up to 500 items a side). Written atomically.
+kernel, median heuristic, permutation p-value, up to 500 items a side; on tabular data in
+standardised units by default: each feature divided by its std on the input, constant features
+skipped). Written atomically.
 Image data are treated as rows of pixels and kept in [0, 1].
 
 Kinds and their options:
@@ -43,6 +45,7 @@ Options:
   --out O.npz        output file (required)
   --limit N          use only the first N items
   --permutations P   MMD permutations (default 200; 0 skips the MMD)
+  --mmd-units U      std (tabular default: features divided by their std on the input) or raw
   --json             print one JSON object as the last stdout line (every feature's distances)
 
 Negative numbers need '=': --amount=-1.
@@ -154,6 +157,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     out: { type: 'string' },
     limit: { type: 'string' },
     permutations: { type: 'string' },
+    'mmd-units': { type: 'string' },
     features: { type: 'string' },
     amount: { type: 'string' },
     factor: { type: 'string' },
@@ -176,6 +180,8 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });
 
+  const mmdUnits = values['mmd-units'];
+  if (mmdUnits !== undefined && !MMD_UNITS.includes(mmdUnits as MmdUnits)) throw new UsageError(`'--mmd-units' must be one of ${MMD_UNITS.join(', ')}, got '${mmdUnits}'`);
   const ds = await loadDataset({ path: dataPath, limit });
   const rng = new Rng(seed);
   const drawRng = rng.fork(`shift:${kind}`);
@@ -216,7 +222,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     items = r.dataset.size;
   }
   await saveNpz(out, arrays);
-  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0 });
+  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined });
   const mmd = dist.mmd;
 
   const result = {
@@ -234,6 +240,8 @@ export async function shiftVerb(argv: string[]): Promise<number> {
       ks_mean: dist.ksMean,
       psi_max: dist.psiMax,
       psi_mean: dist.psiMean,
+      mmd_units: mmd?.units ?? null,
+      mmd_dims: mmd?.dims ?? null,
       mmd2: mmd?.mmd2 ?? null,
       mmd_p_value: mmd?.pValue ?? null,
       mmd_bandwidth: mmd?.bandwidth ?? null,
@@ -251,7 +259,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     `shift     ${description}  (seed ${seed})`,
     `out       ${out}  (${items} items)`,
   ];
-  if (mmd) lines.push(`MMD       MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} items, σ ${fmt(mmd.bandwidth, 3)})`);
+  if (mmd) lines.push(`MMD       ${mmd.units === 'std' ? `std units (${mmd.dims} non-constant features, each / its std)` : 'raw units'}  MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} items, σ ${fmt(mmd.bandwidth, 3)})`);
   else if (dist.mmd === null && permutations > 0) lines.push('MMD       not computed (NaN values)');
   if (dist.features) {
     lines.push(`KS        max ${fmt(dist.ksMax!)}  mean ${fmt(dist.ksMean!)}      PSI  max ${fmt(dist.psiMax!)}  mean ${fmt(dist.psiMean!)}`);
