@@ -264,7 +264,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       let explanations: ExplainCellSummary | null = null;
       if (config.explain && (cell.drift || cell.adversarial)) {
         const cleanX = indices ? subset(ds, indices).x : ds.x;
-        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape] }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
+        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape], featureNames: ds.featureNames }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
       }
 
       // 4. Metrics with CIs, against true and observed labels.
