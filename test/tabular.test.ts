@@ -180,3 +180,16 @@ test('gauntlet attack --immutable with an unknown feature is one line naming the
   assert.match(exText.stdout, /features +by mean \|A\|: age /);
   assert.match(exText.stdout, /top age [+−]/);
 });
+
+test('gauntlet shift --immutable leaves the feature alone and refuses --features naming it', async () => {
+  const { dir, csv } = fixture();
+  const out = path.join(dir, 'noisy.npz');
+  const r = runCli(['shift', '--data', csv, '--kind', 'noise', '--amount', '1', '--immutable', 'age', '--out', out, '--permutations', '0', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.json!.description, /features income, score/);
+  const { readNpz } = await import('../src/data/npz.js');
+  const x = readNpz(fs.readFileSync(out), out).x!.data as Float32Array;
+  const ds = await loadDataset(csv);
+  for (let i = 0; i < ds.size; i++) assert.equal(x[i * 3], ds.x[i * 3]);
+  assertBadInput(runCli(['shift', '--data', csv, '--kind', 'mean', '--amount', '1', '--features', 'age', '--immutable', 'age', '--out', out]), /names immutable feature 'age'/);
+});

@@ -4,6 +4,8 @@ import type { NpyArrayLike } from '../data/npy.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
+import { featureIndices } from '../data/features.js';
+import { honourImmutable } from '../stress/drift/immutable.js';
 import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
@@ -41,6 +43,8 @@ Options:
   --data D           input data (.npz/.npy, .csv, IDX, image folder, .jsonl)
   --kind KIND        ${shiftNames.join(', ')} (required)
   --features F       comma-separated feature names or 0-based indices (default: all)
+  --immutable F      tabular data: features value-changing kinds leave alone (names or indices;
+                     --features may not name them)
   --seed N           seed for every random draw (default 0)
   --out O.npz        output file (required)
   --limit N          use only the first N items
@@ -158,6 +162,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     limit: { type: 'string' },
     permutations: { type: 'string' },
     'mmd-units': { type: 'string' },
+    immutable: { type: 'string' },
     features: { type: 'string' },
     amount: { type: 'string' },
     factor: { type: 'string' },
@@ -189,8 +194,9 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   let measured: { itemShape: readonly number[]; x: Float32Array };
   let description: string;
   let items: number;
+  const immutable = values.immutable === undefined ? undefined : featureIndices(ds, list('immutable', values.immutable).map((f) => (/^\d+$/.test(f) ? Number(f) : f)), 'immutable');
   if (spec.shift === 'missing' && spec.fill === 'nan') {
-    const r = dropValues(ds, spec as MissingShiftSpec, drawRng);
+    const r = dropValues(ds, honourImmutable(ds, spec as MissingShiftSpec, immutable), drawRng);
     arrays = datasetToArrays(ds);
     arrays.x = { dtype: '<f4', shape: [ds.size, ...ds.itemShape], data: r.x };
     arrays.missing_mask = { dtype: '|u1', shape: [ds.size, ...ds.itemShape], data: r.mask };
@@ -198,7 +204,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     description = `${r.dropped} of ${ds.size * r.cols.length} values missing at random, left NaN (for export; models cannot run on NaN)`;
     items = ds.size;
   } else {
-    const r: DriftResult = applyDrift(ds, spec, drawRng);
+    const r: DriftResult = applyDrift(ds, spec, drawRng, { immutable });
     arrays = datasetToArrays(r.dataset);
     if (r.indices) {
       // keep per-item extras of the kept items; drop extras that are not per item
