@@ -111,7 +111,7 @@ test('masked gradients: Square breaking what APGD could not is flagged (with zer
   try {
     const n = 6;
     const x = inputs(n, () => 0.59);
-    const r = await runAttack(model, x, n, new Int32Array(n), { attack: 'autoattack', norm: 'linf', eps: 0.1, preset: 'quick', steps: 10, queries: 100 }, new Rng(0));
+    const r = await runAttack(model, x, n, new Int32Array(n), { attack: 'autoattack', norm: 'linf', eps: 0.1, epsUnits: 'raw', preset: 'quick', steps: 10, queries: 100 }, new Rng(0));
     const byName = Object.fromEntries(r.members.map((m) => [m.name, m]));
     assert.equal(byName['apgd-ce']!.broken + byName['apgd-t']!.broken, 0);
     assert.ok(byName.square!.broken > 0, JSON.stringify(r.members));

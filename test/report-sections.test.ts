@@ -60,6 +60,7 @@ function explanation(spearman: number, layerName?: string): ExplainCellSummary {
     method: 'ig',
     target: 'true',
     samples: 8,
+    features: null,
     steps: 16,
     meanAbsAttribution: { clean: 0.0123, stressed: 0.0456 },
     completeness: { clean: { meanRelError: 0.0111, maxRelError: 0.0222, meanAbsError: 0.001 }, stressed: { meanRelError: 0.0333, maxRelError: 0.0444, meanAbsError: 0.002 } },

@@ -16,7 +16,8 @@ import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/a
 import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { applyDrift } from '../stress/drift/index.js';
-import { runAttack } from '../stress/adversarial/index.js';
+import { featureStd, runAttack, tabularConstraints, type Constraints } from '../stress/adversarial/index.js';
+import { featureIndices, isTabular } from '../data/features.js';
 import { explainCell, type ExplainCellSummary } from '../explain/index.js';
 import { prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets, type BudgetResult } from './budgets.js';
@@ -173,6 +174,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       closers.push(() => unc!.close());
     }
 
+    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
+    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
+    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
+    const tabular = isTabular(ds);
+    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
+    const constraints: Constraints | undefined = tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined;
+    const cleanStd = tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined;
+
     // Caches shared by cells: each stress output is computed once per run.
     const annotationCache = new Map<string, AnnotationResult>();
     const qualityCache = new Map<string, AnnotationQuality>();
@@ -217,7 +226,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       if (cell.drift) {
         let d = driftCache.get(driftKey);
         if (!d) {
-          const r = applyDrift(ds, cell.drift.spec, root.fork(`drift|${driftKey}`));
+          const r = applyDrift(ds, cell.drift.spec, root.fork(`drift|${driftKey}`), { immutable });
           if (r.weights) throw new ConfigError(`${cell.drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
           d = { dataset: r.dataset, indices: r.indices ?? null, description: r.description };
           driftCache.set(driftKey, d);
@@ -236,7 +245,12 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         let x = inputs.x;
         const pdetails: Record<string, unknown> = {};
         if (cell.adversarial) {
-          const ar = await runAttack(model, inputs.x, inputs.size, cellLabels, cell.adversarial.spec, root.fork(`adversarial|${advKey}|${driftKey}`), { batchSize: config.batchSize });
+          const ar = await runAttack(model, inputs.x, inputs.size, cellLabels, cell.adversarial.spec, root.fork(`adversarial|${advKey}|${driftKey}`), {
+            batchSize: config.batchSize,
+            constraints,
+            itemShape: ds.itemShape,
+            featureStd: cleanStd,
+          });
           x = ar.adversarial;
           counters.gradientBatches += ar.gradientBatches ?? 0;
           counters.forwardBatches += ar.forwardBatches ?? 0;
@@ -251,7 +265,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       let explanations: ExplainCellSummary | null = null;
       if (config.explain && (cell.drift || cell.adversarial)) {
         const cleanX = indices ? subset(ds, indices).x : ds.x;
-        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape] }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
+        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape], featureNames: ds.featureNames }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
       }
 
       // 4. Metrics with CIs, against true and observed labels.

@@ -90,6 +90,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     items: ds.size,
     item_shape: ds.itemShape,
     mean_abs_change: change,
+    mmd_units: mmd?.units ?? null,
     mmd2: mmd?.mmd2 ?? null,
     mmd_p_value: mmd?.pValue ?? null,
     mmd_bandwidth: mmd?.bandwidth ?? null,
@@ -108,7 +109,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     `corruption  ${corruption.name} severity ${severity}  (seed ${seed}, ${fmt(seconds, 2)} s)`,
     `change      mean |Δx| ${fmt(change)}`,
   ];
-  if (mmd) lines.push(`distance    MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} images, σ ${fmt(mmd.bandwidth, 3)})`);
+  if (mmd) lines.push(`distance    MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} images, σ ${fmt(mmd.bandwidth, 3)}, raw units)`);
   lines.push(`out         ${out}`);
   if (values.gallery !== undefined) lines.push(`gallery     ${values.gallery}`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -19,6 +19,7 @@ import { DRIFT_RESAMPLES, explanationDrift, type MeanCi } from './drift.js';
 import { layerSensitivity, type LayerSensitivity } from './layers.js';
 import { attributionPng } from './png.js';
 import { getMethod } from './registry.js';
+import { featureImportance } from './features.js';
 import type { ExplainSpec } from './spec.js';
 import type { AttributionOptions, Completeness, MethodName, TargetSpec } from './types.js';
 
@@ -54,6 +55,11 @@ export interface ExplainCellSummary {
     massShift: MeanCi;
     perItem: { spearman: number[]; iou: number[]; massShift: number[] };
   };
+  /**
+   * Tabular data (flat items): mean |attribution| per feature, clean and stressed, by feature name
+   * (the index as text when the data has no names), most important on clean inputs first. Null for images.
+   */
+  features: { feature: string; index: number; clean: number; stressed: number }[] | null;
   /** Null when `spec.layers` is false. */
   layers: LayerSensitivity | null;
   seconds: number;
@@ -81,9 +87,14 @@ function meanAbs(a: Float32Array): number {
   return a.length ? s / a.length : 0;
 }
 
+function featureDrift(ac: Float32Array, as: Float32Array, m: number, d: number, names: readonly string[] | null | undefined): ExplainCellSummary['features'] {
+  const stressed = new Map(featureImportance(as, m, d, names).map((f) => [f.index, f.meanAbs]));
+  return featureImportance(ac, m, d, names).map((f) => ({ feature: f.feature, index: f.index, clean: f.meanAbs, stressed: stressed.get(f.index)! }));
+}
+
 export async function explainCell(
   model: Model,
-  clean: { x: Float32Array; n: number; itemShape: number[] },
+  clean: { x: Float32Array; n: number; itemShape: number[]; featureNames?: readonly string[] | null },
   stressed: { x: Float32Array },
   labels: Int32Array,
   spec: ExplainSpec,
@@ -141,6 +152,7 @@ export async function explainCell(
       flipped,
       accuracy: { clean: withLabels ? okC / m : 0, stressed: withLabels ? okS / m : 0 },
       drift: { topKFraction: drift.topKFraction, k: drift.k, spearman: drift.spearman, iou: drift.iou, massShift: drift.massShift, perItem: drift.perItem },
+      features: clean.itemShape.length === 1 ? featureDrift(ac.attributions, as.attributions, m, per, clean.featureNames) : null,
       layers,
       seconds: (performance.now() - t0) / 1000,
     };
