@@ -39,6 +39,22 @@ export function methodText(x: ExplainCellSummary): string {
   return `${x.method}${x.steps !== null && x.steps !== undefined ? ` (${x.steps} ${x.method === 'smoothgrad' ? 'copies' : 'steps'})` : ''}, target ${target}`;
 }
 
+/**
+ * Tabular data: the features that carry the attribution, by name, clean and stressed (mean |A| over
+ * the explained items), the top five of each cell — so a stress that moves the model's attention to
+ * another feature shows by name.
+ */
+export function featureTable(r: CampaignResults): TableData | null {
+  const cells = explainedCells(r).filter(([, x]) => Array.isArray(x.features) && x.features.length > 0);
+  if (!cells.length) return null;
+  return {
+    id: 'explain-features',
+    caption: `Most important features per cell (${methodText(cells[0]![1])}): mean |attribution| over the explained items, clean → stressed, top five by clean importance.`,
+    head: ['cell', 'stresses', 'feature', 'mean |A| clean', 'mean |A| stressed'],
+    rows: cells.flatMap(([c, x]) => x.features!.slice(0, 5).map((f) => [c.id, cellLabel(c), f.feature, num(f.clean, null, 4), num(f.stressed, null, 4)])),
+  };
+}
+
 /** Explanation drift per cell, one row each. */
 export function driftTable(r: CampaignResults): TableData | null {
   const cells = explainedCells(r);

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
-import { completenessTable, componentTable, driftTable, gainTable, explainedCells, layerTable } from './explanations.js';
+import { completenessTable, componentTable, driftTable, featureTable, gainTable, explainedCells, layerTable } from './explanations.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
 import { escapeHtml as e } from './escape.js';
@@ -211,7 +211,7 @@ function explanationsSection(r: CampaignResults): string {
   );
   const parts = [`<section id="explanations"><h2>Explanations: drift and layer sensitivity</h2><p class="small">Attributions of the first items of each stress cell, on the clean and on the stressed input, for the same target class. 95 % CIs are percentile bootstraps over the explained items; shares of items have Wilson intervals.</p>`];
   if (dots) parts.push(`<figure class="chart-box wide"><figcaption>How much the explanations still agree under each stress (1 = unchanged; lower = the model attends elsewhere)</figcaption><div class="scroll">${dots}</div></figure>`);
-  for (const t of [driftTable(r), completenessTable(r), componentTable(r), gainTable(r)]) if (t) parts.push(dataTable(t));
+  for (const t of [driftTable(r), featureTable(r), completenessTable(r), componentTable(r), gainTable(r)]) if (t) parts.push(dataTable(t));
   const layers = layerTable(r);
   if (layers) parts.push(`<details><summary>every layer (${layers.rows.length} rows)</summary>${dataTable(layers)}</details>`);
   parts.push('</section>');

@@ -7,7 +7,7 @@
  */
 import type { CampaignResults, CellResult } from '../campaign/runner.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, verdictText, worstSingle, type Series } from './analysis.js';
-import { completenessTable, componentTable, driftTable, gainTable, mostDrifted } from './explanations.js';
+import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
 import { budgetBound, budgetCellLines } from './junit.js';
@@ -119,7 +119,7 @@ export function markdownReport(r: CampaignResults): string {
     }
   }
 
-  const explain = [driftTable(r), completenessTable(r), componentTable(r), gainTable(r)].filter((t): t is TableData => t !== null);
+  const explain = [driftTable(r), featureTable(r), completenessTable(r), componentTable(r), gainTable(r)].filter((t): t is TableData => t !== null);
   if (explain.length) {
     L.push('', '## Explanation drift and layer sensitivity', '', 'Attributions of the first items of each stress cell, clean vs stressed, for the same target class; 95 % CIs are bootstraps over the explained items (shares: Wilson).');
     for (const t of explain) L.push('', ...mdTable(t));
