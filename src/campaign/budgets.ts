@@ -1,16 +1,8 @@
 import type { Budget } from './config.js';
-import type { CellResult } from './runner.js';
+import type { BudgetResult, CellResult } from './types.js';
 import type { MetricName } from '../metrics/suite.js';
 
-export interface BudgetResult {
-  budget: Budget;
-  /** Human-readable name, e.g. "accuracy ≥ 0.85 at stage baseline". */
-  name: string;
-  passed: boolean;
-  /** Cells the budget applied to, with the value judged and whether each passed. */
-  cells: { id: string; value: number; passed: boolean }[];
-  message: string;
-}
+export type { BudgetResult } from './types.js';
 
 /** Metrics where lower is better: a "drop" is an increase, and `max_drop` bounds the increase. */
 const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);

@@ -9,16 +9,18 @@ import { packageRoot } from '../defaults.js';
 import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
-import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
+import { annotationQuality } from './annotation-quality.js';
+import { galleryItems } from './gallery.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { applyDrift } from '../stress/drift/index.js';
 import { runAttack } from '../stress/adversarial/index.js';
 import { explainCell, type ExplainCellSummary } from '../explain/index.js';
 import { prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary, type UncertaintyContext } from '../uncertainty/index.js';
-import { evaluateBudgets, type BudgetResult } from './budgets.js';
+import { evaluateBudgets } from './budgets.js';
+import type { AnnotationQuality, CampaignResults, CellResult, Interaction } from './types.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import type { CampaignConfig, StressKind } from './config.js';
 import { STRESS_KINDS } from './config.js';
@@ -27,70 +29,7 @@ import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
 
-export interface CellResult {
-  id: string;
-  stage: string;
-  hash: string;
-  /** Resolved spec of each stress kind present. */
-  stresses: Partial<Record<StressKind, unknown>>;
-  labels: Partial<Record<StressKind, string>>;
-  samples: number;
-  /** Metrics against the true labels, each with a 95 % bootstrap CI. */
-  metrics: Record<MetricName, MetricWithCi>;
-  /** Metrics against the observed (noisy) labels, where annotation noise is present. */
-  observed_metrics: Record<MetricName, MetricWithCi> | null;
-  /** Observed-label accuracy minus true-label accuracy: how wrong the team's own measurement is. */
-  measurement_gap: number | null;
-  /** Paired comparison with the baseline (same items only). */
-  vs_baseline: { accuracy_drop: MetricWithCi; mcnemar: { b: number; c: number; p_value: number } } | null;
-  /** Reliability-diagram bins (15, top-label confidence) against the true labels. */
-  reliability: ReliabilityBin[];
-  /** Risk–coverage curve (≤ 50 points) against the true labels. */
-  risk_coverage: { coverage: number; risk: number; threshold: number }[];
-  /** Explanation drift and layer sensitivity (clean vs this cell's inputs), when the config asks for them. */
-  explanations: ExplainCellSummary | null;
-  /** Calibration, conformal coverage, selective risk (and ensemble / MC-dropout figures) on this cell, when configured. */
-  uncertainty: UncertaintyCellSummary | null;
-  /** A few sample items (clean, stressed, perturbation as small PNGs, labels and predictions) for the report. */
-  gallery: GalleryItem[] | null;
-  /** Per-annotator quality and the label audit, on cells with annotation noise. */
-  annotation_quality: AnnotationQuality | null;
-  /** Stress details: realised noise rate, attack summary, drift description, flags. */
-  details: Record<string, unknown>;
-  /** Wall-clock figures (not part of the reproducible results). */
-  performance: { seconds: number; latency_ms_p50: number; latency_ms_p95: number; latency_ms_p99: number; throughput_per_s: number };
-  /** Per-item correctness ('0'/'1' per item) against true and observed labels; item order of `item_indices`. */
-  correct: string;
-  correct_observed: string | null;
-  /** Indices into the dataset when the cell's items are a resample (prior/subpopulation shift). */
-  item_indices: number[] | null;
-}
-
-export interface Interaction {
-  cell: string;
-  stage: string;
-  kinds: StressKind[];
-  metric: 'accuracy' | 'measured_accuracy';
-  observed_drop: MetricWithCi;
-  additive_drop: MetricWithCi;
-  /** observed − additive: > 0 the stresses compound (super-additive), < 0 they overlap. */
-  interaction: MetricWithCi;
-  verdict: 'compounding' | 'overlapping' | 'additive';
-}
-
-export interface CampaignResults {
-  gauntlet: string;
-  seed: number;
-  model: { path: string; sha256: string; output_kind: string };
-  data: { path: string; sha256: string; samples: number; classes: number; class_names: string[] | null };
-  config: unknown;
-  cells: CellResult[];
-  interactions: Interaction[];
-  budgets: BudgetResult[];
-  /** What the uncertainty section fitted on clean data (temperature, conformal quantile, threshold, split), when configured. */
-  uncertainty: unknown;
-  performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
-}
+export type { CampaignResults, CellResult, Interaction } from './types.js';
 
 export type CampaignEvent =
   | { type: 'plan'; plan: Plan; resumed: number }

@@ -18,7 +18,7 @@
  *   const c = compareRuns(readResults('runs/main'), readResults('runs/pr'));
  *   c.moved.filter((m) => m.direction === 'worse');
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { METRIC_NAMES, bootstrapWeights, mcnemar, percentileCi, type MetricWithCi } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { cellLabel, fmt, isNum, type Num } from './format.js';

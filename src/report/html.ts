@@ -10,7 +10,7 @@
  * identical files from results.json.
  */
 import { createHash } from 'node:crypto';
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';

@@ -6,8 +6,8 @@
  * baseline for `max_drop` budgets). A budget that matches no cell fails. Passing budgets list the
  * cells they judged in <system-out>.
  */
-import type { BudgetResult } from '../campaign/budgets.js';
-import type { CampaignResults } from '../campaign/runner.js';
+import type { BudgetResult } from '../campaign/types.js';
+import type { CampaignResults } from '../campaign/types.js';
 import type { MetricName } from '../metrics/suite.js';
 import { escapeXml } from './escape.js';
 import { baselineCell, cellLabel, fmt } from './format.js';
