@@ -1,3 +1,8 @@
+/**
+ * The campaign runner: opens the model and data, records the manifest, predicts the clean data (and
+ * fits the uncertainty section on it), then runs each cell of the plan with `runCell` (cell.ts),
+ * checkpointing each as it finishes; at the end the interactions, the budgets and the compute floor.
+ */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -5,26 +10,20 @@ import ort from 'onnxruntime-node';
 import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
-import { packageRoot } from '../defaults.js';
-import { ConfigError, DataError } from '../errors.js';
+import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
+import { ConfigError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage } from '../metrics/suite.js';
+import { bootstrapWeights, percentileCi } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
-import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
-import { annotationQuality } from './annotation-quality.js';
-import { galleryItems } from './gallery.js';
-import { defaultAssets, defaultMeta } from '../defaults.js';
-import { applyDrift } from '../stress/drift/index.js';
-import { runAttack } from '../stress/adversarial/index.js';
-import { explainCell, type ExplainCellSummary } from '../explain/index.js';
-import { prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary, type UncertaintyContext } from '../uncertainty/index.js';
+import { prepareUncertainty, uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets } from './budgets.js';
-import type { AnnotationQuality, CampaignResults, CellResult, Interaction } from './types.js';
-import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
-import type { CampaignConfig, StressKind } from './config.js';
+import { bits, newCellCaches, predictAll, runCell, stressesOf, weightedAccuracy, type CellContext } from './cell.js';
+import type { CampaignConfig } from './config.js';
 import { STRESS_KINDS } from './config.js';
+import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { RunStore, writeJson } from './store.js';
+import type { CampaignResults, CellResult, Interaction } from './types.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
@@ -112,17 +111,21 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       closers.push(() => unc!.close());
     }
 
-    // Caches shared by cells: each stress output is computed once per run.
-    const annotationCache = new Map<string, AnnotationResult>();
-    const qualityCache = new Map<string, AnnotationQuality>();
-    const driftCache = new Map<string, { dataset: Dataset; indices: Int32Array | null; description: string }>();
-    // Inputs and predictions per distinct input set (drift × attack); the attacked inputs are kept for explanations.
-    const predCache = new Map<string, { probs: Float64Array; batchMs: number[]; details: Record<string, unknown>; x: Float32Array }>();
-    predCache.set('|', { probs: cleanProbs, batchMs: clean.batchMs, details: {}, x: ds.x });
-
+    const ctx: CellContext = {
+      model,
+      data: ds,
+      labels,
+      numClasses: K,
+      clean: { probs: cleanProbs, batchMs: clean.batchMs },
+      rng: root,
+      weights,
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
+      uncertainty: unc,
+      caches: newCellCaches(),
+      counters,
+    };
     const results: CellResult[] = [];
     let baseline: CellResult | null = null;
-    let baseBoot: Float64Array | null = null;
     for (let index = 0; index < plan.cells.length; index++) {
       const cell = plan.cells[index]!;
       const saved = store.readJson<CellResult>(store.cellPath(cell.id));
@@ -133,120 +136,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         continue;
       }
       emit({ type: 'cell_start', cell, index, total: plan.cells.length });
-      const c0 = performance.now();
-      const details: Record<string, unknown> = {};
-
-      // 1. Labels: annotation noise on the true labels (observed labels for measurement).
-      let observed: Int32Array | null = null;
-      if (cell.annotation) {
-        let ann = annotationCache.get(cell.annotation.key);
-        if (!ann) {
-          ann = applyAnnotation(labels, K, cell.annotation.spec, root.fork(`annotation|${cell.annotation.key}`), { ids: ds.ids, probs: cleanProbs });
-          annotationCache.set(cell.annotation.key, ann);
-        }
-        observed = ann.observed;
-        if (!qualityCache.has(cell.annotation.key)) qualityCache.set(cell.annotation.key, annotationQuality(ann, auditLabels(cleanProbs, K, ann.observed, { trueLabels: labels }), { ids: ds.ids }));
-        details.annotation = { realised_rate: ann.realisedRate, expected_rate: ann.expectedRate, realised_matrix: ann.realisedMatrix };
-      }
-      // 2. Inputs: drift.
-      let inputs = ds;
-      let indices: Int32Array | null = null;
-      const driftKey = cell.drift?.key ?? '';
-      if (cell.drift) {
-        let d = driftCache.get(driftKey);
-        if (!d) {
-          const r = applyDrift(ds, cell.drift.spec, root.fork(`drift|${driftKey}`));
-          if (r.weights) throw new ConfigError(`${cell.drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
-          d = { dataset: r.dataset, indices: r.indices ?? null, description: r.description };
-          driftCache.set(driftKey, d);
-        }
-        inputs = d.dataset;
-        indices = d.indices;
-        details.drift = { description: d.description };
-      }
-      const cellLabels = indices ? Int32Array.from(indices, (i) => labels[i]!) : labels;
-      const cellObserved = observed && indices ? Int32Array.from(indices, (i) => observed![i]!) : observed;
-      // 3. Attack the (drifted) inputs, aiming at the true labels; then predict.
-      const advKey = cell.adversarial?.key ?? '';
-      const predKey = `${driftKey}|${advKey}`;
-      let pred = predCache.get(predKey);
-      if (!pred) {
-        let x = inputs.x;
-        const pdetails: Record<string, unknown> = {};
-        if (cell.adversarial) {
-          const ar = await runAttack(model, inputs.x, inputs.size, cellLabels, cell.adversarial.spec, root.fork(`adversarial|${advKey}|${driftKey}`), { batchSize: config.batchSize });
-          x = ar.adversarial;
-          counters.gradientBatches += ar.gradientBatches ?? 0;
-          counters.forwardBatches += ar.forwardBatches ?? 0;
-          pdetails.adversarial = ar.summary;
-        }
-        const p = await predictAll(model, x, inputs.size, inputs.itemShape, config.batchSize, counters);
-        pred = { probs: toProbabilities(p.scores, K, p.kind), batchMs: p.batchMs, details: pdetails, x };
-        predCache.set(predKey, pred);
-      }
-      Object.assign(details, pred.details);
-      // 3b. Why: attributions and layer activations on clean vs this cell's inputs (same items).
-      let explanations: ExplainCellSummary | null = null;
-      if (config.explain && (cell.drift || cell.adversarial)) {
-        const cleanX = indices ? subset(ds, indices).x : ds.x;
-        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape] }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
-      }
-
-      // 4. Metrics with CIs, against true and observed labels.
-      const w = indices ? bootstrapWeights(cellLabels.length, config.bootstrap, root.fork(`bootstrap|${driftKey}`)) : weights;
-      const stats = itemStats(pred.probs, K, cellLabels);
-      const m = metricsWithCi(stats, w, config.abstainBelow);
-      let observedMetrics: CellResult['observed_metrics'] = null;
-      let obsCorrect: Uint8Array | null = null;
-      if (cellObserved) {
-        const os = itemStats(pred.probs, K, cellObserved);
-        observedMetrics = metricsWithCi(os, w, config.abstainBelow).metrics;
-        obsCorrect = os.correct;
-      }
-      let vsBaseline: CellResult['vs_baseline'] = null;
-      if (baseline && !indices) {
-        const baseCorrect = bits(baseline.correct);
-        // Paired: the same resamples for baseline and cell (the cell's per-resample accuracy is already known).
-        baseBoot ??= weightedAccuracy(baseCorrect, w);
-        const drops = baseBoot.map((b, i) => b - m.bootAccuracy[i]!);
-        const mc = mcnemar(baseCorrect, stats.correct);
-        vsBaseline = {
-          accuracy_drop: { value: baseline.metrics.accuracy.value - m.metrics.accuracy.value, ci: percentileCi(drops) },
-          mcnemar: { b: mc.b, c: mc.c, p_value: mc.pValue },
-        };
-      }
-      const sortedMs = [...pred.batchMs].sort((a, b) => a - b);
-      const q = (p: number) => (sortedMs.length ? sortedMs[Math.min(sortedMs.length - 1, Math.floor(p * sortedMs.length))]! : NaN);
-      const per = config.batchSize;
-      const result: CellResult = {
-        id: cell.id,
-        stage: cell.stage,
-        hash: cell.hash,
-        stresses: stressesOf(cell),
-        labels: Object.fromEntries(STRESS_KINDS.filter((k) => cell[k]).map((k) => [k, cell[k]!.label])),
-        samples: cellLabels.length,
-        metrics: m.metrics,
-        observed_metrics: observedMetrics,
-        measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
-        vs_baseline: vsBaseline,
-        explanations,
-        gallery: galleryItems({ probs: pred.probs, numClasses: K, labels: cellLabels, observed: cellObserved, inputs: pred.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : cleanProbs, ids: indices ? null : ds.ids }),
-        annotation_quality: cell.annotation ? (qualityCache.get(cell.annotation.key) ?? null) : null,
-        uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined }) : null,
-        reliability: reliabilityBins(stats),
-        risk_coverage: riskCoverage(stats),
-        details,
-        performance: {
-          seconds: (performance.now() - c0) / 1000,
-          latency_ms_p50: q(0.5) / per,
-          latency_ms_p95: q(0.95) / per,
-          latency_ms_p99: q(0.99) / per,
-          throughput_per_s: sortedMs.length ? (1000 * cellLabels.length) / pred.batchMs.reduce((a, b) => a + b, 0) : NaN,
-        },
-        correct: Array.from(stats.correct).join(''),
-        correct_observed: obsCorrect ? Array.from(obsCorrect).join('') : null,
-        item_indices: indices ? Array.from(indices) : null,
-      };
+      const result = await runCell(ctx, cell, baseline);
       if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = result;
       writeJson(store.cellPath(cell.id), result);
       store.event({ event: 'cell_done', id: cell.id, seconds: result.performance.seconds });
@@ -291,10 +181,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
   }
 }
 
-function stressesOf(c: CellPlan): Partial<Record<StressKind, unknown>> {
-  return Object.fromEntries(STRESS_KINDS.filter((k) => c[k]).map((k) => [k, c[k]!.spec]));
-}
-
 /** The seed labels each stress of a cell draws from (derived from the campaign seed and the stress spec). */
 function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
   const s: Record<string, string> = {};
@@ -302,31 +188,6 @@ function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
   if (c.drift) s.drift = `${seed}/drift|${shortHash(c.drift.key)}`;
   if (c.adversarial) s.adversarial = `${seed}/adversarial|${shortHash(c.adversarial.key)}|${c.drift ? shortHash(c.drift.key) : ''}`;
   return s;
-}
-
-async function predictAll(model: Model, x: Float32Array, n: number, itemShape: readonly number[], batchSize: number, counters: { forwardBatches: number }) {
-  const per = itemShape.reduce((a, b) => a * b, 1);
-  if (x.length !== n * per) throw new DataError(`internal: ${x.length} values for ${n} items of shape [${itemShape.join(', ')}]`);
-  const r = await model.predictItems(x, n, { batchSize });
-  counters.forwardBatches += r.batchMs.length;
-  return r;
-}
-
-/** Accuracy of per-item correctness under each resample's item weights. */
-function weightedAccuracy(correct: Uint8Array, weights: readonly Uint16Array[]): Float64Array {
-  return Float64Array.from(weights, (w) => {
-    let t = 0;
-    let s = 0;
-    for (let i = 0; i < correct.length; i++) {
-      t += w[i]!;
-      s += w[i]! * correct[i]!;
-    }
-    return s / t;
-  });
-}
-
-function bits(s: string): Uint8Array {
-  return Uint8Array.from(s, (ch) => (ch === '1' ? 1 : 0));
 }
 
 /** Observed drop vs the sum of isolated drops, per multi-stress cell, with paired bootstrap CIs. */
