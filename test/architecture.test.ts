@@ -112,3 +112,10 @@ test('campaign/types.ts holds types only: type imports, interfaces and type alia
     .filter((l) => /^(export\s+)?[a-z]/.test(l));
   for (const l of statements) assert.match(l, /^(import type |export (interface|type) )/, `not a type declaration: ${l}`);
 });
+
+test('one LOWER_IS_BETTER table: no other module lists which metrics are lower-is-better', () => {
+  const lists = tsFiles('.')
+    .filter((f) => f !== 'metrics/suite.ts')
+    .filter((f) => /(LOWER|HIGHER)_IS_BETTER\s*=|new Set\(\[\s*'(accuracy|ece|nll|brier|aurc)'/.test(fs.readFileSync(path.join(src, f), 'utf8')));
+  assert.deepEqual(lists, []);
+});

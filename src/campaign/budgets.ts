@@ -1,11 +1,8 @@
 import type { Budget } from './config.js';
 import type { BudgetResult, CellResult } from './types.js';
-import type { MetricName } from '../metrics/suite.js';
+import { lowerIsBetter, type MetricName } from '../metrics/suite.js';
 
 export type { BudgetResult } from './types.js';
-
-/** Metrics where lower is better: a "drop" is an increase, and `max_drop` bounds the increase. */
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
 
 /**
  * Judges each budget on the cells it selects (by stage and/or stress kind present). `min`/`max`
@@ -17,7 +14,7 @@ export function evaluateBudgets(budgets: readonly Budget[], cells: readonly Cell
   const base = cells.find((c) => Object.keys(c.stresses).length === 0);
   return budgets.map((b) => {
     const metric = b.metric as MetricName;
-    const lower = LOWER_IS_BETTER.has(metric);
+    const lower = lowerIsBetter(metric) === true;
     const selected = cells.filter((c) => (!b.stage || c.stage === b.stage) && (!b.stress || b.stress in c.stresses));
     const name = [
       b.metric + (b.observed ? ' (observed labels)' : ''),

@@ -1,6 +1,7 @@
 import { readYamlFile } from '../yaml.js';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { METRIC_NAMES } from '../metrics/suite.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
 import type { DataSpec } from '../data/load.js';
 import { defaultAssets } from '../defaults.js';
@@ -176,7 +177,7 @@ function resolveBudget(v: unknown, where: string): Budget {
   const o = asObject(v, where);
   checkKeys(o, BUDGET_KEYS, where);
   const b: Budget = { metric: str(o.metric, `${where}.metric`) };
-  const metrics = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mean_confidence', 'confidence_on_errors', 'abstention_rate', 'aurc'];
+  const metrics: readonly string[] = METRIC_NAMES;
   if (!metrics.includes(b.metric)) throw new ConfigError(`'${where}.metric' must be one of ${metrics.join(', ')}, got ${show(o.metric)}`);
   if (o.stage !== undefined) b.stage = oneOf(o.stage, `${where}.stage`, [...STAGES, 'factorial'] as const);
   if (o.stress !== undefined) b.stress = oneOf(o.stress, `${where}.stress`, STRESS_KINDS);

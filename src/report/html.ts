@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/types.js';
-import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
+import { lowerIsBetter, METRIC_NAMES, type MetricName } from '../metrics/suite.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
@@ -44,8 +44,6 @@ function table(id: string, head: string[], rows: string[], caption?: string): st
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
 
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
-
 function budgetsSection(r: CampaignResults): string {
   if (!r.budgets.length) return `<section id="budgets"><h2>Budgets</h2>${note('No budgets (risk criteria) were declared in the config, so nothing gates this run. Add e.g. budgets: [{ metric: accuracy, stage: baseline, min: 0.9 }].')}</section>`;
   const base = baselineCell(r);
@@ -53,7 +51,7 @@ function budgetsSection(r: CampaignResults): string {
   const detail: string[] = [];
   for (const b of r.budgets) {
     const metric = b.budget.metric as MetricName;
-    const lower = LOWER_IS_BETTER.has(metric);
+    const lower = lowerIsBetter(metric) === true;
     const status = `<td data-v="${b.passed ? 1 : 0}" class="${b.passed ? 'pass' : 'fail'}">${b.passed ? '✓ PASS' : '✗ FAIL'}</td>`;
     const rule = b.budget.pessimistic ? 'pessimistic CI end' : 'point value';
     if (!b.cells.length) {
