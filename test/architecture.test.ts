@@ -119,3 +119,11 @@ test('one LOWER_IS_BETTER table: no other module lists which metrics are lower-i
     .filter((f) => /(LOWER|HIGHER)_IS_BETTER\s*=|new Set\(\[\s*'(accuracy|ece|nll|brier|aurc)'/.test(fs.readFileSync(path.join(src, f), 'utf8')));
   assert.deepEqual(lists, []);
 });
+
+test('the public API holds the names a user needs (the README example, campaigns, runCell), not internal helpers', async () => {
+  const api = (await import('../src/index.js')) as Record<string, unknown>;
+  for (const name of ['Model', 'loadDataset', 'evaluate', 'GradientEngine', 'defaultAssets', 'Rng', 'loadConfig', 'makePlan', 'runCampaign', 'runCell', 'newCellCaches', 'writeReports', 'LOWER_IS_BETTER', 'adversarial', 'drift', 'annotation', 'explain', 'uncertainty', 'stream', 'ConfigError']) {
+    assert.ok(name in api, `missing ${name}`);
+  }
+  for (const name of ['makeModel', 'node', 'encodeModel', 'decodeModel', 'gradientRules', 'argmaxRows', 'defaultMeta']) assert.ok(!(name in api), `internal ${name} is exported`);
+});
