@@ -22,6 +22,29 @@ export const METRIC_NAMES = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mea
 export type MetricName = (typeof METRIC_NAMES)[number];
 export type MetricValues = Record<MetricName, number>;
 
+/**
+ * The one table of which way each metric improves: true where lower is better (errors, losses,
+ * abstentions, the model's confidence on its mistakes), false where higher is better, null where
+ * neither is (mean confidence). Budgets, run comparison, reports and analysis all read this table:
+ * for a lower-is-better metric a "drop" is an increase and the pessimistic CI end is the high one.
+ */
+export const LOWER_IS_BETTER: Readonly<Record<MetricName, boolean | null>> = {
+  accuracy: false,
+  macro_f1: false,
+  ece: true,
+  nll: true,
+  brier: true,
+  mean_confidence: null,
+  confidence_on_errors: true,
+  abstention_rate: true,
+  aurc: true,
+};
+
+/** `LOWER_IS_BETTER` for any metric name, `observed_<metric>` included; null for names it does not know. */
+export function lowerIsBetter(metric: string): boolean | null {
+  return (LOWER_IS_BETTER as Record<string, boolean | null>)[metric.replace(/^observed_/, '')] ?? null;
+}
+
 /** A metric value with its 95 % bootstrap interval. */
 export interface MetricWithCi {
   value: number;

@@ -4,7 +4,7 @@
  * of the multi-stress cells with their interaction effects, and the worst isolated setting of
  * each kind. Pure functions of the results; no formatting.
  */
-import type { CampaignResults, CellResult, Interaction } from '../campaign/runner.js';
+import type { CampaignResults, CellResult, Interaction } from '../campaign/types.js';
 import { bootstrapWeights, percentileCi, type MetricWithCi } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { baselineCell, cellKinds, type Num } from './format.js';

@@ -7,7 +7,7 @@
  * results.json stores; counts (flips, accuracy on the explained items) get Wilson intervals.
  * Pure functions of the results; tables as data (table-data.ts).
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 import type { ExplainCellSummary } from '../explain/cell.js';
 import type { MeanCi } from '../explain/drift.js';
 import { COMPONENTS, type Component, type LayerSensitivity } from '../explain/layers.js';

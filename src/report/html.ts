@@ -10,8 +10,8 @@
  * identical files from results.json.
  */
 import { createHash } from 'node:crypto';
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
+import { lowerIsBetter, METRIC_NAMES, type MetricName } from '../metrics/suite.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, explainedCells, layerTable } from './explanations.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
@@ -53,8 +53,6 @@ function dataTable(t: TableData): string {
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
 
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
-
 function budgetsSection(r: CampaignResults): string {
   if (!r.budgets.length) return `<section id="budgets"><h2>Budgets</h2>${note('No budgets (risk criteria) were declared in the config, so nothing gates this run. Add e.g. budgets: [{ metric: accuracy, stage: baseline, min: 0.9 }].')}</section>`;
   const base = baselineCell(r);
@@ -62,7 +60,7 @@ function budgetsSection(r: CampaignResults): string {
   const detail: string[] = [];
   for (const b of r.budgets) {
     const metric = b.budget.metric as MetricName;
-    const lower = LOWER_IS_BETTER.has(metric);
+    const lower = lowerIsBetter(metric) === true;
     const status = `<td data-v="${b.passed ? 1 : 0}" class="${b.passed ? 'pass' : 'fail'}">${b.passed ? '✓ PASS' : '✗ FAIL'}</td>`;
     const rule = b.budget.pessimistic ? 'pessimistic CI end' : 'point value';
     if (!b.cells.length) {

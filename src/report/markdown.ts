@@ -5,7 +5,7 @@
  * Every figure carries its 95 % CI. User-provided strings are escaped for Markdown (and for the
  * HTML that Markdown renderers pass through).
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, verdictText, worstSingle, type Series } from './analysis.js';
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
 import type { TableData } from './table-data.js';

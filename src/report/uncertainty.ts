@@ -5,7 +5,7 @@
  * confidence scores, ensemble and MC-dropout figures — each with its 95 % bootstrap CI where the
  * run stored one (`<figure>_ci`). Pure functions of the results; tables as data (table-data.ts).
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 import type { UncertaintyCellSummary, UncertaintyContextSummary } from '../uncertainty/campaign.js';
 import { cellLabel, fmt, isNum, type Num } from './format.js';
 import { num, type NumCell, type TableData } from './table-data.js';
