@@ -4,7 +4,7 @@ import { saveNpy } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
-import { numberOpt, parse, required } from './args.js';
+import { numberOpt, parse, progressReporter, required } from './args.js';
 import { fmt, openData, openModel } from './common.js';
 
 export const help = `gauntlet explain --method <${methodNames.join('|')}> [--model M.onnx] [--data D.npz]
@@ -86,7 +86,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
     const n = ds.size;
     const per = ds.x.length / n;
     const targets = await resolveTargets(model, ds.x, n, target, ds.labels);
-    const r = await method.explain(model, ds.x, n, targets, { ...opts, engine }, new Rng(seed).fork(`explain:${name}`));
+    const r = await method.explain(model, ds.x, n, targets, { ...opts, engine, onProgress: progressReporter('explain') }, new Rng(seed).fork(`explain:${name}`));
     const seconds = (performance.now() - t0) / 1000;
     const a = r.attributions;
     const shape = [n, ...ds.itemShape];

@@ -1,4 +1,5 @@
 import { GauntletError } from '../errors.js';
+import { breakProgressLine } from './progress.js';
 import { verbs } from './verbs.js';
 
 const usage = `gauntlet — stress-test a trained classifier (ONNX) against adversarial perturbation,
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await v.main(rest);
   } catch (e) {
+    breakProgressLine();
     if (e instanceof GauntletError) {
       process.stderr.write(`gauntlet: ${e.message}\n`);
       if (verbose && e.stack) process.stderr.write(e.stack + '\n');

@@ -8,6 +8,7 @@ import { applyDrift, datasetDistances, dropValues, getShift, shiftNames, type Dr
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
 import { fmt } from './common.js';
+import { phasedReporter } from './progress.js';
 
 export const help = `gauntlet shift --data D --kind KIND [kind options] [--seed N] --out O.npz [--json]
 
@@ -216,7 +217,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     items = r.dataset.size;
   }
   await saveNpz(out, arrays);
-  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0 });
+  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, onProgress: phasedReporter('mmd') });
   const mmd = dist.mmd;
 
   const result = {

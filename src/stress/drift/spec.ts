@@ -85,13 +85,14 @@ export function describeSpec(spec: DriftSpec): string {
 /**
  * Applies a drift to a dataset, drawing from `rng`; the dataset is not mutated. Resampling shifts
  * (`prior`, `subpopulation` resample) return the source item of each output item in `indices`;
- * `subpopulation` in reweight mode returns per-item `weights`.
+ * `subpopulation` in reweight mode returns per-item `weights`. `onProgress` counts images done
+ * (corruptions; shifts are quick).
  */
-export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng): DriftResult {
+export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng, opts: { onProgress?: (done: number, total: number) => void } = {}): DriftResult {
   if ('corruption' in spec) {
     const c = getCorruption(spec.corruption);
     const shape = imageBatchShape(ds);
-    const x = c.apply(ds.x, shape, spec.severity, rng);
+    const x = c.apply(ds.x, shape, spec.severity, rng, opts.onProgress);
     return { dataset: withInputs(ds, x), description: `${c.name} at severity ${spec.severity}` };
   }
   return getShift(spec.shift).apply(ds, spec, rng);
