@@ -10,6 +10,7 @@ import { Model } from '../src/engine/model.js';
 import { getMethod } from '../src/explain/registry.js';
 import { campaignProgress, formatDuration, phasedReporter, progressEnabled, progressReporter, ProgressLine, breakProgressLine } from '../src/cli/progress.js';
 import { Rng } from '../src/rng.js';
+import { runAttack, type AttackSpec } from '../src/stress/adversarial/index.js';
 import { getCorruption, mmdTest } from '../src/stress/drift/index.js';
 import { cliBin, runCli, scratchDirs } from './helpers.js';
 
@@ -232,6 +233,14 @@ test('long library calls report progress: corruptions per image, MMD per phase, 
       assert.ok(calls.length > 0, `${name} reports progress`);
       const [d, t] = calls.at(-1)!;
       assert.equal(d, t, `${name} ends at its total`);
+    }
+    // an attack reports within a batch (per iteration), not only when a whole stage ends
+    for (const spec of [{ attack: 'pgd', norm: 'linf', eps: [0.05], steps: 10 }, { attack: 'square', norm: 'linf', eps: [0.02], queries: 40 }]) {
+      const got: number[] = [];
+      const ds8 = await loadDataset({ path: defaultAssets.data, limit: 8 });
+      await runAttack(model, ds8.x, 8, ds8.labels!, spec as unknown as AttackSpec, new Rng(0), { onProgress: (d) => got.push(d) });
+      assert.ok(got.some((d) => d > 0 && d < 8), `${spec.attack}: progress inside the one batch, got [${got.join(', ')}]`);
+      assert.equal(got.at(-1), 8);
     }
   } finally {
     await model.close();

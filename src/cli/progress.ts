@@ -34,6 +34,8 @@ export interface ProgressOptions {
   minItems?: number;
   /** Milliseconds elapsed before an ETA is shown; default 1000. */
   minMs?: number;
+  /** Redraw this often (ms) between updates, so elapsed time and ETA keep moving during long items; default 0 (off). */
+  tickMs?: number;
   /** Nothing is drawn before this many ms have passed, so quick tasks print nothing at all; default 500 (0 under GAUNTLET_PROGRESS=1). */
   delayMs?: number;
 }
@@ -78,6 +80,8 @@ export class ProgressLine {
   private readonly minItems: number;
   private readonly minMs: number;
   private readonly delayMs: number;
+  private readonly tickMs: number;
+  private ticker: ReturnType<typeof setInterval> | null = null;
   private start: number;
   private lastDraw = -Infinity;
   private done = 0;
@@ -96,6 +100,7 @@ export class ProgressLine {
     this.minItems = opts.minItems ?? 3;
     this.minMs = opts.minMs ?? 1000;
     this.delayMs = opts.delayMs ?? (progressForced() ? 0 : 500);
+    this.tickMs = opts.tickMs ?? 0;
     this.start = this.now();
   }
 
@@ -116,6 +121,7 @@ export class ProgressLine {
       // the final line only closes a line that was drawn: a quick task prints nothing
       if (this.drawn) this.draw(t, true);
       this.finished = true;
+      this.stopTicker();
       if (openLine === this) openLine = null;
       return;
     }
@@ -129,10 +135,10 @@ export class ProgressLine {
     this.update(this.done + n, total);
   }
 
-  /** Sets the text after the numbers (e.g. the item in progress) and redraws. */
-  setDetail(text: string): void {
+  /** Sets the text after the numbers (e.g. the item in progress) and redraws (unless `redraw` is false). */
+  setDetail(text: string, redraw = true): void {
     this.detail = text;
-    if (this.enabled && this.drawn) this.draw(this.now(), false);
+    if (redraw && this.enabled && this.drawn) this.draw(this.now(), false);
   }
 
   /** Prints a whole line above the progress line (which is redrawn below it). */
@@ -148,7 +154,13 @@ export class ProgressLine {
   break(): void {
     if (this.drawn) this.stream.write('\n');
     this.drawn = false;
+    this.stopTicker();
     if (openLine === this) openLine = null;
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
   }
 
   /** The text of the line at time `t` (ms). */
@@ -175,8 +187,15 @@ export class ProgressLine {
     this.drawn = !final;
     if (final) {
       this.finished = true;
+      this.stopTicker();
       if (openLine === this) openLine = null;
-    } else openLine = this;
+    } else {
+      openLine = this;
+      if (this.tickMs > 0 && !this.ticker) {
+        this.ticker = setInterval(() => this.drawn && this.draw(this.now(), false), this.tickMs);
+        this.ticker.unref();
+      }
+    }
   }
 }
 
@@ -203,7 +222,7 @@ function fix(v: number, digits: number): string {
  * and the phases, as plain log lines.
  */
 export function campaignProgress(log: LogLine = (s) => process.stderr.write(s + '\n'), opts: ProgressOptions = {}): (e: CampaignEvent) => void {
-  const line = new ProgressLine('cells', { minItems: 1, ...opts });
+  const line = new ProgressLine('cells', { minItems: 1, tickMs: 1000, ...opts });
   const now = opts.now ?? (() => performance.now());
   let finished = 0;
   let computed = 0;
@@ -229,7 +248,7 @@ export function campaignProgress(log: LogLine = (s) => process.stderr.write(s + 
         const left = e.total - finished;
         return log(left > 0 && computed > 0 ? `${text}  ETA ${formatDuration(((now() - started) / computed) * left)}` : text);
       }
-      line.setDetail('');
+      line.setDetail('', false);
       line.log(text);
       if (e.cached) line.skip(1, e.total);
       else line.update(finished, e.total);
