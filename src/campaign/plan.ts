@@ -51,7 +51,7 @@ export function shortHash(s: string): string {
 function label(kind: StressKind, spec: Record<string, unknown>): string {
   if (kind === 'adversarial') return `${spec.attack ?? spec.name} ${spec.norm ?? ''} ε=${spec.eps}`.replace(/\s+/g, ' ');
   if (kind === 'drift') return spec.corruption ? `${spec.corruption} s${spec.severity}` : `${spec.shift} shift`;
-  if (spec.model === 'annotators') return `${spec.annotators} annotators acc ${spec['annotator-accuracy'] ?? spec.accuracy ?? ''}`.trim();
+  if (spec.model === 'annotators') return `${spec.annotators} annotators acc ${spec.annotatorAccuracy ?? spec.accuracy ?? ''}`.trim();
   return `${spec.model} ${spec.rate ?? ''}`.trim();
 }
 
