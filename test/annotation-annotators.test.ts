@@ -50,7 +50,7 @@ test('five annotators at accuracy 0.7: realised 0.7 ± 0.08, Dawid-Skene within 
   for (const coverage of [5, 3]) {
     for (let seed = 0; seed < 3; seed++) {
       const y = labels(1000, 1000 + seed);
-      const spec = parseAnnotationSpec({ annotators: 5, 'annotator-accuracy': 0.7, coverage, aggregate: 'dawid-skene' }, 'a');
+      const spec = parseAnnotationSpec({ annotators: 5, annotator_accuracy: 0.7, coverage, aggregate: 'dawid-skene' }, 'a');
       const r = applyAnnotation(y, K, spec, new Rng(seed));
       const a = r.annotators!;
       assert.equal(a.annotators.length, 5);
@@ -73,7 +73,7 @@ test('five annotators at accuracy 0.7: realised 0.7 ± 0.08, Dawid-Skene within 
 test('five annotators at accuracy 0.7 on 10,000 items: Dawid-Skene ties majority vote within 0.005, estimates within 0.02', () => {
   for (const seed of [0, 1]) {
     const y = labels(10000, 2000 + seed);
-    const r = applyAnnotation(y, K, parseAnnotationSpec({ annotators: 5, 'annotator-accuracy': 0.7, coverage: 3, aggregate: 'dawid-skene' }, 'a'), new Rng(seed));
+    const r = applyAnnotation(y, K, parseAnnotationSpec({ annotators: 5, annotator_accuracy: 0.7, coverage: 3, aggregate: 'dawid-skene' }, 'a'), new Rng(seed));
     const a = r.annotators!;
     a.aggregation.annotatorAccuracy.forEach((est, k) => assert.ok(Math.abs(est - a.realisedAccuracy[k]!) <= 0.02, `annotator ${k}: est ${est} realised ${a.realisedAccuracy[k]}`));
     const mv = majorityVote(r.annotations!, new Rng(seed));
@@ -102,12 +102,12 @@ test('annotator kinds: reliable, noisy, spammer, swapper and per-class profiles'
     {
       annotators: [
         { kind: 'reliable' },
-        { kind: 'noisy', 'class-accuracy': [1, 0.5, 1] },
+        { kind: 'noisy', class_accuracy: [1, 0.5, 1] },
         { kind: 'spammer' },
-        { kind: 'swapper', swaps: [[0, 2]], 'swap-rate': 0.5 },
+        { kind: 'swapper', swaps: [[0, 2]], swap_rate: 0.5 },
         { kind: 'noisy', confusion: [[0.5, 0.5, 0], [0, 1, 0], [0, 0, 1]] },
       ],
-      'annotator-accuracy': 0.6,
+      annotator_accuracy: 0.6,
     },
     'a',
   );
@@ -123,7 +123,7 @@ test('annotator kinds: reliable, noisy, spammer, swapper and per-class profiles'
   const sim = simulateAnnotators(y, 3, spec, new Rng(1));
   assert.ok(Math.abs(sim.realisedAccuracy[2]! - 1 / 3) < 0.04, `spammer ${sim.realisedAccuracy[2]}`);
   assert.ok(sim.realisedAccuracy[0]! > 0.93);
-  const noisy = resolveAnnotators(parseAnnotatorsSpec({ annotators: 2, 'annotator-accuracy': 0.6 }, 'a'), 4);
+  const noisy = resolveAnnotators(parseAnnotatorsSpec({ annotators: 2, annotator_accuracy: 0.6 }, 'a'), 4);
   close(noisy[1]!.confusion[3], [0.4 / 3, 0.4 / 3, 0.4 / 3, 0.6]);
 });
 

@@ -26,9 +26,16 @@ test('setup: a small labelled npz with an extra key', async () => {
   await saveNpz(unlabelled, { x: { dtype: '<f4', shape: [N, 4], data: x } });
 });
 
-test('noise --model symmetric writes y, y_true, keeps other keys, and a provenance sidecar', () => {
+test('noise --model symmetric is deprecated in favour of --noise-model', () => {
+  const out = path.join(tmpDir('gauntlet-noise-dep-'), 'o.npz');
+  const r = gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.2', '--out', out, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /'noise --model symmetric' is deprecated; write '--noise-model symmetric'/);
+});
+
+test('noise --noise-model symmetric writes y, y_true, keeps other keys, and a provenance sidecar', () => {
   const out = path.join(dir, 'sym.npz');
-  const r = gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', out, '--json');
+  const r = gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', out, '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   const j = r.json!;
@@ -52,24 +59,24 @@ test('noise --model symmetric writes y, y_true, keeps other keys, and a provenan
   assert.deepEqual((side.labels as unknown[])[5], { item: '5', annotator: 'noise:symmetric', label: Number(outArr.y!.data[5]), timestamp: null, spec: { model: 'symmetric', rate: 0.2 }, seed: 4 });
   // Same seed, same bytes.
   const again = path.join(dir, 'sym2.npz');
-  assert.equal(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', again).code, 0);
+  assert.equal(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', again).code, 0);
   assert.deepEqual(fs.readFileSync(again), fs.readFileSync(out));
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'no temporary files left');
 });
 
 test('noise: bad options are one-line usage errors with exit code 2', () => {
   const out = path.join(dir, 'bad.npz');
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '1.5', '--out', out), "'--rate' must be in [0, 1), got 1.5");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', 'lots', '--out', out), "'--rate' must be a number in [0, 1), got 'lots'");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'gaussian', '--rate', '0.1', '--out', out), "'--model' must be one of symmetric, pairflip, matrix, instance, got 'gaussian'");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--out', out), "noise: '--rate' is required (see 'gauntlet noise --help')");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1'), "noise: '--out' is required (see 'gauntlet noise --help')");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--annotators', '3', '--out', out), "noise: give exactly one of --model, --annotators and --spec, got --model and --annotators (see 'gauntlet noise --help')");
-  assertBadInput(gauntlet('noise', '--data', small, '--annotators', '3', '--coverage', '4', '--out', out), "'--coverage' must be in [1, 3], got 4");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'matrix', '--matrix', '[[0.5,0.6],[0,1]]', '--out', out), "'--matrix[0]' must sum to 1 (a row of P(observed | true)), got 1.1");
-  assertBadInput(gauntlet('noise', '--data', small, '--model', 'symmetric', '--rate', '0.1', '--coverage', '2', '--out', out), 'noise: --coverage applies to --annotators, not --model');
-  assertBadInput(gauntlet('noise', '--data', unlabelled, '--model', 'symmetric', '--rate', '0.1', '--out', out), `${unlabelled}: has no labels ('y'), which noise needs as the true labels`);
-  assertBadInput(gauntlet('noise', '--data', path.join(dir, 'missing.npz'), '--model', 'symmetric', '--rate', '0.1', '--out', out), `${path.join(dir, 'missing.npz')}: no such file or directory`);
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '1.5', '--out', out), "'--rate' must be a number in [0, 1), got 1.5");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', 'lots', '--out', out), "'--rate' must be a number in [0, 1), got 'lots'");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'gaussian', '--rate', '0.1', '--out', out), "'--noise-model' must be one of symmetric, pairflip, matrix, instance, got 'gaussian'");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--out', out), "noise: '--rate' is required (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.1'), "noise: '--out' is required (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.1', '--annotators', '3', '--out', out), "noise: give exactly one of --noise-model, --annotators and --spec, got --noise-model and --annotators (see 'gauntlet noise --help')");
+  assertBadInput(gauntlet('noise', '--data', small, '--annotators', '3', '--coverage', '4', '--out', out), "'--coverage' must be an integer in [1, 3] (the number of annotators), got 4");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'matrix', '--matrix', '[[0.5,0.6],[0,1]]', '--out', out), "'--matrix[0]' must sum to 1 (a row of P(observed | true)), got 1.1");
+  assertBadInput(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.1', '--coverage', '2', '--out', out), 'noise: --coverage applies to --annotators, not --noise-model');
+  assertBadInput(gauntlet('noise', '--data', unlabelled, '--noise-model', 'symmetric', '--rate', '0.1', '--out', out), `${unlabelled}: has no labels ('y'), which noise needs as the true labels`);
+  assertBadInput(gauntlet('noise', '--data', path.join(dir, 'missing.npz'), '--noise-model', 'symmetric', '--rate', '0.1', '--out', out), `${path.join(dir, 'missing.npz')}: no such file or directory`);
   assert.equal(fs.existsSync(out), false);
 });
 
@@ -129,7 +136,7 @@ const haveDefault = fs.existsSync(defaultAssets.model) && fs.existsSync(defaultA
 
 test('noise then audit-labels on the default model and data: flags with precision and recall', { skip: haveDefault ? false : 'assets/default/model.onnx is missing' }, () => {
   const out = path.join(dir, 'default-noisy.npz');
-  const n = gauntlet('noise', '--model', 'symmetric', '--rate', '0.1', '--seed', '0', '--out', out);
+  const n = gauntlet('noise', '--noise-model', 'symmetric', '--rate', '0.1', '--seed', '0', '--out', out);
   assert.equal(n.code, 0, n.stderr);
   const r = gauntlet('audit-labels', '--data', out, '--threads', '2', '--json');
   assert.equal(r.code, 0, r.stderr);
@@ -138,7 +145,7 @@ test('noise then audit-labels on the default model and data: flags with precisio
   assert.ok((j.precision as number) >= 0.6 && (j.recall as number) >= 0.7, JSON.stringify({ p: j.precision, r: j.recall }));
   const m = j.metrics as { vs_true: { accuracy: number }; vs_observed: { accuracy: number }; gap: { accuracy: number } };
   assert.ok(m.vs_true.accuracy > m.vs_observed.accuracy);
-  const inst = gauntlet('noise', '--model', 'instance', '--rate', '0.2', '--threads', '2', '--out', path.join(dir, 'inst.npz'), '--json');
+  const inst = gauntlet('noise', '--noise-model', 'instance', '--rate', '0.2', '--threads', '2', '--out', path.join(dir, 'inst.npz'), '--json');
   assert.equal(inst.code, 0, inst.stderr);
   assert.ok(Math.abs((inst.json!.realised_rate as number) - 0.2) < 0.04);
 });

@@ -212,7 +212,7 @@ test('instance: uncertain items flip more, the realised rate is near the target,
   const order = Array.from(u.keys()).sort((a, b) => u[a]! - u[b]!);
   const rateOf = (idx: number[]) => idx.reduce((s, i) => s + r.flipped[i]!, 0) / idx.length;
   assert.ok(rateOf(order.slice(-500)) > 2 * rateOf(order.slice(0, 500)), 'the most uncertain quarter flips far more');
-  const next = applyAnnotation(y, K, parseAnnotationSpec({ model: 'instance', rate: 0.2, 'flip-to': 'next', uncertainty: 'least-confidence' }, 'i'), new Rng(0), { probs });
+  const next = applyAnnotation(y, K, parseAnnotationSpec({ model: 'instance', rate: 0.2, flip_to: 'next', uncertainty: 'least-confidence' }, 'i'), new Rng(0), { probs });
   for (let i = 0; i < y.length; i++) {
     if (!next.flipped[i]) continue;
     let best = -1;

@@ -123,11 +123,11 @@ test('shift prior, mean, subpopulation and missing on tabular data, with KS/PSI/
 
 test('shift: bad options are exit code 2 with one line naming the flag', () => {
   const out = path.join(dir, 'x.npz');
-  failsWith(['shift', '--data', tabular, '--kind', 'drift', '--out', out], /unknown shift 'drift'; known: mean, scale, noise, missing, quantize, subpopulation, prior/);
+  failsWith(['shift', '--data', tabular, '--kind', 'drift', '--out', out], /'--kind' must be one of mean, scale, noise, missing, quantize, subpopulation, prior, got 'drift'/);
   failsWith(['shift', '--data', tabular, '--kind', 'mean', '--factor', '2', '--out', out], /'--factor' does not apply to --kind mean \(it takes --features, --amount\)/);
   failsWith(['shift', '--data', tabular, '--kind', 'mean', '--out', out], /--kind mean needs '--amount'/);
-  failsWith(['shift', '--data', tabular, '--kind', 'missing', '--rate', '0.1', '--fill', 'zero', '--out', out], /^gauntlet: '--fill' must be one of 'mean', 'nan', got 'zero'$/m);
-  failsWith(['shift', '--data', tabular, '--kind', 'missing', '--rate', '2', '--out', out], /'--rate' must be in \[0, 1\], got 2/);
+  failsWith(['shift', '--data', tabular, '--kind', 'missing', '--rate', '0.1', '--fill', 'zero', '--out', out], /^gauntlet: '--fill' must be one of mean, nan, got 'zero'$/m);
+  failsWith(['shift', '--data', tabular, '--kind', 'missing', '--rate', '2', '--out', out], /'--rate' must be a number in \[0, 1\], got 2/);
   failsWith(['shift', '--data', tabular, '--kind', 'subpopulation', '--where', 'age ~ 3', '--weight', '2', '--out', out], /'--where' must be FEATURE OP NUMBER/);
   failsWith(['shift', '--data', tabular, '--kind', 'mean', '--amount', '1', '--features', 'agee', '--out', out], /no feature named 'agee'; feature names: age, score/);
   failsWith(['shift', '--data', tabular, '--kind', 'prior', '--proportions', '1,1,1', '--out', out], /'proportions' has 3 entries but the data have 2 classes/);
@@ -137,12 +137,14 @@ test('list corruptions prints the registry; unknown sections are usage errors', 
   const r = gauntlet('list', 'corruptions');
   assert.equal(r.code, 0);
   const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 20);
+  assert.equal(lines.length, 21);
+  assert.match(lines[20]!, /^options of every corruption: severity required \(int \[1, 5\]\)$/);
   assert.match(lines[0]!, /^name +deterministic +summary$/);
   assert.match(r.stdout, /^jpeg_compression +yes +JPEG round trip/m);
   const j = JSON.parse(gauntlet('list', 'corruptions', '--json').stdout);
   assert.equal(j.length, 19);
-  assert.deepEqual(Object.keys(j[0]), ['name', 'deterministic', 'summary']);
+  assert.deepEqual(Object.keys(j[0]), ['name', 'deterministic', 'summary', 'options']);
+  assert.deepEqual(j[0].options.map((o: { key: string }) => o.key), ['severity']);
   assert.match(gauntlet('list').stdout, /^corruptions /m);
   failsWith(['list', 'attackz'], /unknown section 'attackz'; sections are corruptions, shifts/);
 });

@@ -50,11 +50,11 @@ test('recurring is periodic; sampling is seeded and deterministic kinds ignore t
 test('parseSchedule validates and fills defaults', () => {
   assert.deepEqual(parseSchedule({ kind: 'recurring', from: 0, to: 2, period: 10 }, 's'), { kind: 'recurring', from: 0, to: 2, period: 10, duty: 0.5, phase: 0 });
   const bad: [unknown, RegExp][] = [
-    [{ kind: 'sudden', from: 0, to: 1, at: 3 }, /^'s\.kind' must be one of 'abrupt', 'gradual', 'incremental', 'recurring', got 'sudden'$/],
-    [{ kind: 'abrupt', from: 0, to: 6, at: 3 }, /^'s\.to' must be in \[0, 5\], got 6$/],
-    [{ kind: 'gradual', from: 0, to: 3, start: 10, end: 10 }, /^'s\.end' must be in \(10, inf\), got 10$/],
+    [{ kind: 'sudden', from: 0, to: 1, at: 3 }, /^'s\.kind' must be one of abrupt, gradual, incremental, recurring, got 'sudden'$/],
+    [{ kind: 'abrupt', from: 0, to: 6, at: 3 }, /^'s\.to' must be an integer in \[0, 5\], got 6$/],
+    [{ kind: 'gradual', from: 0, to: 3, start: 10, end: 10 }, /^'s\.end' must be a number in \(10, inf\) \(after start\), got 10$/],
     [{ kind: 'abrupt', from: 0, to: 3, at: 3, start: 1 }, /^'s' has unknown key 'start'/],
-    [{ kind: 'recurring', from: 0, to: 3, period: 0 }, /^'s\.period' must be in \(0, inf\), got 0$/],
+    [{ kind: 'recurring', from: 0, to: 3, period: 0 }, /^'s\.period' must be a number in \(0, inf\), got 0$/],
   ];
   for (const [o, re] of bad) assert.throws(() => parseSchedule(o, 's'), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(o));
 });

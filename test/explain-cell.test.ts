@@ -31,11 +31,11 @@ test('parseExplainSpec names the key path and the allowed values', () => {
   fails({ method: 'lime' }, `'explain.method' must be one of saliency, gxi, ig, smoothgrad, shap, occlusion, got 'lime'`);
   fails({ samples: 0 }, `'explain.samples' must be an integer in [1, 100000], got 0`);
   fails({ samples: 2.5 }, `'explain.samples' must be an integer in [1, 100000], got 2.5`);
-  fails({ method: 'ig', steps: 1 }, `'explain.steps' must be an integer in [2, 4096], got 1`);
+  fails({ method: 'ig', steps: 1 }, `'explain.steps' must be an integer in [2, 4096] (for ig), got 1`);
   fails({ method: 'shap', steps: 8 }, `'explain.steps' applies to methods ig and smoothgrad only, not 'shap'`);
   fails({ target: 'label' }, `'explain.target' must be true, pred or a class number >= 0, got 'label'`);
   fails({ layers: 'yes' }, `'explain.layers' must be true or false, got 'yes'`);
-  fails({ sample: 3 }, `unknown key 'sample' in explain; allowed: method, samples, steps, target, layers`);
+  fails({ sample: 3 }, `'explain' has unknown key 'sample' (did you mean 'samples'?); allowed keys are method, samples, steps, target, layers`);
   fails([1], `'explain' must be a mapping like {method: ig, samples: 32}, got [1]`);
 });
 

@@ -47,7 +47,7 @@ function tinyConfig(): CampaignConfig {
       stresses: {
         adversarial: [{ attack: 'fgsm', norm: 'linf', eps: [0.01, 0.03] }],
         drift: [{ corruption: 'gaussian_noise', severity: [1, 3] }],
-        annotation: [{ model: 'symmetric', rate: 0.3 }, { annotators: 5, 'annotator-accuracy': 0.7, coverage: 3, aggregate: 'dawid-skene' }],
+        annotation: [{ model: 'symmetric', rate: 0.3 }, { annotators: 5, annotator_accuracy: 0.7, coverage: 3, aggregate: 'dawid-skene' }],
       },
       explain: { method: 'saliency', samples: 8 },
       uncertainty: { temperature: true, conformal: { alpha: 0.1 }, selective: { target_risk: 0.05 } },

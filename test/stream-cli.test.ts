@@ -68,10 +68,10 @@ test('a scenario file, --seed and both output modes', { timeout: 120_000 }, asyn
 test('bad scenarios and options: exit 2 with one stderr line naming the key', { timeout: 60_000 }, async () => {
   const bad = path.join(dir, 'bad.yaml');
   fs.writeFileSync(bad, 'segments:\n  - { from: 2000, to: 3000, drift: { corruption: gaussian_noise, severity: 9 } }\n');
-  await failsWith(['stream', bad], /^gauntlet: 'segments\[0\]\.drift\.severity' must be in \[1, 5\], got 9$/);
+  await failsWith(['stream', bad], /^gauntlet: 'segments\[0\]\.drift\.severity' must be an integer in \[1, 5\], got 9$/);
   const badMon = path.join(dir, 'bad-monitor.yaml');
   fs.writeFileSync(badMon, 'monitors: [{ type: adwin, delta: 5 }]\n');
-  await failsWith(['stream', badMon], /^gauntlet: 'monitors\[0\]\.delta' must be in \(0, 1\), got 5$/);
+  await failsWith(['stream', badMon], /^gauntlet: 'monitors\[0\]\.delta' must be a number in \(0, 1\), got 5$/);
   await failsWith(['stream', path.join(dir, 'nope.yaml')], /^gauntlet: .*nope\.yaml: no such file$/);
   await failsWith(['stream', '--seed', '1.5'], /^gauntlet: '--seed' must be an integer in \[0, /);
   await failsWith(['stream', 'a.yaml', 'b.yaml'], /^gauntlet: stream: takes at most one SCENARIO file, got 2$/);

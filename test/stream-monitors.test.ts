@@ -149,16 +149,16 @@ for (const type of monitorTypes) {
     assert.throws(() => {
       (m as unknown as { driftDetected: boolean }).driftDetected = true;
     }, TypeError, 'driftDetected is read-only');
-    assert.throws(() => type.create({ ...type.defaults, bogus: 1 }, new Rng(0)), (e: unknown) => e instanceof UsageError && /unknown option 'bogus'/.test((e as Error).message));
+    assert.throws(() => type.create({ ...type.defaults, bogus: 1 }, new Rng(0)), (e: unknown) => e instanceof UsageError && /unknown key 'bogus'/.test((e as Error).message));
   });
 }
 
 test('bad monitor options are UsageErrors naming the option and its range', () => {
   const cases: [() => unknown, RegExp][] = [
-    [() => new ADWIN({ delta: 2 }), /^'ADWIN\.delta' must be in \(0, 1\), got 2$/],
-    [() => new KSWindow({ window: 3 }), /^'KSWindow\.window' must be in \[10, 1000000\], got 3$/],
-    [() => new PageHinkley({ threshold: 0 }), /^'PageHinkley\.threshold' must be in \(0, inf\), got 0$/],
-    [() => new ADWIN({ direction: 'sideways' as 'up' }), /^'ADWIN\.direction' must be one of 'both', 'up', 'down', got 'sideways'$/],
+    [() => new ADWIN({ delta: 2 }), /^'ADWIN\.delta' must be a number in \(0, 1\), got 2$/],
+    [() => new KSWindow({ window: 3 }), /^'KSWindow\.window' must be an integer in \[10, 1000000\], got 3$/],
+    [() => new PageHinkley({ threshold: 0 }), /^'PageHinkley\.threshold' must be a number in \(0, inf\), got 0$/],
+    [() => new ADWIN({ direction: 'sideways' as 'up' }), /^'ADWIN\.direction' must be one of both, up, down, got 'sideways'$/],
     [() => new OnlineMMD({ window: 600 }), /^'OnlineMMD\.window' must be smaller than 'reference' \(500\), got 600$/],
   ];
   for (const [f, re] of cases) assert.throws(f, (e: unknown) => e instanceof UsageError && re.test((e as Error).message), String(re));

@@ -60,7 +60,7 @@ function small(extra: Record<string, unknown> = {}): Scenario {
       ],
       segments: [
         { from: 800, to: 1200, drift: { corruption: 'gaussian_noise', severity: { incremental: [2, 5] } } },
-        { from: 1400, to: 1800, drift: { corruption: 'contrast', severity: 3 }, annotation: { annotators: 3, 'annotator-accuracy': 0.5 } },
+        { from: 1400, to: 1800, drift: { corruption: 'contrast', severity: 3 }, annotation: { annotators: 3, annotator_accuracy: 0.5 } },
       ],
       serving: false,
       ...extra,

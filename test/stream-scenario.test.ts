@@ -15,14 +15,14 @@ const example = () => ({
   segments: [
     { from: 2000, to: 3000, drift: { corruption: 'gaussian_noise', severity: 4 } },
     { from: 3500, to: 3700, adversarial: { attack: 'fgsm', eps: 0.1, fraction: 0.5 } },
-    { from: 4500, to: 6000, drift: { corruption: 'contrast', severity: { gradual: [1, 5] } }, annotation: { annotators: 3, 'annotator-accuracy': 0.6 } },
+    { from: 4500, to: 6000, drift: { corruption: 'contrast', severity: { gradual: [1, 5] } }, annotation: { annotators: 3, annotator_accuracy: 0.6 } },
   ],
 });
 
 test('the default scenario is the issue example on the embedded model and data', () => {
   const s = defaultScenario();
-  assert.equal(s.model, defaultAssets.model);
-  assert.equal(s.data, defaultAssets.data);
+  assert.equal(s.model.path, defaultAssets.model);
+  assert.equal(s.data.path, defaultAssets.data);
   assert.equal(s.length, 6000);
   assert.equal(s.rate, 200);
   assert.equal(s.labelDelay, 200);
@@ -38,7 +38,7 @@ test('the default scenario is the issue example on the embedded model and data',
   assert.deepEqual(s.segments[0]!.drift, { spec: { corruption: 'gaussian_noise', severity: 4 }, schedule: { kind: 'abrupt', from: 4, to: 4, at: 0 } });
   assert.deepEqual(s.segments[1]!.adversarial, { spec: { attack: 'fgsm', norm: 'linf', eps: 0.1 }, fraction: 0.5 });
   assert.deepEqual(s.segments[2]!.drift!.schedule, { kind: 'gradual', from: 1, to: 5, start: 0, end: 1500 });
-  assert.deepEqual(s.segments[2]!.annotation, { model: 'annotators', annotators: 3, 'annotator-accuracy': 0.6, coverage: 3, aggregate: 'majority' });
+  assert.deepEqual(s.segments[2]!.annotation, { model: 'annotators', annotators: 3, annotatorAccuracy: 0.6, coverage: 3, aggregate: 'majority' });
   assert.equal(s.monitors, 'default');
   assert.deepEqual(
     scenarioMonitors(s, true).map((m) => m.name),
@@ -75,42 +75,51 @@ test('monitor lists: type shorthand, options with defaults, names from type and 
   assert.equal(m[1]!.options.window, 100);
 });
 
+test('a stream scenario accepts a full model declaration', () => {
+  const s = resolve({ model: { path: defaultAssets.model, bounds: [0, 1], preprocess: { scale: 1 } }, data: { path: defaultAssets.data, limit: 500 }, monitors: ['adwin'] });
+  assert.deepEqual(s.model.bounds, [0, 1]);
+  assert.deepEqual(s.model.preprocess, { scale: 1 });
+  assert.equal(s.model.path, defaultAssets.model);
+  assert.equal(s.data.limit, 500);
+  assert.throws(() => resolve({ model: { path: defaultAssets.model, layuot: 'NHWC' } }), (e: unknown) => e instanceof ConfigError && /^'model' has unknown key 'layuot' \(did you mean 'layout'\?\)/.test((e as Error).message));
+});
+
 test('bad scenarios are ConfigErrors naming the key', () => {
   const ex = example();
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ ...ex, lenght: 5 }, /^'scenario' has unknown key 'lenght'; allowed keys are model, data/],
-    [{ ...ex, rate: -1 }, /^'rate' must be in \(0, 10000000\], got -1$/],
+    [{ ...ex, lenght: 5 }, /^unknown key 'lenght' \(did you mean 'length'\?\); allowed keys are seed, length/],
+    [{ ...ex, rate: -1 }, /^'rate' must be a number in \(0, 10000000\], got -1$/],
     [{ ...ex, sample: 'bootstrap' }, /^'sample' must be one of with-replacement, without-replacement, sequential, got 'bootstrap'$/],
-    [{ segments: [{ from: 2000, to: 1000, drift: { corruption: 'fog', severity: 1 } }] }, /^'segments\[0\]\.to' must be in \[2001, 6000\], got 1000$/],
+    [{ segments: [{ from: 2000, to: 1000, drift: { corruption: 'fog', severity: 1 } }] }, /^'segments\[0\]\.to' must be an integer in \[2001, 6000\], got 1000$/],
     [{ segments: [{ to: 1000, drift: { corruption: 'fog', severity: 1 } }] }, /^'segments\[0\]\.from' is required/],
     [{ segments: [{ from: 2000, to: 3000 }] }, /^'segments\[0\]' must give at least one of drift, adversarial, annotation$/],
     [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'smog', severity: 1 } }] }, /^'segments\[0\]\.drift\.corruption' must be one of gaussian_noise, /],
-    [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: 7 } }] }, /^'segments\[0\]\.drift\.severity' must be in \[1, 5\], got 7$/],
+    [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: 7 } }] }, /^'segments\[0\]\.drift\.severity' must be an integer in \[1, 5\], got 7$/],
     [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: { gradual: [1] } } }] }, /^'segments\[0\]\.drift\.severity\.gradual' must be a pair \[from, to\] of severities 0-5, got \[1\]$/],
-    [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: { gradual: [1, 9] } } }] }, /^'segments\[0\]\.drift\.severity\.to' must be in \[0, 5\], got 9$/],
+    [{ segments: [{ from: 2000, to: 3000, drift: { corruption: 'fog', severity: { gradual: [1, 9] } } }] }, /^'segments\[0\]\.drift\.severity\.to' must be an integer in \[0, 5\], got 9$/],
     [{ segments: [{ from: 2000, to: 3000, drift: { shift: 'prior', proportions: [0.5, 0.5] } }] }, /^'segments\[0\]\.drift\.shift' 'prior' resamples or reweights items/],
     [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'nope', eps: 0.1 } }] }, /^'segments\[0\]\.adversarial\.attack' must be one of fgsm, .*, got 'nope'/],
-    [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'fgsm', eps: 0.1, fraction: 0 } }] }, /^'segments\[0\]\.adversarial\.fraction' must be in \(0, 1\], got 0$/],
+    [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'fgsm', eps: 0.1, fraction: 0 } }] }, /^'segments\[0\]\.adversarial\.fraction' must be a number in \(0, 1\], got 0$/],
     [{ segments: [{ from: 2000, to: 3000, adversarial: { attack: 'fgsm', eps: [0.1, 0.2] } }] }, /^'segments\[0\]\.adversarial\.eps' must be one number in a stream/],
-    [{ segments: [{ from: 2000, to: 3000, annotation: { annotators: 3, 'annotator-accuracy': 2 } }] }, /^'segments\[0\]\.annotation\.annotator-accuracy' must be in \[0, 1\], got 2$/],
+    [{ segments: [{ from: 2000, to: 3000, annotation: { annotators: 3, annotator_accuracy: 2 } }] }, /^'segments\[0\]\.annotation\.annotator_accuracy' must be a number in \[0, 1\], got 2$/],
     [{ annotation: { model: 'instance', rate: 0.2 } }, /^'annotation\.model' 'instance' needs the model's probabilities/],
     [{ segments: [{ from: 500, to: 900, drift: { corruption: 'fog', severity: 2 } }] }, /^'segments\[0\]\.from' \(500\) falls inside the reference of monitor 'ks-confidence' \(the first 1000 items must be clean\)/],
     [{ monitors: [] }, /^'monitors' must be 'default' or a non-empty list/],
     [{ monitors: [{ type: 'kswin' }] }, /^'monitors\[0\]\.type' must be one of ks, psi, mmd, adwin, page-hinkley, ddm, squeeze, annotation-disagreement, got 'kswin'$/],
-    [{ monitors: ['adwin', { type: 'ks', alpha: 2 }] }, /^'monitors\[1\]\.alpha' must be in \(0, 1\), got 2$/],
-    [{ monitors: [{ type: 'ks', windw: 50 }] }, /^'monitors\[0\]' has unknown option 'windw'; allowed: kind, reference, window, alpha$/],
+    [{ monitors: ['adwin', { type: 'ks', alpha: 2 }] }, /^'monitors\[1\]\.alpha' must be a number in \(0, 1\), got 2$/],
+    [{ monitors: [{ type: 'ks', windw: 50 }] }, /^'monitors\[0\]' has unknown key 'windw' \(did you mean 'window'\?\) for monitor 'ks'; allowed keys are type, name, on, dims, kind, reference, window, alpha$/],
     [{ monitors: [{ type: 'adwin', on: 'confidence' }] }, /^'monitors\[0\]\.on' does not apply to 'adwin'/],
     [{ monitors: [{ type: 'psi', on: 'logits' }] }, /^'monitors\[0\]\.on' must be one of confidence, margin, entropy, input-mean, input-std, input-tv, got 'logits'$/],
     [{ monitors: ['adwin', 'adwin'] }, /^'monitors\[1\]\.name' 'adwin' is already used by another monitor/],
     [{ monitors: [{ type: 'ks', dims: 4 }] }, /^'monitors\[0\]\.dims' applies only with 'on: input-projection'$/],
-    [{ policy: { abstain_below: 1.5 } }, /^'policy\.abstain_below' must be in \[0, 1\], got 1\.5$/],
+    [{ policy: { abstain_below: 1.5 } }, /^'policy\.abstain_below' must be a number in \[0, 1\], got 1\.5$/],
     [{ policy: { on_alert: ['drift', 'oops'] } }, /^'policy\.on_alert\[1\]' must be one of drift, adversarial, performance, annotation, got 'oops'$/],
     [{ shadow: 'a.onnx', canary: { model: 'b.onnx' } }, /^'shadow' and 'canary' exclude each other/],
-    [{ canary: { model: 'b.onnx', fraction: 1.5 } }, /^'canary\.fraction' must be in \(0, 1\), got 1\.5$/],
+    [{ canary: { model: 'b.onnx', fraction: 1.5 } }, /^'canary\.fraction' must be a number in \(0, 1\), got 1\.5$/],
     [{ canary: { fraction: 0.1 } }, /^'canary\.model' is required/],
     [{ shadow: { model: 'b.onnx', rule: { min_labeled: 3 } } }, /^'shadow\.rule' has unknown key 'min_labeled'/],
-    [{ serving: { max_batch: 0 } }, /^'serving\.max_batch' must be in \[1, 65536\], got 0$/],
-    [{ evaluation: { settle: -1 } }, /^'evaluation\.settle' must be in \[0, inf\), got -1$/],
+    [{ serving: { max_batch: 0 } }, /^'serving\.max_batch' must be an integer in \[1, 65536\], got 0$/],
+    [{ evaluation: { settle: -1 } }, /^'evaluation\.settle' must be an integer in \[0, inf\), got -1$/],
   ];
   for (const [raw, re] of cases) {
     assert.throws(() => resolve(raw), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message), `${re} (${JSON.stringify(raw).slice(0, 120)})`);
@@ -122,8 +131,8 @@ test('scenario files: relative paths resolve against the file; unreadable and ma
   const good = path.join(dir, 'ok.yaml');
   fs.writeFileSync(good, 'model: m.onnx\ndata: sub/d.npz\nlength: 2000\n');
   const s = loadScenario(good);
-  assert.equal(s.model, path.join(dir, 'm.onnx'));
-  assert.equal(s.data, path.join(dir, 'sub', 'd.npz'));
+  assert.equal(s.model.path, path.join(dir, 'm.onnx'));
+  assert.equal(s.data.path, path.join(dir, 'sub', 'd.npz'));
   const bad = path.join(dir, 'bad.yaml');
   fs.writeFileSync(bad, 'length: [1, 2\n');
   assert.throws(() => loadScenario(bad), (e: unknown) => e instanceof ConfigError && /bad\.yaml: malformed YAML/.test((e as Error).message));

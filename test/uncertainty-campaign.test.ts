@@ -45,12 +45,12 @@ test('parseUncertaintySpec fills defaults, resolves ensemble paths against the b
 
 test('bad uncertainty specs are named by key path and allowed values', () => {
   const bad: [unknown, RegExp][] = [
-    [[1], /'uncertainty' must be an object like/],
-    [{ temprature: true }, /'uncertainty' has unknown key 'temprature'; allowed keys are temperature, conformal, ensemble, mc_dropout, selective, calibration_fraction/],
+    [[1], /'uncertainty' must be a mapping \(key: value\) with keys/],
+    [{ temprature: true }, /'uncertainty' has unknown key 'temprature' \(did you mean 'temperature'\?\); allowed keys are temperature, conformal, ensemble, mc_dropout, selective, calibration_fraction/],
     [{ temperature: 'yes' }, /'uncertainty.temperature' must be true or false, got 'yes'/],
     [{ conformal: { alpha: 1.5 } }, /'uncertainty.conformal.alpha' must be a number in \(0, 1\), got 1.5/],
     [{ conformal: {} }, /'uncertainty.conformal.alpha' is required: a number in \(0, 1\)/],
-    [{ conformal: { alpha: 0.1, score: 'raps' } }, /'uncertainty.conformal.score' must be one of 'lac', 'aps', got 'raps'/],
+    [{ conformal: { alpha: 0.1, score: 'raps' } }, /'uncertainty.conformal.score' must be one of lac, aps, got 'raps'/],
     [{ conformal: { alpha: 0.1, score: 'lac', randomized: true } }, /'uncertainty.conformal.randomized' applies to score 'aps' only/],
     [{ conformal: { alpha: 0.1, level: 2 } }, /'uncertainty.conformal' has unknown key 'level'; allowed keys are alpha, score, randomized/],
     [{ ensemble: 'm2.onnx' }, /'uncertainty.ensemble' must be a list of .onnx paths, got 'm2.onnx'/],

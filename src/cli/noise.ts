@@ -11,25 +11,30 @@ import { ConfigError, DataError, UsageError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { Rng } from '../rng.js';
 import {
-  AGGREGATE_METHODS,
+  ANNOTATORS_OPTIONS,
   applyAnnotation,
-  checkNumber,
-  FLIP_TO,
-  formatRange,
-  MAX_ANNOTATORS,
+  getNoiseModel,
   noiseModelNames,
+  noiseModels,
   parseAnnotationSpec,
+  parseAnnotatorsSpec,
   trueLabelsOf,
-  UNCERTAINTIES,
   type AnnotationResult,
   type AnnotationSpec,
-  type NumberRange,
 } from '../stress/annotation/index.js';
+import { deprecations, flagName, flagSpec, flagValues, helpLines, opt, type NumberRange, type OptionMap } from '../options/schema.js';
+import { jsonText } from '../stress/annotation/util.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
 import { guardOutputs, dataInput, fileOption } from './outputs.js';
 import { fmt, openModel } from './common.js';
 
-export const help = `gauntlet noise --data D.npz (--model symmetric|pairflip|matrix|instance --rate R
+/** Every noise model's flags (from the models' option declarations), merged: `--rate`, `--map`, `--matrix`, `--trace`, `--uncertainty`, `--flip-to`. */
+const MODEL_FLAGS: OptionMap = Object.assign({}, ...noiseModels.map((m) => m.options));
+/** Which noise models take each flag. */
+const APPLIES: Record<string, string[]> = {};
+for (const m of noiseModels) for (const [k, o] of Object.entries(m.options)) (APPLIES[flagName(k, o)!] ??= []).push(m.name);
+
+export const help = `gauntlet noise --data D.npz (--noise-model symmetric|pairflip|matrix|instance --rate R
                 | --annotators K --annotator-accuracy A [--coverage M]) [--seed S] --out O.npz [--json]
 
 Injects annotation noise into a labelled dataset. The input's labels (its 'y_true' if it has one,
@@ -39,13 +44,8 @@ annotator did not label the item) and 'annotator_ids'; provenance (spec, seed, r
 transition matrix, one record per label with item, annotator, simulated timestamp, spec and seed)
 goes to the sidecar O.npz.provenance.json. Both files are written atomically.
 
-Noise models (--model):
-  symmetric    each label flips with probability R to one of the other K-1 classes, uniformly
-  pairflip     each label of class i flips with probability R to i+1 mod K (or --map)
-  matrix       flips from a transition matrix P(observed | true) (--matrix), or one generated
-               from a target trace (--trace T in (1, K]) keeping each true class the most likely
-  instance     flip probability rising with a classifier's uncertainty on the item, mean R;
-               flips follow the classifier's probabilities (--classifier, default the embedded model)
+Noise models (--noise-model; gauntlet list noise shows their options):
+${noiseModels.map((m) => `  ${m.name.padEnd(12)} ${m.summary}`).join('\n')}
 
 Simulated annotators (--annotators K): K 'noisy' annotators of accuracy A (errors uniform), each
 item labelled by M of them (default all), the observed label their consensus (--aggregate).
@@ -55,18 +55,10 @@ Mixtures of reliable, noisy, spammer and swapper annotators: --spec with a JSON 
 Options:
   --data D                input data (default: the embedded Fashion-MNIST slice)
   --out O.npz             output file (required)
-  --model NAME            noise model: ${noiseModelNames.join(', ')}
-  --rate R                flip probability in [0, 1) (symmetric, pairflip, instance)
-  --map a,b,...           pairflip: destination class of each class (default i+1 mod K)
-  --matrix M              matrix: a JSON file, or inline JSON, of K rows summing to 1
-  --trace T               matrix: generate a matrix with this trace, in (1, K]
-  --uncertainty U         instance: ${UNCERTAINTIES.join(' | ')} (default entropy)
-  --flip-to F             instance: ${FLIP_TO.join(' | ')} (default proportional)
+  --noise-model NAME      noise model: ${noiseModelNames.join(', ')} (--model NAME before 0.2)
+${helpLines(MODEL_FLAGS)}
   --classifier M.onnx     instance: model whose probabilities drive the flips (default: embedded)
-  --annotators K          number of simulated annotators, in [1, ${MAX_ANNOTATORS}]
-  --annotator-accuracy A  their accuracy, in [0, 1] (default 0.8)
-  --coverage M            annotators per item, in [1, K] (default K)
-  --aggregate METHOD      consensus: ${AGGREGATE_METHODS.join(' | ')} (default majority)
+${helpLines(ANNOTATORS_OPTIONS)}
   --spec JSON             a whole annotation spec as JSON (instead of the options above)
   --classes K             number of classes (default: class names, the classifier, or max label + 1)
   --seed S                seed, a non-negative integer (default 0)
@@ -75,13 +67,11 @@ Options:
   --threads N             ONNX Runtime intra-op threads (0 = all cores; default 0)
 `;
 
-const RATE: NumberRange = { min: 0, max: 1, maxExclusive: true };
-
-/** Throws a UsageError unless `v` is a number in `range`, naming the option. */
-export function checkOpt(name: string, raw: string, range: NumberRange): number {
-  const v = raw.trim() === '' ? NaN : Number(raw);
-  if (Number.isNaN(v)) throw new UsageError(`'--${name}' must be a number in ${formatRange(range)}, got '${raw}'`);
-  return checkNumber(`--${name}`, v, range, (m) => new UsageError(m));
+/** Throws a UsageError (FlagError) unless `raw` is a number in `range`, naming the option. */
+export function checkOpt(name: string, raw: string, range: NumberRange & { integer?: boolean }): number {
+  const { integer, ...r } = range;
+  const o = integer ? opt.integer({ doc: name, ...r }) : opt.number({ doc: name, ...r });
+  return o.check(o.fromText(raw, `--${name}`), `--${name}`, { where: '--' });
 }
 
 /** A data file with its raw arrays (kept byte-for-byte for .npz inputs). */
@@ -102,45 +92,46 @@ export async function openAnnotatedData(file: string | undefined): Promise<Annot
   return { ds, arrays: datasetToArrays(ds), file: f };
 }
 
-function jsonOption(name: string, raw: string): unknown {
-  const text = raw.trim().startsWith('{') || raw.trim().startsWith('[') ? raw : readOptionFile(name, raw);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`'--${name}' must be JSON or a JSON file (${(e as Error).message.split('\n')[0]})`);
-  }
-}
-
-function readOptionFile(name: string, file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`'--${name}' must be inline JSON or a readable JSON file, got '${file}'`);
-  }
-}
-
 type Values = Record<string, string | boolean | undefined>;
 
-const MODEL_OPTIONS = ['rate', 'map', 'matrix', 'trace', 'uncertainty', 'flip-to', 'classifier'] as const;
-const ANNOTATOR_OPTIONS = ['annotator-accuracy', 'coverage', 'aggregate'] as const;
-const APPLIES: Record<string, readonly string[]> = {
-  rate: ['symmetric', 'pairflip', 'instance'],
-  map: ['pairflip'],
-  matrix: ['matrix'],
-  trace: ['matrix'],
-  uncertainty: ['instance'],
-  'flip-to': ['instance'],
-  classifier: ['instance'],
-};
+/** The flags of `noise`: the noise models' and the annotators' (from their declarations) and the verb's own. */
+export const NOISE_FLAGS = {
+  ...flagSpec(MODEL_FLAGS),
+  ...flagSpec(ANNOTATORS_OPTIONS),
+  'noise-model': { type: 'string' },
+  model: { type: 'string' },
+  classifier: { type: 'string' },
+  spec: { type: 'string' },
+} as const;
+
+/**
+ * The noise model a command line names: `--noise-model NAME`, or `--model NAME` (before 0.2; a
+ * one-line deprecation). `--model` with anything but a noise model name is refused: the ONNX file
+ * is `--classifier` here.
+ */
+function noiseModelName(v: Values): string | undefined {
+  const nm = v['noise-model'] as string | undefined;
+  const m = v.model as string | undefined;
+  if (m === undefined) return nm;
+  if (nm !== undefined) throw new UsageError(`noise: give the noise model once, as --noise-model (--model is its old spelling)`);
+  if (!(noiseModelNames as readonly string[]).includes(m)) {
+    throw new UsageError(`noise: '--model' names a noise model only until 0.2 and '${m}' is not one (${noiseModelNames.join(', ')}); write --noise-model NAME for the noise model, --classifier M.onnx for the classifier`);
+  }
+  const msg = `'noise --model ${m}' is deprecated; write '--noise-model ${m}' (--classifier is the ONNX model)`;
+  if (!deprecations.includes(msg)) deprecations.push(msg);
+  return m;
+}
 
 /** Builds the annotation spec from the options (UsageErrors name the option). */
 export function specFromOptions(v: Values): AnnotationSpec {
   const given = (k: string) => v[k] !== undefined;
-  const str = (k: string) => v[k] as string;
-  const sources = ['spec', 'model', 'annotators'].filter(given);
+  const model = noiseModelName(v);
+  const sources = [given('spec') && 'spec', model !== undefined && 'noise-model', given('annotators') && 'annotators'].filter((s): s is string => Boolean(s));
   if (sources.length !== 1) {
-    throw new UsageError(`noise: give exactly one of --model, --annotators and --spec${sources.length ? `, got ${sources.map((s) => `--${s}`).join(' and ')}` : ''} (see 'gauntlet noise --help')`);
+    throw new UsageError(`noise: give exactly one of --noise-model, --annotators and --spec${sources.length ? `, got ${sources.map((s) => `--${s}`).join(' and ')}` : ''} (see 'gauntlet noise --help')`);
   }
+  const modelFlags = [...Object.keys(flagSpec(MODEL_FLAGS)), 'classifier'];
+  const annotatorFlags = Object.keys(flagSpec(ANNOTATORS_OPTIONS)).filter((f) => f !== 'annotators');
   const wrap = (fn: () => AnnotationSpec): AnnotationSpec => {
     try {
       return fn();
@@ -150,45 +141,28 @@ export function specFromOptions(v: Values): AnnotationSpec {
     }
   };
   if (given('spec')) {
-    const extra = [...MODEL_OPTIONS, ...ANNOTATOR_OPTIONS].filter(given);
+    const extra = [...modelFlags, ...annotatorFlags].filter(given);
     if (extra.length) throw new UsageError(`noise: --${extra[0]} cannot be combined with --spec; put it in the spec`);
-    return wrap(() => parseAnnotationSpec(jsonOption('spec', str('spec')), '--spec'));
+    return wrap(() => parseAnnotationSpec(jsonText(v.spec as string, '--spec'), '--spec'));
   }
   if (given('annotators')) {
-    const bad = MODEL_OPTIONS.find(given);
-    if (bad) throw new UsageError(`noise: --${bad} applies to --model, not --annotators`);
-    const k = checkOpt('annotators', str('annotators'), { min: 1, max: MAX_ANNOTATORS, integer: true });
-    const obj: Record<string, unknown> = { annotators: k };
-    if (given('annotator-accuracy')) obj['annotator-accuracy'] = checkOpt('annotator-accuracy', str('annotator-accuracy'), { min: 0, max: 1 });
-    if (given('coverage')) obj.coverage = checkOpt('coverage', str('coverage'), { min: 1, max: k, integer: true });
-    if (given('aggregate')) {
-      if (!(AGGREGATE_METHODS as readonly string[]).includes(str('aggregate'))) throw new UsageError(`'--aggregate' must be one of ${AGGREGATE_METHODS.join(', ')}, got '${str('aggregate')}'`);
-      obj.aggregate = str('aggregate');
-    }
-    return wrap(() => parseAnnotationSpec(obj, '--'));
+    const bad = modelFlags.find(given);
+    if (bad) throw new UsageError(`noise: --${bad} applies to --noise-model, not --annotators`);
+    return wrap(() => parseAnnotatorsSpec(flagValues(ANNOTATORS_OPTIONS, v), '--'));
   }
-  const model = str('model');
-  if (!(noiseModelNames as readonly string[]).includes(model)) throw new UsageError(`'--model' must be one of ${noiseModelNames.join(', ')}, got '${model}'`);
-  const badA = ANNOTATOR_OPTIONS.find(given);
-  if (badA) throw new UsageError(`noise: --${badA} applies to --annotators, not --model`);
-  for (const k of MODEL_OPTIONS) {
-    if (given(k) && !APPLIES[k]!.includes(model)) throw new UsageError(`noise: --${k} applies to --model ${APPLIES[k]!.join(' or ')}, not ${model}`);
+  const m = getNoiseModel(model!);
+  if (!m) throw new UsageError(`'--noise-model' must be one of ${noiseModelNames.join(', ')}, got '${model}'`);
+  const badA = annotatorFlags.find(given);
+  if (badA) throw new UsageError(`noise: --${badA} applies to --annotators, not --noise-model`);
+  for (const f of modelFlags) {
+    const applies = f === 'classifier' ? ['instance'] : APPLIES[f]!;
+    if (given(f) && !applies.includes(m.name)) throw new UsageError(`noise: --${f} applies to --noise-model ${applies.join(' or ')}, not ${m.name}`);
   }
-  const obj: Record<string, unknown> = { model };
-  if (APPLIES.rate!.includes(model)) obj.rate = checkOpt('rate', required('noise', 'rate', v.rate as string | undefined), RATE);
-  if (given('map')) {
-    obj.map = str('map')
-      .split(',')
-      .map((s, i) => checkOpt(`map[${i}]`, s, { min: 0, integer: true }));
+  if (m.name === 'matrix' && given('matrix') === given('trace')) throw new UsageError('noise: --noise-model matrix needs exactly one of --matrix (rows of P(observed | true)) and --trace (a number in (1, K])');
+  for (const [k, o] of Object.entries(m.options)) {
+    if (o.required && !given(flagName(k, o)!)) required('noise', flagName(k, o)!, undefined);
   }
-  if (model === 'matrix') {
-    if (given('matrix') === given('trace')) throw new UsageError('noise: --model matrix needs exactly one of --matrix (rows of P(observed | true)) and --trace (a number in (1, K])');
-    if (given('matrix')) obj.matrix = jsonOption('matrix', str('matrix'));
-    else obj.trace = checkOpt('trace', str('trace'), { min: 1, minExclusive: true });
-  }
-  if (given('uncertainty')) obj.uncertainty = str('uncertainty');
-  if (given('flip-to')) obj['flip-to'] = str('flip-to');
-  return wrap(() => parseAnnotationSpec(obj, '--'));
+  return wrap(() => m.parse({ model: m.name, ...flagValues(m.options, v) }, { where: '--' }));
 }
 
 /** The arrays of the output file: the input's, with y, y_true and (annotators) annotations replaced. */
@@ -238,26 +212,14 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   const { values } = parse('noise', argv, {
     data: { type: 'string' },
     out: { type: 'string' },
-    model: { type: 'string' },
-    rate: { type: 'string' },
-    map: { type: 'string' },
-    matrix: { type: 'string' },
-    trace: { type: 'string' },
-    uncertainty: { type: 'string' },
-    'flip-to': { type: 'string' },
-    classifier: { type: 'string' },
-    annotators: { type: 'string' },
-    'annotator-accuracy': { type: 'string' },
-    coverage: { type: 'string' },
-    aggregate: { type: 'string' },
-    spec: { type: 'string' },
+    ...NOISE_FLAGS,
     classes: { type: 'string' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('noise', 'out', values.out);
-  guardOutputs('noise', [{ name: '--out', path: out }, { name: "--out's provenance sidecar", path: `${out}.provenance.json` }], [dataInput(values.data), { name: '--classifier', path: values.classifier }, { name: '--matrix', path: fileOption(values.matrix) }, { name: '--spec', path: fileOption(values.spec) }]);
+  guardOutputs('noise', [{ name: '--out', path: out }, { name: "--out's provenance sidecar", path: `${out}.provenance.json` }], [dataInput(values.data), { name: '--classifier', path: values.classifier }, { name: '--matrix', path: fileOption((values as Record<string, unknown>).matrix as string | undefined) }, { name: '--spec', path: fileOption(values.spec) }]);
   const spec = specFromOptions(values);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });

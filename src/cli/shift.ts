@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { featureIndices } from '../data/features.js';
 import { honourImmutable } from '../stress/drift/immutable.js';
-import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, shifts, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { flagName, flagSpec, flagValues } from '../options/schema.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
 import { guardOutputs } from './outputs.js';
@@ -57,50 +58,21 @@ Options:
 Negative numbers need '=': --amount=-1.
 `;
 
-/** The CLI flag of each spec key. */
-const FLAG: Record<string, string> = {
-  features: 'features',
-  amount: 'amount',
-  factor: 'factor',
-  rate: 'rate',
-  fill: 'fill',
-  levels: 'levels',
-  feature: 'where',
-  op: 'where',
-  value: 'where',
-  weight: 'weight',
-  mode: 'mode',
-  proportions: 'proportions',
-  size: 'size',
-};
-const KIND_FLAGS = ['features', 'amount', 'factor', 'rate', 'fill', 'levels', 'where', 'weight', 'mode', 'proportions', 'size'] as const;
+/** Every kind's flags (from the shifts' option declarations) plus `--where` for the subpopulation condition. */
+const KIND_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.assign({}, ...shifts.map((k) => flagSpec(k.options)), { where: { type: 'string' } });
 
-function list(name: string, raw: string): string[] {
-  const parts = raw.split(',').map((s) => s.trim());
-  if (parts.some((p) => p === '')) throw new UsageError(`'--${name}' must be a comma-separated list without empty entries, got '${raw}'`);
-  return parts;
-}
-
-/** Builds and validates the shift spec from the command-line options. */
+/** Builds and validates the shift spec from the command-line options (FlagErrors name the flag). */
 export function specFromOptions(kind: string, v: Record<string, string | boolean | undefined>): ShiftSpec {
+  if (!(shiftNames as readonly string[]).includes(kind)) throw new UsageError(`'--kind' must be one of ${shiftNames.join(', ')}, got '${kind}'`);
   const k = getShift(kind);
-  const allowed = new Set(k.keys.map((key) => FLAG[key]!));
-  for (const f of KIND_FLAGS) {
-    if (v[f] !== undefined && !allowed.has(f)) {
-      throw new UsageError(`'--${f}' does not apply to --kind ${kind} (it takes ${[...allowed].map((a) => `--${a}`).join(', ')})`);
+  const own = flagSpec(k.options);
+  const allowed = [...Object.keys(own), ...(kind === 'subpopulation' ? ['where'] : [])];
+  for (const f of Object.keys(KIND_FLAGS)) {
+    if (v[f] !== undefined && !allowed.includes(f)) {
+      throw new UsageError(`'--${f}' does not apply to --kind ${kind} (it takes ${allowed.map((a) => `--${a}`).join(', ')})`);
     }
   }
-  const obj: Record<string, unknown> = { shift: kind };
-  const num = (name: string, range: Parameters<typeof numberOpt>[3]): number | undefined =>
-    v[name] === undefined ? undefined : numberOpt(name, v[name] as string, 0, range);
-  if (v.features !== undefined) obj.features = list('features', v.features as string).map((f) => (/^\d+$/.test(f) ? Number(f) : f));
-  if (kind === 'mean' || kind === 'noise') obj.amount = num('amount', kind === 'noise' ? { min: 0 } : {});
-  if (kind === 'scale') obj.factor = num('factor', { min: 0 });
-  if (kind === 'missing') {
-    obj.rate = num('rate', { min: 0, max: 1 });
-    if (v.fill !== undefined) obj.fill = v.fill;
-  }
-  if (kind === 'quantize') obj.levels = num('levels', { min: 2, max: 65536, integer: true });
+  const obj: Record<string, unknown> = flagValues(k.options, v);
   if (kind === 'subpopulation') {
     const where = required('shift', 'where', v.where as string | undefined);
     const m = /^\s*(.+?)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/.exec(where);
@@ -109,29 +81,12 @@ export function specFromOptions(kind: string, v: Record<string, string | boolean
     obj.feature = m[1]!;
     obj.op = m[2]!;
     obj.value = value;
-    obj.weight = num('weight', { min: 0 });
-    if (v.mode !== undefined) obj.mode = v.mode;
   }
-  if (kind === 'prior') {
-    obj.proportions = list('proportions', required('shift', 'proportions', v.proportions as string | undefined)).map((p) => {
-      const x = Number(p);
-      if (!(Number.isFinite(x) && x >= 0)) throw new UsageError(`'--proportions' entries must be numbers >= 0, got '${p}'`);
-      return x;
-    });
-    if (v.size !== undefined) obj.size = num('size', { min: 1, integer: true });
+  for (const [key, o] of Object.entries(k.options)) {
+    const f = flagName(key, o);
+    if (o.required && f && obj[key] === undefined) throw new UsageError(`shift: --kind ${kind} needs '--${f}' (see 'gauntlet shift --help')`);
   }
-  for (const key of k.keys) {
-    if (obj[key] === undefined && ['amount', 'factor', 'rate', 'levels', 'weight'].includes(key)) {
-      throw new UsageError(`shift: --kind ${kind} needs '--${FLAG[key]}' (see 'gauntlet shift --help')`);
-    }
-  }
-  try {
-    return k.parse(obj, '') as ShiftSpec;
-  } catch (e) {
-    // Config messages name keys ('fill'); on the command line they are flags ('--fill').
-    const msg = (e as Error).message.replace(/^'([a-z]+)(?:\[\d+\])?'/, (_, key: string) => `'--${FLAG[key] ?? key}'`);
-    throw new UsageError(msg);
-  }
+  return k.parse(obj, { where: '--' }) as ShiftSpec;
 }
 
 /** A weighted resample (with replacement, size n) for measuring distances of reweighted data. */
@@ -165,17 +120,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     permutations: { type: 'string' },
     'mmd-units': { type: 'string' },
     immutable: { type: 'string' },
-    features: { type: 'string' },
-    amount: { type: 'string' },
-    factor: { type: 'string' },
-    rate: { type: 'string' },
-    fill: { type: 'string' },
-    levels: { type: 'string' },
-    where: { type: 'string' },
-    weight: { type: 'string' },
-    mode: { type: 'string' },
-    proportions: { type: 'string' },
-    size: { type: 'string' },
+    ...KIND_FLAGS,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const dataPath = required('shift', 'data', values.data);
@@ -197,7 +142,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   let measured: { itemShape: readonly number[]; x: Float32Array };
   let description: string;
   let items: number;
-  const immutable = values.immutable === undefined ? undefined : featureIndices(ds, list('immutable', values.immutable).map((f) => (/^\d+$/.test(f) ? Number(f) : f)), 'immutable');
+  const immutable = values.immutable === undefined ? undefined : featureIndices(ds, values.immutable.split(',').map((f) => f.trim()).filter(Boolean).map((f) => (/^\d+$/.test(f) ? Number(f) : f)), 'immutable');
   if (spec.shift === 'missing' && spec.fill === 'nan') {
     const r = dropValues(ds, honourImmutable(ds, spec as MissingShiftSpec, immutable), drawRng);
     arrays = datasetToArrays(ds);

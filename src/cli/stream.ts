@@ -47,7 +47,7 @@ export async function streamVerb(argv: string[]): Promise<number> {
   if (values.seed !== undefined) scenario = { ...scenario, seed: numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) };
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
   const outDir = values.out ?? 'gauntlet-stream';
-  guardStreamOut(outDir, positionals[0], scenario);
+  guardStreamOut(outDir, positionals[0], { model: scenario.model.path, data: scenario.data.path, challenger: scenario.challenger ? { model: scenario.challenger.model.path } : null });
   const result = await runStream(scenario, { threads, onProgress: progressReporter('stream') });
   const files = writeStreamRun(result, outDir);
   if (values.json) process.stdout.write(JSON.stringify(summary(result, outDir, files)) + '\n');

@@ -23,6 +23,7 @@ export const gxiMethod: AttributionMethod = {
   summary: 'gradient x input, x * df_t/dx (exact contributions of a linear model)',
   gradients: true,
   seeded: false,
+  options: {},
   async explain(model, x, n, targets, opts = {}) {
     return { attributions: await gradientTimesInput(model, x, n, targets, opts), completeness: null };
   },

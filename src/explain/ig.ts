@@ -12,6 +12,7 @@ import { checkRange } from '../errors.js';
 import { resolveBaseline } from './baseline.js';
 import { checkTargets, classCount, geometry, gradientBatch, gradientPoints, withEngine } from './common.js';
 import type { AttributionMethod, AttributionResult, Completeness, IgOptions } from './types.js';
+import { opt } from '../options/schema.js';
 
 export const IG_DEFAULT_STEPS = 64;
 
@@ -81,5 +82,10 @@ export const igMethod: AttributionMethod = {
   summary: 'Integrated Gradients, trapezoid rule from a baseline, completeness reported',
   gradients: true,
   seeded: false,
+  options: {
+    steps: opt.integer({ doc: 'trapezoid intervals on [0, 1]', min: 1, max: 100000, default: IG_DEFAULT_STEPS, metavar: 'S' }),
+    baseline: opt.choice(['zeros', 'low', 'blur'] as const, { doc: 'starting point: zeros, the low data bound, or a Gaussian-blurred copy', default: 'zeros' }),
+    blur_sigma: opt.number({ doc: "Gaussian sigma in pixels of the 'blur' baseline", min: 0, minExclusive: true, defaultText: 'max(H, W) / 8', metavar: 'PX' }),
+  },
   explain: (model, x, n, targets, opts = {}) => integratedGradientsReport(model, x, n, targets, opts),
 };

@@ -57,5 +57,5 @@ export {
   type LayerStressMatrix,
 } from './layers.js';
 export { attributionPng, renderAttributionPng, type AttributionPngOptions } from './png.js';
-export { parseExplainSpec, type ExplainSpec } from './spec.js';
+export { parseExplainSpec, EXPLAIN_OPTIONS, type ExplainSpec } from './spec.js';
 export { explainCell, type ExplainCellSummary, type ExplainCellOutput, type CompletenessSummary } from './cell.js';

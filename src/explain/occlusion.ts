@@ -13,6 +13,7 @@ import type { Model } from '../engine/model.js';
 import { checkRange } from '../errors.js';
 import { checkTargets, forwardBatch, geometry, scorePoints, type Geometry } from './common.js';
 import type { AttributionMethod, OcclusionOptions } from './types.js';
+import { opt } from '../options/schema.js';
 
 /** Window starts along an axis of length `len`: 0, s, 2s, … and a last one flush with the end. */
 function starts(len: number, patch: number, stride: number): number[] {
@@ -83,6 +84,11 @@ export const occlusionMethod: AttributionMethod = {
   summary: 'score drop under a sliding patch (model-agnostic)',
   gradients: false,
   seeded: false,
+  options: {
+    patch: opt.integer({ doc: 'patch side in pixels (window length for flat inputs)', min: 1, defaultText: 'round(min(H, W) / 7); 1 for flat inputs' }),
+    stride: opt.integer({ doc: 'step between patches', min: 1, defaultText: 'ceil(patch / 2); 1 for flat inputs' }),
+    baseline_value: opt.number({ doc: 'value written into the patch', defaultText: 'the low data bound' }),
+  },
   async explain(model, x, n, targets, opts = {}) {
     return { attributions: await occlusion(model, x, n, targets, opts), completeness: null };
   },

@@ -8,6 +8,7 @@
 import type { Model } from '../engine/model.js';
 import { inputGradients } from './common.js';
 import type { AttributionMethod, SaliencyOptions } from './types.js';
+import { opt } from '../options/schema.js';
 
 export async function saliency(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: SaliencyOptions = {}): Promise<Float32Array> {
   const out = new Float32Array(x.length);
@@ -24,6 +25,7 @@ export const saliencyMethod: AttributionMethod = {
   summary: 'gradient magnitude |df_t/dx|',
   gradients: true,
   seeded: false,
+  options: { signed: opt.boolean({ doc: 'the signed gradient instead of its magnitude', default: false }) },
   async explain(model, x, n, targets, opts = {}) {
     return { attributions: await saliency(model, x, n, targets, opts), completeness: null };
   },

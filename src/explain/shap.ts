@@ -20,6 +20,7 @@ import { checkRange, UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { checkTargets, forwardBatch, geometry, scorePoints, type Geometry } from './common.js';
 import type { AttributionMethod, ShapOptions } from './types.js';
+import { opt } from '../options/schema.js';
 
 /** Player (group) id per element of one item, and the player count. */
 export function shapPlayers(geom: Geometry, opts: Pick<ShapOptions, 'cell' | 'groups'>): { group: Int32Array; players: number } {
@@ -190,6 +191,11 @@ export const shapMethod: AttributionMethod = {
   summary: 'KernelSHAP over superpixels / feature groups (model-agnostic)',
   gradients: false,
   seeded: true,
+  options: {
+    cell: opt.integer({ doc: 'superpixel side in pixels', min: 1, defaultText: 'ceil(max(H, W) / 7)' }),
+    coalitions: opt.integer({ doc: 'sampled coalitions (all of them, exactly, when there are fewer)', min: 2, max: 1_000_000, defaultText: '2·M + 1024 for M players' }),
+    baseline_value: opt.number({ doc: 'value of absent features', defaultText: 'the low data bound' }),
+  },
   async explain(model, x, n, targets, opts = {}, rng) {
     return { attributions: await kernelShap(model, x, n, targets, opts, rng), completeness: null };
   },

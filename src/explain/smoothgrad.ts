@@ -12,6 +12,7 @@ import { checkRange } from '../errors.js';
 import { Rng } from '../rng.js';
 import { checkTargets, classCount, geometry, gradientBatch, gradientPoints, withEngine } from './common.js';
 import type { AttributionMethod, SmoothGradOptions } from './types.js';
+import { opt } from '../options/schema.js';
 
 export async function smoothGrad(model: Model, x: Float32Array, n: number, targets: Int32Array, opts: SmoothGradOptions = {}, rng: Rng = new Rng(0)): Promise<Float32Array> {
   const { size } = geometry(model, x, n);
@@ -58,6 +59,10 @@ export const smoothGradMethod: AttributionMethod = {
   summary: 'SmoothGrad: mean gradient over Gaussian-noised copies',
   gradients: true,
   seeded: true,
+  options: {
+    samples: opt.integer({ doc: 'noisy copies per item', min: 1, max: 100000, default: 25 }),
+    sigma: opt.number({ doc: 'noise sigma as a fraction of the data range', min: 0, max: 10, default: 0.15 }),
+  },
   async explain(model, x, n, targets, opts = {}, rng) {
     return { attributions: await smoothGrad(model, x, n, targets, opts, rng), completeness: null };
   },

@@ -13,7 +13,8 @@
  * - `layers`: also measure layer sensitivity (default true).
  */
 import { ConfigError } from '../errors.js';
-import { isMethodName, methodNames } from './registry.js';
+import { fail, keyPath, opt, parseOptions, type OptionMap, type ParseContext } from '../options/schema.js';
+import { methodNames } from './registry.js';
 import type { MethodName, TargetSpec } from './types.js';
 
 export interface ExplainSpec {
@@ -25,45 +26,35 @@ export interface ExplainSpec {
   layers: boolean;
 }
 
-const KEYS = ['method', 'samples', 'steps', 'target', 'layers'];
+const TARGET_EXPECTED = 'true, pred or a class number >= 0';
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v);
-}
-
-function int(v: unknown, where: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(`'${where}' must be an integer in [${min}, ${max}], got ${show(v)}`);
-  return v;
-}
+/** The keys of the `explain` section. */
+export const EXPLAIN_OPTIONS = {
+  method: opt.choice(methodNames, { doc: 'the attribution method', default: 'ig' }),
+  samples: opt.integer({ doc: 'the first N items of each cell are explained', min: 1, max: 100000, default: 32 }),
+  steps: opt.integer({ doc: 'ig: trapezoid intervals, in [2, 4096]; smoothgrad: noisy copies (other methods: not allowed)', min: 1, max: 4096, defaultText: 'ig 64, smoothgrad 25' }),
+  target: opt.custom<TargetSpec, { doc: string; default: TargetSpec }>(
+    TARGET_EXPECTED,
+    (t, p) => (t === true || t === 'true' ? 'true' : t === 'pred' ? 'pred' : typeof t === 'number' && Number.isInteger(t) && t >= 0 ? t : fail(p, { code: 'type', value: t, expected: TARGET_EXPECTED })),
+    { doc: 'the class explained: the true label, the clean prediction, or a fixed class', default: 'true' },
+  ),
+  layers: opt.boolean({ doc: 'also measure layer sensitivity', default: true }),
+} satisfies OptionMap;
 
 /**
  * Validates an `explain` config entry; `where` is its key path for messages (e.g. `explain`).
  * Returns it normalised (defaults filled in); the result round-trips through JSON.
  */
-export function parseExplainSpec(obj: unknown, where: string): ExplainSpec {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new ConfigError(`'${where}' must be a mapping like {method: ig, samples: 32}, got ${show(obj)}`);
-  }
-  const o = obj as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.includes(k)) throw new ConfigError(`unknown key '${k}' in ${where}; allowed: ${KEYS.join(', ')}`);
-  const method = o.method ?? 'ig';
-  if (!isMethodName(method)) throw new ConfigError(`'${where}.method' must be one of ${methodNames.join(', ')}, got ${show(method)}`);
-  const samples = o.samples === undefined ? 32 : int(o.samples, `${where}.samples`, 1, 100000);
-  let steps: number | undefined;
-  if (o.steps !== undefined) {
-    if (method !== 'ig' && method !== 'smoothgrad') throw new ConfigError(`'${where}.steps' applies to methods ig and smoothgrad only, not '${method}'`);
-    steps = int(o.steps, `${where}.steps`, method === 'ig' ? 2 : 1, 4096);
+export function parseExplainSpec(obj: unknown, where: string, ctx: Omit<ParseContext, 'where'> = {}): ExplainSpec {
+  const c: ParseContext = { ...ctx, where };
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail(c, { code: 'type', value: obj, expected: 'a mapping like {method: ig, samples: 32}' });
+  const o = parseOptions(EXPLAIN_OPTIONS, obj, c);
+  const { method, samples, target, layers } = o;
+  let steps = o.steps;
+  if (steps !== undefined) {
+    if (method !== 'ig' && method !== 'smoothgrad') throw new ConfigError(`'${keyPath(where, 'steps')}' applies to methods ig and smoothgrad only, not '${method}'`);
+    if (method === 'ig' && steps < 2) fail(keyPath(where, 'steps'), { code: 'range', value: steps, expected: 'an integer in [2, 4096] (for ig)' });
   } else if (method === 'ig') steps = 64;
   else if (method === 'smoothgrad') steps = 25;
-  let target: TargetSpec = 'true';
-  const t = o.target;
-  if (t !== undefined) {
-    if (t === true || t === 'true') target = 'true';
-    else if (t === 'pred') target = 'pred';
-    else if (typeof t === 'number' && Number.isInteger(t) && t >= 0) target = t;
-    else throw new ConfigError(`'${where}.target' must be true, pred or a class number >= 0, got ${show(t)}`);
-  }
-  const layers = o.layers === undefined ? true : o.layers;
-  if (typeof layers !== 'boolean') throw new ConfigError(`'${where}.layers' must be true or false, got ${show(layers)}`);
   return steps === undefined ? { method, samples, target, layers } : { method, samples, steps, target, layers };
 }

@@ -12,6 +12,7 @@
 import type { GradientEngine } from '../autodiff/gradient.js';
 import type { Model } from '../engine/model.js';
 import type { Rng } from '../rng.js';
+import type { OptionMap } from '../options/schema.js';
 
 /** Names of the attribution methods, as the CLI and the config take them. */
 export type MethodName = 'saliency' | 'gxi' | 'ig' | 'smoothgrad' | 'occlusion' | 'shap';
@@ -114,5 +115,10 @@ export interface AttributionMethod {
   readonly gradients: boolean;
   /** Draws from the generator (same seed → same bytes). */
   readonly seeded: boolean;
+  /**
+   * The method's own options, declared once (snake_case keys; parsed to the camelCase
+   * AttributionOptions it reads): the `explain` verb's flags and `gauntlet list explainers`.
+   */
+  readonly options: OptionMap;
   explain(model: Model, x: Float32Array, n: number, targets: Int32Array, opts?: AttributionOptions, rng?: Rng): Promise<AttributionResult>;
 }

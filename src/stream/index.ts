@@ -15,7 +15,7 @@
 export { MONITOR_KINDS, type Monitor, type MonitorKind } from './types.js';
 export * from './monitors/index.js';
 export { binomialCriticalCount } from './binomial.js';
-export { resolveOptions, describeOptions, type OptionRanges } from './options.js';
+export { resolveOptions, defaultsOf } from './options.js';
 export { ITEM_SIGNALS, VECTOR_SIGNALS, predictionSignals, inputSignals, RandomProjection, type ItemSignal, type VectorSignal } from './signals.js';
 export {
   loadScenario,

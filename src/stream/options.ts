@@ -1,50 +1,35 @@
 /**
- * Monitor options: one typed object per monitor, checked against a table of ranges (numbers) or
- * choices (strings). The constructors report a bad option as a UsageError naming it
- * (`'ADWIN.delta' must be in (0, 1), got 2`); the scenario reports it as a ConfigError naming the
- * key path (`'monitors[3].delta' …`).
+ * Monitor options: each monitor declares its options once as an option map (snake_case keys in
+ * scenarios, camelCase in TypeScript). The constructors report a bad option as a UsageError naming
+ * it (`'ADWIN.delta' must be a number in (0, 1), got 2`); the scenario reports it as an
+ * OptionError naming the key path (`'monitors[3].delta' …`).
  */
-import { ConfigError, UsageError } from '../errors.js';
-import { checkNumber, formatRange, show, type NumberRange } from '../stress/drift/config.js';
-
-/** A numeric range or the allowed strings of each option. */
-export type OptionRanges<T> = { readonly [K in keyof T]-?: NumberRange | readonly string[] };
-
-const usage = (m: string): Error => new UsageError(m);
-const config = (m: string): Error => new ConfigError(m);
+import { UsageError } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { camel, opt, parseOptions, type OptionMap, type OptionsOf } from '../options/schema.js';
+import { MONITOR_KINDS, type MonitorKind } from './types.js';
 
 /**
- * Fills `given` with `defaults` and checks every value; unknown keys are errors. `what` names the
- * owner in messages (`ADWIN`, `monitors[2]`); `asConfig` makes the errors ConfigErrors.
+ * Fills `given` (an options object from TypeScript, camelCase keys) with the map's defaults and
+ * checks every value; unknown keys are errors. `what` names the owner in messages (`ADWIN`).
  */
-export function resolveOptions<T extends object>(what: string, defaults: Required<T>, ranges: OptionRanges<T>, given: Partial<T> | Record<string, unknown> = {}, asConfig = false, ignore: readonly string[] = []): Required<T> {
-  const make = asConfig ? config : usage;
-  const out = { ...defaults } as Record<string, unknown>;
-  const table = ranges as unknown as Record<string, NumberRange | readonly string[]>;
-  for (const [k, v] of Object.entries(given)) {
-    if (ignore.includes(k)) continue;
-    const r = table[k];
-    if (r === undefined) throw make(`'${what}' has unknown option '${k}'; allowed: ${Object.keys(table).join(', ')}`);
-    if (v === undefined) continue;
-    const name = `${what}.${k}`;
-    if (Array.isArray(r)) {
-      if (typeof v !== 'string' || !r.includes(v)) throw make(`'${name}' must be one of ${r.map((c) => `'${c}'`).join(', ')}, got ${show(v)}`);
-      out[k] = v;
-    } else out[k] = checkNumber(name, v, r as NumberRange, make);
+export function resolveOptions<M extends OptionMap>(what: string, map: M, given: object = {}): Required<OptionsOf<M>> {
+  try {
+    return parseOptions(map, given, { where: what, camelCase: true }) as unknown as Required<OptionsOf<M>>;
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
   }
-  return out as Required<T>;
 }
 
-/** One line per option: `delta (0, 1), default 0.002`, for help texts and `list`. */
-export function describeOptions<T extends object>(defaults: Required<T>, ranges: OptionRanges<T>): string[] {
-  const table = ranges as unknown as Record<string, NumberRange | readonly string[]>;
-  return Object.keys(table).map((k) => {
-    const r = table[k]!;
-    const allowed = Array.isArray(r) ? r.join(' | ') : formatRange(r as NumberRange);
-    return `${k} ${allowed}, default ${String((defaults as Record<string, unknown>)[k])}`;
-  });
+/** The defaults of a map (camelCase keys), e.g. `{ kind: 'drift', reference: 1000, … }`. */
+export function defaultsOf(map: OptionMap): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(map).filter(([, o]) => o.default !== undefined).map(([k, o]) => [camel(k), o.default]));
 }
 
-/** Common ranges. */
-export const PROBABILITY_OPEN: NumberRange = { min: 0, max: 1, minExclusive: true, maxExclusive: true };
-export const COUNT = (min: number, max = 1_000_000): NumberRange => ({ min, max, integer: true });
+/** The kind a monitor's alerts count as. */
+export const kindOpt = (dflt: MonitorKind) => opt.choice(MONITOR_KINDS, { doc: 'the kind its alerts count as', default: dflt });
+/** A probability in (0, 1). */
+export const probabilityOpen = (doc: string, dflt: number) => opt.number({ doc, min: 0, max: 1, minExclusive: true, maxExclusive: true, default: dflt });
+/** A count of items in [min, max]. */
+export const count = (doc: string, dflt: number, min: number, max = 1_000_000) => opt.integer({ doc, min, max, default: dflt });

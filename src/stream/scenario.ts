@@ -4,8 +4,8 @@
  * one; every mistake is a one-line ConfigError naming the key path and what is allowed.
  *
  * ```yaml
- * model: ./model.onnx            # relative paths resolve against the scenario file
- * data: ./pool.npz
+ * model: ./model.onnx            # or a full declaration { path, layout, bounds, preprocess, ... };
+ * data: ./pool.npz               #   relative paths resolve against the scenario file
  * seed: 0
  * length: 6000                   # items in the stream, drawn from the data by a seeded sampler
  * sample: with-replacement       # or without-replacement (length ≤ data size), sequential
@@ -14,9 +14,9 @@
  *   - { from: 2000, to: 3000, drift: { corruption: gaussian_noise, severity: 4 } }
  *   - { from: 3500, to: 3700, adversarial: { attack: fgsm, eps: 0.1, fraction: 0.5 } }
  *   - { from: 4500, to: 6000, drift: { corruption: contrast, severity: { gradual: [1, 5] } },
- *       annotation: { annotators: 3, annotator-accuracy: 0.6 } }
+ *       annotation: { annotators: 3, annotator_accuracy: 0.6 } }
  * label_delay: 200               # labels (true label and annotations) arrive this many items later
- * annotation: { annotators: 3, annotator-accuracy: 0.95 }   # who labels items outside segments
+ * annotation: { annotators: 3, annotator_accuracy: 0.95 }   # who labels items outside segments
  * monitors: default              # or a list: - { type: ks, on: confidence, alpha: 1e-5 }
  * policy: { abstain_below: 0.5, on_alert: [drift, adversarial], hold: 200 }
  * shadow: ./challenger.onnx      # or canary: { model: ./challenger.onnx, fraction: 0.1 }
@@ -35,12 +35,12 @@ import { readYamlFile } from '../yaml.js';
 import path from 'node:path';
 import { defaultAssets } from '../defaults.js';
 import { ConfigError } from '../errors.js';
+import { fail, keyPath, opt, parseOptions, showValue, type OptionMap, type ParseContext } from '../options/schema.js';
+import { parseDataDeclaration, parseModelDeclaration, type DataRef, type ModelRef } from '../options/declarations.js';
 import { parseAttackSpec, type AttackSpec } from '../stress/adversarial/index.js';
 import { parseAnnotationSpec, type AnnotationSpec } from '../stress/annotation/index.js';
-import { asObject, checkKeys, checkNumber, keyPath, show, type NumberRange } from '../stress/drift/config.js';
-import { parseDriftSpec, parseSchedule, type DriftSchedule, type DriftSpec } from '../stress/drift/index.js';
+import { CORRUPTION_OPTIONS, parseDriftSpec, parseSchedule, type DriftSchedule, type DriftSpec } from '../stress/drift/index.js';
 import { defaultMonitorList, getMonitorType, monitorTypeNames } from './monitors/index.js';
-import { resolveOptions } from './options.js';
 import { MONITOR_KINDS, type MonitorKind } from './types.js';
 
 /** The stress kinds a segment can carry (its episode's kinds). */
@@ -88,8 +88,10 @@ export interface PromotionRule {
 export interface Scenario {
   /** The file it came from, or 'default'. */
   readonly source: string;
-  readonly model: string;
-  readonly data: string;
+  /** The model declaration (a bare path in the file is `{ path }`). */
+  readonly model: ModelRef;
+  /** The data declaration. */
+  readonly data: DataRef;
   readonly seed: number;
   readonly length: number;
   readonly sample: 'with-replacement' | 'without-replacement' | 'sequential';
@@ -102,18 +104,100 @@ export interface Scenario {
   readonly annotation: AnnotationSpec | null;
   readonly monitors: 'default' | readonly MonitorSpec[];
   readonly policy: { readonly abstainBelow: number; readonly onAlert: readonly MonitorKind[]; readonly hold: number };
-  readonly challenger: { readonly mode: 'shadow' | 'canary'; readonly model: string; readonly fraction: number; readonly rule: PromotionRule } | null;
+  readonly challenger: { readonly mode: 'shadow' | 'canary'; readonly model: ModelRef; readonly fraction: number; readonly rule: PromotionRule } | null;
   readonly serving: { readonly enabled: boolean; readonly maxBatch: number; readonly maxWaitMs: number };
   readonly evaluation: { readonly settle: number; readonly bucket: number };
   /** Items per batch for attacks, monitoring passes and the deterministic predictions. */
   readonly batchSize: number;
 }
 
-const TOP_KEYS = ['model', 'data', 'seed', 'length', 'sample', 'rate', 'arrivals', 'segments', 'label_delay', 'annotation', 'monitors', 'policy', 'shadow', 'canary', 'serving', 'evaluation', 'batch_size'];
 const SAMPLES = ['with-replacement', 'without-replacement', 'sequential'] as const;
 const ARRIVALS = ['poisson', 'uniform'] as const;
-export const DEFAULT_ANNOTATION = { annotators: 3, 'annotator-accuracy': 0.95 };
+export const DEFAULT_ANNOTATION = { annotators: 3, annotator_accuracy: 0.95 };
 export const DEFAULT_RULE: PromotionRule = { minLabelled: 200, maxAccuracyDrop: 0.01, maxLatencyRatio: 2 };
+
+/** The scenario's top-level keys with their own values (the sections below are parsed apart). */
+export const SCENARIO_OPTIONS = {
+  seed: opt.integer({ doc: 'the stream seed: every random draw derives from it', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0 }),
+  length: opt.integer({ doc: 'items in the stream, drawn from the data by a seeded sampler', min: 1, max: 100_000_000, default: 6000 }),
+  sample: opt.choice(SAMPLES, { doc: 'how items are drawn from the data (without-replacement: length <= data size)', default: 'with-replacement' }),
+  rate: opt.number({ doc: 'items per second offered', min: 0, minExclusive: true, max: 1e7, default: 200 }),
+  arrivals: opt.choice(ARRIVALS, { doc: 'arrival process', default: 'poisson' }),
+  label_delay: opt.integer({ doc: 'labels (true label and annotations) arrive this many items later', min: 0, default: 200 }),
+  batch_size: opt.integer({ doc: 'items per batch for attacks, monitoring passes and predictions', min: 1, max: 65536, default: 256 }),
+} satisfies OptionMap;
+const SECTION_KEYS = ['model', 'data', 'segments', 'annotation', 'monitors', 'policy', 'shadow', 'canary', 'serving', 'evaluation'] as const;
+
+const ON_ALERT_EXPECTED = `'all', 'none' or a list of ${MONITOR_KINDS.join(', ')}`;
+/** `policy:` — the safe-fail policy. */
+export const POLICY_OPTIONS = {
+  abstain_below: opt.number({ doc: 'confidence below which the served prediction abstains', min: 0, max: 1, default: 0.5 }),
+  on_alert: opt.custom<MonitorKind[], { doc: string; default: MonitorKind[]; flag: false }>(
+    ON_ALERT_EXPECTED,
+    (v, p, ctx) => {
+      if (v === 'none' || v === false) return [];
+      if (v === 'all') return [...MONITOR_KINDS];
+      if (Array.isArray(v)) return v.map((k, i) => ALERT_KIND.check(k, `${p}[${i}]`, ctx));
+      return fail(p, { code: 'type', value: v, expected: ON_ALERT_EXPECTED });
+    },
+    { doc: 'alert kinds that make the policy abstain', default: [...MONITOR_KINDS], flag: false },
+  ),
+  hold: opt.integer({ doc: 'items an alert keeps the policy engaged', min: 0, default: 200 }),
+} satisfies OptionMap;
+const ALERT_KIND = opt.choice(MONITOR_KINDS, { doc: 'alert kind' });
+
+/** `rule:` of a challenger — when it is promoted. */
+export const RULE_OPTIONS = {
+  min_labelled: opt.integer({ doc: 'labelled challenger items needed for a decision', min: 1, default: DEFAULT_RULE.minLabelled }),
+  max_accuracy_drop: opt.number({ doc: 'accuracy the challenger may lose against the champion', min: -1, max: 1, default: DEFAULT_RULE.maxAccuracyDrop }),
+  max_latency_ratio: opt.number({ doc: "challenger p95 latency allowed, as a multiple of the champion's", min: 0, minExclusive: true, default: DEFAULT_RULE.maxLatencyRatio }),
+} satisfies OptionMap;
+
+const MODEL_DECL = opt.custom<unknown, { doc: string; required: true; flag: false }>('a model path or {path, layout, bounds, preprocess, ...}', (v) => v, {
+  doc: "the challenger's model: a path or a model declaration",
+  required: true,
+  flag: false,
+});
+/** `shadow:` (every item) and `canary:` (a fraction) — the challenger. */
+export const CHALLENGER_OPTIONS = {
+  shadow: { model: MODEL_DECL, rule: opt.object(RULE_OPTIONS, { doc: 'promotion rule' }) },
+  canary: {
+    model: MODEL_DECL,
+    fraction: opt.number({ doc: 'share of items the challenger serves', min: 0, max: 1, minExclusive: true, maxExclusive: true, default: 0.1 }),
+    rule: opt.object(RULE_OPTIONS, { doc: 'promotion rule' }),
+  },
+} satisfies Record<'shadow' | 'canary', OptionMap>;
+
+/** `serving:` — micro-batching of the timed replay (false: off). */
+export const SERVING_OPTIONS = {
+  max_batch: opt.integer({ doc: 'largest micro-batch', min: 1, max: 65536, default: 32 }),
+  max_wait_ms: opt.number({ doc: 'longest wait for a batch to fill, ms', min: 0, max: 60_000, default: 2 }),
+} satisfies OptionMap;
+
+/** `evaluation:` — how episodes and the timeline are measured. */
+export const EVALUATION_OPTIONS = {
+  settle: opt.integer({ doc: 'items after an episode ends before recovery is judged', min: 0, default: 200 }),
+  bucket: opt.integer({ doc: 'items per timeline bucket', min: 1, default: 50 }),
+} satisfies OptionMap;
+
+/** A segment's own keys (its stresses are parsed by their kinds' parsers). */
+export const SEGMENT_OPTIONS = {
+  from: opt.integer({ doc: 'first item of the segment', min: 0, required: true }),
+  to: opt.integer({ doc: 'end of the segment (exclusive)', min: 1, required: true }),
+} satisfies OptionMap;
+
+/** The keys of a monitor entry besides its type's options. */
+export const MONITOR_ENTRY_OPTIONS = {
+  type: opt.string({ doc: 'the monitor type (gauntlet list monitors)', required: true }),
+  name: opt.string({ doc: 'unique name used in alerts (default type-on)' }),
+  on: opt.string({ doc: 'the signal it watches (monitors fed a per-item signal)' }),
+  dims: opt.integer({ doc: "projection size for 'on: input-projection'", min: 1, max: 4096, default: 16 }),
+} satisfies OptionMap;
+
+function asMapping(v: unknown, where: string, example: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, { code: 'type', value: v, expected: `a mapping like ${example}` });
+  return v as Record<string, unknown>;
+}
 
 /** Reads and validates a YAML (or JSON) scenario file. */
 export function loadScenario(file: string): Scenario {
@@ -126,33 +210,15 @@ export function defaultScenario(): Scenario {
   return loadScenario(path.join(path.dirname(defaultAssets.model), 'stream.yaml'));
 }
 
-const num = (v: unknown, name: string, range: NumberRange): number => checkNumber(name, v, range);
-function opt<T>(o: Record<string, unknown>, key: string, dflt: T, f: (v: unknown, name: string) => T, where = ''): T {
-  return o[key] === undefined ? dflt : f(o[key], keyPath(where, key));
-}
-function choice<T extends string>(v: unknown, name: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new ConfigError(`'${name}' must be one of ${allowed.join(', ')}, got ${show(v)}`);
-  return v as T;
-}
-function filePath(v: unknown, name: string, baseDir: string): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`'${name}' must be a file path, got ${show(v)}`);
-  return path.resolve(baseDir, v);
-}
-
 /** Validates a scenario object; relative paths resolve against `baseDir`. */
 export function resolveScenario(raw: unknown, source: string, baseDir: string): Scenario {
-  const o = asObject(raw, 'scenario', '{ length: 6000, segments: [...] }');
-  checkKeys(o, TOP_KEYS, 'scenario');
-  const model = o.model === undefined ? defaultAssets.model : filePath(o.model, 'model', baseDir);
-  const data = o.data === undefined ? defaultAssets.data : filePath(o.data, 'data', baseDir);
-  const seed = opt(o, 'seed', 0, (v, n) => num(v, n, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }));
-  const length = opt(o, 'length', 6000, (v, n) => num(v, n, { min: 1, max: 100_000_000, integer: true }));
-  const sample = opt(o, 'sample', 'with-replacement' as const, (v, n) => choice(v, n, SAMPLES));
-  const rate = opt(o, 'rate', 200, (v, n) => num(v, n, { min: 0, minExclusive: true, max: 1e7 }));
-  const arrivals = opt(o, 'arrivals', 'poisson' as const, (v, n) => choice(v, n, ARRIVALS));
-  const labelDelay = opt(o, 'label_delay', 200, (v, n) => num(v, n, { min: 0, integer: true }));
-  const batchSize = opt(o, 'batch_size', 256, (v, n) => num(v, n, { min: 1, max: 65536, integer: true }));
-  if (o.segments !== undefined && !Array.isArray(o.segments)) throw new ConfigError(`'segments' must be a list of { from, to, drift | adversarial | annotation }, got ${show(o.segments)}`);
+  const o = asMapping(raw, 'scenario', '{ length: 6000, segments: [...] }');
+  const ctx: ParseContext = { where: '', baseDir };
+  const top = parseOptions(SCENARIO_OPTIONS, o, ctx, { extraKeys: SECTION_KEYS });
+  const model = parseModelDeclaration(o.model, { where: 'model', baseDir }, defaultAssets.model);
+  const data = parseDataDeclaration(o.data, { where: 'data', baseDir }, defaultAssets.data);
+  const { seed, length, sample, rate, arrivals, labelDelay, batchSize } = top;
+  if (o.segments !== undefined && !Array.isArray(o.segments)) fail('segments', { code: 'type', value: o.segments, expected: 'a list of { from, to, drift | adversarial | annotation }' });
   const segments = ((o.segments as unknown[] | undefined) ?? []).map((s, i) => resolveSegment(s, `segments[${i}]`, length));
   const annotation = o.annotation === undefined ? parseAnnotationSpec(DEFAULT_ANNOTATION, 'annotation') : o.annotation === null || o.annotation === 'none' ? null : streamAnnotation(o.annotation, 'annotation');
   const monitors = resolveMonitors(o.monitors);
@@ -160,7 +226,7 @@ export function resolveScenario(raw: unknown, source: string, baseDir: string): 
   if (o.shadow !== undefined && o.canary !== undefined) throw new ConfigError(`'shadow' and 'canary' exclude each other: one challenger runs either on every item or on a fraction of them`);
   const challenger = o.shadow !== undefined ? resolveChallenger(o.shadow, 'shadow', baseDir) : o.canary !== undefined ? resolveChallenger(o.canary, 'canary', baseDir) : null;
   const serving = resolveServing(o.serving);
-  const evaluation = resolveEvaluation(o.evaluation);
+  const evaluation = parseOptions(EVALUATION_OPTIONS, o.evaluation ?? {}, { where: 'evaluation' });
   const s: Scenario = { source, model, data, seed, length, sample, rate, arrivals, segments, labelDelay, annotation, monitors, policy, challenger, serving, evaluation, batchSize };
   checkReferences(s);
   return s;
@@ -173,12 +239,10 @@ function streamAnnotation(v: unknown, where: string): AnnotationSpec {
 }
 
 function resolveSegment(raw: unknown, where: string, length: number): ScenarioSegment {
-  const o = asObject(raw, where, '{ from: 2000, to: 3000, drift: { corruption: gaussian_noise, severity: 4 } }');
-  checkKeys(o, ['from', 'to', 'drift', 'adversarial', 'annotation'], where);
-  if (o.from === undefined) throw new ConfigError(`'${where}.from' is required: the first item of the segment, an integer in [0, ${length - 1}]`);
-  if (o.to === undefined) throw new ConfigError(`'${where}.to' is required: the end of the segment (exclusive), an integer in [1, ${length}]`);
-  const from = num(o.from, `${where}.from`, { min: 0, max: length - 1, integer: true });
-  const to = num(o.to, `${where}.to`, { min: from + 1, max: length, integer: true });
+  const o = asMapping(raw, where, '{ from: 2000, to: 3000, drift: { corruption: gaussian_noise, severity: 4 } }');
+  const seg = parseOptions(SEGMENT_OPTIONS, o, { where }, { extraKeys: EPISODE_KINDS });
+  const from = opt.integer({ doc: 'from', min: 0, max: length - 1 }).check(seg.from, `${where}.from`, { where });
+  const to = opt.integer({ doc: 'to', min: from + 1, max: length }).check(seg.to, `${where}.to`, { where });
   const kinds: EpisodeKind[] = [];
   let drift: SegmentDrift | null = null;
   if (o.drift !== undefined) {
@@ -187,12 +251,12 @@ function resolveSegment(raw: unknown, where: string, length: number): ScenarioSe
   }
   let adversarial: ScenarioSegment['adversarial'] = null;
   if (o.adversarial !== undefined) {
-    const a = asObject(o.adversarial, `${where}.adversarial`, '{ attack: fgsm, eps: 0.1, fraction: 0.5 }');
+    const a = asMapping(o.adversarial, `${where}.adversarial`, '{ attack: fgsm, eps: 0.1, fraction: 0.5 }');
     const { fraction: f, ...rest } = a;
-    const fraction = f === undefined ? 1 : num(f, `${where}.adversarial.fraction`, { min: 0, max: 1, minExclusive: true });
+    const fraction = f === undefined ? 1 : FRACTION.check(f, `${where}.adversarial.fraction`, { where });
     const spec = parseAttackSpec(rest, `${where}.adversarial`);
     if (Array.isArray(spec.eps)) {
-      if (spec.eps.length !== 1) throw new ConfigError(`'${where}.adversarial.eps' must be one number in a stream, got ${show(spec.eps)}`);
+      if (spec.eps.length !== 1) throw new ConfigError(`'${where}.adversarial.eps' must be one number in a stream, got ${showValue(spec.eps)}`);
       spec.eps = spec.eps[0]!;
     }
     adversarial = { spec, fraction };
@@ -208,9 +272,17 @@ function resolveSegment(raw: unknown, where: string, length: number): ScenarioSe
 }
 
 const SHORTHANDS = ['gradual', 'incremental', 'recurring', 'abrupt'] as const;
+/** The share of a segment's items an attack strikes. */
+const FRACTION = opt.number({ doc: "share of the segment's items attacked", min: 0, max: 1, minExclusive: true, default: 1 });
+const SEVERITY = opt.integer({ doc: 'severity', min: 1, max: 5 });
+/** A corruption in a segment: its severity is a number or a schedule over the segment. */
+const STREAM_CORRUPTION_OPTIONS = {
+  corruption: CORRUPTION_OPTIONS.corruption,
+  severity: opt.custom('1-5, or a schedule like { gradual: [1, 5] }', (v) => v, { doc: 'severity over the segment', required: true }),
+};
 
 function resolveDrift(raw: unknown, where: string, len: number): SegmentDrift {
-  const o = asObject(raw, where, '{ corruption: gaussian_noise, severity: 4 }');
+  const o = asMapping(raw, where, '{ corruption: gaussian_noise, severity: 4 }');
   if (!('corruption' in o)) {
     const spec = parseDriftSpec(o, where);
     if ('shift' in spec && (spec.shift === 'prior' || spec.shift === 'subpopulation')) {
@@ -218,23 +290,23 @@ function resolveDrift(raw: unknown, where: string, len: number): SegmentDrift {
     }
     return { spec, schedule: null };
   }
-  checkKeys(o, ['corruption', 'severity'], where);
+  parseOptions(STREAM_CORRUPTION_OPTIONS, o, { where });
   const sw = `${where}.severity`;
   const sev = o.severity;
   let schedule: DriftSchedule;
   if (sev === undefined) throw new ConfigError(`'${sw}' is required: 1-5, or a schedule like { gradual: [1, 5] }`);
   if (typeof sev === 'number') {
-    const s = num(sev, sw, { min: 1, max: 5, integer: true });
+    const s = SEVERITY.check(sev, sw, { where });
     schedule = { kind: 'abrupt', from: s, to: s, at: 0 };
   } else {
-    const so = asObject(sev, sw, '3 or { gradual: [1, 5] } or { kind: recurring, from: 0, to: 4, period: 300 }');
+    const so = asMapping(sev, sw, '3 or { gradual: [1, 5] } or { kind: recurring, from: 0, to: 4, period: 300 }');
     if ('kind' in so) schedule = parseSchedule(so, sw);
     else {
       const short = SHORTHANDS.filter((k) => k in so);
-      if (short.length !== 1) throw new ConfigError(`'${sw}' must be a number 1-5 or one of { gradual: [a, b] }, { incremental: [a, b] }, { recurring: [a, b], period }, { abrupt: [a, b], at }, or { kind, ... }; got ${show(sev)}`);
+      if (short.length !== 1) throw new ConfigError(`'${sw}' must be a number 1-5 or one of { gradual: [a, b] }, { incremental: [a, b] }, { recurring: [a, b], period }, { abrupt: [a, b], at }, or { kind, ... }; got ${showValue(sev)}`);
       const k = short[0]!;
       const pair = so[k];
-      if (!Array.isArray(pair) || pair.length !== 2) throw new ConfigError(`'${sw}.${k}' must be a pair [from, to] of severities 0-5, got ${show(pair)}`);
+      if (!Array.isArray(pair) || pair.length !== 2) fail(`${sw}.${k}`, { code: 'type', value: pair, expected: 'a pair [from, to] of severities 0-5' });
       const { [k]: _, ...rest } = so;
       const base = { kind: k, from: pair[0], to: pair[1] };
       const full = k === 'gradual' || k === 'incremental' ? { ...base, start: 0, end: len, ...rest } : { ...base, ...rest };
@@ -249,11 +321,11 @@ function resolveDrift(raw: unknown, where: string, len: number): SegmentDrift {
 
 function resolveMonitors(raw: unknown): Scenario['monitors'] {
   if (raw === undefined || raw === 'default') return 'default';
-  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`'monitors' must be 'default' or a non-empty list like [{ type: ks, on: confidence }, adwin], got ${show(raw)}`);
+  if (!Array.isArray(raw) || raw.length === 0) fail('monitors', { code: 'type', value: raw, expected: "'default' or a non-empty list like [{ type: ks, on: confidence }, adwin]" });
   const names = new Set<string>();
   return raw.map((entry, i) => {
     const where = `monitors[${i}]`;
-    const e = typeof entry === 'string' ? { type: entry } : asObject(entry, where, '{ type: ks, on: confidence, alpha: 0.0001 }');
+    const e = typeof entry === 'string' ? { type: entry } : asMapping(entry, where, '{ type: ks, on: confidence, alpha: 0.0001 }');
     const spec = resolveMonitor(e, where);
     if (names.has(spec.name)) throw new ConfigError(`'${where}.name' '${spec.name}' is already used by another monitor; give each a unique name`);
     names.add(spec.name);
@@ -261,23 +333,33 @@ function resolveMonitors(raw: unknown): Scenario['monitors'] {
   });
 }
 
-/** Validates one monitor entry `{ type, name?, on?, dims?, ...options }`. */
+/** Validates one monitor entry `{ type, name?, on?, dims?, ...options }` (options snake_case; camelCase before 0.2). */
 export function resolveMonitor(e: Record<string, unknown>, where: string): MonitorSpec {
   const type = e.type;
   const mt = typeof type === 'string' ? getMonitorType(type) : undefined;
-  if (!mt) throw new ConfigError(`'${where}.type' must be one of ${monitorTypeNames.join(', ')}, got ${show(type)}`);
+  if (!mt) fail(keyPath(where, 'type'), { code: 'choice', value: type, expected: `one of ${monitorTypeNames.join(', ')}` });
+  const own = Object.keys(mt.options);
+  const ownEntries = Object.fromEntries(Object.entries(e).filter(([k]) => !(k in MONITOR_ENTRY_OPTIONS)));
+  const head = parseOptions(MONITOR_ENTRY_OPTIONS, Object.fromEntries(Object.entries(e).filter(([k]) => k in MONITOR_ENTRY_OPTIONS)), { where });
   let on: string | null = null;
-  if (mt.signals.length) on = e.on === undefined ? mt.signals[0]! : choice(e.on, `${where}.on`, mt.signals);
+  if (mt.signals.length) on = e.on === undefined ? mt.signals[0]! : opt.choice(mt.signals, { doc: 'signal' }).check(e.on, `${where}.on`, { where });
   else if (e.on !== undefined) throw new ConfigError(`'${where}.on' does not apply to '${mt.type}' (it is fed ${mt.feed === 'error' ? 'the delayed 0/1 error' : mt.feed === 'annotations' ? 'the arriving annotations' : 'squeeze scores'})`);
   let dims: number | null = null;
-  if (on === 'input-projection') dims = e.dims === undefined ? 16 : num(e.dims, `${where}.dims`, { min: 1, max: 4096, integer: true });
+  if (on === 'input-projection') dims = head.dims;
   else if (e.dims !== undefined) throw new ConfigError(`'${where}.dims' applies only with 'on: input-projection'`);
   let name = on ? `${mt.type}-${on}` : mt.type;
-  if (e.name !== undefined) {
-    if (typeof e.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(e.name)) throw new ConfigError(`'${where}.name' must be 1-64 letters, digits or _.:-, got ${show(e.name)}`);
-    name = e.name;
+  if (head.name !== undefined) {
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(head.name)) fail(`${where}.name`, { code: 'type', value: head.name, expected: '1-64 letters, digits or _.:-' });
+    name = head.name;
   }
-  const options = resolveOptions(where, mt.defaults as Required<Record<string, unknown>>, mt.ranges, e, true, ['type', 'name', 'on', 'dims']);
+  let options: Record<string, unknown>;
+  try {
+    options = parseOptions(mt.options, ownEntries, { where });
+  } catch (err) {
+    // Say which monitor type a key is unknown for (its own keys and type, name, on, dims are allowed).
+    if (err instanceof ConfigError && /unknown key/.test(err.message)) throw new ConfigError(err.message.replace(/; allowed keys are .*$/, ` for monitor '${mt.type}'; allowed keys are ${[...Object.keys(MONITOR_ENTRY_OPTIONS), ...own].join(', ')}`));
+    throw err;
+  }
   return { name, type: mt.type, on, dims, options };
 }
 
@@ -301,61 +383,21 @@ function checkReferences(s: Scenario): void {
 }
 
 function resolvePolicy(raw: unknown): Scenario['policy'] {
-  const dflt = { abstainBelow: 0.5, onAlert: [...MONITOR_KINDS] as MonitorKind[], hold: 200 };
-  if (raw === undefined) return dflt;
-  const o = asObject(raw, 'policy', '{ abstain_below: 0.5, on_alert: [drift, adversarial], hold: 200 }');
-  checkKeys(o, ['abstain_below', 'on_alert', 'hold'], 'policy');
-  const abstainBelow = opt(o, 'abstain_below', dflt.abstainBelow, (v, n) => num(v, n, { min: 0, max: 1 }), 'policy');
-  const hold = opt(o, 'hold', dflt.hold, (v, n) => num(v, n, { min: 0, integer: true }), 'policy');
-  let onAlert = dflt.onAlert;
-  const v = o.on_alert;
-  if (v === 'none' || v === false) onAlert = [];
-  else if (v === 'all' || v === undefined) onAlert = dflt.onAlert;
-  else if (Array.isArray(v)) onAlert = v.map((k, i) => choice(k, `policy.on_alert[${i}]`, MONITOR_KINDS));
-  else throw new ConfigError(`'policy.on_alert' must be 'all', 'none' or a list of ${MONITOR_KINDS.join(', ')}, got ${show(v)}`);
-  return { abstainBelow, onAlert, hold };
+  const p = parseOptions(POLICY_OPTIONS, raw ?? {}, { where: 'policy' });
+  return { abstainBelow: p.abstainBelow, onAlert: p.onAlert, hold: p.hold };
 }
 
 function resolveChallenger(raw: unknown, mode: 'shadow' | 'canary', baseDir: string): NonNullable<Scenario['challenger']> {
-  const o = typeof raw === 'string' && mode === 'shadow' ? { model: raw } : asObject(raw, mode, mode === 'shadow' ? 'challenger.onnx or { model: challenger.onnx }' : '{ model: challenger.onnx, fraction: 0.1 }');
-  checkKeys(o, mode === 'shadow' ? ['model', 'rule'] : ['model', 'fraction', 'rule'], mode);
-  if (o.model === undefined) throw new ConfigError(`'${mode}.model' is required: the challenger's .onnx file`);
-  const model = filePath(o.model, `${mode}.model`, baseDir);
-  const fraction = mode === 'shadow' ? 1 : opt(o, 'fraction', 0.1, (v, n) => num(v, n, { min: 0, max: 1, minExclusive: true, maxExclusive: true }), mode);
-  let rule = DEFAULT_RULE;
-  if (o.rule !== undefined) {
-    const w = `${mode}.rule`;
-    const r = asObject(o.rule, w, '{ min_labelled: 200, max_accuracy_drop: 0.01, max_latency_ratio: 2 }');
-    checkKeys(r, ['min_labelled', 'max_accuracy_drop', 'max_latency_ratio'], w);
-    rule = {
-      minLabelled: opt(r, 'min_labelled', DEFAULT_RULE.minLabelled, (v, n) => num(v, n, { min: 1, integer: true }), w),
-      maxAccuracyDrop: opt(r, 'max_accuracy_drop', DEFAULT_RULE.maxAccuracyDrop, (v, n) => num(v, n, { min: -1, max: 1 }), w),
-      maxLatencyRatio: opt(r, 'max_latency_ratio', DEFAULT_RULE.maxLatencyRatio, (v, n) => num(v, n, { min: 0, minExclusive: true }), w),
-    };
-  }
-  return { mode, model, fraction, rule };
+  const o = typeof raw === 'string' && mode === 'shadow' ? { model: raw } : asMapping(raw, mode, mode === 'shadow' ? 'challenger.onnx or { model: challenger.onnx }' : '{ model: challenger.onnx, fraction: 0.1 }');
+  const c = parseOptions(CHALLENGER_OPTIONS[mode], o, { where: mode, baseDir }) as { model: unknown; fraction?: number; rule?: { minLabelled: number; maxAccuracyDrop: number; maxLatencyRatio: number } };
+  const model = parseModelDeclaration(c.model, { where: `${mode}.model`, baseDir });
+  const rule = c.rule ? { minLabelled: c.rule.minLabelled, maxAccuracyDrop: c.rule.maxAccuracyDrop, maxLatencyRatio: c.rule.maxLatencyRatio } : DEFAULT_RULE;
+  return { mode, model, fraction: mode === 'shadow' ? 1 : c.fraction!, rule };
 }
 
 function resolveServing(raw: unknown): Scenario['serving'] {
-  const dflt = { enabled: true, maxBatch: 32, maxWaitMs: 2 };
-  if (raw === undefined || raw === true) return dflt;
-  if (raw === false) return { ...dflt, enabled: false };
-  const o = asObject(raw, 'serving', '{ max_batch: 32, max_wait_ms: 2 } or false');
-  checkKeys(o, ['max_batch', 'max_wait_ms'], 'serving');
-  return {
-    enabled: true,
-    maxBatch: opt(o, 'max_batch', dflt.maxBatch, (v, n) => num(v, n, { min: 1, max: 65536, integer: true }), 'serving'),
-    maxWaitMs: opt(o, 'max_wait_ms', dflt.maxWaitMs, (v, n) => num(v, n, { min: 0, max: 60_000 }), 'serving'),
-  };
-}
-
-function resolveEvaluation(raw: unknown): Scenario['evaluation'] {
-  const dflt = { settle: 200, bucket: 50 };
-  if (raw === undefined) return dflt;
-  const o = asObject(raw, 'evaluation', '{ settle: 200, bucket: 50 }');
-  checkKeys(o, ['settle', 'bucket'], 'evaluation');
-  return {
-    settle: opt(o, 'settle', dflt.settle, (v, n) => num(v, n, { min: 0, integer: true }), 'evaluation'),
-    bucket: opt(o, 'bucket', dflt.bucket, (v, n) => num(v, n, { min: 1, integer: true }), 'evaluation'),
-  };
+  if (raw === undefined || raw === true) raw = {};
+  if (raw === false) return { enabled: false, ...parseOptions(SERVING_OPTIONS, {}, { where: 'serving' }) };
+  const o = parseOptions(SERVING_OPTIONS, raw, { where: 'serving' });
+  return { enabled: true, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs };
 }

@@ -179,8 +179,8 @@ export async function runStream(scenario: Scenario, opts: RunStreamOptions = {})
   const threads = opts.threads ?? 0;
   const ds = await loadDataset(scenario.data);
   if (!ds.labels) throw new DataError(`${ds.name}: a stream needs labelled data (labels arrive after 'label_delay' items)`);
-  const model = await Model.open(scenario.model, { threads });
-  const challengerModel = scenario.challenger ? await Model.open(scenario.challenger.model, { threads }) : null;
+  const model = await Model.open(scenario.model.path, { ...scenario.model, threads });
+  const challengerModel = scenario.challenger ? await Model.open(scenario.challenger.model.path, { ...scenario.challenger.model, threads }) : null;
   const engines = new EngineCache(model);
   try {
     model.checkData(ds);
@@ -534,7 +534,7 @@ async function simulate(sc: Scenario, ds: Dataset, model: Model, challenger: Mod
     scenario: sc,
     seed: sc.seed,
     model: { path: model.label, sha256: model.sha256, output_kind: kind },
-    data: { path: sc.data, sha256: datasetHash(ds), size: ds.size },
+    data: { path: sc.data.path, sha256: datasetHash(ds), size: ds.size },
     items: N,
     classes: K,
     monitors: bound.map((b) => ({ name: b.spec.name, type: b.spec.type, kind: b.monitor.kind, on: b.spec.on, options: b.spec.options })),

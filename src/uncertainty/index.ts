@@ -19,7 +19,7 @@ export {
   type ConformalReport,
 } from './conformal.js';
 export { riskCoverageCurve, fitSelectiveThreshold, selectiveAt, selectiveItems, type RiskCoverageCurve, type SelectiveOutcome } from './selective.js';
-export { parseUncertaintySpec, type UncertaintySpec } from './spec.js';
+export { parseUncertaintySpec, UNCERTAINTY_OPTIONS, CONFORMAL_OPTIONS, SELECTIVE_OPTIONS, type UncertaintySpec } from './spec.js';
 export {
   prepareUncertainty,
   uncertaintyCell,

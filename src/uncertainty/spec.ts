@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { fail, keyPath, opt, parseOptions, type OptionMap, type OptionsOf, type ParseContext } from '../options/schema.js';
 import { CONFORMAL_SCORES, type ConformalScore } from './conformal.js';
 
 /**
@@ -28,76 +29,80 @@ export interface UncertaintySpec {
   calibration_fraction: number;
 }
 
-const KEYS = ['temperature', 'conformal', 'ensemble', 'mc_dropout', 'selective', 'calibration_fraction'] as const;
-const CONFORMAL_KEYS = ['alpha', 'score', 'randomized'] as const;
-const SELECTIVE_KEYS = ['target_risk'] as const;
-const EXAMPLE = '{ temperature: true, conformal: { alpha: 0.1 }, ensemble: [m2.onnx], mc_dropout: 20, selective: { target_risk: 0.05 } }';
+const OFF = [null, false] as const;
 
-const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
+/** `conformal:` — split conformal prediction sets. */
+export const CONFORMAL_OPTIONS = {
+  alpha: opt.number({ doc: 'miscoverage: sets cover the true label with probability 1 - alpha', min: 0, max: 1, minExclusive: true, maxExclusive: true, required: true }),
+  score: opt.choice(CONFORMAL_SCORES, { doc: 'nonconformity score', default: 'lac' }),
+  randomized: opt.boolean({ doc: 'randomized sets (aps only)', defaultText: 'true for aps' }),
+} satisfies OptionMap;
 
-function object(v: unknown, where: string, keys: readonly string[], example: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`'${where}' must be an object like ${example}, got ${show(v)}`);
-  for (const k of Object.keys(v)) {
-    if (!keys.includes(k)) throw new ConfigError(`'${where}' has unknown key '${k}'; allowed keys are ${keys.join(', ')}`);
-  }
-  return v as Record<string, unknown>;
+/** `selective:` — selective prediction. */
+export const SELECTIVE_OPTIONS = {
+  target_risk: opt.number({ doc: 'error rate the confidence threshold must meet on clean data', min: 0, max: 1, maxExclusive: true, required: true }),
+} satisfies OptionMap;
+
+/** Null or false (or absent) turns an optional subsection off. */
+function orOff<M extends OptionMap>(map: M, doc: string) {
+  const inner = opt.object(map, { doc });
+  return opt.custom<OptionsOf<M> | null, { doc: string; flag: false }>(
+    `${inner.expected}, or false`,
+    (v, p, ctx) => ((OFF as readonly unknown[]).includes(v) ? null : inner.check(v, p, ctx)),
+    { doc, flag: false },
+  );
 }
 
-function boolean(v: unknown, where: string): boolean {
-  if (typeof v !== 'boolean') throw new ConfigError(`'${where}' must be true or false, got ${show(v)}`);
-  return v;
-}
+const MC_EXPECTED = 'the number of passes, an integer in [2, 1000] (0 or false: off)';
 
-function openInterval(v: unknown, where: string, lo: number, hi: number, loClosed = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (loClosed ? v < lo : v <= lo) || v >= hi) {
-    throw new ConfigError(`'${where}' must be a number in ${loClosed ? '[' : '('}${lo}, ${hi}), got ${show(v)}`);
-  }
-  return v;
-}
+/** The keys of the `uncertainty` section. */
+export const UNCERTAINTY_OPTIONS = {
+  temperature: opt.boolean({ doc: 'fit a temperature on the calibration split; report ECE/NLL before and after', default: false }),
+  conformal: orOff(CONFORMAL_OPTIONS, 'split conformal sets: {alpha, score: lac | aps, randomized}'),
+  ensemble: opt.custom<string[], { doc: string; default: string[]; flag: false }>(
+    'a list of .onnx paths',
+    (v, p, ctx) => {
+      if (v === null) return [];
+      if (!Array.isArray(v)) return fail(p, { code: 'type', value: v, expected: 'a list of .onnx paths' });
+      return v.map((m: unknown, i) => {
+        if (typeof m !== 'string' || m.trim() === '') return fail(`${p}[${i}]`, { code: 'type', value: m, expected: 'a path to an .onnx model' });
+        const abs = path.resolve(ctx.baseDir ?? process.cwd(), m);
+        if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new ConfigError(`'${p}[${i}]': no such model file ${abs}`);
+        return abs;
+      });
+    },
+    { doc: "further ensemble members (the campaign's model is member 0)", default: [], flag: false },
+  ),
+  mc_dropout: opt.custom<number, { doc: string; default: number }>(
+    MC_EXPECTED,
+    (v, p) => (v === false || v === null || v === 0 ? 0 : typeof v === 'number' && Number.isInteger(v) && v >= 2 && v <= 1000 ? v : fail(p, { code: 'range', value: v, expected: MC_EXPECTED })),
+    { doc: 'MC-dropout passes (the model needs Dropout nodes)', default: 0 },
+  ),
+  selective: orOff(SELECTIVE_OPTIONS, 'selective prediction: {target_risk}'),
+  calibration_fraction: opt.number({ doc: 'share of the clean items that calibrate', min: 0, max: 1, minExclusive: true, maxExclusive: true, default: 0.5 }),
+} satisfies OptionMap;
 
 /**
  * Validates the `uncertainty` section. `where` is its key path for messages (e.g. 'uncertainty');
  * ensemble paths are resolved against `baseDir` (default: the working directory) and must exist.
  * Every error is a one-line ConfigError naming the key path and what is allowed.
  */
-export function parseUncertaintySpec(obj: unknown, where: string, baseDir = '.'): UncertaintySpec {
-  const o = object(obj, where, KEYS, EXAMPLE);
-  const spec: UncertaintySpec = { temperature: false, conformal: null, ensemble: [], mc_dropout: 0, selective: null, calibration_fraction: 0.5 };
-  if (o.temperature !== undefined) spec.temperature = boolean(o.temperature, `${where}.temperature`);
-  if (o.conformal !== undefined && o.conformal !== null && o.conformal !== false) {
-    const w = `${where}.conformal`;
-    const c = object(o.conformal, w, CONFORMAL_KEYS, "{ alpha: 0.1, score: 'lac' }");
-    if (c.alpha === undefined) throw new ConfigError(`'${w}.alpha' is required: a number in (0, 1)`);
-    const alpha = openInterval(c.alpha, `${w}.alpha`, 0, 1);
-    const score = c.score ?? 'lac';
-    if (!CONFORMAL_SCORES.includes(score as ConformalScore)) throw new ConfigError(`'${w}.score' must be one of ${CONFORMAL_SCORES.map((s) => `'${s}'`).join(', ')}, got ${show(score)}`);
-    const randomized = c.randomized === undefined ? score === 'aps' : boolean(c.randomized, `${w}.randomized`);
-    if (randomized && score !== 'aps') throw new ConfigError(`'${w}.randomized' applies to score 'aps' only, got score '${String(score)}'`);
-    spec.conformal = { alpha, score: score as ConformalScore, randomized };
+export function parseUncertaintySpec(obj: unknown, where: string, baseDir = '.', ctx: Omit<ParseContext, 'where' | 'baseDir'> = {}): UncertaintySpec {
+  const c: ParseContext = { ...ctx, where, baseDir: path.resolve(baseDir) };
+  const o = parseOptions(UNCERTAINTY_OPTIONS, obj, c);
+  let conformal: UncertaintySpec['conformal'] = null;
+  if (o.conformal) {
+    const { alpha, score, randomized: r } = o.conformal;
+    const randomized = r ?? score === 'aps';
+    if (randomized && score !== 'aps') throw new ConfigError(`'${keyPath(where, 'conformal')}.randomized' applies to score 'aps' only, got score '${score}'`);
+    conformal = { alpha, score, randomized };
   }
-  if (o.ensemble !== undefined && o.ensemble !== null) {
-    const w = `${where}.ensemble`;
-    if (!Array.isArray(o.ensemble)) throw new ConfigError(`'${w}' must be a list of .onnx paths, got ${show(o.ensemble)}`);
-    spec.ensemble = o.ensemble.map((p, i) => {
-      if (typeof p !== 'string' || p.trim() === '') throw new ConfigError(`'${w}[${i}]' must be a path to an .onnx model, got ${show(p)}`);
-      const abs = path.resolve(baseDir, p);
-      if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new ConfigError(`'${w}[${i}]': no such model file ${abs}`);
-      return abs;
-    });
-  }
-  if (o.mc_dropout !== undefined && o.mc_dropout !== false && o.mc_dropout !== null) {
-    const v = o.mc_dropout;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v === 1 || v > 1000) {
-      throw new ConfigError(`'${where}.mc_dropout' must be the number of passes, an integer in [2, 1000] (0 or false: off), got ${show(v)}`);
-    }
-    spec.mc_dropout = v;
-  }
-  if (o.selective !== undefined && o.selective !== null && o.selective !== false) {
-    const w = `${where}.selective`;
-    const s = object(o.selective, w, SELECTIVE_KEYS, '{ target_risk: 0.05 }');
-    if (s.target_risk === undefined) throw new ConfigError(`'${w}.target_risk' is required: a number in [0, 1)`);
-    spec.selective = { target_risk: openInterval(s.target_risk, `${w}.target_risk`, 0, 1, true) };
-  }
-  if (o.calibration_fraction !== undefined) spec.calibration_fraction = openInterval(o.calibration_fraction, `${where}.calibration_fraction`, 0, 1);
-  return spec;
+  return {
+    temperature: o.temperature,
+    conformal,
+    ensemble: o.ensemble,
+    mc_dropout: o.mcDropout,
+    selective: o.selective ? { target_risk: o.selective.targetRisk } : null,
+    calibration_fraction: o.calibrationFraction,
+  };
 }

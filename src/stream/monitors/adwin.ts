@@ -27,8 +27,9 @@
  *   for (let i = 0; i < 2000; i++) if (adwin.update(rng.uniform() < (i < 1000 ? 0.1 : 0.3) ? 1 : 0).driftDetected) console.log(i);
  *   // first alert at 1081 (then 1085 and 1105, as the window keeps shrinking to the new rate)
  */
-import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type Monitor, type MonitorKind } from '../types.js';
 
 export interface ADWINOptions {
   kind?: MonitorKind;
@@ -46,16 +47,16 @@ export interface ADWINOptions {
   direction?: 'both' | 'up' | 'down';
 }
 
-export const ADWIN_DEFAULTS: Required<ADWINOptions> = { kind: 'performance', delta: 0.002, clock: 1, maxBuckets: 5, minWindow: 5, grace: 10, direction: 'both' };
-export const ADWIN_RANGES: OptionRanges<ADWINOptions> = {
-  kind: MONITOR_KINDS,
-  delta: PROBABILITY_OPEN,
-  clock: COUNT(1),
-  maxBuckets: COUNT(2, 1000),
-  minWindow: COUNT(1),
-  grace: COUNT(1),
-  direction: ['both', 'up', 'down'],
+export const ADWIN_OPTIONS = {
+  kind: kindOpt('performance'),
+  delta: probabilityOpen('confidence: the probability of a false split is bounded by about delta', 0.002),
+  clock: count('test for a change every this many updates', 1, 1),
+  max_buckets: count('buckets of each size before two are merged', 5, 2, 1000),
+  min_window: count('smallest sub-window a split may leave on either side', 5, 1),
+  grace: count('no test before the window holds this many values', 10, 1),
+  direction: opt.choice(['both', 'up', 'down'] as const, { doc: 'which changes raise an alert (the window adapts to all)', default: 'both' }),
 };
+export const ADWIN_DEFAULTS = defaultsOf(ADWIN_OPTIONS) as Required<ADWINOptions>;
 
 interface Row {
   totals: number[];
@@ -77,7 +78,7 @@ export class ADWIN implements Monitor<number> {
   private thr = NaN;
 
   constructor(opts: ADWINOptions = {}) {
-    this.options = resolveOptions('ADWIN', ADWIN_DEFAULTS, ADWIN_RANGES, opts);
+    this.options = resolveOptions('ADWIN', ADWIN_OPTIONS, opts);
     this.kind = this.options.kind;
   }
 

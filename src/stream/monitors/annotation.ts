@@ -21,8 +21,9 @@
  *   // first alert at 1022
  */
 import { BinomialRateMonitor } from '../binomial.js';
-import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type MonitorKind } from '../types.js';
 
 export interface AnnotationDisagreementOptions {
   kind?: MonitorKind;
@@ -31,8 +32,13 @@ export interface AnnotationDisagreementOptions {
   alpha?: number;
 }
 
-export const ANNOTATION_DEFAULTS: Required<AnnotationDisagreementOptions> = { kind: 'annotation', reference: 300, window: 50, alpha: 1e-4 };
-export const ANNOTATION_RANGES: OptionRanges<AnnotationDisagreementOptions> = { kind: MONITOR_KINDS, reference: COUNT(10), window: COUNT(5), alpha: PROBABILITY_OPEN };
+export const ANNOTATION_OPTIONS = {
+  kind: kindOpt('annotation'),
+  reference: count('items whose disagreement rate forms the reference', 300, 10),
+  window: count('items in the sliding window', 50, 5),
+  alpha: probabilityOpen('alert when the binomial p-value is below this', 1e-4),
+};
+export const ANNOTATION_DEFAULTS = defaultsOf(ANNOTATION_OPTIONS) as Required<AnnotationDisagreementOptions>;
 
 /** 1 when the item's labels (−1 = none) are not unanimous, 0 when they are, null with fewer than two labels. */
 export function disputed(labels: ArrayLike<number>): 0 | 1 | null {
@@ -54,7 +60,7 @@ export class AnnotationDisagreement extends BinomialRateMonitor<ArrayLike<number
   private refDisputed = 0;
 
   constructor(opts: AnnotationDisagreementOptions = {}) {
-    super(resolveOptions('AnnotationDisagreement', ANNOTATION_DEFAULTS, ANNOTATION_RANGES, opts));
+    super(resolveOptions('AnnotationDisagreement', ANNOTATION_OPTIONS, opts));
   }
 
   update(labels: ArrayLike<number>): this {

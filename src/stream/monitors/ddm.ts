@@ -15,8 +15,9 @@
  *   for (let i = 0; i < 2000; i++) if (ddm.update(rng.uniform() < (i < 1000 ? 0.1 : 0.3) ? 1 : 0).driftDetected) console.log(i);
  *   // first alert at 1049
  */
-import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type Monitor, type MonitorKind } from '../types.js';
 
 export interface DDMOptions {
   kind?: MonitorKind;
@@ -25,13 +26,13 @@ export interface DDMOptions {
   driftThreshold?: number;
 }
 
-export const DDM_DEFAULTS: Required<DDMOptions> = { kind: 'performance', warmStart: 500, warningThreshold: 2, driftThreshold: 3 };
-export const DDM_RANGES: OptionRanges<DDMOptions> = {
-  kind: MONITOR_KINDS,
-  warmStart: COUNT(1),
-  warningThreshold: { min: 0, minExclusive: true },
-  driftThreshold: { min: 0, minExclusive: true },
+export const DDM_OPTIONS = {
+  kind: kindOpt('performance'),
+  warm_start: count('errors seen before testing', 500, 1),
+  warning_threshold: opt.number({ doc: 'standard deviations above the minimum for a warning', min: 0, minExclusive: true, default: 2 }),
+  drift_threshold: opt.number({ doc: 'standard deviations above the minimum for an alert', min: 0, minExclusive: true, default: 3 }),
 };
+export const DDM_DEFAULTS = defaultsOf(DDM_OPTIONS) as Required<DDMOptions>;
 
 export class DDM implements Monitor<number> {
   readonly options: Required<DDMOptions>;
@@ -45,7 +46,7 @@ export class DDM implements Monitor<number> {
   private stat = NaN;
 
   constructor(opts: DDMOptions = {}) {
-    this.options = resolveOptions('DDM', DDM_DEFAULTS, DDM_RANGES, opts);
+    this.options = resolveOptions('DDM', DDM_OPTIONS, opts);
     this.kind = this.options.kind;
   }
 

@@ -4,17 +4,18 @@
  * --help` are driven by this list.
  */
 import type { Rng } from '../../rng.js';
-import { describeOptions, type OptionRanges } from '../options.js';
+import { describeOptions, type OptionMap } from '../../options/schema.js';
+import { defaultsOf } from '../options.js';
 import { ITEM_SIGNALS, VECTOR_SIGNALS } from '../signals.js';
 import type { Monitor, MonitorKind } from '../types.js';
-import { ADWIN, ADWIN_DEFAULTS, ADWIN_RANGES } from './adwin.js';
-import { AnnotationDisagreement, ANNOTATION_DEFAULTS, ANNOTATION_RANGES } from './annotation.js';
-import { DDM, DDM_DEFAULTS, DDM_RANGES } from './ddm.js';
-import { KSWindow, KS_DEFAULTS, KS_RANGES } from './ks.js';
-import { OnlineMMD, MMD_DEFAULTS, MMD_RANGES } from './mmd.js';
-import { PageHinkley, PH_DEFAULTS, PH_RANGES } from './page-hinkley.js';
-import { PSIWindow, PSI_DEFAULTS, PSI_RANGES } from './psi.js';
-import { SqueezeDetector, SQUEEZE_DEFAULTS, SQUEEZE_RANGES } from './squeeze.js';
+import { ADWIN, ADWIN_OPTIONS } from './adwin.js';
+import { AnnotationDisagreement, ANNOTATION_OPTIONS } from './annotation.js';
+import { DDM, DDM_OPTIONS } from './ddm.js';
+import { KSWindow, KS_OPTIONS } from './ks.js';
+import { OnlineMMD, MMD_OPTIONS } from './mmd.js';
+import { PageHinkley, PH_OPTIONS } from './page-hinkley.js';
+import { PSIWindow, PSI_OPTIONS } from './psi.js';
+import { SqueezeDetector, SQUEEZE_OPTIONS } from './squeeze.js';
 
 export { ADWIN, type ADWINOptions } from './adwin.js';
 export { AnnotationDisagreement, disputed, type AnnotationDisagreementOptions } from './annotation.js';
@@ -39,8 +40,10 @@ export interface MonitorType {
   readonly feed: MonitorFeed;
   /** Allowed `on` values, the default first (empty: the feed fixes the signal). */
   readonly signals: readonly string[];
+  /** Every option, declared once (snake_case keys in scenarios; camelCase for `create`). */
+  readonly options: OptionMap;
+  /** The options' defaults, camelCase keys. */
   readonly defaults: Readonly<Record<string, unknown>>;
-  readonly ranges: OptionRanges<Record<string, unknown>>;
   /** Options whose value is a count of items that must be clean at the start of the stream. */
   readonly referenceOption: string | null;
   create(options: Record<string, unknown>, rng: Rng): Monitor<never>;
@@ -51,19 +54,19 @@ function entry<O extends object>(
   summary: string,
   feed: MonitorFeed,
   signals: readonly string[],
-  defaults: Required<O>,
-  ranges: OptionRanges<O>,
+  options: OptionMap,
   referenceOption: string | null,
   create: (o: O, rng: Rng) => Monitor<never>,
 ): MonitorType {
+  const defaults = defaultsOf(options);
   return {
     type,
     summary,
-    kind: (defaults as unknown as { kind: MonitorKind }).kind,
+    kind: defaults.kind as MonitorKind,
     feed,
     signals,
-    defaults: defaults as Record<string, unknown>,
-    ranges: ranges as unknown as OptionRanges<Record<string, unknown>>,
+    options,
+    defaults,
     referenceOption,
     create: (o, rng) => create(o as O, rng),
   };
@@ -71,14 +74,14 @@ function entry<O extends object>(
 
 /** Every monitor type, in the order `--help` lists them. */
 export const monitorTypes: readonly MonitorType[] = [
-  entry('ks', 'windowed Kolmogorov-Smirnov test against a reference window', 'item', ITEM_SIGNALS, KS_DEFAULTS, KS_RANGES, 'reference', (o) => new KSWindow(o) as Monitor<never>),
-  entry('psi', 'windowed population stability index against a reference window', 'item', ITEM_SIGNALS, PSI_DEFAULTS, PSI_RANGES, 'reference', (o) => new PSIWindow(o) as Monitor<never>),
-  entry('mmd', 'online MMD (RBF kernel) with a permutation threshold from the reference', 'vector', VECTOR_SIGNALS, MMD_DEFAULTS, MMD_RANGES, 'reference', (o, rng) => new OnlineMMD(o, rng) as Monitor<never>),
-  entry('adwin', 'ADWIN adaptive window on the delayed 0/1 error', 'error', [], ADWIN_DEFAULTS, ADWIN_RANGES, null, (o) => new ADWIN(o) as Monitor<never>),
-  entry('page-hinkley', 'Page-Hinkley test for a rise of the delayed error rate', 'error', [], PH_DEFAULTS, PH_RANGES, null, (o) => new PageHinkley(o) as Monitor<never>),
-  entry('ddm', 'DDM drift detection method on the delayed 0/1 error', 'error', [], DDM_DEFAULTS, DDM_RANGES, null, (o) => new DDM(o) as Monitor<never>),
-  entry('squeeze', 'feature squeezing: rate of items whose prediction moves under bit-depth reduction', 'squeeze', [], SQUEEZE_DEFAULTS, SQUEEZE_RANGES, 'reference', (o) => new SqueezeDetector(o) as Monitor<never>),
-  entry('annotation-disagreement', 'rate of items whose annotators disagree, as labels arrive', 'annotations', [], ANNOTATION_DEFAULTS, ANNOTATION_RANGES, 'reference', (o) => new AnnotationDisagreement(o) as Monitor<never>),
+  entry('ks', 'windowed Kolmogorov-Smirnov test against a reference window', 'item', ITEM_SIGNALS, KS_OPTIONS, 'reference', (o) => new KSWindow(o) as Monitor<never>),
+  entry('psi', 'windowed population stability index against a reference window', 'item', ITEM_SIGNALS, PSI_OPTIONS, 'reference', (o) => new PSIWindow(o) as Monitor<never>),
+  entry('mmd', 'online MMD (RBF kernel) with a permutation threshold from the reference', 'vector', VECTOR_SIGNALS, MMD_OPTIONS, 'reference', (o, rng) => new OnlineMMD(o, rng) as Monitor<never>),
+  entry('adwin', 'ADWIN adaptive window on the delayed 0/1 error', 'error', [], ADWIN_OPTIONS, null, (o) => new ADWIN(o) as Monitor<never>),
+  entry('page-hinkley', 'Page-Hinkley test for a rise of the delayed error rate', 'error', [], PH_OPTIONS, null, (o) => new PageHinkley(o) as Monitor<never>),
+  entry('ddm', 'DDM drift detection method on the delayed 0/1 error', 'error', [], DDM_OPTIONS, null, (o) => new DDM(o) as Monitor<never>),
+  entry('squeeze', 'feature squeezing: rate of items whose prediction moves under bit-depth reduction', 'squeeze', [], SQUEEZE_OPTIONS, 'reference', (o) => new SqueezeDetector(o) as Monitor<never>),
+  entry('annotation-disagreement', 'rate of items whose annotators disagree, as labels arrive', 'annotations', [], ANNOTATION_OPTIONS, 'reference', (o) => new AnnotationDisagreement(o) as Monitor<never>),
 ];
 
 export const monitorTypeNames: readonly string[] = monitorTypes.map((m) => m.type);
@@ -119,7 +122,9 @@ export function describeMonitorTypes(): string {
   return monitorTypes
     .map((m) => {
       const on = m.signals.length ? `  on: ${m.signals.join(' | ')} (default ${m.signals[0]})` : '';
-      const opts = describeOptions(m.defaults as Required<Record<string, unknown>>, m.ranges).filter((l) => !l.startsWith('kind '));
+      const opts = describeOptions(m.options)
+        .filter((o) => o.key !== 'kind')
+        .map((o) => `${o.key} ${o.expected.replace(/^an? (integer|number) in /, '')}, default ${o.default}`);
       return `  ${m.type.padEnd(24)} ${m.summary} [${m.kind}]\n${on ? `  ${on}\n` : ''}      ${opts.join('; ')}`;
     })
     .join('\n');

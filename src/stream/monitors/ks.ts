@@ -19,8 +19,9 @@
  *   // first alert at 1541 (then 1641, 1741: the window refills after each alert)
  */
 import { ksPValue, ksStatistic } from '../../stress/drift/distance.js';
-import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type MonitorKind } from '../types.js';
 import { WindowVsReference } from '../window.js';
 
 export interface KSWindowOptions {
@@ -34,8 +35,13 @@ export interface KSWindowOptions {
   alpha?: number;
 }
 
-export const KS_DEFAULTS: Required<KSWindowOptions> = { kind: 'drift', reference: 1000, window: 100, alpha: 1e-4 };
-export const KS_RANGES: OptionRanges<KSWindowOptions> = { kind: MONITOR_KINDS, reference: COUNT(10), window: COUNT(10), alpha: PROBABILITY_OPEN };
+export const KS_OPTIONS = {
+  kind: kindOpt('drift'),
+  reference: count('values that form the reference (from the start of the stream)', 1000, 10),
+  window: count('values in the sliding window compared with the reference', 100, 10),
+  alpha: probabilityOpen('alert when the KS p-value is below this', 1e-4),
+};
+export const KS_DEFAULTS = defaultsOf(KS_OPTIONS) as Required<KSWindowOptions>;
 
 /** The smallest KS statistic whose p-value is below alpha for samples of n and m. */
 export function ksCriticalValue(n: number, m: number, alpha: number): number {
@@ -54,7 +60,7 @@ export class KSWindow extends WindowVsReference {
   readonly threshold: number;
 
   constructor(opts: KSWindowOptions = {}) {
-    const options = resolveOptions('KSWindow', KS_DEFAULTS, KS_RANGES, opts);
+    const options = resolveOptions('KSWindow', KS_OPTIONS, opts);
     super(options.kind, options.reference, options.window);
     this.options = options;
     this.threshold = ksCriticalValue(this.options.reference, this.options.window, this.options.alpha);

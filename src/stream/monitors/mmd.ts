@@ -27,8 +27,9 @@
 import { UsageError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { mmdTest } from '../../stress/drift/distance.js';
-import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type Monitor, type MonitorKind } from '../types.js';
 
 export interface OnlineMMDOptions {
   kind?: MonitorKind;
@@ -38,14 +39,14 @@ export interface OnlineMMDOptions {
   permutations?: number;
 }
 
-export const MMD_DEFAULTS: Required<OnlineMMDOptions> = { kind: 'drift', reference: 500, window: 100, alpha: 2e-4, permutations: 5000 };
-export const MMD_RANGES: OptionRanges<OnlineMMDOptions> = {
-  kind: MONITOR_KINDS,
-  reference: COUNT(20, 5000),
-  window: COUNT(2),
-  alpha: PROBABILITY_OPEN,
-  permutations: COUNT(10, 1_000_000),
+export const MMD_OPTIONS = {
+  kind: kindOpt('drift'),
+  reference: count('vectors that form the reference', 500, 20, 5000),
+  window: count('vectors in the sliding window (smaller than reference)', 100, 2),
+  alpha: probabilityOpen('false-alarm level of the permutation threshold', 2e-4),
+  permutations: count('permutations that set the threshold', 5000, 10),
 };
+export const MMD_DEFAULTS = defaultsOf(MMD_OPTIONS) as Required<OnlineMMDOptions>;
 
 export class OnlineMMD implements Monitor<ArrayLike<number>> {
   readonly options: Required<OnlineMMDOptions>;
@@ -68,7 +69,7 @@ export class OnlineMMD implements Monitor<ArrayLike<number>> {
   private stat = NaN;
 
   constructor(opts: OnlineMMDOptions = {}, private readonly rng: Rng = new Rng(0)) {
-    this.options = resolveOptions('OnlineMMD', MMD_DEFAULTS, MMD_RANGES, opts);
+    this.options = resolveOptions('OnlineMMD', MMD_OPTIONS, opts);
     this.kind = this.options.kind;
     if (this.options.window >= this.options.reference) {
       throw new UsageError(`'OnlineMMD.window' must be smaller than 'reference' (${this.options.reference}), got ${this.options.window}`);

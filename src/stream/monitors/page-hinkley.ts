@@ -20,8 +20,9 @@
  *   for (let i = 0; i < 2000; i++) if (ph.update(rng.uniform() < (i < 1000 ? 0.1 : 0.3) ? 1 : 0).driftDetected) console.log(i);
  *   // first alert at 1047
  */
-import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type Monitor, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type Monitor, type MonitorKind } from '../types.js';
 
 export interface PageHinkleyOptions {
   kind?: MonitorKind;
@@ -34,14 +35,14 @@ export interface PageHinkleyOptions {
   alpha?: number;
 }
 
-export const PH_DEFAULTS: Required<PageHinkleyOptions> = { kind: 'performance', delta: 0.03, threshold: 12, minInstances: 30, alpha: 0.9999 };
-export const PH_RANGES: OptionRanges<PageHinkleyOptions> = {
-  kind: MONITOR_KINDS,
-  delta: { min: 0 },
-  threshold: { min: 0, minExclusive: true },
-  minInstances: COUNT(1),
-  alpha: { min: 0, max: 1, minExclusive: true },
+export const PH_OPTIONS = {
+  kind: kindOpt('performance'),
+  delta: opt.number({ doc: 'change magnitude tolerated (delta)', min: 0, default: 0.03 }),
+  threshold: opt.number({ doc: 'evidence needed for an alert (lambda)', min: 0, minExclusive: true, default: 12 }),
+  min_instances: count('values seen before an alert', 30, 1),
+  alpha: opt.number({ doc: 'forgetting factor on the cumulative sum', min: 0, max: 1, minExclusive: true, default: 0.9999 }),
 };
+export const PH_DEFAULTS = defaultsOf(PH_OPTIONS) as Required<PageHinkleyOptions>;
 
 export class PageHinkley implements Monitor<number> {
   readonly options: Required<PageHinkleyOptions>;
@@ -52,7 +53,7 @@ export class PageHinkley implements Monitor<number> {
   private detected = false;
 
   constructor(opts: PageHinkleyOptions = {}) {
-    this.options = resolveOptions('PageHinkley', PH_DEFAULTS, PH_RANGES, opts);
+    this.options = resolveOptions('PageHinkley', PH_OPTIONS, opts);
     this.kind = this.options.kind;
   }
 

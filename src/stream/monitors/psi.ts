@@ -14,8 +14,9 @@
  *   // first alert at 1560
  */
 import { psi, PSI_BINS, PSI_EPSILON } from '../../stress/drift/distance.js';
-import { COUNT, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type MonitorKind } from '../types.js';
 import { WindowVsReference } from '../window.js';
 
 export interface PSIWindowOptions {
@@ -27,14 +28,19 @@ export interface PSIWindowOptions {
   threshold?: number;
 }
 
-export const PSI_DEFAULTS: Required<PSIWindowOptions> = { kind: 'drift', reference: 1000, window: 200, threshold: 0.25 };
-export const PSI_RANGES: OptionRanges<PSIWindowOptions> = { kind: MONITOR_KINDS, reference: COUNT(10), window: COUNT(10), threshold: { min: 0, minExclusive: true } };
+export const PSI_OPTIONS = {
+  kind: kindOpt('drift'),
+  reference: count('values that form the reference', 1000, 10),
+  window: count('values in the sliding window', 200, 10),
+  threshold: opt.number({ doc: 'alert when the PSI exceeds this', min: 0, minExclusive: true, default: 0.25 }),
+};
+export const PSI_DEFAULTS = defaultsOf(PSI_OPTIONS) as Required<PSIWindowOptions>;
 
 export class PSIWindow extends WindowVsReference {
   readonly options: Required<PSIWindowOptions>;
 
   constructor(opts: PSIWindowOptions = {}) {
-    const options = resolveOptions('PSIWindow', PSI_DEFAULTS, PSI_RANGES, opts);
+    const options = resolveOptions('PSIWindow', PSI_OPTIONS, opts);
     super(options.kind, options.reference, options.window);
     this.options = options;
   }

@@ -30,8 +30,9 @@ import { DataError } from '../../errors.js';
 import { toProbabilities } from '../../metrics/classification.js';
 import { quantile } from '../../metrics/suite.js';
 import { BinomialRateMonitor } from '../binomial.js';
-import { COUNT, PROBABILITY_OPEN, resolveOptions, type OptionRanges } from '../options.js';
-import { MONITOR_KINDS, type MonitorKind } from '../types.js';
+import { count, defaultsOf, kindOpt, probabilityOpen, resolveOptions } from '../options.js';
+import { opt } from '../../options/schema.js';
+import { type MonitorKind } from '../types.js';
 import { ReferenceBuffer } from '../window.js';
 
 export interface SqueezeDetectorOptions {
@@ -47,16 +48,16 @@ export interface SqueezeDetectorOptions {
   alpha?: number;
 }
 
-export const SQUEEZE_DEFAULTS: Required<SqueezeDetectorOptions> = { kind: 'adversarial', bits: 2, median: 0, reference: 1000, quantile: 0.99, window: 100, alpha: 1e-4 };
-export const SQUEEZE_RANGES: OptionRanges<SqueezeDetectorOptions> = {
-  kind: MONITOR_KINDS,
-  bits: COUNT(1, 16),
-  median: COUNT(0, 15),
-  reference: COUNT(10),
-  quantile: PROBABILITY_OPEN,
-  window: COUNT(5),
-  alpha: PROBABILITY_OPEN,
+export const SQUEEZE_OPTIONS = {
+  kind: kindOpt('adversarial'),
+  bits: count('bit depth of the bit-depth squeezer', 2, 1, 16),
+  median: count('side of the median-filter squeezer (0 or 1: off; images only)', 0, 0, 15),
+  reference: count('items whose scores form the reference', 1000, 10),
+  quantile: probabilityOpen('reference quantile above which a score is flagged', 0.99),
+  window: count('items in the sliding window', 100, 5),
+  alpha: probabilityOpen('alert when the binomial p-value is below this', 1e-4),
 };
+export const SQUEEZE_DEFAULTS = defaultsOf(SQUEEZE_OPTIONS) as Required<SqueezeDetectorOptions>;
 
 /** Rounds every value to one of 2^bits − 1 + 1 levels spanning [lo, hi]; a new array. */
 export function squeezeBitDepth(x: Float32Array, bits: number, bounds: readonly [number, number] = [0, 1]): Float32Array {
@@ -103,7 +104,7 @@ export class SqueezeDetector extends BinomialRateMonitor<number, Required<Squeez
   private cut = NaN;
 
   constructor(opts: SqueezeDetectorOptions = {}) {
-    super(resolveOptions('SqueezeDetector', SQUEEZE_DEFAULTS, SQUEEZE_RANGES, opts));
+    super(resolveOptions('SqueezeDetector', SQUEEZE_OPTIONS, opts));
     this.ref = new ReferenceBuffer(this.options.reference);
   }
 

@@ -4,38 +4,26 @@
  *
  * Kinds (a config entry `{ kind, count?, ... }`; `annotators: 5` means five `noisy` ones):
  * - `reliable`: accuracy 0.95 by default, errors uniform over the other classes;
- * - `noisy`: accuracy `annotator-accuracy` (default 0.8) by default, errors uniform;
- *   both take `accuracy`, a per-class profile `class-accuracy` (one accuracy per true class), or a
+ * - `noisy`: accuracy `annotator_accuracy` (default 0.8) by default, errors uniform;
+ *   both take `accuracy`, a per-class profile `class_accuracy` (one accuracy per true class), or a
  *   given `confusion` (K rows of P(label | true));
  * - `spammer`: answers uniformly at random whatever the item (accuracy 1/K);
  * - `swapper`: systematically swaps the given class pairs `swaps` (default (0,1), (2,3), …) with
- *   probability `swap-rate` (default 1), and is accurate (`accuracy`, default 0.95) elsewhere.
+ *   probability `swap_rate` (default 1), and is accurate (`accuracy`, default 0.95) elsewhere.
  *
  * Coverage: each item is labelled by `coverage` = m of the K annotators, assigned greedily to the
  * least-loaded annotators with seeded tie-breaks, so loads differ by at most one and the sets mix.
  * Timestamps come from a seeded clock per annotator: a start within the first 8 hours of
  * 2024-01-01 UTC, then 5 s plus an exponential pause (mean 25 s) per label, items in index order.
  *
- * Example: `simulateAnnotators(y, 10, parseAnnotatorsSpec({ annotators: 5, 'annotator-accuracy': 0.7,
+ * Example: `simulateAnnotators(y, 10, parseAnnotatorsSpec({ annotators: 5, annotator_accuracy: 0.7,
  * coverage: 3 }, 'noise'), new Rng(1))`.
  */
 import { ConfigError, DataError } from '../../errors.js';
 import type { Rng } from '../../rng.js';
 import type { AnnotationMatrix, LabelProvenance } from './types.js';
-import {
-  asObject,
-  cfgChoice,
-  cfgNumber,
-  cfgNumberList,
-  cfgStochasticMatrix,
-  checkKeys,
-  checkLabels,
-  checkNumber,
-  copyMatrix,
-  keyPath,
-  pickWeighted,
-  show,
-} from './util.js';
+import { fail, keyPath, numberFromText, opt, parseOptions, type OptionMap, type ParseContext } from '../../options/schema.js';
+import { checkLabels, copyMatrix, pickWeighted, probability, stochasticMatrix } from './util.js';
 
 export type AnnotatorKind = 'reliable' | 'noisy' | 'spammer' | 'swapper';
 export const ANNOTATOR_KINDS: readonly AnnotatorKind[] = ['reliable', 'noisy', 'spammer', 'swapper'];
@@ -47,10 +35,12 @@ export interface AnnotatorEntry {
   readonly kind: AnnotatorKind;
   readonly count: number;
   readonly accuracy?: number;
-  readonly 'class-accuracy'?: readonly number[];
+  /** One accuracy per true class (YAML `class_accuracy`). */
+  readonly classAccuracy?: readonly number[];
   readonly confusion?: readonly (readonly number[])[];
   readonly swaps?: readonly (readonly [number, number])[];
-  readonly 'swap-rate'?: number;
+  /** Probability a swapper swaps a listed pair (YAML `swap_rate`). */
+  readonly swapRate?: number;
 }
 
 /** Simulated annotators (a config entry with `annotators`). */
@@ -58,8 +48,8 @@ export interface AnnotatorsSpec {
   readonly model: 'annotators';
   /** How many `noisy` annotators, or a list of entries. */
   readonly annotators: number | readonly AnnotatorEntry[];
-  /** Accuracy of `noisy` annotators that give none, in [0, 1]. */
-  readonly 'annotator-accuracy': number;
+  /** Accuracy of `noisy` annotators that give none, in [0, 1] (YAML `annotator_accuracy`). */
+  readonly annotatorAccuracy: number;
   /** Annotators per item, in [1, K]. */
   readonly coverage: number;
   /** How the consensus (observed) label is formed. */
@@ -85,65 +75,104 @@ export interface SimulatedAnnotations {
   readonly labelCounts: Int32Array;
 }
 
-const SPEC_KEYS = ['model', 'annotators', 'annotator-accuracy', 'coverage', 'aggregate'] as const;
-const ENTRY_KEYS: Record<AnnotatorKind, readonly string[]> = {
-  reliable: ['kind', 'count', 'accuracy', 'class-accuracy', 'confusion'],
-  noisy: ['kind', 'count', 'accuracy', 'class-accuracy', 'confusion'],
-  spammer: ['kind', 'count'],
-  swapper: ['kind', 'count', 'accuracy', 'swaps', 'swap-rate'],
-};
-const PROB = { min: 0, max: 1 } as const;
 export const MAX_ANNOTATORS = 1000;
 
-/** Validates a simulated-annotators config entry. */
-export function parseAnnotatorsSpec(raw: unknown, where: string): AnnotatorsSpec {
-  const obj = asObject(raw, where, "{annotators: 5, 'annotator-accuracy': 0.7, coverage: 3}");
-  checkKeys(obj, SPEC_KEYS, where);
-  if (obj.model !== undefined && obj.model !== 'annotators') throw new ConfigError(`'${keyPath(where, 'model')}' must be 'annotators' (or absent) with 'annotators', got ${show(obj.model)}`);
-  const accuracy = cfgNumber(obj, 'annotator-accuracy', where, PROB, 0.8);
-  let annotators: number | AnnotatorEntry[];
-  let total: number;
-  if (Array.isArray(obj.annotators)) {
-    const name = keyPath(where, 'annotators');
-    if (obj.annotators.length === 0) throw new ConfigError(`'${name}' must list at least one annotator entry`);
-    annotators = obj.annotators.map((e: unknown, i) => parseEntry(e, `${name}[${i}]`));
-    total = annotators.reduce((a, e) => a + e.count, 0);
-    if (total > MAX_ANNOTATORS) throw new ConfigError(`'${name}' must add up to at most ${MAX_ANNOTATORS} annotators, got ${total}`);
-  } else {
-    annotators = cfgNumber(obj, 'annotators', where, { min: 1, max: MAX_ANNOTATORS, integer: true });
-    total = annotators;
-  }
-  const coverage = cfgNumber(obj, 'coverage', where, { min: 1, max: total, integer: true }, total);
-  const aggregate = cfgChoice(obj, 'aggregate', where, AGGREGATE_METHODS, 'majority');
-  return { model: 'annotators', annotators, 'annotator-accuracy': accuracy, coverage, aggregate };
+const COUNT = opt.integer({ doc: 'how many annotators of this kind', min: 1, max: MAX_ANNOTATORS, default: 1 });
+const SWAPS_EXPECTED = 'a non-empty list of class pairs like [[0, 6], [2, 4]]';
+const SWAPS = opt.custom<[number, number][], { doc: string; defaultText: string; flag: false }>(
+  SWAPS_EXPECTED,
+  (v, p) => {
+    if (!Array.isArray(v) || v.length === 0) return fail(p, { code: 'type', value: v, expected: SWAPS_EXPECTED });
+    const seen = new Set<number>();
+    return v.map((pair: unknown, i) => {
+      const pp = `${p}[${i}]`;
+      if (!Array.isArray(pair) || pair.length !== 2) return fail(pp, { code: 'type', value: pair, expected: 'a pair of classes like [0, 6]' });
+      const cls = opt.integer({ doc: 'class', min: 0 });
+      const a = cls.check(pair[0], `${pp}[0]`, { where: pp });
+      const b = cls.check(pair[1], `${pp}[1]`, { where: pp });
+      if (a === b || seen.has(a) || seen.has(b)) fail(pp, { code: 'conflict', value: pair, expected: 'a pair of two different classes not already swapped' }, `'${pp}' must pair two different classes not already swapped, got [${a}, ${b}]`);
+      seen.add(a).add(b);
+      return [a, b] as [number, number];
+    });
+  },
+  { doc: 'class pairs a swapper swaps', defaultText: '(0,1), (2,3), ...', flag: false },
+);
+const CLASS_ACCURACY = opt.list(probability('accuracy'), { doc: 'one accuracy per true class', minLength: 1 });
+
+/** The keys of an annotator entry of each kind (`kind` and `count` for all). */
+export const ANNOTATOR_ENTRY_OPTIONS = {
+  reliable: {
+    kind: opt.choice(ANNOTATOR_KINDS, { doc: 'the kind of annotator', default: 'noisy' }),
+    count: COUNT,
+    accuracy: opt.number({ doc: 'accuracy on every class, errors uniform', min: 0, max: 1, default: 0.95 }),
+    class_accuracy: CLASS_ACCURACY,
+    confusion: stochasticMatrix({ doc: 'P(label | true): K rows summing to 1' }),
+  },
+  noisy: {
+    kind: opt.choice(ANNOTATOR_KINDS, { doc: 'the kind of annotator', default: 'noisy' }),
+    count: COUNT,
+    accuracy: opt.number({ doc: 'accuracy on every class, errors uniform', min: 0, max: 1, defaultText: 'annotator_accuracy' }),
+    class_accuracy: CLASS_ACCURACY,
+    confusion: stochasticMatrix({ doc: 'P(label | true): K rows summing to 1' }),
+  },
+  spammer: {
+    kind: opt.choice(ANNOTATOR_KINDS, { doc: 'the kind of annotator', default: 'noisy' }),
+    count: COUNT,
+  },
+  swapper: {
+    kind: opt.choice(ANNOTATOR_KINDS, { doc: 'the kind of annotator', default: 'noisy' }),
+    count: COUNT,
+    accuracy: opt.number({ doc: 'accuracy outside the swapped pairs', min: 0, max: 1, default: 0.95 }),
+    swaps: SWAPS,
+    swap_rate: opt.number({ doc: 'probability of swapping a listed pair', min: 0, max: 1, default: 1 }),
+  },
+} satisfies Record<AnnotatorKind, OptionMap>;
+
+const ENTRIES_EXPECTED = `an integer in [1, ${MAX_ANNOTATORS}] (that many noisy annotators), or a non-empty list of {kind, count, ...} entries`;
+
+/** The keys of a simulated-annotators entry (`annotator-accuracy` before 0.2: still read, with a deprecation). */
+export const ANNOTATORS_OPTIONS = {
+  model: opt.choice(['annotators'] as const, { doc: "'annotators' (or absent)", flag: false }),
+  annotators: opt.custom<number | AnnotatorEntry[], { doc: string; required: true; metavar: string }>(
+    ENTRIES_EXPECTED,
+    (v, p, ctx) => {
+      if (typeof v === 'number') return opt.integer({ doc: '', min: 1, max: MAX_ANNOTATORS }).check(v, p, ctx);
+      if (!Array.isArray(v) || v.length === 0) return fail(p, { code: 'type', value: v, expected: ENTRIES_EXPECTED });
+      const entries = v.map((e: unknown, i) => parseEntry(e, { ...ctx, where: `${p}[${i}]` }));
+      const total = entries.reduce((a, e) => a + e.count, 0);
+      if (total > MAX_ANNOTATORS) fail(p, { code: 'range', value: total, expected: `entries adding up to at most ${MAX_ANNOTATORS} annotators` });
+      return entries;
+    },
+    { doc: 'how many noisy annotators, or a list of {kind, count, accuracy, ...} entries', required: true, metavar: 'K' },
+    numberFromText,
+  ),
+  annotator_accuracy: opt.number({ doc: 'accuracy of noisy annotators that give none', min: 0, max: 1, default: 0.8, metavar: 'A' }),
+  coverage: opt.integer({ doc: 'annotators per item', min: 1, max: MAX_ANNOTATORS, defaultText: 'all annotators', metavar: 'M' }),
+  aggregate: opt.choice(AGGREGATE_METHODS, { doc: 'how the consensus (observed) label is formed', default: 'majority', metavar: 'METHOD' }),
+} satisfies OptionMap;
+
+/** Validates a simulated-annotators config entry. With `camelCase`, the object comes from TypeScript code. */
+export function parseAnnotatorsSpec(raw: unknown, where: string, ctx: Omit<ParseContext, 'where'> = {}): AnnotatorsSpec {
+  const c: ParseContext = { ...ctx, where };
+  const o = parseOptions(ANNOTATORS_OPTIONS, raw, c);
+  const total = typeof o.annotators === 'number' ? o.annotators : o.annotators.reduce((a, e) => a + e.count, 0);
+  const coverage = o.coverage ?? total;
+  if (coverage > total) fail(keyPath(where, 'coverage'), { code: 'range', value: coverage, expected: `an integer in [1, ${total}] (the number of annotators)` });
+  return { model: 'annotators', annotators: o.annotators, annotatorAccuracy: o.annotatorAccuracy, coverage, aggregate: o.aggregate };
 }
 
-function parseEntry(raw: unknown, where: string): AnnotatorEntry {
-  const obj = asObject(raw, where, "{kind: 'noisy', accuracy: 0.7, count: 3}");
-  const kind = cfgChoice(obj, 'kind', where, ANNOTATOR_KINDS, 'noisy');
-  checkKeys(obj, ENTRY_KEYS[kind], where);
-  const count = cfgNumber(obj, 'count', where, { min: 1, max: MAX_ANNOTATORS, integer: true }, 1);
-  const given = ['accuracy', 'class-accuracy', 'confusion'].filter((k) => obj[k] !== undefined);
-  if (kind !== 'swapper' && given.length > 1) throw new ConfigError(`'${where}' must give at most one of accuracy, class-accuracy, confusion, got ${given.join(' and ')}`);
-  const e: { -readonly [K in keyof AnnotatorEntry]: AnnotatorEntry[K] } = { kind, count };
-  if (obj.accuracy !== undefined) e.accuracy = cfgNumber(obj, 'accuracy', where, PROB);
-  if (obj['class-accuracy'] !== undefined) e['class-accuracy'] = cfgNumberList(obj['class-accuracy'], keyPath(where, 'class-accuracy'), PROB);
-  if (obj.confusion !== undefined) e.confusion = cfgStochasticMatrix(obj.confusion, keyPath(where, 'confusion'));
-  if (obj['swap-rate'] !== undefined) e['swap-rate'] = cfgNumber(obj, 'swap-rate', where, PROB);
-  if (obj.swaps !== undefined) {
-    const name = keyPath(where, 'swaps');
-    if (!Array.isArray(obj.swaps) || obj.swaps.length === 0) throw new ConfigError(`'${name}' must be a non-empty list of class pairs like [[0, 6], [2, 4]], got ${show(obj.swaps)}`);
-    const seen = new Set<number>();
-    e.swaps = obj.swaps.map((p: unknown, i) => {
-      if (!Array.isArray(p) || p.length !== 2) throw new ConfigError(`'${name}[${i}]' must be a pair of classes like [0, 6], got ${show(p)}`);
-      const a = checkNumber(`${name}[${i}][0]`, p[0], { min: 0, integer: true });
-      const b = checkNumber(`${name}[${i}][1]`, p[1], { min: 0, integer: true });
-      if (a === b || seen.has(a) || seen.has(b)) throw new ConfigError(`'${name}[${i}]' must pair two different classes not already swapped, got [${a}, ${b}]`);
-      seen.add(a).add(b);
-      return [a, b] as const;
-    });
+function parseEntry(raw: unknown, ctx: ParseContext): AnnotatorEntry {
+  const where = ctx.where;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(ctx, { code: 'type', value: raw, expected: "a mapping like {kind: 'noisy', accuracy: 0.7, count: 3}" });
+  const kindRaw = (raw as Record<string, unknown>).kind;
+  const kind = kindRaw === undefined ? 'noisy' : ANNOTATOR_ENTRY_OPTIONS.noisy.kind.check(kindRaw, keyPath(where, 'kind'), ctx);
+  const e = parseOptions(ANNOTATOR_ENTRY_OPTIONS[kind], raw, ctx, { noDefaults: true }) as Record<string, unknown>;
+  const given = ['accuracy', 'classAccuracy', 'confusion'].filter((k) => e[k] !== undefined);
+  if (kind !== 'swapper' && given.length > 1) {
+    const names = given.map((k) => (ctx.camelCase ? k : k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)));
+    throw new ConfigError(`'${where}' must give at most one of ${ctx.camelCase ? 'accuracy, classAccuracy, confusion' : 'accuracy, class_accuracy, confusion'}, got ${names.join(' and ')}`);
   }
-  return e;
+  return { ...e, kind, count: (e.count as number | undefined) ?? 1 } as AnnotatorEntry;
 }
 
 /** P(label | true) with accuracy `acc` on every class and errors uniform over the others. */
@@ -189,15 +218,15 @@ export function resolveAnnotators(spec: AnnotatorsSpec, numClasses: number): Sim
       swaps.forEach(([a, b], i) => {
         if (a >= K || b >= K) throw new ConfigError(`'${where}.swaps[${i}]' must pair classes in [0, ${K - 1}], got [${a}, ${b}]`);
       });
-      confusion = swapperConfusion(K, swaps, e['swap-rate'] ?? 1, e.accuracy ?? 0.95);
+      confusion = swapperConfusion(K, swaps, e.swapRate ?? 1, e.accuracy ?? 0.95);
     } else if (e.confusion) {
       if (e.confusion.length !== K) throw new ConfigError(`'${where}.confusion' is ${e.confusion.length}x${e.confusion.length} but the labels have ${K} classes`);
       confusion = copyMatrix(e.confusion);
-    } else if (e['class-accuracy']) {
-      if (e['class-accuracy'].length !== K) throw new ConfigError(`'${where}.class-accuracy' has ${e['class-accuracy'].length} entries but the labels have ${K} classes`);
-      confusion = confusionFromProfile(e['class-accuracy']);
+    } else if (e.classAccuracy) {
+      if (e.classAccuracy.length !== K) throw new ConfigError(`'${where}.class_accuracy' has ${e.classAccuracy.length} entries but the labels have ${K} classes`);
+      confusion = confusionFromProfile(e.classAccuracy);
     } else {
-      confusion = confusionFromAccuracy(e.accuracy ?? (e.kind === 'reliable' ? 0.95 : spec['annotator-accuracy']), K);
+      confusion = confusionFromAccuracy(e.accuracy ?? (e.kind === 'reliable' ? 0.95 : spec.annotatorAccuracy), K);
     }
     for (let c = 0; c < e.count; c++) out.push({ id: `a${out.length}`, kind: e.kind, confusion: copyMatrix(confusion) });
   });
@@ -210,7 +239,7 @@ export function resolveAnnotators(spec: AnnotatorsSpec, numClasses: number): Sim
  * indices, each row ascending.
  */
 export function assignCoverage(numItems: number, numAnnotators: number, coverage: number, rng: Rng): Int32Array {
-  checkNumber('coverage', coverage, { min: 1, max: numAnnotators, integer: true }, (m) => new ConfigError(m));
+  opt.integer({ doc: 'annotators per item', min: 1, max: numAnnotators }).check(coverage, 'coverage', { where: '' });
   const A = numAnnotators;
   const load = new Float64Array(A);
   const key = new Float64Array(A);

@@ -4,7 +4,7 @@
  * `parseAnnotationSpec` validates a config entry — a noise model (`{model: 'symmetric', rate: 0.2}`,
  * `{model: 'pairflip', rate: 0.3}`, `{model: 'matrix', matrix: [[...]]}` or `{model: 'matrix',
  * trace: 7}`, `{model: 'instance', rate: 0.2}`) or simulated annotators (`{annotators: 5,
- * 'annotator-accuracy': 0.7, coverage: 3, aggregate: 'dawid-skene'}`) — into a normalised spec
+ * annotator_accuracy: 0.7, coverage: 3, aggregate: 'dawid-skene'}`) — into a normalised spec
  * that round-trips through JSON. `applyAnnotation` draws the observed labels from the true ones
  * with the sub-stream `rng.fork('annotation')`, so the result depends only on (labels, K, spec,
  * rng.seed, ctx) and never on draws made before; inputs are never mutated.
@@ -17,10 +17,11 @@
 import { ConfigError, DataError } from '../../errors.js';
 import type { Rng } from '../../rng.js';
 import { aggregate, type AggregationResult } from './aggregate.js';
-import { parseAnnotatorsSpec, simulateAnnotators, type AnnotatorsSpec, type SimulatedAnnotator } from './annotators.js';
+import { ANNOTATORS_OPTIONS, parseAnnotatorsSpec, simulateAnnotators, type AnnotatorsSpec, type SimulatedAnnotator } from './annotators.js';
 import { applyNoise, getNoiseModel, noiseModelNames, type NoiseSpec } from './registry.js';
 import { noiseResult, type AnnotationMatrix, type LabelProvenance, type RealisedMatrix } from './types.js';
-import { asObject, checkLabels, show } from './util.js';
+import { fail, keyPath, type OptionMap, type ParseContext } from '../../options/schema.js';
+import { checkLabels } from './util.js';
 
 export * from './types.js';
 export * from './registry.js';
@@ -30,7 +31,11 @@ export * from './audit.js';
 export * from './metrics.js';
 export * from './load.js';
 export * from './data.js';
-export { checkNumber, formatRange, realisedMatrix, pickWeighted, type NumberRange } from './util.js';
+export { realisedMatrix, pickWeighted } from './util.js';
+export { SYMMETRIC_OPTIONS, RATE } from './noise/symmetric.js';
+export { PAIRFLIP_OPTIONS } from './noise/pairflip.js';
+export { MATRIX_OPTIONS } from './noise/matrix.js';
+export { INSTANCE_OPTIONS } from './noise/instance.js';
 export { matrixFromTrace, isDiagonalDominant } from './noise/matrix.js';
 export { flipProbabilities, uncertaintyScores, FLIP_TO, UNCERTAINTIES, type FlipTo, type Uncertainty } from './noise/instance.js';
 
@@ -40,14 +45,33 @@ export type AnnotationSpec = NoiseSpec | AnnotatorsSpec;
 /** Every `model` an annotation spec may name. */
 export const annotationModelNames: readonly AnnotationSpec['model'][] = [...noiseModelNames, 'annotators'];
 
-/** Validates an annotation config entry; errors are ConfigErrors naming the key path under `where`. */
-export function parseAnnotationSpec(obj: unknown, where: string): AnnotationSpec {
-  const o = asObject(obj, where, "{model: 'symmetric', rate: 0.2} or {annotators: 5, 'annotator-accuracy': 0.7}");
-  if (o.annotators !== undefined || o.model === 'annotators') return parseAnnotatorsSpec(o, where);
+/**
+ * Validates an annotation config entry; errors are OptionErrors naming the key path under `where`.
+ * With `camelCase` (objects from TypeScript), camelCase keys are the canonical spelling.
+ */
+export function parseAnnotationSpec(obj: unknown, where: string, ctx: Omit<ParseContext, 'where'> = {}): AnnotationSpec {
+  const c: ParseContext = { ...ctx, where };
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail(c, { code: 'type', value: obj, expected: "a mapping like {model: 'symmetric', rate: 0.2} or {annotators: 5, annotator_accuracy: 0.7}" });
+  const o = obj as Record<string, unknown>;
+  if (o.annotators !== undefined || o.model === 'annotators') return parseAnnotatorsSpec(o, where, ctx);
   if (o.model === undefined) throw new ConfigError(`'${where}' must name a 'model' (one of ${noiseModelNames.join(', ')}) or give 'annotators'`);
   const m = typeof o.model === 'string' ? getNoiseModel(o.model) : undefined;
-  if (!m) throw new ConfigError(`'${where}.model' must be one of ${annotationModelNames.join(', ')}, got ${show(o.model)}`);
-  return m.parse(o, where);
+  if (!m) fail(keyPath(where, 'model'), { code: 'choice', value: o.model, expected: `one of ${annotationModelNames.join(', ')}` });
+  try {
+    return m.parse(o, c);
+  } catch (e) {
+    // Say which noise model a key is unknown for.
+    if (e instanceof ConfigError && /unknown key/.test(e.message)) throw new ConfigError(e.message.replace(/; allowed keys are/, ` for noise model '${m.name}'; allowed keys are`));
+    throw e;
+  }
+}
+
+/** The option map of a noise model, or of simulated annotators for 'annotators'. */
+export function annotationOptions(name: string): OptionMap {
+  if (name === 'annotators') return ANNOTATORS_OPTIONS;
+  const m = getNoiseModel(name);
+  if (!m) throw new ConfigError(`unknown noise model '${name}'; known: ${annotationModelNames.join(', ')}`);
+  return m.options;
 }
 
 export interface AnnotationContext {

@@ -3,6 +3,7 @@
  * registered in `registry.ts`), what applying one returns, and the per-label provenance record.
  */
 import type { Rng } from '../../rng.js';
+import { parseOptions, type OptionMap, type OptionsOf, type ParseContext } from '../../options/schema.js';
 import { realisedMatrix, type RealisedMatrix } from './util.js';
 
 export type { RealisedMatrix } from './util.js';
@@ -36,21 +37,43 @@ export interface NoiseResult<S = unknown> {
 }
 
 /**
- * A label-noise model. `parse` validates a config entry (keys beyond `model` are listed in `keys`)
+ * A label-noise model. Its keys besides `model` are declared once in `options` (YAML validation,
+ * the `noise` verb's flags, `gauntlet list noise`); `parse` validates a config entry against them
  * and returns the normalised spec; `apply` draws the observed labels.
  */
 export interface NoiseModel<S extends { readonly model: string } = { readonly model: string }> {
   readonly name: S['model'];
   /** One line for `gauntlet list` and help text. */
   readonly summary: string;
-  /** Config keys besides `model`. */
-  readonly keys: readonly string[];
+  /** Every key besides `model`, with its range and default. */
+  readonly options: OptionMap;
   /** A valid spec (used by docs and the conformance tests). */
   readonly example: S;
   /** True when `apply` needs `ctx.probs`. */
   readonly needsProbs: boolean;
-  parse(obj: Record<string, unknown>, where: string): S;
+  parse(obj: unknown, ctx: ParseContext): S;
   apply(labels: Int32Array, numClasses: number, spec: S, rng: Rng, ctx: NoiseContext): NoiseResult<S>;
+}
+
+/** A NoiseModel from its declaration: `parse` checks `options` (plus `model`), then `check` for constraints between keys. */
+export function defineNoiseModel<S extends { readonly model: string }, M extends OptionMap>(def: {
+  name: S['model'];
+  summary: string;
+  options: M;
+  example: S;
+  needsProbs: boolean;
+  check?: (o: OptionsOf<M>, ctx: ParseContext) => void;
+  apply(labels: Int32Array, numClasses: number, spec: S, rng: Rng, ctx: NoiseContext): NoiseResult<S>;
+}): NoiseModel<S> {
+  const { check, ...rest } = def;
+  return {
+    ...rest,
+    parse(obj, ctx) {
+      const o = parseOptions(def.options, obj, ctx, { extraKeys: ['model'] });
+      check?.(o, ctx);
+      return { model: def.name, ...o } as unknown as S;
+    },
+  };
 }
 
 /** Provenance of one observed label. */

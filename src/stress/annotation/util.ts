@@ -3,45 +3,57 @@
  * the key path, the bad value and what is allowed), checking labels, and the realised transition
  * matrix every noise model reports.
  */
-import { ConfigError, DataError } from '../../errors.js';
+import fs from 'node:fs';
+import { DataError } from '../../errors.js';
+import { fail, opt, showValue } from '../../options/schema.js';
 
-export { formatRange, show, keyPath, checkNumber, asObject, checkKeys, cfgNumber, type NumberRange } from '../../config-check.js';
-import { formatRange, show, keyPath, checkNumber, type NumberRange } from '../../config-check.js';
+/** A probability, in [0, 1]. */
+export const probability = (doc: string) => opt.number({ doc, min: 0, max: 1 });
 
-/** A string at `obj[key]` that must be one of `allowed`. */
-export function cfgChoice<T extends string>(obj: Record<string, unknown>, key: string, where: string, allowed: readonly T[], dflt?: T): T {
-  const v = obj[key];
-  if (v === undefined) {
-    if (dflt !== undefined) return dflt;
-    throw new ConfigError(`'${keyPath(where, key)}' is required: one of ${allowed.join(', ')}`);
-  }
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(`'${keyPath(where, key)}' must be one of ${allowed.join(', ')}, got ${show(v)}`);
-  }
-  return v as T;
-}
-
-/** A list of numbers (each checked against `range`). */
-export function cfgNumberList(v: unknown, name: string, range: NumberRange): number[] {
-  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(`'${name}' must be a non-empty list of numbers in ${formatRange(range)}, got ${show(v)}`);
-  return v.map((x, i) => checkNumber(`${name}[${i}]`, x, range));
-}
+const MATRIX_EXPECTED = 'a square list of K >= 2 rows of K numbers in [0, 1], each row summing to 1';
 
 /**
  * A row-stochastic square matrix: a list of K ≥ 2 rows of K numbers in [0, 1], each row summing to
  * 1 (within 1e-6). Rows are returned renormalised to sum exactly to 1.
  */
-export function cfgStochasticMatrix(v: unknown, name: string): number[][] {
-  if (!Array.isArray(v) || v.length < 2) throw new ConfigError(`'${name}' must be a square list of at least 2 rows, got ${show(v)}`);
-  const k = v.length;
-  return v.map((row, i) => {
-    if (!Array.isArray(row) || row.length !== k) throw new ConfigError(`'${name}[${i}]' must be a row of ${k} numbers (the matrix is ${k}x${k}), got ${show(row)}`);
-    const r = row.map((x, j) => checkNumber(`${name}[${i}][${j}]`, x, { min: 0, max: 1 }));
-    const s = r.reduce((a, b) => a + b, 0);
-    if (Math.abs(s - 1) > 1e-6) throw new ConfigError(`'${name}[${i}]' must sum to 1 (a row of P(observed | true)), got ${s}`);
-    return r.map((x) => x / s);
-  });
+export function stochasticMatrix<C extends { doc: string; required?: boolean }>(c: C) {
+  return opt.custom<number[][], C>(
+    MATRIX_EXPECTED,
+    (v, p) => {
+      if (!Array.isArray(v) || v.length < 2) return fail(p, { code: 'type', value: v, expected: MATRIX_EXPECTED });
+      const k = v.length;
+      return v.map((row: unknown, i) => {
+        const rp = `${p}[${i}]`;
+        if (!Array.isArray(row) || row.length !== k) return fail(rp, { code: 'length', value: row, expected: `a row of ${k} numbers (the matrix is ${k}x${k})` });
+        const r = row.map((x: unknown, j) => cell.check(x, `${rp}[${j}]`, { where: rp }));
+        const s = r.reduce((a, b) => a + b, 0);
+        if (Math.abs(s - 1) > 1e-6) fail(rp, { code: 'range', value: row, expected: 'a row summing to 1 (a row of P(observed | true))' }, `'${rp}' must sum to 1 (a row of P(observed | true)), got ${showValue(s)}`);
+        return r.map((x) => x / s);
+      });
+    },
+    c,
+    jsonText,
+  );
 }
+
+/** Command-line text of a structured value: inline JSON, or the name of a JSON file. */
+export function jsonText(s: string, p: string): unknown {
+  const t = s.trim();
+  let text = t;
+  if (!t.startsWith('{') && !t.startsWith('[')) {
+    try {
+      text = fs.readFileSync(t, 'utf8');
+    } catch {
+      return fail(p, { code: 'type', value: s, expected: 'inline JSON or a readable JSON file' });
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return fail(p, { code: 'type', value: s, expected: `JSON or a JSON file (${(e as Error).message.split('\n')[0]})` });
+  }
+}
+const cell = opt.number({ doc: 'probability', min: 0, max: 1 });
 
 /** Checks the class count and that every label is in [0, K). */
 export function checkLabels(labels: Int32Array, numClasses: number, what = 'labels'): void {

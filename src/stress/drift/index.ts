@@ -22,8 +22,8 @@ export {
   type SubpopulationShiftSpec,
   type PriorShiftSpec,
 } from './registry.js';
-export { parseDriftSpec, applyDrift, describeSpec, imageBatchShape, type DriftSpec, type CorruptionSpec, type DriftResult } from './spec.js';
-export type { ShiftKind } from './shift/common.js';
+export { parseDriftSpec, applyDrift, describeSpec, imageBatchShape, CORRUPTION_OPTIONS, corruptionOptions, type DriftSpec, type CorruptionSpec, type DriftResult } from './spec.js';
+export type { ShiftKind, FeatureRef } from './shift/common.js';
 export { dropValues } from './shift/missing.js';
 export { targetCounts } from './shift/prior.js';
 export {
@@ -45,7 +45,7 @@ export {
   type MmdUnits,
   type ShiftDistances,
 } from './distance.js';
-export { SCHEDULE_KINDS, parseSchedule, severityAt, driftProbabilityAt, sampleSchedule, type DriftSchedule, type ScheduleKind } from './schedule.js';
+export { SCHEDULE_KINDS, SCHEDULE_OPTIONS, parseSchedule, severityAt, driftProbabilityAt, sampleSchedule, type DriftSchedule, type ScheduleKind } from './schedule.js';
 export {
   summarizeCorruptionErrors,
   type CorruptionErrors,

@@ -19,7 +19,7 @@
  */
 import { ConfigError } from '../../errors.js';
 import type { Rng } from '../../rng.js';
-import { asObject, cfgChoice, cfgNumber, checkKeys } from './config.js';
+import { fail, keyPath, opt, parseOptions, type OptionMap, type ParseContext } from '../../options/schema.js';
 
 export const SCHEDULE_KINDS = ['abrupt', 'gradual', 'incremental', 'recurring'] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
@@ -30,31 +30,44 @@ export type DriftSchedule =
   | { readonly kind: 'incremental'; readonly from: number; readonly to: number; readonly start: number; readonly end: number }
   | { readonly kind: 'recurring'; readonly from: number; readonly to: number; readonly period: number; readonly duty: number; readonly phase: number };
 
-const SEVERITY = { min: 0, max: 5, integer: true } as const;
+const severity = (doc: string) => opt.integer({ doc, min: 0, max: 5, required: true });
+const COMMON = {
+  kind: opt.choice(SCHEDULE_KINDS, { doc: 'how the severity changes over time', required: true }),
+  from: severity('severity before the change (0: clean)'),
+  to: severity('severity after the change'),
+};
+const RAMP = {
+  ...COMMON,
+  start: opt.number({ doc: 'position where the change starts', min: 0, required: true }),
+  end: opt.number({ doc: 'position where the change is complete (after start)', min: 0, required: true }),
+};
 
-/** Validates a schedule config entry (ConfigError naming the key path otherwise). */
-export function parseSchedule(obj: unknown, where: string): DriftSchedule {
-  const o = asObject(obj, where, "{kind: 'abrupt', from: 0, to: 3, at: 500}");
-  const kind = cfgChoice(o, 'kind', where, SCHEDULE_KINDS);
-  const from = cfgNumber(o, 'from', where, SEVERITY);
-  const to = cfgNumber(o, 'to', where, SEVERITY);
-  switch (kind) {
-    case 'abrupt':
-      checkKeys(o, ['kind', 'from', 'to', 'at'], where);
-      return { kind, from, to, at: cfgNumber(o, 'at', where, { min: 0 }) };
-    case 'gradual':
-    case 'incremental': {
-      checkKeys(o, ['kind', 'from', 'to', 'start', 'end'], where);
-      const start = cfgNumber(o, 'start', where, { min: 0 });
-      const end = cfgNumber(o, 'end', where, { min: start, minExclusive: true });
-      return { kind, from, to, start, end };
-    }
-    case 'recurring': {
-      checkKeys(o, ['kind', 'from', 'to', 'period', 'duty', 'phase'], where);
-      const period = cfgNumber(o, 'period', where, { min: 0, minExclusive: true });
-      return { kind, from, to, period, duty: cfgNumber(o, 'duty', where, { min: 0, max: 1 }, 0.5), phase: cfgNumber(o, 'phase', where, {}, 0) };
-    }
+/** The keys of each schedule kind. */
+export const SCHEDULE_OPTIONS = {
+  abrupt: { ...COMMON, at: opt.number({ doc: 'position of the change', min: 0, required: true }) },
+  gradual: RAMP,
+  incremental: RAMP,
+  recurring: {
+    ...COMMON,
+    period: opt.number({ doc: 'length of one period', min: 0, minExclusive: true, required: true }),
+    duty: opt.number({ doc: 'share of each period at the `to` severity', min: 0, max: 1, default: 0.5 }),
+    phase: opt.number({ doc: 'offset of the first period', default: 0 }),
+  },
+} satisfies Record<ScheduleKind, OptionMap>;
+
+/** Validates a schedule config entry (an OptionError naming the key path otherwise). */
+export function parseSchedule(obj: unknown, where: string, ctx: Omit<ParseContext, 'where'> = {}): DriftSchedule {
+  const c: ParseContext = { ...ctx, where };
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail(c, { code: 'type', value: obj, expected: "a mapping like {kind: 'abrupt', from: 0, to: 3, at: 500}" });
+  const o = obj as Record<string, unknown>;
+  const kp = keyPath(where, 'kind');
+  if (o.kind === undefined) fail(kp, { code: 'required', value: undefined, expected: COMMON.kind.expected }, `'${kp}' is required: ${COMMON.kind.expected}`);
+  const kind = COMMON.kind.check(o.kind, kp, c);
+  const s = parseOptions(SCHEDULE_OPTIONS[kind], o, c) as unknown as Record<string, number>;
+  if ((kind === 'gradual' || kind === 'incremental') && !(s.end! > s.start!)) {
+    fail(keyPath(where, 'end'), { code: 'range', value: s.end, expected: `a number in (${s.start}, inf) (after start)` });
   }
+  return { ...s, kind } as unknown as DriftSchedule;
 }
 
 function ramp(t: number, start: number, end: number): number {

@@ -14,7 +14,7 @@
 import { ConfigError, DataError } from '../../errors.js';
 import type { Rng } from '../../rng.js';
 import type { Dataset } from '../../data/dataset.js';
-import { asObject, cfgNumber, checkKeys, keyPath, show } from './config.js';
+import { fail, keyPath, opt, parseOptions, type OptionMap, type ParseContext } from '../../options/schema.js';
 import { corruptionNames, getCorruption, getShift, shiftNames, type ShiftSpec } from './registry.js';
 import { withInputs, type DriftResult } from './shift/common.js';
 import { honourImmutable } from './immutable.js';
@@ -33,29 +33,47 @@ export type { DriftResult };
 
 const EXAMPLE = "{corruption: 'gaussian_noise', severity: 3} or {shift: 'mean', amount: 1.5}";
 
+/** The keys of a corruption entry (every corruption takes these; none has keys of its own). */
+export const CORRUPTION_OPTIONS = {
+  corruption: opt.choice(corruptionNames, { doc: 'the image corruption', required: true, metavar: 'NAME' }),
+  severity: opt.integer({ doc: 'severity, 1 (mild) to 5 (severe), as in ImageNet-C', min: 1, max: 5, required: true, metavar: 'S' }),
+} satisfies OptionMap;
+
+/** The option map of one corruption (the same for all: corruption and severity). */
+export function corruptionOptions(name: string): OptionMap {
+  getCorruption(name);
+  return CORRUPTION_OPTIONS;
+}
+
 /**
  * Validates a drift config entry and returns it normalised (defaults filled in). `where` is the
- * entry's key path for messages (`drift[2]`). Throws ConfigError naming the key, the bad value and
- * the allowed values. The result round-trips through JSON. `{shift: 'missing', fill: 'nan'}` is
- * refused here (models cannot run on NaN); the shift kind's own `parse` accepts it for export.
+ * entry's key path for messages (`drift[2]`). Throws an OptionError naming the key path, the bad
+ * value and the allowed values. The result round-trips through JSON. `{shift: 'missing', fill:
+ * 'nan'}` is refused here (models cannot run on NaN); the shift kind's own `parse` accepts it for
+ * export. With `camelCase` (objects from TypeScript), camelCase keys are the canonical spelling.
  */
-export function parseDriftSpec(obj: unknown, where: string): DriftSpec {
-  const o = asObject(obj, where, EXAMPLE);
+export function parseDriftSpec(obj: unknown, where: string, ctx: Omit<ParseContext, 'where'> = {}): DriftSpec {
+  const c: ParseContext = { ...ctx, where };
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail(c, { code: 'type', value: obj, expected: `a mapping like ${EXAMPLE}` });
+  const o = obj as Record<string, unknown>;
   if ('corruption' in o && 'shift' in o) throw new ConfigError(`'${where}' has both 'corruption' and 'shift'; give one`);
   if ('corruption' in o) {
-    checkKeys(o, ['corruption', 'severity'], where);
-    const name = o.corruption;
-    if (typeof name !== 'string' || !corruptionNames.includes(name)) {
-      throw new ConfigError(`'${keyPath(where, 'corruption')}' must be one of ${corruptionNames.join(', ')}, got ${show(name)}`);
-    }
-    return { corruption: name, severity: cfgNumber(o, 'severity', where, { min: 1, max: 5, integer: true }) as Severity };
+    const s = parseOptions(CORRUPTION_OPTIONS, o, c);
+    return { corruption: s.corruption, severity: s.severity as Severity };
   }
   if ('shift' in o) {
     const name = o.shift;
     if (typeof name !== 'string' || !(shiftNames as readonly string[]).includes(name)) {
-      throw new ConfigError(`'${keyPath(where, 'shift')}' must be one of ${shiftNames.join(', ')}, got ${show(name)}`);
+      fail(keyPath(where, 'shift'), { code: 'choice', value: name, expected: `one of ${shiftNames.join(', ')}` });
     }
-    const spec = getShift(name).parse(o, where);
+    let spec: ShiftSpec;
+    try {
+      spec = getShift(name).parse(o, c);
+    } catch (e) {
+      // Say which shift a key is unknown for.
+      if (e instanceof ConfigError && /unknown key/.test(e.message)) throw new ConfigError(e.message.replace(/; allowed keys are/, ` for shift '${name}'; allowed keys are`));
+      throw e;
+    }
     if (spec.shift === 'missing' && spec.fill === 'nan') {
       throw new ConfigError(`'${keyPath(where, 'fill')}' 'nan' gives NaN inputs, which models cannot run; use 'mean' (NaN is for exporting data: gauntlet shift --kind missing --fill nan)`);
     }

@@ -19,9 +19,9 @@
 import { DataError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
 import { rowEntropy } from '../../../uncertainty/scores.js';
-import { noiseResult, type NoiseContext, type NoiseModel } from '../types.js';
-import { cfgChoice, cfgNumber, checkKeys, checkLabels, pickWeighted } from '../util.js';
-import { RATE_RANGE } from './symmetric.js';
+import { opt } from '../../../options/schema.js';
+import { defineNoiseModel, noiseResult, type NoiseContext } from '../types.js';
+import { checkLabels, pickWeighted } from '../util.js';
 
 export type Uncertainty = 'entropy' | 'least-confidence';
 export type FlipTo = 'proportional' | 'next';
@@ -31,12 +31,18 @@ export interface InstanceSpec {
   /** Mean flip probability, in [0, 1). */
   readonly rate: number;
   readonly uncertainty: Uncertainty;
-  readonly 'flip-to': FlipTo;
+  /** Where a flip lands (YAML `flip_to`; `flip-to` before 0.2). */
+  readonly flipTo: FlipTo;
 }
 
-const KEYS = ['rate', 'uncertainty', 'flip-to'] as const;
 export const UNCERTAINTIES: readonly Uncertainty[] = ['entropy', 'least-confidence'];
 export const FLIP_TO: readonly FlipTo[] = ['proportional', 'next'];
+
+export const INSTANCE_OPTIONS = {
+  rate: opt.number({ doc: 'mean flip probability', min: 0, max: 1, maxExclusive: true, required: true, metavar: 'R' }),
+  uncertainty: opt.choice(UNCERTAINTIES, { doc: "the item's uncertainty: normalised entropy, or 1 - max probability", default: 'entropy' }),
+  flip_to: opt.choice(FLIP_TO, { doc: "where a flip lands: drawn from the model's other probabilities, or its most likely other class", default: 'proportional' }),
+};
 
 /** Per-item uncertainty in [0, 1] from probabilities [n, K]. */
 export function uncertaintyScores(probs: Float64Array, numClasses: number, kind: Uncertainty): Float64Array {
@@ -84,21 +90,12 @@ export function flipProbabilities(u: Float64Array, rate: number): Float64Array {
   throw new DataError(`instance noise at rate ${rate} needs at least ${Math.ceil(target)} items with non-zero uncertainty; the predictions give ${positive} of ${n}`);
 }
 
-export const instance: NoiseModel<InstanceSpec> = {
+export const instance = defineNoiseModel<InstanceSpec, typeof INSTANCE_OPTIONS>({
   name: 'instance',
   summary: "flip probability rising with the model's uncertainty on the item (mean = rate), flips follow the model's confusions",
-  keys: KEYS,
-  example: { model: 'instance', rate: 0.2, uncertainty: 'entropy', 'flip-to': 'proportional' },
+  options: INSTANCE_OPTIONS,
+  example: { model: 'instance', rate: 0.2, uncertainty: 'entropy', flipTo: 'proportional' },
   needsProbs: true,
-  parse(obj, where) {
-    checkKeys(obj, ['model', ...KEYS], where);
-    return {
-      model: 'instance',
-      rate: cfgNumber(obj, 'rate', where, RATE_RANGE),
-      uncertainty: cfgChoice(obj, 'uncertainty', where, UNCERTAINTIES, 'entropy'),
-      'flip-to': cfgChoice(obj, 'flip-to', where, FLIP_TO, 'proportional'),
-    };
-  },
   apply(labels: Int32Array, numClasses: number, spec: InstanceSpec, rng: Rng, ctx: NoiseContext) {
     checkLabels(labels, numClasses);
     const K = numClasses;
@@ -126,7 +123,7 @@ export const instance: NoiseModel<InstanceSpec> = {
         total += w[k]!;
       }
       if (!(total > 0)) for (let k = 0; k < K; k++) w[k] = k === t ? 0 : 1;
-      if (spec['flip-to'] === 'next') {
+      if (spec.flipTo === 'next') {
         let best = -1;
         for (let k = 0; k < K; k++) if (k !== t && (best < 0 || w[k]! > w[best]!)) best = k;
         observed[i] = best;
@@ -136,4 +133,4 @@ export const instance: NoiseModel<InstanceSpec> = {
     }
     return noiseResult(labels, observed, K, { ...spec }, rng.seed, null, spec.rate);
   },
-};
+});

@@ -12,8 +12,9 @@
  */
 import { ConfigError, DataError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
-import { expectedRateOf, noiseResult, type NoiseModel } from '../types.js';
-import { cfgNumber, cfgStochasticMatrix, checkKeys, checkLabels, copyMatrix, keyPath, pickWeighted } from '../util.js';
+import { opt } from '../../../options/schema.js';
+import { defineNoiseModel, expectedRateOf, noiseResult } from '../types.js';
+import { checkLabels, copyMatrix, pickWeighted, stochasticMatrix } from '../util.js';
 
 export interface MatrixSpec {
   readonly model: 'matrix';
@@ -23,7 +24,11 @@ export interface MatrixSpec {
   readonly trace?: number;
 }
 
-const KEYS = ['matrix', 'trace'] as const;
+/** Exactly one of the two is given. */
+export const MATRIX_OPTIONS = {
+  matrix: stochasticMatrix({ doc: 'P(observed | true): K rows of K numbers summing to 1 (inline JSON or a JSON file on the command line)', metavar: 'M' }),
+  trace: opt.number({ doc: 'generate a matrix with this trace, in (1, K]', min: 1, minExclusive: true, metavar: 'T' }),
+};
 
 /**
  * A K×K transition matrix with diagonal trace / K whose true classes stay the most likely observed
@@ -54,19 +59,16 @@ export function isDiagonalDominant(m: readonly (readonly number[])[]): boolean {
   return m.every((row, i) => row.every((x, j) => j === i || x < row[i]!));
 }
 
-export const matrix: NoiseModel<MatrixSpec> = {
+export const matrix = defineNoiseModel<MatrixSpec, typeof MATRIX_OPTIONS>({
   name: 'matrix',
   summary: 'class-conditional flips from a given P(observed|true) matrix, or one generated from a target trace',
-  keys: KEYS,
+  options: MATRIX_OPTIONS,
   example: { model: 'matrix', trace: 7 },
   needsProbs: false,
-  parse(obj, where) {
-    checkKeys(obj, ['model', ...KEYS], where);
-    const hasM = obj.matrix !== undefined;
-    const hasT = obj.trace !== undefined;
-    if (hasM === hasT) throw new ConfigError(`'${where}' must give exactly one of 'matrix' (rows of P(observed | true)) and 'trace' (a number in (1, K]), got ${hasM ? 'both' : 'neither'}`);
-    if (hasM) return { model: 'matrix', matrix: cfgStochasticMatrix(obj.matrix, keyPath(where, 'matrix')) };
-    return { model: 'matrix', trace: cfgNumber(obj, 'trace', where, { min: 1, minExclusive: true }) };
+  check(o, ctx) {
+    const hasM = o.matrix !== undefined;
+    const hasT = o.trace !== undefined;
+    if (hasM === hasT) throw new ConfigError(`'${ctx.where}' must give exactly one of 'matrix' (rows of P(observed | true)) and 'trace' (a number in (1, K]), got ${hasM ? 'both' : 'neither'}`);
   },
   apply(labels: Int32Array, numClasses: number, spec: MatrixSpec, rng: Rng) {
     checkLabels(labels, numClasses);
@@ -83,4 +85,4 @@ export const matrix: NoiseModel<MatrixSpec> = {
     const out: MatrixSpec = spec.matrix ? { model: 'matrix', matrix: copyMatrix(spec.matrix) } : { model: 'matrix', trace: spec.trace! };
     return noiseResult(labels, observed, K, out, rng.seed, m, expectedRateOf(labels, m));
   },
-};
+});

@@ -8,11 +8,15 @@
  */
 import { ConfigError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
-import { noiseResult, type NoiseModel } from '../types.js';
-import { cfgNumber, checkKeys, checkLabels, checkNumber, keyPath, show } from '../util.js';
-import { RATE_RANGE } from './symmetric.js';
+import { fail, keyPath, opt } from '../../../options/schema.js';
+import { defineNoiseModel, noiseResult } from '../types.js';
+import { checkLabels } from '../util.js';
+import { RATE } from './symmetric.js';
 
-const KEYS = ['rate', 'map'] as const;
+export const PAIRFLIP_OPTIONS = {
+  rate: RATE,
+  map: opt.list(opt.integer({ doc: 'destination class', min: 0 }), { doc: 'destination class of each class, map[i] != i', minLength: 2, defaultText: 'i+1 mod K', metavar: 'a,b,...' }),
+};
 
 export interface PairflipSpec {
   readonly model: 'pairflip';
@@ -22,24 +26,20 @@ export interface PairflipSpec {
   readonly map?: readonly number[];
 }
 
-export const pairflip: NoiseModel<PairflipSpec> = {
+export const pairflip = defineNoiseModel<PairflipSpec, typeof PAIRFLIP_OPTIONS>({
   name: 'pairflip',
   summary: 'each label of class i flips with probability rate to one destination (i+1 mod K, or a given map)',
-  keys: KEYS,
+  options: PAIRFLIP_OPTIONS,
   example: { model: 'pairflip', rate: 0.3 },
   needsProbs: false,
-  parse(obj, where) {
-    checkKeys(obj, ['model', ...KEYS], where);
-    const rate = cfgNumber(obj, 'rate', where, RATE_RANGE);
-    if (obj.map === undefined) return { model: 'pairflip', rate };
-    const name = keyPath(where, 'map');
-    const raw: unknown = obj.map;
-    if (!Array.isArray(raw) || raw.length < 2) throw new ConfigError(`'${name}' must be a list of destination classes, one per class, got ${show(raw)}`);
-    const map = raw.map((d: unknown, i) => checkNumber(`${name}[${i}]`, d, { min: 0, max: raw.length - 1, integer: true }));
+  check(o, ctx) {
+    const map = o.map;
+    if (!map) return;
+    const name = keyPath(ctx.where, 'map');
     map.forEach((d, i) => {
-      if (d === i) throw new ConfigError(`'${name}[${i}]' must differ from ${i} (a pair flip sends each class to another class), got ${d}`);
+      if (d > map.length - 1) fail(`${name}[${i}]`, { code: 'range', value: d, expected: `an integer in [0, ${map.length - 1}] (a class of the ${map.length} the map lists)` });
+      if (d === i) fail(`${name}[${i}]`, { code: 'range', value: d, expected: `a class other than ${i}` }, `'${name}[${i}]' must differ from ${i} (a pair flip sends each class to another class), got ${d}`);
     });
-    return { model: 'pairflip', rate, map };
   },
   apply(labels: Int32Array, numClasses: number, spec: PairflipSpec, rng: Rng) {
     checkLabels(labels, numClasses);
@@ -58,4 +58,4 @@ export const pairflip: NoiseModel<PairflipSpec> = {
     const out = spec.map ? { ...spec, map: [...spec.map] } : { ...spec };
     return noiseResult(labels, observed, K, out, rng.seed, matrix, spec.rate);
   },
-};
+});

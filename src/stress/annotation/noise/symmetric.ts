@@ -10,8 +10,9 @@
  * flips about 30 % of the labels.
  */
 import type { Rng } from '../../../rng.js';
-import { noiseResult, type NoiseModel } from '../types.js';
-import { cfgNumber, checkKeys, checkLabels } from '../util.js';
+import { opt } from '../../../options/schema.js';
+import { defineNoiseModel, noiseResult } from '../types.js';
+import { checkLabels } from '../util.js';
 
 export interface SymmetricSpec {
   readonly model: 'symmetric';
@@ -19,20 +20,17 @@ export interface SymmetricSpec {
   readonly rate: number;
 }
 
-const KEYS = ['rate'] as const;
+/** The flip probability every rate-driven model takes, in [0, 1). */
+export const RATE = opt.number({ doc: 'flip probability', min: 0, max: 1, maxExclusive: true, required: true, metavar: 'R' });
 
-export const RATE_RANGE = { min: 0, max: 1, maxExclusive: true } as const;
+export const SYMMETRIC_OPTIONS = { rate: RATE };
 
-export const symmetric: NoiseModel<SymmetricSpec> = {
+export const symmetric = defineNoiseModel<SymmetricSpec, typeof SYMMETRIC_OPTIONS>({
   name: 'symmetric',
   summary: 'each label flips with probability rate to one of the other K-1 classes, uniformly',
-  keys: KEYS,
+  options: SYMMETRIC_OPTIONS,
   example: { model: 'symmetric', rate: 0.2 },
   needsProbs: false,
-  parse(obj, where) {
-    checkKeys(obj, ['model', ...KEYS], where);
-    return { model: 'symmetric', rate: cfgNumber(obj, 'rate', where, RATE_RANGE) };
-  },
   apply(labels: Int32Array, numClasses: number, spec: SymmetricSpec, rng: Rng) {
     checkLabels(labels, numClasses);
     const K = numClasses;
@@ -47,4 +45,4 @@ export const symmetric: NoiseModel<SymmetricSpec> = {
     const matrix = Array.from({ length: K }, (_, i) => Array.from({ length: K }, (_, j) => (i === j ? 1 - spec.rate : off)));
     return noiseResult(labels, observed, K, { ...spec }, rng.seed, matrix, spec.rate);
   },
-};
+});

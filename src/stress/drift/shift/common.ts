@@ -7,7 +7,29 @@
 import { DataError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
 import { itemSize, makeDataset, type Dataset } from '../../../data/dataset.js';
-import type { FeatureRef } from '../config.js';
+import { fail, opt, parseOptions, showValue, type OptionMap, type OptionsOf, type ParseContext } from '../../../options/schema.js';
+
+/** A feature reference: a feature name (tabular data with names) or a 0-based column index. */
+export type FeatureRef = string | number;
+
+const FEATURE_EXPECTED = 'a feature name or a 0-based feature index';
+
+/** One feature reference (`age` or `3`; on the command line digits are an index). */
+export function featureOpt<C extends { doc: string; required?: boolean; flag?: false | string }>(c: C) {
+  return opt.custom<FeatureRef, C & { metavar: string }>(
+    FEATURE_EXPECTED,
+    (v, p) => {
+      if (typeof v === 'string' && v !== '') return v;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+      return fail(p, { code: 'type', value: v, expected: FEATURE_EXPECTED });
+    },
+    { ...c, metavar: 'F' },
+    (s) => (/^\d+$/.test(s.trim()) ? Number(s) : s),
+  );
+}
+
+/** The `features` key every per-feature shift takes: a non-empty list; absent means all features. */
+export const FEATURES = opt.list(featureOpt({ doc: 'feature' }), { doc: 'features to shift, names or 0-based indices (default: all)', minLength: 1, metavar: 'F,...' });
 
 /** What applying a drift returns. The source dataset is never mutated. */
 export interface DriftResult {
@@ -20,18 +42,48 @@ export interface DriftResult {
   readonly description: string;
 }
 
-/** A tabular / general shift. `parse` validates a config entry; `apply` draws the shifted set. */
+/**
+ * A tabular / general shift. Its keys besides `shift` are declared once in `options` (the option
+ * schema: YAML validation, `shift` verb flags, `gauntlet list shifts`); `parse` validates a config
+ * entry against them; `apply` draws the shifted set.
+ */
 export interface ShiftKind<S extends { readonly shift: string } = { readonly shift: string }> {
   readonly name: S['shift'];
   /** One line for `gauntlet list` and help text. */
   readonly summary: string;
-  /** Config keys besides `shift`. */
-  readonly keys: readonly string[];
+  /** Every key besides `shift`, with its range and default. */
+  readonly options: OptionMap;
   /** A valid spec (docs and conformance tests). */
   readonly example: S;
-  parse(obj: Record<string, unknown>, where: string): S;
+  /** Validates a config entry (`where` in `ctx` is its key path); OptionError otherwise. */
+  parse(obj: unknown, ctx: ParseContext): S;
   apply(ds: Dataset, spec: S, rng: Rng): DriftResult;
 }
+
+/**
+ * A ShiftKind from its declaration: `parse` checks the entry against `options` (plus the `shift`
+ * key), then `check` for constraints between keys.
+ */
+export function defineShift<S extends { readonly shift: string }, M extends OptionMap>(def: {
+  name: S['shift'];
+  summary: string;
+  options: M;
+  example: S;
+  check?: (o: OptionsOf<M>, ctx: ParseContext) => void;
+  apply(ds: Dataset, spec: S, rng: Rng): DriftResult;
+}): ShiftKind<S> {
+  const { check, ...rest } = def;
+  return {
+    ...rest,
+    parse(obj, ctx) {
+      const o = parseOptions(def.options, obj, ctx, { extraKeys: ['shift'] });
+      check?.(o, ctx);
+      return { shift: def.name, ...o } as unknown as S;
+    },
+  };
+}
+
+export { showValue };
 
 /** True for image datasets (items of 2 or more dimensions), whose values live in [0, 1]. */
 export function isImageData(ds: Pick<Dataset, 'itemShape'>): boolean {

@@ -4,8 +4,8 @@
  * Example: `{ shift: 'mean', features: ['age'], amount: 1.5 }`.
  */
 import { itemSize } from '../../../data/dataset.js';
-import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
-import { clipIfImage, columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
 
 export interface MeanShiftSpec {
   readonly shift: 'mean';
@@ -15,16 +15,16 @@ export interface MeanShiftSpec {
   readonly amount: number;
 }
 
-export const meanShift: ShiftKind<MeanShiftSpec> = {
+export const MEAN_OPTIONS = {
+  features: FEATURES,
+  amount: opt.number({ doc: "shift in units of each feature's standard deviation", required: true, metavar: 'A' }),
+};
+
+export const meanShift = defineShift<MeanShiftSpec, typeof MEAN_OPTIONS>({
   name: 'mean',
   summary: 'shift features by amount x their standard deviation',
-  keys: ['features', 'amount'],
+  options: MEAN_OPTIONS,
   example: { shift: 'mean', amount: 1 },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'features', 'amount'], where);
-    const features = cfgFeatures(obj, 'features', where);
-    return { shift: 'mean', ...(features ? { features } : {}), amount: cfgNumber(obj, 'amount', where, {}) };
-  },
   apply(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
@@ -34,4 +34,4 @@ export const meanShift: ShiftKind<MeanShiftSpec> = {
     clipIfImage(ds, x);
     return { dataset: withInputs(ds, x), description: `mean shift of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}` };
   },
-};
+});

@@ -8,8 +8,8 @@
 import { ConfigError } from '../../../errors.js';
 import type { Rng } from '../../../rng.js';
 import { itemSize, type Dataset } from '../../../data/dataset.js';
-import { cfgChoice, cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
-import { columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
 
 export const MISSING_FILLS = ['mean', 'nan'] as const;
 
@@ -46,21 +46,17 @@ export function dropValues(ds: Dataset, spec: MissingShiftSpec, rng: Rng): { x: 
   return { x, mask, dropped, cols };
 }
 
-export const missingShift: ShiftKind<MissingShiftSpec> = {
+export const MISSING_OPTIONS = {
+  features: FEATURES,
+  rate: opt.number({ doc: 'probability that a value goes missing', min: 0, max: 1, required: true, metavar: 'R' }),
+  fill: opt.choice(MISSING_FILLS, { doc: "what replaces a missing value (nan: for export only, models cannot run on it)", default: 'mean' }),
+};
+
+export const missingShift = defineShift<MissingShiftSpec, typeof MISSING_OPTIONS>({
   name: 'missing',
   summary: 'drop values at random (rate) and impute the feature mean (fill nan: export only)',
-  keys: ['features', 'rate', 'fill'],
+  options: MISSING_OPTIONS,
   example: { shift: 'missing', rate: 0.2, fill: 'mean' },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'features', 'rate', 'fill'], where);
-    const features = cfgFeatures(obj, 'features', where);
-    return {
-      shift: 'missing',
-      ...(features ? { features } : {}),
-      rate: cfgNumber(obj, 'rate', where, { min: 0, max: 1 }),
-      fill: cfgChoice(obj, 'fill', where, MISSING_FILLS, 'mean'),
-    };
-  },
   apply(ds, spec, rng) {
     if (spec.fill === 'nan') {
       throw new ConfigError("shift 'missing' with fill 'nan' gives NaN inputs, which models cannot run; use fill 'mean' (NaN is for exporting data with 'gauntlet shift')");
@@ -72,4 +68,4 @@ export const missingShift: ShiftKind<MissingShiftSpec> = {
       description: `${dropped} of ${total} values (${fmtNum((100 * dropped) / Math.max(total, 1))}%) missing at random, mean-imputed, on ${describeFeatures(ds, cols)}`,
     };
   },
-};
+});

@@ -4,8 +4,8 @@
  * fixed σ instead). Example: `{ shift: 'noise', amount: 0.5 }`.
  */
 import { itemSize } from '../../../data/dataset.js';
-import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
-import { clipIfImage, columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
 
 export interface NoiseShiftSpec {
   readonly shift: 'noise';
@@ -14,16 +14,16 @@ export interface NoiseShiftSpec {
   readonly amount: number;
 }
 
-export const noiseShift: ShiftKind<NoiseShiftSpec> = {
+export const NOISE_OPTIONS = {
+  features: FEATURES,
+  amount: opt.number({ doc: "noise sigma in units of each feature's standard deviation", min: 0, required: true, metavar: 'A' }),
+};
+
+export const noiseShift = defineShift<NoiseShiftSpec, typeof NOISE_OPTIONS>({
   name: 'noise',
   summary: 'add Gaussian noise of amount x each feature std',
-  keys: ['features', 'amount'],
+  options: NOISE_OPTIONS,
   example: { shift: 'noise', amount: 0.5 },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'features', 'amount'], where);
-    const features = cfgFeatures(obj, 'features', where);
-    return { shift: 'noise', ...(features ? { features } : {}), amount: cfgNumber(obj, 'amount', where, { min: 0 }) };
-  },
   apply(ds, spec, rng) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
@@ -33,4 +33,4 @@ export const noiseShift: ShiftKind<NoiseShiftSpec> = {
     clipIfImage(ds, x);
     return { dataset: withInputs(ds, x), description: `Gaussian noise of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}` };
   },
-};
+});

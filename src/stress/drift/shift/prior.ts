@@ -6,10 +6,10 @@
  * drawn without replacement (copies get ids `<id>#2`, …). Needs labels.
  * Example: `{ shift: 'prior', proportions: [0.5, 0.1, 0.1, 0.3] }`.
  */
-import { ConfigError, DataError } from '../../../errors.js';
+import { DataError } from '../../../errors.js';
 import { requireLabels } from '../../../data/dataset.js';
-import { checkKeys, checkNumber, keyPath, show } from '../config.js';
-import { fmtNum, resample, sampleWithoutReplacement, type ShiftKind } from './common.js';
+import { fail, keyPath, opt } from '../../../options/schema.js';
+import { defineShift, fmtNum, resample, sampleWithoutReplacement } from './common.js';
 
 export interface PriorShiftSpec {
   readonly shift: 'prior';
@@ -30,20 +30,18 @@ export function targetCounts(proportions: readonly number[], total: number): num
   return counts;
 }
 
-export const priorShift: ShiftKind<PriorShiftSpec> = {
+export const PRIOR_OPTIONS = {
+  proportions: opt.list(opt.number({ doc: 'proportion', min: 0 }), { doc: 'one weight per class in label order (normalised to sum 1)', required: true, minLength: 1, metavar: 'P,...' }),
+  size: opt.integer({ doc: 'items to draw', min: 1, defaultText: 'the dataset size' }),
+};
+
+export const priorShift = defineShift<PriorShiftSpec, typeof PRIOR_OPTIONS>({
   name: 'prior',
   summary: 'label shift: resample to the given class proportions (within one item per class)',
-  keys: ['proportions', 'size'],
+  options: PRIOR_OPTIONS,
   example: { shift: 'prior', proportions: [0.5, 0.5] },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'proportions', 'size'], where);
-    const p = obj.proportions;
-    const path = keyPath(where, 'proportions');
-    if (!Array.isArray(p) || p.length === 0) throw new ConfigError(`'${path}' must be a non-empty list of class proportions (one per class, >= 0), got ${show(p)}`);
-    const proportions = p.map((v, i) => checkNumber(keyPath(path, i), v, { min: 0 }));
-    if (!(proportions.reduce((a, b) => a + b, 0) > 0)) throw new ConfigError(`'${path}' must have a positive sum, got ${show(p)}`);
-    const size = obj.size === undefined ? undefined : checkNumber(keyPath(where, 'size'), obj.size, { min: 1, integer: true });
-    return { shift: 'prior', proportions, ...(size !== undefined ? { size } : {}) };
+  check(o, ctx) {
+    if (!(o.proportions.reduce((a, b) => a + b, 0) > 0)) fail(keyPath(ctx.where, 'proportions'), { code: 'range', value: o.proportions, expected: 'a list of class proportions with a positive sum' });
   },
   apply(ds, spec, rng) {
     const labels = requireLabels(ds, "a 'prior' shift");
@@ -75,4 +73,4 @@ export const priorShift: ShiftKind<PriorShiftSpec> = {
       description: `label shift to class counts [${counts.join(', ')}] (${total} items${copies ? `, ${copies} drawn again` : ''})`,
     };
   },
-};
+});

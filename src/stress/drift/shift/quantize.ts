@@ -4,8 +4,8 @@
  * Example: `{ shift: 'quantize', levels: 4 }`.
  */
 import { itemSize } from '../../../data/dataset.js';
-import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
-import { columnStats, describeFeatures, isImageData, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { columnStats, defineShift, describeFeatures, FEATURES, isImageData, resolveFeatures, withInputs, type FeatureRef } from './common.js';
 
 export interface QuantizeShiftSpec {
   readonly shift: 'quantize';
@@ -14,16 +14,16 @@ export interface QuantizeShiftSpec {
   readonly levels: number;
 }
 
-export const quantizeShift: ShiftKind<QuantizeShiftSpec> = {
+export const QUANTIZE_OPTIONS = {
+  features: FEATURES,
+  levels: opt.integer({ doc: 'number of evenly spaced values', min: 2, max: 65536, required: true, metavar: 'L' }),
+};
+
+export const quantizeShift = defineShift<QuantizeShiftSpec, typeof QUANTIZE_OPTIONS>({
   name: 'quantize',
   summary: 'round features to levels evenly spaced values over their range ([0, 1] for images)',
-  keys: ['features', 'levels'],
+  options: QUANTIZE_OPTIONS,
   example: { shift: 'quantize', levels: 4 },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'features', 'levels'], where);
-    const features = cfgFeatures(obj, 'features', where);
-    return { shift: 'quantize', ...(features ? { features } : {}), levels: cfgNumber(obj, 'levels', where, { min: 2, max: 65536, integer: true }) };
-  },
   apply(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
@@ -43,4 +43,4 @@ export const quantizeShift: ShiftKind<QuantizeShiftSpec> = {
     }
     return { dataset: withInputs(ds, x), description: `quantised to ${spec.levels} levels on ${describeFeatures(ds, cols)}` };
   },
-};
+});

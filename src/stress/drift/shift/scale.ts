@@ -4,8 +4,8 @@
  * Image values stay in [0, 1]. Example: `{ shift: 'scale', features: [0, 3], factor: 2 }`.
  */
 import { itemSize } from '../../../data/dataset.js';
-import { cfgFeatures, cfgNumber, checkKeys, type FeatureRef } from '../config.js';
-import { clipIfImage, columnStats, describeFeatures, fmtNum, resolveFeatures, withInputs, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
 
 export interface ScaleShiftSpec {
   readonly shift: 'scale';
@@ -14,16 +14,16 @@ export interface ScaleShiftSpec {
   readonly factor: number;
 }
 
-export const scaleShift: ShiftKind<ScaleShiftSpec> = {
+export const SCALE_OPTIONS = {
+  features: FEATURES,
+  factor: opt.number({ doc: 'new standard deviation as a multiple of the old', min: 0, required: true, metavar: 'F' }),
+};
+
+export const scaleShift = defineShift<ScaleShiftSpec, typeof SCALE_OPTIONS>({
   name: 'scale',
   summary: "scale features' spread about their mean by factor (std becomes factor x std)",
-  keys: ['features', 'factor'],
+  options: SCALE_OPTIONS,
   example: { shift: 'scale', factor: 2 },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'features', 'factor'], where);
-    const features = cfgFeatures(obj, 'features', where);
-    return { shift: 'scale', ...(features ? { features } : {}), factor: cfgNumber(obj, 'factor', where, { min: 0 }) };
-  },
   apply(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
@@ -38,4 +38,4 @@ export const scaleShift: ShiftKind<ScaleShiftSpec> = {
     clipIfImage(ds, x);
     return { dataset: withInputs(ds, x), description: `scale change x${fmtNum(spec.factor)} about the mean on ${describeFeatures(ds, cols)}` };
   },
-};
+});

@@ -8,10 +8,10 @@
  *   otherwise, scaled to mean 1) for weighted metrics.
  * Example: `{ shift: 'subpopulation', feature: 'age', op: '>', value: 40, weight: 3 }`.
  */
-import { ConfigError, DataError } from '../../../errors.js';
+import { DataError } from '../../../errors.js';
 import { itemSize } from '../../../data/dataset.js';
-import { cfgChoice, cfgFeature, cfgNumber, checkKeys, keyPath, type FeatureRef } from '../config.js';
-import { featureLabel, fmtNum, resample, resolveFeature, sampleWithoutReplacement, type ShiftKind } from './common.js';
+import { opt } from '../../../options/schema.js';
+import { defineShift, featureLabel, featureOpt, fmtNum, resample, resolveFeature, sampleWithoutReplacement, type FeatureRef } from './common.js';
 
 export const CONDITION_OPS = ['<', '<=', '>', '>=', '==', '!='] as const;
 export type ConditionOp = (typeof CONDITION_OPS)[number];
@@ -45,23 +45,20 @@ export function meets(v: number, op: ConditionOp, value: number): boolean {
   }
 }
 
-export const subpopulationShift: ShiftKind<SubpopulationShiftSpec> = {
+/** The condition (feature, op, value) is one `--where 'age>40'` flag on the command line. */
+export const SUBPOPULATION_OPTIONS = {
+  feature: featureOpt({ doc: 'the feature of the condition', required: true, flag: false }),
+  op: opt.choice(CONDITION_OPS, { doc: 'the comparison of the condition', required: true, flag: false }),
+  value: opt.number({ doc: 'the value the feature is compared with', required: true, flag: false }),
+  weight: opt.number({ doc: 'odds multiplier for matching items (0 removes them)', min: 0, required: true, metavar: 'W' }),
+  mode: opt.choice(SUBPOPULATION_MODES, { doc: 'subsample without replacement, or keep the items and return weights', default: 'resample' }),
+};
+
+export const subpopulationShift = defineShift<SubpopulationShiftSpec, typeof SUBPOPULATION_OPTIONS>({
   name: 'subpopulation',
   summary: 'make items meeting a feature condition weight x more (or less) common',
-  keys: ['feature', 'op', 'value', 'weight', 'mode'],
+  options: SUBPOPULATION_OPTIONS,
   example: { shift: 'subpopulation', feature: 0, op: '>', value: 0.5, weight: 3, mode: 'resample' },
-  parse(obj, where) {
-    checkKeys(obj, ['shift', 'feature', 'op', 'value', 'weight', 'mode'], where);
-    if (obj.feature === undefined) throw new ConfigError(`'${keyPath(where, 'feature')}' is required: a feature name or 0-based index`);
-    return {
-      shift: 'subpopulation',
-      feature: cfgFeature(obj.feature, keyPath(where, 'feature')),
-      op: cfgChoice(obj, 'op', where, CONDITION_OPS),
-      value: cfgNumber(obj, 'value', where, {}),
-      weight: cfgNumber(obj, 'weight', where, { min: 0 }),
-      mode: cfgChoice(obj, 'mode', where, SUBPOPULATION_MODES, 'resample'),
-    };
-  },
   apply(ds, spec, rng) {
     const d = itemSize(ds);
     const j = resolveFeature(ds, spec.feature);
@@ -94,4 +91,4 @@ export const subpopulationShift: ShiftKind<SubpopulationShiftSpec> = {
         `${keepOther.length} of ${other.length} other items kept (share ${fmtNum(match.length / ds.size)} → ${fmtNum(keepMatch.length / indices.length)})`,
     };
   },
-};
+});
