@@ -25,13 +25,14 @@ export class ModelError extends GauntletError {}
 
 /** The gradient engine met ops it has no vector–Jacobian rule for. Lists every such op and node. */
 export class UnsupportedOpError extends GauntletError {
-  readonly ops: readonly { opType: string; nodeName: string }[];
-  constructor(ops: readonly { opType: string; nodeName: string }[]) {
+  readonly ops: readonly { opType: string; nodeName: string; input?: string }[];
+  /** `input`, when given, names the node input (a weight, say) whose gradient has no rule. */
+  constructor(ops: readonly { opType: string; nodeName: string; input?: string }[], remedy?: string) {
     const types = [...new Set(ops.map((o) => o.opType))].sort();
-    const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'})`).join(', ');
+    const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'}${o.input ? `, input '${o.input}'` : ''})`).join(', ');
     super(
       `no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}; ` +
-        'only black-box (score-based) methods can run on this model',
+        (remedy ?? (ops.some((o) => o.input) ? 'that parameter cannot be trained (freeze it)' : 'only black-box (score-based) methods can run on this model')),
     );
     this.ops = ops;
   }

@@ -12,7 +12,10 @@ export interface BackwardRequest {
   probe: ProbeResult;
   b: GraphBuilder;
   opset: number;
-  /** The values to differentiate with respect to (graph inputs, usually one). */
+  /**
+   * The values to differentiate with respect to: graph inputs (the data input, or parameters fed
+   * as inputs by the training graph) or initializers (weights, differentiated in place).
+   */
   wrt: readonly string[];
   /** Seed gradients: value name → name of the value holding d(loss)/d(value). */
   seeds: ReadonlyMap<string, string>;
@@ -87,6 +90,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const gy = node.output.map((o) => (onPath(o) ? total(o) : null));
     if (gy.every((g) => g === null)) continue;
     const needs = node.input.map((v) => onPath(v));
+    let bypassed = false;
     const ctx: GradContext = {
       node,
       b,
@@ -98,6 +102,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       producer: (v) => producers.get(v),
       consumers: (v) => consumerCount.get(v) ?? 0,
       bypass: (chain, g) => {
+        bypassed = true;
         for (const skip of chain) {
           if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
           skipped.add(skip);
@@ -124,6 +129,10 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       },
     };
     const grads = rules[node.op_type]!(ctx);
+    // A rule that returns nothing for an input that needs a gradient has no rule for it: an
+    // error naming the op, node and input, never a silent zero.
+    const unmet = node.input.flatMap((v, k) => (needs[k] && !grads[k] && !(bypassed && k === 0) ? [{ opType: node.op_type, nodeName: node.name ?? '', input: v }] : []));
+    if (unmet.length > 0) throw new UnsupportedOpError(unmet);
     node.input.forEach((v, k) => {
       const g = grads[k];
       if (needs[k] && g) addContribution(v, g);

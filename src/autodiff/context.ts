@@ -1,3 +1,4 @@
+import { UnsupportedOpError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import type { AttrValue } from '../onnx/graph.js';
 import { DataType, type NodeP } from '../onnx/proto.js';
@@ -46,6 +47,14 @@ export interface GradContext {
 }
 
 export type Rule = (ctx: GradContext) => (string | null)[];
+
+/**
+ * Thrown by a rule for an input it has no gradient for (a data-dependent exponent, say):
+ * an UnsupportedOpError naming the op, the node and the input.
+ */
+export function noRuleFor(node: NodeP, index: number): never {
+  throw new UnsupportedOpError([{ opType: node.op_type, nodeName: node.name ?? '', input: node.input[index] ?? `#${index}` }]);
+}
 
 /** Emit helpers that pick the right form for the model's opset (attributes before 13/18, inputs after). */
 export class Emit {

@@ -1,11 +1,11 @@
-import type { Rule } from '../context.js';
+import { noRuleFor, type Rule } from '../context.js';
 import { attrInt } from '../../onnx/graph.js';
 
 /**
  * GatherElements along `axis` with static indices (at most 64, as the probe records them):
  * Y[p] = X[p with p_axis replaced by idx[p]]. dX = gyᵀ·M with a constant one-hot matrix
  * M[p, q] = [Y[p] reads X[q]] over flattened positions, which sums duplicates exactly.
- * Data-dependent indices throw, naming the node.
+ * Data-dependent indices (or more than 64) have no rule: an UnsupportedOpError naming the node.
  */
 export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatType }) => {
   if (!needs[0]) return [null, null];
@@ -15,9 +15,7 @@ export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts,
   const a = attrInt(node, 'axis', 0);
   const axis = a < 0 ? a + xs.length : a;
   const idx = staticInts(ind);
-  if (!idx) {
-    throw new Error(`GatherElements node ${node.name}: its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter; not supported`);
-  }
+  if (!idx) noRuleFor(node, 0);
   const outN = idx.length;
   const dataN = xs.reduce((p, v) => p * v, 1);
   if (outN === 0) return [e.zeros(xs, floatType), null];
