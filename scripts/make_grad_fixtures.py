@@ -1,4 +1,4 @@
-"""Make the autodiff fixtures: tiny PyTorch models as ONNX, with their autograd input gradients.
+"""Make the autodiff fixtures: tiny PyTorch models as ONNX, with their autograd input and weight gradients.
 
 For each model NAME this writes, under test/fixtures/autodiff/:
 
@@ -10,6 +10,11 @@ For each model NAME this writes, under test/fixtures/autodiff/:
               grad    float32  d(sum_i cross_entropy(logits_i, y_i)) / dx, by torch autograd in
                                float64 (model and x cast to double), then cast to float32
               loss    float64  scalar, that summed cross-entropy (float64 model)
+
+  NAME.wgrad.npz  infer.INIT / train.INIT  float32  d(summed cross-entropy)/d(initializer INIT)
+              for every initializer that is a parameter, eval mode and train mode (float64
+              autograd); running.INIT the BatchNorm running stats after the train-mode pass;
+              loss_infer, loss_train
 
 and README.md listing the models, their opsets and the ONNX op types each contains.
 
@@ -580,6 +585,19 @@ def write_readme(rows):
         '',
         'Note `logits` come from the float32 model and `loss`/`grad` from the float64 copy; compare',
         'gradients with a relative tolerance (the engine runs in float32).',
+        '',
+        'Each `NAME.wgrad.npz` holds the weight gradients, by torch autograd on a float64 copy:',
+        '',
+        '| key | dtype | meaning |',
+        '| --- | --- | --- |',
+        '| `infer.INIT` | float32 | d(summed cross-entropy on `x`, `y`) / d(initializer INIT), eval mode, one per '
+        'initializer that is a PyTorch parameter (matched by value; `onnx::MatMul_N` initializers hold a '
+        'transposed Linear weight, and their gradient is transposed the same way) |',
+        '| `train.INIT` | float32 | the same in train mode (`model.train()`: BatchNorm on the batch\'s '
+        'statistics; no model here has Dropout) |',
+        '| `running.INIT` | float32 | train mode: each BatchNorm running mean/var after that one forward '
+        'pass (PyTorch momentum 0.1, unbiased batch variance), keyed by the running-stat initializer |',
+        '| `loss_infer`, `loss_train` | float64 | the summed cross-entropy in each mode |',
         '',
         'BatchNorm is exported as `BatchNormalization` nodes (TrainingMode.PRESERVE on an eval-mode',
         'model, so torch does not fold BN into the preceding Conv); its running statistics come from a',
