@@ -497,7 +497,7 @@ DESCRIPTIONS = {
     'lenet': 'LeNet-style CNN like the default model: Conv(1->8, 3x3, pad 1), ReLU, MaxPool(2); '
              'Conv(8->16, 3x3, pad 1), ReLU, MaxPool(2); Flatten, Linear. Its first block is the '
              'one-channel Conv -> Relu -> MaxPool stem that the MaxPool rule differentiates in '
-             'phase space (MaxPoolStem.ts).',
+             'phase space (src/autodiff/rules/maxpool/stem.ts).',
 }
 
 

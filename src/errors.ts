@@ -23,18 +23,56 @@ export class DataError extends GauntletError {}
 /** A model file is missing, not ONNX, or cannot be run. */
 export class ModelError extends GauntletError {}
 
-/** The gradient engine met ops it has no vector–Jacobian rule for. Lists every such op and node. */
+/** One node the gradient engine cannot differentiate, and why. */
+export interface UnsupportedOp {
+  opType: string;
+  nodeName: string;
+  /** Why: 'no gradient rule' for an op without a rule, else the limit the node's rule met. */
+  reason?: string;
+  /** The node input (a weight, an exponent) that needs a gradient the rule does not give, if one does. */
+  input?: string;
+}
+
+/** The reason given for an op that has no vector–Jacobian rule at all. */
+export const NO_GRADIENT_RULE = 'no gradient rule';
+
+/**
+ * The gradient engine cannot differentiate the model: ops it has no vector–Jacobian rule for, or
+ * nodes whose rule does not cover their attributes, shapes or types. Lists every such op and node,
+ * each with its reason (`reasons`), or, for a limit of the whole model (its opset), `modelReason`.
+ * Score-based (black-box) methods still run: the message names `--attack square`.
+ */
 export class UnsupportedOpError extends GauntletError {
-  readonly ops: readonly { opType: string; nodeName: string; input?: string }[];
-  /** `input`, when given, names the node input (a weight, say) whose gradient has no rule. */
-  constructor(ops: readonly { opType: string; nodeName: string; input?: string }[], remedy?: string) {
-    const types = [...new Set(ops.map((o) => o.opType))].sort();
-    const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'}${o.input ? `, input '${o.input}'` : ''})`).join(', ');
-    super(
-      `no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}; ` +
-        (remedy ?? (ops.some((o) => o.input) ? 'that parameter cannot be trained (freeze it)' : 'only black-box (score-based) methods can run on this model')),
-    );
-    this.ops = ops;
+  readonly ops: readonly (UnsupportedOp & { reason: string })[];
+  /** A limit of the whole model rather than of a node (e.g. its opset), else null. */
+  readonly modelReason: string | null;
+  /**
+   * `remedy` replaces the default advice (black-box methods) where it does not fit, e.g. the
+   * training graph's "freeze the parameters behind it".
+   */
+  constructor(ops: readonly UnsupportedOp[], modelReason: string | null = null, remedy?: string) {
+    const withReasons = ops.map((o) => ({ ...o, reason: o.reason ?? NO_GRADIENT_RULE }));
+    super(`${UnsupportedOpError.describe(withReasons, modelReason)}; ${remedy ?? 'only black-box (score-based) methods can run on this model (for attacks: --attack square)'}`);
+    this.ops = withReasons;
+    this.modelReason = modelReason;
+  }
+
+  /** What cannot be differentiated, without the advice: ops, nodes and reasons. */
+  get reasons(): string {
+    return UnsupportedOpError.describe(this.ops, this.modelReason);
+  }
+
+  private static describe(ops: readonly { opType: string; nodeName: string; input?: string; reason: string }[], modelReason: string | null): string {
+    const parts: string[] = [];
+    if (modelReason) parts.push(`no gradients for this model: ${modelReason}`);
+    if (ops.length > 0) {
+      const types = [...new Set(ops.map((o) => o.opType))].sort();
+      const nodes = ops
+        .map((o) => `${o.opType} (${o.nodeName || 'unnamed'}${o.input ? `, input '${o.input}'` : ''})${o.reason === NO_GRADIENT_RULE ? '' : ` [${o.reason}]`}`)
+        .join(', ');
+      parts.push(`no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}`);
+    }
+    return parts.join('; ');
   }
 }
 
@@ -56,4 +94,29 @@ export function checkRange(
   if (min !== undefined && (minExclusive ? value <= min : value < min)) throw new UsageError(`'${name}' must be in ${range}, got ${value}`);
   if (max !== undefined && value > max) throw new UsageError(`'${name}' must be in ${range}, got ${value}`);
   return value;
+}
+
+/**
+ * A campaign stopped because its AbortSignal fired (Ctrl-C in the CLI). Every finished cell is
+ * checkpointed in `dir`; resuming there continues from `checkpointed` of `total` cells. The exit
+ * code is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+ */
+export class RunInterruptedError extends GauntletError {
+  override readonly exitCode: number;
+  readonly checkpointed: number;
+  readonly total: number;
+  readonly dir: string;
+  /** The abort reason when it is a signal name ('SIGINT', 'SIGTERM'), else null. */
+  readonly signal: string | null;
+  /** Whether the run wrote no checkpoint and its directory was removed again. */
+  readonly removed: boolean;
+  constructor(info: { checkpointed: number; total: number; dir: string; signal?: string | null; removed?: boolean }) {
+    super(`${info.dir}: run interrupted${info.signal ? ` (${info.signal})` : ''}; ${info.checkpointed} of ${info.total} cells checkpointed`);
+    this.checkpointed = info.checkpointed;
+    this.total = info.total;
+    this.dir = info.dir;
+    this.signal = info.signal ?? null;
+    this.removed = info.removed ?? false;
+    this.exitCode = this.signal === 'SIGTERM' ? 143 : 130;
+  }
 }

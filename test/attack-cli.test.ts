@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../src/data/load.js';
-import { loadNpz } from '../src/data/npz.js';
+import { loadNpz, writeNpz } from '../src/data/npz.js';
 import { defaultAssets } from '../src/defaults.js';
+import { makeModel, node } from '../src/onnx/make.js';
+import { encodeModel } from '../src/onnx/proto.js';
+import { makeTensor } from '../src/onnx/tensor.js';
 import { assertBadInput, lastJson, repoRoot, runCli, tmpDir } from './helpers.js';
 
 const gauntlet = (...args: string[]) => runCli(args, { cwd: repoRoot, timeout: 120_000 });
@@ -61,4 +65,26 @@ test('list attacks prints the registry with defaults', () => {
   assert.equal(r.code, 0, r.stderr);
   for (const name of ['fgsm', 'pgd', 'apgd-ce', 'apgd-dlr', 'square', 'autoattack']) assert.match(r.stdout, new RegExp(`^${name}\\s`, 'm'));
   assert.match(r.stdout, /queries=5000/);
+});
+
+test('attack on a model with a 1-D MaxPool: pgd is one line, exit 2, naming the node, the reason and --attack square (not an internal error); autoattack runs Square and flags it', () => {
+  const proto = makeModel({
+    inputs: [{ name: 'x', shape: ['N', 16] }],
+    outputs: ['y'],
+    nodes: [node('Unsqueeze', ['x', 'one'], ['x3']), node('MaxPool', ['x3'], ['p'], { kernel_shape: [2], strides: [2] }), node('Flatten', ['p'], ['h']), node('MatMul', ['h', 'W'], ['y'])],
+    initializers: [makeTensor('one', [1], BigInt64Array.from([1n])), makeTensor('W', [8, 3], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 1)))],
+    opset: 13,
+  });
+  const model = path.join(dir, 'pool1d.onnx');
+  const data = path.join(dir, 'pool1d.npz');
+  fs.writeFileSync(model, encodeModel(proto));
+  fs.writeFileSync(data, writeNpz({ x: { dtype: '<f4', shape: [6, 16], data: Float32Array.from({ length: 96 }, (_, i) => (i % 11) / 11) }, y: { dtype: '<i4', shape: [6], data: Int32Array.from([0, 1, 2, 0, 1, 2]) } }));
+  assertBadInput(
+    gauntlet('attack', '--model', model, '--data', data, '--attack', 'pgd', '--eps', '0.1', '--steps', '2'),
+    'no gradient rule for op MaxPool at node MaxPool (p) [1-D MaxPool (input rank 3): only 2-D pooling is supported]; only black-box (score-based) methods can run on this model (for attacks: --attack square)',
+  );
+  const aa = gauntlet('attack', '--model', model, '--data', data, '--attack', 'autoattack', '--preset', 'quick', '--queries', '20', '--eps', '0.1', '--json');
+  assert.equal(aa.code, 0, aa.stderr);
+  const flags = lastJson(aa.stdout).flags as string[];
+  assert.ok(flags.some((f) => f.startsWith('square-only: no gradients: no gradient rule for op MaxPool at node MaxPool (p) [1-D MaxPool')), flags.join(' | '));
 });

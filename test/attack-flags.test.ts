@@ -111,7 +111,7 @@ test('masked gradients: Square breaking what APGD could not is flagged (with zer
   try {
     const n = 6;
     const x = inputs(n, () => 0.59);
-    const r = await runAttack(model, x, n, new Int32Array(n), { attack: 'autoattack', norm: 'linf', eps: 0.1, preset: 'quick', steps: 10, queries: 100 }, new Rng(0));
+    const r = await runAttack(model, x, n, new Int32Array(n), { attack: 'autoattack', norm: 'linf', eps: 0.1, epsUnits: 'raw', preset: 'quick', steps: 10, queries: 100 }, new Rng(0));
     const byName = Object.fromEntries(r.members.map((m) => [m.name, m]));
     assert.equal(byName['apgd-ce']!.broken + byName['apgd-t']!.broken, 0);
     assert.ok(byName.square!.broken > 0, JSON.stringify(r.members));
@@ -134,7 +134,70 @@ test('an op without a gradient rule: Square still works, gradient attacks say wh
     await assert.rejects(runAttack(model, x, 12, labels, { attack: 'pgd', norm: 'linf', eps: 0.3, steps: 2 }, new Rng(0)), UnsupportedOpError);
     const aa = await runAttack(model, x, 12, labels, { attack: 'autoattack', norm: 'linf', eps: [0.1, 0.3], preset: 'quick', queries: 200 }, new Rng(0));
     assert.ok(codes(aa).includes('square-only'), `flags: ${aa.flags.join(' | ')}`);
-    assert.match(aa.flags.find((f) => f.startsWith('square-only'))!, new RegExp(op));
+    assert.match(aa.flags.find((f) => f.startsWith('square-only'))!, new RegExp(`^square-only: no gradients: no gradient rule for op ${op} at node ${op} \\(h\\); ran Square only`));
+    assert.equal(aa.aggregate.robustAccuracy, sq.aggregate.robustAccuracy, 'the fallback is Square with the same streams');
+  } finally {
+    await model.close();
+  }
+});
+
+/** x [N, 16] → [N, 1, 16] → 1-D MaxPool (k 2) → [N, 8], then logits = h·W + b with W [8, 4]: a pooling geometry without a gradient rule. */
+async function maxPool1d(): Promise<Model> {
+  const proto = makeModel({
+    inputs: [{ name: 'x', shape: ['N', D] }],
+    outputs: ['y'],
+    nodes: [
+      node('Unsqueeze', ['x', 'one'], ['x3']),
+      node('MaxPool', ['x3'], ['p'], { kernel_shape: [2], strides: [2] }),
+      node('Flatten', ['p'], ['h']),
+      node('MatMul', ['h', 'W'], ['hw']),
+      node('Add', ['hw', 'B'], ['y']),
+    ],
+    initializers: [makeTensor('one', [1], BigInt64Array.from([1n])), makeTensor('W', [D / 2, K], Float32Array.from(seededW('pool1d').slice(0, (D / 2) * K))), makeTensor('B', [K], new Float32Array(K))],
+    opset: 13,
+  });
+  return Model.fromProto(proto, 'pool1d', 'pool1d');
+}
+
+const POOL1D_REASON = /no gradient rule for op MaxPool at node MaxPool \(p\) \[1-D MaxPool \(input rank 3\): only 2-D pooling is supported\]/;
+
+test('gradient attacks on a 1-D MaxPool throw an UnsupportedOpError naming the node, the reason and --attack square, not an internal error', async () => {
+  const model = await maxPool1d();
+  try {
+    const x = inputs(8, (r) => r.uniform());
+    const labels = await ownLabels(model, x, 8);
+    for (const spec of [
+      { attack: 'pgd', norm: 'linf', eps: 0.1, steps: 2 },
+      { attack: 'fgsm', norm: 'linf', eps: 0.1 },
+      { attack: 'apgd-ce', norm: 'linf', eps: 0.1, steps: 2 },
+    ] as AttackSpec[]) {
+      await assert.rejects(runAttack(model, x, 8, labels, spec, new Rng(0)), (e: unknown) => {
+        assert.ok(e instanceof UnsupportedOpError, `${spec.attack}: ${String(e)}`);
+        assert.deepEqual(e.ops, [{ opType: 'MaxPool', nodeName: 'p', reason: '1-D MaxPool (input rank 3): only 2-D pooling is supported' }]);
+        assert.match(e.message, POOL1D_REASON);
+        assert.match(e.message, /only black-box \(score-based\) methods can run on this model \(for attacks: --attack square\)$/);
+        return true;
+      });
+    }
+  } finally {
+    await model.close();
+  }
+});
+
+test('autoattack on a model whose 1-D MaxPool has no gradient rule runs Square and flags the reason, instead of crashing', async () => {
+  const model = await maxPool1d();
+  try {
+    const x = inputs(12, (r) => r.uniform());
+    const labels = await ownLabels(model, x, 12);
+    const sq = await runAttack(model, x, 12, labels, { attack: 'square', norm: 'linf', eps: 0.3, queries: 100 }, new Rng(0));
+    const aa = await runAttack(model, x, 12, labels, { attack: 'autoattack', norm: 'linf', eps: 0.3, preset: 'quick', queries: 100 }, new Rng(0));
+    const flag = aa.flags.find((f) => f.startsWith('square-only:'));
+    assert.ok(flag, `flags: ${aa.flags.join(' | ')}`);
+    assert.match(flag!, /^square-only: no gradients: /);
+    assert.match(flag!, POOL1D_REASON);
+    assert.match(flag!, /; ran Square only, so robust accuracy is an upper bound from a black-box \(score-based\) attack$/);
+    assert.deepEqual(aa.members.map((m) => m.name), ['square'], 'APGD-CE, which could not run, is not listed as a member');
+    assert.equal(aa.gradientBatches, 0, 'no gradient batch ran');
     assert.equal(aa.aggregate.robustAccuracy, sq.aggregate.robustAccuracy, 'the fallback is Square with the same streams');
   } finally {
     await model.close();

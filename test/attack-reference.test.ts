@@ -25,7 +25,7 @@ const X = [
   [0.9, 0.1, 0.05, 0.5, 0.95, 0.3],
 ];
 
-async function linearModel(): Promise<Model> {
+async function linearModel(bounds: [number, number] | null = [0, 1]): Promise<Model> {
   const proto = makeModel({
     inputs: [{ name: 'x', shape: ['N', D] }],
     outputs: ['y'],
@@ -33,7 +33,7 @@ async function linearModel(): Promise<Model> {
     initializers: [makeTensor('W', [2, D], Float32Array.from(W.flat())), makeTensor('B', [2], Float32Array.from(B))],
     opset: 13,
   });
-  return Model.fromProto(proto, 'softmax-regression', 'softmax-regression');
+  return Model.fromProto(proto, 'softmax-regression', 'softmax-regression', bounds ? { bounds } : {});
 }
 
 function data(): { x: Float32Array; labels: Int32Array; n: number } {
@@ -56,7 +56,7 @@ for (const attack of ['fgsm', 'pgd', 'apgd-ce'] as const) {
     try {
       const { x, labels, n } = data();
       const eps = 0.1;
-      const spec = { attack, norm: 'linf', eps, ...(attack === 'fgsm' ? {} : { steps: 20 }) } as AttackSpec;
+      const spec = { attack, norm: 'linf', eps, epsUnits: 'raw', ...(attack === 'fgsm' ? {} : { steps: 20 }) } as AttackSpec;
       const r = await runAttack(model, x, n, labels, spec, new Rng(11));
       for (let i = 0; i < n; i++) {
         const d = direction(labels[i]!);
@@ -80,8 +80,8 @@ for (const randomStart of [false, true]) {
       const row = 2;
       const eps = 0.2;
       const spec: AttackSpec = randomStart
-        ? { attack: 'pgd', norm: 'l2', eps, steps: 30, relStepSize: 1 }
-        : { attack: 'pgd', norm: 'l2', eps, steps: 10, relStepSize: 0.25, randomStart: false };
+        ? { attack: 'pgd', norm: 'l2', eps, epsUnits: 'raw', steps: 30, relStepSize: 1 }
+        : { attack: 'pgd', norm: 'l2', eps, epsUnits: 'raw', steps: 10, relStepSize: 0.25, randomStart: false };
       const r = await runAttack(model, x.slice(row * D, (row + 1) * D), 1, labels.slice(row, row + 1), spec, new Rng(4));
       const d = direction(labels[row]!);
       const norm = Math.hypot(...d);
@@ -95,6 +95,110 @@ for (const randomStart of [false, true]) {
     }
   });
 }
+
+// ---- ε in standardised units on tabular data -----------------------------------------------------
+
+/** The same regression on features of very different scales: column j is X_j · S_j, weights W / S. */
+const S = [1, 50, 0.02, 3, 1, 400];
+
+async function scaledModel(): Promise<Model> {
+  const proto = makeModel({
+    inputs: [{ name: 'x', shape: ['N', D] }],
+    outputs: ['y'],
+    nodes: [node('Gemm', ['x', 'W', 'B'], ['y'], { transB: 1 })],
+    initializers: [makeTensor('W', [2, D], Float32Array.from(W.flatMap((w) => w.map((v, j) => v / S[j]!)))), makeTensor('B', [2], Float32Array.from(B))],
+    opset: 13,
+  });
+  // No declared bounds: tabular rows are not held in [0, 1].
+  return Model.fromProto(proto, 'scaled-regression', 'scaled-regression');
+}
+
+function scaledData(): { x: Float32Array; labels: Int32Array; n: number; std: number[] } {
+  const { labels, n } = data();
+  const x = Float32Array.from(X.flatMap((row) => row.map((v, j) => v * S[j]!)));
+  const std = S.map((_, j) => {
+    const col = Array.from({ length: n }, (_, i) => x[i * D + j]!);
+    const m = col.reduce((a, b) => a + b, 0) / n;
+    return Math.sqrt(col.reduce((a, b) => a + (b - m) ** 2, 0) / n);
+  });
+  return { x, labels, n, std };
+}
+
+for (const attack of ['fgsm', 'pgd', 'apgd-ce'] as const) {
+  test(`tabular ${attack} L∞ is in std units by default: the linear optimum moves feature j by ε·std_j·sign(w_j)`, async () => {
+    const model = await scaledModel();
+    try {
+      const { x, labels, n, std } = scaledData();
+      const eps = 0.2;
+      const r = await runAttack(model, x, n, labels, { attack, norm: 'linf', eps, ...(attack === 'fgsm' ? {} : { steps: 20 }) } as AttackSpec, new Rng(11));
+      assert.equal(r.summary.eps_units, 'std');
+      assert.equal(r.epsUnits, 'std');
+      for (let i = 0; i < n; i++) {
+        const d = direction(labels[i]!);
+        for (let j = 0; j < D; j++) {
+          const want = x[i * D + j]! + eps * std[j]! * Math.sign(d[j]!);
+          assert.ok(Math.abs(r.adversarial[i * D + j]! - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${attack} row ${i} feature ${j}: ${r.adversarial[i * D + j]} vs ${want}`);
+        }
+        assert.ok(r.samples.linf[i]! <= eps * (1 + 1e-5), `‖δ/σ‖∞ = ${r.samples.linf[i]} is reported in std units`);
+      }
+    } finally {
+      await model.close();
+    }
+  });
+}
+
+test('tabular pgd L2 in std units finds the optimum of the ellipsoid ‖δ/σ‖₂ ≤ ε: δ = ε·σ²d/‖σd‖₂', async () => {
+  const model = await scaledModel();
+  try {
+    const { x, labels, std } = scaledData();
+    const row = 2;
+    const eps = 0.3;
+    const r = await runAttack(model, x.slice(row * D, (row + 1) * D), 1, labels.slice(row, row + 1), { attack: 'pgd', norm: 'l2', eps, steps: 10, relStepSize: 0.25, randomStart: false }, new Rng(4), {
+      featureStd: std,
+    });
+    // The margin's gradient in x is d / S; in z = x/σ it is σ·d/S.
+    const g = direction(labels[row]!).map((v, j) => (std[j]! * v) / S[j]!);
+    const norm = Math.hypot(...g);
+    for (let j = 0; j < D; j++) {
+      const want = x[row * D + j]! + (eps * std[j]! * g[j]!) / norm;
+      assert.ok(Math.abs(r.adversarial[j]! - want) <= 1e-4 * Math.max(1, std[j]!), `feature ${j}: ${r.adversarial[j]} vs ${want}`);
+    }
+    assert.ok(r.samples.l2[0]! <= eps * (1 + 1e-6));
+  } finally {
+    await model.close();
+  }
+});
+
+test('eps_units raw keeps data-domain units on tabular data: every feature moves by ε, whatever its scale', async () => {
+  const model = await scaledModel();
+  try {
+    const { x, labels, n } = scaledData();
+    const eps = 0.01;
+    const r = await runAttack(model, x, n, labels, { attack: 'fgsm', norm: 'linf', eps, epsUnits: 'raw' }, new Rng(0));
+    assert.equal(r.summary.eps_units, 'raw');
+    for (let i = 0; i < n; i++) {
+      const d = direction(labels[i]!);
+      for (let j = 0; j < D; j++) {
+        const want = x[i * D + j]! + eps * Math.sign(d[j]!);
+        assert.ok(Math.abs(r.adversarial[i * D + j]! - want) <= 1e-5 * Math.max(1, Math.abs(want)), `row ${i} feature ${j}`);
+      }
+    }
+  } finally {
+    await model.close();
+  }
+});
+
+test('a constant feature cannot move in std units, and unchanged features keep their exact bytes', async () => {
+  const model = await scaledModel();
+  try {
+    const { x, labels, n } = scaledData();
+    for (let i = 0; i < n; i++) x[i * D + 4] = 0.123456789;
+    const r = await runAttack(model, x, n, labels, { attack: 'pgd', norm: 'linf', eps: 0.5, steps: 5 }, new Rng(0));
+    for (let i = 0; i < n; i++) assert.equal(r.adversarial[i * D + 4], x[i * D + 4]);
+  } finally {
+    await model.close();
+  }
+});
 
 test("Square's p schedule halves p_init at the paper's checkpoints (10,000-query scale)", () => {
   assert.equal(pSelection(0.8, 0, 10000), 0.8);

@@ -26,7 +26,7 @@ test('a config entry parses to the spec it names, and round-trips through JSON',
 });
 
 test('unknown attack names list the known ones', () => rejects({ attack: 'cw', eps: 0.1 }, /^'stresses\.adversarial\[0\]\.attack' must be one of fgsm, pgd, apgd-ce, apgd-dlr, square, autoattack, got 'cw'$/));
-test('an unknown key names the key and what the attack accepts', () => rejects({ attack: 'pgd', eps: 0.1, queries: 10 }, /unknown key 'queries' for attack 'pgd'; allowed keys are attack, norm, eps, steps, step_size/));
+test('an unknown key names the key and what the attack accepts', () => rejects({ attack: 'pgd', eps: 0.1, queries: 10 }, /unknown key 'queries' for attack 'pgd'; allowed keys are attack, norm, eps, eps_units, steps, step_size/));
 test('a bad norm lists the allowed norms', () => rejects({ attack: 'pgd', norm: 'l1', eps: 0.1 }, /'stresses\.adversarial\[0\]\.norm' must be one of linf, l2, got 'l1'/));
 test('a negative ε names its index in the list', () => rejects({ attack: 'pgd', eps: [0.1, -1] }, /'stresses\.adversarial\[0\]\.eps\[1\]' must be a number in \[0, inf\), got -1/));
 test('a missing ε is required', () => rejects({ attack: 'pgd' }, /'stresses\.adversarial\[0\]\.eps' is required/));
@@ -74,11 +74,12 @@ test('runAttack refuses an ε larger than the data bounds allow, naming the rang
     initializers: [makeTensor('W', [3, 4], Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)))],
     opset: 13,
   });
-  const model = await Model.fromProto(proto, 'm', 'm');
+  // Declared [0, 1] bounds and raw units: tabular data without declared bounds has no global box.
+  const model = await Model.fromProto(proto, 'm', 'm', { bounds: [0, 1] });
   try {
     const x = new Float32Array(8).fill(0.5);
-    await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'pgd', norm: 'linf', eps: 1.5 }, new Rng(0)), (e: unknown) => e instanceof UsageError && /'eps' must be in \[0, 1\] for linf/.test(e.message));
-    await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'pgd', norm: 'l2', eps: 3 }, new Rng(0)), (e: unknown) => e instanceof UsageError && /'eps' must be in \[0, 2\] for l2/.test(e.message));
+    await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'pgd', norm: 'linf', eps: 1.5, epsUnits: 'raw' }, new Rng(0)), (e: unknown) => e instanceof UsageError && /'eps' must be in \[0, 1\] for linf/.test(e.message));
+    await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'pgd', norm: 'l2', eps: 3, epsUnits: 'raw' }, new Rng(0)), (e: unknown) => e instanceof UsageError && /'eps' must be in \[0, 2\] for l2/.test(e.message));
     await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'apgd-dlr', norm: 'linf', eps: 0.1, targeted: true }, new Rng(0)), /needs at least 4 classes; the model has 3/);
     await assert.rejects(runAttack(model, x, 2, new Int32Array(2), { attack: 'nope', norm: 'linf', eps: 0.1 } as never, new Rng(0)), ConfigError);
     await assert.rejects(runAttack(model, x, 2, Int32Array.from([0, 5]), { attack: 'pgd', norm: 'linf', eps: 0.1 }, new Rng(0)), /label 5 of item 1 is outside the model's 3 classes/);

@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../src/autodiff/backward.js';
 import { probe, type Feed } from '../src/autodiff/probe.js';
 import { createSession } from '../src/engine/session.js';
+import { UnsupportedOpError } from '../src/errors.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { defaultOpset, makeValueInfo } from '../src/onnx/graph.js';
 import { node } from '../src/onnx/make.js';
@@ -94,4 +96,23 @@ export async function gradOfSumWithGraph(model: ModelP, feeds: Record<string, Fe
   } finally {
     await s.release();
   }
+}
+
+/**
+ * An `assert.throws`/`assert.rejects` validator: the error is an UnsupportedOpError (a limit of the
+ * gradient engine, exit code 2 — not an internal error) naming one node `nodeName` of `opType`, with
+ * a reason matching `reason`, and its message names the op, the node, the reason and the
+ * black-box alternative.
+ */
+export function unsupportedNode(opType: string, nodeName: string, reason: RegExp, input?: string): (e: unknown) => true {
+  return (e) => {
+    assert.ok(e instanceof UnsupportedOpError, `expected an UnsupportedOpError, got ${String(e)}`);
+    assert.deepEqual(e.ops.map((o) => [o.opType, o.nodeName, o.input]), [[opType, nodeName, input]]);
+    assert.match(e.ops[0]!.reason, reason);
+    assert.equal(e.exitCode, 2);
+    const at = `${nodeName}${input === undefined ? '' : `, input '${input}'`}`;
+    assert.ok(e.message.startsWith(`no gradient rule for op ${opType} at node ${opType} (${at}) [${e.ops[0]!.reason}]; `), e.message);
+    assert.match(e.message, /--attack square/);
+    return true;
+  };
 }

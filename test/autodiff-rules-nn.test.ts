@@ -7,7 +7,7 @@ import { makeModel, node } from '../src/onnx/make.js';
 import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
-import { drawValues, gradOfSumOf, gradOfSumWithGraph, type RuleCase, type RuleInput } from './autodiff-helpers.js';
+import { drawValues, gradOfSumOf, gradOfSumWithGraph, unsupportedNode, type RuleCase, type RuleInput } from './autodiff-helpers.js';
 
 /*
  * Central finite-difference checks of the layer rules: Conv, MaxPool, Gemm, MatMul, Add, Sub, Mul,
@@ -95,7 +95,7 @@ async function check(c: Case): Promise<void> {
   }
 }
 
-async function rejects(c: Case, message: RegExp): Promise<void> {
+async function rejects(c: Case, message: RegExp | ((e: unknown) => true)): Promise<void> {
   const rng = new Rng('reject');
   await assert.rejects(gradcheck(modelOf(c), feedsFor(c, rng), c.wrt ?? c.inputs.map((i) => i.name), rng.fork('w')), message);
 }
@@ -423,20 +423,24 @@ test('MaxPool: float64 tiling windows: ties share; Relu → MaxPool gives 0 to a
   assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, relu: true, values: RELU_TIES, dtype: 'float64' })), reluExpected);
 });
 
-test('MaxPool: float64 windows that do not tile the input throw, naming the node', async () => {
-  await rejects(pool({ x: [1, 1, 5, 5], attrs: TILE_2x2, dtype: 'float64' }), /MaxPool node y: in a float64 model only windows that tile the input/);
-  await rejects(pool({ x: [1, 1, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1] }, dtype: 'float64' }), /MaxPool node y: in a float64 model only windows that tile/);
-});
-
-test('MaxPool: 1-D pooling and storage_order=1 throw, naming the node', async () => {
-  await rejects({ op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2], strides: [2] }), inputs: [X([1, 2, 8])] }, /MaxPool node y: only 2-D pooling has a gradient rule \(input rank 3\)/);
+test('MaxPool: float64 windows that do not tile the input are an UnsupportedOpError naming the node and what keeps them from tiling', async () => {
+  await rejects(pool({ x: [1, 1, 5, 5], attrs: TILE_2x2, dtype: 'float64' }), unsupportedNode('MaxPool', 'y', /^float64 MaxPool with input 5×5 not divisible by the kernel 2×2: in a float64 model only windows that tile the input/));
+  await rejects(pool({ x: [1, 1, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1] }, dtype: 'float64' }), unsupportedNode('MaxPool', 'y', /^float64 MaxPool with overlapping windows \(kernel 3×3, strides 1×1\): in a float64 model only windows that tile/));
   await rejects(
-    { op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2, 2], strides: [2, 2], storage_order: 1 }), inputs: [X([1, 1, 4, 4])] },
-    /MaxPool node y: storage_order=1 is not supported/,
+    pool({ x: [1, 1, 8, 8], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], dilations: [2, 2], ceil_mode: 1 }, dtype: 'float64' }),
+    unsupportedNode('MaxPool', 'y', /^float64 MaxPool with pads \[1, 1, 1, 1\], dilations 2×2: /),
   );
 });
 
-// ─── Conv → [Relu] → MaxPool stems: the phase route (MaxPoolStem.ts) ─────────────────────────
+test('1-D MaxPool is an UnsupportedOpError naming the node and the reason, not an internal error; so is storage_order=1', async () => {
+  await rejects({ op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2], strides: [2] }), inputs: [X([1, 2, 8])] }, unsupportedNode('MaxPool', 'y', /^1-D MaxPool \(input rank 3\): only 2-D pooling is supported$/));
+  await rejects(
+    { op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2, 2], strides: [2, 2], storage_order: 1 }), inputs: [X([1, 1, 4, 4])] },
+    unsupportedNode('MaxPool', 'y', /^storage_order=1 has no gradient rule$/),
+  );
+});
+
+// ─── Conv → [Relu] → MaxPool stems: the phase route (maxpool/stem.ts) ─────────────────────
 //
 // A Conv with 1–4 input channels, stride 1, feeding (through a Relu or not) a MaxPool whose square
 // windows tile its output, is differentiated in phase space, where the first maximum of a window

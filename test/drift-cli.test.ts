@@ -99,6 +99,7 @@ test('shift prior, mean, subpopulation and missing on tabular data, with KS/PSI/
   const age = m.distance.features.find((f: { feature: string }) => f.feature === 'age');
   assert.ok(age.ks > 0.5 && age.psi > 1);
   assert.equal(m.distance.features.find((f: { feature: string }) => f.feature === 'score').ks, 0);
+  assert.equal(m.distance.mmd_units, 'std', 'MMD on tabular data is in standardised units by default');
 
   const sub = gauntlet('shift', '--data', tabular, '--kind', 'subpopulation', '--where', 'age > 50', '--weight', '0', '--out', path.join(dir, 'sub.npz'), '--permutations', '0');
   assert.equal(sub.code, 0, sub.stderr);

@@ -143,3 +143,27 @@ test('layer sensitivity rejects mismatched inputs', async () => {
     await model.close();
   }
 });
+
+test('layer-sensitivity CIs: with an rng every layer, component and the input get a bootstrap CI around their figure; none without one', async () => {
+  const n = 8;
+  const ds = await loadDataset({ path: defaultAssets.data, limit: n });
+  const model = await Model.open(defaultAssets.model);
+  try {
+    const noisy = getCorruption('gaussian_noise').apply(ds.x, [n, 1, 28, 28], 3, new Rng(4));
+    const r = await layerSensitivity(model, ds.x, noisy, n, { rng: new Rng(9), resamples: 200 });
+    const plain = await layerSensitivity(model, ds.x, noisy, n);
+    // The point figures do not depend on whether CIs are asked for.
+    assert.deepEqual(r.layers.map((l) => [l.relChange, l.gain]), plain.layers.map((l) => [l.relChange, l.gain]));
+    assert.ok(plain.inputRelChangeCi === undefined && plain.layers.every((l) => l.relChangeCi === undefined));
+    const inside = (v: number, ci: [number, number] | undefined, what: string) => assert.ok(ci && ci[0] <= v + 1e-12 && v <= ci[1] + 1e-12 && ci[0] < ci[1], `${what}: ${v} outside ${JSON.stringify(ci)}`);
+    inside(r.inputRelChange, r.inputRelChangeCi, 'input');
+    for (const l of r.layers) inside(l.relChange, l.relChangeCi, l.name);
+    for (const c of r.components) inside(c.meanRelChange, c.meanRelChangeCi, c.component);
+    assert.deepEqual(await layerSensitivity(model, ds.x, noisy, n, { rng: new Rng(9), resamples: 200 }), r, 'same rng, same CIs');
+    // An input against itself: no change, gain 1, and intervals of zero width.
+    const self = await layerSensitivity(model, ds.x, ds.x.slice(), n, { rng: new Rng(9), resamples: 50 });
+    for (const l of self.layers) assert.deepEqual([l.relChangeCi, l.gainCi], [[0, 0], [1, 1]], l.name);
+  } finally {
+    await model.close();
+  }
+});

@@ -1,10 +1,12 @@
 /**
  * End-to-end report tests on a real (tiny) campaign: the HTML opens in headless Chromium with no
- * console errors and renders its charts (screenshot saved), user strings stay text in the browser,
+ * console errors and renders its charts (screenshots saved: the page, and its explanation and
+ * uncertainty sections), user strings stay text in the browser,
  * `gauntlet report DIR` regenerates identical files, `gauntlet compare` flags moved metrics and
  * changed hashes, and a failing budget makes `gauntlet run` exit 1 with a JUnit <failure>.
  *
- * The campaign runs once (160 items, FGSM, Gaussian noise, label noise and simulated annotators);
+ * The campaign runs once (160 items, FGSM, Gaussian noise, label noise and simulated annotators,
+ * with explain: and uncertainty: sections);
  * `withGallery` then adds per-cell `gallery` / `annotation_quality` and `data.class_names` the way
  * the runner is meant to (same seeds, so the gallery shows the very images the cells were scored on).
  */
@@ -47,6 +49,8 @@ function tinyConfig(): CampaignConfig {
         drift: [{ corruption: 'gaussian_noise', severity: [1, 3] }],
         annotation: [{ model: 'symmetric', rate: 0.3 }, { annotators: 5, 'annotator-accuracy': 0.7, coverage: 3, aggregate: 'dawid-skene' }],
       },
+      explain: { method: 'saliency', samples: 8 },
+      uncertainty: { temperature: true, conformal: { alpha: 0.1 }, selective: { target_risk: 0.05 } },
       budgets: [
         { metric: 'accuracy', stage: 'baseline', min: 0.999 },
         { metric: 'accuracy', stage: 'baseline', min: 0.5 },
@@ -149,7 +153,7 @@ test('report.html opens in Chromium with no console errors, renders ≥ 3 non-em
     assert.ok(charts.length >= 3, `only ${charts.length} charts`);
     for (const c of charts) assert.ok(c.marks > 5 && c.w > 100 && c.h > 100, `chart ${c.id} is empty or collapsed: ${JSON.stringify(c)}`);
     const ids = charts.map((c) => c.id);
-    for (const id of ['curve-adversarial', 'curve-drift', 'curve-annotation', 'risk-coverage', 'accuracy-per-cell']) assert.ok(ids.includes(id), `missing chart ${id}`);
+    for (const id of ['curve-adversarial', 'curve-drift', 'curve-annotation', 'risk-coverage', 'accuracy-per-cell', 'explain-drift-dots', 'conformal-coverage']) assert.ok(ids.includes(id), `missing chart ${id}`);
     assert.ok(ids.some((id) => id.startsWith('heat-')), 'no heatmap');
     assert.ok(ids.some((id) => id.startsWith('rel-')), 'no reliability diagram');
     // Every robustness curve has a CI band, every series a marker.
@@ -160,7 +164,7 @@ test('report.html opens in Chromium with no console errors, renders ≥ 3 non-em
     assert.equal(await page.locator('table[id^="annotators-"] tbody tr').count(), 5);
     assert.ok((await page.locator('table[id^="flagged-"] tbody tr').count()) >= 1);
     const text = (await page.textContent('body')) ?? '';
-    for (const needle of ['fgsm linf ε=0.01', 'gaussian_noise s3', 'symmetric 0.3', 'annotators', 'measurement gap', 'Per-annotator quality', 'Label audit', 'compounding', 'Ankle boot', '✗ 2 of 3 budgets FAILED']) {
+    for (const needle of ['fgsm linf ε=0.01', 'gaussian_noise s3', 'symmetric 0.3', 'annotators', 'measurement gap', 'Per-annotator quality', 'Label audit', 'compounding', 'Ankle boot', '✗ 2 of 3 budgets FAILED', 'Explanations: drift and layer sensitivity', 'Spearman', 'Uncertainty under stress', 'ECE after', 'coverage verdict']) {
       assert.ok(text.includes(needle), `report text lacks '${needle}'`);
     }
     assert.ok(!text.includes('not available in this run'), 'curves, gallery and annotation quality are present, yet a part says they are not');
@@ -180,6 +184,11 @@ test('report.html opens in Chromium with no console errors, renders ≥ 3 non-em
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(fs.statSync(shot).size > 50_000);
     t.diagnostic(`screenshot: ${shot}`);
+    for (const id of ['explanations', 'uncertainty']) {
+      const part = path.join(shotDir, `${id}.png`);
+      await page.locator(`#${id}`).screenshot({ path: part });
+      t.diagnostic(`screenshot of #${id}: ${part}`);
+    }
   } finally {
     await page.close();
   }

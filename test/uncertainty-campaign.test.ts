@@ -8,6 +8,7 @@ import { defaultAssets } from '../src/defaults.js';
 import { Model } from '../src/engine/model.js';
 import { ConfigError, DataError } from '../src/errors.js';
 import { encodeModel } from '../src/onnx/proto.js';
+import { bootstrapWeights } from '../src/metrics/suite.js';
 import { Rng } from '../src/rng.js';
 import { parseUncertaintySpec, predictProbabilities, prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary } from '../src/uncertainty/index.js';
 import { dropoutData, dropoutModel } from './fixtures/uncertainty/dropout-model.js';
@@ -151,4 +152,32 @@ test('MC dropout and an ensemble in the campaign hook (fixture MLP): non-zero ep
   await assert.rejects(prepareUncertainty(m, c, parseUncertaintySpec({ ensemble: [three] }, 'uncertainty'), new Rng(1)), configError(/ensemble member .*three.onnx has 3 classes, the campaign model has 4/));
   await plain.close();
   await m.close();
+});
+
+test('uncertainty CIs measure the figures themselves: resamples that are the full sample collapse every <figure>_ci onto its value; resampled CIs bracket it', async () => {
+  const N = 400;
+  const d = dropoutData(N);
+  const m = await Model.open(mlpFile);
+  const c = { x: d.x, n: N, labels: d.labels, probs: (await predictProbabilities(m, d.x, N)).probs };
+  const spec = parseUncertaintySpec({ temperature: true, mc_dropout: 4, ensemble: ['mlp2.onnx'], conformal: { alpha: 0.2 }, selective: { target_risk: 0.2 } }, 'uncertainty', dir);
+  const ctx = await prepareUncertainty(m, c, spec, new Rng(3), { batchSize: 64 });
+  try {
+    const ones = Array.from({ length: 3 }, () => new Uint16Array(N).fill(1));
+    const s = (await uncertaintyCell(ctx, { ...c, weights: ones })) as unknown as Record<string, unknown>;
+    const cis = Object.keys(s).filter((k) => k.endsWith('_ci'));
+    assert.equal(cis.length, 27, cis.join(', '));
+    for (const k of cis) {
+      const v = s[k.slice(0, -3)] as number;
+      const [lo, hi] = s[k] as [number, number];
+      assert.ok(Math.abs(lo - v) < 1e-9 && Math.abs(hi - v) < 1e-9, `${k}: [${lo}, ${hi}] vs ${v}`);
+    }
+    // With real resamples the interval has width and holds the point value; without weights there are no CIs.
+    const boot = await uncertaintyCell(ctx, { ...c, weights: bootstrapWeights(N, 200, new Rng('w')) });
+    assert.ok(boot.accuracy_ci![0] < boot.accuracy && boot.accuracy < boot.accuracy_ci![1], JSON.stringify(boot.accuracy_ci));
+    assert.ok(boot.conformal_coverage_ci![0] < boot.conformal_coverage! && boot.conformal_coverage! < boot.conformal_coverage_ci![1]);
+    assert.ok(Object.keys(await uncertaintyCell(ctx, c)).every((k) => !k.endsWith('_ci')));
+  } finally {
+    await ctx.close();
+    await m.close();
+  }
 });

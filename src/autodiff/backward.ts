@@ -1,4 +1,4 @@
-import { UnsupportedOpError } from '../errors.js';
+import { NO_GRADIENT_RULE, UnsupportedOpError, type UnsupportedOp } from '../errors.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { constantTensors } from '../onnx/graph.js';
 import type { GraphP, NodeP } from '../onnx/proto.js';
@@ -24,15 +24,20 @@ export interface BackwardRequest {
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
 /** Ops whose outputs never depend on their inputs' values (only on shapes or constants). */
 const SHAPE_ONLY = new Set(['Shape', 'Size', 'Constant', 'ConstantOfShape', 'Range', 'EyeLike']);
+/** Ops whose rules emit no float constant or arithmetic, so they differentiate float16 values too. */
+const TYPE_AGNOSTIC = new Set(['Cast', 'Identity', 'Dropout', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose']);
 /** Ops whose outputs are random: never static. */
 const RANDOM = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+/** The reason for an input that needs a gradient its node's rule does not give (never a silent zero). */
+const NO_INPUT_GRADIENT = 'its rule gives no gradient with respect to this input';
 
 /**
  * Appends to `b` the backward pass of `graph` from the seeds to `wrt`, one vector–Jacobian rule per
  * node, and returns the name of each `wrt` value's gradient.
  *
- * The walk keeps only nodes on a float path from `wrt` to a seed, sums fan-in, and throws an
- * UnsupportedOpError naming every op on that path that has no rule.
+ * The walk keeps only nodes on a float path from `wrt` to a seed, sums fan-in, and throws one
+ * UnsupportedOpError naming every node on that path that it cannot differentiate: ops without a
+ * rule ('no gradient rule') and nodes whose rule does not cover them (the rule's reason).
  */
 export function buildBackward(req: BackwardRequest): Map<string, string> {
   const { graph, probe, b, opset } = req;
@@ -53,8 +58,20 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
   const onPath = (v: string) => v !== '' && fwd.has(v) && bwd.has(v);
   const pathNodes = graph.node.filter((n) => n.output.some(onPath) && n.input.some(onPath));
 
-  const missing = pathNodes.filter((n) => !rules[n.op_type] || (n.domain && n.domain !== 'ai.onnx'));
-  if (missing.length > 0) throw new UnsupportedOpError(missing.map((n) => ({ opType: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type, nodeName: n.name ?? '' })));
+  // Nodes the engine cannot differentiate: gathered over the whole walk and thrown together, so
+  // one error names every op and node in the way, each with its reason.
+  const unsupported: UnsupportedOp[] = [];
+  const hasRule = (n: NodeP) => rules[n.op_type] !== undefined && !(n.domain && n.domain !== 'ai.onnx');
+  // Most rules emit float32 (or float64) constants and ops, so a float16 value on the path is out
+  // of their reach; Casts and the rules that only move values (TYPE_AGNOSTIC) work in any type.
+  const half = (n: NodeP) => !TYPE_AGNOSTIC.has(n.op_type) && n.output.some((o) => onPath(o) && probe.types.get(o) === 'float16');
+  const blocked = new Set<NodeP>();
+  for (const n of pathNodes) {
+    if (!hasRule(n)) unsupported.push({ opType: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type, nodeName: n.name ?? '', reason: NO_GRADIENT_RULE });
+    else if (half(n)) unsupported.push({ opType: n.op_type, nodeName: n.name ?? '', reason: 'it computes in float16; the gradient rules support float32 and float64 only' });
+    else continue;
+    blocked.add(n);
+  }
 
   const staticVals = staticValues(graph);
   const consts = constantTensors(graph);
@@ -128,16 +145,33 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
         return d instanceof Float32Array || d instanceof Float64Array ? d : undefined;
       },
     };
-    const grads = rules[node.op_type]!(ctx);
+    let grads: (string | null)[] | null = null;
+    if (!blocked.has(node)) {
+      try {
+        grads = rules[node.op_type]!(ctx);
+      } catch (err) {
+        if (!(err instanceof UnsupportedOpError)) throw err;
+        unsupported.push(...err.ops);
+      }
+    }
     // A rule that returns nothing for an input that needs a gradient has no rule for it: an
     // error naming the op, node and input, never a silent zero.
-    const unmet = node.input.flatMap((v, k) => (needs[k] && !grads[k] && !(bypassed && k === 0) ? [{ opType: node.op_type, nodeName: node.name ?? '', input: v }] : []));
-    if (unmet.length > 0) throw new UnsupportedOpError(unmet);
+    if (grads) {
+      const given = grads;
+      const unmet = node.input.flatMap((v, k) => (needs[k] && !given[k] && !(bypassed && k === 0) ? [k] : []));
+      for (const k of unmet) unsupported.push({ opType: node.op_type, nodeName: node.name ?? '', input: node.input[k]!, reason: NO_INPUT_GRADIENT });
+      if (unmet.length > 0) grads = node.input.map((v, k) => given[k] ?? (unmet.includes(k) ? e.zeros(ctx.shape(v), floatType) : null));
+    }
+    // A node the walk cannot differentiate gets a stand-in gradient, so that the walk goes on and
+    // names what else it cannot differentiate upstream; that graph is never used (it throws below).
+    grads ??= node.input.map((v, k) => (needs[k] ? e.zeros(ctx.shape(v), floatType) : null));
     node.input.forEach((v, k) => {
       const g = grads[k];
       if (needs[k] && g) addContribution(v, g);
     });
   }
+
+  if (unsupported.length > 0) throw new UnsupportedOpError(unsupported);
 
   const out = new Map<string, string>();
   for (const w of req.wrt) {

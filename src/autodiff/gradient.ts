@@ -1,5 +1,5 @@
 import type ort from 'onnxruntime-node';
-import { ModelError } from '../errors.js';
+import { ModelError, UnsupportedOpError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import { createSession, runFloat } from '../engine/session.js';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -40,7 +40,7 @@ export async function buildGradientModel(
   const m = cloneModel(model);
   const g = m.graph;
   const opset = defaultOpset(m);
-  if (opset < 11) throw new ModelError(`${label}: opset ${opset} is older than 11, the oldest the gradient engine supports`);
+  if (opset < 11) throw new UnsupportedOpError([], `${label} has opset ${opset}, older than 11, the oldest the gradient engine supports`);
   const b = new GraphBuilder(g, 'gauntlet_bw_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(io.output);

@@ -1,6 +1,7 @@
 import type { Emit } from './context.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { DataType } from '../onnx/proto.js';
+import { UsageError } from '../errors.js';
 
 /**
  * Loss heads, built into the graph on top of the model's scores. Each yields a per-sample loss
@@ -66,7 +67,7 @@ export function emitLossHead(e: Emit, b: GraphBuilder, z: string, k: number, spe
     }
     case 'dlr': {
       const kTop = spec.targeted ? 4 : 3;
-      if (k < kTop) throw new Error(`DLR loss needs at least ${kTop} classes, the model has ${k}`);
+      if (k < kTop) throw new UsageError(`the DLR loss needs at least ${kTop} classes, the model has ${k}`);
       const [, idx] = b.opN('TopK', [z, b.constI64([kTop])], 2, { axis: 1, largest: 1, sorted: 1 }) as [string, string];
       const pick = (i: number) => e.squeeze(e.slice(idx, [i], [i + 1], [1]), [1]);
       const pi1 = oneHot(pick(0));

@@ -1,19 +1,8 @@
 import type { Budget } from './config.js';
-import type { CellResult } from './runner.js';
-import type { MetricName } from '../metrics/suite.js';
+import type { BudgetResult, CellResult } from './types.js';
+import { lowerIsBetter, type MetricName } from '../metrics/suite.js';
 
-export interface BudgetResult {
-  budget: Budget;
-  /** Human-readable name, e.g. "accuracy ≥ 0.85 at stage baseline". */
-  name: string;
-  passed: boolean;
-  /** Cells the budget applied to, with the value judged and whether each passed. */
-  cells: { id: string; value: number; passed: boolean }[];
-  message: string;
-}
-
-/** Metrics where lower is better: a "drop" is an increase, and `max_drop` bounds the increase. */
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
+export type { BudgetResult } from './types.js';
 
 /**
  * Judges each budget on the cells it selects (by stage and/or stress kind present). `min`/`max`
@@ -25,7 +14,7 @@ export function evaluateBudgets(budgets: readonly Budget[], cells: readonly Cell
   const base = cells.find((c) => Object.keys(c.stresses).length === 0);
   return budgets.map((b) => {
     const metric = b.metric as MetricName;
-    const lower = LOWER_IS_BETTER.has(metric);
+    const lower = lowerIsBetter(metric) === true;
     const selected = cells.filter((c) => (!b.stage || c.stage === b.stage) && (!b.stress || b.stress in c.stresses));
     const name = [
       b.metric + (b.observed ? ' (observed labels)' : ''),

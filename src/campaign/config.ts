@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { opt, parseOptions, type OptionMap } from '../options/schema.js';
 import { parseDataDeclaration, parseModelDeclaration, type DataRef, type ModelRef } from '../options/declarations.js';
+import { METRIC_NAMES } from '../metrics/suite.js';
 import { defaultAssets } from '../defaults.js';
 import { parseAttackSpec, type AttackSpec } from '../stress/adversarial/index.js';
 import { parseDriftSpec, type DriftSpec } from '../stress/drift/index.js';
@@ -122,12 +123,10 @@ export function defaultConfig(): CampaignConfig {
   return resolveConfig({ model: defaultAssets.model, data: defaultAssets.data }, 'default', process.cwd());
 }
 
-/** The metrics a budget may name. */
-export const BUDGET_METRICS = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mean_confidence', 'confidence_on_errors', 'abstention_rate', 'aurc'] as const;
 
 /** A budget entry: a metric and its limit in some cells. */
 export const BUDGET_OPTIONS = {
-  metric: opt.choice(BUDGET_METRICS, { doc: 'the metric judged', required: true }),
+  metric: opt.choice(METRIC_NAMES, { doc: 'the metric judged', required: true }),
   stage: opt.choice([...STAGES, 'factorial'] as const, { doc: 'only cells of this stage' }),
   stress: opt.choice(STRESS_KINDS, { doc: 'only cells that include this stress kind' }),
   min: opt.number({ doc: 'the metric must be at least this' }),

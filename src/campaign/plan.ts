@@ -48,11 +48,43 @@ export function shortHash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 12);
 }
 
+/** A spec value as a label shows it: lists comma-joined in brackets, numbers as written. */
+function showParam(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(showParam).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}=${showParam(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+/** A shift with every parameter it was given: `mean(features=[age], amount=2)`. */
+function shiftLabel(spec: Record<string, unknown>): string {
+  const params = Object.entries(spec).filter(([k, v]) => k !== 'shift' && v !== undefined);
+  return `${spec.shift}(${params.map(([k, v]) => `${k}=${showParam(v)}`).join(', ')})`;
+}
+
 function label(kind: StressKind, spec: Record<string, unknown>): string {
-  if (kind === 'adversarial') return `${spec.attack ?? spec.name} ${spec.norm ?? ''} ε=${spec.eps}`.replace(/\s+/g, ' ');
-  if (kind === 'drift') return spec.corruption ? `${spec.corruption} s${spec.severity}` : `${spec.shift} shift`;
+  if (kind === 'adversarial') return `${spec.attack ?? spec.name} ${spec.norm ?? ''} ε=${spec.eps}${spec.epsUnits === 'std' ? 'σ' : ''}`.replace(/\s+/g, ' ');
+  if (kind === 'drift') return spec.corruption ? `${spec.corruption} s${spec.severity}` : shiftLabel(spec);
   if (spec.model === 'annotators') return `${spec.annotators} annotators acc ${spec['annotator-accuracy'] ?? spec.accuracy ?? ''}`.trim();
   return `${spec.model} ${spec.rate ?? ''}`.trim();
+}
+
+/**
+ * Labels that tell settings apart: reports and results find cells by label, so two settings of a
+ * kind whose short labels coincide (pgd at one ε with 10 and with 50 steps) get the keys in which
+ * they differ appended, `pgd linf ε=0.03 (steps=50)`; identical specs keep one label.
+ */
+function distinctLabels<S>(settings: Setting<S>[]): Setting<S>[] {
+  const byLabel = new Map<string, Setting<S>[]>();
+  for (const st of settings) byLabel.set(st.label, [...(byLabel.get(st.label) ?? []), st]);
+  return settings.map((st) => {
+    const group = byLabel.get(st.label)!;
+    if (new Set(group.map((g) => g.key)).size < 2) return st;
+    const specs = group.map((g) => g.spec as Record<string, unknown>);
+    const keys = [...new Set(specs.flatMap((o) => Object.keys(o)))].sort().filter((k) => new Set(specs.map((o) => canonical(o[k]))).size > 1);
+    const own = st.spec as Record<string, unknown>;
+    const extra = keys.map((k) => `${k}=${own[k] === undefined ? 'default' : showParam(own[k])}`).join(', ');
+    return { ...st, label: `${st.label} (${extra})` };
+  });
 }
 
 /**
@@ -62,7 +94,7 @@ function label(kind: StressKind, spec: Record<string, unknown>): string {
  */
 export function makePlan(config: CampaignConfig): Plan {
   const mk = <S>(kind: StressKind, specs: S[]): Setting<S>[] =>
-    specs.map((spec) => ({ kind, spec, key: canonical(spec), label: label(kind, spec as Record<string, unknown>) }));
+    distinctLabels(specs.map((spec) => ({ kind, spec, key: canonical(spec), label: label(kind, spec as Record<string, unknown>) })));
   const settings = {
     adversarial: mk('adversarial', config.stresses.adversarial),
     drift: mk('drift', config.stresses.drift),

@@ -1,3 +1,8 @@
+/**
+ * The campaign runner: opens the model and data, records the manifest, predicts the clean data (and
+ * fits the uncertainty section on it), then runs each cell of the plan with `runCell` (cell.ts),
+ * checkpointing each as it finishes; at the end the interactions, the budgets and the compute floor.
+ */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -5,92 +10,28 @@ import ort from 'onnxruntime-node';
 import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
-import { packageRoot } from '../defaults.js';
-import { ConfigError, DataError } from '../errors.js';
+import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
+import { RunInterruptedError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, type MetricName, type MetricWithCi, type ReliabilityBin } from '../metrics/suite.js';
+import { bootstrapWeights, percentileCi, weightedMeans } from '../metrics/suite.js';
+import { interactionVerdict } from '../metrics/interaction.js';
+import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
+import { featureIndices, isTabular } from '../data/features.js';
 import { Rng } from '../rng.js';
-import { applyAnnotation, auditLabels, type AnnotationResult } from '../stress/annotation/index.js';
-import { annotationQuality, galleryItems, type AnnotationQuality, type GalleryItem } from '../report/data.js';
-import { defaultAssets, defaultMeta } from '../defaults.js';
-import { applyDrift } from '../stress/drift/index.js';
-import { runAttack } from '../stress/adversarial/index.js';
-import { explainCell, type ExplainCellSummary } from '../explain/index.js';
-import { prepareUncertainty, uncertaintyCell, uncertaintyContextSummary, type UncertaintyCellSummary, type UncertaintyContext } from '../uncertainty/index.js';
-import { evaluateBudgets, type BudgetResult } from './budgets.js';
-import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
-import type { CampaignConfig, StressKind } from './config.js';
+import { prepareUncertainty, uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
+import { evaluateBudgets } from './budgets.js';
+import { bits, newCellCaches, predictAll, runCell, stressesOf, type CellContext } from './cell.js';
+import type { CampaignConfig } from './config.js';
 import { STRESS_KINDS } from './config.js';
-import { RunStore, writeJson } from './store.js';
+import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
+import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
+import type { CampaignResults, CellResult, Interaction } from './types.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
 
-export interface CellResult {
-  id: string;
-  stage: string;
-  hash: string;
-  /** Resolved spec of each stress kind present. */
-  stresses: Partial<Record<StressKind, unknown>>;
-  labels: Partial<Record<StressKind, string>>;
-  samples: number;
-  /** Metrics against the true labels, each with a 95 % bootstrap CI. */
-  metrics: Record<MetricName, MetricWithCi>;
-  /** Metrics against the observed (noisy) labels, where annotation noise is present. */
-  observed_metrics: Record<MetricName, MetricWithCi> | null;
-  /** Observed-label accuracy minus true-label accuracy: how wrong the team's own measurement is. */
-  measurement_gap: number | null;
-  /** Paired comparison with the baseline (same items only). */
-  vs_baseline: { accuracy_drop: MetricWithCi; mcnemar: { b: number; c: number; p_value: number } } | null;
-  /** Reliability-diagram bins (15, top-label confidence) against the true labels. */
-  reliability: ReliabilityBin[];
-  /** Risk–coverage curve (≤ 50 points) against the true labels. */
-  risk_coverage: { coverage: number; risk: number; threshold: number }[];
-  /** Explanation drift and layer sensitivity (clean vs this cell's inputs), when the config asks for them. */
-  explanations: ExplainCellSummary | null;
-  /** Calibration, conformal coverage, selective risk (and ensemble / MC-dropout figures) on this cell, when configured. */
-  uncertainty: UncertaintyCellSummary | null;
-  /** A few sample items (clean, stressed, perturbation as small PNGs, labels and predictions) for the report. */
-  gallery: GalleryItem[] | null;
-  /** Per-annotator quality and the label audit, on cells with annotation noise. */
-  annotation_quality: AnnotationQuality | null;
-  /** Stress details: realised noise rate, attack summary, drift description, flags. */
-  details: Record<string, unknown>;
-  /** Wall-clock figures (not part of the reproducible results). */
-  performance: { seconds: number; latency_ms_p50: number; latency_ms_p95: number; latency_ms_p99: number; throughput_per_s: number };
-  /** Per-item correctness ('0'/'1' per item) against true and observed labels; item order of `item_indices`. */
-  correct: string;
-  correct_observed: string | null;
-  /** Indices into the dataset when the cell's items are a resample (prior/subpopulation shift). */
-  item_indices: number[] | null;
-}
-
-export interface Interaction {
-  cell: string;
-  stage: string;
-  kinds: StressKind[];
-  metric: 'accuracy' | 'measured_accuracy';
-  observed_drop: MetricWithCi;
-  additive_drop: MetricWithCi;
-  /** observed − additive: > 0 the stresses compound (super-additive), < 0 they overlap. */
-  interaction: MetricWithCi;
-  verdict: 'compounding' | 'overlapping' | 'additive';
-}
-
-export interface CampaignResults {
-  gauntlet: string;
-  seed: number;
-  model: { path: string; sha256: string; output_kind: string };
-  data: { path: string; sha256: string; samples: number; classes: number; class_names: string[] | null };
-  config: unknown;
-  cells: CellResult[];
-  interactions: Interaction[];
-  budgets: BudgetResult[];
-  /** What the uncertainty section fitted on clean data (temperature, conformal quantile, threshold, split), when configured. */
-  uncertainty: unknown;
-  performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
-}
+export type { CampaignResults, CellResult, Interaction } from './types.js';
 
 export type CampaignEvent =
   | { type: 'plan'; plan: Plan; resumed: number }
@@ -98,9 +39,10 @@ export type CampaignEvent =
   | { type: 'cell_done'; cell: CellPlan; index: number; total: number; result: CellResult; cached: boolean }
   | { type: 'phase'; message: string };
 
-export interface RunOptions {
+export interface RunOptions extends RunDirOptions {
   outDir: string;
-  resume?: boolean;
+  /** Stops the run before its next cell with a RunInterruptedError (finished cells stay checkpointed). */
+  signal?: AbortSignal;
   onEvent?: (e: CampaignEvent) => void;
   threads?: number;
 }
@@ -125,19 +67,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
   const { ds, model } = await openCampaignInputs(config);
   const engines: GradientEngine[] = [];
   const closers: (() => Promise<void> | void)[] = [];
+  let claim: RunDirClaim | null = null;
   try {
     const labels = ds.labels!;
     const dataSha = datasetHash(ds);
     const plan = makePlan(config);
     const configJson = JSON.parse(JSON.stringify(config)) as unknown;
     const identity = { model_sha256: model.sha256, data_sha256: dataSha, config: canonical({ ...config, source: undefined }) };
-    if (fs.existsSync(store.manifestPath)) {
-      const prev = store.readJson<{ identity?: typeof identity }>(store.manifestPath);
-      if (!opts.resume) throw new ConfigError(`${opts.outDir}: already holds a run; use --resume to continue it or --out for a new directory`);
-      if (!prev?.identity || canonical(prev.identity) !== canonical(identity)) {
-        throw new ConfigError(`${opts.outDir}: cannot resume: the model, data or config differ from the run recorded there`);
-      }
-    }
+    claim = claimRunDir(opts.outDir, canonical(identity), opts);
     const manifest = {
       gauntlet: GAUNTLET_VERSION,
       git_commit: gitCommit(),
@@ -173,18 +110,33 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       closers.push(() => unc!.close());
     }
 
-    // Caches shared by cells: each stress output is computed once per run.
-    const annotationCache = new Map<string, AnnotationResult>();
-    const qualityCache = new Map<string, AnnotationQuality>();
-    const driftCache = new Map<string, { dataset: Dataset; indices: Int32Array | null; description: string }>();
-    // Inputs and predictions per distinct input set (drift × attack); the attacked inputs are kept for explanations.
-    const predCache = new Map<string, { probs: Float64Array; batchMs: number[]; details: Record<string, unknown>; x: Float32Array }>();
-    predCache.set('|', { probs: cleanProbs, batchMs: clean.batchMs, details: {}, x: ds.x });
-
+    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
+    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
+    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
+    const tabular = isTabular(ds);
+    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
+    const ctx: CellContext = {
+      model,
+      data: ds,
+      labels,
+      numClasses: K,
+      clean: { probs: cleanProbs, batchMs: clean.batchMs },
+      rng: root,
+      weights,
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
+      uncertainty: unc,
+      caches: newCellCaches(),
+      counters,
+      tabular: {
+        immutable,
+        constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
+        std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
+      },
+    };
     const results: CellResult[] = [];
     let baseline: CellResult | null = null;
-    let baseBoot: Float64Array | null = null;
     for (let index = 0; index < plan.cells.length; index++) {
+      if (opts.signal?.aborted) throw interrupted(opts, claim, results.length, plan.cells.length);
       const cell = plan.cells[index]!;
       const saved = store.readJson<CellResult>(store.cellPath(cell.id));
       if (saved && saved.hash === cell.hash) {
@@ -194,120 +146,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         continue;
       }
       emit({ type: 'cell_start', cell, index, total: plan.cells.length });
-      const c0 = performance.now();
-      const details: Record<string, unknown> = {};
-
-      // 1. Labels: annotation noise on the true labels (observed labels for measurement).
-      let observed: Int32Array | null = null;
-      if (cell.annotation) {
-        let ann = annotationCache.get(cell.annotation.key);
-        if (!ann) {
-          ann = applyAnnotation(labels, K, cell.annotation.spec, root.fork(`annotation|${cell.annotation.key}`), { ids: ds.ids, probs: cleanProbs });
-          annotationCache.set(cell.annotation.key, ann);
-        }
-        observed = ann.observed;
-        if (!qualityCache.has(cell.annotation.key)) qualityCache.set(cell.annotation.key, annotationQuality(ann, auditLabels(cleanProbs, K, ann.observed, { trueLabels: labels }), { ids: ds.ids }));
-        details.annotation = { realised_rate: ann.realisedRate, expected_rate: ann.expectedRate, realised_matrix: ann.realisedMatrix };
-      }
-      // 2. Inputs: drift.
-      let inputs = ds;
-      let indices: Int32Array | null = null;
-      const driftKey = cell.drift?.key ?? '';
-      if (cell.drift) {
-        let d = driftCache.get(driftKey);
-        if (!d) {
-          const r = applyDrift(ds, cell.drift.spec, root.fork(`drift|${driftKey}`));
-          if (r.weights) throw new ConfigError(`${cell.drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
-          d = { dataset: r.dataset, indices: r.indices ?? null, description: r.description };
-          driftCache.set(driftKey, d);
-        }
-        inputs = d.dataset;
-        indices = d.indices;
-        details.drift = { description: d.description };
-      }
-      const cellLabels = indices ? Int32Array.from(indices, (i) => labels[i]!) : labels;
-      const cellObserved = observed && indices ? Int32Array.from(indices, (i) => observed![i]!) : observed;
-      // 3. Attack the (drifted) inputs, aiming at the true labels; then predict.
-      const advKey = cell.adversarial?.key ?? '';
-      const predKey = `${driftKey}|${advKey}`;
-      let pred = predCache.get(predKey);
-      if (!pred) {
-        let x = inputs.x;
-        const pdetails: Record<string, unknown> = {};
-        if (cell.adversarial) {
-          const ar = await runAttack(model, inputs.x, inputs.size, cellLabels, cell.adversarial.spec, root.fork(`adversarial|${advKey}|${driftKey}`), { batchSize: config.batchSize });
-          x = ar.adversarial;
-          counters.gradientBatches += ar.gradientBatches ?? 0;
-          counters.forwardBatches += ar.forwardBatches ?? 0;
-          pdetails.adversarial = ar.summary;
-        }
-        const p = await predictAll(model, x, inputs.size, inputs.itemShape, config.batchSize, counters);
-        pred = { probs: toProbabilities(p.scores, K, p.kind), batchMs: p.batchMs, details: pdetails, x };
-        predCache.set(predKey, pred);
-      }
-      Object.assign(details, pred.details);
-      // 3b. Why: attributions and layer activations on clean vs this cell's inputs (same items).
-      let explanations: ExplainCellSummary | null = null;
-      if (config.explain && (cell.drift || cell.adversarial)) {
-        const cleanX = indices ? subset(ds, indices).x : ds.x;
-        explanations = await explainCell(model, { x: cleanX, n: inputs.size, itemShape: [...ds.itemShape] }, { x: pred.x }, cellLabels, config.explain, root.fork(`explain|${predKey}`));
-      }
-
-      // 4. Metrics with CIs, against true and observed labels.
-      const w = indices ? bootstrapWeights(cellLabels.length, config.bootstrap, root.fork(`bootstrap|${driftKey}`)) : weights;
-      const stats = itemStats(pred.probs, K, cellLabels);
-      const m = metricsWithCi(stats, w, config.abstainBelow);
-      let observedMetrics: CellResult['observed_metrics'] = null;
-      let obsCorrect: Uint8Array | null = null;
-      if (cellObserved) {
-        const os = itemStats(pred.probs, K, cellObserved);
-        observedMetrics = metricsWithCi(os, w, config.abstainBelow).metrics;
-        obsCorrect = os.correct;
-      }
-      let vsBaseline: CellResult['vs_baseline'] = null;
-      if (baseline && !indices) {
-        const baseCorrect = bits(baseline.correct);
-        // Paired: the same resamples for baseline and cell (the cell's per-resample accuracy is already known).
-        baseBoot ??= weightedAccuracy(baseCorrect, w);
-        const drops = baseBoot.map((b, i) => b - m.bootAccuracy[i]!);
-        const mc = mcnemar(baseCorrect, stats.correct);
-        vsBaseline = {
-          accuracy_drop: { value: baseline.metrics.accuracy.value - m.metrics.accuracy.value, ci: percentileCi(drops) },
-          mcnemar: { b: mc.b, c: mc.c, p_value: mc.pValue },
-        };
-      }
-      const sortedMs = [...pred.batchMs].sort((a, b) => a - b);
-      const q = (p: number) => (sortedMs.length ? sortedMs[Math.min(sortedMs.length - 1, Math.floor(p * sortedMs.length))]! : NaN);
-      const per = config.batchSize;
-      const result: CellResult = {
-        id: cell.id,
-        stage: cell.stage,
-        hash: cell.hash,
-        stresses: stressesOf(cell),
-        labels: Object.fromEntries(STRESS_KINDS.filter((k) => cell[k]).map((k) => [k, cell[k]!.label])),
-        samples: cellLabels.length,
-        metrics: m.metrics,
-        observed_metrics: observedMetrics,
-        measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
-        vs_baseline: vsBaseline,
-        explanations,
-        gallery: galleryItems({ probs: pred.probs, numClasses: K, labels: cellLabels, observed: cellObserved, inputs: pred.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : cleanProbs, ids: indices ? null : ds.ids }),
-        annotation_quality: cell.annotation ? (qualityCache.get(cell.annotation.key) ?? null) : null,
-        uncertainty: unc ? await uncertaintyCell(unc, { x: pred.x, n: inputs.size, labels: cellLabels, probs: pred.probs, itemIndices: indices ?? undefined }) : null,
-        reliability: reliabilityBins(stats),
-        risk_coverage: riskCoverage(stats),
-        details,
-        performance: {
-          seconds: (performance.now() - c0) / 1000,
-          latency_ms_p50: q(0.5) / per,
-          latency_ms_p95: q(0.95) / per,
-          latency_ms_p99: q(0.99) / per,
-          throughput_per_s: sortedMs.length ? (1000 * cellLabels.length) / pred.batchMs.reduce((a, b) => a + b, 0) : NaN,
-        },
-        correct: Array.from(stats.correct).join(''),
-        correct_observed: obsCorrect ? Array.from(obsCorrect).join('') : null,
-        item_indices: indices ? Array.from(indices) : null,
-      };
+      const result = await runCell(ctx, cell, baseline);
       if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = result;
       writeJson(store.cellPath(cell.id), result);
       store.event({ event: 'cell_done', id: cell.id, seconds: result.performance.seconds });
@@ -344,16 +183,17 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     writeJson(store.resultsPath, out);
     writeJson(store.manifestPath, { ...manifest, finished: new Date().toISOString() });
     store.event({ event: 'finish', wall_seconds: wall });
+    claim.finish();
     return out;
+  } catch (e) {
+    // Nothing checkpointed yet: remove what this run created, so that the same command can run again.
+    claim?.abandon();
+    throw e;
   } finally {
     for (const e of engines) await e.close();
     for (const c of closers) await c();
     await model.close();
   }
-}
-
-function stressesOf(c: CellPlan): Partial<Record<StressKind, unknown>> {
-  return Object.fromEntries(STRESS_KINDS.filter((k) => c[k]).map((k) => [k, c[k]!.spec]));
 }
 
 /** The seed labels each stress of a cell draws from (derived from the campaign seed and the stress spec). */
@@ -363,31 +203,6 @@ function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
   if (c.drift) s.drift = `${seed}/drift|${shortHash(c.drift.key)}`;
   if (c.adversarial) s.adversarial = `${seed}/adversarial|${shortHash(c.adversarial.key)}|${c.drift ? shortHash(c.drift.key) : ''}`;
   return s;
-}
-
-async function predictAll(model: Model, x: Float32Array, n: number, itemShape: readonly number[], batchSize: number, counters: { forwardBatches: number }) {
-  const per = itemShape.reduce((a, b) => a * b, 1);
-  if (x.length !== n * per) throw new DataError(`internal: ${x.length} values for ${n} items of shape [${itemShape.join(', ')}]`);
-  const r = await model.predictItems(x, n, { batchSize });
-  counters.forwardBatches += r.batchMs.length;
-  return r;
-}
-
-/** Accuracy of per-item correctness under each resample's item weights. */
-function weightedAccuracy(correct: Uint8Array, weights: readonly Uint16Array[]): Float64Array {
-  return Float64Array.from(weights, (w) => {
-    let t = 0;
-    let s = 0;
-    for (let i = 0; i < correct.length; i++) {
-      t += w[i]!;
-      s += w[i]! * correct[i]!;
-    }
-    return s / t;
-  });
-}
-
-function bits(s: string): Uint8Array {
-  return Uint8Array.from(s, (ch) => (ch === '1' ? 1 : 0));
 }
 
 /** Observed drop vs the sum of isolated drops, per multi-stress cell, with paired bootstrap CIs. */
@@ -401,7 +216,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
     if (kinds.length === 1) isolated.set(`${kinds[0]}=${c[kinds[0]!]!.key}`, byId.get(c.id)!);
   }
   // Accuracy for each resample from a correctness string.
-  const boot = (correct: string) => Array.from(weightedAccuracy(bits(correct), weights));
+  const boot = (correct: string) => Array.from(weightedMeans(bits(correct), weights));
   const point = (correct: string) => bits(correct).reduce((a, b) => a + b, 0) / correct.length;
   const baseBoot = boot(base.correct);
   const basePoint = point(base.correct);
@@ -424,6 +239,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
       const obsPoint = basePoint - point(measured(r));
       const addPoint = parts.reduce((s, p) => s + (basePoint - point(measured(p!))), 0);
       const ci = percentileCi(inter);
+      const judged = interactionVerdict({ interactionCi: ci, cellAccuracyCi: percentileCi(cellBoot), baseline: basePoint, additive: addPoint });
       out.push({
         cell: c.id,
         stage: c.stage,
@@ -432,7 +248,8 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
         observed_drop: { value: obsPoint, ci: percentileCi(obs) },
         additive_drop: { value: addPoint, ci: percentileCi(add) },
         interaction: { value: obsPoint - addPoint, ci },
-        verdict: ci[0] > 0 ? 'compounding' : ci[1] < 0 ? 'overlapping' : 'additive',
+        verdict: judged.verdict,
+        floor: judged.floor,
       });
     }
   }
@@ -469,3 +286,9 @@ function gitCommit(): string | null {
 }
 
 export { itemId };
+
+function interrupted(opts: RunOptions, claim: RunDirClaim | null, checkpointed: number, total: number): RunInterruptedError {
+  const reason: unknown = opts.signal?.reason;
+  const removed = checkpointed === 0 && (claim?.abandon() ?? false);
+  return new RunInterruptedError({ checkpointed, total, dir: opts.outDir, signal: typeof reason === 'string' ? reason : null, removed });
+}

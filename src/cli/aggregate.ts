@@ -11,6 +11,7 @@ import {
   type AnnotationMatrix,
 } from '../stress/annotation/index.js';
 import { numberOpt, parse } from './args.js';
+import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
 import { checkOpt, openAnnotatedData } from './noise.js';
 
@@ -63,6 +64,7 @@ export async function aggregateVerb(argv: string[]): Promise<number> {
   const tol = values.tol === undefined ? 1e-7 : checkOpt('tol', values.tol, { min: 0, minExclusive: true });
   const maxIterations = numberOpt('max-iterations', values['max-iterations'], 200, { min: 1, max: 100000, integer: true });
 
+  guardOutputs('aggregate', [{ name: '--out', path: values.out }], [{ name: '--data', path: values.data }, { name: '--annotations', path: values.annotations }]);
   const input = values.data === undefined ? null : await openAnnotatedData(values.data);
   const ds = input?.ds ?? null;
   const truth = ds ? trueLabelsOf(ds) : null;

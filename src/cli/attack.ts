@@ -3,11 +3,11 @@ import { datasetToArrays, saveNpz } from '../data/npz.js';
 import type { NpyArrayLike } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { attackNames, getAttack, maxEps, parseAttackSpec, runAttack, tabularConstraints, type Constraints } from '../stress/adversarial/index.js';
+import { attackNames, featureStd, getAttack, maxEps, parseAttackSpec, resolveEpsUnits, runAttack, tabularConstraints, type Constraints } from '../stress/adversarial/index.js';
 import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
 import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
 
 /** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
 const ATTACK_FLAG_OPTIONS = {
@@ -15,6 +15,7 @@ const ATTACK_FLAG_OPTIONS = {
   random_start: { ...ATTACK_OPTIONS.random_start, flag: false },
   n_targets: { ...ATTACK_OPTIONS.n_targets, aliases: ['targets'] },
 } as OptionMap;
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
@@ -31,10 +32,7 @@ Attack options (each attack takes the ones 'gauntlet list attacks' shows for it)
 ${helpLines(ATTACK_FLAG_OPTIONS)}
   --no-random-start     PGD: start at the clean point (same as random_start: false)
 
-Other options:
-  --immutable F,...   tabular data: features never perturbed (integer-valued features are
-                      frozen unless listed in --continuous)
-  --continuous F,...  tabular data: integer-valued features that may move continuously
+Other options (tabular --immutable/--continuous are part of the data declaration below):
   --seed S            seed for every random draw (default 0)
   --batch-size B      items per ONNX Runtime run (default 256)
   --limit N           attack only the first N items
@@ -51,8 +49,6 @@ export async function attackVerb(argv: string[]): Promise<number> {
     ...flagSpec(ATTACK_FLAG_OPTIONS),
     targets: { type: 'string' },
     'no-random-start': { type: 'boolean' },
-    immutable: { type: 'string' },
-    continuous: { type: 'string' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
     save: { type: 'string' },
@@ -86,27 +82,33 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
+  guardOutputs('attack', [{ name: '--save', path: values.save }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
 
+  const ref = dataRef(values);
   const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
+  const tabular = ds.itemShape.length === 1;
   let constraints: Constraints | undefined;
-  const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((f) => f.trim()).filter(Boolean));
-  if (ds.featureNames || ds.itemShape.length === 1) {
-    constraints = tabularConstraints(ds, { immutable: list(values.immutable), continuous: list(values.continuous) });
-  } else if (values.immutable !== undefined || values.continuous !== undefined) {
+  if (tabular) {
+    constraints = tabularConstraints(ds, { immutable: ref.immutable, continuous: ref.continuous });
+  } else if (ref.immutable !== undefined || ref.continuous !== undefined) {
     throw new UsageError(`'--immutable' and '--continuous' apply to tabular data (flat items); ${ds.name} has items of shape [${ds.itemShape.join(', ')}]`);
   }
+  const epsUnits = resolveEpsUnits(spec, tabular);
+  const std = epsUnits === 'std' ? featureStd(ds.x, ds.size, per) : null;
   const model = await openModel(values, values.threads);
   try {
     model.checkData(ds);
-    const top = maxEps(model, norm, per);
+    const top = maxEps(model, norm, per, { tabular, std });
     for (const e of epsList) {
-      if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}], got ${e}`);
+      if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}]${std ? ' (std units)' : ''}, got ${e}`);
     }
     const r = await runAttack(model, ds.x, ds.size, labels, spec, new Rng(seed), {
       batchSize,
       constraints,
+      itemShape: ds.itemShape,
+      featureStd: std ?? undefined,
       onProgress: progressReporter('attack'),
     });
     if (values.save !== undefined) {
@@ -136,16 +138,17 @@ export async function attackVerb(argv: string[]): Promise<number> {
       return 0;
     }
     const specLine = Object.entries(s.spec)
-      .filter(([k]) => !['attack', 'norm', 'eps'].includes(k))
+      .filter(([k]) => !['attack', 'norm', 'eps', 'epsUnits'].includes(k))
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     const lines = [
       `model     ${model.label}  sha256 ${model.sha256.slice(0, 16)}…`,
       `data      ${ds.name}  ${ds.size} items`,
       `attack    ${s.attack} ${norm}  ${specLine}  seed ${seed}`,
+      `ε units   ${s.eps_units === 'std' ? 'std: ε and the norms are in standard deviations of each feature (eps_units std; --eps-units raw for data-domain units)' : 'raw: data-domain units'}`,
       `clean accuracy  ${fmt(s.clean_accuracy)}`,
       '',
-      `${'ε'.padEnd(10)}${'robust acc'.padEnd(12)}${'success'.padEnd(10)}${'mean ‖δ‖∞'.padEnd(11)}${'mean ‖δ‖₂'.padEnd(11)}${'queries'.padEnd(9)}time`,
+      `${(s.eps_units === 'std' ? 'ε (std)' : 'ε').padEnd(10)}${'robust acc'.padEnd(12)}${'success'.padEnd(10)}${'mean ‖δ‖∞'.padEnd(11)}${'mean ‖δ‖₂'.padEnd(11)}${'queries'.padEnd(9)}time`,
       ...r.perEps.map((p) => {
         const a = p.aggregate;
         return `${String(p.eps).padEnd(10)}${fmt(a.robustAccuracy).padEnd(12)}${fmt(a.attackSuccessRate).padEnd(10)}${fmt(a.meanLinf).padEnd(11)}${fmt(a.meanL2).padEnd(11)}${fmt(a.meanQueries, 1).padEnd(9)}${fmt(a.seconds, 1)} s`;

@@ -10,7 +10,8 @@ import { encodeModel } from '../onnx/proto.js';
 import { Rng } from '../rng.js';
 import { calibrationSplit, fitTemperature, foldTemperature, pickRows, temperatureEffect, type CalibrationFigures } from '../uncertainty/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet calibrate --model M.onnx --data D --out M.calibrated.onnx [--holdout F] [--seed S]
                   [--stressed D2 ...] [--json]
@@ -54,6 +55,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const modelPath = values.model ?? defaultAssets.model;
   if (path.resolve(out) === path.resolve(modelPath)) throw new UsageError(`calibrate: '--out' must differ from '--model' (the original model is never overwritten), got ${out}`);
+  guardOutputs('calibrate', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path), ...(values.stressed ?? []).map((p) => ({ name: '--stressed', path: p }))]);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'calibrate');
   const model = await openModel(values, values.threads);

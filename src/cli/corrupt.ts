@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
 import { numberOpt, parse, required } from './args.js';
+import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
 
 export const help = `gauntlet corrupt --data D.npz --corruption NAME --severity S [--seed N] --out O.npz [--gallery G.png] [--json]
@@ -56,6 +57,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   const severity = severityOpt(required('corrupt', 'severity', values.severity));
   const out = required('corrupt', 'out', values.out);
   if (!out.endsWith('.npz')) throw new UsageError(`'--out' must name an .npz file, got '${out}'`);
+  guardOutputs('corrupt', [{ name: '--out', path: out }, { name: '--gallery', path: values.gallery }], [{ name: '--data', path: dataPath }]);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });
@@ -88,6 +90,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     items: ds.size,
     item_shape: ds.itemShape,
     mean_abs_change: change,
+    mmd_units: mmd?.units ?? null,
     mmd2: mmd?.mmd2 ?? null,
     mmd_p_value: mmd?.pValue ?? null,
     mmd_bandwidth: mmd?.bandwidth ?? null,
@@ -106,7 +109,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     `corruption  ${corruption.name} severity ${severity}  (seed ${seed}, ${fmt(seconds, 2)} s)`,
     `change      mean |Δx| ${fmt(change)}`,
   ];
-  if (mmd) lines.push(`distance    MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} images, σ ${fmt(mmd.bandwidth, 3)})`);
+  if (mmd) lines.push(`distance    MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} images, σ ${fmt(mmd.bandwidth, 3)}, raw units)`);
   lines.push(`out         ${out}`);
   if (values.gallery !== undefined) lines.push(`gallery     ${values.gallery}`);
   process.stdout.write(lines.join('\n') + '\n');

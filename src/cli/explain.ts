@@ -4,8 +4,10 @@ import { saveNpy } from '../data/npy.js';
 import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
+import { featureImportance, topFeatures } from '../explain/features.js';
 import { numberOpt, parse, required } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet explain --method <${methodNames.join('|')}> [--model M.onnx] [--data D.npz]
                  [--target true|pred|k] [--out A.npy] [--png P.png] [--json] [--limit N] [--steps S] [--baseline zeros|low|blur] [--seed S]
@@ -32,7 +34,8 @@ Options:
   --seed S           seed of seeded methods (smoothgrad, shap; default 0)
   --batch-size B     points per ONNX Runtime run (default 32 for gradients, 256 otherwise)
   --json             print one JSON object as the last stdout line (per-item completeness
-                     error for ig, mean |attribution|, seconds)
+                     error for ig, mean |attribution|, seconds; tabular data: features by
+                     mean |attribution| and each item's top features, by name)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 ` + '\n' + declarationHelp() + '\n';
 
@@ -76,6 +79,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
     (opts as { baseline?: string }).baseline = values.baseline;
   }
   if (values['batch-size'] !== undefined) opts.batchSize = numberOpt('batch-size', values['batch-size'], 32, { min: 1, max: 65536, integer: true });
+  guardOutputs('explain', [{ name: '--out', path: values.out }, { name: '--png', path: values.png }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
   const model = await openModel(values, values.threads);
@@ -86,6 +90,8 @@ export async function explainVerb(argv: string[]): Promise<number> {
     const n = ds.size;
     const per = ds.x.length / n;
     const targets = await resolveTargets(model, ds.x, n, target, ds.labels);
+    // Tabular data: features by name (CSV headers or feature_names; the index when unnamed).
+    const tabular = ds.itemShape.length === 1;
     const r = await method.explain(model, ds.x, n, targets, { ...opts, engine }, new Rng(seed).fork(`explain:${name}`));
     const seconds = (performance.now() - t0) / 1000;
     const a = r.attributions;
@@ -101,7 +107,8 @@ export async function explainVerb(argv: string[]): Promise<number> {
         sum += a[e]!;
       }
       total += s;
-      const row: Record<string, number | string | null> = { item: ds.ids?.[i] ?? i, target: targets[i]!, mean_abs: s / per, sum };
+      const row: Record<string, unknown> = { item: ds.ids?.[i] ?? i, target: targets[i]!, mean_abs: s / per, sum };
+      if (tabular) row.top_features = topFeatures(a, i, per, ds.featureNames, Math.min(5, per));
       if (r.completeness) {
         const c = r.completeness;
         row.delta = c.delta[i]!;
@@ -123,6 +130,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
       steps: name === 'ig' ? (opts.steps ?? IG_DEFAULT_STEPS) : name === 'smoothgrad' ? (opts.samples ?? 25) : null,
       seed: method.seeded ? seed : null,
       mean_abs_attribution: total / a.length,
+      features: tabular ? featureImportance(a, n, per, ds.featureNames).map((f) => ({ feature: f.feature, index: f.index, mean_abs: f.meanAbs })) : null,
       completeness: r.completeness ? { mean_relative_error: rel.length ? rel.reduce((x, y) => x + y, 0) / rel.length : 0, max_relative_error: rel.length ? Math.max(...rel) : 0 } : null,
       per_item: perItem,
       out: values.out ?? null,
@@ -139,9 +147,10 @@ export async function explainVerb(argv: string[]): Promise<number> {
       `method    ${name}${result.steps !== null ? `  steps ${result.steps}` : ''}${method.seeded ? `  seed ${seed}` : ''}  target ${target}`,
       `mean |A|  ${fmt(result.mean_abs_attribution, 6)}`,
     ];
+    if (result.features) lines.push(`features  by mean |A|: ${result.features.slice(0, 10).map((f) => `${f.feature} ${fmt(f.mean_abs, 4)}`).join(', ')}${result.features.length > 10 ? `, … (${result.features.length})` : ''}`);
     if (result.completeness) lines.push(`completeness error  mean ${fmt(100 * result.completeness.mean_relative_error, 3)} %  max ${fmt(100 * result.completeness.max_relative_error, 3)} % of |f(x) - f(baseline)|`);
     for (const row of perItem.slice(0, 20)) {
-      lines.push(`  item ${String(row.item).padEnd(6)} class ${String(row.target).padEnd(4)} mean |A| ${fmt(row.mean_abs as number, 6)}  ΣA ${fmt(row.sum as number)}${row.delta !== undefined ? `  Δf ${fmt(row.delta as number)}` : ''}`);
+      lines.push(`  item ${String(row.item).padEnd(6)} class ${String(row.target).padEnd(4)} mean |A| ${fmt(row.mean_abs as number, 6)}  ΣA ${fmt(row.sum as number)}${row.delta !== undefined ? `  Δf ${fmt(row.delta as number)}` : ''}${row.top_features ? `  top ${(row.top_features as { feature: string; attribution: number }[]).map((f) => `${f.feature} ${f.attribution >= 0 ? '+' : '−'}${fmt(Math.abs(f.attribution), 4)}`).join(', ')}` : ''}`);
     }
     if (perItem.length > 20) lines.push(`  … ${perItem.length - 20} more items`);
     if (values.out) lines.push(`wrote ${values.out}  [${shape.join(', ')}] float32`);

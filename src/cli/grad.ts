@@ -11,7 +11,8 @@ import { ModelError, UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { buildTrainingGraph, dropoutMask, initialParams, runTrainingGraph, trainableParams, type TrainingGraph } from '../train/graph.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
-import { dataFlags, declarationHelp, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, modelFlags, modelRef, openData, openModel } from './common.js';
+import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
 export const help = `gauntlet grad --model M.onnx --data D.npz --out G.npy [--loss ce|cw|dlr|logit] [--batch-size B]
 gauntlet grad --wrt params --model M.onnx --data D.npz --out G.npz [--train-mode] [--batch-size B]
@@ -77,6 +78,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const loss = (values.loss ?? 'ce') as LossKind;
   if (!LOSS_KINDS.includes(loss)) throw new UsageError(`'--loss' must be one of ${LOSS_KINDS.join(', ')}, got '${values.loss}'`);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
+  guardOutputs('grad', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
   const model = await openModel(values, values.threads);

@@ -17,7 +17,8 @@ Start here:
   gauntlet eval --model m.onnx --data test.npz
 
 Global options: --verbose (stack traces on errors), --json (machine-readable output), --threads N.
-Exit codes: 0 success, 1 a check or budget failed, 2 bad input or usage, other values are bugs.
+Exit codes: 0 success, 1 a check or budget failed, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM),
+other values are bugs.
 `;
 
 export async function main(argv: string[]): Promise<number> {

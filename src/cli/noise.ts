@@ -26,6 +26,7 @@ import {
   type NumberRange,
 } from '../stress/annotation/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
+import { guardOutputs, dataInput, fileOption } from './outputs.js';
 import { fmt, openModel } from './common.js';
 
 export const help = `gauntlet noise --data D.npz (--model symmetric|pairflip|matrix|instance --rate R
@@ -256,6 +257,7 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('noise', 'out', values.out);
+  guardOutputs('noise', [{ name: '--out', path: out }, { name: "--out's provenance sidecar", path: `${out}.provenance.json` }], [dataInput(values.data), { name: '--classifier', path: values.classifier }, { name: '--matrix', path: fileOption(values.matrix) }, { name: '--spec', path: fileOption(values.spec) }]);
   const spec = specFromOptions(values);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { readResults, REPORT_FILES, writeReports } from '../report/index.js';
 import { parse } from './args.js';
+import { isRunDir } from '../campaign/store.js';
+import { guardOutputDir } from './outputs.js';
 
 export const help = `gauntlet report DIR [--json]
 
@@ -26,6 +28,7 @@ export async function reportVerb(argv: string[]): Promise<number> {
   const arg = positionals[0]!;
   const results = readResults(arg);
   const dir = path.basename(arg) === 'results.json' ? path.dirname(arg) : arg;
+  guardOutputDir('report', dir, REPORT_FILES, isRunDir);
   writeReports(results, dir);
   const files = REPORT_FILES.map((f) => path.join(dir, f));
   const failed = results.budgets.filter((b) => !b.passed).length;

@@ -6,8 +6,9 @@ import { writeReports } from '../report/index.js';
 import { checkCampaignInputs, describeInputs } from '../campaign/validate.js';
 import { flushDeprecations, numberOpt, parse } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
+import { interruptible, resumeCommand, runDirFlags } from './run-dir.js';
 
-export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume] [--dry-run] [--limit N] [--json]
+export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume | --restart] [--force] [--dry-run] [--limit N] [--json]
 
 Runs a stress campaign: baseline, each stress alone (isolated), pairs of stress kinds (pairwise)
 and all three combined — or the full factorial grid — and writes a run directory with
@@ -19,15 +20,23 @@ under PGD (L∞ ε 0.02 and 0.05), Gaussian noise (severity 2, 4), contrast (sev
 symmetric label noise.
 
 Options:
-  --out DIR      run directory (default ./gauntlet-run); an existing run needs --resume
+  --out DIR      run directory (default ./gauntlet-run); an existing run needs --resume or --restart,
+                 a non-empty folder that is not a run needs --force
   --seed S       override the config's seed (every random draw derives from it)
   --resume       continue a killed run in DIR: finished cells are loaded, not recomputed
+  --restart      discard the run in DIR (only Gauntlet's files: manifest.json, results.json,
+                 events.jsonl, report.*, junit.xml, cells/*.json) and start again
+  --force        write into a non-empty DIR that is not a run, beside the files there; it never
+                 overwrites or deletes them (refused if one has a name Gauntlet writes)
   --dry-run      print the plan (cells, estimated passes) and stop
   --limit N      use only the first N items of the data
   --json         print the results summary as one JSON object on the last stdout line
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
 
-Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input.
+A run that fails before its first cell is checkpointed removes what it created. Ctrl-C stops it
+and prints how many cells are checkpointed and the command that continues (--resume).
+
+Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input, 130/143 interrupted (SIGINT/SIGTERM).
 ` + '\n' + declarationHelp() + '\n';
 
 export async function runVerb(argv: string[]): Promise<number> {
@@ -38,6 +47,8 @@ export async function runVerb(argv: string[]): Promise<number> {
       out: { type: 'string' },
       seed: { type: 'string' },
       resume: { type: 'boolean' },
+      restart: { type: 'boolean' },
+      force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       ...modelFlags,
       ...dataFlags,
@@ -51,12 +62,15 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (values.seed !== undefined) config = { ...config, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }) };
   // Declaration flags override the config's model and data (a new --data starts a new data declaration).
   const m = modelRef(values, config.model.path);
+  m.path = path.resolve(m.path);
   const raw = values as Record<string, unknown>;
   if (Object.keys(m).length > 1 || raw.model !== undefined) config = { ...config, model: { ...config.model, ...m } };
-  const d = dataRef(values, config.data.path);
+  const dr = dataRef(values, config.data.path);
+  const d = { ...dr, path: path.resolve(dr.path), ...(typeof dr.labels === 'string' ? { labels: path.resolve(dr.labels) } : {}) };
   if (raw.data !== undefined || raw['data-spec'] !== undefined) config = { ...config, data: d };
   else if (Object.keys(d).length > 1) config = { ...config, data: { ...config.data, ...d } };
   const outDir = values.out ?? 'gauntlet-run';
+  const dirOpts = runDirFlags(values, positionals[0], config, outDir);
   const plan = makePlan(config);
   const log = (s: string) => process.stderr.write(s + '\n');
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
@@ -69,7 +83,9 @@ export async function runVerb(argv: string[]): Promise<number> {
   }
   if (values['dry-run']) return 0;
 
-  const results = await runCampaign(config, { outDir, resume: values.resume, onEvent: progress(log), threads });
+  const show = progress(log);
+  const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, ...o }));
+  if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);
   const failed = results.budgets.filter((b) => !b.passed);
   if (values.json) {

@@ -4,9 +4,12 @@ import type { NpyArrayLike } from '../data/npy.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { applyDrift, datasetDistances, dropValues, getShift, shiftNames, type DriftResult, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { featureIndices } from '../data/features.js';
+import { honourImmutable } from '../stress/drift/immutable.js';
+import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
 import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
+import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
 
 export const help = `gauntlet shift --data D --kind KIND [kind options] [--seed N] --out O.npz [--json]
@@ -16,7 +19,9 @@ Applies a covariate, missingness, quantisation, subpopulation or label shift and
 kept, plus 'source_index' (resampling kinds), 'weights' (--mode reweight) or 'missing_mask'
 (missing). Reports how far the shifted set is from the input: per-feature KS statistic and PSI
 (10 quantile bins) for tabular data, and for all data the MMD between flattened items (RBF
-kernel, median heuristic, permutation p-value, up to 500 items a side). Written atomically.
+kernel, median heuristic, permutation p-value, up to 500 items a side; on tabular data in
+standardised units by default: each feature divided by its std on the input, constant features
+skipped). Written atomically.
 Image data are treated as rows of pixels and kept in [0, 1].
 
 Kinds and their options:
@@ -39,10 +44,13 @@ Options:
   --data D           input data (.npz/.npy, .csv, IDX, image folder, .jsonl)
   --kind KIND        ${shiftNames.join(', ')} (required)
   --features F       comma-separated feature names or 0-based indices (default: all)
+  --immutable F      tabular data: features value-changing kinds leave alone (names or indices;
+                     --features may not name them)
   --seed N           seed for every random draw (default 0)
   --out O.npz        output file (required)
   --limit N          use only the first N items
   --permutations P   MMD permutations (default 200; 0 skips the MMD)
+  --mmd-units U      std (tabular default: features divided by their std on the input) or raw
   --json             print one JSON object as the last stdout line (every feature's distances)
 
 Negative numbers need '=': --amount=-1.
@@ -154,6 +162,8 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     out: { type: 'string' },
     limit: { type: 'string' },
     permutations: { type: 'string' },
+    'mmd-units': { type: 'string' },
+    immutable: { type: 'string' },
     features: { type: 'string' },
     amount: { type: 'string' },
     factor: { type: 'string' },
@@ -172,10 +182,13 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   const spec = specFromOptions(kind, values);
   const out = required('shift', 'out', values.out);
   if (!out.endsWith('.npz')) throw new UsageError(`'--out' must name an .npz file, got '${out}'`);
+  guardOutputs('shift', [{ name: '--out', path: out }], [{ name: '--data', path: dataPath }]);
   const seed = numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });
 
+  const mmdUnits = values['mmd-units'];
+  if (mmdUnits !== undefined && !MMD_UNITS.includes(mmdUnits as MmdUnits)) throw new UsageError(`'--mmd-units' must be one of ${MMD_UNITS.join(', ')}, got '${mmdUnits}'`);
   const ds = await loadDataset({ path: dataPath, limit });
   const rng = new Rng(seed);
   const drawRng = rng.fork(`shift:${kind}`);
@@ -183,8 +196,9 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   let measured: { itemShape: readonly number[]; x: Float32Array };
   let description: string;
   let items: number;
+  const immutable = values.immutable === undefined ? undefined : featureIndices(ds, list('immutable', values.immutable).map((f) => (/^\d+$/.test(f) ? Number(f) : f)), 'immutable');
   if (spec.shift === 'missing' && spec.fill === 'nan') {
-    const r = dropValues(ds, spec as MissingShiftSpec, drawRng);
+    const r = dropValues(ds, honourImmutable(ds, spec as MissingShiftSpec, immutable), drawRng);
     arrays = datasetToArrays(ds);
     arrays.x = { dtype: '<f4', shape: [ds.size, ...ds.itemShape], data: r.x };
     arrays.missing_mask = { dtype: '|u1', shape: [ds.size, ...ds.itemShape], data: r.mask };
@@ -192,7 +206,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     description = `${r.dropped} of ${ds.size * r.cols.length} values missing at random, left NaN (for export; models cannot run on NaN)`;
     items = ds.size;
   } else {
-    const r: DriftResult = applyDrift(ds, spec, drawRng);
+    const r: DriftResult = applyDrift(ds, spec, drawRng, { immutable });
     arrays = datasetToArrays(r.dataset);
     if (r.indices) {
       // keep per-item extras of the kept items; drop extras that are not per item
@@ -216,7 +230,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     items = r.dataset.size;
   }
   await saveNpz(out, arrays);
-  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0 });
+  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined });
   const mmd = dist.mmd;
 
   const result = {
@@ -234,6 +248,8 @@ export async function shiftVerb(argv: string[]): Promise<number> {
       ks_mean: dist.ksMean,
       psi_max: dist.psiMax,
       psi_mean: dist.psiMean,
+      mmd_units: mmd?.units ?? null,
+      mmd_dims: mmd?.dims ?? null,
       mmd2: mmd?.mmd2 ?? null,
       mmd_p_value: mmd?.pValue ?? null,
       mmd_bandwidth: mmd?.bandwidth ?? null,
@@ -251,7 +267,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     `shift     ${description}  (seed ${seed})`,
     `out       ${out}  (${items} items)`,
   ];
-  if (mmd) lines.push(`MMD       MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} items, σ ${fmt(mmd.bandwidth, 3)})`);
+  if (mmd) lines.push(`MMD       ${mmd.units === 'std' ? `std units (${mmd.dims} non-constant features, each / its std)` : 'raw units'}  MMD² ${fmt(mmd.mmd2, 5)}  p = ${fmt(mmd.pValue)}  (${mmd.permutations} permutations, ${mmd.nRef} vs ${mmd.nCur} items, σ ${fmt(mmd.bandwidth, 3)})`);
   else if (dist.mmd === null && permutations > 0) lines.push('MMD       not computed (NaN values)');
   if (dist.features) {
     lines.push(`KS        max ${fmt(dist.ksMax!)}  mean ${fmt(dist.ksMean!)}      PSI  max ${fmt(dist.psiMax!)}  mean ${fmt(dist.psiMean!)}`);

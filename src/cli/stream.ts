@@ -6,6 +6,7 @@ import { defaultScenario, loadScenario, type Scenario } from '../stream/scenario
 import { runStream, type StreamResult } from '../stream/simulate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { fmt } from './common.js';
+import { guardStreamOut } from './outputs.js';
 
 export const help = `gauntlet stream [SCENARIO.yaml] [--out DIR] [--seed S] [--json]
 
@@ -46,6 +47,7 @@ export async function streamVerb(argv: string[]): Promise<number> {
   if (values.seed !== undefined) scenario = { ...scenario, seed: numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) };
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
   const outDir = values.out ?? 'gauntlet-stream';
+  guardStreamOut(outDir, positionals[0], scenario);
   const result = await runStream(scenario, { threads, onProgress: progressReporter('stream') });
   const files = writeStreamRun(result, outDir);
   if (values.json) process.stdout.write(JSON.stringify(summary(result, outDir, files)) + '\n');

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { checkRange, DataError, UsageError } from '../errors.js';
 import { makeDataset, type Dataset, type ExtraArray } from './dataset.js';
+import { featureIndices, withFeatureNames, type FeatureRef } from './features.js';
 import { loadCsv } from './csv.js';
 import { idxLabelsPathFor, loadIdx } from './idx.js';
 import { loadImageFolder } from './images.js';
@@ -43,6 +44,15 @@ export interface DataSpec {
   readonly classNames?: readonly string[];
   /** csv: field separator (default `,`, or tab for `.tsv`). */
   readonly delimiter?: string;
+  /** Tabular: feature names in column order (for sources without them; replaces CSV header names). */
+  readonly featureNames?: readonly string[];
+  /**
+   * Tabular: features no stress may change (names or 0-based indices): attacks never perturb them
+   * and value-changing shifts leave them alone. Checked against the data when it is loaded.
+   */
+  readonly immutable?: readonly FeatureRef[];
+  /** Tabular: integer-valued features that attacks may move continuously (others stay frozen). */
+  readonly continuous?: readonly FeatureRef[];
 }
 
 const APPLIES: Readonly<Record<string, readonly DataKind[]>> = {
@@ -79,6 +89,15 @@ export async function loadDataset(spec: string | DataSpec): Promise<Dataset> {
   if (typeof s.labels === 'string' && kind !== 'idx' && kind !== 'npy') {
     throw new UsageError(`'labels' as a file applies to idx and npy data, not ${kind} (${kind} files carry their labels)`);
   }
+  const ds = await loadKind(s, kind);
+  const named = s.featureNames ? withFeatureNames(ds, s.featureNames) : ds;
+  // Unknown names are caught here, before anything runs.
+  if (s.immutable) featureIndices(named, s.immutable, 'immutable');
+  if (s.continuous) featureIndices(named, s.continuous, 'continuous');
+  return named;
+}
+
+async function loadKind(s: DataSpec, kind: DataKind): Promise<Dataset> {
   const { limit, channels, classNames } = s;
   switch (kind) {
     case 'npz':

@@ -5,7 +5,9 @@
  * inputs, for the same target class per item (resolved once on the clean inputs: the true label,
  * the clean prediction, or a fixed class), and — for seeded methods — from the same random stream
  * (`rng.fork('explain:attributions')`), so that only the input differs. The drift bootstrap draws
- * from `rng.fork('explain:drift')`.
+ * from `rng.fork('explain:drift')`, the layer-sensitivity bootstrap from `rng.fork('explain:layers')`
+ * (both over the explained items: the campaign's shared resamples span every item of the cell, of
+ * which only the first `samples` are explained).
  */
 import { GradientEngine } from '../autodiff/gradient.js';
 import type { Model } from '../engine/model.js';
@@ -13,10 +15,11 @@ import { UsageError } from '../errors.js';
 import { argmaxRows } from '../metrics/classification.js';
 import type { Rng } from '../rng.js';
 import { geometry, predictAll, resolveTargets } from './common.js';
-import { explanationDrift, type MeanCi } from './drift.js';
+import { DRIFT_RESAMPLES, explanationDrift, type MeanCi } from './drift.js';
 import { layerSensitivity, type LayerSensitivity } from './layers.js';
 import { attributionPng } from './png.js';
 import { getMethod } from './registry.js';
+import { featureImportance } from './features.js';
 import type { ExplainSpec } from './spec.js';
 import type { AttributionOptions, Completeness, MethodName, TargetSpec } from './types.js';
 
@@ -52,6 +55,11 @@ export interface ExplainCellSummary {
     massShift: MeanCi;
     perItem: { spearman: number[]; iou: number[]; massShift: number[] };
   };
+  /**
+   * Tabular data (flat items): mean |attribution| per feature, clean and stressed, by feature name
+   * (the index as text when the data has no names), most important on clean inputs first. Null for images.
+   */
+  features: { feature: string; index: number; clean: number; stressed: number }[] | null;
   /** Null when `spec.layers` is false. */
   layers: LayerSensitivity | null;
   seconds: number;
@@ -79,9 +87,14 @@ function meanAbs(a: Float32Array): number {
   return a.length ? s / a.length : 0;
 }
 
+function featureDrift(ac: Float32Array, as: Float32Array, m: number, d: number, names: readonly string[] | null | undefined): ExplainCellSummary['features'] {
+  const stressed = new Map(featureImportance(as, m, d, names).map((f) => [f.index, f.meanAbs]));
+  return featureImportance(ac, m, d, names).map((f) => ({ feature: f.feature, index: f.index, clean: f.meanAbs, stressed: stressed.get(f.index)! }));
+}
+
 export async function explainCell(
   model: Model,
-  clean: { x: Float32Array; n: number; itemShape: number[] },
+  clean: { x: Float32Array; n: number; itemShape: number[]; featureNames?: readonly string[] | null },
   stressed: { x: Float32Array },
   labels: Int32Array,
   spec: ExplainSpec,
@@ -121,7 +134,7 @@ export async function explainCell(
       if (withLabels && yc[i] === labels[i]) okC++;
       if (withLabels && ys[i] === labels[i]) okS++;
     }
-    const layers = spec.layers ? await layerSensitivity(model, xc, xs, m) : null;
+    const layers = spec.layers ? await layerSensitivity(model, xc, xs, m, { rng: rng.fork('explain:layers'), resamples: DRIFT_RESAMPLES }) : null;
     if (out.png) {
       await attributionPng(out.png, xc, ac.attributions, [m, ...clean.itemShape], {
         stressed: { x: xs, attributions: as.attributions },
@@ -139,6 +152,7 @@ export async function explainCell(
       flipped,
       accuracy: { clean: withLabels ? okC / m : 0, stressed: withLabels ? okS / m : 0 },
       drift: { topKFraction: drift.topKFraction, k: drift.k, spearman: drift.spearman, iou: drift.iou, massShift: drift.massShift, perItem: drift.perItem },
+      features: clean.itemShape.length === 1 ? featureDrift(ac.attributions, as.attributions, m, per, clean.featureNames) : null,
       layers,
       seconds: (performance.now() - t0) / 1000,
     };

@@ -51,8 +51,10 @@ import type { Model } from '../engine/model.js';
 import { createSession, runFloat } from '../engine/session.js';
 import { checkRange, UsageError } from '../errors.js';
 import { argmaxRows } from '../metrics/classification.js';
+import { bootstrapWeights, percentileCi } from '../metrics/suite.js';
 import { makeValueInfo } from '../onnx/graph.js';
 import { cloneModel, DataType } from '../onnx/proto.js';
+import type { Rng } from '../rng.js';
 import { geometry, predictAll } from './common.js';
 
 export type Component = 'preprocessing' | 'early_features' | 'normalization' | 'late_features' | 'head';
@@ -83,6 +85,9 @@ export interface LayerInfo {
   relChange: number;
   /** r(output) / r(first input-dependent input), mean over items of the per-item ratio. */
   gain: number;
+  /** 95 % percentile-bootstrap CIs [lo, hi] of relChange and gain over items (with `opts.rng`). */
+  relChangeCi?: [number, number];
+  gainCi?: [number, number];
 }
 
 export interface ComponentSummary {
@@ -94,12 +99,17 @@ export interface ComponentSummary {
   gain: number;
   /** Flipped items whose flip first shows in this component. */
   firstFlips: number;
+  /** 95 % bootstrap CIs [lo, hi] of meanRelChange and gain (the same item resamples as the layers'). */
+  meanRelChangeCi?: [number, number];
+  gainCi?: [number, number];
 }
 
 export interface LayerSensitivity {
   items: number;
   /** Mean relative change of the data-domain input itself. */
   inputRelChange: number;
+  /** Its 95 % bootstrap CI [lo, hi] (with `opts.rng`). */
+  inputRelChangeCi?: [number, number];
   /** Layers in graph order. */
   layers: LayerInfo[];
   components: ComponentSummary[];
@@ -123,6 +133,13 @@ export interface LayerSensitivityOptions {
   maxValues?: number;
   /** ORT intra-op threads for the extra sessions (0 = all cores; default 0). */
   threads?: number;
+  /**
+   * Draws item resamples for 95 % percentile-bootstrap CIs of every relChange, gain and component
+   * figure (one set of resamples for all, so they are paired); without it there are no CIs.
+   */
+  rng?: Rng;
+  /** Bootstrap resamples (default 1000). */
+  resamples?: number;
 }
 
 /** A layer found in the graph, before any activations are measured. */
@@ -192,6 +209,27 @@ export function components(layers: readonly { op: string; pre: boolean; nodeInde
 }
 
 /** a / b, and 1 when b is 0 (an unchanged input cannot change a deterministic output). */
+/** Mean of the finite values of `v`, item i counted w[i] times (w null: once); `empty` when none. */
+function finiteMean(v: ArrayLike<number>, w: ArrayLike<number> | null, empty: number): number {
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < v.length; i++) {
+    const wi = w ? w[i]! : 1;
+    if (wi && Number.isFinite(v[i]!)) (s += wi * v[i]!), (c += wi);
+  }
+  return c ? s / c : empty;
+}
+
+/** A component's relChange: the mean of its layers' (0 without layers). */
+function componentRelChange(idx: readonly number[], relChange: readonly number[]): number {
+  return idx.length ? idx.reduce((s, i) => s + relChange[i]!, 0) / idx.length : 0;
+}
+
+/** A component's gain: the geometric mean of its layers' (1 without layers). */
+function componentGain(idx: readonly number[], gain: readonly number[]): number {
+  return idx.length ? Math.exp(idx.reduce((s, i) => s + Math.log(Math.max(gain[i]!, 1e-12)), 0) / idx.length) : 1;
+}
+
 function ratio(a: number, b: number): number {
   return b > 0 ? a / b : 1;
 }
@@ -368,32 +406,21 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
     rin[i] = sc > 0 ? Math.sqrt(sd / sc) : NaN;
   }
   const rel = cands.map((_, li) => Float64Array.from({ length: n }, (_, i) => (cn[li]![i]! > 0 ? Math.sqrt(dn[li]![i]! / cn[li]![i]!) : NaN)));
-  const meanFinite = (v: ArrayLike<number>): number => {
-    let s = 0;
-    let c = 0;
-    for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i]!)) (s += v[i]!), c++;
-    return c ? s / c : 0;
-  };
-  const layers: LayerInfo[] = cands.map((c, li) => {
+  // Per item and layer: gain r(output) / r(source), NaN where either is undefined.
+  const gain = cands.map((c, li) => {
     const src = c.from < 0 ? rin : rel[c.from]!;
-    const gains: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const a = rel[li]![i]!;
-      const b = src[i]!;
-      if (Number.isFinite(a) && Number.isFinite(b)) gains.push(ratio(a, b));
-    }
-    return {
-      name: c.name,
-      op: c.op,
-      node: c.node,
-      component: comps[li]!,
-      elements: c.elements,
-      perItem: c.perItem,
-      relChange: meanFinite(rel[li]!),
-      gain: gains.length ? gains.reduce((a, b) => a + b, 0) / gains.length : 1,
-    };
+    return Float64Array.from({ length: n }, (_, i) => (Number.isFinite(rel[li]![i]!) && Number.isFinite(src[i]!) ? ratio(rel[li]![i]!, src[i]!) : NaN));
   });
-
+  const layers: LayerInfo[] = cands.map((c, li) => ({
+    name: c.name,
+    op: c.op,
+    node: c.node,
+    component: comps[li]!,
+    elements: c.elements,
+    perItem: c.perItem,
+    relChange: finiteMean(rel[li]!, null, 0),
+    gain: finiteMean(gain[li]!, null, 1),
+  }));
   // Where each flip first shows: the earliest probed layer from which every later probed layer
   // puts the stressed activation nearer the stressed class.
   const counts = new Array<number>(L).fill(0);
@@ -411,22 +438,40 @@ export async function layerSensitivity(model: Model, clean: Float32Array, stress
     else counts[first]!++;
     perItem.push({ item: i, layer: first < 0 ? null : cands[first]!.name });
   }
-  const componentSummaries: ComponentSummary[] = COMPONENTS.map((component) => {
-    const idx = layers.map((l, i) => (l.component === component ? i : -1)).filter((i) => i >= 0);
-    const logGain = idx.reduce((s, i) => s + Math.log(Math.max(layers[i]!.gain, 1e-12)), 0);
+  const compIdx = COMPONENTS.map((component) => layers.map((l, i) => (l.component === component ? i : -1)).filter((i) => i >= 0));
+  const componentSummaries: ComponentSummary[] = COMPONENTS.map((component, ci) => {
+    const idx = compIdx[ci]!;
     return {
       component,
       layers: idx.length,
-      meanRelChange: idx.length ? idx.reduce((s, i) => s + layers[i]!.relChange, 0) / idx.length : 0,
-      gain: idx.length ? Math.exp(logGain / idx.length) : 1,
+      meanRelChange: componentRelChange(idx, layers.map((l) => l.relChange)),
+      gain: componentGain(idx, layers.map((l) => l.gain)),
       firstFlips: idx.reduce((s, i) => s + counts[i]!, 0),
     };
-  }).filter((c) => c.layers > 0);
+  });
+  let inputRelChangeCi: [number, number] | undefined;
+  if (opts.rng) {
+    const resamples = opts.resamples === undefined ? 1000 : checkRange('resamples', opts.resamples, { min: 1, max: 1_000_000, integer: true });
+    const boot = bootstrapWeights(n, resamples, opts.rng);
+    const relBoot = rel.map((v) => boot.map((w) => finiteMean(v, w, 0)));
+    const gainBoot = gain.map((v) => boot.map((w) => finiteMean(v, w, 1)));
+    layers.forEach((l, li) => {
+      l.relChangeCi = percentileCi(relBoot[li]!);
+      l.gainCi = percentileCi(gainBoot[li]!);
+    });
+    componentSummaries.forEach((c, ci) => {
+      const idx = compIdx[ci]!;
+      c.meanRelChangeCi = percentileCi(boot.map((_, b) => componentRelChange(idx, relBoot.map((r) => r[b]!))));
+      c.gainCi = percentileCi(boot.map((_, b) => componentGain(idx, gainBoot.map((g) => g[b]!))));
+    });
+    inputRelChangeCi = percentileCi(boot.map((w) => finiteMean(rin, w, 0)));
+  }
   return {
     items: n,
-    inputRelChange: meanFinite(rin),
+    inputRelChange: finiteMean(rin, null, 0),
+    ...(inputRelChangeCi ? { inputRelChangeCi } : {}),
     layers,
-    components: componentSummaries,
+    components: componentSummaries.filter((c) => c.layers > 0),
     flips: {
       flipped: flipped.length,
       criterion: 'centroid-probe',

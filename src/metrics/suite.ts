@@ -22,6 +22,29 @@ export const METRIC_NAMES = ['accuracy', 'macro_f1', 'ece', 'nll', 'brier', 'mea
 export type MetricName = (typeof METRIC_NAMES)[number];
 export type MetricValues = Record<MetricName, number>;
 
+/**
+ * The one table of which way each metric improves: true where lower is better (errors, losses,
+ * abstentions, the model's confidence on its mistakes), false where higher is better, null where
+ * neither is (mean confidence). Budgets, run comparison, reports and analysis all read this table:
+ * for a lower-is-better metric a "drop" is an increase and the pessimistic CI end is the high one.
+ */
+export const LOWER_IS_BETTER: Readonly<Record<MetricName, boolean | null>> = {
+  accuracy: false,
+  macro_f1: false,
+  ece: true,
+  nll: true,
+  brier: true,
+  mean_confidence: null,
+  confidence_on_errors: true,
+  abstention_rate: true,
+  aurc: true,
+};
+
+/** `LOWER_IS_BETTER` for any metric name, `observed_<metric>` included; null for names it does not know. */
+export function lowerIsBetter(metric: string): boolean | null {
+  return (LOWER_IS_BETTER as Record<string, boolean | null>)[metric.replace(/^observed_/, '')] ?? null;
+}
+
 /** A metric value with its 95 % bootstrap interval. */
 export interface MetricWithCi {
   value: number;
@@ -158,6 +181,29 @@ export function bootstrapWeights(n: number, resamples: number, rng: Rng): Uint16
     out.push(w);
   }
   return out;
+}
+
+/**
+ * The weighted mean of per-item `values` under each resample's item `weights` (one mean per
+ * resample; NaN for a resample that gives every item weight 0). With the campaign's shared
+ * resamples this is the bootstrap distribution of any per-item average (accuracy from 0/1
+ * correctness, coverage from 0/1 membership, mean set size …), paired across cells.
+ */
+export function weightedMeans(values: ArrayLike<number>, weights: readonly ArrayLike<number>[]): Float64Array {
+  return Float64Array.from(weights, (w) => {
+    let t = 0;
+    let s = 0;
+    for (let i = 0; i < values.length; i++) {
+      t += w[i]!;
+      s += w[i]! * values[i]!;
+    }
+    return s / t;
+  });
+}
+
+/** Each resample's weights restricted to the item positions `picked` (a new weight vector per resample). */
+export function pickWeights(weights: readonly Uint16Array[], picked: ArrayLike<number>): Uint16Array[] {
+  return weights.map((w) => Uint16Array.from(picked as ArrayLike<number>, (i) => w[i]!));
 }
 
 /** Quantile of sorted values at q by linear interpolation (NumPy's default). */

@@ -40,6 +40,17 @@ export const MODEL_OPTIONS = {
   output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch", default: 'auto' }),
 } satisfies OptionMap;
 
+/** A feature name or a 0-based column index (on the command line, digits are an index). */
+function featureRef(doc: string) {
+  const expected = 'a feature name or a 0-based feature index';
+  return opt.custom<string | number, { doc: string }>(
+    expected,
+    (v, p) => ((typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isInteger(v) && v >= 0) ? v : fail(p, { code: 'type', value: v, expected })),
+    { doc },
+    (s) => (/^\d+$/.test(s.trim()) ? Number(s) : s.trim()),
+  );
+}
+
 /** How data is declared. Flags: `--data`, `--data-kind`, `--limit`, `--labels`, `--label-column`, `--id-column`, `--channels`, `--class-names`. */
 export const DATA_OPTIONS = {
   path: opt.path({ doc: 'data: .npz/.npy, IDX (.gz), .csv, a folder of class folders, or a .jsonl manifest', flag: 'data', metavar: 'D' }),
@@ -47,7 +58,7 @@ export const DATA_OPTIONS = {
   limit: opt.integer({ doc: 'use only the first N items', min: 1 }),
   labels: opt.custom<string | false, { doc: string; metavar: string }>(
     'a file path, or false for unlabelled data',
-    (v, p, ctx) => (v === false ? false : typeof v === 'string' && v !== '' ? path.resolve(ctx.baseDir ?? process.cwd(), v) : fail(p, { code: 'type', value: v, expected: 'a file path, or false for unlabelled data' })),
+    (v, p, ctx) => (v === false ? false : typeof v === 'string' && v !== '' ? (ctx.baseDir === undefined ? v : path.resolve(ctx.baseDir, v)) : fail(p, { code: 'type', value: v, expected: 'a file path, or false for unlabelled data' })),
     { doc: 'idx/npy: a separate labels file; false: no labels', metavar: 'PATH' },
     (s) => (s === 'false' || s === 'none' ? false : s),
   ),
@@ -56,6 +67,12 @@ export const DATA_OPTIONS = {
   channels: opt.choice([1, 3] as const, { doc: 'images/jsonl: output channels (default: 1 if every image is grayscale, else 3)' }),
   class_names: opt.list(opt.string({ doc: 'class name' }), { doc: 'class names in label order (csv/jsonl string labels; names in reports)', minLength: 1, metavar: 'A,B,...' }),
   delimiter: opt.string({ doc: 'csv: field separator (default , or tab for .tsv)', metavar: 'C' }),
+  feature_names: opt.list(opt.string({ doc: 'feature name' }), { doc: 'tabular: feature names in column order, for data without them (npz/npy); replaces CSV header names', minLength: 1, metavar: 'A,B,...' }),
+  // Immutability is a fact about a feature (nothing in the world moves a person's age or sex), not a
+  // setting of one stress: declared once on the data, every attack entry, every value-changing shift
+  // and every verb (`run`, `attack`) honours the same set, and no attack entry can forget it.
+  immutable: opt.list(featureRef('immutable feature'), { doc: 'tabular: features no stress may change (names or 0-based indices): attacks never perturb them, value-changing shifts leave them alone', minLength: 1, metavar: 'F,...' }),
+  continuous: opt.list(featureRef('continuous feature'), { doc: 'tabular: integer-valued features attacks may move continuously (other integer-valued features stay frozen)', minLength: 1, metavar: 'F,...' }),
 } satisfies OptionMap;
 
 /** The flags of the model declaration besides `--model` (the preprocessing keys are flattened: `--scale`, `--mean`, `--std`). */

@@ -4,7 +4,7 @@
  * of the multi-stress cells with their interaction effects, and the worst isolated setting of
  * each kind. Pure functions of the results; no formatting.
  */
-import type { CampaignResults, CellResult, Interaction } from '../campaign/runner.js';
+import type { CampaignResults, CellResult, Interaction } from '../campaign/types.js';
 import { bootstrapWeights, percentileCi, type MetricWithCi } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { baselineCell, cellKinds, type Num } from './format.js';
@@ -245,4 +245,23 @@ export function measurementGap(c: CellResult, resamples = 1000): { value: number
     return s / n;
   });
   return { value: d / n, ci: percentileCi(boot) };
+}
+
+/** The glyph of each interaction verdict (heatmaps, tables). */
+export const VERDICT_GLYPH: Record<Interaction['verdict'], string> = { compounding: '▲', overlapping: '▼', additive: '=', floor: '⊥' };
+
+/** Sort rank of each verdict (most worrying first when sorted descending). */
+export const VERDICT_RANK: Record<Interaction['verdict'], number> = { compounding: 3, additive: 2, overlapping: 1, floor: 0 };
+
+/** Why a 'floor' verdict is not an interaction, in words. */
+export function floorText(i: Pick<Interaction, 'floor'>): string {
+  return i.floor === 'drops_exceed_baseline'
+    ? 'the isolated drops sum to more than the baseline accuracy can lose, so the additive prediction is impossible'
+    : 'the combined cell is at zero accuracy (its CI reaches 0), so its drop cannot grow';
+}
+
+/** An interaction's verdict in words ("▲ compounding", "⊥ floor: …, not an interaction"). */
+export function verdictText(i: Pick<Interaction, 'verdict' | 'floor'>): string {
+  if (i.verdict === 'floor') return `${VERDICT_GLYPH.floor} floor: ${floorText(i)} — an artefact, not an interaction`;
+  return `${VERDICT_GLYPH[i.verdict] ?? ''} ${i.verdict}`;
 }

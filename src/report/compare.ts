@@ -18,13 +18,11 @@
  *   const c = compareRuns(readResults('runs/main'), readResults('runs/pr'));
  *   c.moved.filter((m) => m.direction === 'worse');
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import { METRIC_NAMES, bootstrapWeights, mcnemar, percentileCi, type MetricWithCi } from '../metrics/suite.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
+import { METRIC_NAMES, bootstrapWeights, lowerIsBetter, mcnemar, percentileCi, type MetricWithCi } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { cellLabel, fmt, isNum, type Num } from './format.js';
 
-const HIGHER_IS_BETTER = new Set(['accuracy', 'macro_f1', 'observed_accuracy']);
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'aurc', 'confidence_on_errors', 'abstention_rate']);
 
 export interface CompareOptions {
   /** Bootstrap resamples for the paired test (default 1000). */
@@ -111,9 +109,9 @@ const keyOf = (c: CellResult) => c.hash ?? `${c.stage}|${JSON.stringify(c.stress
 
 function direction(metric: string, diff: Num): MetricChange['direction'] {
   if (!isNum(diff) || diff === 0) return 'unchanged';
-  if (HIGHER_IS_BETTER.has(metric)) return diff > 0 ? 'better' : 'worse';
-  if (LOWER_IS_BETTER.has(metric)) return diff < 0 ? 'better' : 'worse';
-  return 'changed';
+  const lower = lowerIsBetter(metric);
+  if (lower === null) return 'changed';
+  return (diff < 0) === lower ? 'better' : 'worse';
 }
 
 const ciOf = (m: MetricWithCi | null | undefined): [Num, Num] => [m?.ci[0] ?? null, m?.ci[1] ?? null];

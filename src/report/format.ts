@@ -2,7 +2,7 @@
  * Small formatting helpers shared by the HTML, Markdown and JUnit reports. Values from results.json
  * may be `null` where the run had NaN (JSON has no NaN), so every formatter accepts null.
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
 
 export type Num = number | null | undefined;
 

@@ -10,9 +10,10 @@
  * identical files from results.json.
  */
 import { createHash } from 'node:crypto';
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import { METRIC_NAMES, type MetricName } from '../metrics/suite.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type CurveChart } from './analysis.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
+import { lowerIsBetter, METRIC_NAMES, type MetricName } from '../metrics/suite.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
+import { completenessTable, componentTable, driftTable, featureTable, gainTable, explainedCells, layerTable } from './explanations.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
 import { escapeHtml as e } from './escape.js';
@@ -20,6 +21,8 @@ import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, 
 import { isBase64 } from './images.js';
 import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
+import type { TableData } from './table-data.js';
+import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
 
 const NOT_AVAILABLE = 'not available in this run';
 
@@ -41,10 +44,14 @@ function table(id: string, head: string[], rows: string[], caption?: string): st
     .join('')}</tr></thead><tbody>\n${rows.map((r) => `<tr>${r}</tr>`).join('\n')}\n</tbody></table></div>`;
 }
 
+/** A table given as data (table-data.ts): numbers with a CI as value [lo, hi], text escaped. */
+function dataTable(t: TableData): string {
+  const rows = t.rows.map((row) => row.map((c) => (typeof c === 'string' ? txtTd(c) : c.ci ? ciTd({ value: c.value, ci: c.ci }, c.digits) : numTd(c.value, c.digits))).join(''));
+  return table(t.id, t.head, rows, t.caption);
+}
+
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
-
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
 
 function budgetsSection(r: CampaignResults): string {
   if (!r.budgets.length) return `<section id="budgets"><h2>Budgets</h2>${note('No budgets (risk criteria) were declared in the config, so nothing gates this run. Add e.g. budgets: [{ metric: accuracy, stage: baseline, min: 0.9 }].')}</section>`;
@@ -53,7 +60,7 @@ function budgetsSection(r: CampaignResults): string {
   const detail: string[] = [];
   for (const b of r.budgets) {
     const metric = b.budget.metric as MetricName;
-    const lower = LOWER_IS_BETTER.has(metric);
+    const lower = lowerIsBetter(metric) === true;
     const status = `<td data-v="${b.passed ? 1 : 0}" class="${b.passed ? 'pass' : 'fail'}">${b.passed ? '✓ PASS' : '✗ FAIL'}</td>`;
     const rule = b.budget.pessimistic ? 'pessimistic CI end' : 'point value';
     if (!b.cells.length) {
@@ -150,10 +157,11 @@ function robustnessSection(r: CampaignResults): string {
 function interactionsSection(r: CampaignResults): string {
   const maps = heatmaps(r);
   if (!maps.length) return `<section id="interactions"><h2>Combined stresses</h2>${note('No pairwise or combined cells in this run.')}</section>`;
-  const key = `<p class="small">Each square: accuracy [95 % CI] of the combined cell; below it the interaction effect Δ = observed drop − sum of the isolated drops [95 % CI]. ▲ and hatching: compounding (Δ &gt; 0, CI above 0 — worse together than apart); ▼ and dots: overlapping (Δ &lt; 0); = additive. Darker fill = higher accuracy. Headers show each setting’s accuracy alone.</p>`;
+  const key = `<p class="small">Each square: accuracy [95 % CI] of the combined cell; below it the interaction effect Δ = observed drop − sum of the isolated drops [95 % CI]. ▲ and hatching: compounding (Δ &gt; 0, CI above 0 — worse together than apart); ▼ and dots: overlapping (Δ &lt; 0); = additive; ⊥ floor: the combined cell is at zero accuracy, or the isolated drops sum to more than the baseline can lose — Δ then measures accuracy’s floor, not an interaction. Darker fill = higher accuracy. Headers show each setting’s accuracy alone.</p>`;
   const rows = r.interactions.map((i) => {
     const c = r.cells.find((x) => x.id === i.cell);
-    return `${txtTd(i.cell)}${txtTd(i.stage)}${txtTd(c ? cellLabel(c) : '')}${txtTd(i.metric === 'accuracy' ? 'true labels' : 'observed labels')}${ciTd(i.observed_drop)}${ciTd(i.additive_drop)}${ciTd(i.interaction)}<td data-v="${{ compounding: 2, additive: 1, overlapping: 0 }[i.verdict]}">${e({ compounding: '▲ compounding', overlapping: '▼ overlapping', additive: '= additive' }[i.verdict])}</td>`;
+    const delta = i.verdict === 'floor' ? `<td data-v="">floor <small>(Δ ${fmt(i.interaction.value)} is an artefact)</small></td>` : ciTd(i.interaction);
+    return `${txtTd(i.cell)}${txtTd(i.stage)}${txtTd(c ? cellLabel(c) : '')}${txtTd(i.metric === 'accuracy' ? 'true labels' : 'observed labels')}${ciTd(i.observed_drop)}${ciTd(i.additive_drop)}${delta}<td data-v="${VERDICT_RANK[i.verdict] ?? ''}">${e(verdictText(i))}</td>`;
   });
   return `<section id="interactions"><h2>Combined stresses and interaction effects</h2>${key}${maps.map((h) => `<figure class="chart-box wide"><figcaption>${e(h.title)}</figcaption><div class="scroll">${heatmapSvg(h)}</div></figure>`).join('')}
 <details><summary>interaction table (${rows.length} rows)</summary>${table('interactions-table', ['cell', 'stage', 'stresses', 'measured on', 'observed drop', 'additive prediction', 'interaction Δ', 'verdict'], rows)}</details></section>`;
@@ -179,6 +187,54 @@ function calibrationSection(r: CampaignResults): string {
     if (svg) parts.push(`<h3>Risk–coverage curves</h3><figure class="chart-box wide"><figcaption>Error rate among the most confident items, as the model abstains on the rest (lower is better; Wilson 95 % bands from 25 % coverage, every point’s CI in its tooltip)</figcaption>${svg}${legendHtml(rc.map(([c, d]) => `${cellLabel(c)} (AURC ${fmt(d.risk_coverage!.aurc)})`))}</figure>`);
   }
   parts.push(`<details><summary>calibration metrics per cell</summary>${table('calibration-table', ['cell', 'stage', 'stresses', 'ECE', 'mean confidence', 'confidence on errors', 'AURC', 'abstention rate'], eceRows)}</details></section>`);
+  return parts.join('');
+}
+
+function explanationsSection(r: CampaignResults): string {
+  const cells = explainedCells(r);
+  if (!cells.length) return `<section id="explanations"><h2>Explanations</h2>${note('No explanations in this run: the config has no explain: section (e.g. explain: { method: ig, samples: 32 }), or no cell has a drifted or attacked input.')}</section>`;
+  const dots = dotPlot(
+    'explain-drift-dots',
+    'explanation agreement, clean vs stressed (95 % CI)',
+    cells.flatMap(([c, x]) =>
+      ([['Spearman', x.drift.spearman], ['top-k IoU', x.drift.iou]] as const).map(([group, m]) => ({
+        label: `${c.id} · ${cellLabel(c)}`,
+        group,
+        value: m.mean,
+        ci: [m.lo, m.hi] as const,
+        tip: `${c.id} ${cellLabel(c)}: ${group} ${fmt(m.mean)} [${fmt(m.lo)}, ${fmt(m.hi)}]`,
+      })),
+    ),
+    ['Spearman', 'top-k IoU'],
+  );
+  const parts = [`<section id="explanations"><h2>Explanations: drift and layer sensitivity</h2><p class="small">Attributions of the first items of each stress cell, on the clean and on the stressed input, for the same target class. 95 % CIs are percentile bootstraps over the explained items; shares of items have Wilson intervals.</p>`];
+  if (dots) parts.push(`<figure class="chart-box wide"><figcaption>How much the explanations still agree under each stress (1 = unchanged; lower = the model attends elsewhere)</figcaption><div class="scroll">${dots}</div></figure>`);
+  for (const t of [driftTable(r), featureTable(r), completenessTable(r), componentTable(r), gainTable(r)]) if (t) parts.push(dataTable(t));
+  const layers = layerTable(r);
+  if (layers) parts.push(`<details><summary>every layer (${layers.rows.length} rows)</summary>${dataTable(layers)}</details>`);
+  parts.push('</section>');
+  return parts.join('');
+}
+
+function uncertaintySection(r: CampaignResults): string {
+  const cells = uncertaintyCells(r);
+  if (!cells.length) return `<section id="uncertainty"><h2>Uncertainty</h2>${note('No uncertainty figures in this run: the config has no uncertainty: section (e.g. uncertainty: { temperature: true, conformal: { alpha: 0.1 } }).')}</section>`;
+  const fitted = uncertaintyFittedText(r);
+  const parts = [`<section id="uncertainty"><h2>Uncertainty under stress</h2>${fitted ? `<p>${e(fitted)}</p>` : ''}<p class="small">95 % CIs are percentile bootstraps over the evaluated items with the run’s shared resamples (paired across cells).</p>`];
+  const target = cells.find(([, u]) => typeof u.conformal_target === 'number')?.[1].conformal_target;
+  if (target !== undefined) {
+    const dots = dotPlot(
+      'conformal-coverage',
+      'conformal coverage per cell (95 % CI)',
+      cells.map(([c, u]) => ({ label: `${c.id} · ${cellLabel(c)}`, group: c.stage, value: u.conformal_coverage ?? null, ci: u.conformal_coverage_ci ?? [null, null], tip: `${c.id} ${cellLabel(c)}: coverage ${fmt(u.conformal_coverage)} [${fmt(u.conformal_coverage_ci?.[0])}, ${fmt(u.conformal_coverage_ci?.[1])}], mean set size ${fmt(u.conformal_mean_set_size, 2)}` })),
+      [...new Set(cells.map(([c]) => c.stage))],
+      1000,
+      { value: target, label: `target ${fmt(target, 2)}` },
+    );
+    if (dots) parts.push(`<figure class="chart-box wide"><figcaption>Conformal coverage against its target (dashed): the guarantee holds for exchangeable data; stress cells left of the line break it</figcaption><div class="scroll">${dots}</div></figure>`);
+  }
+  for (const t of uncertaintyTables(r)) parts.push(dataTable(t));
+  parts.push('</section>');
   return parts.join('');
 }
 
@@ -367,6 +423,8 @@ export function htmlReport(r: CampaignResults): string {
     ['robustness', 'Robustness curves'],
     ['interactions', 'Combined stresses'],
     ['calibration', 'Calibration'],
+    ['explanations', 'Explanations'],
+    ['uncertainty', 'Uncertainty'],
     ['gallery', 'Gallery'],
     ['annotation', 'Annotation'],
     ['cells', 'All cells'],
@@ -385,6 +443,8 @@ ${budgetsSection(r)}
 ${robustnessSection(r)}
 ${interactionsSection(r)}
 ${calibrationSection(r)}
+${explanationsSection(r)}
+${uncertaintySection(r)}
 ${gallerySection(r)}
 ${annotationSection(r)}
 ${cellsSection(r)}

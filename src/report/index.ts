@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CampaignResults } from '../campaign/runner.js';
+import type { CampaignResults } from '../campaign/types.js';
 import { jsonReplacer, writeAtomic } from '../campaign/store.js';
 import { DataError } from '../errors.js';
 import { htmlReport } from './html.js';

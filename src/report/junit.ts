@@ -6,13 +6,12 @@
  * baseline for `max_drop` budgets). A budget that matches no cell fails. Passing budgets list the
  * cells they judged in <system-out>.
  */
-import type { BudgetResult } from '../campaign/budgets.js';
-import type { CampaignResults } from '../campaign/runner.js';
-import type { MetricName } from '../metrics/suite.js';
+import type { BudgetResult } from '../campaign/types.js';
+import type { CampaignResults } from '../campaign/types.js';
+import { lowerIsBetter, type MetricName } from '../metrics/suite.js';
 import { escapeXml } from './escape.js';
 import { baselineCell, cellLabel, fmt } from './format.js';
 
-const LOWER_IS_BETTER = new Set(['ece', 'nll', 'brier', 'abstention_rate', 'aurc']);
 
 /** The bound of a budget in words: "min 0.9, max_drop 0.1". */
 export function budgetBound(b: BudgetResult): string {
@@ -24,7 +23,7 @@ export function budgetBound(b: BudgetResult): string {
 export function budgetCellLines(r: CampaignResults, b: BudgetResult, which: 'failed' | 'all'): string[] {
   const metric = b.budget.metric as MetricName;
   const base = baselineCell(r);
-  const lower = LOWER_IS_BETTER.has(metric);
+  const lower = lowerIsBetter(metric) === true;
   return b.cells
     .filter((j) => which === 'all' || !j.passed)
     .map((j) => {

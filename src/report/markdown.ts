@@ -5,8 +5,11 @@
  * Every figure carries its 95 % CI. User-provided strings are escaped for Markdown (and for the
  * HTML that Markdown renderers pass through).
  */
-import type { CampaignResults, CellResult } from '../campaign/runner.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, worstSingle, type Series } from './analysis.js';
+import type { CampaignResults, CellResult } from '../campaign/types.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, verdictText, worstSingle, type Series } from './analysis.js';
+import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
+import type { TableData } from './table-data.js';
+import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
 import { budgetBound, budgetCellLines } from './junit.js';
 import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
@@ -18,6 +21,12 @@ export function md(s: unknown): string {
 }
 /** A code span (backticks inside become quotes; pipes escaped for tables). */
 const code = (s: unknown) => `\`${String(s).replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')}\``;
+
+/** A table given as data (table-data.ts) as a Markdown table: numbers as "value [lo, hi]", text escaped. */
+function mdTable(t: TableData): string[] {
+  const cell = (c: TableData['rows'][number][number]) => (typeof c === 'string' ? md(c) : c.ci ? fmtCi({ value: c.value, ci: c.ci }, c.digits) : fmt(c.value, c.digits));
+  return [`_${md(t.caption)}_`, '', `| ${t.head.map(md).join(' | ')} |`, `| ${t.head.map(() => '---').join(' | ')} |`, ...t.rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+}
 
 function seriesText(s: Series, xName: string): string {
   return s.points.map((p) => `${xName} ${p.x}: ${fmt(p.value)} [${fmt(p.ci[0])}, ${fmt(p.ci[1])}]`).join('; ');
@@ -49,6 +58,7 @@ export function markdownReport(r: CampaignResults): string {
   const driftWorst = worstSingle(r, 'drift');
   const gap = largestGap(r);
   const inter = r.interactions.filter((i) => i.metric === 'accuracy');
+  const floors = inter.filter((i) => i.verdict === 'floor');
   const compounding = inter.filter((i) => i.verdict === 'compounding').sort((a, b) => (b.interaction.value ?? 0) - (a.interaction.value ?? 0));
   const flags = [...new Set(attackFlags(r).map((f) => f.flag))];
   const failed = r.budgets.filter((b) => !b.passed);
@@ -74,7 +84,12 @@ export function markdownReport(r: CampaignResults): string {
     const c = compounding[0]!;
     const cell = r.cells.find((x) => x.id === c.cell);
     L.push(`- **Interactions:** ${compounding.length} of ${inter.length} multi-stress cells compound (worse together than the sum of their parts); strongest ${md(cell ? cellLabel(cell) : c.cell)}: interaction ${fmtCi(c.interaction)}.`);
-  } else if (inter.length) L.push(`- **Interactions:** no multi-stress cell is significantly worse than the sum of its stresses (${inter.length} checked).`);
+  } else if (inter.length > floors.length) L.push(`- **Interactions:** no multi-stress cell is significantly worse than the sum of its stresses (${inter.length - floors.length} checked${floors.length ? `, ${floors.length} more at the floor` : ''}).`);
+  if (floors.length) L.push(`- **At the accuracy floor:** ${floors.length} of ${inter.length} multi-stress cells (${floors.slice(0, 5).map((i) => md(i.cell)).join(', ')}${floors.length > 5 ? ', …' : ''}) have no interaction estimate — the cell is at zero accuracy or its stresses alone already take more than the baseline can lose, so Δ would measure the floor, not an interaction.`);
+  const drifted = mostDrifted(r);
+  if (drifted) L.push(`- **Explanations:** attributions drift most under ${md(cellLabel(drifted[0]))}: Spearman ${fmt(drifted[1].drift.spearman.mean)} [${fmt(drifted[1].drift.spearman.lo)}, ${fmt(drifted[1].drift.spearman.hi)}], top-k IoU ${fmt(drifted[1].drift.iou.mean)} [${fmt(drifted[1].drift.iou.lo)}, ${fmt(drifted[1].drift.iou.hi)}].`);
+  const cover = worstCoverage(r);
+  if (cover) L.push(`- **Conformal sets:** coverage falls to ${fmtCi({ value: cover[1].conformal_coverage, ci: cover[1].conformal_coverage_ci ?? [null, null] })} under ${md(cellLabel(cover[0]))} (target ${fmt(cover[1].conformal_target)}), mean set size ${fmtCi({ value: cover[1].conformal_mean_set_size, ci: cover[1].conformal_mean_set_size_ci ?? [null, null] }, 2)}.`);
   if (flags.length) L.push(`- ⚠ **Attack reliability flags:** ${flags.map(code).join(', ')} — robust accuracy may be over-estimated.`);
 
   if (r.budgets.length) {
@@ -92,15 +107,30 @@ export function markdownReport(r: CampaignResults): string {
   const multi = r.cells.filter((c) => Object.keys(c.stresses).length > 1);
   L.push('', '## Results', '', ...head, ...singles.map(row));
   if (multi.length) L.push('', `<details><summary>${multi.length} multi-stress cells</summary>`, '', ...head, ...multi.map(row), '', '</details>');
-  const notable = inter.filter((i) => i.verdict !== 'additive').sort((a, b) => Math.abs(b.interaction.value ?? 0) - Math.abs(a.interaction.value ?? 0));
+  // Real interactions by size, then the cells at the floor (whose Δ is an artefact).
+  const notable = inter.filter((i) => i.verdict !== 'additive').sort((a, b) => Number(a.verdict === 'floor') - Number(b.verdict === 'floor') || Math.abs(b.interaction.value ?? 0) - Math.abs(a.interaction.value ?? 0));
   if (notable.length) {
     const shown = notable.slice(0, 10);
     L.push('', '## Interactions', '', `Observed accuracy drop of a multi-stress cell against the sum of its stresses’ isolated drops (paired bootstrap); the ${shown.length === notable.length ? notable.length : `${shown.length} largest of ${notable.length}`} non-additive cells.`, '');
     L.push('| cell | stresses | observed drop | additive prediction | interaction [95% CI] | verdict |', '| --- | --- | --- | --- | --- | --- |');
     for (const i of shown) {
       const c = r.cells.find((x) => x.id === i.cell);
-      L.push(`| ${md(i.cell)} | ${md(c ? cellLabel(c) : '')} | ${fmtCi(i.observed_drop)} | ${fmtCi(i.additive_drop)} | ${fmtCi(i.interaction)} | ${i.verdict === 'compounding' ? '▲ compounding' : '▼ overlapping'} |`);
+      L.push(`| ${md(i.cell)} | ${md(c ? cellLabel(c) : '')} | ${fmtCi(i.observed_drop)} | ${fmtCi(i.additive_drop)} | ${i.verdict === 'floor' ? `floor (Δ ${fmt(i.interaction.value)} is an artefact)` : fmtCi(i.interaction)} | ${md(verdictText(i))} |`);
     }
+  }
+
+  const explain = [driftTable(r), featureTable(r), completenessTable(r), componentTable(r), gainTable(r)].filter((t): t is TableData => t !== null);
+  if (explain.length) {
+    L.push('', '## Explanation drift and layer sensitivity', '', 'Attributions of the first items of each stress cell, clean vs stressed, for the same target class; 95 % CIs are bootstraps over the explained items (shares: Wilson).');
+    for (const t of explain) L.push('', ...mdTable(t));
+  }
+  const unc = uncertaintyTables(r);
+  if (unc.length) {
+    const fitted = uncertaintyFittedText(r);
+    L.push('', '## Uncertainty under stress', '');
+    if (fitted) L.push(md(fitted), '');
+    L.push('95 % CIs are bootstraps over the evaluated items with the run’s shared resamples.');
+    for (const t of unc) L.push('', ...mdTable(t));
   }
 
   // ---------------------------------------------------------------------------------------------

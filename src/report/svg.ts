@@ -12,7 +12,7 @@
  */
 import { escapeXml as e } from './escape.js';
 import { fmt, isNum, wilson, type Num } from './format.js';
-import type { CurveChart, Heatmap } from './analysis.js';
+import { floorText, VERDICT_GLYPH, type CurveChart, type Heatmap } from './analysis.js';
 import type { ReliabilityBins, RiskCoverage } from './curves.js';
 
 export const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#7F7F7F'];
@@ -174,12 +174,12 @@ function heatFill(v: Num): { fill: string; text: string } {
   return { fill: `hsl(210, 45%, ${l.toFixed(0)}%)`, text: l < 58 ? '#fff' : '#111' };
 }
 
-const VERDICT_GLYPH: Record<string, string> = { compounding: '▲', overlapping: '▼', additive: '=' };
 
 /**
  * A heatmap of multi-stress cells: rows × columns of stress settings; each cell shows accuracy
  * [CI] and the interaction effect (observed drop − sum of isolated drops) [CI] with a glyph
- * (▲ compounding, ▼ overlapping, = additive) and a pattern (hatched, dotted, none).
+ * (▲ compounding, ▼ overlapping, = additive) and a pattern (hatched, dotted, none); a cell at the
+ * accuracy floor shows ⊥ floor instead of Δ (its Δ is an artefact of the floor).
  */
 export function heatmapSvg(h: Heatmap): string {
   const cw = 168;
@@ -215,11 +215,11 @@ export function heatmapSvg(h: Heatmap): string {
       const { fill, text } = heatFill(acc.value);
       const it = hc.interaction;
       const pattern = it?.verdict === 'compounding' ? 'hatch' : it?.verdict === 'overlapping' ? 'dots' : null;
-      const tip = `${hc.cell.id}: accuracy ${fmt(acc.value)} [95 % CI ${fmt(acc.ci[0])}, ${fmt(acc.ci[1])}]` + (it ? `; interaction ${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0])}, ${fmt(it.interaction.ci[1])}] — ${it.verdict}` : '');
+      const tip = `${hc.cell.id}: accuracy ${fmt(acc.value)} [95 % CI ${fmt(acc.ci[0])}, ${fmt(acc.ci[1])}]` + (it ? `; interaction ${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0])}, ${fmt(it.interaction.ci[1])}] — ${it.verdict === 'floor' ? `floor: ${floorText(it)}` : it.verdict}` : '');
       out.push(`<g class="heat-cell" data-cell="${e(hc.cell.id)}"><title>${e(tip)}</title><rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="${fill}" stroke="#fff"/>`);
       if (pattern) out.push(`<rect x="${x + 1}" y="${y + 1}" width="${cw - 2}" height="${ch - 2}" fill="url(#${e(h.id)}-${pattern})"/>`);
       out.push(`<text x="${x + cw / 2}" y="${y + 20}" font-size="12" text-anchor="middle" fill="${text}" font-weight="600">${e(`${fmt(acc.value)} [${fmt(acc.ci[0], 2)}, ${fmt(acc.ci[1], 2)}]`)}</text>`);
-      const second = it ? `${VERDICT_GLYPH[it.verdict] ?? ''} Δ ${it.interaction.value !== null && it.interaction.value >= 0 ? '+' : ''}${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0], 2)}, ${fmt(it.interaction.ci[1], 2)}]` : 'no interaction estimate';
+      const second = !it ? 'no interaction estimate' : it.verdict === 'floor' ? `${VERDICT_GLYPH.floor} floor: no interaction` : `${VERDICT_GLYPH[it.verdict] ?? ''} Δ ${it.interaction.value !== null && it.interaction.value >= 0 ? '+' : ''}${fmt(it.interaction.value)} [${fmt(it.interaction.ci[0], 2)}, ${fmt(it.interaction.ci[1], 2)}]`;
       out.push(`<text x="${x + cw / 2}" y="${y + 39}" font-size="11" text-anchor="middle" fill="${text}">${e(second)}</text></g>`);
     });
   });
@@ -329,10 +329,11 @@ export interface DotRow {
 }
 
 /**
- * A horizontal dot plot (one row per cell) of a metric in [0, 1] with 95 % CI whiskers; the marker
- * shape (and colour) encodes the row's group (the stage), named in a legend above the plot.
+ * A horizontal dot plot (one row per cell) of a metric in [0, 1] with 95 % CI whiskers (clipped to
+ * [0, 1]); the marker shape (and colour) encodes the row's group (the stage), named in a legend
+ * above the plot. `reference` draws a labelled dashed vertical line (a target, say) at that value.
  */
-export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 1000): string | null {
+export function dotPlot(id: string, title: string, rows: DotRow[], groups: string[], w = 1000, reference?: { value: number; label: string }): string | null {
   if (!rows.some((r) => isNum(r.value))) return null;
   const rowH = 17;
   const top = 30;
@@ -348,6 +349,10 @@ export function dotPlot(id: string, title: string, rows: DotRow[], groups: strin
     out.push(`<line x1="${r1(x(t))}" x2="${r1(x(t))}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#e3e3e3"/><text x="${r1(x(t))}" y="${top + rows.length * rowH + 14}" font-size="11" text-anchor="middle">${t}</text>`);
   }
   out.push(`<text x="${r1((left + w - 24) / 2)}" y="${h - 4}" font-size="12" text-anchor="middle">${e(title)}</text>`);
+  if (reference && isNum(reference.value)) {
+    const rx = r1(x(Math.min(1, Math.max(0, reference.value))));
+    out.push(`<line x1="${rx}" x2="${rx}" y1="${top - 4}" y2="${top + rows.length * rowH}" stroke="#b00020" stroke-dasharray="5 3" stroke-width="1.5"/><text x="${rx}" y="${top - 7}" font-size="10.5" text-anchor="middle" fill="#b00020">${e(reference.label)}</text>`);
+  }
   rows.forEach((r, i) => {
     const y = top + i * rowH + rowH / 2;
     const gi = Math.max(0, groups.indexOf(r.group));
@@ -355,7 +360,10 @@ export function dotPlot(id: string, title: string, rows: DotRow[], groups: strin
     if (i % 2 === 0) out.push(`<rect x="4" y="${r1(y - rowH / 2)}" width="${w - 8}" height="${rowH}" fill="#f6f7f9"/>`);
     const text = r.label.length > 64 ? `${r.label.slice(0, 63)}…` : r.label;
     out.push(`<g class="point"><title>${e(r.tip)}</title><text x="${left - 50}" y="${r1(y + 4)}" font-size="11" text-anchor="end">${e(text)}</text><text x="${left - 8}" y="${r1(y + 4)}" font-size="10.5" text-anchor="end" fill="#333">${e(fmt(r.value))}</text>`);
-    if (isNum(r.ci[0]) && isNum(r.ci[1])) out.push(`<line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y)}" y2="${r1(y)}" stroke="${st.color}" stroke-width="2"/><line x1="${r1(x(r.ci[0]))}" x2="${r1(x(r.ci[0]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/><line x1="${r1(x(r.ci[1]))}" x2="${r1(x(r.ci[1]))}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/>`);
+    if (isNum(r.ci[0]) && isNum(r.ci[1])) {
+      const [a, b] = [x(Math.min(1, Math.max(0, r.ci[0]))), x(Math.min(1, Math.max(0, r.ci[1])))].map(r1);
+      out.push(`<line x1="${a}" x2="${b}" y1="${r1(y)}" y2="${r1(y)}" stroke="${st.color}" stroke-width="2"/><line x1="${a}" x2="${a}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/><line x1="${b}" x2="${b}" y1="${r1(y - 4)}" y2="${r1(y + 4)}" stroke="${st.color}"/>`);
+    }
     if (isNum(r.value)) out.push(marker(st.marker, x(Math.min(1, Math.max(0, r.value))), y, st.color, 4.2));
     out.push('</g>');
   });

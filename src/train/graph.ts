@@ -120,7 +120,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   try {
     grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: opts.params, seeds: new Map([[opts.output, seed]]) });
   } catch (err) {
-    if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, `${label} cannot be trained through it (freeze the parameters behind it)`);
+    if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, err.modelReason, `${label} cannot be trained through it (freeze the parameters behind it)`);
     throw err;
   }
   g.node = [...g.node, ...b.nodes];

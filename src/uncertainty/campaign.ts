@@ -2,16 +2,17 @@ import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
 import { classificationMetrics } from '../metrics/classification.js';
+import { itemStats, metricsWithCi, percentileCi, pickWeights, weightedMeans, type MetricName } from '../metrics/suite.js';
 import type { Rng } from '../rng.js';
 import { calibrateConformal, conformalReport, type ConformalCalibration } from './conformal.js';
 import { combineMembers } from './ensemble.js';
 import { McDropout } from './mc-dropout.js';
 import { pickRows, predictProbabilities } from './probs.js';
 import { mean, uncertaintyScores } from './scores.js';
-import { fitSelectiveThreshold, riskCoverageCurve, selectiveAt, type SelectiveOutcome } from './selective.js';
+import { fitSelectiveThreshold, riskCoverageCurve, selectiveAt, selectiveItems, type SelectiveOutcome } from './selective.js';
 import { calibrationSplit, type CalibrationSplit } from './split.js';
 import type { UncertaintySpec } from './spec.js';
-import { fitTemperature, temperatureEffect, type TemperatureFit } from './temperature.js';
+import { applyTemperature, fitTemperature, temperatureEffect, type TemperatureFit } from './temperature.js';
 
 /**
  * The campaign hook: `prepareUncertainty` once per campaign on the clean items, then
@@ -46,6 +47,13 @@ export interface UncertaintyItems {
 export interface UncertaintyCellInput extends UncertaintyItems {
   /** Clean item index of each cell item (see above); omitted = identity, null = unrelated items. */
   itemIndices?: ArrayLike<number> | null;
+  /**
+   * Bootstrap resamples of the cell's `n` items as item multiplicities (the campaign's seeded
+   * resamples, shared by the cells over the same items). When given, every figure that is an
+   * average over items gets a 95 % percentile CI (`<figure>_ci`), from the resamples restricted
+   * to the evaluated items.
+   */
+  weights?: readonly Uint16Array[];
 }
 
 export interface PrepareUncertaintyOptions {
@@ -126,7 +134,50 @@ export interface UncertaintyCellSummary {
   mc_mean_entropy?: number;
   mc_mean_mutual_information?: number;
   mc_mean_variance?: number;
+  /**
+   * 95 % bootstrap CIs [lo, hi] of the figures above (same units), present when the cell was given
+   * `weights`. Fixed per-run settings (T, targets, τ, member and pass counts) have none.
+   */
+  accuracy_ci?: Ci;
+  ece_ci?: Ci;
+  nll_ci?: Ci;
+  mean_max_softmax_ci?: Ci;
+  mean_margin_ci?: Ci;
+  mean_entropy_ci?: Ci;
+  aurc_ci?: Ci;
+  ece_before_ci?: Ci;
+  ece_after_ci?: Ci;
+  nll_before_ci?: Ci;
+  nll_after_ci?: Ci;
+  conformal_coverage_ci?: Ci;
+  conformal_mean_set_size_ci?: Ci;
+  conformal_empty_rate_ci?: Ci;
+  selective_risk_ci?: Ci;
+  selective_coverage_ci?: Ci;
+  ensemble_accuracy_ci?: Ci;
+  ensemble_nll_ci?: Ci;
+  ensemble_ece_ci?: Ci;
+  ensemble_mean_entropy_ci?: Ci;
+  ensemble_mean_mutual_information_ci?: Ci;
+  mc_accuracy_ci?: Ci;
+  mc_nll_ci?: Ci;
+  mc_ece_ci?: Ci;
+  mc_mean_entropy_ci?: Ci;
+  mc_mean_mutual_information_ci?: Ci;
+  mc_mean_variance_ci?: Ci;
 }
+
+/** A 95 % interval [lo, hi]. */
+export type Ci = [number, number];
+
+/** Bootstrap CIs of a probability table's suite metrics (accuracy, ECE, NLL, AURC …) under the resamples. */
+function suiteCis(probs: Float64Array, K: number, labels: Int32Array, w: readonly Uint16Array[]): Record<MetricName, Ci> {
+  const m = metricsWithCi(itemStats(probs, K, labels), w, 0).metrics;
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.ci])) as Record<MetricName, Ci>;
+}
+
+/** CI of the mean of per-item values under the resamples. */
+const meanCi = (values: ArrayLike<number>, w: readonly Uint16Array[]): Ci => percentileCi(weightedMeans(values, w));
 
 /** What was fitted on the calibration split, JSON-serialisable (for the run record). */
 export interface UncertaintyContextSummary {
@@ -234,6 +285,9 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
   const per = cell.x.length / cell.n;
   const x = ctx.members.length > 0 || ctx.mcDropout ? pickRows(cell.x, per, picked) : null;
 
+  if (cell.weights?.some((wb) => wb.length !== cell.n)) throw new DataError(`uncertainty cell: bootstrap weights must have one entry per item (${cell.n})`);
+  const w = cell.weights ? pickWeights(cell.weights, picked) : null;
+
   const base = classificationMetrics(probs, K, labels);
   const sc = uncertaintyScores(probs, K);
   const curve = riskCoverageCurve(probs, K, labels, 50);
@@ -251,13 +305,31 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     rc_risk: curve.risk,
     rc_threshold: curve.threshold,
   };
+  const own = w ? suiteCis(probs, K, labels, w) : null;
+  if (w && own) {
+    out.accuracy_ci = own.accuracy;
+    out.ece_ci = own.ece;
+    out.nll_ci = own.nll;
+    out.aurc_ci = own.aurc;
+    out.mean_max_softmax_ci = meanCi(sc.maxSoftmax, w);
+    out.mean_margin_ci = meanCi(sc.margin, w);
+    out.mean_entropy_ci = meanCi(sc.entropy, w);
+  }
   if (ctx.temperature) {
-    const eff = temperatureEffect(probs, K, labels, ctx.temperature.temperature);
-    out.temperature = ctx.temperature.temperature;
+    const T = ctx.temperature.temperature;
+    const eff = temperatureEffect(probs, K, labels, T);
+    out.temperature = T;
     out.ece_before = eff.before.ece;
     out.ece_after = eff.after.ece;
     out.nll_before = eff.before.nll;
     out.nll_after = eff.after.nll;
+    if (w && own) {
+      const after = suiteCis(applyTemperature(probs, K, T), K, labels, w);
+      out.ece_before_ci = own.ece;
+      out.ece_after_ci = after.ece;
+      out.nll_before_ci = own.nll;
+      out.nll_after_ci = after.nll;
+    }
   }
   if (ctx.conformal) {
     const r = conformalReport(ctx.conformal, probs, K, labels, ctx.rng.fork('uncertainty/conformal/test'));
@@ -265,6 +337,11 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     out.conformal_coverage = r.coverage;
     out.conformal_mean_set_size = r.meanSetSize;
     out.conformal_empty_rate = r.emptyRate;
+    if (w) {
+      out.conformal_coverage_ci = meanCi(r.covered, w);
+      out.conformal_mean_set_size_ci = meanCi(r.sizes, w);
+      out.conformal_empty_rate_ci = meanCi(Uint8Array.from(r.sizes, (k) => (k === 0 ? 1 : 0)), w);
+    }
   }
   if (ctx.selective) {
     const s = selectiveAt(probs, K, labels, ctx.selective.threshold);
@@ -272,6 +349,14 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     out.selective_threshold = ctx.selective.threshold;
     out.selective_risk = s.risk;
     out.selective_coverage = s.coverage;
+    if (w) {
+      const { answered, wrong } = selectiveItems(probs, K, labels, ctx.selective.threshold);
+      const coverage = weightedMeans(answered, w);
+      const errors = weightedMeans(Uint8Array.from(answered, (a, i) => a & wrong[i]!), w);
+      // Risk among answered items; 0 when a resample answers nothing (as selectiveAt defines it).
+      out.selective_risk_ci = percentileCi(coverage.map((c, b) => (c > 0 ? errors[b]! / c : 0)));
+      out.selective_coverage_ci = percentileCi(coverage);
+    }
   }
   if (ctx.members.length > 0) {
     const tables = [probs];
@@ -284,6 +369,14 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     out.ensemble_ece = m.ece;
     out.ensemble_mean_entropy = mean(e.entropy);
     out.ensemble_mean_mutual_information = mean(e.mutualInformation);
+    if (w) {
+      const c = suiteCis(e.probs, K, labels, w);
+      out.ensemble_accuracy_ci = c.accuracy;
+      out.ensemble_nll_ci = c.nll;
+      out.ensemble_ece_ci = c.ece;
+      out.ensemble_mean_entropy_ci = meanCi(e.entropy, w);
+      out.ensemble_mean_mutual_information_ci = meanCi(e.mutualInformation, w);
+    }
   }
   if (ctx.mcDropout) {
     const r = await ctx.mcDropout.predict(x!, n, ctx.spec.mc_dropout, ctx.rng.fork('uncertainty/mc-dropout'), { batchSize: ctx.batchSize });
@@ -295,6 +388,15 @@ export async function uncertaintyCell(ctx: UncertaintyContext, cell: Uncertainty
     out.mc_mean_entropy = mean(r.entropy);
     out.mc_mean_mutual_information = mean(r.mutualInformation);
     out.mc_mean_variance = mean(r.variance);
+    if (w) {
+      const c = suiteCis(r.probs, K, labels, w);
+      out.mc_accuracy_ci = c.accuracy;
+      out.mc_nll_ci = c.nll;
+      out.mc_ece_ci = c.ece;
+      out.mc_mean_entropy_ci = meanCi(r.entropy, w);
+      out.mc_mean_mutual_information_ci = meanCi(r.mutualInformation, w);
+      out.mc_mean_variance_ci = meanCi(r.variance, w);
+    }
   }
   return out;
 }

@@ -139,21 +139,26 @@ export interface ConformalReport {
   emptyRate: number;
   /** Share of singleton sets. */
   singletonRate: number;
+  /** Per item: 1 when its label is in its set, and its set size (for bootstrap CIs of the shares above). */
+  covered: Uint8Array;
+  sizes: Int32Array;
 }
 
 export function conformalReport(cal: ConformalCalibration, probs: Float64Array, numClasses: number, labels: ArrayLike<number>, rng?: Rng): ConformalReport {
   const n = labels.length;
   if (probs.length !== n * numClasses) throw new DataError(`conformal: ${probs.length / numClasses} probability rows for ${n} labels`);
   const { membership, sizes } = predictionSets(cal, probs, numClasses, rng);
+  const coveredItems = new Uint8Array(n);
   let covered = 0;
   let total = 0;
   let empty = 0;
   let single = 0;
   for (let i = 0; i < n; i++) {
-    covered += membership[i * numClasses + labels[i]!]!;
+    coveredItems[i] = membership[i * numClasses + labels[i]!]!;
+    covered += coveredItems[i]!;
     total += sizes[i]!;
     if (sizes[i] === 0) empty++;
     if (sizes[i] === 1) single++;
   }
-  return { items: n, coverage: covered / n, meanSetSize: total / n, emptyRate: empty / n, singletonRate: single / n };
+  return { items: n, coverage: covered / n, meanSetSize: total / n, emptyRate: empty / n, singletonRate: single / n, covered: coveredItems, sizes };
 }

@@ -18,7 +18,7 @@ export {
   type PredictionSets,
   type ConformalReport,
 } from './conformal.js';
-export { riskCoverageCurve, fitSelectiveThreshold, selectiveAt, type RiskCoverageCurve, type SelectiveOutcome } from './selective.js';
+export { riskCoverageCurve, fitSelectiveThreshold, selectiveAt, selectiveItems, type RiskCoverageCurve, type SelectiveOutcome } from './selective.js';
 export { parseUncertaintySpec, type UncertaintySpec } from './spec.js';
 export {
   prepareUncertainty,

@@ -60,18 +60,22 @@ export function fitSelectiveThreshold(probs: Float64Array, numClasses: number, l
   return { targetRisk, threshold, risk: best ? bestErrs / best : 0, coverage: best / s.n, answered: best, items: s.n };
 }
 
+/** Per item: answered (confidence ≥ `threshold`) and wrong (arg-max ≠ label), as 0/1. */
+export function selectiveItems(probs: Float64Array, numClasses: number, labels: Int32Array, threshold: number): { answered: Uint8Array; wrong: Uint8Array } {
+  const s = stats(probs, numClasses, labels);
+  return { answered: Uint8Array.from(s.conf, (c) => (c >= threshold ? 1 : 0)), wrong: Uint8Array.from(s.correct, (ok) => 1 - ok) };
+}
+
 /** Risk and coverage of answering items whose confidence is ≥ `threshold`. */
 export function selectiveAt(probs: Float64Array, numClasses: number, labels: Int32Array, threshold: number): SelectiveOutcome {
-  const s = stats(probs, numClasses, labels);
+  const { answered: a, wrong } = selectiveItems(probs, numClasses, labels, threshold);
   let answered = 0;
   let errs = 0;
-  for (let i = 0; i < s.n; i++) {
-    if (s.conf[i]! >= threshold) {
-      answered++;
-      errs += 1 - s.correct[i]!;
-    }
+  for (let i = 0; i < a.length; i++) {
+    answered += a[i]!;
+    errs += a[i]! & wrong[i]!;
   }
-  return { threshold, risk: answered ? errs / answered : 0, coverage: answered / s.n, answered, items: s.n };
+  return { threshold, risk: answered ? errs / answered : 0, coverage: answered / a.length, answered, items: a.length };
 }
 
 function stats(probs: Float64Array, numClasses: number, labels: Int32Array): ItemStats {

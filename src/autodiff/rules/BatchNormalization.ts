@@ -1,4 +1,4 @@
-import { noRuleFor, type Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrFloat, attrInt } from '../../onnx/graph.js';
 
 /**
@@ -12,10 +12,10 @@ import { attrFloat, attrInt } from '../../onnx/graph.js';
  */
 export const BatchNormalization: Rule = ({ node, e, b, gy, needs, shape, constFloats }) => {
   if (attrInt(node, 'training_mode', 0) === 1 || node.output.filter(Boolean).length > 1) {
-    throw new Error(`BatchNormalization node ${node.name}: training mode has no inference gradient rule`);
+    unsupported(node, 'training mode has no inference gradient rule');
   }
-  if (needs[3]) noRuleFor(node, 3);
-  if (needs[4]) noRuleFor(node, 4);
+  if (needs[3]) unsupported(node, 'its running mean is a statistic, not a parameter: it has no gradient', 3);
+  if (needs[4]) unsupported(node, 'its running variance is a statistic, not a parameter: it has no gradient', 4);
   const eps = attrFloat(node, 'epsilon', 1e-5);
   const [x, scaleName, , meanName, varName] = node.input as [string, string, string, string, string];
   const xs = shape(x);

@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrInt, attrInts, attrString } from '../../onnx/graph.js';
 import { convWeightGrad } from './Conv.js';
 
@@ -33,7 +33,7 @@ export const ConvTranspose: Rule = ({ node, e, gy, needs, shape }) => {
   }
   const grads: (string | null)[] = [null, null, null];
   const group = attrInt(node, 'group', 1);
-  if ((needs[0] || needs[1]) && pads.some((p) => p < 0)) throw new Error(`ConvTranspose node ${node.name}: output_shape larger than the unpadded output (negative pads) is not supported`);
+  if ((needs[0] || needs[1]) && pads.some((p) => p < 0)) unsupported(node, 'output_shape larger than the unpadded output (negative pads) is not supported');
   if (needs[1]) grads[1] = convWeightGrad(e, gy[0]!, ys, x, xs, { kernel, strides, dilations, pads }, group);
   if (needs[2]) grads[2] = e.reduceSum(gy[0]!, [0, ...outS.map((_, a) => a + 2)], false);
   if (!needs[0]) return grads;

@@ -1,4 +1,4 @@
-import { noRuleFor, type Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrInt } from '../../onnx/graph.js';
 
 /**
@@ -15,7 +15,9 @@ export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts,
   const a = attrInt(node, 'axis', 0);
   const axis = a < 0 ? a + xs.length : a;
   const idx = staticInts(ind);
-  if (!idx) noRuleFor(node, 0);
+  if (!idx) {
+    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter', 0);
+  }
   const outN = idx.length;
   const dataN = xs.reduce((p, v) => p * v, 1);
   if (outN === 0) return [e.zeros(xs, floatType), null];

@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrString } from '../../onnx/graph.js';
 
 const C = Math.sqrt(2 / Math.PI);
@@ -26,7 +26,7 @@ export const Gelu: Rule = ({ node, b, gy }) => {
     const rest = b.op('Mul', [b.op('Mul', [x, b.op('Sub', [b.scalarF(1), b.op('Mul', [t, t])])]), du]);
     slope = b.op('Mul', [b.op('Add', [b.op('Add', [t, b.scalarF(1)]), rest]), b.scalarF(0.5)]);
   } else {
-    throw new Error(`Gelu node ${node.name}: approximate='${mode}' is not supported (only 'none' and 'tanh')`);
+    unsupported(node, `approximate='${mode}' has no gradient rule (only 'none' and 'tanh')`);
   }
   return [b.op('Mul', [gy[0]!, slope], {}, 'gelu_grad')];
 };

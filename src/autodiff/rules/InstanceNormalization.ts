@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import { attrFloat } from '../../onnx/graph.js';
 import { standardize, standardizeGrad } from './LayerNormalization.js';
 
@@ -10,7 +10,7 @@ import { standardize, standardizeGrad } from './LayerNormalization.js';
 export const InstanceNormalization: Rule = ({ node, e, b, gy, needs, shape }) => {
   const [x, scale] = node.input as [string, string, string];
   const xs = shape(x);
-  if (xs.length < 3) throw new Error(`InstanceNormalization node ${node.name}: input rank ${xs.length} has no spatial axes`);
+  if (xs.length < 3) unsupported(node, `input rank ${xs.length} has no spatial axes`);
   const spatial = xs.slice(2).map((_, i) => i + 2);
   const { xhat, r } = standardize(e, b, x, spatial, attrFloat(node, 'epsilon', 1e-5));
   const g = gy[0]!;

@@ -1,4 +1,4 @@
-import type { Emit, Rule } from '../context.js';
+import { unsupported, type Emit, type Rule } from '../context.js';
 import type { GraphBuilder } from '../../onnx/builder.js';
 import { attrFloat, attrInt } from '../../onnx/graph.js';
 
@@ -29,7 +29,7 @@ export const LayerNormalization: Rule = ({ node, e, b, gy, needs, shape }) => {
   const xs = shape(x);
   const raw = attrInt(node, 'axis', -1);
   const axis = raw < 0 ? raw + xs.length : raw;
-  if (axis < 0 || axis >= xs.length) throw new Error(`LayerNormalization node ${node.name}: axis ${raw} out of range for rank ${xs.length}`);
+  if (axis < 0 || axis >= xs.length) unsupported(node, `axis ${raw} out of range for rank ${xs.length}`);
   const axes = Array.from({ length: xs.length - axis }, (_, i) => axis + i);
   const n = axes.reduce((p, a) => p * xs[a]!, 1);
   const { xhat, r } = standardize(e, b, x, axes, attrFloat(node, 'epsilon', 1e-5));

@@ -1,4 +1,4 @@
-import type { Emit, Rule } from '../context.js';
+import { unsupported, type Emit, type Rule } from '../context.js';
 import { attrInts, attrString } from '../../onnx/graph.js';
 
 /**
@@ -18,11 +18,11 @@ export const Pad: Rule = ({ node, e, gy, needs, shape, staticInts, opset, floatT
   const r = xs.length;
   const mode = attrString(node, 'mode', 'constant');
   const raw = opset < 11 ? attrInts(node, 'pads') : staticInts(node.input[1]);
-  if (!raw) throw new Error(`Pad node ${node.name}: its pads are computed from the data; no gradient rule for that`);
+  if (!raw) unsupported(node, 'its pads are computed from the data; no gradient rule for that');
   let axes = xs.map((_, i) => i);
   if (opset >= 18 && node.input[3]) {
     const given = staticInts(node.input[3]);
-    if (!given) throw new Error(`Pad node ${node.name}: its axes are computed from the data; no gradient rule for that`);
+    if (!given) unsupported(node, 'its axes are computed from the data; no gradient rule for that');
     axes = given.map((a) => (a < 0 ? a + r : a));
   }
   const begin = xs.map(() => 0);
@@ -44,7 +44,7 @@ export const Pad: Rule = ({ node, e, gy, needs, shape, staticInts, opset, floatT
     }
     return grads;
   }
-  if (!['reflect', 'edge', 'wrap'].includes(mode)) throw new Error(`Pad node ${node.name}: mode '${mode}' has no gradient rule`);
+  if (!['reflect', 'edge', 'wrap'].includes(mode)) unsupported(node, `mode '${mode}' has no gradient rule`);
   let cur = g;
   const curShape = [...ys];
   for (let a = 0; a < r; a++) {

@@ -1,4 +1,4 @@
-import { noRuleFor, type Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 
 /**
  * Pow: Y = X^P (P broadcast), dX = gy·P·X^(P−1), summed back over broadcast axes. A constant
@@ -8,7 +8,7 @@ import { noRuleFor, type Rule } from '../context.js';
  */
 export const Pow: Rule = ({ node, e, b, gy, needs, shape, constFloats, staticInts, floatType }) => {
   const [x, p] = node.input as [string, string];
-  if (needs[1]) noRuleFor(node, 1);
+  if (needs[1]) unsupported(node, `a data-dependent exponent ('${p}' depends on the differentiated input) has no gradient rule`, 1);
   if (!needs[0]) return [null, null];
   const g = gy[0]!;
   const pv = constFloats(p) ?? staticInts(p);

@@ -1,4 +1,4 @@
-import type { GradContext, Rule } from '../context.js';
+import { unsupported, type GradContext, type Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 
 /**
@@ -16,7 +16,7 @@ export function reduceGrad(ctx: GradContext, axesInputFrom: number, mean: boolea
   if (opset >= axesInputFrom) {
     if (node.input[1]) {
       axes = staticInts(node.input[1]);
-      if (!axes) throw new Error(`${node.op_type} node ${node.name}: its axes input '${node.input[1]}' depends on the data; only constant axes are supported`);
+      if (!axes) unsupported(node, `its axes input '${node.input[1]}' depends on the data; only constant axes are supported`);
     }
     if (!axes?.length && attrInt(node, 'noop_with_empty_axes', 0) === 1) return [gy[0]!, null];
   } else {

@@ -1,4 +1,4 @@
-import type { GradContext, Rule } from '../context.js';
+import { unsupported, type GradContext, type Rule } from '../context.js';
 import { attrFloat, attrInt, attrInts, attrString } from '../../onnx/graph.js';
 
 /**
@@ -21,8 +21,8 @@ export const Resize: Rule = (ctx) => {
   const rest = node.input.slice(1).map(() => null);
   if (xs.every((d, i) => d === ys[i])) return [gy[0]!, ...rest];
   const mode = attrString(node, 'mode', 'nearest');
-  if (!['nearest', 'linear', 'cubic'].includes(mode)) throw new Error(`Resize node ${node.name}: mode '${mode}' has no gradient rule`);
-  if (attrInt(node, 'antialias', 0) !== 0) throw new Error(`Resize node ${node.name}: antialias=1 has no gradient rule`);
+  if (!['nearest', 'linear', 'cubic'].includes(mode)) unsupported(node, `mode '${mode}' has no gradient rule`);
+  if (attrInt(node, 'antialias', 0) !== 0) unsupported(node, 'antialias=1 has no gradient rule');
   const { scales, roi } = resizeParams(ctx, xs, ys);
   const spec: Interp = {
     mode,
@@ -31,6 +31,7 @@ export const Resize: Rule = (ctx) => {
     cubicA: attrFloat(node, 'cubic_coeff_a', -0.75),
     excludeOutside: attrInt(node, 'exclude_outside', 0) !== 0,
   };
+  if (!CTMS.includes(spec.ctm)) unsupported(node, `coordinate_transformation_mode '${spec.ctm}' has no gradient rule`);
   let g = gy[0]!;
   const cur = [...ys];
   const blocks: number[] = [];
@@ -85,23 +86,25 @@ function resizeParams({ node, opset, constFloats, staticInts }: GradContext, xs:
     const policy = opset >= 18 ? attrString(node, 'keep_aspect_ratio_policy', 'stretch') : 'stretch';
     if (policy !== 'stretch') {
       const sizes = staticInts(node.input[3]);
-      if (!sizes) throw new Error(`Resize node ${node.name}: its sizes are computed from the data; no gradient rule for that`);
+      if (!sizes) unsupported(node, 'its sizes are computed from the data; no gradient rule for that');
       const req = onAxes(sizes, 0);
       const on = axes ?? xs.map((_, i) => i);
       const ratios = on.map((a) => Math.fround(req[a]! / xs[a]!));
       const pick = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
       scales = xs.map((_, i) => (on.includes(i) ? pick : 1));
     }
-  } else throw new Error(`Resize node ${node.name}: its scales are computed in the graph (not a constant), so the interpolation cannot be rebuilt; no gradient rule for that`);
+  } else unsupported(node, 'its scales are computed in the graph (not a constant), so the interpolation cannot be rebuilt; no gradient rule for that');
   let roi = [...xs.map(() => 0), ...xs.map(() => 1)];
   if (attrString(node, 'coordinate_transformation_mode', 'half_pixel') === 'tf_crop_and_resize') {
     const v = constFloats(node.input[1]);
-    if (!v) throw new Error(`Resize node ${node.name}: tf_crop_and_resize with a computed roi has no gradient rule`);
+    if (!v) unsupported(node, 'tf_crop_and_resize with a computed roi has no gradient rule');
     const k = axes ? axes.length : r;
     roi = [...onAxes(v, 0, 0, k), ...onAxes(v, 1, k, k)];
   }
   return { scales, roi };
 }
+
+const CTMS = ['asymmetric', 'pytorch_half_pixel', 'tf_half_pixel_for_nn', 'align_corners', 'tf_crop_and_resize', 'half_pixel_symmetric', 'half_pixel'];
 
 const f = Math.fround;
 
@@ -119,7 +122,7 @@ function coordinate(ctm: string, o: number, scale: number, m: number, n: number,
       return f(f(f(n / 2) * f(1 - adjustment)) + (o + 0.5) / scale - 0.5);
     }
     case 'half_pixel': return f(f(f(o + 0.5) / scale) - 0.5);
-    default: throw new Error(`Resize: coordinate_transformation_mode '${ctm}' is not supported`);
+    default: throw new Error(`internal: Resize coordinate_transformation_mode '${ctm}' passed the rule's check`);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { GradContext, Rule } from '../context.js';
+import { unsupported, type GradContext, type Rule } from '../context.js';
 import { attrInts } from '../../onnx/graph.js';
 
 /**
@@ -67,7 +67,7 @@ function sliceParams({ node, opset, staticInts, shape }: GradContext): { starts:
     const v = node.input[k];
     if (!v) return undefined;
     const vals = staticInts(v);
-    if (!vals) throw new Error(`Slice node ${node.name}: its ${what} are computed from the data, so the slice is not static; no gradient rule for that`);
+    if (!vals) unsupported(node, `its ${what} are computed from the data, so the slice is not static; no gradient rule for that`);
     return vals;
   };
   const starts = read(1, 'starts')!;

@@ -1,4 +1,4 @@
-import type { Rule } from '../context.js';
+import { unsupported, type Rule } from '../context.js';
 import type { NodeP } from '../../onnx/proto.js';
 import { attrInt } from '../../onnx/graph.js';
 
@@ -10,7 +10,7 @@ import { attrInt } from '../../onnx/graph.js';
 export function softmaxAxes(node: NodeP, opset: number, rank: number): number[] {
   const raw = attrInt(node, 'axis', opset >= 13 ? -1 : 1);
   const axis = raw < 0 ? raw + rank : raw;
-  if (axis < 0 || axis >= rank) throw new Error(`${node.op_type} node ${node.name}: axis ${raw} out of range for rank ${rank}`);
+  if (axis < 0 || axis >= rank) unsupported(node, `axis ${raw} out of range for rank ${rank}`);
   return opset >= 13 ? [axis] : Array.from({ length: rank - axis }, (_, i) => axis + i);
 }
 

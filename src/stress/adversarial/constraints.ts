@@ -8,11 +8,12 @@
  *   await runAttack(model, ds.x, ds.size, ds.labels!, spec, rng, { constraints: c });
  */
 import type { Dataset } from '../../data/dataset.js';
+import { featureIndices } from '../../data/features.js';
 import { UsageError } from '../../errors.js';
 import type { Constraints } from './types.js';
 
 export interface TabularConstraintOptions {
-  /** Features never perturbed (by name, or column index). */
+  /** Features never perturbed (by name, or column index; an unknown one is a ConfigError listing the features). */
   immutable?: readonly (string | number)[];
   /** Integer-valued features that may nevertheless move continuously. */
   continuous?: readonly (string | number)[];
@@ -24,18 +25,10 @@ export interface TabularConstraintOptions {
 }
 
 /** Builds constraints for flat items (`itemShape` [d]). */
-export function tabularConstraints(ds: Pick<Dataset, 'x' | 'size' | 'itemShape' | 'featureNames'>, opts: TabularConstraintOptions = {}): Constraints {
+export function tabularConstraints(ds: Pick<Dataset, 'x' | 'size' | 'itemShape' | 'featureNames'> & { name?: string }, opts: TabularConstraintOptions = {}): Constraints {
   if (ds.itemShape.length !== 1) throw new UsageError(`tabular constraints need flat items [d]; got item shape [${ds.itemShape.join(', ')}]`);
   const d = ds.itemShape[0]!;
-  const col = (f: string | number, what: string): number => {
-    if (typeof f === 'number') {
-      if (!(Number.isInteger(f) && f >= 0 && f < d)) throw new UsageError(`'${what}' column ${f} is outside [0, ${d - 1}]`);
-      return f;
-    }
-    const i = ds.featureNames?.indexOf(f) ?? -1;
-    if (i < 0) throw new UsageError(`'${what}' names unknown feature '${f}'; features: ${(ds.featureNames ?? []).join(', ') || 'unnamed (use column indices)'}`);
-    return i;
-  };
+  const named = { name: 'the data', ...ds };
   const mask = new Uint8Array(d).fill(1);
   const lower = new Float32Array(d).fill(Infinity);
   const upper = new Float32Array(d).fill(-Infinity);
@@ -48,9 +41,9 @@ export function tabularConstraints(ds: Pick<Dataset, 'x' | 'size' | 'itemShape' 
       if (!Number.isInteger(v)) integer[j] = 0;
     }
   }
-  const continuous = new Set((opts.continuous ?? []).map((f) => col(f, 'continuous')));
+  const continuous = new Set(featureIndices(named, opts.continuous ?? [], 'continuous'));
   for (let j = 0; j < d; j++) if (integer[j] && !continuous.has(j)) mask[j] = 0;
-  for (const f of opts.immutable ?? []) mask[col(f, 'immutable')] = 0;
+  for (const j of featureIndices(named, opts.immutable ?? [], 'immutable')) mask[j] = 0;
   const out: Constraints = { mask };
   if (opts.lower || opts.upper || opts.boundsFromData !== false) {
     const lo = opts.lower ? Float32Array.from(opts.lower) : opts.boundsFromData !== false ? lower : new Float32Array(d).fill(-Infinity);

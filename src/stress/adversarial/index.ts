@@ -13,13 +13,15 @@ import type { Rng } from '../../rng.js';
 import { getAttack } from './registry.js';
 import { AttackRun, EngineCache } from './runner.js';
 import { parseAttackSpec, resolveAttackSpec } from './spec.js';
-import type { AttackResult, AttackSpec, AttackSummary, Constraints, EpsResult } from './types.js';
+import type { AttackResult, AttackSpec, AttackSummary, Constraints, EpsResult, EpsUnits, Norm } from './types.js';
+import { featureStd, InputScale } from './units.js';
 
 export * from './types.js';
 export { parseAttackSpec, resolveAttackSpec } from './spec.js';
 export { attacks, attackNames, getAttack, listAttacks, type AttackListing } from './registry.js';
 export { EngineCache } from './runner.js';
 export { tabularConstraints, type TabularConstraintOptions } from './constraints.js';
+export { EPS_UNITS, featureStd } from './units.js';
 export { AUTOATTACK_PRESETS } from './attacks/autoattack.js';
 
 export interface RunAttackOptions {
@@ -33,12 +35,57 @@ export interface RunAttackOptions {
   engines?: EngineCache;
   /** Progress in samples × ε done of samples × ε. */
   onProgress?: (done: number, total: number) => void;
+  /** Shape of one item (default: the model's); flat items `[d]` are tabular data. */
+  itemShape?: readonly number[];
+  /**
+   * σ per item element for ε in std units: the clean data's standard deviations (default: those of
+   * `x`). Campaigns pass the clean set's, so an attack on drifted inputs keeps the same units.
+   */
+  featureStd?: ArrayLike<number>;
 }
 
-/** The largest meaningful ε for a norm on a model's data bounds (the diameter of the box). */
-export function maxEps(model: Model, norm: 'linf' | 'l2', itemSize: number): number {
-  const [lo, hi] = model.decl.bounds;
-  return norm === 'linf' ? hi - lo : (hi - lo) * Math.sqrt(itemSize);
+/** True when items are flat (tabular data): `itemShape` [d], or a model whose input is [N, d]. */
+export function isTabularItem(model: Model, itemShape?: readonly number[]): boolean {
+  return (itemShape ?? model.itemShape ?? []).length === 1;
+}
+
+/**
+ * The data-domain bounds an attack keeps every element in: the declared bounds, or, for tabular
+ * data without declared bounds, none (per-feature bounds come from the constraints, which
+ * `tabularConstraints` takes from the observed range of each feature). The [0, 1] default is an
+ * image convention; applied to tabular rows it would clip age 40 to 1.
+ */
+export function attackBounds(model: Model, tabular: boolean): [number, number] {
+  return tabular && !model.decl.boundsDeclared ? [-Infinity, Infinity] : model.decl.bounds;
+}
+
+/**
+ * The largest meaningful ε for a norm on a model's data bounds (the diameter of the box; Infinity
+ * when unbounded). With `std` (σ per element), in std units over the elements that can move.
+ */
+export function maxEps(model: Model, norm: Norm, itemSize: number, opts: { tabular?: boolean; std?: ArrayLike<number> | null } = {}): number {
+  const [lo, hi] = attackBounds(model, opts.tabular ?? isTabularItem(model));
+  const w = hi - lo;
+  if (!Number.isFinite(w)) return Infinity;
+  if (!opts.std) return norm === 'linf' ? w : w * Math.sqrt(itemSize);
+  let m = 0;
+  let ss = 0;
+  for (let j = 0; j < opts.std.length; j++) {
+    const s = opts.std[j]!;
+    if (!(s > 0)) continue;
+    m = Math.max(m, w / s);
+    ss += (w / s) ** 2;
+  }
+  // No element can move (all constant): every ε is the identity, none is too large.
+  if (m === 0) return Infinity;
+  return norm === 'linf' ? m : Math.sqrt(ss);
+}
+
+/** The units ε is in for this spec and data: the spec's `epsUnits`, else std for tabular data and raw for images. */
+export function resolveEpsUnits(spec: Pick<AttackSpec, 'epsUnits'>, tabular: boolean): EpsUnits {
+  const units = spec.epsUnits ?? (tabular ? 'std' : 'raw');
+  if (units === 'std' && !tabular) throw new UsageError(`'eps_units: std' applies to tabular data (flat items); images keep data-domain units (eps_units: raw)`);
+  return units;
 }
 
 /**
@@ -65,9 +112,17 @@ export async function runAttack(model: Model, x: Float32Array, n: number, labels
     if (a && a.length !== per) throw new UsageError(`'constraints.${k}' must have ${per} values (one per item element), got ${a.length}`);
   }
   if (opts.targets && opts.targets.length !== n) throw new UsageError(`'targets' must have ${n} values (one per sample), got ${opts.targets.length}`);
-  const top = maxEps(model, resolved.norm, per);
+  const tabular = isTabularItem(model, opts.itemShape);
+  const epsUnits = resolveEpsUnits(resolved, tabular);
+  let std: Float32Array | null = null;
+  if (epsUnits === 'std') {
+    std = opts.featureStd ? Float32Array.from(opts.featureStd) : featureStd(x, n, per);
+    if (std.length !== per) throw new UsageError(`'featureStd' must have ${per} values (one per item element), got ${std.length}`);
+  }
+  const bounds = attackBounds(model, tabular);
+  const top = maxEps(model, resolved.norm, per, { tabular, std });
   for (const e of resolved.eps) {
-    if (e > top + 1e-12) throw new UsageError(`'eps' must be in [0, ${+top.toPrecision(6)}] for ${resolved.norm} on data bounds [${model.decl.bounds.join(', ')}], got ${e}`);
+    if (e > top + 1e-12) throw new UsageError(`'eps' must be in [0, ${+top.toPrecision(6)}] for ${resolved.norm}${std ? ' in std units' : ''} on data bounds [${bounds.join(', ')}], got ${e}`);
   }
   const engines = opts.engines ?? new EngineCache(model);
   const run = new AttackRun(model, x, n, labels, resolved.norm, rng, {
@@ -77,6 +132,8 @@ export async function runAttack(model: Model, x: Float32Array, n: number, labels
     onProgress: opts.onProgress,
     engines,
     epsCount: resolved.eps.length,
+    bounds,
+    scale: std ? new InputScale(std) : undefined,
   });
   try {
     const perEps: EpsResult[] = [];
@@ -105,7 +162,9 @@ export async function runAttack(model: Model, x: Float32Array, n: number, labels
       minEps[i] = hit ? hit.eps : Infinity;
     }
     const result: Omit<AttackResult, 'summary'> = {
-      spec: resolved,
+      spec: { ...resolved, epsUnits },
+      epsUnits,
+      featureStd: std,
       eps: resolved.eps,
       adversarial: last.adversarial,
       samples: last.samples,
@@ -133,6 +192,7 @@ export function summarizeAttack(r: Omit<AttackResult, 'summary'>): AttackSummary
   return {
     attack: r.spec.attack,
     norm: r.spec.norm,
+    eps_units: r.epsUnits,
     spec: r.spec,
     samples: a.samples,
     clean_accuracy: a.cleanAccuracy,

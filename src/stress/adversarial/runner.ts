@@ -14,6 +14,7 @@ import { Rng } from '../../rng.js';
 import { buildBox, perturbationNorms, type BallBatch } from './norms.js';
 import { argmaxRow } from './scores.js';
 import type { AttackAggregate, Constraints, EpsResult, MemberSummary, Norm, SampleResults } from './types.js';
+import type { InputScale } from './units.js';
 
 /** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
 export class EngineCache {
@@ -63,10 +64,24 @@ export interface RunInit {
   onProgress?: (done: number, total: number) => void;
   engines: EngineCache;
   epsCount: number;
+  /** Data-domain bounds of every element (default: the model's declared bounds). */
+  bounds?: readonly [number, number];
+  /** ε in standardised units: the attack runs on x/σ (see `units.ts`). */
+  scale?: InputScale;
 }
 
 export class AttackRun {
   readonly per: number;
+  /**
+   * The clean inputs the attack works on: the data-domain inputs, or x/σ when ε is in standardised
+   * units. Everything an attack sees (batches, boxes, `adv`) is in these units; `forward`/`grad`
+   * map back to the data domain, and `finishEps` returns data-domain adversarial inputs.
+   */
+  readonly x: Float32Array;
+  private readonly scale: InputScale | null;
+  /** The box in the data domain (before any scaling), for mapping results back. */
+  private readonly rawLo: Float32Array;
+  private readonly rawHi: Float32Array;
   /** Item geometry [C, H, W] for images; [1, 1, per] for flat (tabular) items. */
   readonly geometry: readonly [number, number, number];
   k = 0;
@@ -111,14 +126,16 @@ export class AttackRun {
 
   constructor(
     readonly model: Model,
-    readonly x: Float32Array,
+    readonly rawX: Float32Array,
     readonly n: number,
     readonly labels: Int32Array,
     readonly norm: Norm,
     readonly rng: Rng,
     private readonly init: RunInit,
   ) {
-    this.per = n > 0 ? x.length / n : 0;
+    this.per = n > 0 ? rawX.length / n : 0;
+    this.scale = init.scale ?? null;
+    this.x = this.scale ? this.scale.toInternal(rawX) : rawX;
     const shape = model.itemShape?.every((d) => typeof d === 'number') ? (model.itemShape as number[]) : null;
     const prod = shape ? shape.reduce((a, b) => a * b, 1) : -1;
     this.geometry =
@@ -129,22 +146,33 @@ export class AttackRun {
           : [1, 1, this.per];
     this.batchSize = model.fixedBatch ?? init.batchSize;
     this.criterionTargets = init.targets ?? null;
-    const [lo, hi] = model.decl.bounds;
+    const [lo, hi] = init.bounds ?? model.decl.bounds;
     this.itemLo = new Float32Array(this.per).fill(lo);
     this.itemHi = new Float32Array(this.per).fill(hi);
     const c = init.constraints;
+    const sc = this.scale;
     for (let j = 0; j < this.per; j++) {
       if (c?.lower) this.itemLo[j] = Math.max(lo, c.lower[j]!);
       if (c?.upper) this.itemHi[j] = Math.min(hi, c.upper[j]!);
-      if (c?.mask && c.mask[j] === 0) {
+      if ((c?.mask && c.mask[j] === 0) || sc?.pinned[j]) {
         // Pinned: an empty box, widened to the clean value by buildBox.
         this.itemLo[j] = Infinity;
         this.itemHi[j] = -Infinity;
       }
     }
+    this.rawLo = this.itemLo.slice();
+    this.rawHi = this.itemHi.slice();
+    if (sc) {
+      for (let j = 0; j < this.per; j++) {
+        if (this.itemLo[j]! <= this.itemHi[j]!) {
+          this.itemLo[j] = sc.bound(this.itemLo[j]!, j);
+          this.itemHi[j] = sc.bound(this.itemHi[j]!, j);
+        }
+      }
+    }
     this.cleanPred = new Int32Array(n);
     this.attackable = new Uint8Array(n);
-    this.adv = x.slice();
+    this.adv = this.x.slice();
     this.success = new Uint8Array(n);
     this.iterations = new Int32Array(n);
     this.queries = new Int32Array(n);
@@ -157,19 +185,26 @@ export class AttackRun {
     return this.init.engines;
   }
 
-  /** Forward+gradient of a loss on a packed batch (counted). */
+  /** Forward+gradient of a loss on a packed batch in the attack's units (counted once it has run). */
   async grad(engine: GradientEngine, x: Float32Array, size: number, labels: Int32Array, targets: Int32Array | null): ReturnType<GradientEngine['run']> {
-    this.gradientBatches++;
     const t0 = performance.now();
     try {
-      return await engine.run(x, size, labels, targets ?? undefined);
+      const res = await engine.run(this.scale ? this.scale.toRaw(x) : x, size, labels, targets ?? undefined);
+      this.gradientBatches++;
+      if (this.scale) this.scale.gradToInternal(res.grad);
+      return res;
     } finally {
       this.ortMs += performance.now() - t0;
     }
   }
 
-  /** Forward pass of `m` rows (counted). */
+  /** Forward pass of `m` rows in the attack's units (counted). */
   async forward(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
+    return this.forwardRaw(this.scale ? this.scale.toRaw(x) : x, m);
+  }
+
+  /** Forward pass of `m` data-domain rows (counted). */
+  private async forwardRaw(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
     this.forwardBatches++;
     const t0 = performance.now();
     try {
@@ -184,12 +219,12 @@ export class AttackRun {
     const B = this.batchSize;
     for (let s = 0; s < this.n; s += B) {
       const m = Math.min(B, this.n - s);
-      const xs = this.x.subarray(s * this.per, (s + m) * this.per);
-      const r = await this.forward(xs, m);
+      const xs = this.rawX.subarray(s * this.per, (s + m) * this.per);
+      const r = await this.forwardRaw(xs, m);
       if (s === 0) {
         this.k = r.numClasses;
         this.cleanScores = new Float32Array(this.n * this.k);
-        const again = await this.forward(xs, m);
+        const again = await this.forwardRaw(xs, m);
         for (let j = 0; j < r.scores.length; j++) {
           const d = Math.abs(r.scores[j]! - again.scores[j]!);
           if (!(d <= 1e-5 * (1 + Math.abs(r.scores[j]!)))) this.randomisedDiff = Math.max(this.randomisedDiff, d || Infinity);
@@ -237,20 +272,21 @@ export class AttackRun {
     return Int32Array.from(out);
   }
 
-  /** Runs `body` as one named member (stage) of the attack, recording what it attacked and broke. */
+  /**
+   * Runs `body` as one named member (stage) of the attack, recording what it attacked and broke.
+   * A member that throws is not recorded: AutoAttack goes on without a gradient member the
+   * engine cannot build (UnsupportedOpError), and lists only the members that ran.
+   */
   async member(name: string, body: () => Promise<void>): Promise<void> {
     const before = this.robust().length;
     const t0 = performance.now();
     this.bestLoss.fill(-Infinity);
-    try {
-      await body();
-    } finally {
-      const m = this.memberMap.get(name) ?? { name, attacked: 0, broken: 0, seconds: 0 };
-      m.attacked += before;
-      m.broken += before - this.robust().length;
-      m.seconds += (performance.now() - t0) / 1000;
-      this.memberMap.set(name, m);
-    }
+    await body();
+    const m = this.memberMap.get(name) ?? { name, attacked: 0, broken: 0, seconds: 0 };
+    m.attacked += before;
+    m.broken += before - this.robust().length;
+    m.seconds += (performance.now() - t0) / 1000;
+    this.memberMap.set(name, m);
   }
 
   /** A generator for sample i in a named stage at the current ε (independent of batching). */
@@ -353,9 +389,10 @@ export class AttackRun {
     const per = this.per;
     const predicted = new Int32Array(n);
     const B = this.batchSize;
+    const out = this.scale ? this.rawAdversarial() : this.adv.slice();
     for (let s = 0; s < n; s += B) {
       const m = Math.min(B, n - s);
-      const r = await this.forward(this.adv.subarray(s * per, (s + m) * per), m);
+      const r = await this.forwardRaw(out.subarray(s * per, (s + m) * per), m);
       for (let q = 0; q < m; q++) predicted[s + q] = argmaxRow(r.scores, q, r.numClasses);
     }
     const linf = new Float32Array(n);
@@ -408,7 +445,31 @@ export class AttackRun {
       meanQueries: attacked ? queries / attacked : NaN,
       seconds,
     };
-    return { eps: this.eps, adversarial: this.adv.slice(), samples, aggregate };
+    return { eps: this.eps, adversarial: out, samples, aggregate };
+  }
+
+  /**
+   * The current adversarial inputs in the data domain: unchanged elements are the clean bytes,
+   * the others z·σ kept inside the data-domain box (float32 rounding cannot leave it).
+   */
+  private rawAdversarial(): Float32Array {
+    const s = this.scale!.s;
+    const per = this.per;
+    const z = this.adv;
+    const out = new Float32Array(z.length);
+    for (let k = 0; k < z.length; k++) {
+      const x0 = this.rawX[k]!;
+      if (z[k] === this.x[k]) {
+        out[k] = x0;
+        continue;
+      }
+      const j = k % per;
+      const v = z[k]! * s[j]!;
+      const lo = Math.min(this.rawLo[j]!, x0);
+      const hi = Math.max(this.rawHi[j]!, x0);
+      out[k] = v < lo ? lo : v > hi ? hi : v;
+    }
+    return out;
   }
 
   get members(): MemberSummary[] {

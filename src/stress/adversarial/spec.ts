@@ -9,12 +9,14 @@ import { ConfigError } from '../../errors.js';
 import { camel, fail, opt, parseOptions, type OptionMap, type ParseContext } from '../../options/schema.js';
 import { attackNames, getAttack } from './registry.js';
 import { ATTACK_NAMES, DESCENT_LOSSES, NORMS, PRESETS, type AttackSpec, type ResolvedAttackSpec } from './types.js';
+import { EPS_UNITS } from './units.js';
 
-/** Every attack option. `attack`, `norm` and `eps` apply to all attacks; the rest to those that list them. */
+/** Every attack option. `attack`, `norm`, `eps` and `eps_units` apply to all attacks; the rest to those that list them. */
 export const ATTACK_OPTIONS = {
   attack: opt.choice(ATTACK_NAMES, { doc: 'the attack', required: true, metavar: 'NAME' }),
   norm: opt.choice(NORMS, { doc: 'threat-model norm', default: 'linf' }),
-  eps: opt.oneOrMany(opt.number({ doc: 'radius', min: 0 }), { doc: 'radius in data-domain units; a list gives a robustness curve', required: true, metavar: 'E[,E...]' }),
+  eps: opt.oneOrMany(opt.number({ doc: 'radius', min: 0 }), { doc: 'radius in eps_units; a list gives a robustness curve', required: true, metavar: 'E[,E...]' }),
+  eps_units: opt.choice(EPS_UNITS, { doc: "units of eps: std (feature j moves by eps x its std over the clean data) or raw (data domain); images are always raw", defaultText: 'std for tabular data, raw for images' }),
   steps: opt.integer({ doc: 'gradient iterations', min: 1, max: 100000 }),
   step_size: opt.number({ doc: 'absolute step size (excludes rel_step_size)', min: 0, minExclusive: true }),
   rel_step_size: opt.number({ doc: 'step size as a multiple of ε', min: 0, minExclusive: true, defaultText: '2.5 / steps' }),
@@ -34,7 +36,7 @@ export function attackOptions(name: string): OptionMap {
   const out: OptionMap = {};
   for (const [key, o] of Object.entries(ATTACK_OPTIONS)) {
     const c = camel(key) as keyof AttackSpec;
-    if (key === 'attack' || key === 'norm' || key === 'eps' || def.keys.includes(c)) {
+    if (key === 'attack' || key === 'norm' || key === 'eps' || key === 'eps_units' || def.keys.includes(c)) {
       const d = (def.defaults as Record<string, unknown>)[c];
       out[key] = key === 'norm' ? { ...o, expected: `one of ${def.norms.join(', ')}` } : d === undefined ? o : { ...o, default: d };
     }
@@ -79,7 +81,7 @@ export function parseAttackSpec(obj: unknown, where: string, ctx: Omit<ParseCont
 export function resolveAttackSpec(spec: AttackSpec): ResolvedAttackSpec {
   const def = getAttack(spec.attack);
   const eps = [...new Set(Array.isArray(spec.eps) ? spec.eps : [spec.eps])].sort((a, b) => a - b);
-  const given = Object.fromEntries(Object.entries(spec).filter(([k, v]) => v !== undefined && k !== 'attack' && k !== 'norm' && k !== 'eps'));
-  const merged = { attack: def.name, norm: spec.norm, eps, ...def.defaults, ...given } as ResolvedAttackSpec;
+  const given = Object.fromEntries(Object.entries(spec).filter(([k, v]) => v !== undefined && k !== 'attack' && k !== 'norm' && k !== 'eps' && k !== 'epsUnits'));
+  const merged = { attack: def.name, norm: spec.norm, eps, ...(spec.epsUnits ? { epsUnits: spec.epsUnits } : {}), ...def.defaults, ...given } as ResolvedAttackSpec;
   return def.resolve ? def.resolve(merged) : merged;
 }

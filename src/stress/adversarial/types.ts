@@ -2,9 +2,13 @@
  * Shapes shared by the adversarial attacks: the spec a campaign or the CLI gives, the per-sample
  * and aggregate results, and the flags that say when the numbers should not be trusted.
  *
- * Conventions: inputs are float32, row-major `[n, ...itemShape]`, in the model's data domain;
- * an ε is measured in that domain (an L∞ ε of 0.1 on [0, 1] images moves each pixel at most 0.1).
+ * Conventions: inputs are float32, row-major `[n, ...itemShape]`, in the model's data domain.
+ * On images an ε is measured in that domain (an L∞ ε of 0.1 on [0, 1] images moves each pixel at
+ * most 0.1); on tabular data (flat items) it is in standardised units by default, feature j moving
+ * by at most ε·σ_j (`epsUnits`, see `units.ts`).
  */
+import type { EpsUnits } from './units.js';
+export type { EpsUnits } from './units.js';
 
 /** Threat-model norms. */
 export type Norm = 'linf' | 'l2';
@@ -31,8 +35,13 @@ export const DESCENT_LOSSES: readonly DescentLoss[] = ['ce', 'cw', 'dlr'];
 export interface AttackSpec {
   attack: AttackName;
   norm: Norm;
-  /** Radius (data-domain units); a list gives a robustness curve in one call. */
+  /** Radius (in `epsUnits`); a list gives a robustness curve in one call. */
   eps: number | number[];
+  /**
+   * 'std': ε in units of each feature's standard deviation over the clean data (the default for
+   * tabular data, flat items); 'raw': data-domain units (the default, and the only choice, for images).
+   */
+  epsUnits?: EpsUnits;
   /** Gradient iterations (PGD, APGD, AutoAttack's APGD stages). */
   steps?: number;
   /** Absolute step size (PGD). Exclusive with `relStepSize`. */
@@ -57,7 +66,7 @@ export interface AttackSpec {
   preset?: Preset;
 }
 
-/** A spec with every key its attack uses filled in and `eps` a sorted, de-duplicated list. */
+/** A spec with every key its attack uses filled in and `eps` a sorted, de-duplicated list (`epsUnits` is resolved by `runAttack`, which knows the data). */
 export type ResolvedAttackSpec = AttackSpec & { eps: number[] };
 
 /**
@@ -81,7 +90,7 @@ export interface SampleResults {
   success: Uint8Array;
   /** Predicted class of the returned adversarial input. */
   predicted: Int32Array;
-  /** ‖adv − x‖∞ and ‖adv − x‖₂ of the returned input. */
+  /** ‖adv − x‖∞ and ‖adv − x‖₂ of the returned input, in ε's units (std units: ‖(adv − x)/σ‖). */
   linf: Float32Array;
   l2: Float32Array;
   /** Gradient iterations used (until success, or all of them), summed over attack members and restarts. */
@@ -128,6 +137,10 @@ export interface MemberSummary {
 
 export interface AttackResult {
   spec: ResolvedAttackSpec;
+  /** The units ε and the norms are in. */
+  epsUnits: EpsUnits;
+  /** σ per item element when `epsUnits` is 'std' (0: a constant feature, which cannot move), else null. */
+  featureStd: Float32Array | null;
   /** ε values, ascending. */
   eps: number[];
   /** Adversarial inputs at the largest ε (a new array; the input is never mutated). */
@@ -159,6 +172,8 @@ export interface AttackResult {
 export interface AttackSummary {
   attack: string;
   norm: Norm;
+  /** The units of ε and of the perturbation norms: 'std' (per-feature standard deviations, tabular) or 'raw' (data domain). */
+  eps_units: EpsUnits;
   spec: ResolvedAttackSpec;
   samples: number;
   clean_accuracy: number;

@@ -10,6 +10,11 @@
  *   pooled sample (the median heuristic), and a permutation p-value (k + 1)/(n_perm + 1), k the
  *   number of label permutations whose MMD² is at least the observed one.
  *
+ * On tabular data the MMD is computed on standardised features by default (`units: 'std'`): each
+ * feature divided by its standard deviation over the reference set, constant features (σ = 0)
+ * skipped, so a feature in dollars does not drown one in years; `units: 'raw'` keeps data units.
+ * Images are compared in raw units. The result says which (`mmd.units`).
+ *
  * Sets larger than `maxPerSide` (default 500) items are subsampled, seeded, before the MMD (its cost
  * grows with the square of the items). NaN values (missing data) are skipped by KS and PSI and
  * counted; MMD refuses them.
@@ -149,8 +154,16 @@ export function featureDistances(ref: Float32Array, cur: Float32Array, d: number
   });
 }
 
+/** The units an MMD is computed in: standardised features (tabular default) or data units. */
+export type MmdUnits = 'std' | 'raw';
+export const MMD_UNITS: readonly MmdUnits[] = ['std', 'raw'];
+
 /** Result of an MMD two-sample test. */
 export interface MmdResult {
+  /** 'std': features divided by their reference standard deviation (constant ones skipped); 'raw': data units. */
+  readonly units: MmdUnits;
+  /** Values per row the kernel saw (features left after skipping constant ones, in std units). */
+  readonly dims: number;
   /** Unbiased estimate of MMD² (can be slightly negative when the sets match). */
   readonly mmd2: number;
   /** Permutation p-value (k + 1)/(permutations + 1). */
@@ -262,6 +275,8 @@ export function mmdTest(ref: Float32Array, cur: Float32Array, dim: number, rng: 
     if (stat() >= observed) atLeast++;
   }
   return {
+    units: 'raw',
+    dims: dim,
     mmd2: observed,
     pValue: (atLeast + 1) / (permutations + 1),
     bandwidth: Math.sqrt(sigma2),
@@ -287,11 +302,46 @@ export interface ShiftDistances {
 }
 
 /**
+ * The MMD test on standardised features: each column divided by its population standard deviation
+ * over `ref`, constant columns dropped (they cannot tell the sets apart, and would divide by 0).
+ * Null when every column is constant.
+ */
+export function standardisedMmd(ref: Float32Array, cur: Float32Array, d: number, rng: Rng, opts: MmdOptions = {}): MmdResult | null {
+  const nr = ref.length / d;
+  const mean = new Float64Array(d);
+  const m2 = new Float64Array(d);
+  for (let i = 0; i < nr; i++) {
+    for (let j = 0; j < d; j++) {
+      const v = ref[i * d + j]!;
+      const delta = v - mean[j]!;
+      mean[j]! += delta / (i + 1);
+      m2[j]! += delta * (v - mean[j]!);
+    }
+  }
+  const cols: number[] = [];
+  const inv: number[] = [];
+  for (let j = 0; j < d; j++) {
+    const sd = Math.sqrt(m2[j]! / Math.max(1, nr));
+    if (sd > 0) (cols.push(j), inv.push(1 / sd));
+  }
+  if (cols.length === 0) return null;
+  const scale = (x: Float32Array): Float32Array => {
+    const rows = x.length / d;
+    const out = new Float32Array(rows * cols.length);
+    for (let i = 0; i < rows; i++) for (let k = 0; k < cols.length; k++) out[i * cols.length + k] = x[i * d + cols[k]!]! * inv[k]!;
+    return out;
+  };
+  return { ...mmdTest(scale(ref), scale(cur), cols.length, rng, opts), units: 'std' };
+}
+
+/**
  * KS and PSI per feature (tabular data) and the MMD test on flattened inputs (all data) between a
  * reference and a shifted set with the same item shape. `x` may be given to measure inputs that
- * cannot form a Dataset (NaN for missing values). `mmd: false` skips the MMD.
+ * cannot form a Dataset (NaN for missing values). `mmd: false` skips the MMD. `units`: the MMD's
+ * units, 'std' (the default for tabular data: features standardised by the reference's σ,
+ * constant ones skipped) or 'raw' (the default, and the only choice, for images).
  */
-export function datasetDistances(ref: Dataset, cur: Pick<Dataset, 'itemShape' | 'x'>, rng: Rng, opts: MmdOptions & { readonly mmd?: boolean } = {}): ShiftDistances {
+export function datasetDistances(ref: Dataset, cur: Pick<Dataset, 'itemShape' | 'x'>, rng: Rng, opts: MmdOptions & { readonly mmd?: boolean; readonly units?: MmdUnits } = {}): ShiftDistances {
   if (ref.itemShape.join('x') !== cur.itemShape.join('x')) {
     throw new DataError(`cannot compare items of shape [${ref.itemShape.join(', ')}] with items of shape [${cur.itemShape.join(', ')}]`);
   }
@@ -301,8 +351,12 @@ export function datasetDistances(ref: Dataset, cur: Pick<Dataset, 'itemShape' | 
     return false;
   };
   const n = Math.min(ref.x.length, cur.x.length) / d;
-  const mmd = opts.mmd === false || n < 2 || hasNaN(ref.x) || hasNaN(cur.x) ? null : mmdTest(ref.x, cur.x, d, rng, opts);
-  if (isImageData(ref)) return { kind: 'image', features: null, ksMax: null, ksMean: null, psiMax: null, psiMean: null, mmd };
+  const image = isImageData(ref);
+  const units = opts.units ?? (image ? 'raw' : 'std');
+  if (units === 'std' && image) throw new DataError(`MMD in std units applies to tabular data; images are compared in raw units`);
+  const skip = opts.mmd === false || n < 2 || hasNaN(ref.x) || hasNaN(cur.x);
+  const mmd = skip ? null : units === 'std' ? standardisedMmd(ref.x, cur.x, d, rng, opts) : mmdTest(ref.x, cur.x, d, rng, opts);
+  if (image) return { kind: 'image', features: null, ksMax: null, ksMean: null, psiMax: null, psiMean: null, mmd };
   const features = featureDistances(ref.x, cur.x, d, { names: ref.featureNames });
   const ks = features.map((f) => f.ks);
   const ps = features.map((f) => f.psi);

@@ -32,7 +32,9 @@ export {
   psi,
   featureDistances,
   mmdTest,
+  standardisedMmd,
   datasetDistances,
+  MMD_UNITS,
   MMD_MAX_PER_SIDE,
   MMD_PERMUTATIONS,
   PSI_BINS,
@@ -40,6 +42,7 @@ export {
   type FeatureDistance,
   type MmdResult,
   type MmdOptions,
+  type MmdUnits,
   type ShiftDistances,
 } from './distance.js';
 export { SCHEDULE_KINDS, parseSchedule, severityAt, driftProbabilityAt, sampleSchedule, type DriftSchedule, type ScheduleKind } from './schedule.js';

@@ -17,6 +17,7 @@ import type { Dataset } from '../../data/dataset.js';
 import { asObject, cfgNumber, checkKeys, keyPath, show } from './config.js';
 import { corruptionNames, getCorruption, getShift, shiftNames, type ShiftSpec } from './registry.js';
 import { withInputs, type DriftResult } from './shift/common.js';
+import { honourImmutable } from './immutable.js';
 import type { BatchShape, Severity } from './types.js';
 
 /** An image corruption at a severity. */
@@ -85,14 +86,16 @@ export function describeSpec(spec: DriftSpec): string {
 /**
  * Applies a drift to a dataset, drawing from `rng`; the dataset is not mutated. Resampling shifts
  * (`prior`, `subpopulation` resample) return the source item of each output item in `indices`;
- * `subpopulation` in reweight mode returns per-item `weights`.
+ * `subpopulation` in reweight mode returns per-item `weights`. `immutable` (column indices of
+ * tabular data) restricts value-changing shifts to the other features (see `immutable.ts`).
  */
-export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng): DriftResult {
+export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng, opts: { readonly immutable?: readonly number[] } = {}): DriftResult {
   if ('corruption' in spec) {
     const c = getCorruption(spec.corruption);
     const shape = imageBatchShape(ds);
     const x = c.apply(ds.x, shape, spec.severity, rng);
     return { dataset: withInputs(ds, x), description: `${c.name} at severity ${spec.severity}` };
   }
-  return getShift(spec.shift).apply(ds, spec, rng);
+  // Immutable features (column indices, from the data declaration) are left alone by value-changing shifts.
+  return getShift(spec.shift).apply(ds, honourImmutable(ds, spec, opts.immutable), rng);
 }

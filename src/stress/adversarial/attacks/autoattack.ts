@@ -5,9 +5,10 @@
  * result per point is the first attack that broke it (the worst case), and a point is robust only
  * if every member failed. FAB-T, part of the paper's standard ensemble, is not included.
  *
- * When the model has an op without a gradient rule, only Square runs (flag `square-only`); when
- * Square breaks points the white-box members left standing, the flag
- * `black-box-beat-white-box` warns of gradient masking, as AutoAttack does.
+ * When the gradient engine cannot differentiate the model (an op without a rule, or a node its
+ * rule does not cover: an `UnsupportedOpError`), only Square runs, and the flag `square-only`
+ * gives every node and reason. When Square breaks points the white-box members left standing,
+ * the flag `black-box-beat-white-box` warns of gradient masking, as AutoAttack does.
  *
  * Norms: linf, l2. Presets: 'standard' (default; 100 iterations, APGD-CE 1 restart, 9 targets,
  * 5,000 Square queries) and 'quick' (20 iterations, 3 targets, 500 queries); explicit `steps`,
@@ -52,10 +53,9 @@ export const autoattack: AttackDef = {
       }
     }
     if (!whiteBox) {
-      run.flag(
-        'square-only',
-        `square-only: ${run.gradientError!.message.replace(/;.*$/, '')}; only Square (score-based) ran, so robust accuracy is an upper bound from a black-box attack`,
-      );
+      const e = run.gradientError!;
+      const why = e instanceof UnsupportedOpError ? e.reasons : e.message;
+      run.flag('square-only', `square-only: no gradients: ${why}; ran Square only, so robust accuracy is an upper bound from a black-box (score-based) attack`);
     } else if (run.k >= 4) {
       await runApgd(run, 'dlr', true, s.nTargets!, s.steps!, 1);
     } else {

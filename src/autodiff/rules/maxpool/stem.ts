@@ -1,11 +1,11 @@
-import type { GradContext } from '../context.js';
-import { attrInt, attrInts } from '../../onnx/graph.js';
-import type { NodeP } from '../../onnx/proto.js';
-import { resolveWindow, type Window } from '../spatial.js';
-import { blockedTerms, MASK_SCALE } from './MaxPool.js';
+import type { GradContext } from '../../context.js';
+import { attrInt, attrInts } from '../../../onnx/graph.js';
+import type { NodeP } from '../../../onnx/proto.js';
+import { resolveWindow, type Window } from '../../spatial.js';
+import { blockedTerms, MASK_SCALE } from './blocked.js';
 
 /**
- * Conv → [Relu] → MaxPool, backward in phase space: the image stem of LeNet-style CNNs.
+ * Phase route: Conv → [Relu] → MaxPool, backward in phase space (the image stem of LeNet-style CNNs).
  *
  * When the Conv has few input channels, a constant weight, stride 1, no dilation and one group,
  * and the MaxPool's square windows tile its input, the gradient with respect to the Conv's input
@@ -24,7 +24,7 @@ import { blockedTerms, MASK_SCALE } from './MaxPool.js';
  *   R   = Σ_p V_p ⋆ (M_p · g)                          1×1 Convs: each window's patch of dX
  *   dX  = DepthToSpace(col ⋆ R)                        overlapping patches summed, by phase
  *
- * K, D and the exactness of E_p are those of `blockedMaskGrad` (MaxPool.ts): E_p is 0 where Z
+ * K, D and the exactness of E_p are those of `blockedGrad` (blocked.ts): E_p is 0 where Z
  * equals its window's maximum and at most −1 elsewhere, and D makes every E_p of a window the
  * Relu flattened (Y = 0) negative, so it gets no gradient. Unlike the other tiling-window
  * routes, which share a tie equally, the phase route hands a tied window's gradient to its first maximum

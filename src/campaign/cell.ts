@@ -1,0 +1,133 @@
+/**
+ * One campaign cell: `runCell` folds the stress hooks over the cell's state — annotation (labels),
+ * drift (inputs), adversarial (inputs, aimed at the true labels), predict, then the optional explain
+ * and uncertainty sections (see hooks/hook.ts for the interface) — and measures the result: every
+ * metric with a bootstrap CI against the true and the observed labels, the paired comparison with
+ * the baseline, reliability, risk–coverage and a small gallery. Same context, cell and seed → same
+ * result, whichever cells ran before (stress outputs are cached by setting, draws forked by key).
+ *
+ * Example (what the runner does per cell; see runner.ts for building the context):
+ *   const caches = newCellCaches();
+ *   const ctx: CellContext = { model, data: ds, labels: ds.labels!, numClasses: K, clean, rng: new Rng(seed), weights, options, uncertainty: null, caches, counters };
+ *   const base = await runCell(ctx, plan.cells[0]!, null);
+ *   const cell = await runCell(ctx, plan.cells[1]!, base);
+ */
+import { subset } from '../data/dataset.js';
+import { bootstrapWeights, itemStats, mcnemar, metricsWithCi, percentileCi, reliabilityBins, riskCoverage, weightedMeans } from '../metrics/suite.js';
+import { STRESS_KINDS, type StressKind } from './config.js';
+import { galleryItems } from './gallery.js';
+import { adversarialHook } from './hooks/adversarial.js';
+import { annotationHook } from './hooks/annotation.js';
+import { driftHook } from './hooks/drift.js';
+import { explainHook } from './hooks/explain.js';
+import type { AnyCellHook, CellCaches, CellContext, CellState } from './hooks/hook.js';
+import { predictHook } from './hooks/predict.js';
+import { uncertaintyHook } from './hooks/uncertainty.js';
+import type { CellPlan } from './plan.js';
+import type { CellResult } from './types.js';
+
+export type { AnyCellHook, CellCaches, CellContext, CellHook, CellState, HookName, HookOutput } from './hooks/hook.js';
+export { predictAll } from './hooks/predict.js';
+
+/** The hooks of a cell, in the order they run: labels, inputs, attack, predictions, then the sections that read them. */
+export const CELL_HOOKS: readonly AnyCellHook[] = [annotationHook, driftHook, adversarialHook, predictHook, explainHook, uncertaintyHook];
+
+/** Empty caches for a run's cells. */
+export function newCellCaches(): CellCaches {
+  return { annotation: new Map(), drift: new Map(), attacks: new Map(), predictions: new Map(), baselineBoot: new Map() };
+}
+
+/** A cell's state before any hook: the clean items, their true labels, no predictions yet. */
+export function cleanState(ctx: CellContext): CellState {
+  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
+}
+
+/** Runs the cell's hooks over its state, each that applies in `CELL_HOOKS` order (never mutating a state). */
+export async function runHooks(ctx: CellContext, cell: CellPlan, hooks: readonly AnyCellHook[] = CELL_HOOKS): Promise<CellState> {
+  let state = cleanState(ctx);
+  for (const hook of hooks) {
+    if (!hook.applies(cell, ctx)) continue;
+    const { detail, ...adds } = await hook.run(state, cell, ctx);
+    state = { ...state, ...adds, details: detail === undefined ? state.details : { ...state.details, [hook.name]: detail } };
+  }
+  return state;
+}
+
+/**
+ * Runs one cell: its hooks, then its metrics (vs true and observed labels, each with a 95 %
+ * bootstrap CI), the paired comparison with `baseline` (when given and the cell's items are the
+ * clean ones), reliability, risk–coverage and the gallery.
+ */
+export async function runCell(ctx: CellContext, cell: CellPlan, baseline: CellResult | null): Promise<CellResult> {
+  const c0 = performance.now();
+  const s = await runHooks(ctx, cell);
+  const K = ctx.numClasses;
+  const ds = ctx.data;
+  const { indices, labels } = s;
+  const probs = s.probs!;
+  const w = indices ? bootstrapWeights(labels.length, ctx.options.bootstrap, ctx.rng.fork(`bootstrap|${cell.drift?.key ?? ''}`)) : ctx.weights;
+  const stats = itemStats(probs, K, labels);
+  const m = metricsWithCi(stats, w, ctx.options.abstainBelow);
+  let observedMetrics: CellResult['observed_metrics'] = null;
+  let obsCorrect: Uint8Array | null = null;
+  if (s.observed) {
+    const os = itemStats(probs, K, s.observed);
+    observedMetrics = metricsWithCi(os, w, ctx.options.abstainBelow).metrics;
+    obsCorrect = os.correct;
+  }
+  let vsBaseline: CellResult['vs_baseline'] = null;
+  if (baseline && !indices) {
+    const baseCorrect = bits(baseline.correct);
+    // Paired: the same resamples for baseline and cell (the cell's per-resample accuracy is already known).
+    let baseBoot = ctx.caches.baselineBoot.get(baseline.id);
+    if (!baseBoot) ctx.caches.baselineBoot.set(baseline.id, (baseBoot = weightedMeans(baseCorrect, w)));
+    const drops = baseBoot.map((b, i) => b - m.bootAccuracy[i]!);
+    const mc = mcnemar(baseCorrect, stats.correct);
+    vsBaseline = {
+      accuracy_drop: { value: baseline.metrics.accuracy.value - m.metrics.accuracy.value, ci: percentileCi(drops) },
+      mcnemar: { b: mc.b, c: mc.c, p_value: mc.pValue },
+    };
+  }
+  const sortedMs = [...s.batchMs].sort((a, b) => a - b);
+  const q = (p: number) => (sortedMs.length ? sortedMs[Math.min(sortedMs.length - 1, Math.floor(p * sortedMs.length))]! : NaN);
+  const per = ctx.options.batchSize;
+  return {
+    id: cell.id,
+    stage: cell.stage,
+    hash: cell.hash,
+    stresses: stressesOf(cell),
+    labels: Object.fromEntries(STRESS_KINDS.filter((k) => cell[k]).map((k) => [k, cell[k]!.label])),
+    samples: labels.length,
+    metrics: m.metrics,
+    observed_metrics: observedMetrics,
+    measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
+    vs_baseline: vsBaseline,
+    explanations: s.explanations,
+    gallery: galleryItems({ probs, numClasses: K, labels, observed: s.observed, inputs: s.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : ctx.clean.probs, ids: indices ? null : ds.ids }),
+    annotation_quality: s.annotationQuality,
+    uncertainty: s.uncertainty,
+    reliability: reliabilityBins(stats),
+    risk_coverage: riskCoverage(stats),
+    details: s.details,
+    performance: {
+      seconds: (performance.now() - c0) / 1000,
+      latency_ms_p50: q(0.5) / per,
+      latency_ms_p95: q(0.95) / per,
+      latency_ms_p99: q(0.99) / per,
+      throughput_per_s: sortedMs.length ? (1000 * labels.length) / s.batchMs.reduce((a, b) => a + b, 0) : NaN,
+    },
+    correct: Array.from(stats.correct).join(''),
+    correct_observed: obsCorrect ? Array.from(obsCorrect).join('') : null,
+    item_indices: indices ? Array.from(indices) : null,
+  };
+}
+
+/** The resolved spec of each stress kind a cell has. */
+export function stressesOf(c: CellPlan): Partial<Record<StressKind, unknown>> {
+  return Object.fromEntries(STRESS_KINDS.filter((k) => c[k]).map((k) => [k, c[k]!.spec]));
+}
+
+/** A stored correctness string ('0'/'1' per item) as bits. */
+export function bits(s: string): Uint8Array {
+  return Uint8Array.from(s, (ch) => (ch === '1' ? 1 : 0));
+}
