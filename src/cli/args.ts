@@ -62,15 +62,5 @@ export function required(verb: string, name: string, v: string | undefined): str
   return v;
 }
 
-/** Reports progress on stderr when it is a terminal (one self-overwriting line). */
-export function progressReporter(label: string, enabled = process.stderr.isTTY): (done: number, total: number) => void {
-  if (!enabled) return () => {};
-  let last = 0;
-  return (done, total) => {
-    const now = Date.now();
-    if (done < total && now - last < 100) return;
-    last = now;
-    const pct = total ? Math.floor((100 * done) / total) : 100;
-    process.stderr.write(`\r${label}: ${done}/${total} (${pct}%)${done >= total ? '\n' : ''}`);
-  };
-}
+/** Progress on stderr when it is a terminal (one self-overwriting line with an ETA): see progress.ts. */
+export { progressReporter } from './progress.js';

@@ -77,11 +77,14 @@ export async function benchVerb(argv: string[]): Promise<number> {
     const fwd: number[] = [];
     const grad: number[] = [];
     const rounds = Math.min(2, repeats);
+    const progress = progressReporter('bench'); // drawn between blocks, never inside a timed one
+    let passes = 0;
     for (let round = 0; round < rounds; round++) {
       const k = Math.floor(repeats / rounds) + (round < repeats % rounds ? 1 : 0);
       for (const [pass, into] of [[forward, fwd], [gradient, grad]] as const) {
         for (let i = 0; i < 5; i++) await pass();
         await timeCalls(pass, k, into);
+        progress((passes += 5 + k), 2 * repeats + 10 * rounds);
       }
     }
     const forwardMs = lowerMedian(fwd);

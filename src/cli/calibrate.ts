@@ -74,7 +74,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
       const sds = await openData(file);
       const sLabels = requireLabels(sds, 'calibrate --stressed');
       model.checkData(sds, K);
-      const sp = await model.predict(sds, { batchSize });
+      const sp = await model.predict(sds, { batchSize, onProgress: progressReporter(`calibrate ${sds.name}`) });
       stressed.push({ data: sds.name, data_sha256: datasetHash(sds), ...temperatureEffect(toProbabilities(sp.scores, K, sp.kind), K, sLabels, T) });
     }
     const folded = foldTemperature(model.original, model.decl.outputName, T, preds.kind);

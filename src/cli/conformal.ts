@@ -77,7 +77,7 @@ export async function conformalVerb(argv: string[]): Promise<number> {
       const sds = await openData(file);
       const sLabels = requireLabels(sds, 'conformal --stressed');
       model.checkData(sds, K);
-      const sp = await model.predict(sds, { batchSize });
+      const sp = await model.predict(sds, { batchSize, onProgress: progressReporter(`conformal ${sds.name}`) });
       stressed.push({ data: sds.name, data_sha256: datasetHash(sds), ...report(conformalReport(cal, toProbabilities(sp.scores, K, sp.kind), K, sLabels, rng.fork('conformal/test'))) });
     }
     const result = {

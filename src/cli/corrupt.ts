@@ -4,8 +4,9 @@ import { datasetToArrays, saveNpz } from '../data/npz.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
-import { numberOpt, parse, required } from './args.js';
+import { numberOpt, parse, progressReporter, required } from './args.js';
 import { guardOutputs } from './outputs.js';
+import { phasedReporter } from './progress.js';
 import { fmt } from './common.js';
 
 export const help = `gauntlet corrupt --data D.npz --corruption NAME --severity S [--seed N] --out O.npz [--gallery G.png] [--json]
@@ -66,7 +67,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   const shape = imageBatchShape(ds);
   const rng = new Rng(seed);
   const t0 = performance.now();
-  const corrupted = applyDrift(ds, { corruption: corruption.name, severity }, rng.fork(`corrupt:${corruption.name}:${severity}`)).dataset;
+  const corrupted = applyDrift(ds, { corruption: corruption.name, severity }, rng.fork(`corrupt:${corruption.name}:${severity}`), { onProgress: progressReporter('corrupt') }).dataset;
   const x = corrupted.x;
   const seconds = (performance.now() - t0) / 1000;
   let change = 0;
@@ -79,7 +80,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     await writeGalleryPng(values.gallery, g.columns, g.shape);
   }
   const per = shape[1] * shape[2] * shape[3];
-  const mmd = permutations > 0 && ds.size >= 2 ? mmdTest(ds.x, x, per, rng.fork('distance'), { permutations }) : null;
+  const mmd = permutations > 0 && ds.size >= 2 ? mmdTest(ds.x, x, per, rng.fork('distance'), { permutations, onProgress: phasedReporter('mmd') }) : null;
 
   const result = {
     data: ds.name,

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
 import { Rng } from '../rng.js';
 import { featureImportance, topFeatures } from '../explain/features.js';
-import { numberOpt, parse, required } from './args.js';
+import { numberOpt, parse, progressReporter, required } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
 import { guardOutputs, dataInput, modelInput } from './outputs.js';
 
@@ -92,7 +92,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
     const targets = await resolveTargets(model, ds.x, n, target, ds.labels);
     // Tabular data: features by name (CSV headers or feature_names; the index when unnamed).
     const tabular = ds.itemShape.length === 1;
-    const r = await method.explain(model, ds.x, n, targets, { ...opts, engine }, new Rng(seed).fork(`explain:${name}`));
+    const r = await method.explain(model, ds.x, n, targets, { ...opts, engine, onProgress: progressReporter('explain') }, new Rng(seed).fork(`explain:${name}`));
     const seconds = (performance.now() - t0) / 1000;
     const a = r.attributions;
     const shape = [n, ...ds.itemShape];

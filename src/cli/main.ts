@@ -1,5 +1,6 @@
 import { GauntletError } from '../errors.js';
 import { flushDeprecations } from './args.js';
+import { breakProgressLine } from './progress.js';
 import { verbs } from './verbs.js';
 
 const usage = `gauntlet — stress-test a trained classifier (ONNX) against adversarial perturbation,
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     flushDeprecations();
     return code;
   } catch (e) {
+    breakProgressLine();
     flushDeprecations();
     if (e instanceof GauntletError) {
       process.stderr.write(`gauntlet: ${e.message}\n`);

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { defaultConfig, loadConfig, type CampaignConfig } from '../campaign/config.js';
 import { makePlan, type Plan } from '../campaign/plan.js';
-import { runCampaign, type CampaignEvent, type CampaignResults } from '../campaign/runner.js';
+import { runCampaign, type CampaignResults } from '../campaign/runner.js';
 import { writeReports } from '../report/index.js';
 import { checkCampaignInputs, describeInputs } from '../campaign/validate.js';
 import { flushDeprecations, numberOpt, parse } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
 import { interruptible, resumeCommand, runDirFlags } from './run-dir.js';
+import { campaignProgress } from './progress.js';
 
 export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume | --restart] [--force] [--dry-run] [--limit N] [--json]
 
@@ -83,7 +84,7 @@ export async function runVerb(argv: string[]): Promise<number> {
   }
   if (values['dry-run']) return 0;
 
-  const show = progress(log);
+  const show = campaignProgress(log);
   const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, ...o }));
   if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);
@@ -121,33 +122,6 @@ function printPlan(plan: Plan, config: CampaignConfig, out: NodeJS.WritableStrea
   for (const c of plan.cells) {
     out.write(`  ${c.id.padEnd(18)} ${c.stage.padEnd(9)} ${[c.drift?.label, c.annotation?.label, c.adversarial?.label].filter(Boolean).join(' + ') || 'clean'}\n`);
   }
-}
-
-function progress(log: (s: string) => void): (e: CampaignEvent) => void {
-  const tty = process.stderr.isTTY;
-  let started = Date.now();
-  let computed = 0;
-  let resumed = 0;
-  return (e) => {
-    if (e.type === 'plan') {
-      started = Date.now();
-      resumed = e.resumed;
-      if (e.resumed) log(`resuming: ${e.resumed} of ${e.plan.cells.length} cells already done`);
-    } else if (e.type === 'phase') {
-      if (!tty) log(`… ${e.message}`);
-    } else if (e.type === 'cell_start') {
-      if (tty) process.stderr.write(`\r\x1b[K[${e.index + 1}/${e.total}] ${e.cell.id} …`);
-    } else if (e.type === 'cell_done') {
-      if (!e.cached) computed++;
-      const left = e.total - e.index - 1;
-      const per = computed ? (Date.now() - started) / computed : 0;
-      const eta = left && per ? ` ETA ${Math.ceil((per * left) / 1000)} s` : '';
-      const line = `[${e.index + 1}/${e.total}] ${e.cell.id.padEnd(18)} accuracy ${fmt(e.result.metrics.accuracy.value)}${e.cached ? ' (checkpoint)' : ` ${fmt(e.result.performance.seconds, 1)} s`}${eta}`;
-      if (tty) process.stderr.write(`\r\x1b[K${line}${e.index + 1 === e.total ? '\n' : ''}`);
-      else log(line);
-    }
-    void resumed;
-  };
 }
 
 function summaryTable(r: CampaignResults): string {

@@ -11,6 +11,7 @@ import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
 import { guardOutputs } from './outputs.js';
 import { fmt } from './common.js';
+import { phasedReporter } from './progress.js';
 
 export const help = `gauntlet shift --data D --kind KIND [kind options] [--seed N] --out O.npz [--json]
 
@@ -230,7 +231,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     items = r.dataset.size;
   }
   await saveNpz(out, arrays);
-  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined });
+  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined, onProgress: phasedReporter('mmd') });
   const mmd = dist.mmd;
 
   const result = {

@@ -117,6 +117,7 @@ export async function gradientPoints(
   batch: number,
   fill: (j: number, dst: Float32Array) => number,
   take: (j: number, grad: Float32Array, score: number) => void,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
   const buf = new Float32Array(batch * size);
   const labels = new Int32Array(batch);
@@ -129,6 +130,7 @@ export async function gradientPoints(
     for (let b = 0; b < m; b++) labels[b] = fill(s + b, buf.subarray(b * size, (b + 1) * size));
     const r = await engine.run(buf, batch, labels);
     for (let b = 0; b < m; b++) take(s + b, r.grad.subarray(b * size, (b + 1) * size), r.loss[b]!);
+    onProgress?.(s + m, total);
   }
 }
 
@@ -144,11 +146,18 @@ export async function inputGradients(model: Model, x: Float32Array, n: number, t
   const { size } = geometry(model, x, n);
   checkTargets(targets, n, await classCount(model, x, size));
   await withEngine(model, opts, (engine) =>
-    gradientPoints(engine, size, n, gradientBatch(model, opts), (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!), take),
+    gradientPoints(engine, size, n, gradientBatch(model, opts), (i, dst) => (dst.set(x.subarray(i * size, (i + 1) * size)), targets[i]!), take, opts.onProgress),
   );
 }
 
-export async function scorePoints(model: Model, size: number, total: number, batch: number, fill: (j: number, dst: Float32Array) => number): Promise<Float64Array> {
+export async function scorePoints(
+  model: Model,
+  size: number,
+  total: number,
+  batch: number,
+  fill: (j: number, dst: Float32Array) => number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float64Array> {
   const out = new Float64Array(total);
   const buf = new Float32Array(Math.min(batch, total) * size);
   const cls = new Int32Array(Math.min(batch, total));
@@ -157,6 +166,7 @@ export async function scorePoints(model: Model, size: number, total: number, bat
     for (let b = 0; b < m; b++) cls[b] = fill(s + b, buf.subarray(b * size, (b + 1) * size));
     const r = await model.predictBatch(buf.subarray(0, m * size), m);
     for (let b = 0; b < m; b++) out[s + b] = targetScore(model, r.scores, r.numClasses, b, cls[b]!);
+    onProgress?.(s + m, total);
   }
   return out;
 }

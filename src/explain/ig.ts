@@ -48,6 +48,7 @@ export async function integratedGradientsReport(model: Model, x: Float32Array, n
         if (k === 0) fb[i] = score;
         if (k === steps) fx[i] = score;
       },
+      opts.onProgress,
     ),
   );
   const attributions = new Float32Array(x.length);

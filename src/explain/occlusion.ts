@@ -61,7 +61,7 @@ export async function occlusion(model: Model, x: Float32Array, n: number, target
     dst.set(x.subarray(i * size, (i + 1) * size));
     if (k > 0) for (const e of wins[k - 1]!) dst[e] = fill;
     return targets[i]!;
-  });
+  }, opts.onProgress);
   const out = new Float32Array(x.length);
   const sum = new Float64Array(size);
   const count = new Uint32Array(size);

@@ -131,7 +131,7 @@ export async function kernelShap(model: Model, x: Float32Array, n: number, targe
       if (j % 2) dst.set(x.subarray(i * size, (i + 1) * size));
       else dst.fill(fill);
       return targets[i]!;
-    });
+    }, opts.onProgress);
     for (let i = 0; i < n; i++) for (let e = 0; e < size; e++) out[i * size + e] = (s[2 * i + 1]! - s[2 * i]!) / size;
     return out;
   }
@@ -165,7 +165,7 @@ export async function kernelShap(model: Model, x: Float32Array, n: number, targe
       for (let e = 0; e < size; e++) dst[e] = zk[group[e]!] ? x[off + e]! : fill;
     }
     return targets[i]!;
-  });
+  }, opts.onProgress);
   for (let i = 0; i < n; i++) {
     const f0 = scores[i * per]!;
     const delta = scores[i * per + 1]! - f0;

@@ -45,6 +45,7 @@ export async function smoothGrad(model: Model, x: Float32Array, n: number, targe
         const off = Math.floor(j / samples) * size;
         for (let e = 0; e < size; e++) acc[off + e]! += g[e]!;
       },
+      opts.onProgress,
     ),
   );
   const out = new Float32Array(x.length);

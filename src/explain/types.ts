@@ -35,6 +35,8 @@ export interface CommonOptions {
    * size). When absent, gradient methods build one and release it before returning.
    */
   engine?: GradientEngine;
+  /** Progress in model evaluations (points) done of the call's total, after each ONNX Runtime run. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface SaliencyOptions extends CommonOptions {

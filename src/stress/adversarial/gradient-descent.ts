@@ -42,6 +42,7 @@ export async function gradientDescent(run: AttackRun, b: PackedBatch, o: Descent
   };
   const a = o.stepSize;
   for (let step = 0; step < o.steps; step++) {
+    run.iterationDone(step, o.steps);
     const res = await run.grad(engine, xa, size, b.labels, o.lossTargets);
     run.checkGradient(b, res.grad, step === 0);
     found(res.scores, res.numClasses, step);

@@ -122,6 +122,8 @@ export class AttackRun {
   // Progress.
   private stages = 1;
   private stageIndex = 0;
+  /** Where the batch in progress lies in its stage: [start, width] as fractions of the stage. */
+  private batchSpan: [number, number] = [0, 0];
   private lastDone = -1;
 
   constructor(
@@ -337,6 +339,7 @@ export class AttackRun {
       const lo = new Float32Array(size * per);
       const hi = new Float32Array(size * per);
       buildBox(x, size, per, this.itemLo, this.itemHi, this.norm, this.eps, lo, hi);
+      this.batchSpan = [s / set.length, m / set.length];
       const out = await fn({ idx, n: m, size, per, eps: this.eps, norm: this.norm, x, lo, hi, rngs, labels, targets });
       for (let r = 0; r < m; r++) {
         const i = idx[r]!;
@@ -529,6 +532,12 @@ export class AttackRun {
       this.lastDone = done;
       cb(done, total);
     }
+  }
+
+  /** An attack's iteration `done` of `total` on the batch in progress (for progress within long batches). */
+  iterationDone(done: number, total: number): void {
+    const [start, width] = this.batchSpan;
+    this.reportProgress(start + width * Math.min(1, done / Math.max(total, 1)));
   }
 
   /** Marks every remaining stage of this ε as done (for progress). */

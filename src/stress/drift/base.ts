@@ -49,6 +49,8 @@ export interface CorruptionRun {
   readonly w: number;
   readonly severity: Severity;
   readonly rng: Rng;
+  /** Images done of n (called by forEachImage). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -59,11 +61,12 @@ export function defineCorruption(def: Omit<Corruption, 'apply'> & { run(r: Corru
   const { run, ...meta } = def;
   return {
     ...meta,
-    apply(x, shape, severity, rng) {
+    apply(x, shape, severity, rng, onProgress) {
       checkBatch(def.name, x, shape, severity);
       const [n, c, h, w] = shape;
       const out = new Float32Array(x.length);
-      run({ x, out, n, c, h, w, severity, rng });
+      run({ x, out, n, c, h, w, severity, rng, onProgress });
+      onProgress?.(n, n);
       for (let i = 0; i < out.length; i++) {
         const v = out[i]!;
         out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
@@ -77,5 +80,8 @@ export function defineCorruption(def: Omit<Corruption, 'apply'> & { run(r: Corru
 export function forEachImage(r: CorruptionRun, f: (offset: number, plane: number, index: number) => void): void {
   const plane = r.h * r.w;
   const per = r.c * plane;
-  for (let i = 0; i < r.n; i++) f(i * per, plane, i);
+  for (let i = 0; i < r.n; i++) {
+    f(i * per, plane, i);
+    r.onProgress?.(i + 1, r.n);
+  }
 }

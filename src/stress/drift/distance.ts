@@ -184,6 +184,8 @@ export interface MmdOptions {
   readonly maxPerSide?: number;
   /** Fixed bandwidth σ instead of the median heuristic. */
   readonly bandwidth?: number;
+  /** Progress: pairs of the distance matrix done (phase 'distances'), then permutations done (phase 'permutations'). */
+  readonly onProgress?: (done: number, total: number, phase: 'distances' | 'permutations') => void;
 }
 
 function pickRows(x: Float32Array, dim: number, max: number, rng: Rng): Float32Array {
@@ -219,6 +221,8 @@ export function mmdTest(ref: Float32Array, cur: Float32Array, dim: number, rng: 
   Z.set(Y, X.length);
   const D = new Float64Array(N * N);
   const pairs = new Float64Array((N * (N - 1)) / 2);
+  const onProgress = opts.onProgress;
+  onProgress?.(0, pairs.length, 'distances');
   let p = 0;
   for (let i = 0; i < N; i++) {
     const a = i * dim;
@@ -232,6 +236,7 @@ export function mmdTest(ref: Float32Array, cur: Float32Array, dim: number, rng: 
       D[i * N + j] = s;
       pairs[p++] = s;
     }
+    onProgress?.(p, pairs.length, 'distances');
   }
   let sigma2: number;
   if (opts.bandwidth !== undefined) sigma2 = opts.bandwidth * opts.bandwidth;
@@ -269,10 +274,12 @@ export function mmdTest(ref: Float32Array, cur: Float32Array, dim: number, rng: 
   const observed = stat();
   let atLeast = 0;
   const prng = rng.fork('mmd:permutations');
+  if (permutations > 0) onProgress?.(0, permutations, 'permutations');
   for (let t = 0; t < permutations; t++) {
     const perm = prng.permutation(N);
     for (let i = 0; i < N; i++) group[perm[i]!] = i < nx ? 0 : 1;
     if (stat() >= observed) atLeast++;
+    onProgress?.(t + 1, permutations, 'permutations');
   }
   return {
     units: 'raw',

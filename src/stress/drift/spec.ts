@@ -88,12 +88,13 @@ export function describeSpec(spec: DriftSpec): string {
  * (`prior`, `subpopulation` resample) return the source item of each output item in `indices`;
  * `subpopulation` in reweight mode returns per-item `weights`. `immutable` (column indices of
  * tabular data) restricts value-changing shifts to the other features (see `immutable.ts`).
+ * `onProgress` counts images done (corruptions; shifts are quick).
  */
-export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng, opts: { readonly immutable?: readonly number[] } = {}): DriftResult {
+export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng, opts: { readonly immutable?: readonly number[]; onProgress?: (done: number, total: number) => void } = {}): DriftResult {
   if ('corruption' in spec) {
     const c = getCorruption(spec.corruption);
     const shape = imageBatchShape(ds);
-    const x = c.apply(ds.x, shape, spec.severity, rng);
+    const x = c.apply(ds.x, shape, spec.severity, rng, opts.onProgress);
     return { dataset: withInputs(ds, x), description: `${c.name} at severity ${spec.severity}` };
   }
   // Immutable features (column indices, from the data declaration) are left alone by value-changing shifts.

@@ -35,6 +35,8 @@ export interface Corruption {
   /**
    * Corrupts a batch `[n, C, H, W]` of values in [0, 1]. Returns a NEW array (the input is never
    * mutated), finite and clipped to [0, 1]. Throws UsageError for a bad shape or severity.
+   * `onProgress(done, total)` counts images done (per-image corruptions; the elementwise noises
+   * are quick and report only the end).
    */
-  apply(x: Float32Array, shape: BatchShape, severity: Severity, rng: Rng): Float32Array;
+  apply(x: Float32Array, shape: BatchShape, severity: Severity, rng: Rng, onProgress?: (done: number, total: number) => void): Float32Array;
 }

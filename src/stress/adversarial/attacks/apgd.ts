@@ -96,6 +96,7 @@ export async function apgdBatch(run: AttackRun, b: PackedBatch, o: ApgdOptions):
   let checkpoint = interval;
 
   for (let it = 0; it < N && open > 0; it++) {
+    run.iterationDone(it, N);
     dir.set(grad);
     hooks.direction(b, dir);
     const a = it === 0 ? 1 : MOMENTUM;

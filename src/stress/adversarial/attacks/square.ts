@@ -97,6 +97,7 @@ export async function squareBatch(run: AttackRun, b: PackedBatch, o: SquareOptio
   const xNew = new Float32Array(n * per);
   const delta = new Float64Array(per);
   for (let it = 1; it < o.queries; it++) {
+    run.iterationDone(it, o.queries);
     const rows: number[] = [];
     for (let r = 0; r < n; r++) if (!success[r]) rows.push(r);
     if (rows.length === 0) break;
