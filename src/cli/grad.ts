@@ -61,7 +61,8 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const wrt = values.wrt ?? 'input';
   if (wrt !== 'input' && wrt !== 'params') throw new UsageError(`'--wrt' must be one of input, params, got '${wrt}'`);
   if (wrt === 'input' && values['train-mode']) throw new UsageError(`'--train-mode' needs '--wrt params'`);
-  if (typeof values.model === 'string' && path.resolve(out) === path.resolve(values.model)) throw new UsageError(`'--out' is the model file '${values.model}'; refusing to overwrite it`);
+  // One output guard for both gradients: --out may not be (or link to) the model or the data.
+  guardOutputs('grad', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   if (wrt === 'params') {
     if (values.loss && values.loss !== 'ce') throw new UsageError(`'--wrt params' uses the cross-entropy loss; '--loss ${values.loss}' is for input gradients`);
     const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
@@ -78,7 +79,6 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const loss = (values.loss ?? 'ce') as LossKind;
   if (!LOSS_KINDS.includes(loss)) throw new UsageError(`'--loss' must be one of ${LOSS_KINDS.join(', ')}, got '${values.loss}'`);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  guardOutputs('grad', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
   const model = await openModel(values, values.threads);
