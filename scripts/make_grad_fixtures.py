@@ -1,4 +1,4 @@
-"""Make the autodiff fixtures: tiny PyTorch models as ONNX, with their autograd input gradients.
+"""Make the autodiff fixtures: tiny PyTorch models as ONNX, with their autograd input and weight gradients.
 
 For each model NAME this writes, under test/fixtures/autodiff/:
 
@@ -10,6 +10,11 @@ For each model NAME this writes, under test/fixtures/autodiff/:
               grad    float32  d(sum_i cross_entropy(logits_i, y_i)) / dx, by torch autograd in
                                float64 (model and x cast to double), then cast to float32
               loss    float64  scalar, that summed cross-entropy (float64 model)
+
+  NAME.wgrad.npz  infer.INIT / train.INIT  float32  d(summed cross-entropy)/d(initializer INIT)
+              for every initializer that is a parameter, eval mode and train mode (float64
+              autograd); running.INIT the BatchNorm running stats after the train-mode pass;
+              loss_infer, loss_train
 
 and README.md listing the models, their opsets and the ONNX op types each contains.
 
@@ -34,6 +39,7 @@ import warnings
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -361,6 +367,60 @@ def input_gradient(model, x, y):
     return float(loss.item()), xd.grad.numpy().astype(np.float32)
 
 
+def initializer_params(model, proto):
+    """Each float initializer of the export -> (torch parameter name, transposed?), matched by value:
+    torch names most initializers after their parameter, but exports a Linear on 3-D input as
+    MatMul with the transposed weight under a generated name (`onnx::MatMul_N`)."""
+    params = dict(model.named_parameters())
+    out = {}
+    for t in proto.graph.initializer:
+        if t.data_type != onnx.TensorProto.FLOAT:
+            continue
+        value = onnx.numpy_helper.to_array(t)
+        hits = []
+        for pname, p in params.items():
+            pv = p.detach().numpy()
+            if pv.shape == value.shape and np.array_equal(pv, value):
+                hits.append((pname, False))
+            elif pv.ndim == 2 and pv.T.shape == value.shape and np.array_equal(pv.T, value):
+                hits.append((pname, True))
+        if len(hits) > 1:
+            raise AssertionError(f'initializer {t.name} matches several parameters: {hits}')
+        if hits:
+            out[t.name] = hits[0]
+    missing = set(params) - {h[0] for h in out.values()}
+    if missing:
+        raise AssertionError(f'parameters without an initializer: {sorted(missing)}')
+    return out
+
+
+def weight_gradients(model, x, y, proto, train):
+    """d(sum_i CE_i)/d(initializer) for every initializer that is a parameter, by torch autograd in
+    float64, keyed by initializer name (transposed back for `onnx::MatMul_N` weights); in train
+    mode also the running mean/var of every BatchNorm after that one train-mode forward pass, keyed
+    by the running-stat initializer names."""
+    mapping = initializer_params(model, proto)
+    md = copy.deepcopy(model).double()
+    md.train(train)
+    loss = F.cross_entropy(md(torch.from_numpy(x).double()), torch.from_numpy(y), reduction='sum')
+    loss.backward()
+    params = dict(md.named_parameters())
+    grads = {}
+    for init, (pname, transposed) in mapping.items():
+        g = params[pname].grad.numpy()
+        grads[init] = (g.T if transposed else g).astype(np.float32)
+    running = {}
+    if train:
+        buffers = dict(md.named_buffers())
+        init_names = {t.name for t in proto.graph.initializer}
+        for bname, buf in buffers.items():
+            if bname.endswith('running_mean') or bname.endswith('running_var'):
+                if bname not in init_names:
+                    raise AssertionError(f'BatchNorm buffer {bname} is not an initializer of the export')
+                running[bname] = buf.numpy().astype(np.float32)
+    return float(loss.item()), grads, running
+
+
 def export(model, x, path, opset):
     torch.onnx.export(model, torch.from_numpy(x), path, opset_version=opset,
                       input_names=['input'], output_names=['logits'],
@@ -474,6 +534,17 @@ def main():
         if size > MAX_ONNX_BYTES:
             raise AssertionError(f'{name}.onnx is {size} bytes (> {MAX_ONNX_BYTES})')
         np.savez_compressed(npz_path, x=x, y=y, logits=logits, grad=grad, loss=np.float64(loss))
+        loss_infer, g_infer, _ = weight_gradients(model, x, y, proto, train=False)
+        loss_train, g_train, running = weight_gradients(model, x, y, proto, train=True)
+        wgrad_path = os.path.join(OUT_DIR, f'{name}.wgrad.npz')
+        arrays = {f'infer.{k}': v for k, v in g_infer.items()}
+        arrays.update({f'train.{k}': v for k, v in g_train.items()})
+        arrays.update({f'running.{k}': v for k, v in running.items()})
+        arrays['loss_infer'] = np.float64(loss_infer)
+        arrays['loss_train'] = np.float64(loss_train)
+        np.savez_compressed(wgrad_path, **arrays)
+        print(f'  weight gradients: {len(g_infer)} parameters, train-mode loss {loss_train:.6f}, '
+              f'{len(running)} running stats, {os.path.getsize(wgrad_path)} bytes')
         ort_check = check_with_ort(onnx_path, x, logits)
         ops = op_types(proto)
         rows.append((name, opset, ops, size, x.shape, ort_check))
@@ -514,6 +585,19 @@ def write_readme(rows):
         '',
         'Note `logits` come from the float32 model and `loss`/`grad` from the float64 copy; compare',
         'gradients with a relative tolerance (the engine runs in float32).',
+        '',
+        'Each `NAME.wgrad.npz` holds the weight gradients, by torch autograd on a float64 copy:',
+        '',
+        '| key | dtype | meaning |',
+        '| --- | --- | --- |',
+        '| `infer.INIT` | float32 | d(summed cross-entropy on `x`, `y`) / d(initializer INIT), eval mode, one per '
+        'initializer that is a PyTorch parameter (matched by value; `onnx::MatMul_N` initializers hold a '
+        'transposed Linear weight, and their gradient is transposed the same way) |',
+        '| `train.INIT` | float32 | the same in train mode (`model.train()`: BatchNorm on the batch\'s '
+        'statistics; no model here has Dropout) |',
+        '| `running.INIT` | float32 | train mode: each BatchNorm running mean/var after that one forward '
+        'pass (PyTorch momentum 0.1, unbiased batch variance), keyed by the running-stat initializer |',
+        '| `loss_infer`, `loss_train` | float64 | the summed cross-entropy in each mode |',
         '',
         'BatchNorm is exported as `BatchNormalization` nodes (TrainingMode.PRESERVE on an eval-mode',
         'model, so torch does not fold BN into the preceding Conv); its running statistics come from a',

@@ -29,6 +29,8 @@ export interface UnsupportedOp {
   nodeName: string;
   /** Why: 'no gradient rule' for an op without a rule, else the limit the node's rule met. */
   reason?: string;
+  /** The node input (a weight, an exponent) that needs a gradient the rule does not give, if one does. */
+  input?: string;
 }
 
 /** The reason given for an op that has no vector–Jacobian rule at all. */
@@ -44,9 +46,13 @@ export class UnsupportedOpError extends GauntletError {
   readonly ops: readonly (UnsupportedOp & { reason: string })[];
   /** A limit of the whole model rather than of a node (e.g. its opset), else null. */
   readonly modelReason: string | null;
-  constructor(ops: readonly UnsupportedOp[], modelReason: string | null = null) {
+  /**
+   * `remedy` replaces the default advice (black-box methods) where it does not fit, e.g. the
+   * training graph's "freeze the parameters behind it".
+   */
+  constructor(ops: readonly UnsupportedOp[], modelReason: string | null = null, remedy?: string) {
     const withReasons = ops.map((o) => ({ ...o, reason: o.reason ?? NO_GRADIENT_RULE }));
-    super(`${UnsupportedOpError.describe(withReasons, modelReason)}; only black-box (score-based) methods can run on this model (for attacks: --attack square)`);
+    super(`${UnsupportedOpError.describe(withReasons, modelReason)}; ${remedy ?? 'only black-box (score-based) methods can run on this model (for attacks: --attack square)'}`);
     this.ops = withReasons;
     this.modelReason = modelReason;
   }
@@ -56,12 +62,14 @@ export class UnsupportedOpError extends GauntletError {
     return UnsupportedOpError.describe(this.ops, this.modelReason);
   }
 
-  private static describe(ops: readonly { opType: string; nodeName: string; reason: string }[], modelReason: string | null): string {
+  private static describe(ops: readonly { opType: string; nodeName: string; input?: string; reason: string }[], modelReason: string | null): string {
     const parts: string[] = [];
     if (modelReason) parts.push(`no gradients for this model: ${modelReason}`);
     if (ops.length > 0) {
       const types = [...new Set(ops.map((o) => o.opType))].sort();
-      const nodes = ops.map((o) => `${o.opType} (${o.nodeName || 'unnamed'})${o.reason === NO_GRADIENT_RULE ? '' : ` [${o.reason}]`}`).join(', ');
+      const nodes = ops
+        .map((o) => `${o.opType} (${o.nodeName || 'unnamed'}${o.input ? `, input '${o.input}'` : ''})${o.reason === NO_GRADIENT_RULE ? '' : ` [${o.reason}]`}`)
+        .join(', ');
       parts.push(`no gradient rule for op${types.length > 1 ? 's' : ''} ${types.join(', ')} at node${ops.length > 1 ? 's' : ''} ${nodes}`);
     }
     return parts.join('; ');

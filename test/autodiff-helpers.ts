@@ -104,13 +104,14 @@ export async function gradOfSumWithGraph(model: ModelP, feeds: Record<string, Fe
  * a reason matching `reason`, and its message names the op, the node, the reason and the
  * black-box alternative.
  */
-export function unsupportedNode(opType: string, nodeName: string, reason: RegExp): (e: unknown) => true {
+export function unsupportedNode(opType: string, nodeName: string, reason: RegExp, input?: string): (e: unknown) => true {
   return (e) => {
     assert.ok(e instanceof UnsupportedOpError, `expected an UnsupportedOpError, got ${String(e)}`);
-    assert.deepEqual(e.ops.map((o) => [o.opType, o.nodeName]), [[opType, nodeName]]);
+    assert.deepEqual(e.ops.map((o) => [o.opType, o.nodeName, o.input]), [[opType, nodeName, input]]);
     assert.match(e.ops[0]!.reason, reason);
     assert.equal(e.exitCode, 2);
-    assert.ok(e.message.startsWith(`no gradient rule for op ${opType} at node ${opType} (${nodeName}) [${e.ops[0]!.reason}]; `), e.message);
+    const at = `${nodeName}${input === undefined ? '' : `, input '${input}'`}`;
+    assert.ok(e.message.startsWith(`no gradient rule for op ${opType} at node ${opType} (${at}) [${e.ops[0]!.reason}]; `), e.message);
     assert.match(e.message, /--attack square/);
     return true;
   };

@@ -297,10 +297,10 @@ test('Pow: broadcast constant exponent [4] and exponent [2,3,4] against X [4], f
   await check({ op: 'Pow', nodes: [node('Pow', ['x', 'p'], ['y'])], inputs: [X([4], { lo: 0.2, hi: 2 }), { name: 'p', shape: [2, 3, 4], lo: -2, hi: 3 }], wrt: ['x'] });
 });
 
-test('Pow: an exponent on the differentiated path is an UnsupportedOpError naming the node', async () => {
+test('Pow: an exponent on the differentiated path is an UnsupportedOpError naming the node and input', async () => {
   const model = modelOf({ op: 'Pow', nodes: [node('Pow', ['x', 'x'], ['y'])], inputs: [X([2, 2])] });
   const feeds = { x: { data: new Float64Array([0.5, 1, 1.5, 2]), dims: [2, 2] } };
-  await assert.rejects(gradcheck(model, feeds, ['x'], new Rng(1)), unsupportedNode('Pow', 'y', /^a data-dependent exponent \('x' depends on the differentiated input\)/));
+  await assert.rejects(gradcheck(model, feeds, ['x'], new Rng(1)), unsupportedNode('Pow', 'y', /^a data-dependent exponent \('x' depends on the differentiated input\)/, 'x'));
 });
 
 // ─── Softmax / LogSoftmax ─────────────────────────────────────────────────────────────────────

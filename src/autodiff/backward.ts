@@ -12,7 +12,10 @@ export interface BackwardRequest {
   probe: ProbeResult;
   b: GraphBuilder;
   opset: number;
-  /** The values to differentiate with respect to (graph inputs, usually one). */
+  /**
+   * The values to differentiate with respect to: graph inputs (the data input, or parameters fed
+   * as inputs by the training graph) or initializers (weights, differentiated in place).
+   */
   wrt: readonly string[];
   /** Seed gradients: value name → name of the value holding d(loss)/d(value). */
   seeds: ReadonlyMap<string, string>;
@@ -25,6 +28,8 @@ const SHAPE_ONLY = new Set(['Shape', 'Size', 'Constant', 'ConstantOfShape', 'Ran
 const TYPE_AGNOSTIC = new Set(['Cast', 'Identity', 'Dropout', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose']);
 /** Ops whose outputs are random: never static. */
 const RANDOM = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+/** The reason for an input that needs a gradient its node's rule does not give (never a silent zero). */
+const NO_INPUT_GRADIENT = 'its rule gives no gradient with respect to this input';
 
 /**
  * Appends to `b` the backward pass of `graph` from the seeds to `wrt`, one vector–Jacobian rule per
@@ -102,6 +107,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const gy = node.output.map((o) => (onPath(o) ? total(o) : null));
     if (gy.every((g) => g === null)) continue;
     const needs = node.input.map((v) => onPath(v));
+    let bypassed = false;
     const ctx: GradContext = {
       node,
       b,
@@ -113,6 +119,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       producer: (v) => producers.get(v),
       consumers: (v) => consumerCount.get(v) ?? 0,
       bypass: (chain, g) => {
+        bypassed = true;
         for (const skip of chain) {
           if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
           skipped.add(skip);
@@ -146,6 +153,14 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
         if (!(err instanceof UnsupportedOpError)) throw err;
         unsupported.push(...err.ops);
       }
+    }
+    // A rule that returns nothing for an input that needs a gradient has no rule for it: an
+    // error naming the op, node and input, never a silent zero.
+    if (grads) {
+      const given = grads;
+      const unmet = node.input.flatMap((v, k) => (needs[k] && !given[k] && !(bypassed && k === 0) ? [k] : []));
+      for (const k of unmet) unsupported.push({ opType: node.op_type, nodeName: node.name ?? '', input: node.input[k]!, reason: NO_INPUT_GRADIENT });
+      if (unmet.length > 0) grads = node.input.map((v, k) => given[k] ?? (unmet.includes(k) ? e.zeros(ctx.shape(v), floatType) : null));
     }
     // A node the walk cannot differentiate gets a stand-in gradient, so that the walk goes on and
     // names what else it cannot differentiate upstream; that graph is never used (it throws below).

@@ -49,12 +49,16 @@ export interface GradContext {
 export type Rule = (ctx: GradContext) => (string | null)[];
 
 /**
+/**
  * Throws the UnsupportedOpError for a node whose rule does not cover what the node asks for (an
  * attribute, a geometry, a data-dependent input), naming the node and `reason`. The walk gathers
  * these from every node and throws them together; callers with a black-box fallback catch them.
+ * With `input` (an index into the node's inputs), the error also names that input: one that needs
+ * a gradient the rule has no rule for (a data-dependent exponent, a BatchNorm running statistic).
  */
-export function unsupported(node: NodeP, reason: string): never {
-  throw new UnsupportedOpError([{ opType: node.op_type, nodeName: node.name ?? '', reason }]);
+export function unsupported(node: NodeP, reason: string, input?: number): never {
+  const named = input === undefined ? {} : { input: node.input[input] || `#${input}` };
+  throw new UnsupportedOpError([{ opType: node.op_type, nodeName: node.name ?? '', ...named, reason }]);
 }
 
 /** Emit helpers that pick the right form for the model's opset (attributes before 13/18, inputs after). */

@@ -1,4 +1,4 @@
-import { unsupported, type Emit, type Rule } from '../context.js';
+import type { Emit, Rule } from '../context.js';
 import { attrInt, attrInts } from '../../onnx/graph.js';
 import { outputPadding, resolveWindow, type Window } from '../spatial.js';
 import type { GraphBuilder } from '../../onnx/builder.js';
@@ -10,12 +10,12 @@ import type { GraphBuilder } from '../../onnx/builder.js';
  * 1 and a constant W it is emitted as a plain Conv with pre-flipped, channel-swapped weights, which
  * keeps ORT on its fastest kernels; otherwise as a ConvTranspose with the forward's pads and an
  * output_padding that restores X's exact size. A stride-1 2-D conv with 1–4 input channels (an
- * image stem) gets its dX as a polyphase strided Conv (see `polyphaseDx`). Gradients with
- * respect to a computed W are not supported (weights are initializers in deployed models).
+ * image stem) gets its dX as a polyphase strided Conv (see `polyphaseDx`). The flipped and
+ * polyphase weights are precomputed only for a constant W; a W that is trained (a graph input of
+ * the training graph) gets the ConvTranspose. dW is one Conv of X with gy (`convWeightGrad`).
  */
 export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatType }) => {
   const [x, w] = node.input as [string, string, string?];
-  if (needs[1]) unsupported(node, 'a gradient with respect to a computed weight is not supported');
   const xs = shape(x);
   const ws = shape(w);
   const ys = shape(node.output[0]!);
@@ -24,6 +24,7 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), kernel);
   const r = kernel.length;
   const grads: (string | null)[] = [null, null, null];
+  if (needs[1]) grads[1] = convWeightGrad(e, x, xs, gy[0]!, ys, win, group);
   if (needs[2]) grads[2] = e.reduceSum(gy[0]!, [0, ...Array.from({ length: r }, (_, i) => i + 2)], false);
   if (!needs[0]) return grads;
 
@@ -108,4 +109,29 @@ function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Fl
   }
   const phases = e.op('Conv', [gy, b.tensor('conv_wpoly', [f * f * c, m, ph, pw], wp)], { kernel_shape: [ph, pw], strides: [f, f], pads }, 'conv_dx_poly');
   return e.op('DepthToSpace', [phases], { blocksize: f, mode: 'DCR' }, 'conv_dx');
+}
+
+/**
+ * dW of a convolution Y = X ⋆ W (X [N, C, S…], gy [N, M, So…], W [M, C/group, k…]) as one Conv:
+ * dW[m, c, k] = Σ_n Σ_q gy[n, m, q] · X_pad[n, g·C/group + c, q·s + k·d]. That is a convolution
+ * with the batch axis as channels: X read as [C/group, group·N, S…] (batch c, channel (g, n)),
+ * gy as the kernel [M, N, So…], group `group`, stride = the forward's dilation, dilation = the
+ * forward's stride and the forward's pads. The result [C/group, M, k'…] is cropped to k (rows
+ * that no window reached in floor mode) and transposed to [M, C/group, k…]. ConvTranspose's dW
+ * is this with the roles of X and Y exchanged.
+ */
+export function convWeightGrad(e: Emit, x: string, xs: readonly number[], g: string, gs: readonly number[], win: Window, group: number): string {
+  const r = xs.length - 2;
+  const [n, c] = xs as [number, number];
+  const cg = c / group;
+  const sp = xs.slice(2);
+  const rest = Array.from({ length: r }, (_, i) => i + 2);
+  const xt = group === 1 ? e.transpose(x, [1, 0, ...rest]) : e.reshape(e.transpose(e.reshape(x, [n, group, cg, ...sp]), [2, 1, 0, ...rest.map((a) => a + 1)]), [cg, group * n, ...sp]);
+  const gt = e.transpose(g, [1, 0, ...rest]);
+  const gsp = gs.slice(2);
+  let dw = e.op('Conv', [xt, gt], { group, kernel_shape: gsp, strides: win.dilations, dilations: win.strides, pads: win.pads }, 'conv_dw');
+  const got = sp.map((h, i) => Math.floor((h + win.pads[i]! + win.pads[i + r]! - win.strides[i]! * (gsp[i]! - 1) - 1) / win.dilations[i]!) + 1);
+  const over = got.flatMap((k, i) => (k > win.kernel[i]! ? [i + 2] : []));
+  if (over.length > 0) dw = e.slice(dw, over.map(() => 0), over.map((a) => win.kernel[a - 2]!), over);
+  return e.transpose(dw, [1, 0, ...rest]);
 }

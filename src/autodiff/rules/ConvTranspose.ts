@@ -1,5 +1,6 @@
 import { unsupported, type Rule } from '../context.js';
 import { attrInt, attrInts, attrString } from '../../onnx/graph.js';
+import { convWeightGrad } from './Conv.js';
 
 /**
  * ConvTranspose: Y = Xᵀ⋆W + B (1-/2-D; strides, pads, auto_pad, output_padding, output_shape,
@@ -8,11 +9,11 @@ import { attrInt, attrInts, attrString } from '../../onnx/graph.js';
  * group and the forward's pads. With output_shape or SAME auto_pad the pads are derived as ONNX
  * (and ONNX Runtime) do: total = s·(in−1) + output_padding + (k−1)·d + 1 − out, split with the
  * extra one at the end for SAME_UPPER and at the start otherwise. dB = Σ gy over batch and
- * spatial axes. A computed W (gradient with respect to weights) is not supported.
+ * spatial axes. dW: ConvTranspose is the adjoint of the Conv from Y to X with the same W, so
+ * its dW is that Conv's weight gradient with gy as the input and X as the output gradient.
  */
 export const ConvTranspose: Rule = ({ node, e, gy, needs, shape }) => {
   const [x, w] = node.input as [string, string, string?];
-  if (needs[1]) unsupported(node, 'a gradient with respect to a computed weight is not supported');
   const xs = shape(x);
   const ys = shape(node.output[0]!);
   const inS = xs.slice(2);
@@ -31,11 +32,13 @@ export const ConvTranspose: Rule = ({ node, e, gy, needs, shape }) => {
     pads = [...head, ...total.map((t, a) => t - head[a]!)];
   }
   const grads: (string | null)[] = [null, null, null];
+  const group = attrInt(node, 'group', 1);
+  if ((needs[0] || needs[1]) && pads.some((p) => p < 0)) unsupported(node, 'output_shape larger than the unpadded output (negative pads) is not supported');
+  if (needs[1]) grads[1] = convWeightGrad(e, gy[0]!, ys, x, xs, { kernel, strides, dilations, pads }, group);
   if (needs[2]) grads[2] = e.reduceSum(gy[0]!, [0, ...outS.map((_, a) => a + 2)], false);
   if (!needs[0]) return grads;
-  if (pads.some((p) => p < 0)) unsupported(node, 'output_shape larger than the unpadded output (negative pads) is not supported');
   const convPads = pads;
-  let dx = e.op('Conv', [gy[0]!, w], { group: attrInt(node, 'group', 1), kernel_shape: kernel, strides, dilations, pads: convPads }, 'convt_dx');
+  let dx = e.op('Conv', [gy[0]!, w], { group, kernel_shape: kernel, strides, dilations, pads: convPads }, 'convt_dx');
   // Conv yields ⌊(out + pads − (k−1)·d − 1) / s⌋ + 1 positions: in, unless output_padding ≥ stride.
   const got = outS.map((o, a) => Math.floor((o + convPads[a]! + convPads[a + r]! - (kernel[a]! - 1) * dilations[a]! - 1) / strides[a]!) + 1);
   const over = inS.flatMap((n, a) => (got[a]! > n ? [a + 2] : []));

@@ -1,4 +1,6 @@
-import { unsupported, type Rule } from '../context.js';
+import type { Emit, Rule } from '../context.js';
+import type { GraphBuilder } from '../../onnx/builder.js';
+import { DataType } from '../../onnx/proto.js';
 import { attrInt } from '../../onnx/graph.js';
 
 /**
@@ -7,8 +9,9 @@ import { attrInt } from '../../onnx/graph.js';
  *
  * dX scatter-adds gy back. Without a scatter op: a run of consecutive indices (a single index
  * included) is a zero Pad of gy; any other index set is a MatMul with a constant one-hot matrix
- * M[k, j] = [idx[k] = j], which sums duplicate indices exactly. Indices computed from the data have
- * no rule (the walk would need a data-dependent scatter): that throws, naming the node.
+ * M[k, j] = [idx[k] = j], which sums duplicate indices exactly. Indices that come with the data
+ * (token ids into an embedding table) build that one-hot matrix in the graph instead,
+ * so the table's gradient is the same MatMul (`tableGrad`).
  */
 export const Gather: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatType }) => {
   if (!needs[0]) return [null, null];
@@ -17,10 +20,8 @@ export const Gather: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatTy
   const a = attrInt(node, 'axis', 0);
   const axis = a < 0 ? a + xs.length : a;
   const raw = staticInts(ind);
-  if (!raw) {
-    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter');
-  }
   const d = xs[axis]!;
+  if (!raw) return [tableGrad(e, b, gy[0]!, ind, shape(ind), xs, axis), null];
   const idx = raw.map((i) => (i < 0 ? i + d : i));
   const n = idx.length;
   if (n === 0) return [e.zeros(xs, floatType), null];
@@ -42,3 +43,21 @@ export const Gather: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatTy
   const mt = b.tensor('gather_onehot', [d, n], oneHot);
   return [e.reshape(e.op('MatMul', [mt, e.reshape(gy[0]!, [pre, n, post])], {}, 'gather_grad'), xs), null];
 };
+
+/**
+ * dX of a Gather whose indices are computed in the graph: M = OneHot(idx) [n, d] (negative indices
+ * wrapped first; built with Equal), dX = M-weighted sum of gy's rows, one MatMul; duplicates sum exactly.
+ */
+function tableGrad(e: Emit, b: GraphBuilder, g: string, ind: string, is: readonly number[], xs: readonly number[], axis: number): string {
+  const d = xs[axis]!;
+  const n = is.reduce((p, v) => p * v, 1);
+  const pre = xs.slice(0, axis).reduce((p, v) => p * v, 1);
+  const post = xs.slice(axis + 1).reduce((p, v) => p * v, 1);
+  const i64 = e.reshape(e.op('Cast', [ind], { to: DataType.INT64 }), [n]);
+  const wrapped = e.op('Where', [e.op('Less', [i64, b.constI64([0], [])]), e.op('Add', [i64, b.constI64([d], [])]), i64]);
+  // Equal against 0…d−1 rather than OneHot, which ONNX Runtime has no double kernel for.
+  const range = b.constI64(Array.from({ length: d }, (_, j) => j), [1, d], 'gather_range');
+  const oneHot = e.castFloat(e.op('Equal', [e.unsqueeze(wrapped, [1]), range]), b.floatType);
+  if (post === 1) return e.reshape(e.op('MatMul', [e.reshape(g, [pre, n]), oneHot], {}, 'gather_grad'), xs);
+  return e.reshape(e.op('MatMul', [e.transpose(oneHot, [1, 0]), e.reshape(g, [pre, n, post])], {}, 'gather_grad'), xs);
+}

@@ -5,7 +5,7 @@ import { attrInt } from '../../onnx/graph.js';
  * GatherElements along `axis` with static indices (at most 64, as the probe records them):
  * Y[p] = X[p with p_axis replaced by idx[p]]. dX = gyᵀ·M with a constant one-hot matrix
  * M[p, q] = [Y[p] reads X[q]] over flattened positions, which sums duplicates exactly.
- * Data-dependent indices throw, naming the node.
+ * Data-dependent indices (or more than 64) have no rule: an UnsupportedOpError naming the node.
  */
 export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts, floatType }) => {
   if (!needs[0]) return [null, null];
@@ -16,7 +16,7 @@ export const GatherElements: Rule = ({ node, e, b, gy, needs, shape, staticInts,
   const axis = a < 0 ? a + xs.length : a;
   const idx = staticInts(ind);
   if (!idx) {
-    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter');
+    unsupported(node, 'its indices are data-dependent (or hold more than 64 values), so the gradient with respect to its data would need a data-dependent scatter', 0);
   }
   const outN = idx.length;
   const dataN = xs.reduce((p, v) => p * v, 1);

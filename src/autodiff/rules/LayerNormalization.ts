@@ -42,7 +42,8 @@ export const LayerNormalization: Rule = ({ node, e, b, gy, needs, shape }) => {
     if (gInv) parts.push(e.op('Mul', [e.op('Mul', [gInv, e.op('Mul', [r, r])]), e.op('Mul', [xhat, b.scalarF(-1 / n)])]));
     out[0] = parts.length === 0 ? null : parts.length === 1 ? parts[0]! : e.op('Sum', parts, {}, 'layernorm_grad');
   }
-  if (needs[1] && gY) out[1] = e.unbroadcast(e.op('Mul', [gY, xhat]), xs, shape(scale));
-  if (needs[2] && gY && bias) out[2] = e.unbroadcast(gY, xs, shape(bias));
+  const floatType = b.floatType;
+  if (needs[1]) out[1] = gY ? e.unbroadcast(e.op('Mul', [gY, xhat]), xs, shape(scale)) : e.zeros(shape(scale), floatType);
+  if (needs[2] && bias) out[2] = gY ? e.unbroadcast(gY, xs, shape(bias)) : e.zeros(shape(bias), floatType);
   return out;
 };
