@@ -5,10 +5,15 @@ import { fileURLToPath } from 'node:url';
 /** The package root (this file compiles to dist/src/defaults.js). */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The embedded default: a small CNN trained on Fashion-MNIST and a stratified 2,000-image test slice. */
+/**
+ * The embedded default: a small CNN trained on Fashion-MNIST, a stratified 2,000-image test slice,
+ * and a stratified 10,000-image training slice (uint8, `scripts/make_train_slice.py`) that
+ * `gauntlet train` uses when given no --data.
+ */
 export const defaultAssets = {
   model: path.join(packageRoot, 'assets', 'default', 'model.onnx'),
   data: path.join(packageRoot, 'assets', 'default', 'fashion-mnist-test-2000.npz'),
+  trainData: path.join(packageRoot, 'assets', 'default', 'fashion-mnist-train-10k.npz'),
   meta: path.join(packageRoot, 'assets', 'default', 'meta.json'),
 };
 

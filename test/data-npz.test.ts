@@ -167,7 +167,7 @@ test('bad contents are DataErrors named for what is wrong', async () => {
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<i8', shape: [3], data: [0n, 1n, 1n] } })), /bad\.npz: x has 2 items but y has 3 labels/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f4', shape: [2, 1], data: [1, NaN] } })), /bad\.npz: input of item 1 has a non-finite value \(NaN\)/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f8', shape: [2, 1], data: [1, 1e300] } })), /bad\.npz: x value 1e\+300 at index 1 does not fit float32/);
-  await rejectsWith(loadNpz(npz({ x: { dtype: '|u1', shape: [2, 1], data: [1, 255] } })), /bad\.npz: x has dtype \|u1; expected float32 or float64/);
+  await rejectsWith(loadNpz(npz({ x: { dtype: '<i2', shape: [2, 1], data: [1, 255] } })), /bad\.npz: x has dtype <i2; expected float32, float64 or uint8/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f4', shape: [2], data: [1, 2] } })), /bad\.npz: x has shape \(2,\); expected \[N, \.\.\.item shape\]/);
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<f4', shape: [2], data: [0, 1] } })), /bad\.npz: y has dtype <f4; labels must be integers/);
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<i8', shape: [2], data: [0n, 2n ** 40n] } })), /bad\.npz: y value 1099511627776 at index 1 does not fit int32/);
@@ -179,4 +179,13 @@ test('bad contents are DataErrors named for what is wrong', async () => {
     /bad\.npz: label 2 of item 1 is out of range for 2 class names/,
   );
   await rejectsWith(loadNpz(npz({ x: x2, class_names: { dtype: '<i4', shape: [2], data: [0, 1] } })), /class_names must be a 1-D string array/);
+});
+
+test('uint8 x is read as 8-bit images scaled to [0, 1] (v / 255 in float32, as torchvision ToTensor)', async () => {
+  const ds = await loadNpz(npz({ x: { dtype: '|u1', shape: [2, 3], data: [0, 1, 128, 200, 254, 255] }, y: { dtype: '|u1', shape: [2], data: [1, 0] } }));
+  assert.deepEqual(ds.itemShape, [3]);
+  assert.ok(ds.x instanceof Float32Array);
+  assert.deepEqual(Array.from(ds.x), [0, 1, 128, 200, 254, 255].map((v) => Math.fround(v / 255)));
+  assert.equal(ds.x[5], 1);
+  assert.deepEqual(Array.from(ds.labels!), [1, 0]);
 });

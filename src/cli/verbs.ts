@@ -16,6 +16,7 @@ import { calibrateVerb, help as calibrateHelp } from './calibrate.js';
 import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
 import { streamVerb, help as streamHelp } from './stream.js';
+import { trainVerb, help as trainHelp } from './train.js';
 
 export interface Verb {
   summary: string;
@@ -42,5 +43,6 @@ export const verbs: Record<string, Verb> = {
   calibrate: { summary: 'temperature scaling fitted on held-out data, written as a new ONNX model', help: calibrateHelp, main: calibrateVerb },
   conformal: { summary: 'split conformal prediction sets: coverage and set size on clean and stressed data', help: conformalHelp, main: conformalVerb },
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
+  train: { summary: 'train a model\'s weights (SGD/AdamW, schedules, train-mode BatchNorm) with ONNX Runtime; epoch checkpoints, --resume', help: trainHelp, main: trainVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
 };

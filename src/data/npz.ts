@@ -4,8 +4,9 @@
  *
  * Keys Gauntlet interprets:
  * - `x` (required): inputs `[N, ...itemShape]` in the data domain, float32 (float64 is accepted
- *   and converted, checking every value fits float32). Integer inputs are refused rather than
- *   guessed at: scale them yourself (`x.astype('float32') / 255` for 8-bit images).
+ *   and converted, checking every value fits float32). uint8 `x` is read as 8-bit images and
+ *   scaled to [0, 1] (`v / 255`, as torchvision's ToTensor does), so image slices can ship a
+ *   quarter the size. Other integer inputs are refused rather than guessed at.
  * - `y`: integer labels `[N]` (any integer dtype whose values fit int32). Absent → unlabelled.
  * - `ids`: one string or integer id per item, unique.
  * - `class_names`: string array, indexed by label.
@@ -150,8 +151,15 @@ function toFloat32(arr: NpyArray, file: string): Float32Array {
     }
     return out;
   }
+  if (arr.data instanceof Uint8Array) {
+    // 8-bit images: v / 255 in float32, exactly torchvision's ToTensor (which divides in float32).
+    const src = arr.data;
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = Math.fround(src[i]! / 255);
+    return out;
+  }
   throw new DataError(
-    `${file}: x has dtype ${arr.dtype}; expected float32 or float64 in the data domain ` +
+    `${file}: x has dtype ${arr.dtype}; expected float32, float64 or uint8 (8-bit images, scaled to [0, 1]) in the data domain ` +
       "(for 8-bit images save x.astype('float32') / 255)",
   );
 }

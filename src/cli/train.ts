@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../data/util.js';
+import { defaultAssets } from '../defaults.js';
+import { UsageError } from '../errors.js';
+import { mergeRecipeFlags, recipeFlagSpec, recipeHelp } from '../train/recipe.js';
+import { modelBytes, train } from '../train/trainer.js';
+import { readYamlFile } from '../yaml.js';
+import { parse, required } from './args.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+
+export const help = `gauntlet train [--model M.onnx] [--data TRAIN] --out OUT.onnx [--val VAL] [--recipe R.yaml] [recipe flags]
+
+Trains every trainable parameter of the model (ONNX Runtime runs forward, loss and backward in
+one run per step; PyTorch's optimizer, schedule and train-mode semantics) and writes OUT.onnx
+(same graph and names, new weights and BatchNorm statistics, the recipe and hashes in its
+metadata) and OUT.train.jsonl (one line per epoch). An epoch checkpoint OUT.ckpt.npz lets
+--resume continue a killed run to the same bytes; it is removed when the run completes.
+Without --model: the embedded default architecture, initialised afresh (init: reinit);
+without --data: the shipped 10,000-image Fashion-MNIST training slice.
+With --json the last stdout line has epochs, steps, seconds, final_loss, train_accuracy,
+val_accuracy (null without --val), out and out_sha256.
+
+Options:
+  --out OUT.onnx        trained model (required; not the input model)
+  --val VAL             validation data, evaluated after every epoch
+  --recipe R.yaml       recipe (flags below override its keys)
+  --resume              continue from OUT.ckpt.npz
+  --threads N           ONNX Runtime intra-op threads (0 = all cores; default 0)
+Recipe flags:
+${recipeHelp()}
+` + '\n' + declarationHelp() + '\n';
+
+export async function trainVerb(argv: string[]): Promise<number> {
+  const { values } = parse('train', argv, { ...modelFlags, ...dataFlags, ...recipeFlagSpec(),
+    model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, recipe: { type: 'string' }, resume: { type: 'boolean' },
+  });
+  if (values.help) return (process.stdout.write(help), 0);
+  const out = path.resolve(required('train', 'out', values.out as string | undefined));
+  const modelPath = path.resolve((values.model as string | undefined) ?? defaultAssets.model);
+  if (out === modelPath) throw new UsageError(`train: '--out' ${values.out} is the input model; write the trained model elsewhere`);
+  const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
+  if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
+  const raw = mergeRecipeFlags(yaml as Record<string, unknown>, values);
+  if (values.model === undefined && raw.init === undefined) raw.init = 'reinit';
+  const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
+  const val = values.val ? await openData({ data: values.val }) : undefined;
+  const model = await openModel(values, values.threads);
+  const threads = values.threads === undefined ? 0 : Number(values.threads);
+  const stem = out.replace(/\.onnx$/i, '');
+  const tty = process.stderr.isTTY;
+  const t0 = Date.now();
+  let last = 0;
+  try {
+    const r = await train(model, data, raw, {
+      val, threads, checkpoint: `${stem}.ckpt.npz`, resume: Boolean(values.resume),
+      onProgress: (p) => {
+        if (!tty) return;
+        const now = Date.now();
+        const done = (p.epoch - 1) * p.stepsPerEpoch + p.step;
+        const total = p.epochs * p.stepsPerEpoch;
+        if (done < total && now - last < 200) return;
+        last = now;
+        const eta = ((now - t0) / done) * (total - done) / 1000;
+        process.stderr.write(`\rtrain: epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${fmt(p.loss)} ETA ${Math.ceil(eta)} s   ${done >= total ? '\n' : ''}`);
+      },
+    });
+    const bytes = modelBytes(r.model);
+    await writeFileAtomic(`${stem}.train.jsonl`, new TextEncoder().encode(r.history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
+    await writeFileAtomic(out, bytes);
+    fs.rmSync(`${stem}.ckpt.npz`, { force: true });
+    const lastEpoch = r.history[r.history.length - 1]!;
+    const summary = { epochs: r.recipe.epochs, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: lastEpoch.val_accuracy, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
+    if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else process.stdout.write(`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)}${lastEpoch.val_accuracy === null ? '' : `, val accuracy ${fmt(lastEpoch.val_accuracy)}`}\n`);
+    return 0;
+  } finally {
+    await model.close();
+  }
+}
