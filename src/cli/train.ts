@@ -8,6 +8,7 @@ import { mergeRecipeFlags, recipeFlagSpec, recipeHelp } from '../train/recipe.js
 import { modelBytes, train } from '../train/trainer.js';
 import { readYamlFile } from '../yaml.js';
 import { parse, required } from './args.js';
+import { dataInput, guardOutputs, modelInput } from './outputs.js';
 import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 
 export const help = `gauntlet train [--model M.onnx] [--data TRAIN] --out OUT.onnx [--val VAL] [--recipe R.yaml] [recipe flags]
@@ -40,6 +41,9 @@ export async function trainVerb(argv: string[]): Promise<number> {
   const out = path.resolve(required('train', 'out', values.out as string | undefined));
   const modelPath = path.resolve((values.model as string | undefined) ?? defaultAssets.model);
   if (out === modelPath) throw new UsageError(`train: '--out' ${values.out} is the input model; write the trained model elsewhere`);
+  const stem = out.replace(/\.onnx$/i, '');
+  guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }],
+    [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
   const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
   if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
   const raw = mergeRecipeFlags(yaml as Record<string, unknown>, values);
@@ -48,7 +52,6 @@ export async function trainVerb(argv: string[]): Promise<number> {
   const val = values.val ? await openData({ data: values.val }) : undefined;
   const model = await openModel(values, values.threads);
   const threads = values.threads === undefined ? 0 : Number(values.threads);
-  const stem = out.replace(/\.onnx$/i, '');
   const tty = process.stderr.isTTY;
   const t0 = Date.now();
   let last = 0;
@@ -68,12 +71,25 @@ export async function trainVerb(argv: string[]): Promise<number> {
     });
     const bytes = modelBytes(r.model);
     await writeFileAtomic(`${stem}.train.jsonl`, new TextEncoder().encode(r.history.map((h) => JSON.stringify(h)).join('\n') + '\n'));
+    if (r.labels) {
+      const index = data.ids ? new Map(data.ids.map((id, i) => [id, i])) : null;
+      const truth = r.labels.annotation.trueLabels;
+      const prov = r.labels.annotation.provenance.map((p) => JSON.stringify({ item: p.item, annotator: p.annotator, label: p.label, true_label: truth[index ? index.get(p.item)! : Number(p.item)], seed: p.seed }));
+      await writeFileAtomic(`${stem}.labels.jsonl`, new TextEncoder().encode(prov.join('\n') + '\n'));
+    }
     await writeFileAtomic(out, bytes);
     fs.rmSync(`${stem}.ckpt.npz`, { force: true });
     const lastEpoch = r.history[r.history.length - 1]!;
-    const summary = { epochs: r.recipe.epochs, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: lastEpoch.val_accuracy, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
+    const kept = r.history[r.keptEpoch - 1] ?? lastEpoch;
+    const labelNoise = r.labels ? { realised_rate: r.labels.annotation.realisedRate, flipped: r.labels.annotation.flipped.reduce((a, b) => a + b, 0), labels_file: `${stem}.labels.jsonl` } : null;
+    const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else process.stdout.write(`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)}${lastEpoch.val_accuracy === null ? '' : `, val accuracy ${fmt(lastEpoch.val_accuracy)}`}\n`);
+    else {
+      const lines = [`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)} (true labels)${kept.val_accuracy === null ? '' : `, val accuracy ${fmt(kept.val_accuracy)}`}${kept.pgd_val_accuracy === null ? '' : `, PGD val accuracy ${fmt(kept.pgd_val_accuracy)}`}`];
+      if (labelNoise) lines.push(`trained on noisy labels: ${labelNoise.flipped} of ${data.size} flipped (${fmt(100 * labelNoise.realised_rate, 1)} %); provenance in ${labelNoise.labels_file}`);
+      if (r.stopped) lines.push(`stopped after epoch ${r.history.length} (${r.stopped === 'early_stop' ? 'no improvement' : 'catastrophic overfitting: PGD validation accuracy collapsed'}); kept epoch ${r.keptEpoch}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    }
     return 0;
   } finally {
     await model.close();

@@ -27,6 +27,8 @@ export interface TrainingGraph {
     targets: string;
     /** Per-item loss weights, float32 [batch]. */
     weights: string;
+    /** Per-item loss state, float32 [batch, K], for a stateful loss head (ELR); null otherwise. */
+    state: string | null;
     /** Trainable parameter (initializer name) → graph input that carries its current value. */
     params: Map<string, string>;
     /** One mask input per active Dropout (train mode): values 0 or 1/(1 − p), see `dropoutMask`. */
@@ -39,8 +41,12 @@ export interface TrainingGraph {
     perItemLoss: string;
     /** The model's scores (its own output, logits or probabilities), [batch, K]. */
     scores: string;
-    /** Trainable parameter → output holding d(loss)/d(parameter), the parameter's shape. */
+    /** Trainable parameter → output holding d(loss)/d(parameter), the parameter's shape (empty with `paramGrads: false`). */
     grads: Map<string, string>;
+    /** d(loss)/d(x), [batch, ...itemShape], with `inputGrad`; null otherwise. */
+    inputGrad: string | null;
+    /** A stateful loss head's new per-item state, [batch, K]; null otherwise. */
+    state: string | null;
     /**
      * Train mode (BatchNorm not frozen): per BatchNormalization node, the outputs holding its new
      * running mean and variance after this batch, and the initializers they replace.
@@ -53,8 +59,14 @@ export interface TrainingGraphOptions {
   input: string;
   output: string;
   outputKind: 'logits' | 'probabilities';
-  /** Initializer names to train (see `trainableParams`, `matchParams`). */
+  /** Initializer names to train (see `trainableParams`, `matchParams`): graph inputs, differentiated unless `paramGrads` is false. */
   params: string[];
+  /** Other initializers to feed as graph inputs without a gradient (BatchNorm running statistics of an inference-mode graph whose weights change). */
+  fedConstants?: string[];
+  /** Also output d(loss)/d(x) (an adversarial-training attack step). Default false. */
+  inputGrad?: boolean;
+  /** Output the parameters' gradients (default true; false for an attack graph that only needs d/dx). */
+  paramGrads?: boolean;
   /** PyTorch's `model.train()`: BatchNorm on batch statistics, Dropout active. */
   trainMode: boolean;
   /** In train mode, keep BatchNorm on its running (inference) statistics; Dropout stays active. */
@@ -67,8 +79,8 @@ export interface TrainingGraphOptions {
   label?: string;
 }
 
-export const TRAIN_INPUTS = { targets: 'gauntlet_targets', weights: 'gauntlet_weights' } as const;
-export const TRAIN_OUTPUTS = { loss: 'gauntlet_loss', perItem: 'gauntlet_item_loss' } as const;
+export const TRAIN_INPUTS = { targets: 'gauntlet_targets', weights: 'gauntlet_weights', state: 'gauntlet_loss_state' } as const;
+export const TRAIN_OUTPUTS = { loss: 'gauntlet_loss', perItem: 'gauntlet_item_loss', inputGrad: 'gauntlet_grad_input', state: 'gauntlet_loss_state_out' } as const;
 const GRAD_PREFIX = 'gauntlet_grad.';
 
 /**
@@ -83,14 +95,16 @@ const GRAD_PREFIX = 'gauntlet_grad.';
 export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptions): Promise<TrainingGraph> {
   const label = opts.label ?? 'model';
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new UsageError(`'batch' must be a positive integer, got ${opts.batch}`);
-  if (opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
+  const paramGrads = opts.paramGrads ?? true;
+  if (paramGrads && opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
+  if (!paramGrads && !opts.inputGrad) throw new UsageError('a training graph needs parameter gradients, the input gradient, or both');
   const opset = defaultOpset(model);
   if (opset < 11) throw new ModelError(`${label}: opset ${opset} is older than 11, the oldest the gradient engine supports`);
   const m = cloneModel(model);
   const g = m.graph;
   if (!g.input.some((i) => i.name === opts.input)) throw new ModelError(`${label}: no graph input named '${opts.input}'`);
   const dims = [opts.batch, ...opts.itemShape];
-  const initial = paramsToInputs(g, opts.params, label);
+  const initial = paramsToInputs(g, [...opts.params, ...(opts.fedConstants ?? [])], label);
 
   const rng = new Rng('gauntlet-training-graph-probe');
   const x = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.uniform());
@@ -113,12 +127,14 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   const k = scoresShape[1]!;
   let z = opts.output;
   if (opts.outputKind === 'probabilities') z = e.op('Log', [e.op('Max', [opts.output, b.scalarF(1e-12)])], {}, 'log_probs');
-  const head = (opts.loss ?? softTargetCrossEntropy)(e, b, z, k, { targets: TRAIN_INPUTS.targets, weights: TRAIN_INPUTS.weights });
+  const lossHead = opts.loss ?? softTargetCrossEntropy;
+  const head = lossHead(e, b, z, k, { targets: TRAIN_INPUTS.targets, weights: TRAIN_INPUTS.weights, state: TRAIN_INPUTS.state });
   let seed = head.seed;
   if (opts.outputKind === 'probabilities') seed = e.op('Div', [head.seed, e.op('Max', [opts.output, b.scalarF(1e-12)])], {}, 'dprobs');
   let grads: Map<string, string>;
   try {
-    grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: opts.params, seeds: new Map([[opts.output, seed]]) });
+    const wrt = [...(paramGrads ? opts.params : []), ...(opts.inputGrad ? [opts.input] : [])];
+    grads = buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds: new Map([[opts.output, seed]]) });
   } catch (err) {
     if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, err.modelReason, `${label} cannot be trained through it (freeze the parameters behind it)`);
     throw err;
@@ -128,13 +144,22 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
 
   g.input = g.input.map((v) => (v.name === opts.input ? makeValueInfo(opts.input, DataType.FLOAT, dims) : v));
   g.input.push(makeValueInfo(TRAIN_INPUTS.targets, DataType.FLOAT, [opts.batch, k]), makeValueInfo(TRAIN_INPUTS.weights, DataType.FLOAT, [opts.batch]));
+  if (head.stateOut) g.input.push(makeValueInfo(TRAIN_INPUTS.state, DataType.FLOAT, [opts.batch, k]));
   const outNodes: NodeP[] = [];
   const identity = (from: string, to: string) => outNodes.push(makeNode('Identity', [from], [to], {}, `${to}_out`));
   identity(head.loss, TRAIN_OUTPUTS.loss);
   identity(head.perItem, TRAIN_OUTPUTS.perItem);
   const gradOut = new Map<string, string>();
   const outputs = [makeValueInfo(opts.output, DataType.FLOAT, [opts.batch, k]), makeValueInfo(TRAIN_OUTPUTS.loss, DataType.FLOAT, []), makeValueInfo(TRAIN_OUTPUTS.perItem, DataType.FLOAT, [opts.batch])];
-  for (const p of opts.params) {
+  if (head.stateOut) {
+    identity(head.stateOut, TRAIN_OUTPUTS.state);
+    outputs.push(makeValueInfo(TRAIN_OUTPUTS.state, DataType.FLOAT, [opts.batch, k]));
+  }
+  if (opts.inputGrad) {
+    identity(grads.get(opts.input)!, TRAIN_OUTPUTS.inputGrad);
+    outputs.push(makeValueInfo(TRAIN_OUTPUTS.inputGrad, DataType.FLOAT, dims));
+  }
+  for (const p of paramGrads ? opts.params : []) {
     const name = `${GRAD_PREFIX}${p}`;
     identity(grads.get(p)!, name);
     gradOut.set(p, name);
@@ -148,8 +173,8 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   g.output = outputs;
   return {
     model: m,
-    feeds: { x: opts.input, targets: TRAIN_INPUTS.targets, weights: TRAIN_INPUTS.weights, params: new Map(opts.params.map((p) => [p, p])), dropout },
-    outputs: { loss: TRAIN_OUTPUTS.loss, perItemLoss: TRAIN_OUTPUTS.perItem, scores: opts.output, grads: gradOut, bnRunning },
+    feeds: { x: opts.input, targets: TRAIN_INPUTS.targets, weights: TRAIN_INPUTS.weights, state: head.stateOut ? TRAIN_INPUTS.state : null, params: new Map([...opts.params, ...(opts.fedConstants ?? [])].map((p) => [p, p])), dropout },
+    outputs: { loss: TRAIN_OUTPUTS.loss, perItemLoss: TRAIN_OUTPUTS.perItem, scores: opts.output, grads: gradOut, inputGrad: opts.inputGrad ? TRAIN_OUTPUTS.inputGrad : null, state: head.stateOut ? TRAIN_OUTPUTS.state : null, bnRunning },
   };
 }
 
@@ -388,6 +413,8 @@ export interface TrainingFeeds {
   params: ReadonlyMap<string, Float32Array>;
   /** One mask per `feeds.dropout` entry, in order (see `dropoutMask`). */
   dropoutMasks?: readonly Float32Array[];
+  /** [batch, K] per-item state of a stateful loss head (see `TrainingGraph.feeds.state`). */
+  state?: Float32Array;
 }
 
 export interface TrainingRun {
@@ -395,6 +422,10 @@ export interface TrainingRun {
   perItemLoss: Float32Array;
   scores: Float32Array;
   grads: Map<string, Float32Array>;
+  /** d(loss)/d(x) when the graph has it. */
+  inputGrad: Float32Array | null;
+  /** A stateful loss head's new per-item state. */
+  state: Float32Array | null;
   /** Per `outputs.bnRunning` entry: the new running mean and variance. */
   bnRunning: { mean: Float32Array; var: Float32Array }[];
 }
@@ -422,6 +453,10 @@ export async function runTrainingGraph(session: ort.InferenceSession, tg: Traini
     if (!mask) throw new UsageError(`no mask fed for dropout input '${d.input}'`);
     feeds[d.input] = new Tensor('float32', mask, d.shape);
   });
+  if (tg.feeds.state) {
+    if (!f.state) throw new UsageError(`no per-item loss state fed for '${tg.feeds.state}'`);
+    feeds[tg.feeds.state] = new Tensor('float32', f.state, [batch, k]);
+  }
   const r = await session.run(feeds);
   const read = (name: string) => r[name]!.data as Float32Array;
   return {
@@ -429,6 +464,8 @@ export async function runTrainingGraph(session: ort.InferenceSession, tg: Traini
     perItemLoss: read(tg.outputs.perItemLoss),
     scores: read(tg.outputs.scores),
     grads: new Map([...tg.outputs.grads].map(([p, o]) => [p, read(o)])),
+    inputGrad: tg.outputs.inputGrad ? read(tg.outputs.inputGrad) : null,
+    state: tg.outputs.state ? read(tg.outputs.state) : null,
     bnRunning: tg.outputs.bnRunning.map((b) => ({ mean: read(b.mean), var: read(b.var) })),
   };
 }

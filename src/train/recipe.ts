@@ -11,7 +11,11 @@
  * optimizer: { name: sgd, lr: 0.05, momentum: 0.9, nesterov: false, weight_decay: 0 }  # or adamw { lr, betas, weight_decay, eps }
  * schedule: { name: constant }  # step { every, gamma } | cosine | onecycle { max_lr }; warmup_epochs
  * clip_grad_norm: null
- * loss: { name: ce }            # ce | label_smoothing { eps }
+ * loss: { name: ce }            # ce | label_smoothing { eps } | gce { q } | sce { alpha, beta } | bootstrap { beta, mode } | elr { lambda, beta }
+ * labels: null                  # { noise: { model: symmetric, rate: 0.4 } } | { annotators: 5, annotator_accuracy: 0.7, aggregate: majority | dawid_skene | soft }
+ * adversarial: null             # { method: pgd | fgsm_rs, eps, steps, step_size, random_start, norm, curriculum: { eps: [a, b], steps: [a, b], epochs } }
+ * augment: null                 # { corruptions: [gaussian_noise, contrast], severity: [1, 3], fraction: 0.5 }
+ * early_stop: null              # { on: val_accuracy | pgd_val_accuracy, patience: 2 }
  * freeze_bn: false
  * freeze: []                    # parameter name globs that do not train
  * train_only: []                # only these train
@@ -19,6 +23,9 @@
  * ```
  */
 import { fail, flagValues, helpLines, opt, parseOptions, type OptionMap, type OptionsOf, type ParseContext } from '../options/schema.js';
+import { ADVERSARIAL_TRAINING_OPTION, EARLY_STOP_OPTION } from './adversarial.js';
+import { AUGMENT_OPTION } from './augment.js';
+import { TRAINING_LABELS_OPTION } from './labels.js';
 import type { OptimizerSpec } from './optim.js';
 import type { ScheduleSpec } from './schedule.js';
 
@@ -66,6 +73,25 @@ export const LOSSES = {
     name: opt.choice(['label_smoothing'] as const, { doc: "cross-entropy on (1 − eps)·one-hot + eps/K (F.cross_entropy's label_smoothing)", required: true }),
     eps: opt.number({ min: 0, max: 1, maxExclusive: true, default: 0.1, doc: 'smoothing' }),
   },
+  gce: {
+    name: opt.choice(['gce'] as const, { doc: 'generalized cross-entropy (1 − p_y^q)/q (Zhang & Sabuncu 2018)', required: true }),
+    q: opt.number({ min: 0, max: 1, minExclusive: true, default: 0.7, doc: 'q: CE as q → 0, MAE at 1' }),
+  },
+  sce: {
+    name: opt.choice(['sce'] as const, { doc: 'symmetric cross-entropy α·CE + β·RCE (Wang et al. 2019)', required: true }),
+    alpha: opt.number({ min: 0, default: 0.1, doc: 'weight of CE' }),
+    beta: opt.number({ min: 0, default: 1, doc: 'weight of reverse CE' }),
+  },
+  bootstrap: {
+    name: opt.choice(['bootstrap'] as const, { doc: "CE against β·label + (1 − β)·prediction (Reed et al. 2015)", required: true }),
+    beta: opt.number({ min: 0, max: 1, default: 0.95, doc: 'weight of the given label (paper: 0.95 soft, 0.8 hard)' }),
+    mode: opt.choice(['soft', 'hard'] as const, { default: 'soft', doc: 'soft: the predicted distribution; hard: its one-hot argmax' }),
+  },
+  elr: {
+    name: opt.choice(['elr'] as const, { doc: 'CE + λ·log(1 − ⟨running target, p⟩), early-learning regularisation (Liu et al. 2020)', required: true }),
+    lambda: opt.number({ min: 0, default: 3, doc: 'weight of the regulariser' }),
+    beta: opt.number({ min: 0, max: 1, maxExclusive: true, default: 0.7, doc: 'running-target momentum' }),
+  },
 } satisfies Record<string, OptionMap>;
 
 type ByName<T extends Record<string, OptionMap>> = { [K in keyof T]: OptionsOf<T[K]> }[keyof T];
@@ -102,7 +128,11 @@ export const RECIPE_OPTIONS = {
     { default: null, doc: 'clip the total gradient L2 norm (clip_grad_norm_)', metavar: 'X' },
     (s) => (s === 'null' ? null : Number(s)),
   ),
-  loss: named('loss', LOSSES, { name: 'ce' }, 'ce | label_smoothing { eps }'),
+  loss: named('loss', LOSSES, { name: 'ce' }, 'ce | label_smoothing { eps } | gce { q } | sce { alpha, beta } | bootstrap { beta, mode } | elr { lambda, beta }'),
+  labels: TRAINING_LABELS_OPTION,
+  adversarial: ADVERSARIAL_TRAINING_OPTION,
+  augment: AUGMENT_OPTION,
+  early_stop: EARLY_STOP_OPTION,
   freeze_bn: opt.boolean({ default: false, doc: 'BatchNorm keeps its inference statistics (scale and bias still train)' }),
   freeze: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'parameter name globs that do not train', metavar: 'GLOB,...' }),
   train_only: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'only parameters matching these globs train', metavar: 'GLOB,...' }),

@@ -35,6 +35,11 @@ import { decodeTensor, makeTensor } from '../onnx/tensor.js';
 import { Rng } from '../rng.js';
 import { createHash } from 'node:crypto';
 import { buildTrainingGraph, dropoutMask, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
+import { epochAttack, TrainingAttack } from './adversarial.js';
+import { augmentBatch } from './augment.js';
+import { drawTrainingLabels, type TrainingLabels } from './labels.js';
+import { lossHead } from './losses/index.js';
+import { parseAttackSpec, runAttack } from '../stress/adversarial/index.js';
 import { reinitModel } from './init.js';
 import { clipGradNorm, makeOptimizer, type OptimizerState } from './optim.js';
 import { optimizerSpec, parseRecipe, recipeToYaml, scheduleSpec, type Recipe } from './recipe.js';
@@ -46,9 +51,20 @@ export interface EpochRecord {
   steps: number;
   /** Mean per-item training loss over the epoch (train mode, as the steps saw it). */
   loss: number;
-  /** Accuracy of the steps' own predictions over the epoch (train mode). */
+  /** Accuracy of the steps' own predictions over the epoch (train mode, on the inputs trained on), against the TRUE labels. */
   train_accuracy: number;
+  /** The same against the labels trained on, when they are noisy (`labels:`); else null. */
+  train_accuracy_observed: number | null;
   val_accuracy: number | null;
+  /** PGD accuracy on the validation data (inference mode; ε of `adversarial:`), when adversarial training has --val. */
+  pgd_val_accuracy: number | null;
+  /** The epoch's attack after the curriculum (adversarial training), else null. */
+  eps: number | null;
+  attack_steps: number | null;
+  /** Items corrupted by `augment:` over the epoch, else null. */
+  augmented: number | null;
+  /** PGD validation accuracy fell more than `co_drop` below its best: training stopped here. */
+  catastrophic_overfitting: boolean;
   /** Mean cross-entropy on the validation data (inference mode). */
   val_loss: number | null;
   /** lr of the epoch's last step. */
@@ -88,14 +104,20 @@ export interface TrainResult {
   seconds: number;
   params: string[];
   recipe: Recipe;
+  /** The labels trained on when `labels:` made them noisy (realised rate, provenance), else null. */
+  labels: TrainingLabels | null;
+  /** The epoch whose weights the model holds (the best one after early stopping or catastrophic overfitting; else the last). */
+  keptEpoch: number;
+  /** Why training stopped before `epochs`, or null. */
+  stopped: 'early_stop' | 'catastrophic_overfitting' | null;
 }
 
-const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed' } as const;
+const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed', epoch: 'gauntlet.train.kept_epoch' } as const;
 
 /** Trains `model` on `data` by `recipe` (YAML-shaped, checked here). See the module comment. */
 export async function train(model: Model, data: Dataset, recipeRaw: unknown, opts: TrainOptions = {}): Promise<TrainResult> {
   const recipe = parseRecipe(recipeRaw ?? {});
-  const labels = requireLabels(data, 'training');
+  const trueLabels = requireLabels(data, 'training');
   const n = data.size;
   const B = recipe.batchSize;
   if (B > n) throw new UsageError(`'batch_size' ${B} is larger than the training data (${n} items)`);
@@ -108,13 +130,32 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     requireLabels(opts.val, 'validation');
     model.checkData(opts.val, k);
   }
+  const adversarial = recipe.adversarial;
+  const early = recipe.earlyStop;
+  if (early && !opts.val) throw new UsageError(`'early_stop' needs validation data (--val)`);
+  if (early?.on === 'pgd_val_accuracy' && !adversarial) throw new UsageError(`'early_stop.on: pgd_val_accuracy' needs 'adversarial:' (its ε and norm)`);
+  if (adversarial && adversarial.eps > model.decl.bounds[1] - model.decl.bounds[0]) throw new UsageError(`'adversarial.eps' ${adversarial.eps} is larger than the data bounds' range [${model.decl.bounds.join(', ')}]`);
   const decl = model.decl;
   const outputKind = model.outputKind ?? 'logits';
   const all = trainableParams(model.prepared, decl.outputName);
   if (all.length === 0) throw new ModelError(`${model.label}: no trainable parameter on the path to output '${decl.outputName}'`);
   const params = matchParams(all, { freeze: recipe.freeze, trainOnly: recipe.trainOnly });
+
+  // The labels learnt from: the true ones, or a noisy draw of them (metrics stay against the true ones).
+  let noisy: TrainingLabels | null = null;
+  if (recipe.labels) {
+    let probs: Float64Array | null = null;
+    if (recipe.labels.noise.model === 'instance') {
+      const p = await model.predict(data, { batchSize: 256 });
+      probs = Float64Array.from(toProbabilities(p.scores, p.numClasses, p.kind));
+    }
+    noisy = drawTrainingLabels(recipe.labels, trueLabels, k, recipe.seed, { ids: data.ids, probs });
+  }
+  const observed = noisy?.observed ?? trueLabels;
+
   const start = recipe.init === 'reinit' ? reinitModel(model.original, params, recipe.seed) : model.original;
   const prepared = foldPreprocessing(start, decl);
+  const head = lossHead(recipe.loss as { name: string });
 
   const dataSha = datasetHash(data);
   const fingerprint = createHash('sha256').update(JSON.stringify({ recipe: recipeToYaml(recipe), model: model.sha256, data: dataSha, params })).digest('hex');
@@ -122,13 +163,15 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const sched = scheduleSpec(recipe);
   const schedule = makeSchedule(sched.spec, optimizerSpec(recipe).lr, { epochs: recipe.epochs, stepsPerEpoch, warmupEpochs: sched.warmupEpochs });
   const optimizer = makeOptimizer(optimizerSpec(recipe));
-  const values = initialValues(prepared, params);
+  // BatchNorm running statistics that train mode updates: fed to every graph with the weights.
+  const bnStats = recipe.freezeBn ? [] : prepared.graph.node.filter((nd) => nd.op_type === 'BatchNormalization').flatMap((nd) => [nd.input[3]!, nd.input[4]!]);
+  const values = initialValues(prepared, [...params, ...bnStats.filter((s) => !params.includes(s))]);
   const graphs = new Map<number, Promise<{ tg: TrainingGraph; session: ort.InferenceSession }>>();
   const graphFor = (size: number) => {
     let g = graphs.get(size);
     if (!g) {
       g = (async () => {
-        const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: size, itemShape: [...data.itemShape], label: model.label });
+        const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: size, itemShape: [...data.itemShape], loss: head, label: model.label });
         feedRunningStats(tg);
         for (const r of tg.outputs.bnRunning) for (const s of [r.meanInit, r.varInit]) if (!values.has(s)) values.set(s, initialValues(prepared, [s]).get(s)!);
         return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0 }) };
@@ -137,9 +180,16 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     }
     return g;
   };
+  const attack = adversarial
+    ? new TrainingAttack(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, fed: bnStats.filter((s) => !params.includes(s)), itemShape: [...data.itemShape], bounds: decl.bounds, threads: opts.threads ?? 0, label: model.label })
+    : null;
 
+  // State across epochs, all in the checkpoint: per-item loss state (ELR), the best epoch so far.
+  const lossState = head.stateful ? new Float32Array(n * k) : null;
   let history: EpochRecord[] = [];
   let startEpoch = 0;
+  let best: { metric: number; epoch: number; values: Map<string, Float32Array> } | null = null;
+  let stopped: TrainResult['stopped'] = null;
   if (opts.resume && opts.checkpoint) {
     const ck = await readCheckpoint(opts.checkpoint);
     if (ck) {
@@ -148,6 +198,9 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       optimizer.load(ck.optimizer);
       history = ck.history;
       startEpoch = ck.epoch;
+      if (lossState && ck.extras.has('loss_state')) lossState.set(ck.extras.get('loss_state')!);
+      if (ck.best) best = { metric: ck.best.metric, epoch: ck.best.epoch, values: new Map([...ck.extras].filter(([key]) => key.startsWith('best:')).map(([key, v]) => [key.slice(5), v])) };
+      stopped = ck.stopped;
     }
   }
 
@@ -155,13 +208,17 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const xBuf = new Map<number, Float32Array>();
   const smooth = recipe.loss.name === 'label_smoothing' ? (recipe.loss as { eps: number }).eps : 0;
   try {
-    for (let epoch = startEpoch; epoch < recipe.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch < recipe.epochs && !stopped; epoch++) {
       const e0 = performance.now();
       const root = new Rng(recipe.seed);
       const order = recipe.shuffle ? root.fork(`shuffle:${epoch}`).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
       const dropRng = root.fork(`dropout:${epoch}`);
+      const stepRoot = root.fork(`steps:${epoch}`);
+      const att = epochAttack(adversarial, epoch);
       let lossSum = 0;
       let correct = 0;
+      let correctObserved = 0;
+      let augmented = 0;
       let lr = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
         opts.signal?.throwIfAborted();
@@ -170,14 +227,23 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         const { tg, session } = await graphFor(size);
         let x = xBuf.get(size);
         if (!x) xBuf.set(size, (x = new Float32Array(size * per)));
-        const targets = new Float32Array(size * k).fill(smooth / k);
+        const targets = new Float32Array(size * k);
+        const state = lossState ? new Float32Array(size * k) : undefined;
         for (let i = 0; i < size; i++) {
           const idx = order[lo + i]!;
           x.set(data.x.subarray(idx * per, (idx + 1) * per), i * per);
-          targets[i * k + labels[idx]!]! += 1 - smooth;
+          if (noisy?.soft) targets.set(noisy.soft.subarray(idx * k, (idx + 1) * k), i * k);
+          else {
+            targets.fill(smooth / k, i * k, (i + 1) * k);
+            targets[i * k + observed[idx]!]! += 1 - smooth;
+          }
+          if (state) state.set(lossState!.subarray(idx * k, (idx + 1) * k), i * k);
         }
+        const stepRng = adversarial || recipe.augment ? stepRoot.fork(`step:${s}`) : null;
+        if (recipe.augment) augmented += augmentBatch(x, size, data.itemShape, recipe.augment, stepRng!.fork('augment'), att?.severityCap ?? 5);
+        const xTrain = attack ? await attack.perturb(x, size, targets, values, att!, adversarial!, stepRng!.fork('attack')) : x;
         const masks = tg.feeds.dropout.map((d) => dropoutMask(dropRng, d.shape, d.p));
-        const r = await runTrainingGraph(session, tg, { x, targets, params: values, dropoutMasks: masks });
+        const r = await runTrainingGraph(session, tg, { x: xTrain, targets, params: values, dropoutMasks: masks, state });
         if (!Number.isFinite(r.loss)) throw new ModelError(`${model.label}: training loss is ${r.loss} at epoch ${epoch + 1} step ${s + 1} (lr too large?)`);
         const place = { step: epoch * stepsPerEpoch + s, epoch };
         lr = schedule.lr(place);
@@ -187,12 +253,19 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
           values.set(b.meanInit, Float32Array.from(r.bnRunning[i]!.mean));
           values.set(b.varInit, Float32Array.from(r.bnRunning[i]!.var));
         });
+        if (lossState && r.state) for (let i = 0; i < size; i++) lossState.set(r.state.subarray(i * k, (i + 1) * k), order[lo + i]! * k);
         lossSum += r.loss * size;
-        for (let i = 0; i < size; i++) if (argmaxAt(r.scores, i * k, k) === labels[order[lo + i]!]) correct++;
+        for (let i = 0; i < size; i++) {
+          const pred = argmaxAt(r.scores, i * k, k);
+          const idx = order[lo + i]!;
+          if (pred === trueLabels[idx]) correct++;
+          if (pred === observed[idx]) correctObserved++;
+        }
         opts.onProgress?.({ epoch: epoch + 1, epochs: recipe.epochs, step: s + 1, stepsPerEpoch, loss: r.loss });
       }
       let valAccuracy: number | null = null;
       let valLoss: number | null = null;
+      let pgdVal: number | null = null;
       if (opts.val) {
         const vm = await Model.fromProto(writeBack(start, values, {}), `${model.label} (epoch ${epoch + 1})`, '', { ...declarationOf(decl), output: outputKind, threads: opts.threads ?? 0 });
         try {
@@ -200,18 +273,46 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
           const m = classificationMetrics(toProbabilities(p.scores, p.numClasses, p.kind), p.numClasses, opts.val.labels!);
           valAccuracy = m.accuracy;
           valLoss = m.nll;
+          if (adversarial) {
+            const spec = parseAttackSpec({ attack: 'pgd', norm: adversarial.norm, eps: adversarial.eps, steps: early?.pgdSteps ?? 10 }, 'adversarial (validation attack)');
+            const ra = await runAttack(vm, opts.val.x, opts.val.size, opts.val.labels!, spec, new Rng(recipe.seed).fork(`pgd_val:${epoch}`), { batchSize: 256, itemShape: opts.val.itemShape });
+            pgdVal = ra.perEps[0]!.aggregate.robustAccuracy;
+          }
         } finally {
           await vm.close();
         }
       }
-      history.push({ epoch: epoch + 1, steps: stepsPerEpoch, loss: lossSum / n, train_accuracy: correct / n, val_accuracy: valAccuracy, val_loss: valLoss, lr, seconds: (performance.now() - e0) / 1000 });
-      if (opts.checkpoint) await writeCheckpoint(opts.checkpoint, { fingerprint, epoch: epoch + 1, values, optimizer: optimizer.state(), history });
+      // Catastrophic overfitting (PGD validation accuracy collapsing) and early stopping keep the best epoch.
+      let collapsed = false;
+      const watched = early ? (early.on === 'pgd_val_accuracy' ? pgdVal : valAccuracy) : adversarial && pgdVal !== null ? pgdVal : null;
+      const bestPgd = Math.max(-Infinity, ...history.map((h) => h.pgd_val_accuracy ?? -Infinity));
+      if (adversarial && pgdVal !== null && bestPgd - pgdVal > adversarial.coDrop) collapsed = true;
+      if (!collapsed && watched !== null && (!best || watched > best.metric)) best = { metric: watched, epoch: epoch + 1, values: new Map([...values].map(([name, v]) => [name, Float32Array.from(v)])) };
+      if (collapsed) stopped = 'catastrophic_overfitting';
+      else if (early && best && epoch + 1 - best.epoch >= early.patience) stopped = 'early_stop';
+      history.push({
+        epoch: epoch + 1, steps: stepsPerEpoch, loss: lossSum / n, train_accuracy: correct / n, train_accuracy_observed: noisy ? correctObserved / n : null,
+        val_accuracy: valAccuracy, val_loss: valLoss, pgd_val_accuracy: pgdVal, eps: att?.eps ?? null, attack_steps: att?.steps ?? null, augmented: recipe.augment ? augmented : null,
+        catastrophic_overfitting: collapsed, lr, seconds: (performance.now() - e0) / 1000,
+      });
+      if (opts.checkpoint) {
+        const extras = new Map<string, Float32Array>();
+        if (lossState) extras.set('loss_state', lossState);
+        if (best) for (const [name, v] of best.values) extras.set(`best:${name}`, v);
+        await writeCheckpoint(opts.checkpoint, { fingerprint, epoch: epoch + 1, values, optimizer: optimizer.state(), history, extras, best: best ? { metric: best.metric, epoch: best.epoch } : null, stopped });
+      }
     }
   } finally {
     for (const g of graphs.values()) await (await g).session.release();
+    await attack?.close();
   }
-  const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.parent]: model.sha256, [META.data]: dataSha, [META.seed]: String(recipe.seed) };
-  return { model: writeBack(start, values, meta), history, steps: recipe.epochs * stepsPerEpoch, seconds: (performance.now() - t0) / 1000, params, recipe };
+  // Early stopping and catastrophic overfitting keep the best epoch's weights.
+  const keep = (stopped || early) && best ? best : null;
+  const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.parent]: model.sha256, [META.data]: dataSha, [META.seed]: String(recipe.seed), ...(keep ? { [META.epoch]: String(keep.epoch) } : {}) };
+  return {
+    model: writeBack(start, keep ? keep.values : values, meta), history, steps: history.length * stepsPerEpoch, seconds: (performance.now() - t0) / 1000, params, recipe,
+    labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped,
+  };
 }
 
 /** The declaration that resolves to `d` again (for evaluating the model being trained). */
@@ -266,6 +367,10 @@ interface Checkpoint {
   values: Map<string, Float32Array>;
   optimizer: OptimizerState;
   history: EpochRecord[];
+  /** Other arrays: per-item loss state, the best epoch's values (`best:<name>`). */
+  extras: Map<string, Float32Array>;
+  best: { metric: number; epoch: number } | null;
+  stopped: TrainResult['stopped'];
 }
 
 async function writeCheckpoint(file: string, c: Checkpoint): Promise<void> {
@@ -274,7 +379,9 @@ async function writeCheckpoint(file: string, c: Checkpoint): Promise<void> {
   names.forEach((name, i) => (arrays[`v${i}`] = { dtype: '<f4', shape: [c.values.get(name)!.length], data: c.values.get(name)! }));
   const bufNames = Object.keys(c.optimizer.buffers);
   bufNames.forEach((name, i) => c.optimizer.buffers[name]!.forEach((b, j) => (arrays[`o${i}_${j}`] = { dtype: '<f4', shape: [b.length], data: b })));
-  const meta = { fingerprint: c.fingerprint, epoch: c.epoch, names, optimizer: { name: c.optimizer.name, step: c.optimizer.step, names: bufNames, counts: bufNames.map((b) => c.optimizer.buffers[b]!.length) }, history: c.history };
+  const extraNames = [...c.extras.keys()];
+  extraNames.forEach((name, i) => (arrays[`e${i}`] = { dtype: '<f4', shape: [c.extras.get(name)!.length], data: c.extras.get(name)! }));
+  const meta = { fingerprint: c.fingerprint, epoch: c.epoch, names, extraNames, best: c.best, stopped: c.stopped, optimizer: { name: c.optimizer.name, step: c.optimizer.step, names: bufNames, counts: bufNames.map((b) => c.optimizer.buffers[b]!.length) }, history: c.history };
   arrays.meta = { dtype: '<U', shape: [1], data: [JSON.stringify(meta)] };
   await saveNpz(file, arrays as never);
 }
@@ -289,9 +396,10 @@ async function readCheckpoint(file: string): Promise<Checkpoint | null> {
   const a = readNpz(bytes, file);
   const metaArr = a.meta?.data as string[] | undefined;
   if (!metaArr) throw new DataError(`${file}: not a gauntlet training checkpoint`);
-  const meta = JSON.parse(metaArr[0]!) as { fingerprint: string; epoch: number; names: string[]; optimizer: { name: string; step: number; names: string[]; counts: number[] }; history: EpochRecord[] };
+  const meta = JSON.parse(metaArr[0]!) as { fingerprint: string; epoch: number; names: string[]; extraNames?: string[]; best?: Checkpoint['best']; stopped?: Checkpoint['stopped']; optimizer: { name: string; step: number; names: string[]; counts: number[] }; history: EpochRecord[] };
   const values = new Map(meta.names.map((name, i) => [name, a[`v${i}`]!.data as Float32Array]));
   const buffers: Record<string, Float32Array[]> = {};
   meta.optimizer.names.forEach((name, i) => (buffers[name] = Array.from({ length: meta.optimizer.counts[i]! }, (_, j) => a[`o${i}_${j}`]!.data as Float32Array)));
-  return { fingerprint: meta.fingerprint, epoch: meta.epoch, values, optimizer: { name: meta.optimizer.name, step: meta.optimizer.step, buffers }, history: meta.history };
+  const extras = new Map((meta.extraNames ?? []).map((name, i) => [name, a[`e${i}`]!.data as Float32Array]));
+  return { fingerprint: meta.fingerprint, epoch: meta.epoch, values, optimizer: { name: meta.optimizer.name, step: meta.optimizer.step, buffers }, history: meta.history, extras, best: meta.best ?? null, stopped: meta.stopped ?? null };
 }
