@@ -1,0 +1,230 @@
+/**
+ * Training against noise (the hardening recipe keys): noisy training labels with provenance,
+ * adversarial training's attack step, corruption augmentation, curriculum, early stopping, and
+ * their bad-input errors.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { Model } from '../src/engine/model.js';
+import { loadNpz } from '../src/data/npz.js';
+import { subset, type Dataset } from '../src/data/dataset.js';
+import { defaultAssets } from '../src/defaults.js';
+import { foldPreprocessing } from '../src/engine/declaration.js';
+import { Rng } from '../src/rng.js';
+import { epochAttack, TrainingAttack } from '../src/train/adversarial.js';
+import { augmentBatch } from '../src/train/augment.js';
+import { initialParams, trainableParams } from '../src/train/graph.js';
+import { drawTrainingLabels } from '../src/train/labels.js';
+import { parseRecipe } from '../src/train/recipe.js';
+import { modelBytes, train } from '../src/train/trainer.js';
+import { applyAnnotation, parseAnnotationSpec } from '../src/stress/annotation/index.js';
+import { assertBadInput, lastJson, runCliAsync, scratchDirs } from './helpers.js';
+
+const fresh = scratchDirs();
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+let cached: Dataset | null = null;
+async function slice(n: number, stride = 37): Promise<Dataset> {
+  cached ??= await loadNpz(defaultAssets.trainData);
+  return subset(cached, Array.from({ length: n }, (_, i) => (i * stride) % cached!.size));
+}
+
+test('labels: a noise spec draws the same flips as the annotation stress with the same seed; soft targets are Dawid–Skene posteriors', async () => {
+  const ds = await slice(500);
+  const spec = parseRecipe({ labels: { noise: { model: 'symmetric', rate: 0.4 } }, seed: 5 }).labels!;
+  const a = drawTrainingLabels(spec, ds.labels!, 10, 5);
+  const b = drawTrainingLabels(spec, ds.labels!, 10, 5);
+  assert.deepEqual(a.observed, b.observed);
+  assert.ok(Math.abs(a.annotation.realisedRate - 0.4) < 0.07, `realised ${a.annotation.realisedRate}`);
+  assert.equal(a.annotation.provenance.length, 500);
+  assert.deepEqual(ds.labels, (await slice(500)).labels, 'the true labels are not changed');
+  const same = applyAnnotation(ds.labels!, 10, parseAnnotationSpec({ model: 'symmetric', rate: 0.4 }, 'x'), new Rng(5).fork('labels'));
+  assert.deepEqual(a.observed, same.observed);
+
+  const soft = parseRecipe({ labels: { annotators: 5, annotator_accuracy: 0.6, aggregate: 'soft' } }).labels!;
+  const s = drawTrainingLabels(soft, ds.labels!, 10, 0);
+  assert.ok(s.soft);
+  for (let i = 0; i < 500; i += 97) {
+    const row: number[] = Array.from(s.soft!.subarray(i * 10, i * 10 + 10));
+    assert.ok(Math.abs(row.reduce((x, y) => x + y, 0) - 1) < 1e-5);
+    assert.equal(row.indexOf(Math.max(...row)), s.observed[i]);
+  }
+  assert.equal(s.annotation.provenance.length, 500 * 5, 'one provenance record per (item, annotator) label');
+  const maj = parseRecipe({ labels: { annotators: 5, aggregate: 'dawid_skene' } }).labels!;
+  assert.equal(maj.noise.model === 'annotators' && maj.noise.aggregate, 'dawid-skene');
+});
+
+test('train on 40 % noisy labels: train accuracy is reported against the true labels and the observed ones, and differs', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(512);
+    const r = await train(model, ds, { epochs: 1, batch_size: 128, optimizer: { name: 'sgd', lr: 1e-3 }, labels: { noise: { model: 'symmetric', rate: 0.4 } } }, { threads: 1 });
+    const h = r.history[0]!;
+    assert.ok(r.labels);
+    // The trained-from model is accurate on the true labels; the observed labels are 40 % wrong.
+    assert.ok(h.train_accuracy > 0.85, `true ${h.train_accuracy}`);
+    assert.ok(h.train_accuracy_observed! < h.train_accuracy - 0.25, `observed ${h.train_accuracy_observed}`);
+  } finally {
+    await model.close();
+  }
+});
+
+test('adversarial training step: every example stays in the ε-ball and the bounds, raises the loss, and the same seed gives the same bytes', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(64);
+    const prepared = foldPreprocessing(model.original, model.decl);
+    const params = trainableParams(prepared, model.decl.outputName);
+    const bn = prepared.graph.node.filter((n) => n.op_type === 'BatchNormalization').flatMap((n) => [n.input[3]!, n.input[4]!]);
+    const values = initialParams(prepared, [...params, ...bn]);
+    const atk = new TrainingAttack(prepared, { input: model.decl.inputName, output: model.decl.outputName, outputKind: 'logits', params, fed: bn, itemShape: [1, 28, 28], bounds: [0, 1], threads: 1, label: 'm' });
+    const targets = new Float32Array(64 * 10);
+    ds.labels!.forEach((y, i) => (targets[i * 10 + y] = 1));
+    const spec = parseRecipe({ adversarial: { method: 'pgd', eps: 0.1, steps: 5 } }).adversarial!;
+    const a = epochAttack(spec, 0)!;
+    assert.deepEqual(a, { eps: 0.1, steps: 5, stepSize: 0.05, severityCap: 5 });
+    const x = ds.x.slice();
+    const adv = await atk.perturb(x, 64, targets, values, a, spec, new Rng(1));
+    const adv2 = await atk.perturb(x, 64, targets, values, a, spec, new Rng(1));
+    await atk.close();
+    assert.deepEqual(adv, adv2);
+    assert.deepEqual(x, ds.x, 'the clean batch is not changed');
+    let moved = 0;
+    for (let j = 0; j < x.length; j++) {
+      assert.ok(Math.abs(adv[j]! - x[j]!) <= 0.1 + 1e-7 && adv[j]! >= 0 && adv[j]! <= 1, `element ${j}`);
+      if (adv[j] !== x[j]) moved++;
+    }
+    assert.ok(moved > x.length / 2);
+    const clean = await model.predict(ds, { batchSize: 64 });
+    const attacked = await model.predict({ ...ds, x: adv }, { batchSize: 64 });
+    const acc = (s: Float32Array) => ds.labels!.filter((y, i) => s.subarray(i * 10, i * 10 + 10).indexOf(Math.max(...s.subarray(i * 10, i * 10 + 10))) === y).length;
+    assert.ok(acc(attacked.scores) < acc(clean.scores) - 20, `clean ${acc(clean.scores)}, attacked ${acc(attacked.scores)} of 64`);
+  } finally {
+    await model.close();
+  }
+});
+
+test('curriculum: ε, steps and the augmentation severity ramp linearly to epoch E; the step size follows ε', () => {
+  const spec = parseRecipe({ adversarial: { method: 'pgd', eps: 0.1, steps: 7, curriculum: { eps: [0, 0.1], steps: [1, 7], severity: [1, 5], epochs: 3 } } }).adversarial!;
+  const at = [0, 1, 2, 5].map((e) => epochAttack(spec, e)!);
+  assert.deepEqual(at.map((a) => a.eps), [0, 0.05, 0.1, 0.1]);
+  assert.deepEqual(at.map((a) => a.steps), [1, 4, 7, 7]);
+  assert.deepEqual(at.map((a) => a.severityCap), [1, 3, 5, 5]);
+  assert.ok(Math.abs(at[1]!.stepSize - (2.5 * 0.05) / 4) < 1e-12);
+  const fast = parseRecipe({ adversarial: { method: 'fgsm_rs', eps: 0.1 } }).adversarial!;
+  assert.deepEqual(epochAttack(fast, 0), { eps: 0.1, steps: 1, stepSize: 0.125, severityCap: 5 });
+});
+
+test('augment: about `fraction` of the items are corrupted, in [0, 1], deterministically, and never the dataset itself', async () => {
+  const ds = await slice(200);
+  const spec = parseRecipe({ augment: { corruptions: ['gaussian_noise', 'contrast'], severity: [2, 4], fraction: 0.5 } }).augment!;
+  const x = ds.x.slice();
+  const y = ds.x.slice();
+  const n1 = augmentBatch(x, 200, [1, 28, 28], spec, new Rng(3));
+  const n2 = augmentBatch(y, 200, [1, 28, 28], spec, new Rng(3));
+  assert.equal(n1, n2);
+  assert.deepEqual(x, y);
+  assert.ok(n1 > 70 && n1 < 130, `${n1} of 200`);
+  let changed = 0;
+  for (let i = 0; i < 200; i++) if (x.subarray(i * 784, (i + 1) * 784).some((v, j) => v !== ds.x[i * 784 + j])) changed++;
+  assert.equal(changed, n1);
+  assert.ok(x.every((v) => v >= 0 && v <= 1));
+  assert.equal(augmentBatch(ds.x.slice(), 200, [1, 28, 28], { ...spec, fraction: 0 }, new Rng(3)), 0);
+});
+
+test('PGD-AT with ELR, augmentation and a curriculum: same seed, same bytes; a killed run resumes to the same bytes', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(160);
+    const val = await slice(64, 101);
+    const recipe = { epochs: 2, batch_size: 64, optimizer: { name: 'adamw', lr: 1e-3 }, loss: { name: 'elr' }, labels: { noise: { model: 'pairflip', rate: 0.2 } },
+      adversarial: { method: 'pgd', eps: 0.05, steps: 2, curriculum: { eps: [0.02, 0.05], epochs: 2 } }, augment: { corruptions: ['contrast'], fraction: 0.5 }, seed: 2 };
+    const a = await train(model, ds, recipe, { threads: 1, val });
+    const b = await train(model, ds, recipe, { threads: 1, val });
+    assert.equal(sha(modelBytes(a.model)), sha(modelBytes(b.model)));
+    assert.deepEqual(a.history.map((h) => h.eps), [0.02, 0.05]);
+    assert.ok(a.history.every((h) => h.pgd_val_accuracy !== null && h.augmented! > 0 && h.train_accuracy_observed !== null));
+    const ckpt = path.join(fresh(), 'run.ckpt.npz');
+    const ac = new AbortController();
+    await assert.rejects(train(model, ds, recipe, { threads: 1, val, checkpoint: ckpt, onProgress: (p) => p.epoch === 2 && ac.abort(new Error('killed')), signal: ac.signal }), /killed/);
+    const c = await train(model, ds, recipe, { threads: 1, val, checkpoint: ckpt, resume: true });
+    assert.equal(sha(modelBytes(c.model)), sha(modelBytes(a.model)), 'ELR running targets and the best epoch survive the checkpoint');
+  } finally {
+    await model.close();
+  }
+});
+
+test('early_stop: no improvement for `patience` epochs stops training and keeps the best epoch', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(128);
+    const val = await slice(64, 101);
+    // A learning rate so small that nothing changes: validation accuracy never improves on epoch 1.
+    const r = await train(model, ds, { epochs: 5, batch_size: 64, optimizer: { name: 'sgd', lr: 1e-12, momentum: 0 }, freeze_bn: true, early_stop: { on: 'val_accuracy', patience: 2 } }, { threads: 1, val });
+    assert.equal(r.stopped, 'early_stop');
+    assert.equal(r.history.length, 3);
+    assert.equal(r.keptEpoch, 1);
+    const meta = Object.fromEntries((r.model.metadata_props ?? []).map((p) => [p.key, p.value]));
+    assert.equal(meta['gauntlet.train.kept_epoch'], '1');
+  } finally {
+    await model.close();
+  }
+});
+
+test('FGSM-RS: PGD validation accuracy falling more than co_drop below its best stops training as catastrophic overfitting and keeps the best epoch', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(128);
+    const val = await slice(64, 101);
+    // co_drop 0: any fall of PGD validation accuracy counts (a large lr makes one happen at epoch 2).
+    const r = await train(model, ds, { epochs: 4, batch_size: 64, optimizer: { name: 'adamw', lr: 0.01 }, adversarial: { method: 'fgsm_rs', eps: 0.1, co_drop: 0 } }, { threads: 1, val });
+    assert.equal(r.stopped, 'catastrophic_overfitting');
+    const fell = r.history.findIndex((h) => h.catastrophic_overfitting);
+    assert.equal(fell, r.history.length - 1);
+    assert.ok(r.history[fell]!.pgd_val_accuracy! < Math.max(...r.history.slice(0, fell).map((h) => h.pgd_val_accuracy!)));
+    const best = r.history.slice(0, fell).reduce((a, h) => (h.pgd_val_accuracy! > a.pgd_val_accuracy! ? h : a));
+    assert.equal(r.keptEpoch, best.epoch);
+  } finally {
+    await model.close();
+  }
+});
+
+test('hardening recipe errors name the key: soft labels from a noise model, an unknown method, early_stop without --val, ε beyond the bounds', async () => {
+  assert.throws(() => parseRecipe({ labels: { noise: { model: 'symmetric', rate: 0.2 }, soft: true } }), /'labels\.soft' needs simulated annotators/);
+  assert.throws(() => parseRecipe({ labels: { noise: { model: 'symmetric', rate: 2 } } }), /'labels\.noise\.rate'/);
+  assert.throws(() => parseRecipe({ adversarial: { method: 'trades', eps: 0.1 } }), /'adversarial\.method' must be one of pgd, fgsm_rs/);
+  assert.throws(() => parseRecipe({ adversarial: { method: 'pgd' } }), /'adversarial\.eps' is required/);
+  assert.throws(() => parseRecipe({ adversarial: { method: 'fgsm_rs', eps: 0.1, steps: 3 } }), /unknown key 'steps'/);
+  assert.throws(() => parseRecipe({ augment: { corruptions: ['gaussian_nose'] } }), /'augment\.corruptions\[0\]' must be one of/);
+  assert.throws(() => parseRecipe({ augment: { corruptions: ['fog'], severity: [4, 2] } }), /'augment\.severity'/);
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(128);
+    await assert.rejects(train(model, ds, { early_stop: { on: 'val_accuracy' } }), /'early_stop' needs validation data \(--val\)/);
+    await assert.rejects(train(model, ds, { early_stop: { on: 'pgd_val_accuracy' } }, { val: ds }), /needs 'adversarial:'/);
+    await assert.rejects(train(model, ds, { adversarial: { method: 'pgd', eps: 3 } }), /'adversarial\.eps' 3 is larger than the data bounds' range \[0, 1\]/);
+  } finally {
+    await model.close();
+  }
+});
+
+test('gauntlet train with noisy labels writes OUT.labels.jsonl (provenance with the true label) and reports the realised noise', async () => {
+  const dir = fresh();
+  const recipe = path.join(dir, 'r.yaml');
+  fs.writeFileSync(recipe, 'epochs: 1\nbatch_size: 100\noptimizer: { name: sgd, lr: 0.001 }\nlabels: { noise: { model: symmetric, rate: 0.3 } }\n');
+  const out = path.join(dir, 'm.onnx');
+  const r = await runCliAsync(['train', '--recipe', recipe, '--model', defaultAssets.model, '--limit', '300', '--out', out, '--threads', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = lastJson(r.stdout);
+  const lines = fs.readFileSync(path.join(dir, 'm.labels.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 300);
+  const flipped = lines.filter((l) => l.label !== l.true_label).length;
+  assert.equal(j.label_noise.flipped, flipped);
+  assert.ok(Math.abs(j.label_noise.realised_rate - flipped / 300) < 1e-12);
+  assert.equal(lines[0].annotator, 'noise:symmetric');
+
+  const onto = await runCliAsync(['train', '--out', path.join(dir, 'q.onnx'), '--val', path.join(dir, 'q.train.jsonl'), '--limit', '300']);
+  assertBadInput(onto, /--out \(history\) .*q\.train\.jsonl is the same file as '--val'/);
+});
