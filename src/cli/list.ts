@@ -9,6 +9,9 @@ import { rules } from '../autodiff/registry.js';
 import { DATA_OPTIONS, MODEL_OPTIONS, PREPROCESS_OPTIONS } from '../options/declarations.js';
 import { describeOptions, type OptionDescription, type OptionMap } from '../options/schema.js';
 import { parse } from './args.js';
+import { LOSSES, OPTIMIZERS, RECIPE_OPTIONS, SCHEDULES } from '../train/recipe.js';
+import { ADVERSARIAL_METHODS, CURRICULUM_OPTIONS, EARLY_STOP_OPTIONS } from '../train/adversarial.js';
+import { AUGMENT_OPTIONS } from '../train/augment.js';
 
 /** One row of a section: its cells and, for a component, its declared options. */
 export interface ListRow {
@@ -91,6 +94,26 @@ export const sections: Record<string, ListSection> = {
       const rows = (decl: string, map: OptionMap, prefix = ''): ListRow[] =>
         describeOptions(map).map((d) => ({ cells: [decl, prefix + d.key, d.flag ?? '-', shortExpected(d.expected), d.required ? 'required' : (d.default ?? '-'), d.doc] }));
       return [...rows('model', MODEL_OPTIONS), ...rows('model', PREPROCESS_OPTIONS, 'preprocess.'), ...rows('data', DATA_OPTIONS)];
+    },
+  },
+  training: {
+    summary: 'training recipe keys (gauntlet train --recipe): losses, optimizers, schedules, adversarial training, augmentation, early stopping',
+    header: ['name', 'summary'],
+    rows: () => {
+      // Nested recipe keys are YAML only: no flags (gauntlet train's flags are the recipe row's).
+      const yamlOnly = (m: OptionMap): OptionMap => Object.fromEntries(Object.entries(m).map(([k, d]) => [k, { ...d, flag: false }]));
+      const named = (kind: string, maps: Record<string, OptionMap>, key: string) =>
+        Object.entries(maps).map(([n, m]) => ({ cells: [`${kind}:${n}`, m[key]!.doc], options: yamlOnly(without(m, key)) }));
+      return [
+        { cells: ['recipe', 'the top-level keys of a recipe (flags: gauntlet train --help)'], options: RECIPE_OPTIONS },
+        ...named('loss', LOSSES, 'name'),
+        ...named('optimizer', OPTIMIZERS, 'name'),
+        ...named('schedule', SCHEDULES, 'name'),
+        ...named('adversarial', ADVERSARIAL_METHODS, 'method'),
+        { cells: ['curriculum', 'adversarial.curriculum: ramps of ε, attack steps and augmentation severity'], options: yamlOnly(CURRICULUM_OPTIONS) },
+        { cells: ['augment', 'corruption augmentation from the drift library'], options: yamlOnly(AUGMENT_OPTIONS) },
+        { cells: ['early_stop', 'early stopping on validation or PGD validation accuracy (keeps the best epoch)'], options: yamlOnly(EARLY_STOP_OPTIONS) },
+      ];
     },
   },
   gradients: {

@@ -21,7 +21,18 @@ metadata) and OUT.train.jsonl (one line per epoch). An epoch checkpoint OUT.ckpt
 Without --model: the embedded default architecture, initialised afresh (init: reinit);
 without --data: the shipped 10,000-image Fashion-MNIST training slice.
 With --json the last stdout line has epochs, steps, seconds, final_loss, train_accuracy,
-val_accuracy (null without --val), out and out_sha256.
+val_accuracy (null without --val), pgd_val_accuracy, kept_epoch, stopped, label_noise, out and
+out_sha256.
+
+Training against noise (recipe YAML; \`gauntlet list training\` shows every key and default):
+  labels:      noisy training labels (a noise model or simulated annotators); their provenance
+               goes to OUT.labels.jsonl, and accuracies stay against the true labels
+  loss:        gce | sce | bootstrap | elr (noise-robust), label_smoothing, ce
+  adversarial: pgd | fgsm_rs adversarial training (the attack runs the model in inference mode),
+               with a curriculum; with --val, PGD validation accuracy each epoch and
+               catastrophic-overfitting detection (keeps the best epoch)
+  augment:     corruptions from the drift library on a fraction of each batch
+  early_stop:  on val_accuracy or pgd_val_accuracy, keeping the best epoch
 
 Options:
   --out OUT.onnx        trained model (required; not the input model)

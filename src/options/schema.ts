@@ -468,13 +468,20 @@ export interface OptionDescription {
   doc: string;
 }
 
+/** A default as help and `gauntlet list` show it: lists comma-separated, mappings as `{name: sgd, weight_decay: 0}` (snake_case keys). */
+export function showDefault(v: unknown): string {
+  if (Array.isArray(v)) return v.map(showDefault).join(',');
+  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}: ${Array.isArray(x) ? `[${x.map(showDefault).join(', ')}]` : showDefault(x)}`).join(', ')}}`;
+  return String(v);
+}
+
 /** The map as rows: key, flag, what is allowed, default, doc. */
 export function describeOptions(map: OptionMap): OptionDescription[] {
   return Object.entries(map).map(([key, def]) => ({
     key,
     flag: flagName(key, def) && `--${flagName(key, def)}`,
     expected: def.expected,
-    default: def.defaultText ?? (def.default === undefined ? null : Array.isArray(def.default) ? def.default.join(',') : String(def.default)),
+    default: def.defaultText ?? (def.default === undefined ? null : showDefault(def.default)),
     required: def.required,
     doc: def.doc,
   }));
@@ -487,7 +494,7 @@ export function helpLines(map: OptionMap, width = 24): string {
     const f = flagName(key, def);
     if (!f) continue;
     const left = `  --${f}${def.isBoolean ? '' : ` ${def.metavar ?? 'X'}`}`;
-    const dflt = def.defaultText ?? (def.default === undefined ? null : Array.isArray(def.default) ? def.default.join(',') : String(def.default));
+    const dflt = def.defaultText ?? (def.default === undefined ? null : showDefault(def.default));
     const obvious = def.isBoolean || /^(a file path|a non-empty string)$/.test(def.expected) || def.expected.includes('(-inf, inf)') || (def.metavar ?? '').includes('|');
     const right = `${def.doc}${obvious ? '' : `; ${def.expected}`}${def.required ? ' (required)' : dflt !== null && !def.isBoolean ? ` (default ${dflt})` : ''}`;
     lines.push(left.length >= width ? `${left}\n${' '.repeat(width)}${right}` : `${left.padEnd(width)}${right}`);
