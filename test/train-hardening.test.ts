@@ -228,3 +228,37 @@ test('gauntlet train with noisy labels writes OUT.labels.jsonl (provenance with 
   const onto = await runCliAsync(['train', '--out', path.join(dir, 'q.onnx'), '--val', path.join(dir, 'q.train.jsonl'), '--limit', '300']);
   assertBadInput(onto, /--out \(history\) .*q\.train\.jsonl is the same file as '--val'/);
 });
+
+test('ensemble: K members from seeds seed… share the noisy labels; the combined model outputs log of the mean member probability', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(128);
+    const recipe = { epochs: 1, batch_size: 64, optimizer: { name: 'adamw', lr: 1e-3 }, labels: { noise: { model: 'symmetric', rate: 0.3 } }, ensemble: { members: 2 }, seed: 4 };
+    const r = await train(model, ds, recipe, { threads: 1 });
+    assert.equal(r.members!.length, 2);
+    assert.deepEqual(r.history.map((h) => h.member), [0, 1]);
+    assert.notEqual(sha(modelBytes(r.members![0]!)), sha(modelBytes(r.members![1]!)));
+    const solo = await train(model, ds, { ...recipe, ensemble: null, seed: 5 }, { threads: 1, labelSeed: 4 });
+    assert.equal(sha(modelBytes(solo.model)), sha(modelBytes(r.members![1]!)), 'member 1 is the recipe at seed + 1 with the base seed\'s labels');
+    const opened = await Promise.all([r.model, ...r.members!].map((m, i) => Model.fromProto(m, `m${i}`, '', { threads: 1 })));
+    try {
+      const [ens, a, b] = await Promise.all(opened.map((m) => m.predict(ds, { batchSize: 64 })));
+      const softmax = (s: Float32Array, i: number) => {
+        const row = Array.from(s.subarray(i * 10, i * 10 + 10));
+        const mx = Math.max(...row);
+        const e = row.map((v) => Math.exp(v - mx));
+        const z = e.reduce((x, y) => x + y, 0);
+        return e.map((v) => v / z);
+      };
+      for (const i of [0, 17, 127]) {
+        const pa = softmax(a!.scores, i);
+        const pb = softmax(b!.scores, i);
+        for (let c = 0; c < 10; c++) assert.ok(Math.abs(ens!.scores[i * 10 + c]! - Math.log((pa[c]! + pb[c]!) / 2)) < 1e-4);
+      }
+    } finally {
+      for (const m of opened) await m.close();
+    }
+  } finally {
+    await model.close();
+  }
+});

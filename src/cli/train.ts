@@ -53,7 +53,7 @@ export async function trainVerb(argv: string[]): Promise<number> {
   const modelPath = path.resolve((values.model as string | undefined) ?? defaultAssets.model);
   if (out === modelPath) throw new UsageError(`train: '--out' ${values.out} is the input model; write the trained model elsewhere`);
   const stem = out.replace(/\.onnx$/i, '');
-  guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }],
+  guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }, ...Array.from({ length: 64 }, (_, m) => ({ name: `--out (member ${m})`, path: `${stem}.member${m}.onnx` }))],
     [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
   const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
   if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
@@ -72,12 +72,12 @@ export async function trainVerb(argv: string[]): Promise<number> {
       onProgress: (p) => {
         if (!tty) return;
         const now = Date.now();
-        const done = (p.epoch - 1) * p.stepsPerEpoch + p.step;
-        const total = p.epochs * p.stepsPerEpoch;
+        const done = ((p.member ?? 0) * p.epochs + p.epoch - 1) * p.stepsPerEpoch + p.step;
+        const total = (p.members ?? 1) * p.epochs * p.stepsPerEpoch;
         if (done < total && now - last < 200) return;
         last = now;
         const eta = ((now - t0) / done) * (total - done) / 1000;
-        process.stderr.write(`\rtrain: epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${fmt(p.loss)} ETA ${Math.ceil(eta)} s   ${done >= total ? '\n' : ''}`);
+        process.stderr.write(`\rtrain: ${p.members ? `member ${p.member! + 1}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${fmt(p.loss)} ETA ${Math.ceil(eta)} s   ${done >= total ? '\n' : ''}`);
       },
     });
     const bytes = modelBytes(r.model);
@@ -88,16 +88,19 @@ export async function trainVerb(argv: string[]): Promise<number> {
       const prov = r.labels.annotation.provenance.map((p) => JSON.stringify({ item: p.item, annotator: p.annotator, label: p.label, true_label: truth[index ? index.get(p.item)! : Number(p.item)], seed: p.seed }));
       await writeFileAtomic(`${stem}.labels.jsonl`, new TextEncoder().encode(prov.join('\n') + '\n'));
     }
+    const memberFiles = (r.members ?? []).map((_, m) => `${stem}.member${m}.onnx`);
+    for (const [m, f] of memberFiles.entries()) await writeFileAtomic(f, modelBytes(r.members![m]!));
     await writeFileAtomic(out, bytes);
     fs.rmSync(`${stem}.ckpt.npz`, { force: true });
     const lastEpoch = r.history[r.history.length - 1]!;
     const kept = r.history[r.keptEpoch - 1] ?? lastEpoch;
     const labelNoise = r.labels ? { realised_rate: r.labels.annotation.realisedRate, flipped: r.labels.annotation.flipped.reduce((a, b) => a + b, 0), labels_file: `${stem}.labels.jsonl` } : null;
-    const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
+    const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, members: memberFiles.length ? memberFiles : null, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       const lines = [`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)} (true labels)${kept.val_accuracy === null ? '' : `, val accuracy ${fmt(kept.val_accuracy)}`}${kept.pgd_val_accuracy === null ? '' : `, PGD val accuracy ${fmt(kept.pgd_val_accuracy)}`}`];
       if (labelNoise) lines.push(`trained on noisy labels: ${labelNoise.flipped} of ${data.size} flipped (${fmt(100 * labelNoise.realised_rate, 1)} %); provenance in ${labelNoise.labels_file}`);
+      if (memberFiles.length) lines.push(`ensemble of ${memberFiles.length} members (log of their mean probability); members in ${memberFiles.join(', ')}`);
       if (r.stopped) lines.push(`stopped after epoch ${r.history.length} (${r.stopped === 'early_stop' ? 'no improvement' : 'catastrophic overfitting: PGD validation accuracy collapsed'}); kept epoch ${r.keptEpoch}`);
       process.stdout.write(lines.join('\n') + '\n');
     }

@@ -16,6 +16,7 @@
  * adversarial: null             # { method: pgd | fgsm_rs, eps, steps, step_size, random_start, norm, curriculum: { eps: [a, b], steps: [a, b], epochs } }
  * augment: null                 # { corruptions: [gaussian_noise, contrast], severity: [1, 3], fraction: 0.5 }
  * early_stop: null              # { on: val_accuracy | pgd_val_accuracy, patience: 2 }
+ * ensemble: null                # { members: 3 }: K members from seeds seed, seed+1, …, one combined model
  * freeze_bn: false
  * freeze: []                    # parameter name globs that do not train
  * train_only: []                # only these train
@@ -25,6 +26,7 @@
 import { fail, flagValues, helpLines, opt, parseOptions, type OptionMap, type OptionsOf, type ParseContext } from '../options/schema.js';
 import { ADVERSARIAL_TRAINING_OPTION, EARLY_STOP_OPTION } from './adversarial.js';
 import { AUGMENT_OPTION } from './augment.js';
+import { ENSEMBLE_OPTION } from './ensemble.js';
 import { TRAINING_LABELS_OPTION } from './labels.js';
 import type { OptimizerSpec } from './optim.js';
 import type { ScheduleSpec } from './schedule.js';
@@ -133,6 +135,7 @@ export const RECIPE_OPTIONS = {
   adversarial: ADVERSARIAL_TRAINING_OPTION,
   augment: AUGMENT_OPTION,
   early_stop: EARLY_STOP_OPTION,
+  ensemble: ENSEMBLE_OPTION,
   freeze_bn: opt.boolean({ default: false, doc: 'BatchNorm keeps its inference statistics (scale and bias still train)' }),
   freeze: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'parameter name globs that do not train', metavar: 'GLOB,...' }),
   train_only: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'only parameters matching these globs train', metavar: 'GLOB,...' }),

@@ -34,6 +34,8 @@ import { cloneModel, DataType, encodeModel, num, type ModelP } from '../onnx/pro
 import { decodeTensor, makeTensor } from '../onnx/tensor.js';
 import { Rng } from '../rng.js';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { ensembleModel } from './ensemble.js';
 import { buildTrainingGraph, dropoutMask, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
 import { epochAttack, TrainingAttack } from './adversarial.js';
 import { augmentBatch } from './augment.js';
@@ -69,10 +71,15 @@ export interface EpochRecord {
   val_loss: number | null;
   /** lr of the epoch's last step. */
   lr: number;
+  /** The ensemble member this epoch trained (0-based), or null outside ensembles. */
+  member?: number;
   seconds: number;
 }
 
 export interface TrainProgress {
+  /** Ensemble member being trained (0-based) and how many, with `ensemble:`. */
+  member?: number;
+  members?: number;
   epoch: number;
   epochs: number;
   step: number;
@@ -92,6 +99,8 @@ export interface TrainOptions {
   checkpoint?: string;
   /** Continue from `checkpoint` when it exists and matches this run. */
   resume?: boolean;
+  /** Seed of the noisy training labels (default: the recipe's); ensemble members share the base seed's labels. */
+  labelSeed?: number;
 }
 
 export interface TrainResult {
@@ -110,13 +119,16 @@ export interface TrainResult {
   keptEpoch: number;
   /** Why training stopped before `epochs`, or null. */
   stopped: 'early_stop' | 'catastrophic_overfitting' | null;
+  /** With `ensemble:`: each member's trained model (`model` is their combination); else null. */
+  members: ModelP[] | null;
 }
 
-const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed', epoch: 'gauntlet.train.kept_epoch' } as const;
+const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed', epoch: 'gauntlet.train.kept_epoch', members: 'gauntlet.train.ensemble_members' } as const;
 
 /** Trains `model` on `data` by `recipe` (YAML-shaped, checked here). See the module comment. */
 export async function train(model: Model, data: Dataset, recipeRaw: unknown, opts: TrainOptions = {}): Promise<TrainResult> {
   const recipe = parseRecipe(recipeRaw ?? {});
+  if (recipe.ensemble) return trainEnsemble(model, data, recipe, (recipeRaw ?? {}) as Record<string, unknown>, opts);
   const trueLabels = requireLabels(data, 'training');
   const n = data.size;
   const B = recipe.batchSize;
@@ -149,7 +161,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       const p = await model.predict(data, { batchSize: 256 });
       probs = Float64Array.from(toProbabilities(p.scores, p.numClasses, p.kind));
     }
-    noisy = drawTrainingLabels(recipe.labels, trueLabels, k, recipe.seed, { ids: data.ids, probs });
+    noisy = drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs });
   }
   const observed = noisy?.observed ?? trueLabels;
 
@@ -311,7 +323,43 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.parent]: model.sha256, [META.data]: dataSha, [META.seed]: String(recipe.seed), ...(keep ? { [META.epoch]: String(keep.epoch) } : {}) };
   return {
     model: writeBack(start, keep ? keep.values : values, meta), history, steps: history.length * stepsPerEpoch, seconds: (performance.now() - t0) / 1000, params, recipe,
-    labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped,
+    labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped, members: null,
+  };
+}
+
+/**
+ * `ensemble: { members: K }`: K runs of the recipe from seeds seed … seed + K − 1 (same noisy
+ * labels), each with its own checkpoint (`<checkpoint>.m<k>`), combined by `ensembleModel`.
+ */
+async function trainEnsemble(model: Model, data: Dataset, recipe: Recipe, given: Record<string, unknown>, opts: TrainOptions): Promise<TrainResult> {
+  const K = recipe.ensemble!.members;
+  const raw = { ...given, ensemble: null };
+  const t0 = performance.now();
+  const runs: TrainResult[] = [];
+  for (let m = 0; m < K; m++) {
+    const r = await train(model, data, { ...raw, seed: recipe.seed + m }, {
+      ...opts,
+      labelSeed: opts.labelSeed ?? recipe.seed,
+      checkpoint: opts.checkpoint ? `${opts.checkpoint}.m${m}` : undefined,
+      onProgress: opts.onProgress ? (p) => opts.onProgress!({ ...p, member: m, members: K }) : undefined,
+    });
+    runs.push(r);
+  }
+  if (opts.checkpoint) for (let m = 0; m < K; m++) fs.rmSync(`${opts.checkpoint}.m${m}`, { force: true });
+  const combined = ensembleModel(runs.map((r) => r.model), { input: model.decl.inputName, output: model.decl.outputName, outputKind: model.outputKind ?? 'logits' });
+  const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.parent]: model.sha256, [META.data]: datasetHash(data), [META.seed]: String(recipe.seed), [META.members]: String(K) };
+  combined.metadata_props = [...(combined.metadata_props ?? []).filter((p) => !(p.key in meta)), ...Object.entries(meta).map(([key, value]) => ({ key, value }))];
+  return {
+    model: combined,
+    history: runs.flatMap((r, m) => r.history.map((h) => ({ ...h, member: m }))),
+    steps: runs.reduce((a, r) => a + r.steps, 0),
+    seconds: (performance.now() - t0) / 1000,
+    params: runs[0]!.params,
+    recipe,
+    labels: runs[0]!.labels,
+    keptEpoch: runs[0]!.keptEpoch,
+    stopped: null,
+    members: runs.map((r) => r.model),
   };
 }
 
