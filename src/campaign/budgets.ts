@@ -10,9 +10,11 @@ export type { BudgetResult } from './types.js';
  * metrics, the increase). With `pessimistic`, the CI end least favourable to the model is judged.
  * A budget that selects no cell fails (a gate that checks nothing must not pass silently).
  */
-export function evaluateBudgets(budgets: readonly Budget[], cells: readonly CellResult[]): BudgetResult[] {
-  const base = cells.find((c) => Object.keys(c.stresses).length === 0);
+export function evaluateBudgets(budgets: readonly Budget[], baseCells: readonly CellResult[], variants: ReadonlyMap<string, readonly CellResult[]> = new Map()): BudgetResult[] {
   return budgets.map((b) => {
+    // A budget with `variant` judges that variant's cells, and its drops against that variant's own baseline.
+    const cells = b.variant ? (variants.get(b.variant) ?? []) : baseCells;
+    const base = cells.find((c) => Object.keys(c.stresses).length === 0);
     const metric = b.metric as MetricName;
     const lower = lowerIsBetter(metric) === true;
     const selected = cells.filter((c) => (!b.stage || c.stage === b.stage) && (!b.stress || b.stress in c.stresses));
@@ -24,6 +26,7 @@ export function evaluateBudgets(budgets: readonly Budget[], cells: readonly Cell
       b.stage ? `at stage ${b.stage}` : '',
       b.stress ? `under ${b.stress}` : '',
       b.pessimistic ? '(pessimistic CI end)' : '',
+      b.variant ? `for variant ${b.variant}` : '',
     ]
       .filter(Boolean)
       .join(' ');

@@ -10,6 +10,7 @@ import { parseDriftSpec, type DriftSpec } from '../stress/drift/index.js';
 import { parseAnnotationSpec, type AnnotationSpec } from '../stress/annotation/index.js';
 import { parseExplainSpec, type ExplainSpec } from '../explain/index.js';
 import { parseUncertaintySpec, type UncertaintySpec } from '../uncertainty/index.js';
+import { parseVariants, type VariantSpec } from './variants.js';
 
 export const STAGES = ['baseline', 'isolated', 'pairwise', 'combined'] as const;
 export type Stage = (typeof STAGES)[number] | 'factorial';
@@ -27,6 +28,8 @@ export interface Budget {
   pessimistic?: boolean;
   /** Judge the metric against observed (noisy) labels instead of true labels. */
   observed?: boolean;
+  /** Judge this model variant's cells (default: the base model's). */
+  variant?: string;
 }
 
 /** A campaign, validated and resolved (paths absolute, lists expanded into one setting each). */
@@ -48,6 +51,12 @@ export interface CampaignConfig {
   explain: ExplainSpec | null;
   /** Calibration, conformal sets, selective prediction, ensembles, MC dropout per cell (the `uncertainty` section), or null. */
   uncertainty: UncertaintySpec | null;
+  /** Model variants (`models:`) that run the same cells as the base model; empty without. */
+  variants: VariantSpec[];
+  /** Training data of trained variants (`train_data:`), or null when no variant is trained. */
+  trainData: DataRef | null;
+  /** Where trained variants are cached (`variant_cache:`), or null for the default beside the run directory. */
+  variantCache: string | null;
 }
 
 /** The stresses a config gets when it names none: all three kinds, sized to run in about a minute. */
@@ -61,7 +70,7 @@ export const DEFAULT_STRESSES = {
 const SWEEP_KEY: Record<StressKind, string[]> = { adversarial: ['eps'], drift: ['severity'], annotation: ['rate'] };
 
 /** Config sections parsed by their own schemas. */
-const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty'] as const;
+const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty', 'models', 'train_data'] as const;
 
 /** Reads and validates a YAML (or JSON) campaign file. */
 export function loadConfig(file: string): CampaignConfig {
@@ -101,7 +110,10 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     drift: list('drift').map((e, i) => parseDriftSpec(e, `stresses.drift[${i}]`)),
     annotation: list('annotation').map((e, i) => parseAnnotationSpec(e, `stresses.annotation[${i}]`)),
   };
-  const budgets = o.budgets === undefined ? [] : asArray(o.budgets, 'budgets').map((b, i) => resolveBudget(b, `budgets[${i}]`));
+  const variants = parseVariants(o.models, { where: 'models', baseDir });
+  const budgets = o.budgets === undefined ? [] : asArray(o.budgets, 'budgets').map((b, i) => resolveBudget(b, `budgets[${i}]`, variants));
+  const trained = variants.some((v) => v.train);
+  if (o.train_data !== undefined && !trained) throw new ConfigError(`'train_data' is given but no variant in 'models' has 'train'`);
   return {
     source,
     model,
@@ -115,6 +127,9 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     abstainBelow: top.abstainBelow,
     explain: o.explain === undefined || o.explain === null ? null : parseExplainSpec(o.explain, 'explain'),
     uncertainty: o.uncertainty === undefined || o.uncertainty === null ? null : parseUncertaintySpec(o.uncertainty, 'uncertainty', baseDir),
+    variants,
+    trainData: trained ? parseDataDeclaration(o.train_data, { where: 'train_data', baseDir }, defaultAssets.trainData) : null,
+    variantCache: top.variantCache ?? null,
   };
 }
 
@@ -134,6 +149,7 @@ export const BUDGET_OPTIONS = {
   max_drop: opt.number({ doc: 'the drop from the baseline must be at most this' }),
   pessimistic: opt.boolean({ doc: "judge by the CI's pessimistic end instead of the point value" }),
   observed: opt.boolean({ doc: 'judge against observed (noisy) labels instead of true labels' }),
+  variant: opt.string({ doc: "judge this model variant's cells (a name from models:; default the base model)" }),
 } satisfies OptionMap;
 
 /** The top-level keys of a campaign config (the sections with their own schemas are listed as extra keys). */
@@ -143,9 +159,10 @@ export const CAMPAIGN_OPTIONS = {
   batch_size: opt.integer({ doc: 'items per ONNX Runtime run', min: 1, max: 65536, default: 256 }),
   bootstrap: opt.integer({ doc: 'bootstrap resamples for confidence intervals', min: 0, max: 100000, default: 1000 }),
   abstain_below: opt.number({ doc: 'confidence below which a prediction counts as an abstention', min: 0, max: 1, default: 0.5 }),
+  variant_cache: opt.path({ doc: 'folder of trained variants (default: .gauntlet/variants beside the run directory)' }),
 } satisfies OptionMap;
 
-function resolveBudget(v: unknown, where: string): Budget {
+function resolveBudget(v: unknown, where: string, variants: readonly VariantSpec[]): Budget {
   const o = parseOptions(BUDGET_OPTIONS, v, { where });
   const b: Budget = { metric: o.metric };
   if (o.stage !== undefined) b.stage = o.stage;
@@ -155,6 +172,10 @@ function resolveBudget(v: unknown, where: string): Budget {
   if (o.maxDrop !== undefined) b.max_drop = o.maxDrop;
   if (o.pessimistic !== undefined) b.pessimistic = o.pessimistic;
   if (o.observed !== undefined) b.observed = o.observed;
+  if (o.variant !== undefined && o.variant !== 'base') {
+    if (!variants.some((x) => x.name === o.variant)) throw new ConfigError(`'${where}.variant' '${o.variant}' is not a variant in 'models'; known: base${variants.map((x) => `, ${x.name}`).join('')}`);
+    b.variant = o.variant;
+  }
   if (b.min === undefined && b.max === undefined && b.max_drop === undefined) throw new ConfigError(`'${where}' must set at least one of min, max, max_drop`);
   return b;
 }

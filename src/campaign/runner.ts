@@ -26,7 +26,9 @@ import type { CampaignConfig } from './config.js';
 import { STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
-import type { CampaignResults, CellResult, Interaction } from './types.js';
+import type { CampaignResults, CellResult, Interaction, MitigationTable, VariantResult } from './types.js';
+import { prepareVariant, variantCacheDir, type PreparedVariant } from './variants.js';
+import type { TrainProgress } from '../train/trainer.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const GAUNTLET_VERSION = '0.1.0';
@@ -34,10 +36,11 @@ export const GAUNTLET_VERSION = '0.1.0';
 export type { CampaignResults, CellResult, Interaction } from './types.js';
 
 export type CampaignEvent =
-  | { type: 'plan'; plan: Plan; resumed: number }
+  | { type: 'plan'; plan: Plan; resumed: number; /** Cells of every model (base and variants). */ total?: number }
   | { type: 'cell_start'; cell: CellPlan; index: number; total: number }
   | { type: 'cell_done'; cell: CellPlan; index: number; total: number; result: CellResult; cached: boolean }
-  | { type: 'phase'; message: string };
+  | { type: 'phase'; message: string }
+  | { type: 'training'; variant: string; progress: TrainProgress };
 
 export interface RunOptions extends RunDirOptions {
   outDir: string;
@@ -92,70 +95,120 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     writeJson(store.manifestPath, manifest);
     store.event({ event: opts.resume ? 'resume' : 'start', cells: plan.cells.length });
 
-    const resumed = plan.cells.filter((c) => store.readJson<CellResult>(store.cellPath(c.id))?.hash === c.hash).length;
-    emit({ type: 'plan', plan, resumed });
+    // Variants: open the models given as files, train (or find in the cache) the trained ones.
+    const variantIds = (v: string) => plan.cells.map((c) => `${v}--${c.id}`);
+    const allIds = [...plan.cells.map((c) => c.id), ...config.variants.flatMap((v) => variantIds(v.name))];
+    // Checkpointed cells: the base's whose hash matches; a variant's are checked when its model is known.
+    const resumed = plan.cells.filter((c) => store.readJson<CellResult>(store.cellPath(c.id))?.hash === c.hash).length + allIds.slice(plan.cells.length).filter((id) => store.readJson<CellResult>(store.cellPath(id)) !== null).length;
+    emit({ type: 'plan', plan, resumed, total: allIds.length });
+    const variants: PreparedVariant[] = [];
+    if (config.variants.length) {
+      const trainData = config.trainData ? await loadDataset(config.trainData) : null;
+      const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
+      for (const v of config.variants) {
+        if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+        emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
+        let pv: PreparedVariant;
+        try {
+          pv = await prepareVariant(v, model, config.model, trainData, { cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
+        } catch (e) {
+          // Ctrl-C while training: the epoch checkpoint in the variant cache keeps what is done.
+          if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+          throw e;
+        }
+        closers.push(() => pv.model.close());
+        variants.push(pv);
+        store.event({ event: 'variant_ready', name: v.name, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
+      }
+      writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })) });
+    }
 
     const root = new Rng(config.seed);
-    const counters = { forwardBatches: 0, gradientBatches: 0 };
-    emit({ type: 'phase', message: 'clean predictions' });
-    const clean = await predictAll(model, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
-    const K = clean.numClasses;
-    model.checkData(ds, K);
-    const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
     const weights = bootstrapWeights(ds.size, config.bootstrap, root.fork('bootstrap'));
-    let unc: UncertaintyContext | null = null;
-    if (config.uncertainty) {
-      emit({ type: 'phase', message: 'fitting temperature, conformal quantile and selective threshold on clean data' });
-      unc = await prepareUncertainty(model, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, root.fork('uncertainty'), { batchSize: config.batchSize });
-      closers.push(() => unc!.close());
-    }
-
-    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
-    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
-    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
-    const tabular = isTabular(ds);
-    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
-    const ctx: CellContext = {
-      model,
-      data: ds,
-      labels,
-      numClasses: K,
-      clean: { probs: cleanProbs, batchMs: clean.batchMs },
-      rng: root,
-      weights,
-      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
-      uncertainty: unc,
-      caches: newCellCaches(),
-      counters,
-      tabular: {
-        immutable,
-        constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
-        std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
-      },
-    };
-    const results: CellResult[] = [];
-    let baseline: CellResult | null = null;
-    for (let index = 0; index < plan.cells.length; index++) {
-      if (opts.signal?.aborted) throw interrupted(opts, claim, results.length, plan.cells.length);
-      const cell = plan.cells[index]!;
-      const saved = store.readJson<CellResult>(store.cellPath(cell.id));
-      if (saved && saved.hash === cell.hash) {
-        results.push(saved);
-        if (cell.stage === 'baseline' && !cell.adversarial && !cell.drift && !cell.annotation) baseline = saved;
-        emit({ type: 'cell_done', cell, index, total: plan.cells.length, result: saved, cached: true });
-        continue;
+    const counters = { forwardBatches: 0, gradientBatches: 0 };
+    const total = allIds.length;
+    let done = 0;
+    // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
+    const runModel = async (m: Model, variant: string | null): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+      emit({ type: 'phase', message: `clean predictions${variant ? ` (${variant})` : ''}` });
+      const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
+      const K = clean.numClasses;
+      m.checkData(ds, K);
+      const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
+      let unc: UncertaintyContext | null = null;
+      if (config.uncertainty) {
+        emit({ type: 'phase', message: `fitting temperature, conformal quantile and selective threshold on clean data${variant ? ` (${variant})` : ''}` });
+        unc = await prepareUncertainty(m, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, root.fork('uncertainty'), { batchSize: config.batchSize });
+        const u = unc;
+        closers.push(() => u.close());
       }
-      emit({ type: 'cell_start', cell, index, total: plan.cells.length });
-      const result = await runCell(ctx, cell, baseline);
-      if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = result;
-      writeJson(store.cellPath(cell.id), result);
-      store.event({ event: 'cell_done', id: cell.id, seconds: result.performance.seconds });
-      results.push(result);
-      emit({ type: 'cell_done', cell, index, total: plan.cells.length, result, cached: false });
-    }
+      // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
+      // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
+      // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
+      const tabular = isTabular(ds);
+      const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
+      const ctx: CellContext = {
+        model: m,
+        data: ds,
+        labels,
+        numClasses: K,
+        clean: { probs: cleanProbs, batchMs: clean.batchMs },
+        rng: root,
+        weights,
+        options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
+        uncertainty: unc,
+        caches: newCellCaches(),
+        counters,
+        tabular: {
+          immutable,
+          constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
+          std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
+        },
+      };
+      const results: CellResult[] = [];
+      let baseline: CellResult | null = null;
+      for (const planned of plan.cells) {
+        if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
+        // A variant's cell: its own id and a hash that includes the variant's model, so a changed model file is recomputed.
+        const cell = variant ? { ...planned, id: `${variant}--${planned.id}`, hash: shortHash(`${m.sha256}|${planned.hash}`) } : planned;
+        const index = done;
+        const saved = store.readJson<CellResult>(store.cellPath(cell.id));
+        if (saved && saved.hash === cell.hash) {
+          results.push(saved);
+          if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = saved;
+          done++;
+          emit({ type: 'cell_done', cell, index, total, result: saved, cached: true });
+          continue;
+        }
+        emit({ type: 'cell_start', cell, index, total });
+        const result = await runCell(ctx, cell, baseline);
+        if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = result;
+        writeJson(store.cellPath(cell.id), result);
+        store.event({ event: 'cell_done', id: cell.id, seconds: result.performance.seconds });
+        results.push(result);
+        done++;
+        emit({ type: 'cell_done', cell, index, total, result, cached: false });
+      }
+      return { results, unc, K };
+    };
+    const baseRun = await runModel(model, null);
+    const { results, unc, K } = baseRun;
+    const variantRuns: { v: PreparedVariant; results: CellResult[]; unc: UncertaintyContext | null }[] = [];
+    for (const v of variants) variantRuns.push({ v, ...(await runModel(v.model, v.name)) });
 
     const interactions = computeInteractions(plan, results, weights, config.abstainBelow);
-    const budgets = evaluateBudgets(config.budgets, results);
+    const variantResults: VariantResult[] = variantRuns.map(({ v, results: cells, unc: vu }) => ({
+      name: v.name,
+      source: v.source,
+      path: v.path,
+      sha256: v.model.sha256,
+      training: v.training,
+      cells,
+      interactions: computeInteractions(plan, cells.map((c, i) => ({ ...c, id: plan.cells[i]!.id })), weights, config.abstainBelow).map((x) => ({ ...x, cell: `${v.name}--${x.cell}` })),
+      uncertainty: vu ? uncertaintyContextSummary(vu) : null,
+    }));
+    const mitigation = variantResults.length ? mitigationTable(plan, results, variantResults, weights) : null;
+    const budgets = evaluateBudgets(config.budgets, results, new Map(variantResults.map((v) => [v.name, v.cells])));
     emit({ type: 'phase', message: 'timing the compute floor' });
     const floor = await computeFloor(model, ds, config.batchSize, engines);
     const wall = (performance.now() - t0) / 1000;
@@ -170,6 +223,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       interactions,
       budgets,
       uncertainty: unc ? uncertaintyContextSummary(unc) : null,
+      variants: variantResults.length ? variantResults : null,
+      mitigation,
       performance: {
         wall_seconds: wall,
         floor_seconds: floorSeconds,
@@ -194,6 +249,35 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     for (const c of closers) await c();
     await model.close();
   }
+}
+
+/**
+ * The mitigation table: per cell, each model's accuracy and, for each variant, its paired
+ * difference from the base model (same items, same bootstrap resamples) with a 95 % CI; the best
+ * model per cell (highest accuracy; a variant counts as better only when its difference's CI is
+ * above 0); and each variant's price: its clean accuracy change and its training time.
+ */
+export function mitigationTable(plan: Plan, base: CellResult[], variants: VariantResult[], weights: readonly Uint16Array[]): MitigationTable {
+  const acc = (c: CellResult) => bits(c.correct).reduce((a, b) => a + b, 0) / c.correct.length;
+  const rows = plan.cells.map((cell, i) => {
+    const b = base[i]!;
+    const paired = !b.item_indices && b.correct.length === weights[0]?.length;
+    const baseBoot = paired ? Array.from(weightedMeans(bits(b.correct), weights)) : null;
+    const entries = variants.map((v) => {
+      const c = v.cells[i]!;
+      let diff: Interaction['observed_drop'] | null = null;
+      if (baseBoot && !c.item_indices && c.correct.length === b.correct.length) {
+        const vb = Array.from(weightedMeans(bits(c.correct), weights));
+        diff = { value: acc(c) - acc(b), ci: percentileCi(vb.map((x, r) => x - baseBoot[r]!)) };
+      }
+      return { variant: v.name, accuracy: c.metrics.accuracy, diff_vs_base: diff };
+    });
+    const better = entries.filter((e) => e.diff_vs_base && e.diff_vs_base.ci[0] > 0);
+    const best = better.length ? better.reduce((x, y) => (y.accuracy.value > x.accuracy.value ? y : x)).variant : 'base';
+    return { cell: cell.id, stage: cell.stage, labels: b.labels, base: b.metrics.accuracy, variants: entries, best };
+  });
+  const price = variants.map((v, k) => ({ variant: v.name, clean_accuracy_change: rows[0]!.variants[k]!.diff_vs_base, training_seconds: v.training ? v.training.seconds : null }));
+  return { variants: variants.map((v) => v.name), rows, price };
 }
 
 /** The seed labels each stress of a cell draws from (derived from the campaign seed and the stress spec). */

@@ -10,6 +10,7 @@ import type { Budget, StressKind } from './config.js';
 import type { MetricName, MetricWithCi, ReliabilityBin } from '../metrics/suite.js';
 import type { ExplainCellSummary } from '../explain/index.js';
 import type { UncertaintyCellSummary } from '../uncertainty/index.js';
+import type { EpochRecord } from '../train/trainer.js';
 
 export interface CellResult {
   id: string;
@@ -76,7 +77,51 @@ export interface CampaignResults {
   budgets: BudgetResult[];
   /** What the uncertainty section fitted on clean data (temperature, conformal quantile, threshold, split), when configured. */
   uncertainty: unknown;
+  /** The model variants (`models:`): each ran every cell of the plan; null without variants. */
+  variants: VariantResult[] | null;
+  /** Variants against the base model, cell by cell; null without variants. */
+  mitigation: MitigationTable | null;
   performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
+}
+
+/** One model variant's campaign: the same cells as the base model (ids prefixed `<name>--`). */
+export interface VariantResult {
+  name: string;
+  source: 'path' | 'train';
+  path: string;
+  sha256: string;
+  /** How Gauntlet trained it (recipe, data, history, cache), or null for a model file. */
+  training: {
+    recipe: Record<string, unknown>;
+    parent_sha256: string;
+    data: { path: string; sha256: string; samples: number };
+    seed: number;
+    seconds: number;
+    history: EpochRecord[];
+    kept_epoch: number;
+    stopped: string | null;
+    cache_path: string;
+    cached: boolean;
+  } | null;
+  cells: CellResult[];
+  interactions: Interaction[];
+  uncertainty: unknown;
+}
+
+/** Variants side by side with the base model, per cell of the plan. */
+export interface MitigationTable {
+  variants: string[];
+  rows: {
+    cell: string;
+    stage: string;
+    labels: Partial<Record<StressKind, string>>;
+    base: MetricWithCi;
+    variants: { variant: string; accuracy: MetricWithCi; diff_vs_base: MetricWithCi | null }[];
+    /** The most accurate model whose gain over the base is significant (CI above 0), else 'base'. */
+    best: string;
+  }[];
+  /** Each variant's clean accuracy change (paired, with CI) and training time (null for model files). */
+  price: { variant: string; clean_accuracy_change: MetricWithCi | null; training_seconds: number | null }[];
 }
 
 export interface BudgetResult {

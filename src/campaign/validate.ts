@@ -43,6 +43,29 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
         );
       }
     });
+    // Variants: model files open with the base declaration and fit the data with the same classes;
+    // the training data of trained variants fits the model; every recipe ε fits the bounds.
+    for (const [i, v] of config.variants.entries()) {
+      if (v.path) {
+        const vm = await Model.open(v.path, { ...decl, threads });
+        try {
+          vm.checkData(ds);
+          const vp = await vm.predictItems(ds.x.subarray(0, probeN * per), probeN, { batchSize: probeN });
+          if (vp.numClasses !== K) throw new ConfigError(`'models[${i}]' (${v.name}): ${v.path} has ${vp.numClasses} classes, the base model ${K}`);
+        } finally {
+          await vm.close();
+        }
+      } else {
+        const adv = (v.train!.adversarial ?? null) as { eps?: number } | null;
+        const range = model.decl.bounds[1] - model.decl.bounds[0];
+        if (adv && typeof adv.eps === 'number' && adv.eps > range) throw new ConfigError(`'models[${i}].train.adversarial.eps' ${adv.eps} is larger than the data bounds' range [${model.decl.bounds.join(', ')}]`);
+      }
+    }
+    if (config.trainData) {
+      const td = await loadDataset(config.trainData);
+      if (!td.labels) throw new ConfigError(`'train_data' ${td.name} has no labels; trained variants need labelled training data`);
+      model.checkData(td, K);
+    }
     const r = valueRange(ds.x);
     return {
       model: {

@@ -230,14 +230,20 @@ export function campaignProgress(log: LogLine = (s) => process.stderr.write(s + 
   return (e) => {
     if (e.type === 'plan') {
       started = now();
-      const msg = e.resumed ? `resuming: ${e.resumed} of ${e.plan.cells.length} cells already done` : '';
+      const total = e.total ?? e.plan.cells.length;
+      const msg = e.resumed ? `resuming: ${e.resumed} of ${total} cells already done` : '';
       if (line.enabled) {
         if (msg) line.log(msg);
-        line.update(0, e.plan.cells.length);
+        line.update(0, total);
       } else if (msg) log(msg);
     } else if (e.type === 'phase') {
       if (line.enabled) line.setDetail(`${e.message} …`);
       else log(`… ${e.message}`);
+    } else if (e.type === 'training') {
+      const p = e.progress;
+      const where = `${p.members ? `member ${p.member! + 1}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs}`;
+      if (line.enabled) line.setDetail(`training ${e.variant}: ${where} step ${p.step}/${p.stepsPerEpoch} …`);
+      else if (p.step === p.stepsPerEpoch) log(`… training ${e.variant}: ${where} done, loss ${fix(p.loss, 4)}`);
     } else if (e.type === 'cell_start') {
       if (line.enabled) line.setDetail(`${e.cell.id} …`);
     } else if (e.type === 'cell_done') {

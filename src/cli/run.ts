@@ -122,6 +122,16 @@ function printPlan(plan: Plan, config: CampaignConfig, out: NodeJS.WritableStrea
   for (const c of plan.cells) {
     out.write(`  ${c.id.padEnd(18)} ${c.stage.padEnd(9)} ${[c.drift?.label, c.annotation?.label, c.adversarial?.label].filter(Boolean).join(' + ') || 'clean'}\n`);
   }
+  if (config.variants.length) {
+    out.write(`models: base + ${config.variants.length} variant(s), each running the ${plan.cells.length} cells (${plan.cells.length * (1 + config.variants.length)} in all)\n`);
+    for (const v of config.variants) out.write(`  ${v.name.padEnd(18)} ${v.path ? `file ${v.path}` : `trained: ${trainSummary(v.train!)}`}\n`);
+    if (config.trainData) out.write(`  training data: ${config.trainData.path} (trained variants are cached and reused)\n`);
+  }
+}
+
+/** A recipe in one line: its keys that differ from the defaults. */
+function trainSummary(recipe: Record<string, unknown>): string {
+  return Object.entries(recipe).map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? JSON.stringify(v).replace(/"/g, '') : String(v)}`).join(' ') || 'defaults';
 }
 
 function summaryTable(r: CampaignResults): string {
