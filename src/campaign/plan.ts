@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { CampaignConfig, Stage, StressKind } from './config.js';
 import { STRESS_KINDS } from './config.js';
 import type { AttackSpec } from '../stress/adversarial/index.js';
@@ -31,22 +30,8 @@ export interface Plan {
   settings: { adversarial: Setting<AttackSpec>[]; drift: Setting<DriftSpec>[]; annotation: Setting<AnnotationSpec>[] };
 }
 
-/** Canonical JSON: object keys sorted, so equal specs give equal strings. */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-export function shortHash(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
-}
+export { canonical, shortHash } from './canonical.js';
+import { canonical, shortHash } from './canonical.js';
 
 /** A spec value as a label shows it: lists comma-joined in brackets, numbers as written. */
 function showParam(v: unknown): string {

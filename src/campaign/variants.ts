@@ -33,7 +33,7 @@ import type { ModelRef } from '../options/declarations.js';
 import { fail, keyPath, opt, parseOptions, type ParseContext } from '../options/schema.js';
 import { parseRecipe, recipeToYaml } from '../train/recipe.js';
 import { modelBytes, train, type EpochRecord, type TrainProgress } from '../train/trainer.js';
-import { canonical } from './plan.js';
+import { canonical } from './canonical.js';
 
 /** A variant as the config gives it. */
 export interface VariantSpec {
