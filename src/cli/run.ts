@@ -93,7 +93,8 @@ export async function runVerb(argv: string[]): Promise<number> {
     process.stdout.write(
       JSON.stringify({
         out: outDir,
-        cells: results.cells.length,
+        cells: results.cells.length + (results.variants ?? []).reduce((a, v) => a + v.cells.length, 0),
+        variants: (results.variants ?? []).map((v) => v.name),
         baseline_accuracy: results.cells[0]?.metrics.accuracy.value,
         budgets_passed: results.budgets.length - failed.length,
         budgets_failed: failed.length,
@@ -150,6 +151,14 @@ function summaryTable(r: CampaignResults): string {
   if (inter.length) {
     out.push('', 'interactions (observed drop vs sum of isolated drops):');
     for (const i of inter) out.push(`  ${i.cell}: ${i.verdict}, interaction ${fmt(i.interaction.value, 3)} [${fmt(i.interaction.ci[0], 3)}, ${fmt(i.interaction.ci[1], 3)}]`);
+  }
+  if (r.mitigation) {
+    const names = r.mitigation.variants;
+    const mrows = r.mitigation.rows.map((row, i) => [Object.values(r.cells[i]?.labels ?? row.labels).join(' + ') || 'clean', fmt(row.base.value, 3), ...row.variants.map((v) => `${fmt(v.accuracy.value, 3)}${v.diff_vs_base ? ` (${v.diff_vs_base.value >= 0 ? '+' : ''}${fmt(v.diff_vs_base.value, 3)}${v.diff_vs_base.ci[0]! > 0 ? '*' : v.diff_vs_base.ci[1]! < 0 ? '!' : ''})` : ''}`), row.best]);
+    const mhead = ['stresses', 'base', ...names, 'best'];
+    const mw = mhead.map((h, i) => Math.max(h.length, ...mrows.map((row) => row[i]!.length)));
+    const ml = (cols: string[]) => cols.map((c, i) => c.padEnd(mw[i]!)).join('  ');
+    out.push('', 'models (accuracy; difference from base, * significantly better, ! significantly worse):', ml(mhead), mw.map((w) => '-'.repeat(w)).join('  '), ...mrows.map(ml));
   }
   if (r.budgets.length) {
     out.push('', 'budgets:');

@@ -23,6 +23,7 @@ import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
+import { hasVariants, mitigationFindings, mitigationTables, trainingCurves, variantCards } from './mitigation.js';
 
 const NOT_AVAILABLE = 'not available in this run';
 
@@ -52,6 +53,19 @@ function dataTable(t: TableData): string {
 
 const note = (text: string) => `<p class="note"><strong>Note:</strong> ${e(text)}</p>`;
 
+
+function mitigationSection(r: CampaignResults): string {
+  if (!hasVariants(r)) return `<section id="mitigations"><h2>Mitigations</h2>${note('This run compared no model variants. Add models: [{ name: pgd_at, train: { adversarial: { method: pgd, eps: 0.1 } } }, { name: theirs, path: hardened.onnx }] to the config to put hardened models side by side on the same stress matrix.')}</section>`;
+  const found = mitigationFindings(r);
+  const curves = trainingCurves(r);
+  const chart = curves ? lineChart(curves) : null;
+  const cards = variantCards(r).map((c) => `<li><strong>${e(c.name)}</strong>: ${c.lines.map(e).join('; ')}</li>`).join('');
+  return `<section id="mitigations"><h2>Mitigations: which variant helps against which stress</h2><p>The base model and ${r.variants!.length} variant(s) ran the same ${r.cells.length} cells; differences are paired (same items, same bootstrap resamples).</p>
+${found.length ? `<ul>${found.map((f) => `<li>${e(f)}</li>`).join('')}</ul>` : note('No variant is significantly more accurate than the base model in any stressed cell.')}
+${mitigationTables(r).map(dataTable).join('\n')}
+${chart ? `<figure class="chart-box wide"><figcaption>${e(curves!.title)}</figcaption>${legendHtml(curves!.series.map((s) => s.name))}<div class="scroll">${chart}</div></figure>` : ''}
+<details open><summary>variant model cards</summary><ul>${cards}</ul></details></section>`;
+}
 
 function budgetsSection(r: CampaignResults): string {
   if (!r.budgets.length) return `<section id="budgets"><h2>Budgets</h2>${note('No budgets (risk criteria) were declared in the config, so nothing gates this run. Add e.g. budgets: [{ metric: accuracy, stage: baseline, min: 0.9 }].')}</section>`;
@@ -420,6 +434,7 @@ export function htmlReport(r: CampaignResults): string {
   const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-${SCRIPT_HASH}'; base-uri 'none'; form-action 'none'`;
   const sections: [string, string][] = [
     ['budgets', 'Budgets'],
+    ['mitigations', 'Mitigations'],
     ['robustness', 'Robustness curves'],
     ['interactions', 'Combined stresses'],
     ['calibration', 'Calibration'],
@@ -440,6 +455,7 @@ export function htmlReport(r: CampaignResults): string {
 ${headline(r)}
 <nav>${sections.map(([id, t]) => `<a href="#${id}">${e(t)}</a>`).join('')}</nav>
 ${budgetsSection(r)}
+${mitigationSection(r)}
 ${robustnessSection(r)}
 ${interactionsSection(r)}
 ${calibrationSection(r)}

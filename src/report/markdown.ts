@@ -10,6 +10,7 @@ import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestG
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
+import { hasVariants, mitigationFindings, mitigationTables, variantCards } from './mitigation.js';
 import { budgetBound, budgetCellLines } from './junit.js';
 import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
@@ -101,11 +102,21 @@ export function markdownReport(r: CampaignResults): string {
     }
   }
 
+  if (hasVariants(r)) {
+    L.push('', '## Mitigations', '', `The base model and ${r.variants!.length} variant(s) ran the same ${r.cells.length} cells. Differences are paired: same items, same bootstrap resamples.`);
+    const found = mitigationFindings(r);
+    if (found.length) L.push('', '**Where a variant helps significantly:**', '', ...found.map((f) => `- ${md(f)}`));
+    else L.push('', 'No variant is significantly more accurate than the base model in any stressed cell.');
+    for (const t of mitigationTables(r)) L.push('', ...mdTable(t));
+    L.push('', '**Variant model cards.**', '');
+    for (const c of variantCards(r)) L.push(`- **${md(c.name)}**: ${c.lines.map(md).join('; ')}.`);
+  }
+
   const head = ['| cell | stage | stresses | accuracy [95% CI] | drop vs clean [95% CI] | accuracy on observed labels | ECE [95% CI] |', '| --- | --- | --- | --- | --- | --- | --- |'];
   const row = (c: CellResult) => `| ${md(c.id)} | ${md(c.stage)} | ${md(cellLabel(c))} | ${fmtCi(c.metrics.accuracy)} | ${c.vs_baseline ? fmtCi(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? fmtCi(c.observed_metrics.accuracy) : '–'} | ${fmtCi(c.metrics.ece)} |`;
   const singles = r.cells.filter((c) => Object.keys(c.stresses).length <= 1);
   const multi = r.cells.filter((c) => Object.keys(c.stresses).length > 1);
-  L.push('', '## Results', '', ...head, ...singles.map(row));
+  L.push('', hasVariants(r) ? '## Results (base model)' : '## Results', '', ...head, ...singles.map(row));
   if (multi.length) L.push('', `<details><summary>${multi.length} multi-stress cells</summary>`, '', ...head, ...multi.map(row), '', '</details>');
   // Real interactions by size, then the cells at the floor (whose Δ is an artefact).
   const notable = inter.filter((i) => i.verdict !== 'additive').sort((a, b) => Number(a.verdict === 'floor') - Number(b.verdict === 'floor') || Math.abs(b.interaction.value ?? 0) - Math.abs(a.interaction.value ?? 0));
