@@ -202,7 +202,7 @@ test('hardening recipe errors name the key: soft labels from a noise model, an u
   const model = await Model.open(defaultAssets.model, { threads: 1 });
   try {
     const ds = await slice(128);
-    await assert.rejects(train(model, ds, { early_stop: { on: 'val_accuracy' } }), /'early_stop' needs validation data \(--val\)/);
+    await assert.rejects(train(model, ds, { early_stop: { on: 'val_accuracy' } }), /'early_stop' needs validation data \(--val; val_data: in a campaign\)/);
     await assert.rejects(train(model, ds, { early_stop: { on: 'pgd_val_accuracy' } }, { val: ds }), /needs 'adversarial:'/);
     await assert.rejects(train(model, ds, { adversarial: { method: 'pgd', eps: 3 } }), /'adversarial\.eps' 3 is larger than the data bounds' range \[0, 1\]/);
   } finally {

@@ -55,6 +55,8 @@ export interface CampaignConfig {
   variants: VariantSpec[];
   /** Training data of trained variants (`train_data:`), or null when no variant is trained. */
   trainData: DataRef | null;
+  /** Validation data of trained variants (`val_data:`: curves, PGD validation accuracy, early stopping), or null. */
+  valData: DataRef | null;
   /** Where trained variants are cached (`variant_cache:`), or null for the default beside the run directory. */
   variantCache: string | null;
 }
@@ -70,7 +72,7 @@ export const DEFAULT_STRESSES = {
 const SWEEP_KEY: Record<StressKind, string[]> = { adversarial: ['eps'], drift: ['severity'], annotation: ['rate'] };
 
 /** Config sections parsed by their own schemas. */
-const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty', 'models', 'train_data'] as const;
+const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty', 'models', 'train_data', 'val_data'] as const;
 
 /** Reads and validates a YAML (or JSON) campaign file. */
 export function loadConfig(file: string): CampaignConfig {
@@ -113,7 +115,7 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
   const variants = parseVariants(o.models, { where: 'models', baseDir });
   const budgets = o.budgets === undefined ? [] : asArray(o.budgets, 'budgets').map((b, i) => resolveBudget(b, `budgets[${i}]`, variants));
   const trained = variants.some((v) => v.train);
-  if (o.train_data !== undefined && !trained) throw new ConfigError(`'train_data' is given but no variant in 'models' has 'train'`);
+  for (const key of ['train_data', 'val_data'] as const) if (o[key] !== undefined && !trained) throw new ConfigError(`'${key}' is given but no variant in 'models' has 'train'`);
   return {
     source,
     model,
@@ -129,6 +131,7 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     uncertainty: o.uncertainty === undefined || o.uncertainty === null ? null : parseUncertaintySpec(o.uncertainty, 'uncertainty', baseDir),
     variants,
     trainData: trained ? parseDataDeclaration(o.train_data, { where: 'train_data', baseDir }, defaultAssets.trainData) : null,
+    valData: trained && o.val_data !== undefined && o.val_data !== null ? parseDataDeclaration(o.val_data, { where: 'val_data', baseDir }) : null,
     variantCache: top.variantCache ?? null,
   };
 }

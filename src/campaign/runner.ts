@@ -104,13 +104,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const variants: PreparedVariant[] = [];
     if (config.variants.length) {
       const trainData = config.trainData ? await loadDataset(config.trainData) : null;
+      const valData = config.valData ? await loadDataset(config.valData) : null;
       const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
       for (const v of config.variants) {
         if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
         emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
         let pv: PreparedVariant;
         try {
-          pv = await prepareVariant(v, model, config.model, trainData, { cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
+          pv = await prepareVariant(v, model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
         } catch (e) {
           // Ctrl-C while training: the epoch checkpoint in the variant cache keeps what is done.
           if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);

@@ -58,6 +58,7 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
       } else {
         const adv = (v.train!.adversarial ?? null) as { eps?: number } | null;
         const range = model.decl.bounds[1] - model.decl.bounds[0];
+        if (v.train!.early_stop && !config.valData) throw new ConfigError(`'models[${i}].train.early_stop' needs validation data: add val_data: to the config`);
         if (adv && typeof adv.eps === 'number' && adv.eps > range) throw new ConfigError(`'models[${i}].train.adversarial.eps' ${adv.eps} is larger than the data bounds' range [${model.decl.bounds.join(', ')}]`);
       }
     }
@@ -65,6 +66,11 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
       const td = await loadDataset(config.trainData);
       if (!td.labels) throw new ConfigError(`'train_data' ${td.name} has no labels; trained variants need labelled training data`);
       model.checkData(td, K);
+    }
+    if (config.valData) {
+      const vd = await loadDataset(config.valData);
+      if (!vd.labels) throw new ConfigError(`'val_data' ${vd.name} has no labels`);
+      model.checkData(vd, K);
     }
     const r = valueRange(ds.x);
     return {

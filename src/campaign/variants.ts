@@ -3,7 +3,8 @@
  * model brought by the user (`{ name, path }`, declared like the base: same layout, bounds and
  * preprocessing) or trained by Gauntlet from the base model with a training recipe (`{ name,
  * train: RECIPE }`, on the config's `train_data:`, default the shipped Fashion-MNIST training
- * slice). Every variant runs the same cells as the base, so the report can put mitigations side
+ * slice; `val_data:` adds validation curves, PGD validation accuracy for adversarial training and
+ * early stopping). Every variant runs the same cells as the base, so the report can put mitigations side
  * by side on one stress matrix.
  *
  * ```yaml
@@ -115,11 +116,11 @@ export function variantKey(base: Model, decl: ModelRef, recipe: Record<string, u
  * Opens a variant: a model file with the base declaration, or a trained variant from the cache
  * (training it first, with an epoch checkpoint in the cache, when it is not there).
  */
-export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef, trainData: Dataset | null, o: PrepareOptions): Promise<PreparedVariant> {
+export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef, trainData: Dataset | null, o: PrepareOptions & { val?: Dataset | null }): Promise<PreparedVariant> {
   if (v.path) return { name: v.name, source: 'path', path: v.path, model: await Model.open(v.path, { ...decl, threads: o.threads }), training: null };
   if (!trainData) throw new ConfigError(`variant '${v.name}' is trained, but no training data was loaded`);
   const dataSha = datasetHash(trainData);
-  const key = variantKey(base, decl, v.train!, dataSha);
+  const key = variantKey(base, decl, v.train!, o.val ? `${dataSha}|val:${datasetHash(o.val)}` : dataSha);
   const file = path.join(o.cacheDir, `${key}.onnx`);
   const recordFile = path.join(o.cacheDir, `${key}.json`);
   let record: TrainingRecord | null = null;
@@ -128,7 +129,7 @@ export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef
   } else {
     fs.mkdirSync(o.cacheDir, { recursive: true });
     const recipe = parseRecipe(v.train!);
-    const r = await train(base, trainData, v.train!, { threads: o.threads, signal: o.signal, checkpoint: path.join(o.cacheDir, `${key}.ckpt.npz`), resume: true, onProgress: o.onProgress && ((p) => o.onProgress!(v.name, p)) });
+    const r = await train(base, trainData, v.train!, { val: o.val ?? undefined, threads: o.threads, signal: o.signal, checkpoint: path.join(o.cacheDir, `${key}.ckpt.npz`), resume: true, onProgress: o.onProgress && ((p) => o.onProgress!(v.name, p)) });
     record = {
       recipe: recipeToYaml(recipe), parent_sha256: base.sha256, data: { path: trainData.name, sha256: dataSha, samples: trainData.size }, seed: recipe.seed,
       seconds: r.seconds, history: r.history, kept_epoch: r.keptEpoch, stopped: r.stopped, cache_path: file, cached: false,

@@ -144,7 +144,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   }
   const adversarial = recipe.adversarial;
   const early = recipe.earlyStop;
-  if (early && !opts.val) throw new UsageError(`'early_stop' needs validation data (--val)`);
+  if (early && !opts.val) throw new UsageError(`'early_stop' needs validation data (--val; val_data: in a campaign)`);
   if (early?.on === 'pgd_val_accuracy' && !adversarial) throw new UsageError(`'early_stop.on: pgd_val_accuracy' needs 'adversarial:' (its ε and norm)`);
   if (adversarial && adversarial.eps > model.decl.bounds[1] - model.decl.bounds[0]) throw new UsageError(`'adversarial.eps' ${adversarial.eps} is larger than the data bounds' range [${model.decl.bounds.join(', ')}]`);
   const decl = model.decl;
