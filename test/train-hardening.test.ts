@@ -15,6 +15,7 @@ import { defaultAssets } from '../src/defaults.js';
 import { foldPreprocessing } from '../src/engine/declaration.js';
 import { Rng } from '../src/rng.js';
 import { epochAttack, TrainingAttack } from '../src/train/adversarial.js';
+import { TradesStep, tradesSeeds } from '../src/train/trades.js';
 import { augmentBatch } from '../src/train/augment.js';
 import { initialParams, trainableParams } from '../src/train/graph.js';
 import { drawTrainingLabels } from '../src/train/labels.js';
@@ -194,7 +195,8 @@ test('FGSM-RS: PGD validation accuracy falling more than co_drop below its best 
 test('hardening recipe errors name the key: soft labels from a noise model, an unknown method, early_stop without --val, ε beyond the bounds', async () => {
   assert.throws(() => parseRecipe({ labels: { noise: { model: 'symmetric', rate: 0.2 }, soft: true } }), /'labels\.soft' needs simulated annotators/);
   assert.throws(() => parseRecipe({ labels: { noise: { model: 'symmetric', rate: 2 } } }), /'labels\.noise\.rate'/);
-  assert.throws(() => parseRecipe({ adversarial: { method: 'trades', eps: 0.1 } }), /'adversarial\.method' must be one of pgd, fgsm_rs/);
+  assert.throws(() => parseRecipe({ adversarial: { method: 'mart', eps: 0.1 } }), /'adversarial\.method' must be one of pgd, trades, fgsm_rs/);
+  assert.throws(() => parseRecipe({ adversarial: { method: 'trades', eps: 0.1, random_start: false } }), /unknown key 'random_start'/);
   assert.throws(() => parseRecipe({ adversarial: { method: 'pgd' } }), /'adversarial\.eps' is required/);
   assert.throws(() => parseRecipe({ adversarial: { method: 'fgsm_rs', eps: 0.1, steps: 3 } }), /unknown key 'steps'/);
   assert.throws(() => parseRecipe({ augment: { corruptions: ['gaussian_nose'] } }), /'augment\.corruptions\[0\]' must be one of/);
@@ -205,6 +207,7 @@ test('hardening recipe errors name the key: soft labels from a noise model, an u
     await assert.rejects(train(model, ds, { early_stop: { on: 'val_accuracy' } }), /'early_stop' needs validation data \(--val; val_data: in a campaign\)/);
     await assert.rejects(train(model, ds, { early_stop: { on: 'pgd_val_accuracy' } }, { val: ds }), /needs 'adversarial:'/);
     await assert.rejects(train(model, ds, { adversarial: { method: 'pgd', eps: 3 } }), /'adversarial\.eps' 3 is larger than the data bounds' range \[0, 1\]/);
+    await assert.rejects(train(model, ds, { adversarial: { method: 'trades', eps: 0.1 }, loss: { name: 'gce' } }), /'adversarial\.method: trades' has its own loss/);
   } finally {
     await model.close();
   }
@@ -258,6 +261,80 @@ test('ensemble: K members from seeds seed… share the noisy labels; the combine
     } finally {
       for (const m of opened) await m.close();
     }
+  } finally {
+    await model.close();
+  }
+});
+
+test('TRADES: the loss seeds match central differences of CE + β·KL in both forwards\' scores', () => {
+  const n = 3;
+  const k = 4;
+  const rng = new Rng('trades-seeds');
+  const zn = Float32Array.from({ length: n * k }, () => 2 * rng.normal());
+  const za = Float32Array.from({ length: n * k }, () => 2 * rng.normal());
+  const t = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) t[i * k + rng.int(k)] = 1;
+  const beta = 6;
+  const r = tradesSeeds(zn, za, t, n, k, beta);
+  const h = 1e-3;
+  for (const [which, seed] of [['nat', r.seedNat], ['adv', r.seedAdv]] as const) {
+    for (let j = 0; j < n * k; j++) {
+      const up = (which === 'nat' ? zn : za).slice();
+      const dn = up.slice();
+      up[j]! += h;
+      dn[j]! -= h;
+      const lu = which === 'nat' ? tradesSeeds(up, za, t, n, k, beta).loss : tradesSeeds(zn, up, t, n, k, beta).loss;
+      const ld = which === 'nat' ? tradesSeeds(dn, za, t, n, k, beta).loss : tradesSeeds(zn, dn, t, n, k, beta).loss;
+      const fd = (lu - ld) / (2 * h);
+      assert.ok(Math.abs(seed[j]! - fd) < 2e-4 * Math.max(1, Math.abs(fd)), `${which}[${j}]: ${seed[j]} vs ${fd}`);
+    }
+  }
+});
+
+test('TRADES: the parameter gradient (two train-mode forwards, one backward each) matches central differences of the TRADES loss along a random direction', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(8);
+    const prepared = foldPreprocessing(model.original, model.decl);
+    const params = trainableParams(prepared, model.decl.outputName);
+    const bn = prepared.graph.node.filter((n) => n.op_type === 'BatchNormalization').flatMap((n) => [n.input[3]!, n.input[4]!]);
+    const values = initialParams(prepared, [...params, ...bn]);
+    const io = { input: model.decl.inputName, output: model.decl.outputName, outputKind: 'logits' as const, itemShape: [1, 28, 28], threads: 1, label: 'm' };
+    const atk = new TrainingAttack(prepared, { ...io, params, fed: bn, bounds: [0, 1] });
+    const step = new TradesStep(prepared, { ...io, params, freezeBn: false }, atk);
+    const t = new Float32Array(8 * 10);
+    ds.labels!.forEach((y, i) => (t[i * 10 + y] = 1));
+    const rng = new Rng('trades-grad');
+    const x = ds.x.slice();
+    const xAdv = Float32Array.from(x, (v) => Math.min(1, Math.max(0, v + 0.1 * (2 * rng.uniform() - 1))));
+    const spec = { ...parseRecipe({ adversarial: { method: 'trades', eps: 0.1 } }).adversarial!, beta: 6 };
+    const r = await step.step(x, 8, 10, t, values, epochAttack(spec, 0)!, spec, new Rng(0), new Rng(1), { xAdv });
+    // The loss at θ ± h·d from the same forwards (train mode: outputs do not depend on the running statistics).
+    // A unit direction: the gradient's own direction plus an equal random part (a wrong gradient moves the derivative).
+    let gn = 0;
+    for (const p of params) for (const g of r.grads.get(p)!) gn += g * g;
+    const noise = new Map(params.map((p) => [p, Float32Array.from(values.get(p)!, () => rng.normal())]));
+    let nn = 0;
+    for (const v of noise.values()) for (const u of v) nn += u * u;
+    const raw = new Map(params.map((p) => [p, Float32Array.from(r.grads.get(p)!, (g, j) => g / Math.sqrt(gn) + noise.get(p)![j]! / Math.sqrt(nn))]));
+    let dn = 0;
+    for (const v of raw.values()) for (const u of v) dn += u * u;
+    const dir = new Map([...raw].map(([p, v]) => [p, Float32Array.from(v, (u) => u / Math.sqrt(dn))]));
+    const lossAt = async (sgn: number, h: number) => {
+      const moved = new Map(values);
+      for (const p of params) moved.set(p, Float32Array.from(values.get(p)!, (v, j) => v + sgn * h * dir.get(p)![j]!));
+      const z = await step.step(x, 8, 10, t, moved, epochAttack(spec, 0)!, spec, new Rng(0), new Rng(1), { xAdv });
+      return z.loss;
+    };
+    let dot = 0;
+    for (const p of params) r.grads.get(p)!.forEach((g, j) => (dot += g * dir.get(p)![j]!));
+    const h = 3e-3;
+    const fd = ((await lossAt(1, h)) - (await lossAt(-1, h))) / (2 * h);
+    assert.ok(Math.abs(dot - fd) < 0.02 * Math.abs(fd), `directional derivative ${dot} vs central difference ${fd}`);
+    assert.ok(Number.isFinite(r.loss) && r.loss > 0);
+    for (const name of bn) assert.notDeepEqual(r.running.get(name), values.get(name), `running statistic ${name} updated`);
+    await step.close();
+    await atk.close();
   } finally {
     await model.close();
   }

@@ -7,6 +7,8 @@
  * - `pgd` — PGD-AT (Madry et al. 2018): `steps` iterations of size `step_size` (default 2.5·ε/steps)
  *   from a uniform random start in the ball (`random_start`, default true); the model trains on
  *   the final iterate only.
+ * - `trades` — TRADES (Zhang et al. 2019): CE on the clean batch + β·KL(p(x) ‖ p(x′)) with x′ from its
+ *   own KL maximisation (`trades.ts`); `beta` default 6, the authors'.
  * - `fgsm_rs` — "fast" adversarial training (Wong, Rice & Kolter 2020): a uniform random start and
  *   one step of size `step_size` (default 1.25·ε). Prone to catastrophic overfitting: with `--val`,
  *   PGD accuracy on the validation data is measured after every epoch, and a drop of more than
@@ -57,6 +59,14 @@ export const ADVERSARIAL_METHODS = {
     random_start: opt.boolean({ default: true, doc: 'uniform random start in the ball' }),
     co_drop: opt.number({ min: 0, max: 1, default: 0.2, doc: 'PGD validation accuracy drop below its best that stops training (catastrophic overfitting)' }),
   },
+  trades: {
+    method: opt.choice(['trades'] as const, { required: true, doc: 'TRADES: CE + β·KL(p(x) ‖ p(x′)) with its own KL inner maximisation (Zhang et al. 2019)' }),
+    ...common,
+    beta: opt.number({ min: 0, default: 6, doc: 'weight of the KL (robustness) term; the authors use 6' }),
+    steps: opt.integer({ min: 1, max: 1000, default: 10, doc: 'inner KL-maximisation steps per training step' }),
+    step_size: opt.number({ min: 0, minExclusive: true, defaultText: '2.5·eps/steps', doc: 'step size' }),
+    co_drop: opt.number({ min: 0, max: 1, default: 0.2, doc: 'PGD validation accuracy drop below its best that stops training (catastrophic overfitting)' }),
+  },
   fgsm_rs: {
     method: opt.choice(['fgsm_rs'] as const, { required: true, doc: 'FGSM with random start (Wong et al. 2020)' }),
     ...common,
@@ -66,7 +76,9 @@ export const ADVERSARIAL_METHODS = {
 } satisfies Record<string, OptionMap>;
 
 export interface AdversarialTrainingSpec {
-  method: 'pgd' | 'fgsm_rs';
+  method: 'pgd' | 'fgsm_rs' | 'trades';
+  /** TRADES: weight of the KL term (null for the other methods). */
+  beta: number | null;
   norm: 'linf' | 'l2';
   eps: number;
   steps: number;
@@ -78,13 +90,14 @@ export interface AdversarialTrainingSpec {
 
 function parseAdversarial(v: unknown, p: string, ctx: ParseContext): AdversarialTrainingSpec | null {
   if (v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) fail(p, { code: 'type', value: v, expected: 'a mapping with method: pgd | fgsm_rs' });
+  if (typeof v !== 'object' || Array.isArray(v)) fail(p, { code: 'type', value: v, expected: 'a mapping with method: pgd | trades | fgsm_rs' });
   const m = (v as Record<string, unknown>).method;
   const map = typeof m === 'string' ? ADVERSARIAL_METHODS[m as keyof typeof ADVERSARIAL_METHODS] : undefined;
-  if (!map) fail(keyPath(p, 'method'), { code: 'choice', value: m, expected: 'one of pgd, fgsm_rs' });
+  if (!map) fail(keyPath(p, 'method'), { code: 'choice', value: m, expected: 'one of pgd, trades, fgsm_rs' });
   const o = parseOptions(map as OptionMap, v, { ...ctx, where: p }) as Record<string, unknown>;
   const spec: AdversarialTrainingSpec = {
-    method: o.method as 'pgd' | 'fgsm_rs',
+    method: o.method as AdversarialTrainingSpec['method'],
+    beta: (o.beta as number | undefined) ?? null,
     norm: o.norm as 'linf' | 'l2',
     eps: o.eps as number,
     steps: (o.steps as number | undefined) ?? 1,
@@ -98,9 +111,9 @@ function parseAdversarial(v: unknown, p: string, ctx: ParseContext): Adversarial
 }
 
 export const ADVERSARIAL_TRAINING_OPTION = opt.custom<AdversarialTrainingSpec | null, { default: null; doc: string; metavar: string; flag: false }>(
-  'null or a mapping with method: pgd | fgsm_rs',
+  'null or a mapping with method: pgd | trades | fgsm_rs',
   parseAdversarial,
-  { default: null, doc: 'adversarial training: pgd { eps, steps, step_size, random_start } | fgsm_rs { eps, step_size }; curriculum', metavar: 'SPEC', flag: false },
+  { default: null, doc: 'adversarial training: pgd { eps, steps, step_size, random_start } | trades { eps, beta, steps, step_size } | fgsm_rs { eps, step_size }; curriculum', metavar: 'SPEC', flag: false },
 );
 
 export const EARLY_STOP_OPTIONS = {
@@ -179,7 +192,7 @@ export class TrainingAttack {
    * Adversarial examples of `x` ([size, ...item]) against `targets` for the weights in `values`:
    * a new array (`x` is not changed). `rng` draws the random start, one sub-stream per row.
    */
-  async perturb(x: Float32Array, size: number, targets: Float32Array, values: ReadonlyMap<string, Float32Array>, a: EpochAttack, spec: AdversarialTrainingSpec, rng: Rng): Promise<Float32Array> {
+  async perturb(x: Float32Array, size: number, targets: Float32Array, values: ReadonlyMap<string, Float32Array>, a: EpochAttack, spec: AdversarialTrainingSpec, rng: Rng, o: { normalStart?: number } = {}): Promise<Float32Array> {
     if (a.eps === 0 || a.steps === 0) return x.slice();
     const per = x.length / size;
     const { tg, session } = await this.graphFor(size);
@@ -191,7 +204,10 @@ export class TrainingAttack {
     const ball: BallBatch = { size, per, eps: a.eps, x, lo, hi, rngs: Array.from({ length: size }, (_, r) => rng.fork(`row:${r}`)) };
     const hooks = hooksFor(spec.norm);
     const xa = x.slice();
-    if (spec.method === 'fgsm_rs' || spec.randomStart) hooks.randomStart(ball, xa);
+    if (o.normalStart !== undefined) {
+      // TRADES: x + σ·N(0, 1), not projected before the first step.
+      for (let r = 0; r < size; r++) for (let j = r * per; j < (r + 1) * per; j++) xa[j] = x[j]! + o.normalStart * ball.rngs[r]!.normal();
+    } else if (spec.method === 'fgsm_rs' || spec.randomStart) hooks.randomStart(ball, xa);
     for (let s = 0; s < a.steps; s++) {
       const r = await runTrainingGraph(session, tg, { x: xa, targets, params: values });
       const g = r.inputGrad!;
@@ -199,6 +215,12 @@ export class TrainingAttack {
       hooks.step(ball, xa, g, a.stepSize);
     }
     return xa;
+  }
+
+  /** The model's scores on `x` in inference mode for the weights in `values` (one run of the attack graph). */
+  async scores(x: Float32Array, size: number, k: number, values: ReadonlyMap<string, Float32Array>): Promise<Float32Array> {
+    const { tg, session } = await this.graphFor(size);
+    return (await runTrainingGraph(session, tg, { x, targets: new Float32Array(size * k), params: values })).scores;
   }
 
   async close(): Promise<void> {

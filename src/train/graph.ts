@@ -65,7 +65,7 @@ export interface TrainingGraphOptions {
   fedConstants?: string[];
   /** Also output d(loss)/d(x) (an adversarial-training attack step). Default false. */
   inputGrad?: boolean;
-  /** Output the parameters' gradients (default true; false for an attack graph that only needs d/dx). */
+  /** Output the parameters' gradients (default true; false for an attack graph that only needs d/dx, or, without `inputGrad`, a forward-only graph). */
   paramGrads?: boolean;
   /** PyTorch's `model.train()`: BatchNorm on batch statistics, Dropout active. */
   trainMode: boolean;
@@ -97,7 +97,6 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new UsageError(`'batch' must be a positive integer, got ${opts.batch}`);
   const paramGrads = opts.paramGrads ?? true;
   if (paramGrads && opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
-  if (!paramGrads && !opts.inputGrad) throw new UsageError('a training graph needs parameter gradients, the input gradient, or both');
   const opset = defaultOpset(model);
   if (opset < 11) throw new ModelError(`${label}: opset ${opset} is older than 11, the oldest the gradient engine supports`);
   const m = cloneModel(model);
@@ -134,7 +133,8 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   let grads: Map<string, string>;
   try {
     const wrt = [...(paramGrads ? opts.params : []), ...(opts.inputGrad ? [opts.input] : [])];
-    grads = buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds: new Map([[opts.output, seed]]) });
+    // Neither gradient: a forward-only graph (train-mode scores, loss and BatchNorm statistics).
+    grads = wrt.length ? buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds: new Map([[opts.output, seed]]) }) : new Map();
   } catch (err) {
     if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, err.modelReason, `${label} cannot be trained through it (freeze the parameters behind it)`);
     throw err;
@@ -481,3 +481,18 @@ export function initialParams(model: ModelP, params: readonly string[]): Map<str
     }),
   );
 }
+
+/**
+ * Trainable parameters are inputs of the training graph; BatchNorm running statistics must be
+ * too, so that each step's update starts from the previous step's values (an initializer would
+ * restart from the model's own every step).
+ */
+export function feedRunningStats(tg: TrainingGraph): void {
+  const g = tg.model.graph;
+  const stats = new Set(tg.outputs.bnRunning.flatMap((r) => [r.meanInit, r.varInit]));
+  const moved = g.initializer.filter((t) => stats.has(t.name ?? ''));
+  g.initializer = g.initializer.filter((t) => !stats.has(t.name ?? ''));
+  for (const t of moved) if (!g.input.some((i) => i.name === t.name)) g.input.push(makeValueInfo(t.name!, DataType.FLOAT, (t.dims ?? []).map(num)));
+  for (const t of moved) tg.feeds.params.set(t.name!, t.name!);
+}
+

@@ -75,3 +75,13 @@ export const softTargetCrossEntropy: TrainingLossHead = (e, _b, z, _k, { targets
   const { loss, rowScale } = weightedMean(e, ce.perItem, weights);
   return { perItem: ce.perItem, loss, seed: e.op('Mul', [ce.grad, rowScale], {}, 'ce_seed') };
 };
+
+/**
+ * A given seed: the targets input holds d(loss)/d(z) itself, computed outside the graph (TRADES
+ * combines two forwards' scores in its loss; each forward's backward is then this head).
+ * loss = Σ_i Σ_k t_ik·z_ik, so d loss/d z = t, and the parameters' gradient is Jᵀt.
+ */
+export const givenSeed: TrainingLossHead = (e, _b, z, _k, { targets }) => {
+  const perItem = e.reduceSum(e.op('Mul', [targets, z]), [1], false);
+  return { perItem, loss: e.reduceSum(perItem, [0], false), seed: e.op('Identity', [targets], {}, 'given_seed') };
+};

@@ -36,11 +36,13 @@ import { Rng } from '../rng.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ensembleModel } from './ensemble.js';
-import { buildTrainingGraph, dropoutMask, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
 import { epochAttack, TrainingAttack } from './adversarial.js';
+import { TradesStep } from './trades.js';
 import { augmentBatch } from './augment.js';
 import { drawTrainingLabels, type TrainingLabels } from './labels.js';
 import { lossHead } from './losses/index.js';
+import { softTargetCrossEntropy } from './loss.js';
 import { parseAttackSpec, runAttack } from '../stress/adversarial/index.js';
 import { reinitModel } from './init.js';
 import { clipGradNorm, makeOptimizer, type OptimizerState } from './optim.js';
@@ -196,6 +198,11 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     ? new TrainingAttack(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, fed: bnStats.filter((s) => !params.includes(s)), itemShape: [...data.itemShape], bounds: decl.bounds, threads: opts.threads ?? 0, label: model.label })
     : null;
 
+  const trades = attack && adversarial!.method === 'trades'
+    ? new TradesStep(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label }, attack)
+    : null;
+  if (trades && head !== softTargetCrossEntropy) throw new UsageError(`'adversarial.method: trades' has its own loss (CE + β·KL); leave 'loss' at ce (or label_smoothing)`);
+
   // State across epochs, all in the checkpoint: per-item loss state (ELR), the best epoch so far.
   const lossState = head.stateful ? new Float32Array(n * k) : null;
   let history: EpochRecord[] = [];
@@ -236,7 +243,6 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         opts.signal?.throwIfAborted();
         const lo = s * B;
         const size = Math.min(B, n - lo);
-        const { tg, session } = await graphFor(size);
         let x = xBuf.get(size);
         if (!x) xBuf.set(size, (x = new Float32Array(size * per)));
         const targets = new Float32Array(size * k);
@@ -253,18 +259,28 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         }
         const stepRng = adversarial || recipe.augment ? stepRoot.fork(`step:${s}`) : null;
         if (recipe.augment) augmented += augmentBatch(x, size, data.itemShape, recipe.augment, stepRng!.fork('augment'), att?.severityCap ?? 5);
-        const xTrain = attack ? await attack.perturb(x, size, targets, values, att!, adversarial!, stepRng!.fork('attack')) : x;
-        const masks = tg.feeds.dropout.map((d) => dropoutMask(dropRng, d.shape, d.p));
-        const r = await runTrainingGraph(session, tg, { x: xTrain, targets, params: values, dropoutMasks: masks, state });
+        let r: { loss: number; scores: Float32Array; grads: Map<string, Float32Array>; state: Float32Array | null; running: Map<string, Float32Array> };
+        if (trades) {
+          const t = await trades.step(x, size, k, targets, values, att!, { ...adversarial!, beta: adversarial!.beta! }, stepRng!.fork('attack'), dropRng);
+          r = { ...t, state: null };
+        } else {
+          const { tg, session } = await graphFor(size);
+          const xTrain = attack ? await attack.perturb(x, size, targets, values, att!, adversarial!, stepRng!.fork('attack')) : x;
+          const masks = tg.feeds.dropout.map((d) => dropoutMask(dropRng, d.shape, d.p));
+          const run = await runTrainingGraph(session, tg, { x: xTrain, targets, params: values, dropoutMasks: masks, state });
+          const running = new Map<string, Float32Array>();
+          tg.outputs.bnRunning.forEach((b, i) => {
+            running.set(b.meanInit, Float32Array.from(run.bnRunning[i]!.mean));
+            running.set(b.varInit, Float32Array.from(run.bnRunning[i]!.var));
+          });
+          r = { loss: run.loss, scores: run.scores, grads: run.grads, state: run.state, running };
+        }
         if (!Number.isFinite(r.loss)) throw new ModelError(`${model.label}: training loss is ${r.loss} at epoch ${epoch + 1} step ${s + 1} (lr too large?)`);
         const place = { step: epoch * stepsPerEpoch + s, epoch };
         lr = schedule.lr(place);
         if (recipe.clipGradNorm !== null) clipGradNorm(r.grads, recipe.clipGradNorm);
         optimizer.step(values, r.grads, lr, schedule.momentum(place));
-        tg.outputs.bnRunning.forEach((b, i) => {
-          values.set(b.meanInit, Float32Array.from(r.bnRunning[i]!.mean));
-          values.set(b.varInit, Float32Array.from(r.bnRunning[i]!.var));
-        });
+        for (const [name, v] of r.running) values.set(name, v);
         if (lossState && r.state) for (let i = 0; i < size; i++) lossState.set(r.state.subarray(i * k, (i + 1) * k), order[lo + i]! * k);
         lossSum += r.loss * size;
         for (let i = 0; i < size; i++) {
@@ -316,6 +332,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     }
   } finally {
     for (const g of graphs.values()) await (await g).session.release();
+    await trades?.close();
     await attack?.close();
   }
   // Early stopping and catastrophic overfitting keep the best epoch's weights.
@@ -367,20 +384,6 @@ async function trainEnsemble(model: Model, data: Dataset, recipe: Recipe, given:
 function declarationOf(d: ResolvedDeclaration): ModelDeclaration {
   const pre = d.preprocess ? { scale: d.preprocess.scale, ...(d.preprocess.mean ? { mean: d.preprocess.mean } : {}), ...(d.preprocess.std ? { std: d.preprocess.std } : {}) } : undefined;
   return { ...(d.layout !== 'flat' ? { layout: d.layout } : {}), bounds: d.bounds, ...(pre ? { preprocess: pre } : {}), inputName: d.inputName, outputName: d.outputName };
-}
-
-/**
- * Trainable parameters are inputs of the training graph; BatchNorm running statistics must be
- * too, so that each step's update starts from the previous step's values (an initializer would
- * restart from the model's own every step).
- */
-function feedRunningStats(tg: TrainingGraph): void {
-  const g = tg.model.graph;
-  const stats = new Set(tg.outputs.bnRunning.flatMap((r) => [r.meanInit, r.varInit]));
-  const moved = g.initializer.filter((t) => stats.has(t.name ?? ''));
-  g.initializer = g.initializer.filter((t) => !stats.has(t.name ?? ''));
-  for (const t of moved) if (!g.input.some((i) => i.name === t.name)) g.input.push(makeValueInfo(t.name!, DataType.FLOAT, (t.dims ?? []).map(num)));
-  for (const t of moved) tg.feeds.params.set(t.name!, t.name!);
 }
 
 function initialValues(m: ModelP, names: readonly string[]): Map<string, Float32Array> {
