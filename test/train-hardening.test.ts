@@ -17,6 +17,7 @@ import { Rng } from '../src/rng.js';
 import { epochAttack, TrainingAttack } from '../src/train/adversarial.js';
 import { TradesStep, tradesSeeds } from '../src/train/trades.js';
 import { augmentBatch } from '../src/train/augment.js';
+import { foldSplit } from '../src/train/clean.js';
 import { initialParams, trainableParams } from '../src/train/graph.js';
 import { drawTrainingLabels } from '../src/train/labels.js';
 import { parseRecipe } from '../src/train/recipe.js';
@@ -335,6 +336,28 @@ test('TRADES: the parameter gradient (two train-mode forwards, one backward each
     for (const name of bn) assert.notDeepEqual(r.running.get(name), values.get(name), `running statistic ${name} updated`);
     await step.close();
     await atk.close();
+  } finally {
+    await model.close();
+  }
+});
+
+test('clean_labels: folds partition the items; cross-fitted confident learning flags mostly the flipped labels and the recipe retrains on the kept items', async () => {
+  const folds = foldSplit(103, 4, 9);
+  const all = folds.flatMap((f) => [...f]).sort((a, b) => a - b);
+  assert.deepEqual(all, Array.from({ length: 103 }, (_, i) => i));
+  assert.deepEqual(foldSplit(103, 4, 9), folds);
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(300);
+    // Fold models barely move from the (accurate) base model, so their out-of-sample probabilities find the flips.
+    const r = await train(model, ds, { epochs: 1, batch_size: 100, optimizer: { name: 'sgd', lr: 1e-4 }, labels: { noise: { model: 'symmetric', rate: 0.4 } }, clean_labels: { folds: 3 } }, { threads: 1 });
+    const c = r.cleaning!;
+    assert.equal(c.kept + c.flagged, 300);
+    assert.ok(c.precision > 0.8 && c.recall > 0.7, `precision ${c.precision}, recall ${c.recall}`);
+    assert.ok(Math.abs(c.estimated_noise_rate - r.labels!.annotation.realisedRate) < 0.1, `estimated ${c.estimated_noise_rate} vs realised ${r.labels!.annotation.realisedRate}`);
+    assert.equal(r.steps, Math.ceil(c.kept / 100));
+    const meta = Object.fromEntries((r.model.metadata_props ?? []).map((p) => [p.key, p.value]));
+    assert.equal(JSON.parse(meta['gauntlet.train.cleaning']!).flagged, c.flagged);
   } finally {
     await model.close();
   }

@@ -77,7 +77,7 @@ export async function trainVerb(argv: string[]): Promise<number> {
         if (done < total && now - last < 200) return;
         last = now;
         const eta = ((now - t0) / done) * (total - done) / 1000;
-        process.stderr.write(`\rtrain: ${p.members ? `member ${p.member! + 1}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${fmt(p.loss)} ETA ${Math.ceil(eta)} s   ${done >= total ? '\n' : ''}`);
+        process.stderr.write(`\rtrain: ${p.phase ? `${p.phase} ` : ''}${p.members ? `member ${p.member! + 1}/${p.members} ` : ''}epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${fmt(p.loss)} ETA ${Math.ceil(eta)} s   ${done >= total ? '\n' : ''}`);
       },
     });
     const bytes = modelBytes(r.model);
@@ -95,11 +95,12 @@ export async function trainVerb(argv: string[]): Promise<number> {
     const lastEpoch = r.history[r.history.length - 1]!;
     const kept = r.history[r.keptEpoch - 1] ?? lastEpoch;
     const labelNoise = r.labels ? { realised_rate: r.labels.annotation.realisedRate, flipped: r.labels.annotation.flipped.reduce((a, b) => a + b, 0), labels_file: `${stem}.labels.jsonl` } : null;
-    const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, members: memberFiles.length ? memberFiles : null, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
+    const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, cleaning: r.cleaning, members: memberFiles.length ? memberFiles : null, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       const lines = [`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)} (true labels)${kept.val_accuracy === null ? '' : `, val accuracy ${fmt(kept.val_accuracy)}`}${kept.pgd_val_accuracy === null ? '' : `, PGD val accuracy ${fmt(kept.pgd_val_accuracy)}`}`];
       if (labelNoise) lines.push(`trained on noisy labels: ${labelNoise.flipped} of ${data.size} flipped (${fmt(100 * labelNoise.realised_rate, 1)} %); provenance in ${labelNoise.labels_file}`);
+      if (r.cleaning) lines.push(`cleaned: ${r.cleaning.folds}-fold cross-fitting estimated ${fmt(100 * r.cleaning.estimated_noise_rate, 1)} % label noise; ${r.cleaning.flagged} items flagged and removed (precision ${fmt(r.cleaning.precision)}, recall ${fmt(r.cleaning.recall)} against the true labels), retrained on ${r.cleaning.kept}`);
       if (memberFiles.length) lines.push(`ensemble of ${memberFiles.length} members (log of their mean probability); members in ${memberFiles.join(', ')}`);
       if (r.stopped) lines.push(`stopped after epoch ${r.history.length} (${r.stopped === 'early_stop' ? 'no improvement' : 'catastrophic overfitting: PGD validation accuracy collapsed'}); kept epoch ${r.keptEpoch}`);
       process.stdout.write(lines.join('\n') + '\n');

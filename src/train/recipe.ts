@@ -17,6 +17,7 @@
  * augment: null                 # { corruptions: [gaussian_noise, contrast], severity: [1, 3], fraction: 0.5 }
  * early_stop: null              # { on: val_accuracy | pgd_val_accuracy, patience: 2 }
  * ensemble: null                # { members: 3 }: K members from seeds seed, seed+1, …, one combined model
+ * clean_labels: null            # { folds: 4, then: retrain }: cross-fitted confident-learning audit, retrain on kept items
  * freeze_bn: false
  * freeze: []                    # parameter name globs that do not train
  * train_only: []                # only these train
@@ -27,6 +28,7 @@ import { fail, flagValues, helpLines, opt, parseOptions, type OptionMap, type Op
 import { ADVERSARIAL_TRAINING_OPTION, EARLY_STOP_OPTION } from './adversarial.js';
 import { AUGMENT_OPTION } from './augment.js';
 import { ENSEMBLE_OPTION } from './ensemble.js';
+import { CLEAN_LABELS_OPTION } from './clean.js';
 import { TRAINING_LABELS_OPTION } from './labels.js';
 import type { OptimizerSpec } from './optim.js';
 import type { ScheduleSpec } from './schedule.js';
@@ -136,6 +138,7 @@ export const RECIPE_OPTIONS = {
   augment: AUGMENT_OPTION,
   early_stop: EARLY_STOP_OPTION,
   ensemble: ENSEMBLE_OPTION,
+  clean_labels: CLEAN_LABELS_OPTION,
   freeze_bn: opt.boolean({ default: false, doc: 'BatchNorm keeps its inference statistics (scale and bias still train)' }),
   freeze: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'parameter name globs that do not train', metavar: 'GLOB,...' }),
   train_only: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'only parameters matching these globs train', metavar: 'GLOB,...' }),

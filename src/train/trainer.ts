@@ -36,6 +36,8 @@ import { Rng } from '../rng.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ensembleModel } from './ensemble.js';
+import { auditTrainingLabels, crossFitProbabilities, foldSplit, type CleaningSummary } from './clean.js';
+import { subset } from '../data/dataset.js';
 import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
 import { epochAttack, TrainingAttack } from './adversarial.js';
 import { TradesStep } from './trades.js';
@@ -79,6 +81,8 @@ export interface EpochRecord {
 }
 
 export interface TrainProgress {
+  /** The part of a multi-stage recipe being trained (clean_labels: `fold 2/4`, `retrain`). */
+  phase?: string;
   /** Ensemble member being trained (0-based) and how many, with `ensemble:`. */
   member?: number;
   members?: number;
@@ -103,6 +107,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Seed of the noisy training labels (default: the recipe's); ensemble members share the base seed's labels. */
   labelSeed?: number;
+  /** Labels to learn from instead of the data's (already drawn noisy labels: clean-then-retrain's folds); accuracies stay against the data's labels. */
+  trainingLabels?: Int32Array;
 }
 
 export interface TrainResult {
@@ -123,14 +129,17 @@ export interface TrainResult {
   stopped: 'early_stop' | 'catastrophic_overfitting' | null;
   /** With `ensemble:`: each member's trained model (`model` is their combination); else null. */
   members: ModelP[] | null;
+  /** With `clean_labels:`: what the audit found and removed before the final training; else null. */
+  cleaning: CleaningSummary | null;
 }
 
-const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed', epoch: 'gauntlet.train.kept_epoch', members: 'gauntlet.train.ensemble_members' } as const;
+const META = { recipe: 'gauntlet.train.recipe', parent: 'gauntlet.train.parent_sha256', data: 'gauntlet.train.data_sha256', seed: 'gauntlet.train.seed', epoch: 'gauntlet.train.kept_epoch', members: 'gauntlet.train.ensemble_members', cleaning: 'gauntlet.train.cleaning' } as const;
 
 /** Trains `model` on `data` by `recipe` (YAML-shaped, checked here). See the module comment. */
 export async function train(model: Model, data: Dataset, recipeRaw: unknown, opts: TrainOptions = {}): Promise<TrainResult> {
   const recipe = parseRecipe(recipeRaw ?? {});
   if (recipe.ensemble) return trainEnsemble(model, data, recipe, (recipeRaw ?? {}) as Record<string, unknown>, opts);
+  if (recipe.cleanLabels) return cleanThenRetrain(model, data, recipe, (recipeRaw ?? {}) as Record<string, unknown>, opts);
   const trueLabels = requireLabels(data, 'training');
   const n = data.size;
   const B = recipe.batchSize;
@@ -165,7 +174,10 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     }
     noisy = drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs });
   }
-  const observed = noisy?.observed ?? trueLabels;
+  if (opts.trainingLabels && opts.trainingLabels.length !== n) throw new UsageError(`${opts.trainingLabels.length} training labels for ${n} items`);
+  if (opts.trainingLabels && noisy) throw new UsageError(`'labels' draws the training labels; given training labels exclude it`);
+  const observed = noisy?.observed ?? opts.trainingLabels ?? trueLabels;
+  const labelsDiffer = noisy !== null || opts.trainingLabels !== undefined;
 
   const start = recipe.init === 'reinit' ? reinitModel(model.original, params, recipe.seed) : model.original;
   const prepared = foldPreprocessing(start, decl);
@@ -319,7 +331,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       if (collapsed) stopped = 'catastrophic_overfitting';
       else if (early && best && epoch + 1 - best.epoch >= early.patience) stopped = 'early_stop';
       history.push({
-        epoch: epoch + 1, steps: stepsPerEpoch, loss: lossSum / n, train_accuracy: correct / n, train_accuracy_observed: noisy ? correctObserved / n : null,
+        epoch: epoch + 1, steps: stepsPerEpoch, loss: lossSum / n, train_accuracy: correct / n, train_accuracy_observed: labelsDiffer ? correctObserved / n : null,
         val_accuracy: valAccuracy, val_loss: valLoss, pgd_val_accuracy: pgdVal, eps: att?.eps ?? null, attack_steps: att?.steps ?? null, augmented: recipe.augment ? augmented : null,
         catastrophic_overfitting: collapsed, lr, seconds: (performance.now() - e0) / 1000,
       });
@@ -340,8 +352,37 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.parent]: model.sha256, [META.data]: dataSha, [META.seed]: String(recipe.seed), ...(keep ? { [META.epoch]: String(keep.epoch) } : {}) };
   return {
     model: writeBack(start, keep ? keep.values : values, meta), history, steps: history.length * stepsPerEpoch, seconds: (performance.now() - t0) / 1000, params, recipe,
-    labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped, members: null,
+    labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped, members: null, cleaning: null,
   };
+}
+
+/**
+ * `clean_labels:`: draw the training labels once, cross-fit out-of-sample probabilities (the
+ * recipe without `labels`/`clean_labels`, trained on the other folds' items with their drawn
+ * labels), audit them by confident learning, and train the recipe again on the kept items.
+ */
+async function cleanThenRetrain(model: Model, data: Dataset, recipe: Recipe, given: Record<string, unknown>, opts: TrainOptions): Promise<TrainResult> {
+  const spec = recipe.cleanLabels!;
+  const trueLabels = requireLabels(data, 'training');
+  const k = (await model.predictBatch(data.x.subarray(0, itemSize(data)), 1)).numClasses;
+  const t0 = performance.now();
+  const probs0 = recipe.labels?.noise.model === 'instance' ? await model.predict(data, { batchSize: 256 }) : null;
+  const noisy = recipe.labels ? drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs: probs0 && Float64Array.from(toProbabilities(probs0.scores, probs0.numClasses, probs0.kind)) }) : null;
+  if (noisy?.soft) throw new UsageError(`'clean_labels' audits hard labels; 'labels' with soft targets has none to audit`);
+  const observed = noisy?.observed ?? opts.trainingLabels ?? trueLabels;
+  const inner = { ...given, labels: null, clean_labels: null };
+  const sub = { ...opts, checkpoint: undefined, resume: false, labelSeed: undefined };
+  const folds = foldSplit(data.size, spec.folds, recipe.seed);
+  const probs = await crossFitProbabilities(data, k, folds, async (items, f) => {
+    const r = await train(model, subset(data, items), inner, { ...sub, val: undefined, trainingLabels: Int32Array.from(items, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: `fold ${f + 1}/${spec.folds}` })) });
+    return Model.fromProto(r.model, `${model.label} (fold ${f + 1})`, '', { ...declarationOf(model.decl), output: model.outputKind ?? 'logits', threads: opts.threads ?? 0 });
+  });
+  const { audit, summary } = auditTrainingLabels(probs, k, observed, trueLabels, spec);
+  const keep = Int32Array.from({ length: data.size }, (_, i) => i).filter((i) => !audit.isFlagged[i]);
+  const r = await train(model, subset(data, keep), inner, { ...opts, trainingLabels: Int32Array.from(keep, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: 'retrain' })) });
+  const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.data]: datasetHash(data), [META.cleaning]: JSON.stringify(summary) };
+  r.model.metadata_props = [...(r.model.metadata_props ?? []).filter((p) => !(p.key in meta)), ...Object.entries(meta).map(([key, value]) => ({ key, value }))];
+  return { ...r, seconds: (performance.now() - t0) / 1000, recipe, labels: noisy, cleaning: summary };
 }
 
 /**
@@ -377,6 +418,7 @@ async function trainEnsemble(model: Model, data: Dataset, recipe: Recipe, given:
     keptEpoch: runs[0]!.keptEpoch,
     stopped: null,
     members: runs.map((r) => r.model),
+    cleaning: runs[0]!.cleaning,
   };
 }
 
