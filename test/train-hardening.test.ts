@@ -18,6 +18,7 @@ import { epochAttack, TrainingAttack } from '../src/train/adversarial.js';
 import { TradesStep, tradesSeeds } from '../src/train/trades.js';
 import { augmentBatch } from '../src/train/augment.js';
 import { foldSplit } from '../src/train/clean.js';
+import { forgetRateAt, smallLoss } from '../src/train/coteaching.js';
 import { initialParams, trainableParams } from '../src/train/graph.js';
 import { drawTrainingLabels } from '../src/train/labels.js';
 import { parseRecipe } from '../src/train/recipe.js';
@@ -358,6 +359,33 @@ test('clean_labels: folds partition the items; cross-fitted confident learning f
     assert.equal(r.steps, Math.ceil(c.kept / 100));
     const meta = Object.fromEntries((r.model.metadata_props ?? []).map((p) => [p.key, p.value]));
     assert.equal(JSON.parse(meta['gauntlet.train.cleaning']!).flagged, c.flagged);
+  } finally {
+    await model.close();
+  }
+});
+
+test('co-teaching: the forget rate ramps as the authors\' linspace; each network learns from its peer\'s small-loss items; same seed, same bytes; resume', async () => {
+  assert.deepEqual([0, 1, 2, 3, 9].map((e) => forgetRateAt(0.4, { warmupEpochs: 3, exponent: 1 }, e)), [0, 0.2, 0.4, 0.4, 0.4]);
+  assert.deepEqual(Array.from(smallLoss(Float32Array.of(3, 1, 2, 1, 5), 5, 3)), [0, 1, 1, 1, 0]);
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(192);
+    const recipe = { init: 'reinit', epochs: 2, batch_size: 64, optimizer: { name: 'adamw', lr: 2e-3 }, labels: { noise: { model: 'symmetric', rate: 0.4 } }, coteaching: { forget_rate: 0.4, warmup_epochs: 2 }, seed: 1 };
+    const a = await train(model, ds, recipe, { threads: 1 });
+    const b = await train(model, ds, recipe, { threads: 1 });
+    assert.equal(sha(modelBytes(a.model)), sha(modelBytes(b.model)));
+    assert.deepEqual(a.history.map((h) => h.forget_rate), [0, 0.4]);
+    // Epoch 1 forgets nothing: A's first epoch is plain CE on every item from the same start.
+    const plain = await train(model, ds, { ...recipe, epochs: 1, coteaching: null }, { threads: 1 });
+    const one = await train(model, ds, { ...recipe, epochs: 1 }, { threads: 1 });
+    const weights = (m: typeof one.model) => m.graph.initializer.map((t) => [t.name, Buffer.from(t.raw_data ?? new Uint8Array()).toString('base64'), t.float_data ?? null]);
+    assert.deepEqual(weights(one.model), weights(plain.model));
+    const ckpt = path.join(fresh(), 'ct.ckpt.npz');
+    const ac = new AbortController();
+    await assert.rejects(train(model, ds, recipe, { threads: 1, checkpoint: ckpt, onProgress: (p) => p.epoch === 2 && ac.abort(new Error('killed')), signal: ac.signal }), /killed/);
+    const c = await train(model, ds, recipe, { threads: 1, checkpoint: ckpt, resume: true });
+    assert.equal(sha(modelBytes(c.model)), sha(modelBytes(a.model)), 'the peer network and its optimizer survive the checkpoint');
+    await assert.rejects(train(model, ds, { ...recipe, init: 'keep' }), /'coteaching' needs init: reinit/);
   } finally {
     await model.close();
   }

@@ -18,6 +18,7 @@
  * early_stop: null              # { on: val_accuracy | pgd_val_accuracy, patience: 2 }
  * ensemble: null                # { members: 3 }: K members from seeds seed, seed+1, …, one combined model
  * clean_labels: null            # { folds: 4, then: retrain }: cross-fitted confident-learning audit, retrain on kept items
+ * coteaching: null              # { forget_rate: 0.4 | audit, warmup_epochs: 10 }: two networks teach each other
  * freeze_bn: false
  * freeze: []                    # parameter name globs that do not train
  * train_only: []                # only these train
@@ -29,6 +30,7 @@ import { ADVERSARIAL_TRAINING_OPTION, EARLY_STOP_OPTION } from './adversarial.js
 import { AUGMENT_OPTION } from './augment.js';
 import { ENSEMBLE_OPTION } from './ensemble.js';
 import { CLEAN_LABELS_OPTION } from './clean.js';
+import { COTEACHING_OPTION } from './coteaching.js';
 import { TRAINING_LABELS_OPTION } from './labels.js';
 import type { OptimizerSpec } from './optim.js';
 import type { ScheduleSpec } from './schedule.js';
@@ -139,6 +141,7 @@ export const RECIPE_OPTIONS = {
   early_stop: EARLY_STOP_OPTION,
   ensemble: ENSEMBLE_OPTION,
   clean_labels: CLEAN_LABELS_OPTION,
+  coteaching: COTEACHING_OPTION,
   freeze_bn: opt.boolean({ default: false, doc: 'BatchNorm keeps its inference statistics (scale and bias still train)' }),
   freeze: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'parameter name globs that do not train', metavar: 'GLOB,...' }),
   train_only: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'only parameters matching these globs train', metavar: 'GLOB,...' }),

@@ -41,6 +41,7 @@ import { subset } from '../data/dataset.js';
 import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
 import { epochAttack, TrainingAttack } from './adversarial.js';
 import { TradesStep } from './trades.js';
+import { CoTeaching, forgetRateAt } from './coteaching.js';
 import { augmentBatch } from './augment.js';
 import { drawTrainingLabels, type TrainingLabels } from './labels.js';
 import { lossHead } from './losses/index.js';
@@ -69,6 +70,8 @@ export interface EpochRecord {
   attack_steps: number | null;
   /** Items corrupted by `augment:` over the epoch, else null. */
   augmented: number | null;
+  /** Co-teaching's forget rate in this epoch, else null. */
+  forget_rate?: number | null;
   /** PGD validation accuracy fell more than `co_drop` below its best: training stopped here. */
   catastrophic_overfitting: boolean;
   /** Mean cross-entropy on the validation data (inference mode). */
@@ -213,6 +216,21 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const trades = attack && adversarial!.method === 'trades'
     ? new TradesStep(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label }, attack)
     : null;
+  // Co-teaching: network B from seed + 1, its own optimizer; the forget rate given or estimated by the audit.
+  let coteach: CoTeaching | null = null;
+  let tau = 0;
+  if (recipe.coteaching) {
+    if (recipe.init !== 'reinit') throw new UsageError(`'coteaching' needs init: reinit (two differently initialised networks; from the same weights both would select the same items)`);
+    if (adversarial || head !== softTargetCrossEntropy || noisy?.soft) throw new UsageError(`'coteaching' trains on cross-entropy of hard labels; it does not combine with 'adversarial', another 'loss' or soft labels`);
+    const spec = recipe.coteaching;
+    if (spec.forgetRate === 'audit') {
+      const { audit } = await auditWithFolds(model, data, { ...((recipeRaw ?? {}) as Record<string, unknown>), labels: null, coteaching: null }, observed, trueLabels, k, spec.folds, recipe.seed, opts);
+      tau = audit.estimatedNoiseRate;
+    } else tau = spec.forgetRate;
+    const peerStart = foldPreprocessing(reinitModel(model.original, params, recipe.seed + 1), decl);
+    const peerValues = initialValues(peerStart, [...params, ...bnStats.filter((s) => !params.includes(s))]);
+    coteach = new CoTeaching(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label }, peerValues, makeOptimizer(optimizerSpec(recipe)), recipe.clipGradNorm);
+  }
   if (trades && head !== softTargetCrossEntropy) throw new UsageError(`'adversarial.method: trades' has its own loss (CE + β·KL); leave 'loss' at ce (or label_smoothing)`);
 
   // State across epochs, all in the checkpoint: per-item loss state (ELR), the best epoch so far.
@@ -230,6 +248,15 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       history = ck.history;
       startEpoch = ck.epoch;
       if (lossState && ck.extras.has('loss_state')) lossState.set(ck.extras.get('loss_state')!);
+      if (coteach) {
+        const buffers: Record<string, Float32Array[]> = {};
+        for (const [key, v] of ck.extras) {
+          if (key.startsWith('peer:')) coteach.peer.set(key.slice(5), v);
+          const m = /^peer_opt:(\d+):(.*)$/.exec(key);
+          if (m) (buffers[m[2]!] ??= [])[Number(m[1])] = v;
+        }
+        if (ck.extras.has('peer_opt_step')) coteach.peerOptimizer.load({ name: optimizerSpec(recipe).name, step: ck.extras.get('peer_opt_step')![0]!, buffers });
+      }
       if (ck.best) best = { metric: ck.best.metric, epoch: ck.best.epoch, values: new Map([...ck.extras].filter(([key]) => key.startsWith('best:')).map(([key, v]) => [key.slice(5), v])) };
       stopped = ck.stopped;
     }
@@ -272,7 +299,11 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         const stepRng = adversarial || recipe.augment ? stepRoot.fork(`step:${s}`) : null;
         if (recipe.augment) augmented += augmentBatch(x, size, data.itemShape, recipe.augment, stepRng!.fork('augment'), att?.severityCap ?? 5);
         let r: { loss: number; scores: Float32Array; grads: Map<string, Float32Array>; state: Float32Array | null; running: Map<string, Float32Array> };
-        if (trades) {
+        if (coteach) {
+          const place = { step: epoch * stepsPerEpoch + s, epoch };
+          const c = await coteach.step(x, size, targets, values, forgetRateAt(tau, recipe.coteaching!, epoch), await graphFor(size), dropRng, schedule.lr(place), schedule.momentum(place));
+          r = c;
+        } else if (trades) {
           const t = await trades.step(x, size, k, targets, values, att!, { ...adversarial!, beta: adversarial!.beta! }, stepRng!.fork('attack'), dropRng);
           r = { ...t, state: null };
         } else {
@@ -333,11 +364,17 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       history.push({
         epoch: epoch + 1, steps: stepsPerEpoch, loss: lossSum / n, train_accuracy: correct / n, train_accuracy_observed: labelsDiffer ? correctObserved / n : null,
         val_accuracy: valAccuracy, val_loss: valLoss, pgd_val_accuracy: pgdVal, eps: att?.eps ?? null, attack_steps: att?.steps ?? null, augmented: recipe.augment ? augmented : null,
-        catastrophic_overfitting: collapsed, lr, seconds: (performance.now() - e0) / 1000,
+        catastrophic_overfitting: collapsed, ...(coteach ? { forget_rate: forgetRateAt(tau, recipe.coteaching!, epoch) } : {}), lr, seconds: (performance.now() - e0) / 1000,
       });
       if (opts.checkpoint) {
         const extras = new Map<string, Float32Array>();
         if (lossState) extras.set('loss_state', lossState);
+        if (coteach) {
+          for (const [name, v] of coteach.peer) extras.set(`peer:${name}`, v);
+          const st = coteach.peerOptimizer.state();
+          extras.set('peer_opt_step', Float32Array.of(st.step));
+          for (const [name, bufs] of Object.entries(st.buffers)) bufs.forEach((b, j) => extras.set(`peer_opt:${j}:${name}`, b));
+        }
         if (best) for (const [name, v] of best.values) extras.set(`best:${name}`, v);
         await writeCheckpoint(opts.checkpoint, { fingerprint, epoch: epoch + 1, values, optimizer: optimizer.state(), history, extras, best: best ? { metric: best.metric, epoch: best.epoch } : null, stopped });
       }
@@ -345,6 +382,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   } finally {
     for (const g of graphs.values()) await (await g).session.release();
     await trades?.close();
+    await coteach?.close();
     await attack?.close();
   }
   // Early stopping and catastrophic overfitting keep the best epoch's weights.
@@ -354,6 +392,20 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     model: writeBack(start, keep ? keep.values : values, meta), history, steps: history.length * stepsPerEpoch, seconds: (performance.now() - t0) / 1000, params, recipe,
     labels: noisy, keptEpoch: keep ? keep.epoch : history.length, stopped, members: null, cleaning: null,
   };
+}
+
+/**
+ * The confident-learning audit of `observed` from out-of-sample probabilities: `folds` trainings
+ * of `inner` (a recipe) on the other folds' items with their observed labels, each predicting its
+ * fold (clean_labels, co-teaching's forget_rate: audit).
+ */
+async function auditWithFolds(model: Model, data: Dataset, inner: Record<string, unknown>, observed: Int32Array, trueLabels: Int32Array, k: number, folds: number, seed: number, opts: TrainOptions, method: CleaningSummary['method'] = 'prune-by-noise-rate') {
+  const sub = { ...opts, checkpoint: undefined, resume: false, labelSeed: undefined, val: undefined };
+  const probs = await crossFitProbabilities(data, k, foldSplit(data.size, folds, seed), async (items, f) => {
+    const r = await train(model, subset(data, items), inner, { ...sub, trainingLabels: Int32Array.from(items, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: `fold ${f + 1}/${folds}` })) });
+    return Model.fromProto(r.model, `${model.label} (fold ${f + 1})`, '', { ...declarationOf(model.decl), output: model.outputKind ?? 'logits', threads: opts.threads ?? 0 });
+  });
+  return auditTrainingLabels(probs, k, observed, trueLabels, { folds, then: 'retrain', method: method as 'prune-by-noise-rate' });
 }
 
 /**
@@ -371,13 +423,7 @@ async function cleanThenRetrain(model: Model, data: Dataset, recipe: Recipe, giv
   if (noisy?.soft) throw new UsageError(`'clean_labels' audits hard labels; 'labels' with soft targets has none to audit`);
   const observed = noisy?.observed ?? opts.trainingLabels ?? trueLabels;
   const inner = { ...given, labels: null, clean_labels: null };
-  const sub = { ...opts, checkpoint: undefined, resume: false, labelSeed: undefined };
-  const folds = foldSplit(data.size, spec.folds, recipe.seed);
-  const probs = await crossFitProbabilities(data, k, folds, async (items, f) => {
-    const r = await train(model, subset(data, items), inner, { ...sub, val: undefined, trainingLabels: Int32Array.from(items, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: `fold ${f + 1}/${spec.folds}` })) });
-    return Model.fromProto(r.model, `${model.label} (fold ${f + 1})`, '', { ...declarationOf(model.decl), output: model.outputKind ?? 'logits', threads: opts.threads ?? 0 });
-  });
-  const { audit, summary } = auditTrainingLabels(probs, k, observed, trueLabels, spec);
+  const { audit, summary } = await auditWithFolds(model, data, inner, observed, trueLabels, k, spec.folds, recipe.seed, opts, spec.method);
   const keep = Int32Array.from({ length: data.size }, (_, i) => i).filter((i) => !audit.isFlagged[i]);
   const r = await train(model, subset(data, keep), inner, { ...opts, trainingLabels: Int32Array.from(keep, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: 'retrain' })) });
   const meta = { [META.recipe]: JSON.stringify(recipeToYaml(recipe)), [META.data]: datasetHash(data), [META.cleaning]: JSON.stringify(summary) };
