@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
 import { Emit } from '../autodiff/context.js';
+import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
 import { ModelError, UnsupportedOpError, UsageError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -65,6 +66,8 @@ export interface TrainingGraphOptions {
   loss?: TrainingLossHead;
   /** Names the model in errors. */
   label?: string;
+  /** The gradient rules' options (`GRADIENT_OPTIONS`: MaxPool's tie rule, first maximum by default). */
+  gradient?: Partial<GradientOptions>;
 }
 
 export const TRAIN_INPUTS = { targets: 'gauntlet_targets', weights: 'gauntlet_weights' } as const;
@@ -118,7 +121,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   if (opts.outputKind === 'probabilities') seed = e.op('Div', [head.seed, e.op('Max', [opts.output, b.scalarF(1e-12)])], {}, 'dprobs');
   let grads: Map<string, string>;
   try {
-    grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: opts.params, seeds: new Map([[opts.output, seed]]) });
+    grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: opts.params, seeds: new Map([[opts.output, seed]]), options: opts.gradient });
   } catch (err) {
     if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, err.modelReason, `${label} cannot be trained through it (freeze the parameters behind it)`);
     throw err;
