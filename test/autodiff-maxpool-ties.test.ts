@@ -219,13 +219,15 @@ test('MaxPool ties, windows with gaps, sizes not divisible, or opset 12: first m
   }
 });
 
-test('MaxPool ties, overlapping, padded, dilated and ceil_mode windows: first maximum and shares on the im2col route, overlaps summed', async () => {
+test('MaxPool ties, overlapping, padded, dilated and ceil_mode windows (also non-overlapping ones that run past the input): first maximum and shares on the im2col route, overlaps summed', async () => {
   const cases: [string, Case][] = [
     ['2×2 stride 1', { x: [2, 2, 4, 8], geo: { kernel_shape: [2, 2], strides: [1, 1] }, plane: PLANE_2x2 }],
     ['3×3 stride 1 pads 1', { x: [1, 8, 6, 9], geo: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, plane: PLANE_3x3 }],
     ['3×3 stride 2 pads 1', { x: [1, 3, 6, 9], geo: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, plane: PLANE_3x3 }],
     ['2×2 dilation 2', { x: [1, 2, 6, 9], geo: { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] }, plane: PLANE_3x3 }],
     ['3×3 stride 2 ceil_mode', { x: [1, 2, 4, 8], geo: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, plane: PLANE_2x2 }],
+    ['2×2 stride 2 ceil_mode past the input', { x: [2, 3, 5, 9], geo: { ...TILE_2, ceil_mode: 1 }, random: true }],
+    ['2×2 stride 3 ceil_mode past the input', { x: [1, 8, 7, 8], geo: { kernel_shape: [2, 2], strides: [3, 3], ceil_mode: 1 }, plane: PLANE_3x3 }],
     ['2×3 stride 1 random', { x: [2, 3, 5, 7], geo: { kernel_shape: [2, 3], strides: [1, 1] }, random: true }],
   ];
   for (const [label, k] of cases) {

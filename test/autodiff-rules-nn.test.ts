@@ -305,12 +305,13 @@ test('MaxPool: non-overlapping, non-tiling windows (kernel 2 stride 3; sizes not
 });
 
 // Route (c): overlapping, padded, dilated or ceil_mode windows → im2col / col2im.
-test('MaxPool: overlapping, padded, dilated, ceil_mode and SAME_UPPER windows (im2col route), both tie rules', async () => {
+test('MaxPool: overlapping, padded, dilated, ceil_mode (overlapping or not) and SAME_UPPER windows (im2col route), both tie rules', async () => {
   for (const ties of MAXPOOL_TIES) {
     await check(pool({ x: [2, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, ties }));
     await check(pool({ x: [1, 2, 7, 6], attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] }, ties }));
     await check(pool({ x: [1, 2, 7, 7], attrs: { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] }, ties }));
     await check(pool({ x: [1, 2, 8, 8], attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, ties }));
+    await check(pool({ x: [1, 3, 5, 7], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, ties }));
     await check(pool({ x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] }, ties }));
     await check(pool({ x: [1, 8, 5, 5], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' }, ties }));
   }

@@ -34,7 +34,7 @@ export const MaxPool: Rule = (ctx) => {
   if (attrInt(node, 'storage_order', 0) !== 0) unsupported(node, 'storage_order=1 has no gradient rule');
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), attrInts(node, 'kernel_shape')!);
   const relu = foldedRelu(ctx);
-  const r = route(ctx, xs, win, relu);
+  const r = route(ctx, xs, ys, win, relu);
   if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu, ctx.maxpoolTies), null];
   if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win, ctx.maxpoolTies), null];
   if (r.route === 'unpool') return [unpoolGrad(ctx, xs, win, relu), null];
@@ -50,10 +50,13 @@ export const MaxPool: Rule = (ctx) => {
 type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
 
 /** Which route a 2-D MaxPool's gradient takes, and why. */
-function route(ctx: GradContext, xs: number[], win: Window, relu: NodeP | undefined): Route {
+function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: NodeP | undefined): Route {
   const first = ctx.maxpoolTies === 'first';
   const nonOverlapping = win.strides.every((s, i) => s >= win.kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
   const tiling = nonOverlapping && tiles(xs, win);
+  // ceil_mode windows that run past the input: MaxUnpool cannot write an output smaller than its
+  // windows cover.
+  const overhang = win.kernel.some((k, i) => (ys[2 + i]! - 1) * win.strides[i]! + k > xs[2 + i]!);
   // ONNX Runtime has no double Resize, AveragePool, MaxUnpool or Conv kernels: a float64 model
   // has only Reshape and broadcasting (and ArgMax), which see each window as two axes when
   // windows tile.
@@ -61,11 +64,12 @@ function route(ctx: GradContext, xs: number[], win: Window, relu: NodeP | undefi
     if (!tiling) unsupported(ctx.node, `float64 MaxPool with ${untiled(xs, win).join(', ')}: in a float64 model only windows that tile the input (kernel = stride, no pads or dilations, sizes divisible) have a gradient rule`);
     return { route: 'reshape' };
   }
-  // Overlapping, padded or dilated windows: gather each window with a one-hot Conv (im2col),
-  // scatter back with its ConvTranspose (col2im), which sums the overlaps. Tie-sharing takes it
-  // for every window that does not tile the input (gaps, sizes not divisible) and for opsets
-  // without Resize's scales-only form (< 13), as MaxUnpool can only give the first maximum.
-  if (!nonOverlapping || (!first && (!tiling || ctx.opset < 13))) return { route: 'overlap' };
+  // Overlapping, padded or dilated windows, and ceil_mode windows past the input: gather each
+  // window with a one-hot Conv (im2col), scatter back with its ConvTranspose (col2im), which sums
+  // the overlaps. Tie-sharing takes it for every window that does not tile the input (gaps, sizes
+  // not divisible) and for opsets without Resize's scales-only form (< 13), as MaxUnpool can only
+  // give the first maximum.
+  if (!nonOverlapping || overhang || (!first && (!tiling || ctx.opset < 13))) return { route: 'overlap' };
   // First maximum, gaps between windows, sizes not divisible, or an opset without Resize's
   // scales-only form (< 13): the forward node's Indices and MaxUnpool.
   if (!tiling || ctx.opset < 13) return { route: 'unpool' };
