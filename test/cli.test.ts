@@ -135,7 +135,11 @@ test('grad and bench take --maxpool-ties: first is the default; share changes th
     assert.equal(r.code, 0, r.stderr);
     return fs.readFileSync(f(name));
   };
-  assert.ok(!params('wties-first.npz').equals(params('wties-share.npz', '--maxpool-ties', 'share')), '--wrt params: share differs too');
+  // Weight gradients barely move (tied elements of a flat region see the same patch), but the
+  // route and the summation order do: the bytes differ, and the default run is reproducible.
+  const firstParams = params('wties-first.npz');
+  assert.ok(firstParams.equals(params('wties-default.npz', '--maxpool-ties', 'first')), '--wrt params: first is the default, reproducibly');
+  assert.ok(!firstParams.equals(params('wties-share.npz', '--maxpool-ties', 'share')), '--wrt params: share reaches the training graph');
   const b = gauntlet('bench', '--batch-size', '4', '--repeats', '1', '--json', '--maxpool-ties', 'share');
   assert.equal(b.code, 0, b.stderr);
   assert.equal(JSON.parse(b.stdout.trim().split('\n').pop()!).maxpool_ties, 'share');
