@@ -22,6 +22,7 @@ export { readModelFile, summarizeModel, type ModelSummary } from './onnx/load.js
 
 export { GradientEngine, buildGradientModel, type GradientResult } from './autodiff/gradient.js';
 export { LOSS_KINDS, type LossKind, type LossSpec } from './autodiff/loss.js';
+export { GRADIENT_OPTIONS, MAXPOOL_TIES, type GradientOptions, type MaxpoolTies } from './autodiff/options.js';
 export { gradcheck, type GradcheckResult } from './autodiff/gradcheck.js';
 
 export * as adversarial from './stress/adversarial/index.js';

@@ -3,6 +3,7 @@ import ort from 'onnxruntime-node';
 import { buildBackward } from '../src/autodiff/backward.js';
 import { probe, type Feed } from '../src/autodiff/probe.js';
 import { createSession } from '../src/engine/session.js';
+import type { GradientOptions } from '../src/autodiff/options.js';
 import { UnsupportedOpError } from '../src/errors.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { defaultOpset, makeValueInfo } from '../src/onnx/graph.js';
@@ -43,6 +44,8 @@ export interface RuleCase {
   opset?: number;
   dtype?: 'float32' | 'float64';
   initializers?: TensorP[];
+  /** The gradient rules' options (MaxPool's tie rule); default as declared. */
+  gradient?: Partial<GradientOptions>;
 }
 
 /** `size` seeded values for one input, following `spec`. */
@@ -69,19 +72,25 @@ export function drawValues(rng: Rng, spec: Draw, size: number): number[] {
  * The backward graph's gradient of Σ y (seed = ones; y is the model's first output) with respect
  * to `wrt`, for exact-value checks at kinks and ties where finite differences do not apply.
  */
-export async function gradOfSumOf(model: ModelP, feeds: Record<string, Feed>, wrt: string, dtype: 'float32' | 'float64'): Promise<number[]> {
-  return (await gradOfSumWithGraph(model, feeds, wrt, dtype)).grad;
+export async function gradOfSumOf(model: ModelP, feeds: Record<string, Feed>, wrt: string, dtype: 'float32' | 'float64', options: Partial<GradientOptions> = {}): Promise<number[]> {
+  return (await gradOfSumWithGraph(model, feeds, wrt, dtype, options)).grad;
 }
 
 /** `gradOfSumOf`, also returning the backward nodes the rules emitted (to check which route a rule took). */
-export async function gradOfSumWithGraph(model: ModelP, feeds: Record<string, Feed>, wrt: string, dtype: 'float32' | 'float64'): Promise<{ grad: number[]; backward: NodeP[] }> {
+export async function gradOfSumWithGraph(
+  model: ModelP,
+  feeds: Record<string, Feed>,
+  wrt: string,
+  dtype: 'float32' | 'float64',
+  options: Partial<GradientOptions> = {},
+): Promise<{ grad: number[]; backward: NodeP[] }> {
   const pr = await probe(model, feeds, 'test');
   const m = cloneModel(model);
   const b = new GraphBuilder(m.graph, 't_', dtype);
   const y = model.graph.output[0]!.name;
   const ys = pr.shapes.get(y)!;
   const seed = b.op('ConstantOfShape', [b.constI64(ys)], { value: makeTensor('v', [1], dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1])) });
-  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]) });
+  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]), options });
   const backward = [...b.nodes];
   m.graph.node.push(...b.nodes, node('Identity', [grads.get(wrt)!], ['t_grad_out']));
   m.graph.initializer.push(...b.initializers);

@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradcheck } from '../src/autodiff/gradcheck.js';
+import { MAXPOOL_TIES, type MaxpoolTies } from '../src/autodiff/options.js';
 import type { Feed } from '../src/autodiff/probe.js';
 import { float, type AttrValue } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
@@ -81,7 +82,7 @@ async function check(c: Case): Promise<void> {
   const rng = new Rng(seedOf(c));
   const wrt = c.wrt ?? c.inputs.map((i) => i.name);
   const h = dtype === 'float64' ? undefined : c.inputs.some((i) => i.grid) ? GRID_H : F32_H;
-  const res = await gradcheck(modelOf(c), feedsFor(c, rng), wrt, rng.fork('weights'), { h });
+  const res = await gradcheck(modelOf(c), feedsFor(c, rng), wrt, rng.fork('weights'), { h, gradient: c.gradient });
   const tol = dtype === 'float64' ? F64_TOL : F32_TOL;
   for (const r of res) {
     assert.equal(r.dtype, dtype);
@@ -102,7 +103,7 @@ async function rejects(c: Case, message: RegExp | ((e: unknown) => true)): Promi
 
 /** The backward graph's exact gradient of Σ y with respect to `wrt` (kinks and ties). */
 function gradOfSum(c: Case, wrt = 'x'): Promise<number[]> {
-  return gradOfSumOf(modelOf(c), feedsFor(c, new Rng(0)), wrt, c.dtype ?? 'float64');
+  return gradOfSumOf(modelOf(c), feedsFor(c, new Rng(0)), wrt, c.dtype ?? 'float64', c.gradient);
 }
 
 const f64 = (name: string, values: number[], dims: number[] = [values.length]) => makeTensor(name, dims, Float64Array.from(values));
@@ -231,6 +232,9 @@ test('Conv: a computed weight (the input convolved with itself) gets dX and dW, 
 // supports only tiling windows, through Reshape and broadcasting; those get float64 checks at the
 // end of this section. The float32 routes are covered with 1–3 channels and with a multiple of 8
 // channels (where ORT's blocked NCHWc kernels apply and the rule uses a different formulation).
+// Both tie rules (maxpool_ties: first, the default, and share) take their own routes, so every
+// finite-difference check runs under each; exact ties on every route, against a reference
+// implementation, are in autodiff-maxpool-ties.test.ts.
 
 interface PoolSpec {
   x: number[];
@@ -241,13 +245,16 @@ interface PoolSpec {
   /** Hand-picked input values (default: the tie-free grid). */
   values?: number[];
   dtype?: Dtype;
+  /** The tie rule (default: the declared default, first). */
+  ties?: MaxpoolTies;
 }
-const pool = ({ x, attrs, opset = 13, relu = false, values, dtype = 'float32' }: PoolSpec): Case => ({
+const pool = ({ x, attrs, opset = 13, relu = false, values, dtype = 'float32', ties }: PoolSpec): Case => ({
   op: 'MaxPool',
   dtype,
   opset,
   nodes: relu ? [node('Relu', ['x'], ['r']), node('MaxPool', ['r'], ['y'], attrs)] : [node('MaxPool', ['x'], ['y'], attrs)],
   inputs: [X(x, values ? { values } : { grid: true })],
+  ...(ties ? { gradient: { maxpoolTies: ties } } : {}),
 });
 const TILE_2x2 = { kernel_shape: [2, 2], strides: [2, 2] };
 // Four 2×2 windows of a 4×4 input: a 4-way tie at 1.5, a 2-way tie at 3, a 3-way tie at 7 (with a
@@ -270,44 +277,66 @@ const RELU_TIES = [
 const channels = (c: number, plane: number[]) => Array.from({ length: c }, () => plane).flat();
 
 // Route (a): windows that tile the input (kernel = stride, divisible sizes, opset ≥ 13).
-test('MaxPool: tiling windows (2×2 stride 2), [2,16,8,8] and [2,3,8,8]', async () => {
-  await check(pool({ x: [2, 16, 8, 8], attrs: TILE_2x2 }));
-  await check(pool({ x: [2, 3, 8, 8], attrs: TILE_2x2 }));
+test('MaxPool: tiling windows (2×2 stride 2), [2,16,8,8] and [2,3,8,8], both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [2, 16, 8, 8], attrs: TILE_2x2, ties }));
+    await check(pool({ x: [2, 3, 8, 8], attrs: TILE_2x2, ties }));
+  }
 });
 
-test('MaxPool: tiling windows with 3, 8 and 12 channels, 3×3 and 2×3 windows, opset 18', async () => {
-  await check(pool({ x: [1, 8, 6, 6], attrs: { kernel_shape: [3, 3], strides: [3, 3] } }));
-  await check(pool({ x: [2, 8, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] }, opset: 18 }));
-  await check(pool({ x: [1, 12, 4, 4], attrs: TILE_2x2 }));
-  await check(pool({ x: [1, 3, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] } }));
+test('MaxPool: tiling windows with 3, 8 and 12 channels, 3×3, 2×3 and 1×1 windows, opset 18, both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [1, 8, 6, 6], attrs: { kernel_shape: [3, 3], strides: [3, 3] }, ties }));
+    await check(pool({ x: [2, 8, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] }, opset: 18, ties }));
+    await check(pool({ x: [1, 12, 4, 4], attrs: TILE_2x2, ties }));
+    await check(pool({ x: [1, 3, 4, 6], attrs: { kernel_shape: [2, 3], strides: [2, 3] }, ties }));
+    await check(pool({ x: [1, 8, 3, 3], attrs: { kernel_shape: [1, 1], strides: [1, 1] }, ties }));
+  }
 });
 
 // Route (b): other non-overlapping windows → the forward's Indices output and MaxUnpool.
-test('MaxPool: non-overlapping, non-tiling windows (kernel 2 stride 3; sizes not divisible; opset 12)', async () => {
-  await check(pool({ x: [1, 3, 8, 8], attrs: { kernel_shape: [2, 2], strides: [3, 3] } }));
-  await check(pool({ x: [2, 2, 5, 7], attrs: TILE_2x2 }));
-  await check(pool({ x: [2, 4, 6, 6], attrs: TILE_2x2, opset: 12 }));
-  await check(pool({ x: [1, 8, 8, 8], attrs: { kernel_shape: [2, 3], strides: [3, 3] } }));
+test('MaxPool: non-overlapping, non-tiling windows (kernel 2 stride 3; sizes not divisible; opset 12), both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [1, 3, 8, 8], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, ties }));
+    await check(pool({ x: [2, 2, 5, 7], attrs: TILE_2x2, ties }));
+    await check(pool({ x: [2, 4, 6, 6], attrs: TILE_2x2, opset: 12, ties }));
+    await check(pool({ x: [1, 8, 8, 8], attrs: { kernel_shape: [2, 3], strides: [3, 3] }, ties }));
+  }
 });
 
 // Route (c): overlapping, padded, dilated or ceil_mode windows → im2col / col2im.
-test('MaxPool: overlapping, padded, dilated, ceil_mode and SAME_UPPER windows (im2col route)', async () => {
-  await check(pool({ x: [2, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } }));
-  await check(pool({ x: [1, 2, 7, 6], attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] } }));
-  await check(pool({ x: [1, 2, 7, 7], attrs: { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] } }));
-  await check(pool({ x: [1, 2, 8, 8], attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 } }));
-  await check(pool({ x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] } }));
-  await check(pool({ x: [1, 8, 5, 5], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' } }));
+test('MaxPool: overlapping, padded, dilated, ceil_mode (overlapping or not) and SAME_UPPER windows (im2col route), both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [2, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, ties }));
+    await check(pool({ x: [1, 2, 7, 6], attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] }, ties }));
+    await check(pool({ x: [1, 2, 7, 7], attrs: { kernel_shape: [2, 2], strides: [1, 1], dilations: [2, 2] }, ties }));
+    await check(pool({ x: [1, 2, 8, 8], attrs: { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }, ties }));
+    await check(pool({ x: [1, 3, 5, 7], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, ties }));
+    await check(pool({ x: [1, 2, 5, 5], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] }, ties }));
+    await check(pool({ x: [1, 8, 5, 5], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' }, ties }));
+  }
 });
 
-test('MaxPool: Relu → MaxPool (Relu mask folded) on each route', async () => {
-  await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true }));
-  await check(pool({ x: [2, 3, 4, 4], attrs: TILE_2x2, relu: true }));
-  await check(pool({ x: [1, 3, 7, 7], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, relu: true }));
-  await check(pool({ x: [1, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, relu: true }));
+test('MaxPool: Relu → MaxPool (Relu mask folded) on each route, both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true, ties }));
+    await check(pool({ x: [2, 3, 4, 4], attrs: TILE_2x2, relu: true, ties }));
+    await check(pool({ x: [1, 3, 7, 7], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, relu: true, ties }));
+    await check(pool({ x: [1, 3, 6, 6], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, relu: true, ties }));
+  }
 });
 
-test('MaxPool: tiling windows: an exact 4-way tie gives 0.25 to each tied element, 2-way 0.5, 3-way 1/3', async () => {
+test('MaxPool: tiling windows: the first maximum of a 4-, 2- or 3-way tie gets the whole gradient (default rule)', async () => {
+  const firstMax = [
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+  ];
+  for (const c of [1, 8]) assert.deepEqual(await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, values: channels(c, TIES) })), channels(c, firstMax), `${c} channels`);
+});
+
+test('MaxPool share: tiling windows: an exact 4-way tie gives 0.25 to each tied element, 2-way 0.5, 3-way 1/3', async () => {
   const third = Math.fround(1 / 3);
   const expected = [
     0.25, 0.25, 0.5, 0,
@@ -316,13 +345,13 @@ test('MaxPool: tiling windows: an exact 4-way tie gives 0.25 to each tied elemen
     third, 0, 0.25, 0.25,
   ];
   for (const c of [1, 8]) {
-    const g = await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, values: channels(c, TIES) }));
+    const g = await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, values: channels(c, TIES), ties: 'share' }));
     assert.equal(g.length, 16 * c);
     g.forEach((v, i) => assert.ok(Math.abs(v - expected[i % 16]!) <= 1e-7, `${c} channels, element ${i}: ${v} ≠ ${expected[i % 16]}`));
   }
 });
 
-test('MaxPool: tiling windows: near-ties one float32 ulp apart still give the whole gradient to the maximum', async () => {
+test('MaxPool: tiling windows: near-ties one float32 ulp apart still give the whole gradient to the maximum, under both tie rules', async () => {
   // The float32 value one ulp further from 0 than v (the next bit pattern).
   const away = (v: number) => {
     const f = new Float32Array([v]);
@@ -347,11 +376,23 @@ test('MaxPool: tiling windows: near-ties one float32 ulp apart still give the wh
   for (const ch of [1, 8]) {
     const xs = channels(ch, x);
     assert.ok(xs.every((v) => Math.fround(v) === v), 'the inputs are exact float32 values');
-    assert.deepEqual(await gradOfSum(pool({ x: [1, ch, 4, 4], attrs: TILE_2x2, values: xs })), channels(ch, expected), `${ch} channels`);
+    for (const ties of MAXPOOL_TIES) assert.deepEqual(await gradOfSum(pool({ x: [1, ch, 4, 4], attrs: TILE_2x2, values: xs, ties })), channels(ch, expected), `${ch} channels, ${ties}`);
   }
 });
 
-test('MaxPool: Relu → MaxPool, tiling windows: 0 for a window ≤ 0, all to a positive max, ties at a positive value share', async () => {
+test('MaxPool: Relu → MaxPool, tiling windows: 0 for a window ≤ 0, all to the first positive maximum (default rule)', async () => {
+  const expected = [
+    0, 0, 1, 0,
+    0, 0, 0, 0,
+    1, 0, 1, 0,
+    0, 0, 0, 0,
+  ];
+  for (const c of [1, 8]) {
+    assert.deepEqual(await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, relu: true, values: channels(c, RELU_TIES) })), channels(c, expected), `${c} channels`);
+  }
+});
+
+test('MaxPool share: Relu → MaxPool, tiling windows: 0 for a window ≤ 0, all to a positive max, ties at a positive value share', async () => {
   const expected = [
     0, 0, 1, 0,
     0, 0, 0, 0,
@@ -359,7 +400,7 @@ test('MaxPool: Relu → MaxPool, tiling windows: 0 for a window ≤ 0, all to a 
     0.25, 0.25, 0, 0,
   ];
   for (const c of [1, 8]) {
-    assert.deepEqual(await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, relu: true, values: channels(c, RELU_TIES) })), channels(c, expected), `${c} channels`);
+    assert.deepEqual(await gradOfSum(pool({ x: [1, c, 4, 4], attrs: TILE_2x2, relu: true, values: channels(c, RELU_TIES), ties: 'share' })), channels(c, expected), `${c} channels`);
   }
 });
 
@@ -386,6 +427,23 @@ test('MaxPool: non-tiling non-overlapping windows give the whole gradient to the
     1, 0, 1, 0,
     0, 0, 0, 0,
   ]);
+  // Sharing ties, they take the im2col route instead (MaxUnpool gives only the first maximum).
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 5, 5], attrs: { kernel_shape: [2, 2], strides: [3, 3] }, values: x, ties: 'share' })), [
+    0.25, 0.25, 0, 0, 0,
+    0.25, 0.25, 0, 0, 1,
+    0, 0, 0, 0, 0,
+    0, 0.5, 0, 0.25, 0.25,
+    0.5, 0, 0, 0.25, 0.25,
+  ]);
+  const third = Math.fround(1 / 3);
+  const shared = [
+    0.25, 0.25, 0.5, 0,
+    0.25, 0.25, 0, 0.5,
+    third, third, 0.25, 0.25,
+    third, 0, 0.25, 0.25,
+  ];
+  const g = await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, opset: 12, values: TIES, ties: 'share' }));
+  g.forEach((v, i) => assert.ok(Math.abs(v - shared[i]!) <= 1e-7, `opset 12, element ${i}: ${v} ≠ ${shared[i]}`));
 });
 
 test('MaxPool: Relu → MaxPool on the MaxUnpool route: 0 for a window ≤ 0, the first positive maximum gets all', async () => {
@@ -397,19 +455,30 @@ test('MaxPool: Relu → MaxPool on the MaxUnpool route: 0 for a window ≤ 0, th
   ]);
 });
 
-test('MaxPool: overlapping windows (im2col route) sum over windows, ties share equally', async () => {
+test('MaxPool: overlapping windows (im2col route) sum over windows: the first maximum by default, equal shares with share', async () => {
   // 2×2 windows, stride 1, on 3×3: the top-left window ties 5 and 5; (0,1) is the max of two windows.
   const x = [5, 5, 1, 2, 3, 4, 0, 1, 2];
-  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 3, 3], attrs: { kernel_shape: [2, 2], strides: [1, 1] }, values: x })), [0.5, 1.5, 0, 0, 1, 1, 0, 0, 0]);
+  const attrs = { kernel_shape: [2, 2], strides: [1, 1] };
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 3, 3], attrs, values: x })), [1, 1, 0, 0, 1, 1, 0, 0, 0]);
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 3, 3], attrs, values: x, ties: 'share' })), [0.5, 1.5, 0, 0, 1, 1, 0, 0, 0]);
 });
 
-test('MaxPool: float64 tiling windows (Reshape route), with and without a folded Relu, opsets 11 and 13', async () => {
-  await check(pool({ x: [2, 3, 4, 6], attrs: TILE_2x2, dtype: 'float64' }));
-  await check(pool({ x: [1, 2, 6, 6], attrs: { kernel_shape: [3, 2], strides: [3, 2] }, opset: 11, dtype: 'float64' }));
-  await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true, dtype: 'float64' }));
+test('MaxPool: float64 tiling windows (Reshape route), with and without a folded Relu, opsets 11 and 13, both tie rules', async () => {
+  for (const ties of MAXPOOL_TIES) {
+    await check(pool({ x: [2, 3, 4, 6], attrs: TILE_2x2, dtype: 'float64', ties }));
+    await check(pool({ x: [1, 2, 6, 6], attrs: { kernel_shape: [3, 2], strides: [3, 2] }, opset: 11, dtype: 'float64', ties }));
+    await check(pool({ x: [2, 8, 4, 4], attrs: TILE_2x2, relu: true, dtype: 'float64', ties }));
+  }
 });
 
-test('MaxPool: float64 tiling windows: ties share; Relu → MaxPool gives 0 to a window ≤ 0', async () => {
+test('MaxPool: float64 tiling windows: the first maximum gets the gradient (default rule); Relu → MaxPool gives 0 to a window ≤ 0', async () => {
+  const firstMax = [1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0];
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 2, 4, 4], attrs: TILE_2x2, values: channels(2, TIES), dtype: 'float64' })), channels(2, firstMax));
+  const reluFirstMax = [0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0];
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, relu: true, values: RELU_TIES, dtype: 'float64' })), reluFirstMax);
+});
+
+test('MaxPool share: float64 tiling windows: ties share; Relu → MaxPool gives 0 to a window ≤ 0', async () => {
   const third = 1 / 3;
   const expected = [
     0.25, 0.25, 0.5, 0,
@@ -417,10 +486,10 @@ test('MaxPool: float64 tiling windows: ties share; Relu → MaxPool gives 0 to a
     third, third, 0.25, 0.25,
     third, 0, 0.25, 0.25,
   ];
-  const g = await gradOfSum(pool({ x: [1, 2, 4, 4], attrs: TILE_2x2, values: channels(2, TIES), dtype: 'float64' }));
+  const g = await gradOfSum(pool({ x: [1, 2, 4, 4], attrs: TILE_2x2, values: channels(2, TIES), dtype: 'float64', ties: 'share' }));
   g.forEach((v, i) => assert.ok(Math.abs(v - expected[i % 16]!) <= 1e-15, `element ${i}: ${v} ≠ ${expected[i % 16]}`));
   const reluExpected = [0, 0, 1, 0, 0, 0, 0, 0, 0.25, 0.25, 0.5, 0.5, 0.25, 0.25, 0, 0];
-  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, relu: true, values: RELU_TIES, dtype: 'float64' })), reluExpected);
+  assert.deepEqual(await gradOfSum(pool({ x: [1, 1, 4, 4], attrs: TILE_2x2, relu: true, values: RELU_TIES, dtype: 'float64', ties: 'share' })), reluExpected);
 });
 
 test('MaxPool: float64 windows that do not tile the input are an UnsupportedOpError naming the node and what keeps them from tiling', async () => {
@@ -545,6 +614,19 @@ test('MaxPool stem phase route: exact ties give everything to the first maximum;
     assert.ok(onPhaseRoute(backward), 'phase route');
     assert.deepEqual(grad, expected, relu ? 'Relu → MaxPool' : 'MaxPool');
   }
+  // Sharing ties, the stem is not bypassed (the phase route gives only the first maximum): the
+  // blocked route shares, and the Conv's rule sums the 8 channels.
+  const third = Math.fround(8 / 3);
+  const shared = [
+    2, 2, 4, 0,
+    2, 2, 0, 4,
+    third, third, 2, 2,
+    third, 0, 2, 2,
+  ];
+  const m = c(false, [...TIES]);
+  const { grad, backward } = await gradOfSumWithGraph(modelOf(m), feedsFor(m, new Rng(0)), 'x', 'float32', { maxpoolTies: 'share' });
+  assert.ok(!onPhaseRoute(backward), 'no phase route when sharing ties');
+  grad.forEach((v, i) => assert.ok(Math.abs(v - shared[i]!) <= 1e-6, `share, element ${i}: ${v} ≠ ${shared[i]}`));
 });
 
 test('MaxPool stem phase route: not taken for 5 input channels, a stride-2 Conv or 2×3 windows', async () => {

@@ -120,3 +120,29 @@ test('grad writes the summed cross-entropy gradient with the data shape', () => 
   const bytes = fs.readFileSync(out);
   assert.match(bytes.subarray(0, 128).toString('latin1'), /'shape': \(16, 1, 28, 28\)/);
 });
+
+test('grad and bench take --maxpool-ties: first is the default; share changes the gradient on the embedded images (their flat backgrounds tie); a bad value is one usage line', () => {
+  const npy = (name: string, ...args: string[]) => {
+    const r = gauntlet('grad', '--out', f(name), '--limit', '16', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return fs.readFileSync(f(name));
+  };
+  const dflt = npy('ties-default.npy');
+  assert.ok(dflt.equals(npy('ties-first.npy', '--maxpool-ties', 'first')), 'first is the default');
+  assert.ok(!dflt.equals(npy('ties-share.npy', '--maxpool-ties', 'share')), 'share differs where windows tie');
+  const params = (name: string, ...args: string[]) => {
+    const r = gauntlet('grad', '--wrt', 'params', '--out', f(name), '--limit', '16', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return fs.readFileSync(f(name));
+  };
+  // Weight gradients barely move (tied elements of a flat region see the same patch), but the
+  // route and the summation order do: the bytes differ, and the default run is reproducible.
+  const firstParams = params('wties-first.npz');
+  assert.ok(firstParams.equals(params('wties-default.npz', '--maxpool-ties', 'first')), '--wrt params: first is the default, reproducibly');
+  assert.ok(!firstParams.equals(params('wties-share.npz', '--maxpool-ties', 'share')), '--wrt params: share reaches the training graph');
+  const b = gauntlet('bench', '--batch-size', '4', '--repeats', '1', '--json', '--maxpool-ties', 'share');
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(JSON.parse(b.stdout.trim().split('\n').pop()!).maxpool_ties, 'share');
+  assertBadInput(gauntlet('grad', '--out', f('g.npy'), '--maxpool-ties', 'last'), /'--maxpool-ties' must be one of first, share, got 'last'/);
+  assertBadInput(gauntlet('bench', '--maxpool-ties', 'random'), /'--maxpool-ties' must be one of first, share, got 'random'/);
+});

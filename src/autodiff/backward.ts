@@ -4,6 +4,7 @@ import { constantTensors } from '../onnx/graph.js';
 import type { GraphP, NodeP } from '../onnx/proto.js';
 import { decodeTensor } from '../onnx/tensor.js';
 import { Emit, type GradContext } from './context.js';
+import { gradientOptions, type GradientOptions } from './options.js';
 import type { ProbeResult } from './probe.js';
 import { NO_GRADIENT, rules } from './registry.js';
 
@@ -19,6 +20,8 @@ export interface BackwardRequest {
   wrt: readonly string[];
   /** Seed gradients: value name → name of the value holding d(loss)/d(value). */
   seeds: ReadonlyMap<string, string>;
+  /** Rule options (MaxPool's tie rule); defaults as declared in `GRADIENT_OPTIONS`. */
+  options?: Partial<GradientOptions>;
 }
 
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
@@ -41,6 +44,7 @@ const NO_INPUT_GRADIENT = 'its rule gives no gradient with respect to this input
  */
 export function buildBackward(req: BackwardRequest): Map<string, string> {
   const { graph, probe, b, opset } = req;
+  const { maxpoolTies } = gradientOptions(req.options);
   const isFloat = (v: string) => FLOAT_TYPES.has(probe.types.get(v) ?? '');
   const floatType = probe.types.get(req.wrt[0]!) === 'float64' ? 'float64' : 'float32';
 
@@ -116,6 +120,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       gy,
       needs,
       floatType,
+      maxpoolTies,
       producer: (v) => producers.get(v),
       consumers: (v) => consumerCount.get(v) ?? 0,
       bypass: (chain, g) => {

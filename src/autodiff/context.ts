@@ -3,6 +3,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import type { AttrValue } from '../onnx/graph.js';
 import { DataType, type NodeP } from '../onnx/proto.js';
 import { makeTensor } from '../onnx/tensor.js';
+import type { MaxpoolTies } from './options.js';
 
 /**
  * What a vector–Jacobian rule sees: its node, the gradients of the node's outputs, which inputs
@@ -44,6 +45,8 @@ export interface GradContext {
   bypass(chain: readonly NodeP[], inputGrad: string): void;
   /** The model's float element type name. */
   readonly floatType: 'float32' | 'float64';
+  /** MaxPool's tie rule: the window's first maximum (PyTorch) or equal shares (`GRADIENT_OPTIONS`). */
+  readonly maxpoolTies: MaxpoolTies;
 }
 
 export type Rule = (ctx: GradContext) => (string | null)[];

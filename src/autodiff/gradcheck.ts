@@ -5,6 +5,7 @@ import { defaultOpset, makeValueInfo } from '../onnx/graph.js';
 import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 import type { Rng } from '../rng.js';
 import { buildBackward } from './backward.js';
+import type { GradientOptions } from './options.js';
 import { probe, type Feed } from './probe.js';
 
 export interface GradcheckResult {
@@ -23,13 +24,14 @@ export interface GradcheckResult {
  * The scalar checked is L = Σ_o Σ w_o ⊙ Y_o over the float outputs, with seeded random weights
  * w_o; every element of every float graph input named in `wrt` is perturbed by ±h. Runs in
  * float64 when `feeds` are Float64Array (ORT has double kernels for most ops), else float32.
+ * `opts.gradient` are the rules' options (`GRADIENT_OPTIONS`).
  */
 export async function gradcheck(
   model: ModelP,
   feeds: Record<string, Feed>,
   wrt: readonly string[],
   rng: Rng,
-  opts: { h?: number } = {},
+  opts: { h?: number; gradient?: Partial<GradientOptions> } = {},
 ): Promise<GradcheckResult[]> {
   const first = feeds[wrt[0]!]!;
   const dtype = first.data instanceof Float64Array ? 'float64' : 'float32';
@@ -53,7 +55,7 @@ export async function gradcheck(
     g.input.push(makeValueInfo(wName, elem, shape));
     seeds.set(o.name, wName);
   }
-  const grads = buildBackward({ graph: g, probe: pr, b, opset: defaultOpset(m), wrt, seeds });
+  const grads = buildBackward({ graph: g, probe: pr, b, opset: defaultOpset(m), wrt, seeds, options: opts.gradient });
   g.node = [...g.node, ...b.nodes];
   g.initializer = [...g.initializer, ...b.initializers];
   g.output = [...g.output, ...wrt.map((w) => makeValueInfo(`gc_grad_${w}`, elem, pr.shapes.get(w)!))];

@@ -8,6 +8,7 @@ import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 import { buildBackward } from './backward.js';
 import { Emit } from './context.js';
 import { emitLossHead, type LossSpec } from './loss.js';
+import type { GradientOptions } from './options.js';
 import { probe } from './probe.js';
 
 export const GRAD_INPUTS = { labels: 'gauntlet_labels', targets: 'gauntlet_targets' } as const;
@@ -34,6 +35,7 @@ export async function buildGradientModel(
   x: { data: Float32Array; dims: number[] },
   loss: LossSpec,
   label: string,
+  options: Partial<GradientOptions> = {},
 ): Promise<ModelP> {
   const n = x.dims[0]!;
   const pr = await probe(model, { [io.input]: x }, label);
@@ -53,7 +55,7 @@ export async function buildGradientModel(
   const head = emitLossHead(e, b, z, k, loss, GRAD_INPUTS.labels, loss.targeted ? GRAD_INPUTS.targets : null);
   let seed = head.seed;
   if (io.kind === 'probabilities') seed = e.op('Div', [head.seed, e.op('Max', [io.output, b.scalarF(1e-12)])], {}, 'dprobs');
-  const grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: [io.input], seeds: new Map([[io.output, seed]]) });
+  const grads = buildBackward({ graph: g, probe: pr, b, opset, wrt: [io.input], seeds: new Map([[io.output, seed]]), options });
   g.node = [...g.node, ...b.nodes];
   g.initializer = [...g.initializer, ...b.initializers];
   // The graph is built for this batch size: a static input shape lets ORT infer every shape and
@@ -75,7 +77,8 @@ export async function buildGradientModel(
 
 /**
  * Input gradients of a loss for a Model (data domain, preprocessing included), one ORT run per
- * batch. The backward graph is built once per batch size and cached.
+ * batch. The backward graph is built once per batch size and cached. `options` are the rules'
+ * options (`GRADIENT_OPTIONS`: MaxPool's tie rule, PyTorch's first maximum by default).
  */
 export class GradientEngine {
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
@@ -83,6 +86,7 @@ export class GradientEngine {
   constructor(
     readonly model: Model,
     readonly loss: LossSpec,
+    readonly options: Partial<GradientOptions> = {},
   ) {}
 
   /** Gradient graph for `n` items (built on first use; `x` is used for the shape probe). */
@@ -100,7 +104,7 @@ export class GradientEngine {
   async graphFor(x: Float32Array, n: number): Promise<ModelP> {
     const dims = this.dims(x, n);
     const kind = this.model.outputKind ?? (await this.model.predictBatch(x, n), this.model.outputKind!);
-    return buildGradientModel(this.model.prepared, { input: this.model.decl.inputName, output: this.model.decl.outputName, kind }, { data: x, dims }, this.loss, this.model.label);
+    return buildGradientModel(this.model.prepared, { input: this.model.decl.inputName, output: this.model.decl.outputName, kind }, { data: x, dims }, this.loss, this.model.label, this.options);
   }
 
   /**

@@ -1,4 +1,6 @@
 import { GradientEngine } from '../autodiff/gradient.js';
+import { GRADIENT_OPTIONS } from '../autodiff/options.js';
+import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
 import { Rng } from '../rng.js';
 import { ModelError, UsageError } from '../errors.js';
 import { benchPgd } from '../stress/adversarial/bench.js';
@@ -10,7 +12,7 @@ export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats
 
 Measures, in one process after warm-up, the median wall time of a forward pass and of a
 forward + input-gradient pass (cross-entropy loss) on the same seeded random batch.
-With --json the last stdout line has forward_ms, forward_grad_ms and ratio.
+With --json the last stdout line has forward_ms, forward_grad_ms, ratio and maxpool_ties.
 
 With --attack pgd it instead times PGD-20 L∞ (ε 0.1) over --data (default: the 2,000 embedded
 images) against its floor, 20 × the forward+gradient time of one batch × the number of batches.
@@ -24,6 +26,9 @@ Options:
                      block starts with 5 untimed passes
   --seed N           seed of the random batch (default 0)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+
+Gradient options:
+${helpLines(GRADIENT_OPTIONS, 21)}
 ` + '\n' + declarationHelp() + '\n';
 
 export async function benchVerb(argv: string[]): Promise<number> {
@@ -34,18 +39,20 @@ export async function benchVerb(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     attack: { type: 'string' },
     data: { type: 'string' },
+    ...flagSpec(GRADIENT_OPTIONS),
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batch = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const repeats = numberOpt('repeats', values.repeats, 20, { min: 1, max: 10000, integer: true });
   const rng = new Rng(numberOpt('seed', values.seed, 0, { min: 0, integer: true }));
+  const gradient = parseFlags(GRADIENT_OPTIONS, values);
   if (values.attack !== undefined) {
     if (values.attack !== 'pgd') throw new UsageError(`'--attack' must be pgd, got '${values.attack}'`);
     const ds = await openData(values);
     const m = await openModel(values, values.threads);
     try {
-      const r = await benchPgd(m, ds, { batchSize: batch, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }), onProgress: progressReporter('pgd') });
-      const out = { attack: 'pgd', steps: r.steps, eps: r.eps, samples: r.samples, attacked: r.attacked, seconds: r.seconds, samples_per_second: r.samplesPerSecond, floor_seconds: r.floorSeconds, ratio: r.ratio, attacked_ratio: r.attackedRatio, batch_grad_ms: 1000 * r.batchGradSeconds, clean_accuracy: r.cleanAccuracy, robust_accuracy: r.robustAccuracy, overhead: r.overhead };
+      const r = await benchPgd(m, ds, { batchSize: batch, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }), gradient, onProgress: progressReporter('pgd') });
+      const out = { attack: 'pgd', maxpool_ties: gradient.maxpoolTies, steps: r.steps, eps: r.eps, samples: r.samples, attacked: r.attacked, seconds: r.seconds, samples_per_second: r.samplesPerSecond, floor_seconds: r.floorSeconds, ratio: r.ratio, attacked_ratio: r.attackedRatio, batch_grad_ms: 1000 * r.batchGradSeconds, clean_accuracy: r.cleanAccuracy, robust_accuracy: r.robustAccuracy, overhead: r.overhead };
       if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
       else process.stdout.write(`PGD-${r.steps} L∞ ε=${r.eps} on ${r.samples} items (${r.attacked} attacked): ${fmt(r.seconds, 2)} s, ${fmt(r.samplesPerSecond, 1)} items/s\nfloor ${fmt(r.floorSeconds, 2)} s (forward+gradient ${fmt(1000 * r.batchGradSeconds, 1)} ms per batch of ${r.batchSize}); ratio ${fmt(r.ratio, 2)}× (${fmt(r.attackedRatio, 2)}× over attacked points)\nclean accuracy ${fmt(r.cleanAccuracy)}, robust accuracy ${fmt(r.robustAccuracy)}\n`);
       return 0;
@@ -54,7 +61,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
     }
   }
   const model = await openModel(values, values.threads);
-  const engine = new GradientEngine(model, { kind: 'ce' });
+  const engine = new GradientEngine(model, { kind: 'ce' }, gradient);
   try {
     if (!model.itemShape || !model.itemShape.every((d) => typeof d === 'number')) {
       throw new ModelError(`${model.label}: input item shape [${model.itemShape?.join(', ') ?? '?'}] is not static; bench needs a fixed shape`);
@@ -69,7 +76,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
     await engine.run(x, batch, labels);
     const buildMs = performance.now() - buildStart;
     const forward = () => model.predictBatch(x, batch);
-    const gradient = () => engine.run(x, batch, labels);
+    const backward = () => engine.run(x, batch, labels);
     // Blocks of each kind, alternating over two rounds so that load drift hits both alike. Each
     // block starts with 5 untimed passes: a pass run right after the other session's is slowed
     // (its ORT threads and caches take a few passes to settle; the first forward passes after a
@@ -81,7 +88,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
     let passes = 0;
     for (let round = 0; round < rounds; round++) {
       const k = Math.floor(repeats / rounds) + (round < repeats % rounds ? 1 : 0);
-      for (const [pass, into] of [[forward, fwd], [gradient, grad]] as const) {
+      for (const [pass, into] of [[forward, fwd], [backward, grad]] as const) {
         for (let i = 0; i < 5; i++) await pass();
         await timeCalls(pass, k, into);
         progress((passes += 5 + k), 2 * repeats + 10 * rounds);
@@ -89,11 +96,11 @@ export async function benchVerb(argv: string[]): Promise<number> {
     }
     const forwardMs = lowerMedian(fwd);
     const gradMs = lowerMedian(grad);
-    const result = { model: model.label, batch_size: batch, repeats, forward_ms: forwardMs, forward_grad_ms: gradMs, ratio: gradMs / forwardMs, gradient_build_ms: buildMs };
+    const result = { model: model.label, batch_size: batch, repeats, maxpool_ties: gradient.maxpoolTies, forward_ms: forwardMs, forward_grad_ms: gradMs, ratio: gradMs / forwardMs, gradient_build_ms: buildMs };
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {
       process.stdout.write(
-        `model            ${model.label}\nbatch            ${batch} (median of ${repeats}, in blocks after warm-up)\nforward          ${fmt(forwardMs, 2)} ms\nforward+gradient ${fmt(gradMs, 2)} ms\nratio            ${fmt(gradMs / forwardMs, 2)}×\n(gradient graph built in ${fmt(buildMs, 0)} ms, once per batch size)\n`,
+        `model            ${model.label}\nbatch            ${batch} (median of ${repeats}, in blocks after warm-up)\nforward          ${fmt(forwardMs, 2)} ms\nforward+gradient ${fmt(gradMs, 2)} ms (MaxPool ties: ${gradient.maxpoolTies})\nratio            ${fmt(gradMs / forwardMs, 2)}×\n(gradient graph built in ${fmt(buildMs, 0)} ms, once per batch size)\n`,
       );
     }
     return 0;

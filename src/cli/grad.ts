@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { GradientEngine } from '../autodiff/gradient.js';
 import { LOSS_KINDS, type LossKind } from '../autodiff/loss.js';
+import { GRADIENT_OPTIONS, type GradientOptions } from '../autodiff/options.js';
 import { itemSize, requireLabels } from '../data/dataset.js';
 import { saveNpy } from '../data/npy.js';
 import { saveNpz } from '../data/npz.js';
@@ -8,6 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../engine/model.js';
 import { createSession } from '../engine/session.js';
 import { ModelError, UsageError } from '../errors.js';
+import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
 import { Rng } from '../rng.js';
 import { buildTrainingGraph, dropoutMask, initialParams, runTrainingGraph, trainableParams, type TrainingGraph } from '../train/graph.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
@@ -42,6 +44,9 @@ Options:
   --seed S           with --train-mode: seed of the Dropout masks (default 0)
   --limit N          only the first N items
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+
+Gradient options:
+${helpLines(GRADIENT_OPTIONS, 21)}
 ` + '\n' + declarationHelp() + '\n';
 
 export async function gradVerb(argv: string[]): Promise<number> {
@@ -55,12 +60,14 @@ export async function gradVerb(argv: string[]): Promise<number> {
     wrt: { type: 'string' },
     'train-mode': { type: 'boolean' },
     seed: { type: 'string' },
+    ...flagSpec(GRADIENT_OPTIONS),
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('grad', 'out', values.out);
   const wrt = values.wrt ?? 'input';
   if (wrt !== 'input' && wrt !== 'params') throw new UsageError(`'--wrt' must be one of input, params, got '${wrt}'`);
   if (wrt === 'input' && values['train-mode']) throw new UsageError(`'--train-mode' needs '--wrt params'`);
+  const gradient = parseFlags(GRADIENT_OPTIONS, values);
   // One output guard for both gradients: --out may not be (or link to) the model or the data.
   guardOutputs('grad', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   if (wrt === 'params') {
@@ -71,7 +78,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
     const labels = requireLabels(ds, 'a loss gradient');
     const model = await openModel(values, values.threads);
     try {
-      return await paramGrads(model, ds, labels, { out, batchSize, trainMode: values['train-mode'] ?? false, seed, threads: numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true }) });
+      return await paramGrads(model, ds, labels, { out, batchSize, trainMode: values['train-mode'] ?? false, seed, threads: numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true }), gradient });
     } finally {
       await model.close();
     }
@@ -82,7 +89,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
   const model = await openModel(values, values.threads);
-  const engine = new GradientEngine(model, { kind: loss });
+  const engine = new GradientEngine(model, { kind: loss }, gradient);
   try {
     model.checkData(ds);
     const first = await model.predictBatch(ds.x.subarray(0, itemSize(ds)), 1);
@@ -112,7 +119,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
  * batches. The training graph's loss is the batch mean, so each batch's gradient is scaled by its
  * size before it is added.
  */
-async function paramGrads(model: Model, ds: Dataset, labels: Int32Array | ArrayLike<number>, o: { out: string; batchSize: number; trainMode: boolean; seed: number; threads: number }): Promise<number> {
+async function paramGrads(model: Model, ds: Dataset, labels: Int32Array | ArrayLike<number>, o: { out: string; batchSize: number; trainMode: boolean; seed: number; threads: number; gradient: GradientOptions }): Promise<number> {
   model.checkData(ds);
   const per = itemSize(ds);
   const first = await model.predictBatch(ds.x.subarray(0, per), 1);
@@ -131,7 +138,7 @@ async function paramGrads(model: Model, ds: Dataset, labels: Int32Array | ArrayL
       g = (async () => {
         const tg = await buildTrainingGraph(model.prepared, {
           input: model.decl.inputName, output: model.decl.outputName, outputKind: model.outputKind ?? 'logits',
-          params, trainMode: o.trainMode, batch: n, itemShape: [...ds.itemShape], label: model.label,
+          params, trainMode: o.trainMode, batch: n, itemShape: [...ds.itemShape], label: model.label, gradient: o.gradient,
         });
         return { tg, session: await createSession(tg.model, model.label, { threads: o.threads }) };
       })();

@@ -5,6 +5,7 @@ import { listAttacks } from '../stress/adversarial/registry.js';
 import { ANNOTATORS_OPTIONS, noiseModels } from '../stress/annotation/index.js';
 import { monitorTypes } from '../stream/monitors/index.js';
 import { methods } from '../explain/registry.js';
+import { GRADIENT_OPTIONS } from '../autodiff/options.js';
 import { rules } from '../autodiff/registry.js';
 import { DATA_OPTIONS, MODEL_OPTIONS, PREPROCESS_OPTIONS } from '../options/declarations.js';
 import { describeOptions, type OptionDescription, type OptionMap } from '../options/schema.js';
@@ -117,9 +118,9 @@ export const sections: Record<string, ListSection> = {
     },
   },
   gradients: {
-    summary: 'ONNX ops with a gradient rule (ops without one allow only black-box attacks and explainers)',
+    summary: 'ONNX ops with a gradient rule (ops without one allow only black-box attacks and explainers); MaxPool shows the gradient options',
     header: ['op'],
-    rows: () => Object.keys(rules).sort().map((op) => ({ cells: [op] })),
+    rows: () => Object.keys(rules).sort().map((op) => (op === 'MaxPool' ? { cells: [op], options: GRADIENT_OPTIONS } : { cells: [op] })),
   },
 };
 

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
 import { Emit } from '../autodiff/context.js';
+import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
 import { ModelError, UnsupportedOpError, UsageError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -77,6 +78,8 @@ export interface TrainingGraphOptions {
   loss?: TrainingLossHead;
   /** Names the model in errors. */
   label?: string;
+  /** The gradient rules' options (`GRADIENT_OPTIONS`: MaxPool's tie rule, first maximum by default). */
+  gradient?: Partial<GradientOptions>;
 }
 
 export const TRAIN_INPUTS = { targets: 'gauntlet_targets', weights: 'gauntlet_weights', state: 'gauntlet_loss_state' } as const;
@@ -134,7 +137,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   try {
     const wrt = [...(paramGrads ? opts.params : []), ...(opts.inputGrad ? [opts.input] : [])];
     // Neither gradient: a forward-only graph (train-mode scores, loss and BatchNorm statistics).
-    grads = wrt.length ? buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds: new Map([[opts.output, seed]]) }) : new Map();
+    grads = wrt.length ? buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds: new Map([[opts.output, seed]]), options: opts.gradient }) : new Map();
   } catch (err) {
     if (err instanceof UnsupportedOpError) throw new UnsupportedOpError(err.ops, err.modelReason, `${label} cannot be trained through it (freeze the parameters behind it)`);
     throw err;

@@ -14,9 +14,17 @@ import { unpoolGrad } from './maxpool/unpool.js';
  * MaxPool (2-D): the gradient goes to each window's maximum, by one of six routes, one file each
  * in ./maxpool/ (reshape, overlap, unpool, mask, blocked, stem); `route` says which is taken when,
  * and why. A Relu whose output feeds only the MaxPool is folded in: its mask is applied at the
- * pooled resolution and the Relu node skipped. On the reshape, overlap, mask and blocked routes
- * exact ties share the gradient equally (the central-difference-consistent subgradient); on the
- * unpool and stem routes a tie goes to the window's first maximum, as in PyTorch.
+ * pooled resolution and the Relu node skipped, so a window whose maximum is 0 gets no gradient.
+ *
+ * Exact ties within a window follow `ctx.maxpoolTies` (`GRADIENT_OPTIONS`), on every route:
+ * - first (default): the window's first maximum in row-major order gets the whole gradient, as in
+ *   PyTorch (and ONNX Runtime's MaxPool Indices): the unpool and stem routes, and the reshape and
+ *   overlap routes with ArgMax (which returns the first index of the maximum).
+ * - share: exact ties share the gradient equally (the symmetric subgradient): the mask and blocked
+ *   routes for windows that tile the input, and the reshape and overlap routes comparing each
+ *   window with its maximum. On windows that tile the input the mask routes keep the forward
+ *   MaxPool on ORT's fast kernel, which the unpool route's Indices give up: there sharing costs a
+ *   little less (README, Gradients).
  */
 export const MaxPool: Rule = (ctx) => {
   const { node, shape } = ctx;
@@ -26,9 +34,9 @@ export const MaxPool: Rule = (ctx) => {
   if (attrInt(node, 'storage_order', 0) !== 0) unsupported(node, 'storage_order=1 has no gradient rule');
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), attrInts(node, 'kernel_shape')!);
   const relu = foldedRelu(ctx);
-  const r = route(ctx, xs, win, relu);
-  if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu), null];
-  if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win), null];
+  const r = route(ctx, xs, ys, win, relu);
+  if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu, ctx.maxpoolTies), null];
+  if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win, ctx.maxpoolTies), null];
   if (r.route === 'unpool') return [unpoolGrad(ctx, xs, win, relu), null];
   // The tiling-window routes share one nearest upsampling, whose scales constant comes first in
   // the graph (the phase route does not use it).
@@ -42,27 +50,41 @@ export const MaxPool: Rule = (ctx) => {
 type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
 
 /** Which route a 2-D MaxPool's gradient takes, and why. */
-function route(ctx: GradContext, xs: number[], win: Window, relu: NodeP | undefined): Route {
+function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: NodeP | undefined): Route {
+  const first = ctx.maxpoolTies === 'first';
   const nonOverlapping = win.strides.every((s, i) => s >= win.kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
   const tiling = nonOverlapping && tiles(xs, win);
+  // ceil_mode windows that run past the input: MaxUnpool cannot write an output smaller than its
+  // windows cover.
+  const overhang = win.kernel.some((k, i) => (ys[2 + i]! - 1) * win.strides[i]! + k > xs[2 + i]!);
   // ONNX Runtime has no double Resize, AveragePool, MaxUnpool or Conv kernels: a float64 model
-  // has only Reshape and broadcasting, which see each window as two axes when windows tile.
+  // has only Reshape and broadcasting (and ArgMax), which see each window as two axes when
+  // windows tile.
   if (ctx.floatType === 'float64') {
     if (!tiling) unsupported(ctx.node, `float64 MaxPool with ${untiled(xs, win).join(', ')}: in a float64 model only windows that tile the input (kernel = stride, no pads or dilations, sizes divisible) have a gradient rule`);
     return { route: 'reshape' };
   }
-  // Overlapping, padded or dilated windows: gather each window with a one-hot Conv (im2col),
-  // scatter back with its ConvTranspose (col2im), which sums the overlaps.
-  if (!nonOverlapping) return { route: 'overlap' };
-  // Gaps between windows, sizes not divisible, or an opset without Resize's scales-only form
-  // (< 13): the forward node's Indices and MaxUnpool.
+  // Overlapping, padded or dilated windows, and ceil_mode windows past the input: gather each
+  // window with a one-hot Conv (im2col), scatter back with its ConvTranspose (col2im), which sums
+  // the overlaps. Tie-sharing takes it for every window that does not tile the input (gaps, sizes
+  // not divisible) and for opsets without Resize's scales-only form (< 13), as MaxUnpool can only
+  // give the first maximum.
+  if (!nonOverlapping || overhang || (!first && (!tiling || ctx.opset < 13))) return { route: 'overlap' };
+  // First maximum, gaps between windows, sizes not divisible, or an opset without Resize's
+  // scales-only form (< 13): the forward node's Indices and MaxUnpool.
   if (!tiling || ctx.opset < 13) return { route: 'unpool' };
-  // Windows that tile the input: a mask of the window maxima, keeping the forward MaxPool on
-  // ORT's blocked kernel; with channels a multiple of 8 the mask too is built from ops that run
-  // in ORT's blocked NCHWc layout, and a Conv stem with few input channels is bypassed in phase space.
-  if (xs[1]! % 8 !== 0) return { route: 'mask' };
-  const stem = findStem(ctx, win, relu);
-  return stem ? { route: 'stem', stem } : { route: 'blocked' };
+  // Windows that tile the input. With channels a multiple of 8 ORT runs the forward MaxPool in
+  // its blocked NCHWc layout; a Conv stem with few input channels is bypassed in phase space
+  // (first maximum).
+  const stem = first && xs[1]! % 8 === 0 ? findStem(ctx, win, relu) : undefined;
+  if (stem) return { route: 'stem', stem };
+  // First maximum otherwise: the forward node's Indices and MaxUnpool. (A scan of the window
+  // positions with the phase route's running sum, then DepthToSpace, measured no faster with 64
+  // channels and slower with 12.)
+  if (first) return { route: 'unpool' };
+  // Sharing ties: a mask of the window maxima, keeping the forward MaxPool on ORT's fast kernel;
+  // with channels a multiple of 8 the mask too is built from ops that run in the blocked layout.
+  return { route: xs[1]! % 8 === 0 ? 'blocked' : 'mask' };
 }
 
 /** Windows that tile the input exactly: kernel = stride and sizes divisible (no pads, no dilation assumed). */

@@ -17,6 +17,7 @@ import { DataError } from '../../errors.js';
 import type { Model } from '../../engine/model.js';
 import { Rng } from '../../rng.js';
 import { runAttack } from './index.js';
+import type { GradientOptions } from '../../autodiff/options.js';
 import { EngineCache } from './runner.js';
 import { lowerMedian, timeCalls } from '../../timing.js';
 
@@ -27,6 +28,8 @@ export interface BenchPgdOptions {
   seed?: number;
   /** Timed forward+gradient passes of one batch, half before and half after the attack (median; 2 warm-up passes are not timed). Default 10. */
   repeats?: number;
+  /** The gradient rules' options (`GRADIENT_OPTIONS`: MaxPool's tie rule). */
+  gradient?: Partial<GradientOptions>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -63,7 +66,7 @@ export async function benchPgd(model: Model, ds: Dataset, opts: BenchPgdOptions 
   const repeats = opts.repeats ?? 10;
   if (!ds.labels) throw new DataError(`${ds.name}: has no labels, which an attack benchmark needs`);
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
-  const engines = new EngineCache(model);
+  const engines = new EngineCache(model, opts.gradient);
   try {
     const x = new Float32Array(B * per);
     const labels = new Int32Array(B);

@@ -9,6 +9,7 @@
  */
 import { GradientEngine } from '../../autodiff/gradient.js';
 import type { LossKind } from '../../autodiff/loss.js';
+import type { GradientOptions } from '../../autodiff/options.js';
 import type { Model } from '../../engine/model.js';
 import { Rng } from '../../rng.js';
 import { buildBox, perturbationNorms, type BallBatch } from './norms.js';
@@ -19,13 +20,17 @@ import type { InputScale } from './units.js';
 /** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
 export class EngineCache {
   private readonly engines = new Map<string, GradientEngine>();
-  constructor(readonly model: Model) {}
+  constructor(
+    readonly model: Model,
+    /** The gradient rules' options (`GRADIENT_OPTIONS`) for every engine. */
+    readonly gradient: Partial<GradientOptions> = {},
+  ) {}
 
   get(kind: LossKind, targeted: boolean): GradientEngine {
     const key = `${kind}:${targeted}`;
     let e = this.engines.get(key);
     if (!e) {
-      e = new GradientEngine(this.model, { kind, targeted });
+      e = new GradientEngine(this.model, { kind, targeted }, this.gradient);
       this.engines.set(key, e);
     }
     return e;

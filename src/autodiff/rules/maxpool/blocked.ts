@@ -6,8 +6,8 @@ import type { Window } from '../../spatial.js';
 export const MASK_SCALE = 2 ** 60;
 
 /**
- * Blocked mask route (float32 windows that tile the input, opset ≥ 13, channels a multiple of 8,
- * no Conv stem to bypass): the tiling-window mask built only from ops that ORT runs in its blocked
+ * Blocked mask route (tie-sharing rule; float32 windows that tile the input, opset ≥ 13, channels a
+ * multiple of 8): the tiling-window mask built only from ops that ORT runs in its blocked
  * NCHWc layout, so no full-resolution tensor is reordered or compared with the slow generic kernels:
  *
  *   M  = Relu(1 + (K·X − upsample(K·Y + D)))   depthwise 1×1 Convs; ORT fuses the Adds and Relus
@@ -17,7 +17,7 @@ export const MASK_SCALE = 2 ** 60;
  * K = 2^60 makes K·X and K·Y exact, so M is exactly 1 where X equals its window's maximum and 0
  * wherever X is below it by at least 2^-60 — every distinct float32 pair once the maximum is
  * above about 1e-11 in magnitude; below that, near-ties could get a fractional share. A·area
- * counts each window's maxima, so exact ties share the gradient equally, as on the other routes.
+ * counts each window's maxima, so exact ties share the gradient equally.
  *
  * D is 0 except with a Relu folded in (`relu`, then skipped), where D = Relu(1 − K·Y) is 1 for a
  * window whose maximum is 0 (Relu was flat there): its mask drops to 0, so it gets no gradient,

@@ -3,7 +3,8 @@ import type { NodeP } from '../../../onnx/proto.js';
 import type { Window } from '../../spatial.js';
 
 /**
- * Mask route (float32 windows that tile the input, opset ≥ 13, channels not a multiple of 8): the
+ * Mask route (tie-sharing rule; float32 windows that tile the input, opset ≥ 13, channels not a
+ * multiple of 8): the
  * forward MaxPool stays on ORT's fast kernel (no Indices output), and the gradient is routed by
  * Equal(X, upsample(Y)), divided by the number of maxima in the window so exact ties share it (a
  * valid subgradient). For a Relu → MaxPool chain the Relu mask is applied at the pooled

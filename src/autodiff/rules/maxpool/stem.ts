@@ -5,7 +5,8 @@ import { resolveWindow, type Window } from '../../spatial.js';
 import { blockedTerms, MASK_SCALE } from './blocked.js';
 
 /**
- * Phase route: Conv → [Relu] → MaxPool, backward in phase space (the image stem of LeNet-style CNNs).
+ * Phase route (first-maximum tie rule): Conv → [Relu] → MaxPool, backward in phase space (the
+ * image stem of LeNet-style CNNs).
  *
  * When the Conv has few input channels, a constant weight, stride 1, no dilation and one group,
  * and the MaxPool's square windows tile its input, the gradient with respect to the Conv's input
@@ -26,10 +27,10 @@ import { blockedTerms, MASK_SCALE } from './blocked.js';
  *
  * K, D and the exactness of E_p are those of `blockedGrad` (blocked.ts): E_p is 0 where Z
  * equals its window's maximum and at most −1 elsewhere, and D makes every E_p of a window the
- * Relu flattened (Y = 0) negative, so it gets no gradient. Unlike the other tiling-window
- * routes, which share a tie equally, the phase route hands a tied window's gradient to its first maximum
- * in row-major order — PyTorch's rule and that of the MaxUnpool route — because the running sum
- * costs one op per phase where a count and a division cost five. R holds, at each window, the
+ * Relu flattened (Y = 0) negative, so it gets no gradient. The phase route hands a tied window's
+ * gradient to its first maximum in row-major order — PyTorch's rule and that of the MaxUnpool
+ * route — through a running sum that costs one op per phase (a count and a division would cost
+ * five); the tie-sharing rule takes the blocked route instead. R holds, at each window, the
  * Conv's input gradient over the window's receptive field, a patch of (s + kh − 1) × (s + kw − 1)
  * pixels per input channel, and col is a one-hot strided Conv that adds the overlapping patches
  * into dX's f × f phases (f a multiple of s, so that the phases fill one of ORT's channel blocks),

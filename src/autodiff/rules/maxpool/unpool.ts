@@ -3,9 +3,11 @@ import type { NodeP } from '../../../onnx/proto.js';
 import type { Window } from '../../spatial.js';
 
 /**
- * MaxUnpool route (non-overlapping windows that do not tile the input, or opset < 13): the
- * forward node's Indices output (added when the model did not ask for it) routes the gradient
- * with MaxUnpool, so a tie goes to the window's first maximum (PyTorch's rule). For Relu → MaxPool
+ * MaxUnpool route (first-maximum tie rule, non-overlapping windows that are not a Conv stem's):
+ * the forward node's Indices output (added when the model did not ask for it) routes the gradient
+ * with MaxUnpool, so a tie goes to the window's first maximum in row-major order (ORT's Indices,
+ * PyTorch's rule). MaxUnpool assigns rather than adds, which is exact only because these windows
+ * do not overlap (overlapping ones take the overlap route). For Relu → MaxPool
  * the maximum of a window is positive exactly when its Relu input was, so the Relu's mask is
  * applied at the pooled resolution and the Relu node is skipped.
  */
