@@ -85,6 +85,38 @@ export class Rng {
     return u * f;
   }
 
+  /** Gamma(shape, 1) (Marsaglia & Tsang 2000; shape < 1 by the u^(1/shape) boost). */
+  gamma(shape: number): number {
+    if (!(shape > 0)) throw new UsageError(`gamma shape must be > 0, got ${shape}`);
+    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.uniform() || Number.MIN_VALUE, 1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = this.uniform();
+      if (u < 1 - 0.0331 * x * x * x * x || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+    }
+  }
+
+  /** Dirichlet(α, …, α) of `k` components. */
+  dirichlet(alpha: number, k: number): number[] {
+    const g = Array.from({ length: k }, () => this.gamma(alpha));
+    const s = g.reduce((a, b) => a + b, 0);
+    return g.map((v) => v / s);
+  }
+
+  /** Beta(a, b). */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    return x / (x + this.gamma(b));
+  }
+
   /** Poisson(λ): Knuth's method for small λ, a normal approximation with continuity correction above 64. */
   poisson(lambda: number): number {
     if (!(lambda >= 0)) throw new RangeError(`'lambda' must be >= 0, got ${lambda}`);

@@ -16,7 +16,7 @@ import { foldPreprocessing } from '../src/engine/declaration.js';
 import { Rng } from '../src/rng.js';
 import { epochAttack, TrainingAttack } from '../src/train/adversarial.js';
 import { TradesStep, tradesSeeds } from '../src/train/trades.js';
-import { augmentBatch } from '../src/train/augment.js';
+import { augmentBatch, augmix, jsdBatch } from '../src/train/augment.js';
 import { foldSplit } from '../src/train/clean.js';
 import { forgetRateAt, smallLoss } from '../src/train/coteaching.js';
 import { initialParams, trainableParams } from '../src/train/graph.js';
@@ -386,6 +386,31 @@ test('co-teaching: the forget rate ramps as the authors\' linspace; each network
     const c = await train(model, ds, recipe, { threads: 1, checkpoint: ckpt, resume: true });
     assert.equal(sha(modelBytes(c.model)), sha(modelBytes(a.model)), 'the peer network and its optimizer survive the checkpoint');
     await assert.rejects(train(model, ds, { ...recipe, init: 'keep' }), /'coteaching' needs init: reinit/);
+  } finally {
+    await model.close();
+  }
+});
+
+test('AugMix: views mix chains of corruptions, stay in [0, 1], repeat with the seed; JSD training runs on [clean; view₁; view₂] deterministically', async () => {
+  const ds = await slice(64);
+  const spec = parseRecipe({ augment: { corruptions: ['gaussian_noise', 'contrast', 'fog'], severity: [1, 3], augmix: true, jsd: true } }).augment!;
+  const item = ds.x.subarray(0, 784);
+  const a = augmix(item, [1, 28, 28], spec, new Rng(5));
+  assert.deepEqual(a, augmix(item, [1, 28, 28], spec, new Rng(5)));
+  assert.notDeepEqual(a, augmix(item, [1, 28, 28], spec, new Rng(6)));
+  assert.ok(a.every((v) => v >= 0 && v <= 1) && a.some((v, j) => v !== item[j]));
+  const batch = jsdBatch(ds.x.subarray(0, 4 * 784), 4, [1, 28, 28], spec, new Rng(1));
+  assert.equal(batch.length, 3 * 4 * 784);
+  assert.deepEqual(batch.subarray(0, 4 * 784), ds.x.subarray(0, 4 * 784), 'the clean third is the batch as given');
+  assert.throws(() => parseRecipe({ augment: { corruptions: ['fog'], jsd: true } }), /'augment\.jsd' needs 'augmix: true'/);
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const recipe = { epochs: 1, batch_size: 32, optimizer: { name: 'adamw', lr: 1e-3 }, augment: { corruptions: ['gaussian_noise', 'contrast'], augmix: true, jsd: true } };
+    const r1 = await train(model, ds, recipe, { threads: 1 });
+    const r2 = await train(model, ds, recipe, { threads: 1 });
+    assert.equal(sha(modelBytes(r1.model)), sha(modelBytes(r2.model)));
+    assert.equal(r1.history[0]!.augmented, 128);
+    await assert.rejects(train(model, ds, { ...recipe, loss: { name: 'gce' } }), /'augment\.jsd' has its own loss/);
   } finally {
     await model.close();
   }

@@ -15,6 +15,7 @@ import { buildTrainingGraph, runTrainingGraph } from '../src/train/graph.js';
 import { softTargetCrossEntropy, type TrainingLossHead } from '../src/train/loss.js';
 import { bootstrap, elr, gce, sce } from '../src/train/losses/index.js';
 import { lossHead } from '../src/train/losses/index.js';
+import { augmixJsd } from '../src/train/losses/jsd.js';
 import { parseRecipe } from '../src/train/recipe.js';
 
 const N = 6;
@@ -122,4 +123,42 @@ test('recipe loss names pick their heads; bad loss parameters are one-line error
   assert.throws(() => parseRecipe({ loss: { name: 'bootstrap', mode: 'medium' } }), /'loss\.mode' must be one of soft, hard/);
   assert.throws(() => parseRecipe({ loss: { name: 'elr', beta: 1 } }), /'loss\.beta'/);
   assert.throws(() => parseRecipe({ loss: { name: 'mae' } }), /'loss\.name' must be one of ce, label_smoothing, gce, sce, bootstrap, elr/);
+});
+
+test('AugMix JSD head: CE on the clean third + λ·JS over the three views equals the float64 reference; its seed equals central differences in every view', async () => {
+  const B = 2;
+  const rng = new Rng('jsd');
+  const z = Float32Array.from({ length: 3 * B * K }, () => 2 * rng.normal());
+  const t = new Float32Array(3 * B * K);
+  for (let i = 0; i < B; i++) t[i * K + rng.int(K)] = 1;
+  const ref = (zz: ArrayLike<number>): number => {
+    let total = 0;
+    for (let i = 0; i < B; i++) {
+      const rows = [0, 1, 2].map((j) => softmax(Array.from(zz).slice((j * B + i) * K, (j * B + i + 1) * K)));
+      const m = rows[0]!.map((_, k) => clamp((rows[0]![k]! + rows[1]![k]! + rows[2]![k]!) / 3, 1e-7, 1));
+      const js = rows.reduce((a, p) => a + p.reduce((s, v, k) => s + v * (Math.log(v) - Math.log(m[k]!)), 0), 0) / 3;
+      const ce = -rows[0]!.reduce((a, p, k) => a + t[i * K + k]! * Math.log(p), 0);
+      total += (ce + 12 * js) / B;
+    }
+    return total;
+  };
+  const m = makeModel({ inputs: [{ name: 'z', shape: [3 * B, K] }], outputs: ['scores'], nodes: [makeNode('Identity', ['z'], ['scores'], {}, 'id')] });
+  const tg = await buildTrainingGraph(m, { input: 'z', output: 'scores', outputKind: 'logits', params: [], paramGrads: false, inputGrad: true, trainMode: false, batch: 3 * B, itemShape: [K], loss: augmixJsd(12, B) });
+  const session = await createSession(tg.model, 'jsd', { threads: 1 });
+  try {
+    const r = await runTrainingGraph(session, tg, { x: z, targets: t, params: new Map() });
+    const want = ref(z);
+    assert.ok(Math.abs(r.loss - want) < 1e-5 * Math.max(1, want), `loss ${r.loss} vs ${want}`);
+    const h = 1e-5;
+    for (let j = 0; j < z.length; j++) {
+      const up = Float64Array.from(z);
+      const dn = Float64Array.from(z);
+      up[j]! += h;
+      dn[j]! -= h;
+      const fd = (ref(up) - ref(dn)) / (2 * h);
+      assert.ok(Math.abs(r.inputGrad![j]! - fd) <= 5e-6 + 1e-4 * Math.abs(fd), `z[${j}]: seed ${r.inputGrad![j]} vs ${fd}`);
+    }
+  } finally {
+    await session.release();
+  }
 });

@@ -42,7 +42,8 @@ import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runTrai
 import { epochAttack, TrainingAttack } from './adversarial.js';
 import { TradesStep } from './trades.js';
 import { CoTeaching, forgetRateAt } from './coteaching.js';
-import { augmentBatch } from './augment.js';
+import { augmentBatch, jsdBatch } from './augment.js';
+import { augmixJsd } from './losses/jsd.js';
 import { drawTrainingLabels, type TrainingLabels } from './labels.js';
 import { lossHead } from './losses/index.js';
 import { softTargetCrossEntropy } from './loss.js';
@@ -185,6 +186,8 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const start = recipe.init === 'reinit' ? reinitModel(model.original, params, recipe.seed) : model.original;
   const prepared = foldPreprocessing(start, decl);
   const head = lossHead(recipe.loss as { name: string });
+  const jsd = recipe.augment?.jsd ?? false;
+  if (jsd && (head !== softTargetCrossEntropy || recipe.adversarial || recipe.coteaching)) throw new UsageError(`'augment.jsd' has its own loss (CE + λ·JS over AugMix views); it does not combine with another 'loss', 'adversarial' or 'coteaching'`);
 
   const dataSha = datasetHash(data);
   const fingerprint = createHash('sha256').update(JSON.stringify({ recipe: recipeToYaml(recipe), model: model.sha256, data: dataSha, params })).digest('hex');
@@ -200,7 +203,8 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     let g = graphs.get(size);
     if (!g) {
       g = (async () => {
-        const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: size, itemShape: [...data.itemShape], loss: head, label: model.label });
+        // AugMix + JSD: one forward over [clean; augmix₁; augmix₂] (3·size items) with the consistency head.
+        const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: jsd ? 3 * size : size, itemShape: [...data.itemShape], loss: jsd ? augmixJsd(recipe.augment!.jsdLambda, size) : head, label: model.label });
         feedRunningStats(tg);
         for (const r of tg.outputs.bnRunning) for (const s of [r.meanInit, r.varInit]) if (!values.has(s)) values.set(s, initialValues(prepared, [s]).get(s)!);
         return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0 }) };
@@ -297,7 +301,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
           if (state) state.set(lossState!.subarray(idx * k, (idx + 1) * k), i * k);
         }
         const stepRng = adversarial || recipe.augment ? stepRoot.fork(`step:${s}`) : null;
-        if (recipe.augment) augmented += augmentBatch(x, size, data.itemShape, recipe.augment, stepRng!.fork('augment'), att?.severityCap ?? 5);
+        if (recipe.augment && !jsd) augmented += augmentBatch(x, size, data.itemShape, recipe.augment, stepRng!.fork('augment'), att?.severityCap ?? 5);
         let r: { loss: number; scores: Float32Array; grads: Map<string, Float32Array>; state: Float32Array | null; running: Map<string, Float32Array> };
         if (coteach) {
           const place = { step: epoch * stepsPerEpoch + s, epoch };
@@ -308,9 +312,16 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
           r = { ...t, state: null };
         } else {
           const { tg, session } = await graphFor(size);
-          const xTrain = attack ? await attack.perturb(x, size, targets, values, att!, adversarial!, stepRng!.fork('attack')) : x;
+          let xTrain = attack ? await attack.perturb(x, size, targets, values, att!, adversarial!, stepRng!.fork('attack')) : x;
+          let tTrain = targets;
+          if (jsd) {
+            xTrain = jsdBatch(x, size, data.itemShape, recipe.augment!, stepRng!.fork('augmix'), att?.severityCap ?? 5);
+            tTrain = new Float32Array(3 * size * k);
+            tTrain.set(targets);
+            augmented += 2 * size;
+          }
           const masks = tg.feeds.dropout.map((d) => dropoutMask(dropRng, d.shape, d.p));
-          const run = await runTrainingGraph(session, tg, { x: xTrain, targets, params: values, dropoutMasks: masks, state });
+          const run = await runTrainingGraph(session, tg, { x: xTrain, targets: tTrain, params: values, dropoutMasks: masks, state });
           const running = new Map<string, Float32Array>();
           tg.outputs.bnRunning.forEach((b, i) => {
             running.set(b.meanInit, Float32Array.from(run.bnRunning[i]!.mean));
