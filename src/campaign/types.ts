@@ -84,6 +84,21 @@ export interface CampaignResults {
   performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
 }
 
+/** How Gauntlet trained a variant (results.json and the report's model cards). */
+export interface TrainingRecord {
+  recipe: Record<string, unknown>;
+  parent_sha256: string;
+  data: { path: string; sha256: string; samples: number };
+  seed: number;
+  seconds: number;
+  history: EpochRecord[];
+  kept_epoch: number;
+  stopped: string | null;
+  /** The cached model file, and whether this campaign found it there instead of training. */
+  cache_path: string;
+  cached: boolean;
+}
+
 /** One model variant's campaign: the same cells as the base model (ids prefixed `<name>--`). */
 export interface VariantResult {
   name: string;
@@ -91,18 +106,7 @@ export interface VariantResult {
   path: string;
   sha256: string;
   /** How Gauntlet trained it (recipe, data, history, cache), or null for a model file. */
-  training: {
-    recipe: Record<string, unknown>;
-    parent_sha256: string;
-    data: { path: string; sha256: string; samples: number };
-    seed: number;
-    seconds: number;
-    history: EpochRecord[];
-    kept_epoch: number;
-    stopped: string | null;
-    cache_path: string;
-    cached: boolean;
-  } | null;
+  training: TrainingRecord | null;
   cells: CellResult[];
   interactions: Interaction[];
   uncertainty: unknown;

@@ -19,7 +19,7 @@ import { createSession } from '../engine/session.js';
 import type { ModelP } from '../onnx/proto.js';
 import { fail, opt, parseOptions, type ParseContext } from '../options/schema.js';
 import type { Rng } from '../rng.js';
-import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type TrainingGraph } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph } from './graph.js';
 import { clipGradNorm, type Optimizer } from './optim.js';
 
 export const COTEACHING_OPTIONS = {
@@ -60,16 +60,7 @@ export function smallLoss(loss: Float32Array, size: number, count: number): Uint
   return keep;
 }
 
-export interface PeerInit {
-  input: string;
-  output: string;
-  outputKind: 'logits' | 'probabilities';
-  params: string[];
-  itemShape: number[];
-  freezeBn: boolean;
-  threads: number;
-  label: string;
-}
+export type PeerInit = StepGraphInit;
 
 type Session = { tg: TrainingGraph; session: ort.InferenceSession };
 

@@ -404,6 +404,18 @@ export function matchParams(names: readonly string[], opts: { freeze?: string[];
 
 
 
+/** What a training-step helper (TRADES, co-teaching) needs to build its graphs of a model. */
+export interface StepGraphInit {
+  input: string;
+  output: string;
+  outputKind: 'logits' | 'probabilities';
+  params: string[];
+  itemShape: number[];
+  freezeBn: boolean;
+  threads: number;
+  label: string;
+}
+
 /** Values for one run of a training graph (see `runTrainingGraph`). */
 export interface TrainingFeeds {
   /** [batch, ...itemShape] data-domain inputs. */

@@ -22,19 +22,10 @@ import type { ModelP } from '../onnx/proto.js';
 import { attrFloat } from '../onnx/graph.js';
 import type { Rng } from '../rng.js';
 import type { AdversarialTrainingSpec, EpochAttack, TrainingAttack } from './adversarial.js';
-import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type TrainingGraph, type TrainingRun } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph, type TrainingRun } from './graph.js';
 import { givenSeed } from './loss.js';
 
-export interface TradesInit {
-  input: string;
-  output: string;
-  outputKind: 'logits' | 'probabilities';
-  params: string[];
-  itemShape: number[];
-  freezeBn: boolean;
-  threads: number;
-  label: string;
-}
+export type TradesInit = StepGraphInit;
 
 export interface TradesStepResult {
   /** d loss / d parameter, summed over both forwards. */
