@@ -10,7 +10,8 @@ import type { Budget, StressKind } from './config.js';
 import type { MetricName, MetricWithCi, ReliabilityBin } from '../metrics/suite.js';
 import type { ExplainCellSummary } from '../explain/index.js';
 import type { UncertaintyCellSummary } from '../uncertainty/index.js';
-import type { EpochRecord } from '../train/trainer.js';
+import type { TrainingRecord } from './variants.js';
+export type { TrainingRecord } from './variants.js';
 
 export interface CellResult {
   id: string;
@@ -82,21 +83,6 @@ export interface CampaignResults {
   /** Variants against the base model, cell by cell; null without variants. */
   mitigation: MitigationTable | null;
   performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
-}
-
-/** How Gauntlet trained a variant (results.json and the report's model cards). */
-export interface TrainingRecord {
-  recipe: Record<string, unknown>;
-  parent_sha256: string;
-  data: { path: string; sha256: string; samples: number };
-  seed: number;
-  seconds: number;
-  history: EpochRecord[];
-  kept_epoch: number;
-  stopped: string | null;
-  /** The cached model file, and whether this campaign found it there instead of training. */
-  cache_path: string;
-  cached: boolean;
 }
 
 /** One model variant's campaign: the same cells as the base model (ids prefixed `<name>--`). */

@@ -33,9 +33,8 @@ import { ConfigError } from '../errors.js';
 import type { ModelRef } from '../options/declarations.js';
 import { fail, keyPath, opt, parseOptions, type ParseContext } from '../options/schema.js';
 import { parseRecipe, recipeToYaml } from '../train/recipe.js';
-import { modelBytes, train, type TrainProgress } from '../train/trainer.js';
+import { modelBytes, train, type EpochRecord, type TrainProgress } from '../train/trainer.js';
 import { canonical } from './canonical.js';
-import type { TrainingRecord } from './types.js';
 
 /** A variant as the config gives it. */
 export interface VariantSpec {
@@ -72,6 +71,21 @@ export function parseVariants(raw: unknown, ctx: ParseContext): VariantSpec[] {
     if ((o.path === undefined) === (o.train === undefined)) throw new ConfigError(`'${where}' must give exactly one of 'path' (a model file) or 'train' (a recipe)`);
     return { name: o.name, path: o.path ?? null, train: o.train ?? null };
   });
+}
+
+/** How Gauntlet trained a variant (results.json and the report's model cards). */
+export interface TrainingRecord {
+  recipe: Record<string, unknown>;
+  parent_sha256: string;
+  data: { path: string; sha256: string; samples: number };
+  seed: number;
+  seconds: number;
+  history: EpochRecord[];
+  kept_epoch: number;
+  stopped: string | null;
+  /** The cached model file, and whether this campaign found it there instead of training. */
+  cache_path: string;
+  cached: boolean;
 }
 
 /** A variant ready for cells. */
