@@ -114,6 +114,20 @@ test('Conv dW: groups, depthwise (multiplier 1 and 2), 1-D and 3-D', async () =>
   await check(conv([1, 2, 3, 4, 4], [2, 2, 2, 3, 2], { pads: [1, 0, 1, 0, 1, 1] }, false));
 });
 
+test('Conv dX with a trained W and 8k input channels (the flip done in the graph): dW of the conv before it, pads, dilations', async () => {
+  for (const attrs of [{ pads: [1, 1, 1, 1] }, { pads: [1, 0, 2, 1], dilations: [2, 1] }] as Record<string, AttrValue>[]) {
+    await check({
+      op: 'Conv→Conv (trained W2)',
+      dtype: 'float32',
+      h: 0.01,
+      tol: 2e-3,
+      nodes: [node('Conv', ['x', 'w1'], ['h'], { pads: [1, 1, 1, 1] }), node('Conv', ['h', 'w2', 'b2'], ['y'], attrs)],
+      inputs: [X([2, 3, 5, 5]), P('w1', [8, 3, 3, 3], { lo: -0.5, hi: 0.5 }), P('w2', [4, 8, 3, 3], { lo: -0.5, hi: 0.5 }), P('b2', [4])],
+      wrt: ['w1', 'w2'],
+    });
+  }
+});
+
 const convT = (x: number[], w: number[], attrs: Record<string, AttrValue> = {}, bias = true): Case => ({
   op: 'ConvTranspose',
   dtype: 'float32',

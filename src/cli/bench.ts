@@ -3,12 +3,17 @@ import { GRADIENT_OPTIONS } from '../autodiff/options.js';
 import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
 import { Rng } from '../rng.js';
 import { ModelError, UsageError } from '../errors.js';
+import { defaultAssets } from '../defaults.js';
 import { benchPgd } from '../stress/adversarial/bench.js';
+import { benchTrain } from '../train/bench.js';
+import { mergeRecipeFlags, recipeFlagSpec } from '../train/recipe.js';
+import { readYamlFile } from '../yaml.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
 export const help = `gauntlet bench [--model M.onnx] [--batch-size B] [--repeats R] [--json]
+gauntlet bench --train [--model M.onnx] [--data TRAIN] [--recipe R.yaml] [recipe flags] [--json]
 
 Measures, in one process after warm-up, the median wall time of a forward pass and of a
 forward + input-gradient pass (cross-entropy loss) on the same seeded random batch.
@@ -17,14 +22,29 @@ With --json the last stdout line has forward_ms, forward_grad_ms, ratio and maxp
 With --attack pgd it instead times PGD-20 L∞ (ε 0.1) over --data (default: the 2,000 embedded
 images) against its floor, 20 × the forward+gradient time of one batch × the number of batches.
 
+With --train it instead times training steps of the model: the library's train() (one ORT run of
+forward + loss + backward to every parameter, then the optimizer update) on the first
+(5 + R/2) × B items of --data (default: the shipped 10,000-image training slice), twice, the 5
+first steps of each run untimed, against forward passes of the same batch size, alternating.
+A step costs about 3 forwards. It prints the median step and forward times and their ratio, and
+one epoch of --data estimated from the step time. The recipe flags are those of
+'gauntlet train' (epochs is always 1; batch size default 128). With --json the last stdout line
+has step_ms, forward_ms, ratio, batch_size, steps, first_step_ms, steps_per_epoch,
+epoch_seconds_estimate, optimizer and threads.
+
 Options:
   --model M.onnx     model (default: the embedded Fashion-MNIST CNN)
   --attack pgd       benchmark the PGD attack instead of one gradient pass
-  --data D           data for --attack (default: the embedded 2,000-image slice)
-  --batch-size B     items per pass (default 256)
-  --repeats R        timed passes of each kind (default 20), in 2 alternating blocks; each
-                     block starts with 5 untimed passes
-  --seed N           seed of the random batch (default 0)
+  --train            benchmark training steps instead of one gradient pass
+  --data D           data for --attack (default: the embedded 2,000-image slice) or --train
+                     (default: the shipped 10,000-image training slice)
+  --batch-size B     items per pass (default 256; with --train the recipe's, 128)
+  --repeats R        timed passes (or --train steps) of each kind (default 20), in 2 alternating
+                     blocks; each block starts with 5 untimed passes
+  --recipe R.yaml    --train: recipe (flags override its keys)
+  recipe flags       --train: those of 'gauntlet train --help' but --epochs, e.g. --optimizer adamw
+                     --lr 2e-3 --schedule cosine --init reinit --freeze-bn --no-shuffle
+  --seed N           seed of the random batch (default 0); with --train the recipe's seed
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 
 Gradient options:
@@ -40,10 +60,20 @@ export async function benchVerb(argv: string[]): Promise<number> {
     attack: { type: 'string' },
     data: { type: 'string' },
     ...flagSpec(GRADIENT_OPTIONS),
+    train: { type: 'boolean' },
+    recipe: { type: 'string' },
+    ...recipeOnlyFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
+  const repeatsN = numberOpt('repeats', values.repeats, 20, { min: 1, max: 10000, integer: true });
+  if (values.train) {
+    if (values.attack !== undefined) throw new UsageError(`bench: '--train' and '--attack' are two different benchmarks; give one`);
+    return benchTrainVerb(values, repeatsN);
+  }
+  const stray = [...Object.keys(recipeOnlyFlags), 'recipe'].find((k) => (values as Record<string, unknown>)[k] !== undefined);
+  if (stray) throw new UsageError(`bench: '--${stray}' applies to --train only`);
   const batch = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const repeats = numberOpt('repeats', values.repeats, 20, { min: 1, max: 10000, integer: true });
+  const repeats = repeatsN;
   const rng = new Rng(numberOpt('seed', values.seed, 0, { min: 0, integer: true }));
   const gradient = parseFlags(GRADIENT_OPTIONS, values);
   if (values.attack !== undefined) {
@@ -106,6 +136,43 @@ export async function benchVerb(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await engine.close();
+    await model.close();
+  }
+}
+
+/** Recipe flags bench takes with --train besides its own --batch-size and --seed. */
+const recipeOnlyFlags = Object.fromEntries(Object.entries(recipeFlagSpec()).filter(([k]) => k !== 'batch-size' && k !== 'seed' && k !== 'epochs'));
+
+async function benchTrainVerb(values: Record<string, unknown>, repeats: number): Promise<number> {
+  const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
+  if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
+  const raw = mergeRecipeFlags(yaml as Record<string, unknown>, values);
+  const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
+  const model = await openModel(values, values.threads);
+  const threads = values.threads === undefined ? 0 : Number(values.threads);
+  try {
+    const r = await benchTrain(model, data, raw, { steps: repeats, threads, onProgress: progressReporter('bench') });
+    const opt = r.recipe.optimizer as { name: string; lr: number };
+    const result = {
+      model: model.label, data: data.name, batch_size: r.batchSize, steps: r.steps, optimizer: opt.name, lr: opt.lr, threads,
+      step_ms: r.stepMs, forward_ms: r.forwardMs, ratio: r.ratio, first_step_ms: r.firstStepMs,
+      steps_per_epoch: r.stepsPerEpoch, epoch_seconds_estimate: r.epochSecondsEstimate,
+      step_ms_range: [Math.min(...r.stepTimes), Math.max(...r.stepTimes)], forward_ms_range: [Math.min(...r.forwardTimes), Math.max(...r.forwardTimes)],
+    };
+    if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else {
+      process.stdout.write(
+        `model            ${model.label}\n` +
+          `batch            ${r.batchSize} (${opt.name} lr ${opt.lr}; median of ${r.steps} steps and ${r.steps} forwards, alternating, after warm-up)\n` +
+          `training step    ${fmt(r.stepMs, 2)} ms (range ${fmt(result.step_ms_range[0]!, 1)}–${fmt(result.step_ms_range[1]!, 1)})\n` +
+          `forward          ${fmt(r.forwardMs, 2)} ms (range ${fmt(result.forward_ms_range[0]!, 1)}–${fmt(result.forward_ms_range[1]!, 1)})\n` +
+          `ratio            ${fmt(r.ratio, 2)}× (a step costs about 3 forwards)\n` +
+          `epoch estimate   ${fmt(r.epochSecondsEstimate, 1)} s (${r.stepsPerEpoch} steps over ${data.size} items of ${data.name})\n` +
+          `(first step of a run, training graph built: ${fmt(r.firstStepMs, 0)} ms)\n`,
+      );
+    }
+    return 0;
+  } finally {
     await model.close();
   }
 }

@@ -5,6 +5,13 @@ import { encodeModel, type ModelP } from '../onnx/proto.js';
 export interface SessionOptions {
   /** Threads for one op (0 = ONNX Runtime's default, all cores). */
   threads?: number;
+  /**
+   * ORT's memory pattern (default on): after the first run, one block sized for every
+   * intermediate tensor at once is planned and kept. Off, tensors come from the arena as ops run,
+   * so buffers are reused: a training graph of the default CNN at batch 128 then holds ~115 MB
+   * instead of ~230 MB, at the same step time (measured, alternating).
+   */
+  memPattern?: boolean;
 }
 
 /** Creates an ORT CPU session from a model object; ORT's own failures become ModelErrors. */
@@ -17,6 +24,7 @@ export async function createSession(model: ModelP | Uint8Array, label: string, o
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      enableMemPattern: opts.memPattern ?? true,
     });
   } catch (e) {
     throw new ModelError(`${label}: ONNX Runtime cannot load it (${firstLine((e as Error).message)})`);

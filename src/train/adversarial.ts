@@ -181,7 +181,7 @@ export class TrainingAttack {
       const i = this.init;
       g = (async () => {
         const tg = await buildTrainingGraph(this.prepared, { input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, fedConstants: i.fed, trainMode: false, paramGrads: false, inputGrad: true, batch: size, itemShape: i.itemShape, label: i.label });
-        return { tg, session: await createSession(tg.model, i.label, { threads: i.threads }) };
+        return { tg, session: await createSession(tg.model, i.label, { threads: i.threads, memPattern: false }) };
       })();
       this.graphs.set(size, g);
     }

@@ -57,7 +57,7 @@ export class TradesStep {
       g = (async () => {
         const tg = await buildTrainingGraph(this.prepared, { input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, trainMode: true, freezeBn: i.freezeBn, paramGrads, inputGrad: false, batch: size, itemShape: i.itemShape, loss: givenSeed, label: i.label });
         feedRunningStats(tg);
-        return { tg, session: await createSession(tg.model, i.label, { threads: i.threads }) };
+        return { tg, session: await createSession(tg.model, i.label, { threads: i.threads, memPattern: false }) };
       })();
       cache.set(size, g);
     }

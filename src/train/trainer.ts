@@ -207,7 +207,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: jsd ? 3 * size : size, itemShape: [...data.itemShape], loss: jsd ? augmixJsd(recipe.augment!.jsdLambda, size) : head, label: model.label });
         feedRunningStats(tg);
         for (const r of tg.outputs.bnRunning) for (const s of [r.meanInit, r.varInit]) if (!values.has(s)) values.set(s, initialValues(prepared, [s]).get(s)!);
-        return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0 }) };
+        return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0, memPattern: false }) };
       })();
       graphs.set(size, g);
     }

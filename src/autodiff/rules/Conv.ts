@@ -12,7 +12,8 @@ import type { GraphBuilder } from '../../onnx/builder.js';
  * output_padding that restores X's exact size. A stride-1 2-D conv with 1–4 input channels (an
  * image stem) gets its dX as a polyphase strided Conv (see `polyphaseDx`). The flipped and
  * polyphase weights are precomputed only for a constant W; a W that is trained (a graph input of
- * the training graph) gets the ConvTranspose. dW is one Conv of X with gy (`convWeightGrad`).
+ * the training graph) is flipped in the graph for the plain Conv (ungrouped, stride 1, 8k input
+ * channels) and otherwise gets the ConvTranspose. dW: `convWeightGrad`.
  */
 export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatType }) => {
   const [x, w] = node.input as [string, string, string?];
@@ -50,6 +51,14 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
     }
     const wFlip = b.tensor('conv_wflip', [Cg * group, Mg, ...kernel], out);
     return [e.op('Conv', [gy[0]!, wFlip], { group, dilations: win.dilations, pads: flippedPads, kernel_shape: kernel, strides: win.strides.map(() => 1) }, 'conv_dx'), ...grads.slice(1)];
+  }
+  if (!wv && blocked && group === 1 && win.strides.every((s) => s === 1) && flippedPads.every((p) => p >= 0)) {
+    // A trained W (a graph input): the same flipped Conv, with the flip done in the graph
+    // (Transpose + reversing Slice of a few thousand weights); ORT's ConvTranspose misses the
+    // blocked kernels that the forward Conv uses.
+    const spatial = Array.from({ length: r }, (_, i) => i + 2);
+    const wFlip = e.slice(e.transpose(w, [1, 0, ...spatial]), spatial.map(() => -1), kernel.map((k) => -k - 1), spatial, spatial.map(() => -1));
+    return [e.op('Conv', [gy[0]!, wFlip], { dilations: win.dilations, pads: flippedPads, kernel_shape: kernel, strides: win.strides.map(() => 1) }, 'conv_dx'), ...grads.slice(1)];
   }
   const poly = wv && floatType === 'float32' && group === 1 ? polyphaseDx(e, b, gy[0]!, wv, xs, ws, win) : null;
   if (poly) return [poly, ...grads.slice(1)];
@@ -112,8 +121,13 @@ function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Fl
 }
 
 /**
- * dW of a convolution Y = X ⋆ W (X [N, C, S…], gy [N, M, So…], W [M, C/group, k…]) as one Conv:
- * dW[m, c, k] = Σ_n Σ_q gy[n, m, q] · X_pad[n, g·C/group + c, q·s + k·d]. That is a convolution
+ * dW of a convolution Y = X ⋆ W (X [N, C, S…], gy [N, M, So…], W [M, C/group, k…]):
+ * dW[m, c, k] = Σ_n Σ_q gy[n, m, q] · X_pad[n, g·C/group + c, q·s + k·d].
+ *
+ * Ungrouped, it is emitted as an explicit im2col and one batched MatMul (`im2colWeightGrad`):
+ * ORT's Conv does this contraction badly when the batch is read as channels (an So-sized kernel
+ * over a k-sized output: per image a GEMM with k² columns; measured 2× slower than the MatMul for
+ * the default CNN's second conv). Grouped, or when the im2col copy would be large, it is one Conv
  * with the batch axis as channels: X read as [C/group, group·N, S…] (batch c, channel (g, n)),
  * gy as the kernel [M, N, So…], group `group`, stride = the forward's dilation, dilation = the
  * forward's stride and the forward's pads. The result [C/group, M, k'…] is cropped to k (rows
@@ -121,6 +135,10 @@ function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Fl
  * is this with the roles of X and Y exchanged.
  */
 export function convWeightGrad(e: Emit, x: string, xs: readonly number[], g: string, gs: readonly number[], win: Window, group: number): string {
+  if (group === 1) {
+    const im2col = im2colWeightGrad(e, x, xs, g, gs, win);
+    if (im2col) return im2col;
+  }
   const r = xs.length - 2;
   const [n, c] = xs as [number, number];
   const cg = c / group;
@@ -134,4 +152,50 @@ export function convWeightGrad(e: Emit, x: string, xs: readonly number[], g: str
   const over = got.flatMap((k, i) => (k > win.kernel[i]! ? [i + 2] : []));
   if (over.length > 0) dw = e.slice(dw, over.map(() => 0), over.map((a) => win.kernel[a - 2]!), over);
   return e.transpose(dw, [1, 0, ...rest]);
+}
+
+/** Largest im2col copy (elements) `im2colWeightGrad` emits; beyond it the Conv form is used. */
+const IM2COL_MAX = 1 << 26;
+
+/**
+ * Ungrouped dW as im2col + MatMul: X padded once, one strided Slice per kernel tap t (T taps)
+ * gives X_t [N, C, So…] = X_pad[n, c, q·s + t·d]; concatenated on the channel axis and flattened,
+ * cols [N, T·C, P] (P = ΠSo). Then per item cols · gyᵀ ([N, T·C, P] × [N, P, M]), summed over N,
+ * is dW as [T, C, M], transposed to [M, C, k…]. Null when the copy would exceed `IM2COL_MAX`
+ * elements or a tap would read past the padded input (then the Conv form is used).
+ */
+function im2colWeightGrad(e: Emit, x: string, xs: readonly number[], g: string, gs: readonly number[], win: Window): string | null {
+  const r = xs.length - 2;
+  const [n, c] = xs as [number, number];
+  const m = gs[1]!;
+  const so = gs.slice(2);
+  const p = so.reduce((a, d) => a * d, 1);
+  const kernel = win.kernel;
+  const taps = kernel.reduce((a, d) => a * d, 1);
+  if (n * taps * c * p > IM2COL_MAX) return null;
+  const padded = xs.slice(2).map((h, i) => h + win.pads[i]! + win.pads[i + r]!);
+  const reach = (i: number) => (kernel[i]! - 1) * win.dilations[i]! + (so[i]! - 1) * win.strides[i]! + 1;
+  if (padded.some((h, i) => reach(i) > h)) return null;
+  const xp = e.padZeros(x, [0, 0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r)]);
+  const axes = Array.from({ length: r }, (_, i) => i + 2);
+  const strided = win.strides.some((s) => s !== 1);
+  const cols: string[] = [];
+  for (let t = 0; t < taps; t++) {
+    // Tap t as a multi-index over the kernel, last axis fastest (W's own order).
+    const k = new Array<number>(r);
+    for (let i = r - 1, rem = t; i >= 0; i--) {
+      k[i] = rem % kernel[i]!;
+      rem = Math.floor(rem / kernel[i]!);
+    }
+    const starts = k.map((ki, i) => ki * win.dilations[i]!);
+    const ends = starts.map((s0, i) => s0 + (so[i]! - 1) * win.strides[i]! + 1);
+    const whole = starts.every((s0, i) => s0 === 0 && ends[i] === padded[i]);
+    cols.push(whole && !strided ? xp : e.slice(xp, starts, ends, axes, strided ? win.strides : undefined));
+  }
+  const stacked = cols.length === 1 ? cols[0]! : e.op('Concat', cols, { axis: 1 }, 'conv_dw_cols');
+  const a = e.reshape(stacked, [n, taps * c, p]);
+  const bt = e.transpose(e.reshape(g, [n, m, p]), [0, 2, 1]);
+  const perItem = e.op('MatMul', [a, bt], {}, 'conv_dw_mm');
+  const dw = e.reduceSum(perItem, [0], false);
+  return e.reshape(e.transpose(e.reshape(dw, [taps, c, m]), [2, 1, 0]), [m, c, ...kernel]);
 }
