@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveConfig, type CampaignConfig } from '../src/campaign/config.js';
+import { loadConfig, resolveConfig, type CampaignConfig } from '../src/campaign/config.js';
 import { runCampaign } from '../src/campaign/runner.js';
 import { defaultAssets } from '../src/defaults.js';
 import { markdownReport } from '../src/report/markdown.js';
@@ -120,4 +120,12 @@ test('gauntlet run --dry-run lists the variants and checks their inputs; a recip
   const e = await runCliAsync(['run', yaml, '--dry-run']);
   assert.equal(e.code, 2);
   assert.match(e.stderr, /'models\[0\]\.train\.adversarial\.eps' 1\.5 is larger than the data bounds' range \[0, 1\]/);
+});
+
+test('examples/mitigations.yaml is a valid campaign: the base and five trained variants on the shipped data', () => {
+  const cfg = loadConfig(path.join(repoRoot, 'examples', 'mitigations.yaml'));
+  assert.deepEqual(cfg.variants.map((v) => v.name), ['ce_noisy40', 'gce_noisy40', 'pgd_at', 'augment', 'ensemble3']);
+  assert.ok(cfg.variants.every((v) => v.train !== null));
+  assert.equal(cfg.trainData!.path, defaultAssets.trainData);
+  assert.equal(cfg.budgets[1]!.variant, 'pgd_at');
 });
