@@ -73,6 +73,10 @@ test('variants: a copy of the base model matches it cell for cell (Δ = 0); a tr
   assert.match(md, /## Mitigations/);
   assert.match(md, /\| cell \| stresses \| base \| same \| aug \| best \|/);
   assert.match(md, /\*\*aug\*\*: model sha256 [0-9a-f]{64}/);
+  // A variant whose attack raised a reliability flag says so in its own name.
+  const flagged = { ...a, variants: a.variants!.map((v) => (v.name !== 'aug' ? v : { ...v, cells: v.cells.map((c) => (c.id.endsWith('-adv') ? { ...c, details: { ...c.details, adversarial: { flags: ['gradient_masking'] } } } : c)) })) };
+  assert.match(markdownReport(flagged), /- aug: gradient\\_masking in 1 attacked cell\(s\)/);
+  assert.doesNotMatch(md, /Attack reliability flags by variant/);
   const html = htmlReport(a);
   assert.match(html, /<section id="mitigations"><h2>Mitigations: which variant helps/);
   assert.match(html, /id="mitigation-diff"/);

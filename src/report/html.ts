@@ -23,7 +23,7 @@ import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
-import { hasVariants, mitigationFindings, mitigationTables, trainingCurves, variantCards } from './mitigation.js';
+import { hasVariants, mitigationFindings, mitigationTables, trainingCurves, variantCards, variantFlags } from './mitigation.js';
 
 const NOT_AVAILABLE = 'not available in this run';
 
@@ -62,6 +62,7 @@ function mitigationSection(r: CampaignResults): string {
   const cards = variantCards(r).map((c) => `<li><strong>${e(c.name)}</strong>: ${c.lines.map(e).join('; ')}</li>`).join('');
   return `<section id="mitigations"><h2>Mitigations: which variant helps against which stress</h2><p>The base model and ${r.variants!.length} variant(s) ran the same ${r.cells.length} cells; differences are paired (same items, same bootstrap resamples).</p>
 ${found.length ? `<ul>${found.map((f) => `<li>${e(f)}</li>`).join('')}</ul>` : note('No variant is significantly more accurate than the base model in any stressed cell.')}
+${variantFlags(r).map((f) => `<p class="note"><strong>Attack reliability flag:</strong> ${e(f)}</p>`).join('')}
 ${mitigationTables(r).map(dataTable).join('\n')}
 ${chart ? `<figure class="chart-box wide"><figcaption>${e(curves!.title)}</figcaption>${legendHtml(curves!.series.map((s) => s.name))}<div class="scroll">${chart}</div></figure>` : ''}
 <details open><summary>variant model cards</summary><ul>${cards}</ul></details></section>`;

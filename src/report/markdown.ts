@@ -10,7 +10,7 @@ import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestG
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
-import { hasVariants, mitigationFindings, mitigationTables, variantCards } from './mitigation.js';
+import { hasVariants, mitigationFindings, mitigationTables, variantCards, variantFlags } from './mitigation.js';
 import { budgetBound, budgetCellLines } from './junit.js';
 import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
@@ -107,6 +107,8 @@ export function markdownReport(r: CampaignResults): string {
     const found = mitigationFindings(r);
     if (found.length) L.push('', '**Where a variant helps significantly:**', '', ...found.map((f) => `- ${md(f)}`));
     else L.push('', 'No variant is significantly more accurate than the base model in any stressed cell.');
+    const vflags = variantFlags(r);
+    if (vflags.length) L.push('', '⚠ **Attack reliability flags by variant:**', '', ...vflags.map((f) => `- ${md(f)}`));
     for (const t of mitigationTables(r)) L.push('', ...mdTable(t));
     L.push('', '**Variant model cards.**', '');
     for (const c of variantCards(r)) L.push(`- **${md(c.name)}**: ${c.lines.map(md).join('; ')}.`);

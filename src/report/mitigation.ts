@@ -7,7 +7,7 @@
  * report.md and report.html from the same table data.
  */
 import type { CampaignResults, VariantResult } from '../campaign/types.js';
-import type { CurveChart } from './analysis.js';
+import { attackFlags, type CurveChart } from './analysis.js';
 import { cellLabel, fmt } from './format.js';
 import { num, type TableCell, type TableData } from './table-data.js';
 
@@ -43,6 +43,19 @@ export function mitigationTables(r: CampaignResults): TableData[] {
     }),
   };
   return [accuracy, diff, price];
+}
+
+/**
+ * Attack reliability flags (gradient masking and the like) of each variant's cells: a hardened
+ * model that looks robust only because its gradients are masked must say so per variant.
+ */
+export function variantFlags(r: CampaignResults): string[] {
+  return (r.variants ?? []).flatMap((v) => {
+    const flagged = attackFlags({ ...r, cells: v.cells });
+    if (!flagged.length) return [];
+    const flags = [...new Set(flagged.map((f) => f.flag))];
+    return [`${v.name}: ${flags.join(', ')} in ${flagged.length} attacked cell(s) (${[...new Set(flagged.map((f) => f.label))].slice(0, 3).join('; ')}${flagged.length > 3 ? '; …' : ''}) — its robust accuracy may be over-estimated`];
+  });
 }
 
 /** Which variant helps most against each stress kind alone, in words. */
