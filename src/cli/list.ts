@@ -13,6 +13,9 @@ import { parse } from './args.js';
 import { LOSSES, OPTIMIZERS, RECIPE_OPTIONS, SCHEDULES } from '../train/recipe.js';
 import { ADVERSARIAL_METHODS, CURRICULUM_OPTIONS, EARLY_STOP_OPTIONS } from '../train/adversarial.js';
 import { AUGMENT_OPTIONS } from '../train/augment.js';
+import { ENSEMBLE_OPTIONS } from '../train/ensemble.js';
+import { CLEAN_LABELS_OPTIONS } from '../train/clean.js';
+import { COTEACHING_OPTIONS } from '../train/coteaching.js';
 
 /** One row of a section: its cells and, for a component, its declared options. */
 export interface ListRow {
@@ -114,6 +117,9 @@ export const sections: Record<string, ListSection> = {
         { cells: ['curriculum', 'adversarial.curriculum: ramps of ε, attack steps and augmentation severity'], options: yamlOnly(CURRICULUM_OPTIONS) },
         { cells: ['augment', 'corruption augmentation from the drift library'], options: yamlOnly(AUGMENT_OPTIONS) },
         { cells: ['early_stop', 'early stopping on validation or PGD validation accuracy (keeps the best epoch)'], options: yamlOnly(EARLY_STOP_OPTIONS) },
+        { cells: ['ensemble', 'a deep ensemble of K members from seeds seed, seed+1, … as one model'], options: yamlOnly(ENSEMBLE_OPTIONS) },
+        { cells: ['clean_labels', 'clean, then retrain: cross-fitted confident-learning audit, retrain on the kept items'], options: yamlOnly(CLEAN_LABELS_OPTIONS) },
+        { cells: ['coteaching', 'co-teaching: two networks learn from each other\'s small-loss items (needs init: reinit)'], options: yamlOnly(COTEACHING_OPTIONS) },
       ];
     },
   },
