@@ -137,7 +137,6 @@ export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef
     await writeFileAtomic(file, modelBytes(r.model));
     await writeFileAtomic(recordFile, new TextEncoder().encode(JSON.stringify({ ...record, cached: undefined }, null, 1)));
     fs.rmSync(path.join(o.cacheDir, `${key}.ckpt.npz`), { force: true });
-    for (let m = 0; m < 64; m++) fs.rmSync(path.join(o.cacheDir, `${key}.ckpt.npz.m${m}`), { force: true });
   }
   return { name: v.name, source: 'train', path: file, model: await Model.open(file, { ...decl, threads: o.threads }), training: { ...record, cache_path: file } };
 }

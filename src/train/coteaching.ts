@@ -19,7 +19,7 @@ import { createSession } from '../engine/session.js';
 import type { ModelP } from '../onnx/proto.js';
 import { fail, opt, parseOptions, type ParseContext } from '../options/schema.js';
 import type { Rng } from '../rng.js';
-import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, runningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph } from './graph.js';
 import { clipGradNorm, type Optimizer } from './optim.js';
 
 export const COTEACHING_OPTIONS = {
@@ -104,9 +104,8 @@ export class CoTeaching {
     const runB = await runTrainingGraph(train.session, train.tg, { x, targets, weights: w(byA), params: this.peer, dropoutMasks: masksB });
     if (this.clip !== null) clipGradNorm(runB.grads, this.clip);
     this.peerOptimizer.step(this.peer, runB.grads, lr, momentum);
-    const running = (r: typeof fA) => new Map(f.tg.outputs.bnRunning.flatMap((b, i) => [[b.meanInit, Float32Array.from(r.bnRunning[i]!.mean)], [b.varInit, Float32Array.from(r.bnRunning[i]!.var)]] as [string, Float32Array][]));
-    for (const [name, v] of running(fB)) this.peer.set(name, v);
-    return { loss: runA.loss, scores: fA.scores, grads: runA.grads, state: null, running: running(fA), selected: remember, flippedKept: byB };
+    for (const [name, v] of runningStats(f.tg, fB)) this.peer.set(name, v);
+    return { loss: runA.loss, scores: fA.scores, grads: runA.grads, state: null, running: runningStats(f.tg, fA) };
   }
 
   async close(): Promise<void> {

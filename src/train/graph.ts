@@ -485,6 +485,11 @@ export async function runTrainingGraph(session: ort.InferenceSession, tg: Traini
   };
 }
 
+/** A run's new BatchNorm running statistics by the initializer each replaces (copies, safe to keep across runs). */
+export function runningStats(tg: TrainingGraph, run: Pick<TrainingRun, 'bnRunning'>): Map<string, Float32Array> {
+  return new Map(tg.outputs.bnRunning.flatMap((b, i) => [[b.meanInit, Float32Array.from(run.bnRunning[i]!.mean)], [b.varInit, Float32Array.from(run.bnRunning[i]!.var)]] as [string, Float32Array][]));
+}
+
 /** The current values of the named float initializers (a training graph's starting parameters). */
 export function initialParams(model: ModelP, params: readonly string[]): Map<string, Float32Array> {
   const inits = new Map(model.graph.initializer.map((t) => [t.name ?? '', t]));

@@ -22,7 +22,7 @@ import type { ModelP } from '../onnx/proto.js';
 import { attrFloat } from '../onnx/graph.js';
 import type { Rng } from '../rng.js';
 import type { AdversarialTrainingSpec, EpochAttack, TrainingAttack } from './adversarial.js';
-import { buildTrainingGraph, dropoutMask, feedRunningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph, type TrainingRun } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, runningStats, runTrainingGraph, type StepGraphInit, type TrainingGraph, type TrainingRun } from './graph.js';
 import { givenSeed } from './loss.js';
 
 export type TradesInit = StepGraphInit;
@@ -82,11 +82,7 @@ export class TradesStep {
     const zero = new Float32Array(size * k);
     const nat = await runTrainingGraph(fwd.session, fwd.tg, { x, targets: zero, params: values, dropoutMasks: maskNat });
     // The adversarial forward sees the running statistics the natural one left (the authors' call order).
-    const afterNat = new Map(values);
-    fwd.tg.outputs.bnRunning.forEach((r, i) => {
-      afterNat.set(r.meanInit, nat.bnRunning[i]!.mean);
-      afterNat.set(r.varInit, nat.bnRunning[i]!.var);
-    });
+    const afterNat = new Map([...values, ...runningStats(fwd.tg, nat)]);
     const adv = await runTrainingGraph(fwd.session, fwd.tg, { x: xAdv, targets: zero, params: afterNat, dropoutMasks: maskAdv });
 
     // 3. Loss and its gradients in the scores (float64), then one backward per forward.

@@ -36,9 +36,9 @@ import { Rng } from '../rng.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ensembleModel } from './ensemble.js';
-import { auditTrainingLabels, crossFitProbabilities, foldSplit, type CleaningSummary } from './clean.js';
+import { auditTrainingLabels, crossFitProbabilities, foldSplit, type CleaningSummary, type CleanLabelsSpec } from './clean.js';
 import { subset } from '../data/dataset.js';
-import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runTrainingGraph, trainableParams, type TrainingGraph } from './graph.js';
+import { buildTrainingGraph, dropoutMask, feedRunningStats, matchParams, runningStats, runTrainingGraph, trainableParams, type StepGraphInit, type TrainingGraph } from './graph.js';
 import { epochAttack, TrainingAttack } from './adversarial.js';
 import { TradesStep } from './trades.js';
 import { CoTeaching, forgetRateAt } from './coteaching.js';
@@ -169,15 +169,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const params = matchParams(all, { freeze: recipe.freeze, trainOnly: recipe.trainOnly });
 
   // The labels learnt from: the true ones, or a noisy draw of them (metrics stay against the true ones).
-  let noisy: TrainingLabels | null = null;
-  if (recipe.labels) {
-    let probs: Float64Array | null = null;
-    if (recipe.labels.noise.model === 'instance') {
-      const p = await model.predict(data, { batchSize: 256 });
-      probs = Float64Array.from(toProbabilities(p.scores, p.numClasses, p.kind));
-    }
-    noisy = drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs });
-  }
+  const noisy = await noisyLabels(model, data, recipe, trueLabels, k, opts);
   if (opts.trainingLabels && opts.trainingLabels.length !== n) throw new UsageError(`${opts.trainingLabels.length} training labels for ${n} items`);
   if (opts.trainingLabels && noisy) throw new UsageError(`'labels' draws the training labels; given training labels exclude it`);
   const observed = noisy?.observed ?? opts.trainingLabels ?? trueLabels;
@@ -196,8 +188,9 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   const schedule = makeSchedule(sched.spec, optimizerSpec(recipe).lr, { epochs: recipe.epochs, stepsPerEpoch, warmupEpochs: sched.warmupEpochs });
   const optimizer = makeOptimizer(optimizerSpec(recipe));
   // BatchNorm running statistics that train mode updates: fed to every graph with the weights.
-  const bnStats = recipe.freezeBn ? [] : prepared.graph.node.filter((nd) => nd.op_type === 'BatchNormalization').flatMap((nd) => [nd.input[3]!, nd.input[4]!]);
-  const values = initialValues(prepared, [...params, ...bnStats.filter((s) => !params.includes(s))]);
+  const bnStats = recipe.freezeBn ? [] : prepared.graph.node.filter((nd) => nd.op_type === 'BatchNormalization').flatMap((nd) => [nd.input[3]!, nd.input[4]!]).filter((st) => !params.includes(st));
+  const values = initialValues(prepared, [...params, ...bnStats]);
+  const stepInit: StepGraphInit = { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label };
   const graphs = new Map<number, Promise<{ tg: TrainingGraph; session: ort.InferenceSession }>>();
   const graphFor = (size: number) => {
     let g = graphs.get(size);
@@ -206,7 +199,6 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
         // AugMix + JSD: one forward over [clean; augmix₁; augmix₂] (3·size items) with the consistency head.
         const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: jsd ? 3 * size : size, itemShape: [...data.itemShape], loss: jsd ? augmixJsd(recipe.augment!.jsdLambda, size) : head, label: model.label });
         feedRunningStats(tg);
-        for (const r of tg.outputs.bnRunning) for (const s of [r.meanInit, r.varInit]) if (!values.has(s)) values.set(s, initialValues(prepared, [s]).get(s)!);
         return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0, memPattern: false }) };
       })();
       graphs.set(size, g);
@@ -214,11 +206,11 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
     return g;
   };
   const attack = adversarial
-    ? new TrainingAttack(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, fed: bnStats.filter((s) => !params.includes(s)), itemShape: [...data.itemShape], bounds: decl.bounds, threads: opts.threads ?? 0, label: model.label })
+    ? new TrainingAttack(prepared, { ...stepInit, fed: bnStats, bounds: decl.bounds })
     : null;
 
   const trades = attack && adversarial!.method === 'trades'
-    ? new TradesStep(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label }, attack)
+    ? new TradesStep(prepared, stepInit, attack)
     : null;
   // Co-teaching: network B from seed + 1, its own optimizer; the forget rate given or estimated by the audit.
   let coteach: CoTeaching | null = null;
@@ -232,8 +224,8 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
       tau = audit.estimatedNoiseRate;
     } else tau = spec.forgetRate;
     const peerStart = foldPreprocessing(reinitModel(model.original, params, recipe.seed + 1), decl);
-    const peerValues = initialValues(peerStart, [...params, ...bnStats.filter((s) => !params.includes(s))]);
-    coteach = new CoTeaching(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label }, peerValues, makeOptimizer(optimizerSpec(recipe)), recipe.clipGradNorm);
+    const peerValues = initialValues(peerStart, [...params, ...bnStats]);
+    coteach = new CoTeaching(prepared, stepInit, peerValues, makeOptimizer(optimizerSpec(recipe)), recipe.clipGradNorm);
   }
   if (trades && head !== softTargetCrossEntropy) throw new UsageError(`'adversarial.method: trades' has its own loss (CE + β·KL); leave 'loss' at ce (or label_smoothing)`);
 
@@ -322,12 +314,7 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
           }
           const masks = tg.feeds.dropout.map((d) => dropoutMask(dropRng, d.shape, d.p));
           const run = await runTrainingGraph(session, tg, { x: xTrain, targets: tTrain, params: values, dropoutMasks: masks, state });
-          const running = new Map<string, Float32Array>();
-          tg.outputs.bnRunning.forEach((b, i) => {
-            running.set(b.meanInit, Float32Array.from(run.bnRunning[i]!.mean));
-            running.set(b.varInit, Float32Array.from(run.bnRunning[i]!.var));
-          });
-          r = { loss: run.loss, scores: run.scores, grads: run.grads, state: run.state, running };
+          r = { loss: run.loss, scores: run.scores, grads: run.grads, state: run.state, running: runningStats(tg, run) };
         }
         if (!Number.isFinite(r.loss)) throw new ModelError(`${model.label}: training loss is ${r.loss} at epoch ${epoch + 1} step ${s + 1} (lr too large?)`);
         const place = { step: epoch * stepsPerEpoch + s, epoch };
@@ -406,17 +393,31 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
 }
 
 /**
+ * The recipe's noisy training labels (null without `labels:`), drawn from `opts.labelSeed` or the
+ * recipe's seed; instance-dependent noise reads the model's own predicted probabilities.
+ */
+async function noisyLabels(model: Model, data: Dataset, recipe: Recipe, trueLabels: Int32Array, k: number, opts: TrainOptions): Promise<TrainingLabels | null> {
+  if (!recipe.labels) return null;
+  let probs: Float64Array | null = null;
+  if (recipe.labels.noise.model === 'instance') {
+    const p = await model.predict(data, { batchSize: 256 });
+    probs = Float64Array.from(toProbabilities(p.scores, p.numClasses, p.kind));
+  }
+  return drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs });
+}
+
+/**
  * The confident-learning audit of `observed` from out-of-sample probabilities: `folds` trainings
  * of `inner` (a recipe) on the other folds' items with their observed labels, each predicting its
  * fold (clean_labels, co-teaching's forget_rate: audit).
  */
-async function auditWithFolds(model: Model, data: Dataset, inner: Record<string, unknown>, observed: Int32Array, trueLabels: Int32Array, k: number, folds: number, seed: number, opts: TrainOptions, method: CleaningSummary['method'] = 'prune-by-noise-rate') {
+async function auditWithFolds(model: Model, data: Dataset, inner: Record<string, unknown>, observed: Int32Array, trueLabels: Int32Array, k: number, folds: number, seed: number, opts: TrainOptions, method: CleanLabelsSpec['method'] = 'prune-by-noise-rate') {
   const sub = { ...opts, checkpoint: undefined, resume: false, labelSeed: undefined, val: undefined };
   const probs = await crossFitProbabilities(data, k, foldSplit(data.size, folds, seed), async (items, f) => {
     const r = await train(model, subset(data, items), inner, { ...sub, trainingLabels: Int32Array.from(items, (i) => observed[i]!), onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, phase: `fold ${f + 1}/${folds}` })) });
     return Model.fromProto(r.model, `${model.label} (fold ${f + 1})`, '', { ...declarationOf(model.decl), output: model.outputKind ?? 'logits', threads: opts.threads ?? 0 });
   });
-  return auditTrainingLabels(probs, k, observed, trueLabels, { folds, then: 'retrain', method: method as 'prune-by-noise-rate' });
+  return auditTrainingLabels(probs, k, observed, trueLabels, { folds, then: 'retrain', method });
 }
 
 /**
@@ -429,8 +430,7 @@ async function cleanThenRetrain(model: Model, data: Dataset, recipe: Recipe, giv
   const trueLabels = requireLabels(data, 'training');
   const k = (await model.predictBatch(data.x.subarray(0, itemSize(data)), 1)).numClasses;
   const t0 = performance.now();
-  const probs0 = recipe.labels?.noise.model === 'instance' ? await model.predict(data, { batchSize: 256 }) : null;
-  const noisy = recipe.labels ? drawTrainingLabels(recipe.labels, trueLabels, k, opts.labelSeed ?? recipe.seed, { ids: data.ids, probs: probs0 && Float64Array.from(toProbabilities(probs0.scores, probs0.numClasses, probs0.kind)) }) : null;
+  const noisy = await noisyLabels(model, data, recipe, trueLabels, k, opts);
   if (noisy?.soft) throw new UsageError(`'clean_labels' audits hard labels; 'labels' with soft targets has none to audit`);
   const observed = noisy?.observed ?? opts.trainingLabels ?? trueLabels;
   const inner = { ...given, labels: null, clean_labels: null };
