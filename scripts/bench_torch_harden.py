@@ -52,6 +52,7 @@ from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_default_model import Net  # noqa: E402
+from bench_torch_train import keep_weights  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
@@ -63,18 +64,6 @@ def load_npz(path):
     if x.ndim == 3:
         x = x[:, None]
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(d['y'].astype(np.int64))
-
-
-def load_onnx_weights(model, path):
-    inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
-    sd = model.state_dict()
-    missing = [k for k in sd if k not in inits and not k.endswith('num_batches_tracked')]
-    if missing:
-        raise SystemExit(f'{path}: no initializer for {missing}')
-    for k in sd:
-        if k in inits:
-            sd[k] = torch.from_numpy(inits[k].copy()).to(sd[k].dtype)
-    model.load_state_dict(sd)
 
 
 def write_onnx(model, src, dst):
@@ -144,7 +133,7 @@ def main():
         torch.manual_seed(a.reinit_seed)
         model = Net()
     else:
-        load_onnx_weights(model, a.init_from)
+        keep_weights(model, a.init_from)
     if a.save_init:
         write_onnx(model, a.init_from, a.save_init)
         print(f'starting weights written to {a.save_init}', flush=True)
