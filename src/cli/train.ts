@@ -4,7 +4,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../data/util.js';
 import { defaultAssets } from '../defaults.js';
 import { UsageError } from '../errors.js';
-import { mergeRecipeFlags, recipeFlagSpec, recipeHelp } from '../train/recipe.js';
+import { mergeRecipeFlags, parseRecipe, recipeFlagSpec, recipeHelp } from '../train/recipe.js';
 import { modelBytes, train } from '../train/trainer.js';
 import { readYamlFile } from '../yaml.js';
 import { parse, required } from './args.js';
@@ -53,12 +53,13 @@ export async function trainVerb(argv: string[]): Promise<number> {
   const modelPath = path.resolve((values.model as string | undefined) ?? defaultAssets.model);
   if (out === modelPath) throw new UsageError(`train: '--out' ${values.out} is the input model; write the trained model elsewhere`);
   const stem = out.replace(/\.onnx$/i, '');
-  guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }, ...Array.from({ length: 64 }, (_, m) => ({ name: `--out (member ${m})`, path: `${stem}.member${m}.onnx` }))],
-    [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
   const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
   if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
   const raw = mergeRecipeFlags(yaml as Record<string, unknown>, values);
   if (values.model === undefined && raw.init === undefined) raw.init = 'reinit';
+  const members = parseRecipe(raw).ensemble?.members ?? 0;
+  guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }, ...Array.from({ length: members }, (_, m) => ({ name: `--out (member ${m})`, path: `${stem}.member${m}.onnx` }))],
+    [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
   const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
   const val = values.val ? await openData({ data: values.val }) : undefined;
   const model = await openModel(values, values.threads);
