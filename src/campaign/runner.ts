@@ -129,6 +129,17 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const counters = { forwardBatches: 0, gradientBatches: 0 };
     const total = allIds.length;
     let done = 0;
+    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
+    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
+    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
+    // Facts about the data, computed once for every model.
+    const tabular = isTabular(ds);
+    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
+    const tabularCtx: CellContext['tabular'] = {
+      immutable,
+      constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
+      std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
+    };
     // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
     const runModel = async (m: Model, variant: string | null): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
       emit({ type: 'phase', message: `clean predictions${variant ? ` (${variant})` : ''}` });
@@ -143,11 +154,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         const u = unc;
         closers.push(() => u.close());
       }
-      // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
-      // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
-      // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
-      const tabular = isTabular(ds);
-      const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
       const ctx: CellContext = {
         model: m,
         data: ds,
@@ -160,11 +166,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         uncertainty: unc,
         caches: newCellCaches(),
         counters,
-        tabular: {
-          immutable,
-          constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
-          std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
-        },
+        tabular: tabularCtx,
       };
       const results: CellResult[] = [];
       let baseline: CellResult | null = null;
