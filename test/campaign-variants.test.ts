@@ -126,9 +126,13 @@ test('gauntlet run --dry-run lists the variants and checks their inputs; a recip
   assert.match(e.stderr, /'models\[0\]\.train\.adversarial\.eps' 1\.5 is larger than the data bounds' range \[0, 1\]/);
 });
 
-test('examples/mitigations.yaml is a valid campaign: the base and five trained variants on the shipped data', () => {
+test('examples/mitigations.yaml is a valid campaign: the base and four trained variants on the shipped data, label noise at test and at training time', () => {
   const cfg = loadConfig(path.join(repoRoot, 'examples', 'mitigations.yaml'));
-  assert.deepEqual(cfg.variants.map((v) => v.name), ['ce_noisy40', 'gce_noisy40', 'pgd_at', 'augment', 'ensemble3']);
+  assert.deepEqual(cfg.variants.map((v) => v.name), ['gce', 'pgd_at', 'augment', 'ensemble3']);
+  assert.deepEqual(cfg.stresses.annotation, [{ model: 'symmetric', rate: 0.2 }, { model: 'symmetric', rate: 0.4, at: 'train' }]);
+  // The base's retrain recipe is gce's without the loss: under training-time noise the two differ only in the loss.
+  const { loss: _loss, ...gceRest } = cfg.variants[0]!.train!;
+  assert.deepEqual(cfg.retrain, gceRest);
   assert.ok(cfg.variants.every((v) => v.train !== null));
   assert.equal(cfg.trainData!.path, defaultAssets.trainData);
   assert.equal(cfg.budgets[1]!.variant, 'pgd_at');

@@ -11,6 +11,7 @@ import { parseAnnotationSpec, type AnnotationSpec } from '../stress/annotation/i
 import { parseExplainSpec, type ExplainSpec } from '../explain/index.js';
 import { parseUncertaintySpec, type UncertaintySpec } from '../uncertainty/index.js';
 import { parseVariants, type VariantSpec } from './variants.js';
+import { parseRecipe } from '../train/recipe.js';
 
 export const STAGES = ['baseline', 'isolated', 'pairwise', 'combined'] as const;
 export type Stage = (typeof STAGES)[number] | 'factorial';
@@ -40,7 +41,7 @@ export interface CampaignConfig {
   data: DataRef;
   seed: number;
   stages: Stage[];
-  stresses: { adversarial: AttackSpec[]; drift: DriftSpec[]; annotation: AnnotationSpec[] };
+  stresses: { adversarial: AttackSpec[]; drift: DriftSpec[]; annotation: CampaignAnnotationSpec[] };
   budgets: Budget[];
   batchSize: number;
   /** Bootstrap resamples for confidence intervals. */
@@ -59,6 +60,33 @@ export interface CampaignConfig {
   valData: DataRef | null;
   /** Where trained variants are cached (`variant_cache:`), or null for the default beside the run directory. */
   variantCache: string | null;
+  /**
+   * The recipe that trains a model given as a file (the base, `path:` variants) on the noisy labels
+   * of a training-time annotation stress (`retrain:`; default `{}`: the default recipe, fine-tuning
+   * from the model's own weights). Trained variants use their own recipe.
+   */
+  retrain: Record<string, unknown>;
+}
+
+/**
+ * An annotation setting of a campaign: test-time (default) noise corrupts the labels the model is
+ * measured against; `at: train` noise corrupts the labels a model learns from — every model of the
+ * campaign is trained on them (its own recipe, or `retrain:` for a model given as a file) and that
+ * model runs the cell, measured against the true labels.
+ */
+export type CampaignAnnotationSpec = AnnotationSpec & { at?: 'train' };
+
+/** Whether an annotation setting acts on the training labels (`at: train`). */
+export function isTrainTime(spec: unknown): boolean {
+  return (spec as { at?: unknown } | null)?.at === 'train';
+}
+
+/** Parses a `stresses.annotation` entry: an annotation spec plus `at: test | train`. */
+export function parseCampaignAnnotation(e: Record<string, unknown>, where: string): CampaignAnnotationSpec {
+  const { at, ...rest } = e;
+  if (at !== undefined && at !== 'test' && at !== 'train') throw new ConfigError(`'${where}.at' must be test (the labels the model is measured against) or train (the labels models learn from), got ${show(at)}`);
+  const spec = parseAnnotationSpec(rest, where);
+  return at === 'train' ? { ...spec, at: 'train' } : spec;
 }
 
 /** The stresses a config gets when it names none: all three kinds, sized to run in about a minute. */
@@ -72,7 +100,7 @@ export const DEFAULT_STRESSES = {
 const SWEEP_KEY: Record<StressKind, string[]> = { adversarial: ['eps'], drift: ['severity'], annotation: ['rate'] };
 
 /** Config sections parsed by their own schemas. */
-const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty', 'models', 'train_data', 'val_data'] as const;
+const SECTION_KEYS = ['model', 'data', 'stages', 'stresses', 'budgets', 'explain', 'uncertainty', 'models', 'train_data', 'val_data', 'retrain'] as const;
 
 /** Reads and validates a YAML (or JSON) campaign file. */
 export function loadConfig(file: string): CampaignConfig {
@@ -110,12 +138,16 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
   const stresses = {
     adversarial: list('adversarial').map((e, i) => parseAttackSpec(e, `stresses.adversarial[${i}]`)),
     drift: list('drift').map((e, i) => parseDriftSpec(e, `stresses.drift[${i}]`)),
-    annotation: list('annotation').map((e, i) => parseAnnotationSpec(e, `stresses.annotation[${i}]`)),
+    annotation: list('annotation').map((e, i) => parseCampaignAnnotation(e, `stresses.annotation[${i}]`)),
   };
   const variants = parseVariants(o.models, { where: 'models', baseDir });
   const budgets = o.budgets === undefined ? [] : asArray(o.budgets, 'budgets').map((b, i) => resolveBudget(b, `budgets[${i}]`, variants));
-  const trained = variants.some((v) => v.train);
-  for (const key of ['train_data', 'val_data'] as const) if (o[key] !== undefined && !trained) throw new ConfigError(`'${key}' is given but no variant in 'models' has 'train'`);
+  const trainTime = stresses.annotation.some(isTrainTime);
+  const trained = variants.some((v) => v.train) || trainTime;
+  for (const key of ['train_data', 'val_data'] as const) if (o[key] !== undefined && !trained) throw new ConfigError(`'${key}' is given but no variant in 'models' has 'train' and no annotation stress is 'at: train'`);
+  if (o.retrain !== undefined && !trainTime) throw new ConfigError(`'retrain' is given but no annotation stress is 'at: train' (it is the recipe that trains a model given as a file on noisy labels)`);
+  const retrain = o.retrain === undefined || o.retrain === null ? {} : parseRetrain(o.retrain);
+  if (trainTime) checkTrainTimeVariants(variants, stresses.annotation.filter(isTrainTime));
   return {
     source,
     model,
@@ -133,7 +165,23 @@ export function resolveConfig(raw: unknown, source: string, baseDir: string): Ca
     trainData: trained ? parseDataDeclaration(o.train_data, { where: 'train_data', baseDir }, defaultAssets.trainData) : null,
     valData: trained && o.val_data !== undefined && o.val_data !== null ? parseDataDeclaration(o.val_data, { where: 'val_data', baseDir }) : null,
     variantCache: top.variantCache ?? null,
+    retrain,
   };
+}
+
+function parseRetrain(v: unknown): Record<string, unknown> {
+  const o = asObject(v, 'retrain');
+  parseRecipe(o, { where: 'retrain' });
+  if (o.labels !== undefined && o.labels !== null) throw new ConfigError(`'retrain.labels' must not be given: the training-time annotation stress supplies the labels`);
+  return o;
+}
+
+/** A trained variant that already learns from noisy labels cannot also take a stress's: say so before anything runs. */
+function checkTrainTimeVariants(variants: readonly VariantSpec[], specs: readonly CampaignAnnotationSpec[]): void {
+  for (const v of variants) {
+    const labels = v.train?.labels;
+    if (labels !== undefined && labels !== null) throw new ConfigError(`variant '${v.name}' trains on noisy labels of its own ('labels:' in its recipe), so the training-time annotation stress (${specs.map((s) => s.model).join(', ')}, at: train) would replace them; remove one of the two`);
+  }
 }
 
 /** The embedded default campaign (default model and data, all three stress kinds). */

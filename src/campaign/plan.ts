@@ -49,8 +49,9 @@ function shiftLabel(spec: Record<string, unknown>): string {
 function label(kind: StressKind, spec: Record<string, unknown>): string {
   if (kind === 'adversarial') return `${spec.attack ?? spec.name} ${spec.norm ?? ''} ε=${spec.eps}${spec.epsUnits === 'std' ? 'σ' : ''}`.replace(/\s+/g, ' ');
   if (kind === 'drift') return spec.corruption ? `${spec.corruption} s${spec.severity}` : shiftLabel(spec);
-  if (spec.model === 'annotators') return `${spec.annotators} annotators acc ${spec.annotatorAccuracy ?? spec.accuracy ?? ''}`.trim();
-  return `${spec.model} ${spec.rate ?? ''}`.trim();
+  const at = spec.at === 'train' ? 'trained on ' : '';
+  if (spec.model === 'annotators') return `${at}${spec.annotators} annotators acc ${spec.annotatorAccuracy ?? spec.accuracy ?? ''}`.trim();
+  return `${at}${spec.model} ${spec.rate ?? ''}`.trim();
 }
 
 /**

@@ -23,11 +23,11 @@ import { prepareUncertainty, uncertaintyContextSummary, type UncertaintyContext 
 import { evaluateBudgets } from './budgets.js';
 import { bits, newCellCaches, predictAll, runCell, stressesOf, type CellContext } from './cell.js';
 import type { CampaignConfig } from './config.js';
-import { STRESS_KINDS } from './config.js';
+import { isTrainTime, STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
-import type { CampaignResults, CellResult, Interaction, MitigationTable, VariantResult } from './types.js';
-import { prepareVariant, variantCacheDir, type PreparedVariant } from './variants.js';
+import type { CampaignResults, CellResult, Interaction, MitigationTable, TrainTimeModel, VariantResult } from './types.js';
+import { prepareVariant, trainTimeRecipe, variantCacheDir, type PreparedVariant } from './variants.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
@@ -123,6 +123,36 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })) });
     }
+    // Training-time annotation settings: every model trained on each setting's noisy labels.
+    const trainTime: (TrainTimeModel & { prepared: PreparedVariant })[] = [];
+    const trainTimeSettings = plan.settings.annotation.filter((s) => isTrainTime(s.spec));
+    if (trainTimeSettings.length) {
+      const trainData = await loadDataset(config.trainData!);
+      const valData = config.valData ? await loadDataset(config.valData) : null;
+      const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
+      const sources: { name: string; model: Model; recipe: Record<string, unknown>; from: 'variant' | 'retrain' }[] = [
+        { name: 'base', model, recipe: config.retrain, from: 'retrain' },
+        ...config.variants.map((v, i) => (v.train ? { name: v.name, model, recipe: v.train, from: 'variant' as const } : { name: v.name, model: variants[i]!.model, recipe: config.retrain, from: 'retrain' as const })),
+      ];
+      for (const src of sources) {
+        for (const st of trainTimeSettings) {
+          if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+          const name = `${src.name} ${st.label}`;
+          emit({ type: 'phase', message: `${name}: training (or reusing the cached model)` });
+          let pv: PreparedVariant;
+          try {
+            pv = await prepareVariant({ name, path: null, train: trainTimeRecipe(src.recipe, st.spec) }, src.model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (n, p) => emit({ type: 'training', variant: n, progress: p }) });
+          } catch (e) {
+            if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+            throw e;
+          }
+          closers.push(() => pv.model.close());
+          trainTime.push({ model: src.name, setting: st.label, key: st.key, sha256: pv.model.sha256, path: pv.path, recipe_from: src.from, training: pv.training!, prepared: pv });
+          store.event({ event: 'train_time_ready', model: src.name, setting: st.label, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
+        }
+      }
+      writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })), train_time: trainTime.map((t) => ({ model: t.model, setting: t.setting, sha256: t.sha256, path: t.path })) });
+    }
 
     const root = new Rng(config.seed);
     const weights = bootstrapWeights(ds.size, config.bootstrap, root.fork('bootstrap'));
@@ -140,16 +170,16 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
       std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
     };
-    // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
-    const runModel = async (m: Model, variant: string | null): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
-      emit({ type: 'phase', message: `clean predictions${variant ? ` (${variant})` : ''}` });
+    // A model's context for cells: its clean predictions (and the uncertainty section fitted on them).
+    const contextFor = async (m: Model, tag: string | null): Promise<{ ctx: CellContext; unc: UncertaintyContext | null; K: number }> => {
+      emit({ type: 'phase', message: `clean predictions${tag ? ` (${tag})` : ''}` });
       const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
       const K = clean.numClasses;
       m.checkData(ds, K);
       const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
       let unc: UncertaintyContext | null = null;
       if (config.uncertainty) {
-        emit({ type: 'phase', message: `fitting temperature, conformal quantile and selective threshold on clean data${variant ? ` (${variant})` : ''}` });
+        emit({ type: 'phase', message: `fitting temperature, conformal quantile and selective threshold on clean data${tag ? ` (${tag})` : ''}` });
         unc = await prepareUncertainty(m, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, root.fork('uncertainty'), { batchSize: config.batchSize });
         const u = unc;
         closers.push(() => u.close());
@@ -168,12 +198,23 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         counters,
         tabular: tabularCtx,
       };
+      return { ctx, unc, K };
+    };
+    // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
+    // A cell with a training-time annotation setting runs the model trained on that setting's labels
+    // (`arms`, by setting key), with its own clean predictions, against this model's baseline.
+    const runModel = async (m: Model, variant: string | null, arms: Map<string, PreparedVariant>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+      const own = await contextFor(m, variant);
+      const armCtx = new Map<string, CellContext>();
       const results: CellResult[] = [];
       let baseline: CellResult | null = null;
       for (const planned of plan.cells) {
         if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
-        // A variant's cell: its own id and a hash that includes the variant's model, so a changed model file is recomputed.
-        const cell = variant ? { ...planned, id: `${variant}--${planned.id}`, hash: shortHash(`${m.sha256}|${planned.hash}`) } : planned;
+        const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
+        const cellModel = arm ? arm.model : m;
+        // A variant's cell (or a training-time cell): its own id and a hash that includes the model it runs, so a changed model is recomputed.
+        const id = variant ? `${variant}--${planned.id}` : planned.id;
+        const cell = variant || arm ? { ...planned, id, hash: shortHash(`${cellModel.sha256}|${planned.hash}`) } : planned;
         const index = done;
         const saved = store.readJson<CellResult>(store.cellPath(cell.id));
         if (saved && saved.hash === cell.hash) {
@@ -182,6 +223,11 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           done++;
           emit({ type: 'cell_done', cell, index, total, result: saved, cached: true });
           continue;
+        }
+        let ctx = own.ctx;
+        if (arm) {
+          ctx = armCtx.get(planned.annotation!.key) ?? (await contextFor(arm.model, arm.name)).ctx;
+          armCtx.set(planned.annotation!.key, ctx);
         }
         emit({ type: 'cell_start', cell, index, total });
         const result = await runCell(ctx, cell, baseline);
@@ -192,12 +238,13 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         done++;
         emit({ type: 'cell_done', cell, index, total, result, cached: false });
       }
-      return { results, unc, K };
+      return { results, unc: own.unc, K: own.K };
     };
-    const baseRun = await runModel(model, null);
+    const armsOf = (name: string) => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
+    const baseRun = await runModel(model, null, armsOf('base'));
     const { results, unc, K } = baseRun;
     const variantRuns: { v: PreparedVariant; results: CellResult[]; unc: UncertaintyContext | null }[] = [];
-    for (const v of variants) variantRuns.push({ v, ...(await runModel(v.model, v.name)) });
+    for (const v of variants) variantRuns.push({ v, ...(await runModel(v.model, v.name, armsOf(v.name))) });
 
     const interactions = computeInteractions(plan, results, weights, config.abstainBelow);
     const variantResults: VariantResult[] = variantRuns.map(({ v, results: cells, unc: vu }) => ({
@@ -228,6 +275,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       uncertainty: unc ? uncertaintyContextSummary(unc) : null,
       variants: variantResults.length ? variantResults : null,
       mitigation,
+      ...(trainTime.length ? { train_time: trainTime.map(({ prepared: _p, ...t }) => t) } : {}),
       performance: {
         wall_seconds: wall,
         floor_seconds: floorSeconds,
@@ -316,7 +364,8 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
     const parts = kinds.map((k) => isolated.get(`${k}=${c[k]!.key}`));
     if (parts.some((p) => !p || p.item_indices)) continue;
     for (const metric of ['accuracy', 'measured_accuracy'] as const) {
-      if (metric === 'measured_accuracy' && !c.annotation) continue;
+      // Measured accuracy differs from true accuracy only under test-time annotation noise.
+      if (metric === 'measured_accuracy' && (!c.annotation || isTrainTime(c.annotation.spec))) continue;
       const measured = (x: CellResult) => (metric === 'measured_accuracy' && x.correct_observed ? x.correct_observed : x.correct);
       const cellBoot = boot(measured(r));
       const partBoots = parts.map((p) => boot(measured(p!)));

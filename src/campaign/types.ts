@@ -82,6 +82,11 @@ export interface CampaignResults {
   variants: VariantResult[] | null;
   /** Variants against the base model, cell by cell; null without variants. */
   mitigation: MitigationTable | null;
+  /**
+   * The models trained on the noisy labels of each training-time annotation setting (`at: train`),
+   * one per (model, setting): they run that setting's cells. Absent (or empty) without such settings.
+   */
+  train_time?: TrainTimeModel[];
   performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
 }
 
@@ -96,6 +101,20 @@ export interface VariantResult {
   cells: CellResult[];
   interactions: Interaction[];
   uncertainty: unknown;
+}
+
+/** A model trained on the labels of a training-time annotation setting (its cells' model). */
+export interface TrainTimeModel {
+  /** The model it stands in for: 'base' or a variant's name. */
+  model: string;
+  /** The setting's label (e.g. 'trained on symmetric 0.4') and key. */
+  setting: string;
+  key: string;
+  sha256: string;
+  path: string;
+  /** The recipe's source: the variant's own recipe, or `retrain:` for a model given as a file. */
+  recipe_from: 'variant' | 'retrain';
+  training: TrainingRecord;
 }
 
 /** Variants side by side with the base model, per cell of the plan. */

@@ -35,6 +35,8 @@ import { fail, keyPath, opt, parseOptions, type ParseContext } from '../options/
 import { parseRecipe, recipeToYaml } from '../train/recipe.js';
 import { modelBytes, train, type EpochRecord, type TrainProgress } from '../train/trainer.js';
 import { canonical } from './canonical.js';
+import type { CampaignAnnotationSpec } from './config.js';
+import { parseTrainingLabels } from '../train/labels.js';
 
 /** A variant as the config gives it. */
 export interface VariantSpec {
@@ -139,6 +141,29 @@ export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef
     fs.rmSync(path.join(o.cacheDir, `${key}.ckpt.npz`), { force: true });
   }
   return { name: v.name, source: 'train', path: file, model: await Model.open(file, { ...decl, threads: o.threads }), training: { ...record, cache_path: file } };
+}
+
+/** An annotation spec's keys as a recipe's YAML spells them (annotatorAccuracy → annotator_accuracy), nested. */
+function snakeKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeKeys);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`), snakeKeys(x)]));
+}
+
+/**
+ * The recipe that trains a model on the labels of a training-time annotation setting: `recipe`
+ * (a trained variant's own, or the config's `retrain:` for a model given as a file) with
+ * `labels: { noise: <the setting's spec> }` — the same spec, seed and draws as the recipe key
+ * `labels:` would give.
+ */
+export function trainTimeRecipe(recipe: Record<string, unknown>, spec: CampaignAnnotationSpec): Record<string, unknown> {
+  const { at: _at, ...noise } = spec;
+  void _at;
+  const labels = { noise: snakeKeys(noise) };
+  // The spec must come back unchanged through the recipe's parser: a silently different noise would be the worst bug.
+  const back = parseTrainingLabels(labels, 'labels', { where: 'labels' });
+  if (canonical(back?.noise) !== canonical(noise)) throw new Error(`internal: training-time annotation spec ${canonical(noise)} reads back as ${canonical(back?.noise)}`);
+  return { ...recipe, labels };
 }
 
 /** The variant cache a run uses: `variant_cache`, `GAUNTLET_VARIANT_CACHE`, or `.gauntlet/variants` beside the run directory. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultConfig, loadConfig, type CampaignConfig } from '../campaign/config.js';
+import { defaultConfig, isTrainTime, loadConfig, type CampaignConfig } from '../campaign/config.js';
 import { makePlan, type Plan } from '../campaign/plan.js';
 import { runCampaign, type CampaignResults } from '../campaign/runner.js';
 import { writeReports } from '../report/index.js';
@@ -126,8 +126,14 @@ function printPlan(plan: Plan, config: CampaignConfig, out: NodeJS.WritableStrea
   if (config.variants.length) {
     out.write(`models: base + ${config.variants.length} variant(s), each running the ${plan.cells.length} cells (${plan.cells.length * (1 + config.variants.length)} in all)\n`);
     for (const v of config.variants) out.write(`  ${v.name.padEnd(18)} ${v.path ? `file ${v.path}` : `trained: ${trainSummary(v.train!)}`}\n`);
-    if (config.trainData) out.write(`  training data: ${config.trainData.path} (trained variants are cached and reused)\n`);
   }
+  const trainTime = plan.settings.annotation.filter((s) => isTrainTime(s.spec));
+  if (trainTime.length) {
+    const n = 1 + config.variants.length;
+    out.write(`training-time label noise: ${n} model(s) × ${trainTime.length} setting(s) trained on the noisy labels (${trainTime.map((s) => s.label.replace(/^trained on /, '')).join(', ')}); they run those settings' cells\n`);
+    out.write(`  models given as files are fine-tuned from their own weights with retrain: ${trainSummary(config.retrain)}; trained variants use their own recipe\n`);
+  }
+  if (config.trainData) out.write(`  training data: ${config.trainData.path} (trained models are cached and reused)\n`);
 }
 
 /** A recipe in one line: its keys that differ from the defaults. */

@@ -106,13 +106,23 @@ export function driftCurves(r: CampaignResults): CurveChart {
   return { id: 'curve-drift', title: 'Accuracy vs corruption severity', xLabel: 'severity (0 = clean)', yLabel: 'accuracy', series };
 }
 
-/** Accuracy vs noise rate, measured against true and against observed (noisy) labels, per noise model. */
+/**
+ * Accuracy vs noise rate, measured against true and against observed (noisy) labels, per noise
+ * model; training-time noise (`at: train`, the model learnt from the noisy labels) is its own
+ * curve, on true labels only.
+ */
 export function annotationCurves(r: CampaignResults): CurveChart {
-  const truth = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'}, true labels`, (c) => c.metrics.accuracy, true);
-  const observed = curveFamily(r, 'annotation', 'rate', (s) => `${specName(s, ['model']) || 'noise'}, observed labels`, (c) => c.observed_metrics?.accuracy ?? (Object.keys(c.stresses).length === 0 ? c.metrics.accuracy : null), true);
+  const name = (s: Record<string, unknown>) => `${s.at === 'train' ? 'trained on ' : ''}${specName(s, ['model']) || 'noise'}`;
+  const truth = curveFamily(r, 'annotation', 'rate', (s) => `${name(s)}, true labels`, (c) => c.metrics.accuracy, true);
+  const observed = curveFamily(r, 'annotation', 'rate', (s) => `${name(s)}, observed labels`, (c) => c.observed_metrics?.accuracy ?? (Object.keys(c.stresses).length === 0 ? c.metrics.accuracy : null), true);
   const series: Series[] = [];
-  truth.forEach((t, i) => series.push(t, observed[i]!));
+  truth.forEach((t, i) => series.push(t, ...(t.name.startsWith('trained on ') ? [] : [observed[i]!])));
   return { id: 'curve-annotation', title: 'Accuracy vs label-noise rate: true vs observed labels', xLabel: 'noise rate (0 = clean labels)', yLabel: 'accuracy', series };
+}
+
+/** Whether a cell's annotation setting acted on the training labels (`at: train`). */
+export function isTrainTimeCell(c: Pick<CellResult, 'stresses'>): boolean {
+  return (c.stresses.annotation as { at?: unknown } | undefined)?.at === 'train';
 }
 
 /** Single-stress drift cells that are not on a severity curve (covariate, prior, subpopulation shift…). */

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { lowerIsBetter, METRIC_NAMES, type MetricName } from '../metrics/suite.js';
-import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
+import { adversarialCurves, annotationCurves, attackFlags, driftCurves, heatmaps, isTrainTimeCell, largestGap, measurementGap, otherDriftCells, singleStressCells, VERDICT_RANK, verdictText, worstSingle, type CurveChart } from './analysis.js';
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, explainedCells, layerTable } from './explanations.js';
 import { reliabilityOf, riskCoverageOf } from './curves.js';
 import { annotationQualityOf, galleryOf, type GalleryItem } from './data.js';
@@ -23,7 +23,7 @@ import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
-import { hasVariants, mitigationFindings, mitigationTables, trainingCurves, variantCards, variantFlags } from './mitigation.js';
+import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, trainingCurves, variantCards, variantFlags } from './mitigation.js';
 
 const NOT_AVAILABLE = 'not available in this run';
 
@@ -66,6 +66,13 @@ ${variantFlags(r).map((f) => `<p class="note"><strong>Attack reliability flag:</
 ${mitigationTables(r).map(dataTable).join('\n')}
 ${chart ? `<figure class="chart-box wide"><figcaption>${e(curves!.title)}</figcaption>${legendHtml(curves!.series.map((s) => s.name))}<div class="scroll">${chart}</div></figure>` : ''}
 <details open><summary>variant model cards</summary><ul>${cards}</ul></details></section>`;
+}
+
+function trainTimeSection(r: CampaignResults): string {
+  const t = trainTimeTable(r);
+  if (!t) return '';
+  return `<section id="train-time-noise"><h2>Training-time label noise</h2><p>Cells whose annotation setting says “trained on” ran a model trained on those noisy labels (a variant with its own recipe, a model given as a file with <code>retrain:</code>); every accuracy is against the true labels, and the plan crosses these models with the attacks and drift like any other stress.</p>
+${dataTable(t)}</section>`;
 }
 
 function budgetsSection(r: CampaignResults): string {
@@ -302,8 +309,9 @@ function matrixTable(id: string, counts: number[][], names: string[] | null): st
 
 function annotationSection(r: CampaignResults): string {
   const names = classNames(r);
-  const cells = singleStressCells(r, 'annotation');
-  if (!cells.length) return `<section id="annotation"><h2>Annotation noise</h2>${note('No isolated annotation-noise cells in this run.')}</section>`;
+  // Training-time settings have their own section (the labels a model learnt from, not the ones it is measured against).
+  const cells = singleStressCells(r, 'annotation').filter((c) => !isTrainTimeCell(c));
+  if (!cells.length) return `<section id="annotation"><h2>Annotation noise</h2>${note('No isolated test-time annotation-noise cells in this run.')}</section>`;
   const parts: string[] = ['<section id="annotation"><h2>Annotation noise</h2>'];
   const rows = cells.map((c) => {
     const d = (c.details.annotation ?? {}) as { realised_rate?: number; expected_rate?: number | null };
@@ -436,6 +444,7 @@ export function htmlReport(r: CampaignResults): string {
   const sections: [string, string][] = [
     ['budgets', 'Budgets'],
     ['mitigations', 'Mitigations'],
+    ...(r.train_time?.length ? [['train-time-noise', 'Training-time noise'] as [string, string]] : []),
     ['robustness', 'Robustness curves'],
     ['interactions', 'Combined stresses'],
     ['calibration', 'Calibration'],
@@ -457,6 +466,7 @@ ${headline(r)}
 <nav>${sections.map(([id, t]) => `<a href="#${id}">${e(t)}</a>`).join('')}</nav>
 ${budgetsSection(r)}
 ${mitigationSection(r)}
+${trainTimeSection(r)}
 ${robustnessSection(r)}
 ${interactionsSection(r)}
 ${calibrationSection(r)}

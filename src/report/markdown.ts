@@ -10,7 +10,7 @@ import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestG
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
 import type { TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
-import { hasVariants, mitigationFindings, mitigationTables, variantCards, variantFlags } from './mitigation.js';
+import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, variantCards, variantFlags } from './mitigation.js';
 import { budgetBound, budgetCellLines } from './junit.js';
 import { baselineCell, cellLabel, classNames, fmt, fmtCi, isNum } from './format.js';
 
@@ -114,6 +114,11 @@ export function markdownReport(r: CampaignResults): string {
     for (const c of variantCards(r)) L.push(`- **${md(c.name)}**: ${c.lines.map(md).join('; ')}.`);
   }
 
+  const tt = trainTimeTable(r);
+  if (tt) {
+    L.push('', '## Training-time label noise', '', 'Cells whose annotation setting says "trained on" ran a model trained on those noisy labels (a variant with its own recipe, a model given as a file with `retrain:`); every accuracy is against the true labels.', '', ...mdTable(tt));
+  }
+
   const head = ['| cell | stage | stresses | accuracy [95% CI] | drop vs clean [95% CI] | accuracy on observed labels | ECE [95% CI] |', '| --- | --- | --- | --- | --- | --- | --- |'];
   const row = (c: CellResult) => `| ${md(c.id)} | ${md(c.stage)} | ${md(cellLabel(c))} | ${fmtCi(c.metrics.accuracy)} | ${c.vs_baseline ? fmtCi(c.vs_baseline.accuracy_drop) : '–'} | ${c.observed_metrics ? fmtCi(c.observed_metrics.accuracy) : '–'} | ${fmtCi(c.metrics.ece)} |`;
   const singles = r.cells.filter((c) => Object.keys(c.stresses).length <= 1);
@@ -162,7 +167,11 @@ export function markdownReport(r: CampaignResults): string {
   for (const s of driftCurves(r).series) L.push(`- Corruption, ${md(s.name)}: ${seriesText(s, 'severity')}.`);
   for (const c of otherDriftCells(r)) L.push(`- Shift, ${md(cellLabel(c))}: accuracy ${fmtCi(c.metrics.accuracy)} on ${c.samples} resampled items.`);
   const ann = annotationCurves(r).series;
-  for (let i = 0; i + 1 < ann.length; i += 2) L.push(`- Label noise, ${md(ann[i]!.name.replace(/, true labels$/, ''))}: true-label accuracy ${seriesText(ann[i]!, 'rate')}; measured on the noisy labels ${seriesText(ann[i + 1]!, 'rate')}.`);
+  for (const t of ann.filter((x) => x.name.endsWith(', true labels'))) {
+    const name = t.name.replace(/, true labels$/, '');
+    const obs = ann.find((x) => x.name === `${name}, observed labels`);
+    L.push(`- Label noise, ${md(name)}: true-label accuracy ${seriesText(t, 'rate')}${obs ? `; measured on the noisy labels ${seriesText(obs, 'rate')}` : ' (the model learnt from the noisy labels)'}.`);
+  }
   const calib = [...singleStressCells(r, 'adversarial'), ...singleStressCells(r, 'drift')].map((c) => [c, eceDelta(base, c)] as const).filter(([, d]) => d !== null).sort((a, b) => (b[1] as number) - (a[1] as number))[0];
   if (calib && (calib[1] as number) > 0.05) L.push(`- Calibration degrades under stress: ECE rises to ${fmtCi(calib[0].metrics.ece)} under ${md(cellLabel(calib[0]))} (clean ${fmt(base?.metrics.ece.value)}), with mean confidence on errors ${fmtCi(calib[0].metrics.confidence_on_errors)}.`);
 

@@ -106,6 +106,38 @@ export function variantCards(r: CampaignResults): { name: string; lines: string[
   });
 }
 
+/**
+ * Training-time label noise (`at: train` settings): per model of the campaign and setting, the
+ * model trained on the noisy labels against the model itself (paired, same items and resamples),
+ * both measured on the true labels. Null without such settings.
+ */
+export function trainTimeTable(r: CampaignResults): TableData | null {
+  if (!r.train_time?.length) return null;
+  const cellsOf = (model: string) => (model === 'base' ? r.cells : r.variants?.find((v) => v.name === model)?.cells ?? []);
+  const rows = r.train_time.map((t) => {
+    const cells = cellsOf(t.model);
+    const clean = cells.find((c) => Object.keys(c.stresses).length === 0);
+    const noisy = cells.find((c) => Object.keys(c.stresses).length === 1 && c.labels.annotation === t.setting);
+    const drop = noisy?.vs_baseline?.accuracy_drop;
+    return [
+      t.model,
+      t.setting,
+      t.recipe_from === 'retrain' ? 'retrain (fine-tuned from the file)' : 'its own recipe',
+      clean ? num(clean.metrics.accuracy.value, clean.metrics.accuracy.ci) : '–',
+      noisy ? num(noisy.metrics.accuracy.value, noisy.metrics.accuracy.ci) : '–',
+      drop ? num(-drop.value, [-drop.ci[1]!, -drop.ci[0]!]) : '–',
+      num(t.training.seconds, null, 1),
+      t.sha256.slice(0, 12),
+    ] as TableCell[];
+  });
+  return {
+    id: 'train-time',
+    caption: 'Training-time label noise: each model trained on the noisy labels, measured on the true labels, against the model as it runs the other cells (paired difference, 95 % CI)',
+    head: ['model', 'setting', 'trained with', 'accuracy in its clean cell', 'accuracy trained on noisy labels', 'change [95 % CI]', 'training s', 'model sha256'],
+    rows,
+  };
+}
+
 /** A recipe in one line: the keys that matter, defaults left out where they are the usual ones. */
 export function recipeLine(recipe: Record<string, unknown>): string {
   const keys = ['epochs', 'batch_size', 'optimizer', 'loss', 'labels', 'adversarial', 'augment', 'ensemble', 'early_stop', 'init', 'seed'];
