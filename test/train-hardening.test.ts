@@ -415,3 +415,21 @@ test('AugMix: views mix chains of corruptions, stay in [0, 1], repeat with the s
     await model.close();
   }
 });
+
+test('recipe maxpool_ties: the default is PyTorch\u2019s first maximum; share changes the weights a step learns on tie-heavy images, for plain and adversarial training', async () => {
+  const model = await Model.open(defaultAssets.model, { threads: 1 });
+  try {
+    const ds = await slice(64);
+    const base = { epochs: 1, batch_size: 64, shuffle: false, optimizer: { name: 'sgd', lr: 0.05 } };
+    for (const extra of [{}, { adversarial: { method: 'pgd', eps: 0.05, steps: 2, random_start: false } }]) {
+      const def = await train(model, ds, { ...base, ...extra }, { threads: 1 });
+      const first = await train(model, ds, { ...base, ...extra, maxpool_ties: 'first' }, { threads: 1 });
+      const share = await train(model, ds, { ...base, ...extra, maxpool_ties: 'share' }, { threads: 1 });
+      assert.equal(sha(modelBytes(def.model)), sha(modelBytes(first.model)));
+      assert.notEqual(sha(modelBytes(share.model)), sha(modelBytes(first.model)));
+    }
+    assert.throws(() => parseRecipe({ maxpool_ties: 'last' }), /'maxpool_ties' must be one of first, share, got 'last'/);
+  } finally {
+    await model.close();
+  }
+});

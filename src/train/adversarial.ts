@@ -33,6 +33,7 @@ import { fail, keyPath, opt, parseOptions, type OptionMap, type OptionsOf, type 
 import type { Rng } from '../rng.js';
 import { buildBox, hooksFor, type BallBatch } from '../stress/adversarial/norms.js';
 import { buildTrainingGraph, runTrainingGraph, type TrainingGraph } from './graph.js';
+import type { GradientOptions } from '../autodiff/options.js';
 
 const ramp = (what: string, integer: boolean) =>
   opt.list((integer ? opt.integer : opt.number)({ min: 0, doc: what }), { minLength: 2, maxLength: 2, doc: `${what}: [first epoch, epoch E]` });
@@ -165,6 +166,8 @@ export interface TrainingAttackInit {
   bounds: readonly [number, number];
   threads: number;
   label: string;
+  /** The gradient rules' options (the recipe's `maxpool_ties`; default first maximum). */
+  gradient?: Partial<GradientOptions>;
 }
 
 /**
@@ -180,7 +183,7 @@ export class TrainingAttack {
     if (!g) {
       const i = this.init;
       g = (async () => {
-        const tg = await buildTrainingGraph(this.prepared, { input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, fedConstants: i.fed, trainMode: false, paramGrads: false, inputGrad: true, batch: size, itemShape: i.itemShape, label: i.label });
+        const tg = await buildTrainingGraph(this.prepared, { gradient: i.gradient, input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, fedConstants: i.fed, trainMode: false, paramGrads: false, inputGrad: true, batch: size, itemShape: i.itemShape, label: i.label });
         return { tg, session: await createSession(tg.model, i.label, { threads: i.threads, memPattern: false }) };
       })();
       this.graphs.set(size, g);

@@ -75,7 +75,7 @@ export class CoTeaching {
     if (!g) {
       const i = this.init;
       g = (async () => {
-        const tg = await buildTrainingGraph(this.prepared, { input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, trainMode: true, freezeBn: i.freezeBn, paramGrads: false, inputGrad: false, batch: size, itemShape: i.itemShape, label: i.label });
+        const tg = await buildTrainingGraph(this.prepared, { gradient: i.gradient, input: i.input, output: i.output, outputKind: i.outputKind, params: i.params, trainMode: true, freezeBn: i.freezeBn, paramGrads: false, inputGrad: false, batch: size, itemShape: i.itemShape, label: i.label });
         feedRunningStats(tg);
         return { tg, session: await createSession(tg.model, i.label, { threads: i.threads, memPattern: false }) };
       })();

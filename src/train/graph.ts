@@ -414,6 +414,8 @@ export interface StepGraphInit {
   freezeBn: boolean;
   threads: number;
   label: string;
+  /** The gradient rules' options (the recipe's `maxpool_ties`; default first maximum). */
+  gradient?: Partial<GradientOptions>;
 }
 
 /** Values for one run of a training graph (see `runTrainingGraph`). */

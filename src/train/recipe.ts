@@ -30,6 +30,7 @@ import { ADVERSARIAL_TRAINING_OPTION, EARLY_STOP_OPTION } from './adversarial.js
 import { AUGMENT_OPTION } from './augment.js';
 import { ENSEMBLE_OPTION } from './ensemble.js';
 import { CLEAN_LABELS_OPTION } from './clean.js';
+import { GRADIENT_OPTIONS } from '../autodiff/options.js';
 import { COTEACHING_OPTION } from './coteaching.js';
 import { TRAINING_LABELS_OPTION } from './labels.js';
 import type { OptimizerSpec } from './optim.js';
@@ -143,6 +144,7 @@ export const RECIPE_OPTIONS = {
   clean_labels: CLEAN_LABELS_OPTION,
   coteaching: COTEACHING_OPTION,
   freeze_bn: opt.boolean({ default: false, doc: 'BatchNorm keeps its inference statistics (scale and bias still train)' }),
+  maxpool_ties: GRADIENT_OPTIONS.maxpool_ties,
   freeze: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'parameter name globs that do not train', metavar: 'GLOB,...' }),
   train_only: opt.list(opt.string({ doc: 'glob' }), { default: [], doc: 'only parameters matching these globs train', metavar: 'GLOB,...' }),
   seed: opt.integer({ min: 0, default: 0, doc: 'seed of initialisation, shuffling and dropout' }),

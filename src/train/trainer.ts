@@ -190,14 +190,14 @@ export async function train(model: Model, data: Dataset, recipeRaw: unknown, opt
   // BatchNorm running statistics that train mode updates: fed to every graph with the weights.
   const bnStats = recipe.freezeBn ? [] : prepared.graph.node.filter((nd) => nd.op_type === 'BatchNormalization').flatMap((nd) => [nd.input[3]!, nd.input[4]!]).filter((st) => !params.includes(st));
   const values = initialValues(prepared, [...params, ...bnStats]);
-  const stepInit: StepGraphInit = { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label };
+  const stepInit: StepGraphInit = { input: decl.inputName, output: decl.outputName, outputKind, params, itemShape: [...data.itemShape], freezeBn: recipe.freezeBn, threads: opts.threads ?? 0, label: model.label, gradient: { maxpoolTies: recipe.maxpoolTies } };
   const graphs = new Map<number, Promise<{ tg: TrainingGraph; session: ort.InferenceSession }>>();
   const graphFor = (size: number) => {
     let g = graphs.get(size);
     if (!g) {
       g = (async () => {
         // AugMix + JSD: one forward over [clean; augmix₁; augmix₂] (3·size items) with the consistency head.
-        const tg = await buildTrainingGraph(prepared, { input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: jsd ? 3 * size : size, itemShape: [...data.itemShape], loss: jsd ? augmixJsd(recipe.augment!.jsdLambda, size) : head, label: model.label });
+        const tg = await buildTrainingGraph(prepared, { gradient: stepInit.gradient, input: decl.inputName, output: decl.outputName, outputKind, params, trainMode: true, freezeBn: recipe.freezeBn, batch: jsd ? 3 * size : size, itemShape: [...data.itemShape], loss: jsd ? augmixJsd(recipe.augment!.jsdLambda, size) : head, label: model.label });
         feedRunningStats(tg);
         return { tg, session: await createSession(tg.model, model.label, { threads: opts.threads ?? 0, memPattern: false }) };
       })();
