@@ -141,7 +141,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
 }
 
 /** Recipe flags bench takes with --train besides its own --batch-size and --seed. */
-const recipeOnlyFlags = Object.fromEntries(Object.entries(recipeFlagSpec()).filter(([k]) => k !== 'batch-size' && k !== 'seed' && k !== 'epochs'));
+const recipeOnlyFlags = Object.fromEntries(Object.entries(recipeFlagSpec()).filter(([k]) => k !== 'batch-size' && k !== 'seed' && k !== 'epochs' && k !== 'maxpool-ties'));
 
 async function benchTrainVerb(values: Record<string, unknown>, repeats: number): Promise<number> {
   const yaml = values.recipe ? readYamlFile(values.recipe as string) : {};
