@@ -93,7 +93,9 @@ test('variants: a changed model file is recomputed on --resume, not taken from i
   const r = await runCliAsync(['train', '--model', defaultAssets.model, '--limit', '200', '--epochs', '1', '--lr', '0.05', '--out', path.join(dir, 'other.onnx'), '--threads', '1']);
   assert.equal(r.code, 0, r.stderr);
   fs.copyFileSync(path.join(dir, 'other.onnx'), file);
-  const b = await runCampaign(cfg, { outDir: out, threads: 1, resume: true });
+  let resumed: number | null = null;
+  const b = await runCampaign(cfg, { outDir: out, threads: 1, resume: true, onEvent: (e) => e.type === 'plan' && (resumed = e.resumed) });
+  assert.equal(resumed, a.cells.length, 'only the base cells count as already done: the variant’s checkpoints are of another model');
   assert.notEqual(b.variants![0]!.sha256, a.variants![0]!.sha256);
   assert.notDeepEqual(b.variants![0]!.cells.map((c) => c.correct), a.variants![0]!.cells.map((c) => c.correct));
   assert.deepEqual(b.cells.map((c) => c.correct), a.cells.map((c) => c.correct), 'the base cells come from their checkpoints');

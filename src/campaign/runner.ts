@@ -98,9 +98,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // Variants: open the models given as files, train (or find in the cache) the trained ones.
     const variantIds = (v: string) => plan.cells.map((c) => `${v}--${c.id}`);
     const allIds = [...plan.cells.map((c) => c.id), ...config.variants.flatMap((v) => variantIds(v.name))];
-    // Checkpointed cells: the base's whose hash matches; a variant's are checked when its model is known.
-    const resumed = plan.cells.filter((c) => store.readJson<CellResult>(store.cellPath(c.id))?.hash === c.hash).length + allIds.slice(plan.cells.length).filter((id) => store.readJson<CellResult>(store.cellPath(id)) !== null).length;
-    emit({ type: 'plan', plan, resumed, total: allIds.length });
     const variants: PreparedVariant[] = [];
     if (config.variants.length) {
       const trainData = config.trainData ? await loadDataset(config.trainData) : null;
@@ -153,6 +150,23 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })), train_time: trainTime.map((t) => ({ model: t.model, setting: t.setting, sha256: t.sha256, path: t.path })) });
     }
+
+    // A model's cell as it runs: a variant's (or a training-time) cell has its own id and a hash
+    // that includes the model it runs, so a changed model is recomputed.
+    const armsOf = (name: string) => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
+    const cellFor = (planned: CellPlan, m: Model, variant: string | null, arms: Map<string, PreparedVariant>) => {
+      const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
+      const cellModel = arm ? arm.model : m;
+      const id = variant ? `${variant}--${planned.id}` : planned.id;
+      return { arm, cell: variant || arm ? { ...planned, id, hash: shortHash(`${cellModel.sha256}|${planned.hash}`) } : planned };
+    };
+    // Checkpointed cells, now that every model (and so every cell's hash) is known.
+    const modelsRun = [{ m: model, variant: null as string | null }, ...variants.map((v) => ({ m: v.model, variant: v.name as string | null }))];
+    const resumed = modelsRun.reduce((a, { m, variant }) => a + plan.cells.filter((planned) => {
+      const { cell } = cellFor(planned, m, variant, armsOf(variant ?? 'base'));
+      return store.readJson<CellResult>(store.cellPath(cell.id))?.hash === cell.hash;
+    }).length, 0);
+    emit({ type: 'plan', plan, resumed, total: allIds.length });
 
     const root = new Rng(config.seed);
     const weights = bootstrapWeights(ds.size, config.bootstrap, root.fork('bootstrap'));
@@ -210,11 +224,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       let baseline: CellResult | null = null;
       for (const planned of plan.cells) {
         if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
-        const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
-        const cellModel = arm ? arm.model : m;
-        // A variant's cell (or a training-time cell): its own id and a hash that includes the model it runs, so a changed model is recomputed.
-        const id = variant ? `${variant}--${planned.id}` : planned.id;
-        const cell = variant || arm ? { ...planned, id, hash: shortHash(`${cellModel.sha256}|${planned.hash}`) } : planned;
+        const { arm, cell } = cellFor(planned, m, variant, arms);
         const index = done;
         const saved = store.readJson<CellResult>(store.cellPath(cell.id));
         if (saved && saved.hash === cell.hash) {
@@ -240,7 +250,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       return { results, unc: own.unc, K: own.K };
     };
-    const armsOf = (name: string) => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
     const baseRun = await runModel(model, null, armsOf('base'));
     const { results, unc, K } = baseRun;
     const variantRuns: { v: PreparedVariant; results: CellResult[]; unc: UncertaintyContext | null }[] = [];
