@@ -2,7 +2,8 @@ import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
-import { EndpointModel } from '../endpoint/model.js';
+import type { EndpointModel } from '../endpoint/model.js';
+import { openClassifier as openClassifierRef } from '../endpoint/open.js';
 import { isEndpointUrl } from '../endpoint/options.js';
 import { UsageError } from '../errors.js';
 import { dataFlagSpec, dataFromFlags, dataHelp, modelFlagSpec, modelFromFlags, modelHelp, type DataRef, type ModelRef } from '../options/declarations.js';
@@ -50,11 +51,10 @@ export function endpointRefusal(verb: string, url: string, blackBox: string): Us
  * Opens the declared model for a black-box verb (predictions only): a local ONNX file in ONNX
  * Runtime, or a deployed model's URL (`--model http://HOST/v2/models/NAME`) as an EndpointModel.
  */
-export async function openClassifier(values: Record<string, unknown>, threadsRaw?: unknown): Promise<Model | EndpointModel> {
-  const ref = modelRef(values);
-  if (!ref.endpoint) return openModel(values, threadsRaw);
-  const { path: _url, endpoint, ...decl } = ref;
-  return EndpointModel.open(endpoint, decl);
+export async function openClassifier(values: Record<string, unknown> | string | undefined, threadsRaw?: unknown): Promise<Model | EndpointModel> {
+  const threads = numberOpt('threads', threadsRaw as string | undefined, 0, { min: 0, max: 256, integer: true });
+  const ref: ModelRef = typeof values === 'object' ? modelRef(values) : values !== undefined && isEndpointUrl(values) ? { path: values, endpoint: { url: values } } : { path: values ?? defaultAssets.model };
+  return openClassifierRef(ref, { threads });
 }
 
 /** Loads the declared data (flags, `--data-spec`, a path, or the embedded default slice, with its class names). */
