@@ -263,3 +263,28 @@ test('stream: a scenario whose model is an endpoint gives the local stream\'s pr
   assert.equal(b.code, 0, b.stderr);
   for (const k of ['items', 'alerts', 'detected', 'missed', 'delays', 'false_alarms', 'accuracy', 'deferral_rate']) assert.deepEqual(b.json![k], a.json![k], k);
 });
+
+test('campaign: a config whose model is an endpoint gives the local campaign\'s cells; white-box stresses refused before any cell', async () => {
+  const dir = scratch();
+  const config = (m: string, attack = 'square') =>
+    `model: ${m}\ndata: { path: ${defaultAssets.data}, limit: 120 }\nseed: 2\nstages: [baseline, isolated, pairwise]\nbootstrap: 50\nstresses:\n  adversarial: [ { attack: ${attack}, norm: linf, eps: 0.05${attack === 'square' ? ', queries: 15' : ''} } ]\n  drift: [ { corruption: gaussian_noise, severity: 3 } ]\n  annotation: [ { model: symmetric, rate: 0.2 } ]\nuncertainty: { temperature: true, conformal: { alpha: 0.1 } }\n`;
+  fs.writeFileSync(path.join(dir, 'local.yaml'), config(defaultAssets.model));
+  fs.writeFileSync(path.join(dir, 'remote.yaml'), config(base));
+  fs.writeFileSync(path.join(dir, 'pgd.yaml'), config(base, 'pgd'));
+  const [a, b] = await Promise.all([
+    runCliAsync(['run', path.join(dir, 'local.yaml'), '--out', path.join(dir, 'l'), '--json', '--threads', '1'], { timeout: 300000 }),
+    runCliAsync(['run', path.join(dir, 'remote.yaml'), '--out', path.join(dir, 'r'), '--json'], { timeout: 300000 }),
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const cells = (d: string) => (JSON.parse(fs.readFileSync(path.join(dir, d, 'results.json'), 'utf8')) as { cells: { id: string; metrics: unknown; uncertainty?: unknown }[] }).cells;
+  const [la, rb] = [cells('l'), cells('r')];
+  assert.ok(la.length >= 6);
+  assert.deepEqual(rb.map((c) => c.id), la.map((c) => c.id));
+  rb.forEach((c, i) => {
+    assert.deepEqual(c.metrics, la[i]!.metrics, c.id);
+    assert.deepEqual(c.uncertainty, la[i]!.uncertainty, c.id);
+  });
+  assertBadInput(await runCliAsync(['run', path.join(dir, 'pgd.yaml'), '--out', path.join(dir, 'p')]), /'stresses\.adversarial\[0\]' \(pgd\): .* is an endpoint.*\{ attack: square \}$/);
+  assert.equal(fs.existsSync(path.join(dir, 'p', 'results.json')), false);
+});

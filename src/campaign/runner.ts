@@ -12,7 +12,10 @@ import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../dat
 import { loadDataset } from '../data/load.js';
 import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
 import { RunInterruptedError } from '../errors.js';
-import { Model } from '../engine/model.js';
+import type { Model } from '../engine/model.js';
+import type { Classifier } from '../engine/classifier.js';
+import { openClassifier } from '../endpoint/open.js';
+import { checkEndpointCampaign } from './endpoint.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { bootstrapWeights, percentileCi, weightedMeans } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
@@ -51,10 +54,16 @@ export interface RunOptions extends RunDirOptions {
 }
 
 /** Loads the data and model a config names, checking that they fit together. */
-export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: Dataset; model: Model }> {
+export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: Dataset; model: Classifier }> {
   const ds = await loadDataset(config.data);
   requireLabels(ds, 'a campaign');
-  const model = await Model.open(config.model.path, { ...config.model });
+  const model = await openClassifier(config.model);
+  try {
+    checkEndpointCampaign(config, model);
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
   return { ds, model };
 }
 
@@ -111,7 +120,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
         let pv: PreparedVariant;
         try {
-          pv = await prepareVariant(v, model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
+          pv = await prepareVariant(v, model as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
         } catch (e) {
           // Ctrl-C while training: the epoch checkpoint in the variant cache keeps what is done.
           if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
@@ -141,7 +150,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
     };
     // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
-    const runModel = async (m: Model, variant: string | null): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+    const runModel = async (m: Classifier, variant: string | null): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
       emit({ type: 'phase', message: `clean predictions${variant ? ` (${variant})` : ''}` });
       const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
       const K = clean.numClasses;
@@ -345,7 +354,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
 }
 
 /** Median time of one forward batch and one forward+gradient batch, for the compute floor. */
-async function computeFloor(model: Model, ds: Dataset, batchSize: number, engines: GradientEngine[]): Promise<{ forwardMs: number; gradMs: number }> {
+async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, engines: GradientEngine[]): Promise<{ forwardMs: number; gradMs: number }> {
   const n = Math.min(batchSize, ds.size);
   const sub = subset(ds, Int32Array.from({ length: n }, (_, i) => i));
   const median = async (f: () => Promise<unknown>) => {
@@ -355,7 +364,8 @@ async function computeFloor(model: Model, ds: Dataset, batchSize: number, engine
   const forwardMs = await median(() => model.predictBatch(sub.x, n));
   let gradMs = NaN;
   try {
-    const engine = new GradientEngine(model, { kind: 'ce' });
+    if (model.source !== 'onnx') return { forwardMs, gradMs };
+    const engine = new GradientEngine(model as Model, { kind: 'ce' });
     engines.push(engine);
     gradMs = await median(() => engine.run(sub.x, n, sub.labels!));
   } catch {
