@@ -12,6 +12,7 @@
  * `id`, `{"request_id": "abc", "labels": [3, 1]}` (its rows in order).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { detectOutputKind } from '../engine/model.js';
@@ -96,6 +97,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
   let kind: 'logits' | 'probabilities' | null = null;
   const pending = new Set<Promise<void>>();
 
+  const agent = new (upstream.protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: 64 });
   const registry = new client.Registry();
   const latency = new client.Histogram({ name: 'gauntlet_proxy_request_duration_seconds', help: 'Time from request to answer through the proxy', labelNames: ['route', 'status'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
   const upstreamFail = new client.Counter({ name: 'gauntlet_proxy_upstream_errors_total', help: 'Requests the upstream did not answer (refused, reset, timed out)', labelNames: ['reason'], registers: [registry] });
@@ -136,8 +138,19 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
     }
   };
 
-  /** Feeds the monitors from one inference call; returns the items' numbers. */
-  const observe = (reqBody: Buffer, reqHeaderLength: string | undefined, resBody: Buffer, resHeaderLength: string | undefined): [number, number] | null => {
+  /** Items in an inference request (its first input's batch dim), or null when it cannot be read. */
+  const itemCount = (reqBody: Buffer, reqHeaderLength: string | undefined): number | null => {
+    try {
+      const req = splitBody(reqBody, reqHeaderLength, 'request');
+      const n = checkTensorHeader((req.json as { inputs: unknown[] }).inputs[0], 'inputs[0]').shape[0];
+      return Number.isInteger(n) && n! > 0 ? n! : null;
+    } catch {
+      return null;
+    }
+  };
+
+  /** Feeds the monitors from one inference call whose items are numbered from `first`. */
+  const observe = (first: number, reqBody: Buffer, reqHeaderLength: string | undefined, resBody: Buffer, resHeaderLength: string | undefined): void => {
     const req = splitBody(reqBody, reqHeaderLength, 'request');
     const res = splitBody(resBody, resHeaderLength, 'response');
     const input = checkTensorHeader((req.json as { inputs: unknown[] }).inputs[0], 'inputs[0]');
@@ -146,15 +159,14 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
     const scores = readTensor(out, res.binary, 0, 'outputs[0]').data;
     const n = input.shape[0]!;
     const K = out.shape[1]!;
-    if (out.shape.length !== 2 || out.shape[0] !== n) return null;
+    if (out.shape.length !== 2 || out.shape[0] !== n) return;
     kind ??= detectOutputKind(scores, K).kind;
     const probs = toProbabilities(scores, K, kind);
     const per = x.length / n;
     const itemShape = input.shape.slice(1);
-    const first = items;
     const ids: number[] = [];
     for (let r = 0; r < n; r++) {
-      const id = items++;
+      const id = first + r;
       ids.push(id);
       const ps = predictionSignals(probs, r * K, K);
       predicted.set(id, ps.predicted);
@@ -171,7 +183,6 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
       byRequest.set(rid, ids);
       if (byRequest.size > keep) byRequest.delete(byRequest.keys().next().value!);
     }
-    return [first, items - 1];
   };
 
   const label = (id: number, y: number): boolean => {
@@ -237,24 +248,34 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
       const infer = req.method === 'POST' && INFER.test(p);
       const route = infer ? 'infer' : 'other';
       const headers = { ...req.headers, host: upstream.host };
-      const up = http.request({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: prefix + (req.url ?? '/'), headers, timeout: o.upstreamTimeoutMs ?? 60_000 }, (ur) => {
+      const up = (upstream.protocol === 'https:' ? https : http).request({ agent, protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: prefix + (req.url ?? '/'), headers, timeout: o.upstreamTimeoutMs ?? 60_000 }, (ur) => {
         const parts: Buffer[] = [];
         ur.on('data', (c: Buffer) => parts.push(c));
         ur.on('error', () => res.destroy());
         ur.on('end', () => {
           const rb = Buffer.concat(parts);
           const out: http.OutgoingHttpHeaders = { ...ur.headers };
+          let feed: (() => void) | null = null;
           if (infer && ur.statusCode === 200) {
-            try {
-              const ids = observe(body, req.headers[HEADER_LENGTH] as string | undefined, rb, ur.headers[HEADER_LENGTH] as string | undefined);
-              if (ids) out['gauntlet-item-ids'] = `${ids[0]}-${ids[1]}`;
-            } catch {
-              // An answer the monitors cannot read is still the client's answer.
+            // Number the items now (the answer carries their ids); the monitors are fed after the answer is sent.
+            const n = itemCount(body, req.headers[HEADER_LENGTH] as string | undefined);
+            if (n !== null) {
+              const first = items;
+              items += n;
+              out['gauntlet-item-ids'] = `${first}-${first + n - 1}`;
+              feed = () => {
+                try {
+                  observe(first, body, req.headers[HEADER_LENGTH] as string | undefined, rb, ur.headers[HEADER_LENGTH] as string | undefined);
+                } catch {
+                  // An answer the monitors cannot read is still the client's answer.
+                }
+              };
             }
           }
           res.writeHead(ur.statusCode ?? 502, out);
           res.end(rb);
           latency.observe({ route, status: String(ur.statusCode) }, (performance.now() - t0) / 1000);
+          if (feed) setImmediate(feed);
         });
       });
       up.on('timeout', () => up.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
@@ -287,6 +308,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
         server.closeIdleConnections();
       });
       await Promise.allSettled([...pending]);
+      agent.destroy();
     },
   };
 }
