@@ -46,6 +46,7 @@ try {
     const h = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, 28, 28], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], outputs: [{ name: 'logits', parameters: { binary_data: true } }] }));
     return { body: Buffer.concat([h, Buffer.from(x.buffer)]), headerLength: String(h.length) };
   });
+  let failures = 0;
   const block = async (base) => {
     const lat = [];
     const t0 = performance.now();
@@ -61,7 +62,7 @@ try {
           await r.arrayBuffer();
           if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
           lat.push(performance.now() - s);
-        }),
+        }).catch(() => failures++),
       );
     }
     await Promise.all(sent);
@@ -77,12 +78,13 @@ try {
   const q = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(p * a.length) - 1)];
   const out = { rate, requests: all.direct.length, direct_p50_ms: q(all.direct, 0.5), direct_p95_ms: q(all.direct, 0.95), proxy_p50_ms: q(all.proxy, 0.5), proxy_p95_ms: q(all.proxy, 0.95) };
   out.added_p50_ms = out.proxy_p50_ms - out.direct_p50_ms;
+  out.failed_requests = failures;
   if (values.json) console.log(JSON.stringify(out));
   else {
     console.log(`${out.requests} single-image requests each way at ${rate}/s offered, binary tensors, ${blocks} alternating blocks`);
     console.log(`direct  p50 ${out.direct_p50_ms.toFixed(2)} ms  p95 ${out.direct_p95_ms.toFixed(2)} ms`);
     console.log(`proxy   p50 ${out.proxy_p50_ms.toFixed(2)} ms  p95 ${out.proxy_p95_ms.toFixed(2)} ms`);
-    console.log(`the proxy adds ${out.added_p50_ms.toFixed(2)} ms at p50`);
+    console.log(`the proxy adds ${out.added_p50_ms.toFixed(2)} ms at p50${failures ? `; ${failures} requests failed (overload)` : ''}`);
   }
 } finally {
   monitor.child.kill('SIGTERM');

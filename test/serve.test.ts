@@ -124,6 +124,7 @@ test('bad requests: 400 (or 404, 405, 413) with {"error"} naming what is wrong',
     ['/v2/models/fmnist/versions/7/infer', { inputs: [good] }, 404, /unknown version '7'/],
     ['/v2/health/ready', {}, 405, /takes GET/],
     ['/v3/whatever', {}, 404, /no such endpoint/],
+    ['/v2/models/%E0%A4%A/infer', { inputs: [good] }, 400, /malformed URL escape/],
   ];
   for (const [p, body, status, msg] of cases) {
     const r = await postJson(p, body);

@@ -166,24 +166,47 @@ export async function startServer(model: Classifier, opts: ServeOptions = {}): P
     const only = (m: string) => {
       if (method !== m) throw new ProtocolError(405, `${p} takes ${m}, got ${method}`);
     };
-    if (p === '/v2/health/live') return only('GET'), { status: 200, body: { live: true } };
-    if (p === '/v2/health/ready') return only('GET'), closing ? { status: 503, body: { ready: false } } : { status: 200, body: { ready: true } };
-    if (p === '/v2') return only('GET'), { status: 200, body: { name: 'gauntlet', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] } };
+    if (p === '/v2/health/live') {
+      only('GET');
+      return { status: 200, body: { live: true } };
+    }
+    if (p === '/v2/health/ready') {
+      only('GET');
+      return closing ? { status: 503, body: { ready: false } } : { status: 200, body: { ready: true } };
+    }
+    if (p === '/v2') {
+      only('GET');
+      return { status: 200, body: { name: 'gauntlet', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] } };
+    }
     const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready|\/stats)?$/.exec(p);
     if (v2) {
       const [, m, v, action] = v2;
-      if (decodeURIComponent(m!) !== name) throw new ProtocolError(404, `unknown model '${decodeURIComponent(m!)}'; this server serves '${name}'`);
-      if (v !== undefined && decodeURIComponent(v) !== version) throw new ProtocolError(404, `unknown version '${decodeURIComponent(v)}' of model '${name}'; it has version ${version}`);
-      if (action === '/infer') return only('POST'), await infer(body, req.headers[HEADER_LENGTH] as string | undefined);
-      if (action === '/ready') return only('GET'), { status: closing ? 503 : 200, body: { name, ready: !closing } };
-      if (action === '/stats') return only('GET'), { status: 200, body: { model_stats: [{ name, version, ...statsNow() }] } };
-      return only('GET'), { status: 200, body: meta };
+      if (decode(m!) !== name) throw new ProtocolError(404, `unknown model '${decode(m!)}'; this server serves '${name}'`);
+      if (v !== undefined && decode(v) !== version) throw new ProtocolError(404, `unknown version '${decode(v)}' of model '${name}'; it has version ${version}`);
+      if (action === '/infer') {
+        only('POST');
+        return await infer(body, req.headers[HEADER_LENGTH] as string | undefined);
+      }
+      if (action === '/ready') {
+        only('GET');
+        return { status: closing ? 503 : 200, body: { name, ready: !closing } };
+      }
+      if (action === '/stats') {
+        only('GET');
+        return { status: 200, body: { model_stats: [{ name, version, ...statsNow() }] } };
+      }
+      only('GET');
+      return { status: 200, body: meta };
     }
     const v1 = /^\/v1\/models\/([^/:]+)(:predict)?$/.exec(p);
     if (v1) {
-      if (decodeURIComponent(v1[1]!) !== name) throw new ProtocolError(404, `unknown model '${decodeURIComponent(v1[1]!)}'; this server serves '${name}'`);
-      if (v1[2]) return only('POST'), { status: 200, body: await predictV1(body) };
-      return only('GET'), { status: 200, body: { name, ready: !closing } };
+      if (decode(v1[1]!) !== name) throw new ProtocolError(404, `unknown model '${decode(v1[1]!)}'; this server serves '${name}'`);
+      if (v1[2]) {
+        only('POST');
+        return { status: 200, body: await predictV1(body) };
+      }
+      only('GET');
+      return { status: 200, body: { name, ready: !closing } };
     }
     throw new ProtocolError(404, `no such endpoint: ${method} ${p}`);
   };
@@ -241,6 +264,15 @@ export async function startServer(model: Classifier, opts: ServeOptions = {}): P
       return closed;
     },
   };
+}
+
+/** A URL path segment, decoded; a malformed escape is a bad request. */
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ProtocolError(400, `malformed URL escape in '${s}'`);
+  }
 }
 
 function countNumbers(v: unknown): number {
