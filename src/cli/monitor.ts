@@ -24,7 +24,7 @@ SIGTERM or SIGINT stops it (exit 0) after pending webhook deliveries.
 
 Options:
 ${helpLines(MONITOR_OPTIONS)}
-  --json                  print the start and stop lines as JSON objects
+  --json                print the start and stop lines as JSON objects
 `;
 
 /** The monitors the proxy runs without a file: prediction- and error-fed ones. */

@@ -26,9 +26,9 @@ On start it prints one line with the URL (with --json, one JSON object).
 
 Options:
 ${helpLines(SERVE_OPTIONS)}
-  --model M.onnx          the model (or give it as the first argument)
-  --json                  print the start and stop lines as JSON objects
-  --threads N             ONNX Runtime intra-op threads (0 = all cores; default 0)
+  --model M.onnx        the model (or give it as the first argument)
+  --json                print the start and stop lines as JSON objects
+  --threads N           ONNX Runtime intra-op threads (0 = all cores; default 0)
 ` + '\n' + declarationHelp({ model: true }) + '\n';
 
 export async function serveVerb(argv: string[]): Promise<number> {
