@@ -14,6 +14,13 @@ export * from './data/index.js';
 
 export { Model, type OpenModelOptions, type OutputKind, type PredictOptions, type Predictions } from './engine/model.js';
 export type { ModelDeclaration } from './engine/declaration.js';
+export type { Classifier } from './engine/classifier.js';
+export { EndpointModel, parseEndpointUrl, type EndpointServing } from './endpoint/model.js';
+export { EndpointError } from './endpoint/client.js';
+export { openClassifier } from './endpoint/open.js';
+export type { EndpointSpec } from './endpoint/options.js';
+export { startServer, type ServeOptions, type RunningServer, type ModelMetadata } from './serve/server.js';
+export { startMonitorProxy, type MonitorProxyOptions, type RunningMonitor, type MonitorAlert } from './monitor/proxy.js';
 export { evaluate, type Evaluation } from './engine/evaluate.js';
 export { classificationMetrics, toProbabilities, type ClassificationMetrics } from './metrics/classification.js';
 export { LOWER_IS_BETTER, METRIC_NAMES, type MetricName, type MetricWithCi } from './metrics/suite.js';

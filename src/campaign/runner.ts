@@ -11,8 +11,11 @@ import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
-import { RunInterruptedError } from '../errors.js';
-import { Model } from '../engine/model.js';
+import { ConfigError, RunInterruptedError } from '../errors.js';
+import type { Model } from '../engine/model.js';
+import type { Classifier } from '../engine/classifier.js';
+import { openClassifier } from '../endpoint/open.js';
+import { checkEndpointCampaign } from './endpoint.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { bootstrapWeights, percentileCi, weightedMeans } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
@@ -51,10 +54,16 @@ export interface RunOptions extends RunDirOptions {
 }
 
 /** Loads the data and model a config names, checking that they fit together. */
-export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: Dataset; model: Model }> {
+export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: Dataset; model: Classifier }> {
   const ds = await loadDataset(config.data);
   requireLabels(ds, 'a campaign');
-  const model = await Model.open(config.model.path, { ...config.model });
+  const model = await openClassifier(config.model);
+  try {
+    checkEndpointCampaign(config, model);
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
   return { ds, model };
 }
 
@@ -108,7 +117,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
         let pv: PreparedVariant;
         try {
-          pv = await prepareVariant(v, model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
+          pv = await prepareVariant(v, model as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
         } catch (e) {
           // Ctrl-C while training: the epoch checkpoint in the variant cache keeps what is done.
           if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
@@ -127,18 +136,19 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       const trainData = await loadDataset(config.trainData!);
       const valData = config.valData ? await loadDataset(config.valData) : null;
       const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
-      const sources: { name: string; model: Model; recipe: Record<string, unknown>; from: 'variant' | 'retrain' }[] = [
+      const sources: { name: string; model: Classifier; recipe: Record<string, unknown>; from: 'variant' | 'retrain' }[] = [
         { name: 'base', model, recipe: config.retrain, from: 'retrain' },
         ...config.variants.map((v, i) => (v.train ? { name: v.name, model, recipe: v.train, from: 'variant' as const } : { name: v.name, model: variants[i]!.model, recipe: config.retrain, from: 'retrain' as const })),
       ];
       for (const src of sources) {
+        if (src.model.source !== 'onnx') throw new ConfigError(`'models' (${src.name}): ${src.model.label} is an endpoint, and training-time label noise (at: train) retrains every model from its ONNX file`);
         for (const st of trainTimeSettings) {
           if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
           const name = `${src.name} ${st.label}`;
           emit({ type: 'phase', message: `${name}: training (or reusing the cached model)` });
           let pv: PreparedVariant;
           try {
-            pv = await prepareVariant({ name, path: null, train: trainTimeRecipe(src.recipe, st.spec) }, src.model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (n, p) => emit({ type: 'training', variant: n, progress: p }) });
+            pv = await prepareVariant({ name, path: null, train: trainTimeRecipe(src.recipe, st.spec) }, src.model as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (n, p) => emit({ type: 'training', variant: n, progress: p }) });
           } catch (e) {
             if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
             throw e;
@@ -154,7 +164,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // A model's cell as it runs: a variant's (or a training-time) cell has its own id and a hash
     // that includes the model it runs, so a changed model is recomputed.
     const armsOf = (name: string) => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
-    const cellFor = (planned: CellPlan, m: Model, variant: string | null, arms: Map<string, PreparedVariant>) => {
+    const cellFor = (planned: CellPlan, m: Classifier, variant: string | null, arms: Map<string, PreparedVariant>) => {
       const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
       const cellModel = arm ? arm.model : m;
       const id = variant ? `${variant}--${planned.id}` : planned.id;
@@ -185,7 +195,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
     };
     // A model's context for cells: its clean predictions (and the uncertainty section fitted on them).
-    const contextFor = async (m: Model, tag: string | null): Promise<{ ctx: CellContext; unc: UncertaintyContext | null; K: number }> => {
+    const contextFor = async (m: Classifier, tag: string | null): Promise<{ ctx: CellContext; unc: UncertaintyContext | null; K: number }> => {
       emit({ type: 'phase', message: `clean predictions${tag ? ` (${tag})` : ''}` });
       const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
       const K = clean.numClasses;
@@ -217,7 +227,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
     // A cell with a training-time annotation setting runs the model trained on that setting's labels
     // (`arms`, by setting key), with its own clean predictions, against this model's baseline.
-    const runModel = async (m: Model, variant: string | null, arms: Map<string, PreparedVariant>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+    const runModel = async (m: Classifier, variant: string | null, arms: Map<string, PreparedVariant>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
       const own = await contextFor(m, variant);
       const armCtx = new Map<string, CellContext>();
       const results: CellResult[] = [];
@@ -403,7 +413,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
 }
 
 /** Median time of one forward batch and one forward+gradient batch, for the compute floor. */
-async function computeFloor(model: Model, ds: Dataset, batchSize: number, engines: GradientEngine[]): Promise<{ forwardMs: number; gradMs: number }> {
+async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, engines: GradientEngine[]): Promise<{ forwardMs: number; gradMs: number }> {
   const n = Math.min(batchSize, ds.size);
   const sub = subset(ds, Int32Array.from({ length: n }, (_, i) => i));
   const median = async (f: () => Promise<unknown>) => {
@@ -413,7 +423,8 @@ async function computeFloor(model: Model, ds: Dataset, batchSize: number, engine
   const forwardMs = await median(() => model.predictBatch(sub.x, n));
   let gradMs = NaN;
   try {
-    const engine = new GradientEngine(model, { kind: 'ce' });
+    if (model.source !== 'onnx') return { forwardMs, gradMs };
+    const engine = new GradientEngine(model as Model, { kind: 'ce' });
     engines.push(engine);
     gradMs = await median(() => engine.run(sub.x, n, sub.labels!));
   } catch {

@@ -7,6 +7,8 @@
 import { loadDataset } from '../data/load.js';
 import { datasetHash } from '../data/dataset.js';
 import { Model, valueRange } from '../engine/model.js';
+import { openClassifier } from '../endpoint/open.js';
+import { checkEndpointCampaign } from './endpoint.js';
 import { ConfigError } from '../errors.js';
 import { maxEps } from '../stress/adversarial/index.js';
 import type { CampaignConfig } from './config.js';
@@ -24,8 +26,9 @@ export interface InputCheck {
 export async function checkCampaignInputs(config: CampaignConfig, threads = 0): Promise<InputCheck> {
   const { path: modelPath, ...decl } = config.model;
   const ds = await loadDataset(config.data);
-  const model = await Model.open(modelPath, { ...decl, threads });
+  const model = await openClassifier(config.model, { threads });
   try {
+    checkEndpointCampaign(config, model);
     model.checkData(ds);
     const probeN = Math.min(ds.size, 4);
     const per = ds.itemShape.reduce((a, b) => a * b, 1);

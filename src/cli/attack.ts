@@ -5,9 +5,10 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { attackNames, featureStd, getAttack, maxEps, parseAttackSpec, resolveEpsUnits, runAttack, tabularConstraints, type Constraints } from '../stress/adversarial/index.js';
 import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
+import { isEndpointRef } from '../endpoint/open.js';
 import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData } from './common.js';
 
 /** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
 const ATTACK_FLAG_OPTIONS = {
@@ -84,6 +85,9 @@ export async function attackVerb(argv: string[]): Promise<number> {
   if (values.save !== undefined && !values.save.endsWith('.npz')) throw new UsageError(`'--save' must name an .npz file, got '${values.save}'`);
   guardOutputs('attack', [{ name: '--save', path: values.save }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
 
+  if (isEndpointRef(modelRef(values)) && def.name !== 'square') {
+    throw new UsageError(`attack: ${modelRef(values).path} is an endpoint, a black-box model with no gradients; attack '${def.name}' needs them. On an endpoint use the black-box attack: --attack square`);
+  }
   const ref = dataRef(values);
   const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');
@@ -97,7 +101,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   }
   const epsUnits = resolveEpsUnits(spec, tabular);
   const std = epsUnits === 'std' ? featureStd(ds.x, ds.size, per) : null;
-  const model = await openModel(values, values.threads);
+  const model = await openClassifier(values, values.threads);
   try {
     model.checkData(ds);
     const top = maxEps(model, norm, per, { tabular, std });

@@ -3,7 +3,7 @@ import { UsageError, DataError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { AUDIT_METHODS, auditLabels, noisyLabelMetrics, trueLabelsOf, type AuditMethod } from '../stress/annotation/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openClassifier } from './common.js';
 
 export const help = `gauntlet audit-labels [--model M.onnx] [--data D.npz] [--method M] [--json]
 
@@ -46,7 +46,7 @@ export async function auditLabelsVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const ds = await openData(values);
   const observed = requireLabels(ds, "the label audit (the observed labels 'y')");
-  const model = await openModel(values, values.threads);
+  const model = await openClassifier(values, values.threads);
   let probs: Float64Array;
   let K: number;
   try {

@@ -79,7 +79,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
   if (values.attack !== undefined) {
     if (values.attack !== 'pgd') throw new UsageError(`'--attack' must be pgd, got '${values.attack}'`);
     const ds = await openData(values);
-    const m = await openModel(values, values.threads);
+    const m = await openModel(values, values.threads, { verb: 'bench', blackBox: "'gauntlet eval --model URL' (it reports the endpoint's latency, throughput and errors)" });
     try {
       const r = await benchPgd(m, ds, { batchSize: batch, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }), gradient, onProgress: progressReporter('pgd') });
       const out = { attack: 'pgd', maxpool_ties: gradient.maxpoolTies, steps: r.steps, eps: r.eps, samples: r.samples, attacked: r.attacked, seconds: r.seconds, samples_per_second: r.samplesPerSecond, floor_seconds: r.floorSeconds, ratio: r.ratio, attacked_ratio: r.attackedRatio, batch_grad_ms: 1000 * r.batchGradSeconds, clean_accuracy: r.cleanAccuracy, robust_accuracy: r.robustAccuracy, overhead: r.overhead };
@@ -90,7 +90,7 @@ export async function benchVerb(argv: string[]): Promise<number> {
       await m.close();
     }
   }
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'bench', blackBox: "'gauntlet eval --model URL' (it reports the endpoint's latency, throughput and errors)" });
   const engine = new GradientEngine(model, { kind: 'ce' }, gradient);
   try {
     if (!model.itemShape || !model.itemShape.every((d) => typeof d === 'number')) {
@@ -148,7 +148,7 @@ async function benchTrainVerb(values: Record<string, unknown>, repeats: number):
   if (typeof yaml !== 'object' || yaml === null || Array.isArray(yaml)) throw new UsageError(`${values.recipe}: a recipe must be a mapping (key: value)`);
   const raw = mergeRecipeFlags(yaml as Record<string, unknown>, values);
   const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'bench', blackBox: "'gauntlet eval --model URL' (it reports the endpoint's latency, throughput and errors)" });
   const threads = values.threads === undefined ? 0 : Number(values.threads);
   try {
     const r = await benchTrain(model, data, raw, { steps: repeats, threads, onProgress: progressReporter('bench') });

@@ -58,7 +58,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   guardOutputs('calibrate', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path), ...(values.stressed ?? []).map((p) => ({ name: '--stressed', path: p }))]);
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'calibrate');
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'calibrate', blackBox: "'gauntlet conformal --model URL' (prediction sets from its scores) or 'gauntlet eval --model URL' (ECE)" });
   try {
     model.checkData(ds);
     const preds = await model.predict(ds, { batchSize, onProgress: progressReporter('calibrate') });

@@ -2,6 +2,10 @@ import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
+import type { EndpointModel } from '../endpoint/model.js';
+import { openClassifier as openClassifierRef } from '../endpoint/open.js';
+import { isEndpointUrl } from '../endpoint/options.js';
+import { UsageError } from '../errors.js';
 import { dataFlagSpec, dataFromFlags, dataHelp, modelFlagSpec, modelFromFlags, modelHelp, type DataRef, type ModelRef } from '../options/declarations.js';
 import { numberOpt } from './args.js';
 
@@ -25,12 +29,32 @@ export function dataRef(values: Record<string, unknown>, dflt: string | undefine
   return dataFromFlags(values, dflt);
 }
 
-/** Opens the declared model (flags, `--model-spec`, or the embedded default) with --threads. */
-export async function openModel(values: Record<string, unknown> | string | undefined, threadsRaw?: unknown): Promise<Model> {
+/**
+ * Opens the declared model (flags, `--model-spec`, or the embedded default) with --threads, for a
+ * verb that needs the ONNX graph (gradients, training, writing a model). An endpoint URL is refused
+ * in one line naming `blackBox`, what the verb's user can run on an endpoint instead.
+ */
+export async function openModel(values: Record<string, unknown> | string | undefined, threadsRaw?: unknown, refuse?: { verb: string; blackBox: string }): Promise<Model> {
   const threads = numberOpt('threads', threadsRaw as string | undefined, 0, { min: 0, max: 256, integer: true });
   const ref = typeof values === 'object' ? modelRef(values) : { path: values ?? defaultAssets.model };
-  const { path, ...decl } = ref;
+  const { path, endpoint, ...decl } = ref as ModelRef;
+  if (endpoint || isEndpointUrl(path)) throw endpointRefusal(refuse?.verb ?? 'this verb', path, refuse?.blackBox ?? "'gauntlet eval', 'gauntlet attack --attack square'");
   return Model.open(path, { ...decl, threads });
+}
+
+/** The one-line refusal of a white-box verb given an endpoint. */
+export function endpointRefusal(verb: string, url: string, blackBox: string): UsageError {
+  return new UsageError(`${verb}: ${url} is an endpoint, a black-box model with no gradients or graph; ${verb} needs the ONNX file. On an endpoint use ${blackBox}`);
+}
+
+/**
+ * Opens the declared model for a black-box verb (predictions only): a local ONNX file in ONNX
+ * Runtime, or a deployed model's URL (`--model http://HOST/v2/models/NAME`) as an EndpointModel.
+ */
+export async function openClassifier(values: Record<string, unknown> | string | undefined, threadsRaw?: unknown): Promise<Model | EndpointModel> {
+  const threads = numberOpt('threads', threadsRaw as string | undefined, 0, { min: 0, max: 256, integer: true });
+  const ref: ModelRef = typeof values === 'object' ? modelRef(values) : values !== undefined && isEndpointUrl(values) ? { path: values, endpoint: { url: values } } : { path: values ?? defaultAssets.model };
+  return openClassifierRef(ref, { threads });
 }
 
 /** Loads the declared data (flags, `--data-spec`, a path, or the embedded default slice, with its class names). */

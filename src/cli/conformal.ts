@@ -4,7 +4,7 @@ import { toProbabilities } from '../metrics/classification.js';
 import { Rng } from '../rng.js';
 import { calibrateConformal, calibrationSplit, CONFORMAL_SCORES, conformalReport, pickRows, type ConformalReport, type ConformalScore } from '../uncertainty/index.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openData, openClassifier } from './common.js';
 
 export const help = `gauntlet conformal [--model M.onnx] [--data D] [--alpha A] [--score lac|aps] [--no-randomize]
                   [--calibration F] [--seed S] [--stressed D2 ...] [--json]
@@ -60,7 +60,7 @@ export async function conformalVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'conformal');
-  const model = await openModel(values, values.threads);
+  const model = await openClassifier(values, values.threads);
   try {
     model.checkData(ds);
     const preds = await model.predict(ds, { batchSize, onProgress: progressReporter('conformal') });

@@ -1,7 +1,8 @@
 import { evaluate } from '../engine/evaluate.js';
 import { datasetHash } from '../data/dataset.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { EndpointModel } from '../endpoint/model.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openClassifier, openData } from './common.js';
 
 export const help = `gauntlet eval [--model M.onnx] [--data D.npz] [--batch-size B] [--limit N] [--json]
 
@@ -10,7 +11,10 @@ confidence), NLL and Brier score, with the model's and data's sha256 for provena
 Without --model/--data it uses the embedded default (Fashion-MNIST CNN, 2,000-image test slice).
 
 Options:
-  --model M.onnx     model to evaluate (default: the embedded Fashion-MNIST CNN)
+  --model M.onnx     model to evaluate (default: the embedded Fashion-MNIST CNN), or a deployed
+                     model's URL http(s)://HOST/v2/models/NAME (Open Inference Protocol) or
+                     .../v1/models/NAME (KServe v1): requests of --batch-size items, latency,
+                     throughput and error counts reported
   --data D           data: .npz/.npy, IDX (.gz), .csv, a folder of class folders, or a .jsonl manifest
   --batch-size B     items per ONNX Runtime run (default 256)
   --limit N          evaluate only the first N items
@@ -28,7 +32,7 @@ export async function evalVerb(argv: string[]): Promise<number> {
   if (values.help) return (process.stdout.write(help), 0);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const ds = await openData(values, values.limit);
-  const model = await openModel(values, values.threads);
+  const model = await openClassifier(values, values.threads);
   try {
     const ev = await evaluate(model, ds, { batchSize, onProgress: progressReporter('eval') });
     const result = {
@@ -46,6 +50,8 @@ export async function evalVerb(argv: string[]): Promise<number> {
       brier: ev.brier,
       seconds: ev.seconds,
       batch_ms_median: ev.batchMsMedian,
+      items_per_second: ev.seconds > 0 ? ev.samples / ev.seconds : null,
+      endpoint: model instanceof EndpointModel ? model.serving() : null,
     };
     if (values.json) {
       process.stdout.write(JSON.stringify(result) + '\n');
@@ -61,10 +67,17 @@ export async function evalVerb(argv: string[]): Promise<number> {
         `NLL       ${fmt(ev.nll)}`,
         `Brier     ${fmt(ev.brier)}`,
         `time      ${fmt(ev.seconds, 3)} s  (median batch ${fmt(ev.batchMsMedian, 1)} ms at batch ${batchSize})`,
+        ...(result.endpoint ? [endpointLine(result.endpoint)] : []),
       ].join('\n') + '\n',
     );
     return 0;
   } finally {
     await model.close();
   }
+}
+
+/** One line of an endpoint's serving figures. */
+export function endpointLine(e: ReturnType<EndpointModel['serving']>): string {
+  const errs = Object.entries(e.errors_by).map(([k, v]) => `${k}×${v}`).join(' ');
+  return `endpoint  ${e.protocol} ${e.tensors} tensors: ${e.requests} requests (${e.retries} retries, ${e.errors} errors${errs ? ` ${errs}` : ''}), latency p50 ${fmt(e.latency_p50_ms, 1)} ms p95 ${fmt(e.latency_p95_ms, 1)} ms p99 ${fmt(e.latency_p99_ms, 1)} ms, ${fmt(e.throughput, 1)} items/s`;
 }

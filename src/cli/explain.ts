@@ -82,7 +82,7 @@ export async function explainVerb(argv: string[]): Promise<number> {
   guardOutputs('explain', [{ name: '--out', path: values.out }, { name: '--png', path: values.png }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
   const ds = await openData(values, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'explain', blackBox: "'gauntlet attack --attack square' or 'gauntlet eval'" });
   const engine = method.gradients ? new GradientEngine(model, { kind: 'logit' }) : undefined;
   try {
     model.checkData(ds);

@@ -76,7 +76,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
     const seed = numberOpt('seed', values.seed, 0, { min: 0, integer: true });
     const ds = await openData(values, values.limit);
     const labels = requireLabels(ds, 'a loss gradient');
-    const model = await openModel(values, values.threads);
+    const model = await openModel(values, values.threads, { verb: 'grad', blackBox: "the black-box attack 'gauntlet attack --attack square'" });
     try {
       return await paramGrads(model, ds, labels, { out, batchSize, trainMode: values['train-mode'] ?? false, seed, threads: numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true }), gradient });
     } finally {
@@ -88,7 +88,7 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'grad', blackBox: "the black-box attack 'gauntlet attack --attack square'" });
   const engine = new GradientEngine(model, { kind: loss }, gradient);
   try {
     model.checkData(ds);

@@ -17,7 +17,7 @@ export async function inspectVerb(argv: string[]): Promise<number> {
   const { values } = parse('inspect', argv, { ...modelFlags, model: { type: 'string' } });
   if (values.help) return (process.stdout.write(help), 0);
   const ref = modelRef((required('inspect', 'model', values.model), values));
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'inspect', blackBox: "'gauntlet eval --model URL'; its metadata is at GET URL" });
   try {
     const s = model.summary;
     // Probe with mid-range inputs to detect the output kind when the item shape is static.

@@ -26,7 +26,7 @@ import { deprecations, flagName, flagSpec, flagValues, helpLines, opt, type Numb
 import { jsonText } from '../stress/annotation/util.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
 import { guardOutputs, dataInput, fileOption } from './outputs.js';
-import { fmt, openModel } from './common.js';
+import { fmt, openClassifier } from './common.js';
 
 /** Every noise model's flags (from the models' option declarations), merged: `--rate`, `--map`, `--matrix`, `--trace`, `--uncertainty`, `--flip-to`. */
 const MODEL_FLAGS: OptionMap = Object.assign({}, ...noiseModels.map((m) => m.options));
@@ -234,7 +234,7 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   let probs: Float64Array | null = null;
   let classifier: string | null = null;
   if (spec.model === 'instance') {
-    const model = await openModel(values.classifier, values.threads);
+    const model = await openClassifier(values.classifier, values.threads);
     try {
       classifier = model.label;
       const pred = await model.predict(ds, { batchSize, onProgress: progressReporter('noise') });

@@ -62,7 +62,7 @@ export async function trainVerb(argv: string[]): Promise<number> {
     [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
   const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
   const val = values.val ? await openData({ data: values.val }) : undefined;
-  const model = await openModel(values, values.threads);
+  const model = await openModel(values, values.threads, { verb: 'train', blackBox: "'gauntlet eval' or 'gauntlet attack --attack square' to stress it; train the ONNX file it serves" });
   const threads = values.threads === undefined ? 0 : Number(values.threads);
   const tty = process.stderr.isTTY;
   const t0 = Date.now();

@@ -17,6 +17,8 @@ import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
 import { streamVerb, help as streamHelp } from './stream.js';
 import { trainVerb, help as trainHelp } from './train.js';
+import { serveVerb, help as serveHelp } from './serve.js';
+import { monitorVerb, help as monitorHelp } from './monitor.js';
 
 export interface Verb {
   summary: string;
@@ -44,5 +46,7 @@ export const verbs: Record<string, Verb> = {
   conformal: { summary: 'split conformal prediction sets: coverage and set size on clean and stressed data', help: conformalHelp, main: conformalVerb },
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
   train: { summary: 'train a model\'s weights (SGD/AdamW, schedules, train-mode BatchNorm) with ONNX Runtime; epoch checkpoints, --resume', help: trainHelp, main: trainVerb },
+  serve: { summary: 'serve an ONNX model over the Open Inference Protocol (KServe v2 REST, JSON and binary tensors, dynamic batching)', help: serveHelp, main: serveVerb },
+  monitor: { summary: 'reverse proxy in front of a deployed model: stream monitors on live traffic, delayed labels, Prometheus /metrics, alert webhook', help: monitorHelp, main: monitorVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
 };

@@ -1,6 +1,7 @@
 import { requireLabels, type Dataset } from '../data/dataset.js';
 import { classificationMetrics, toProbabilities, type ClassificationMetrics } from '../metrics/classification.js';
-import type { Model, OutputKind, PredictOptions } from './model.js';
+import type { Classifier } from './classifier.js';
+import type { OutputKind, PredictOptions } from './model.js';
 import { lowerMedian } from '../timing.js';
 
 export interface Evaluation extends ClassificationMetrics {
@@ -13,7 +14,7 @@ export interface Evaluation extends ClassificationMetrics {
 }
 
 /** Predicts a labelled dataset and computes accuracy, ECE, NLL, Brier and macro-F1 against its labels. */
-export async function evaluate(model: Model, ds: Dataset, opts: PredictOptions = {}): Promise<Evaluation> {
+export async function evaluate(model: Classifier, ds: Dataset, opts: PredictOptions = {}): Promise<Evaluation> {
   const labels = requireLabels(ds, 'evaluation');
   model.checkData(ds);
   const t0 = performance.now();

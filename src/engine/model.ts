@@ -6,6 +6,7 @@ import { summarizeModel, type ModelSummary } from '../onnx/load.js';
 import { cloneModel, type ModelP } from '../onnx/proto.js';
 import { makeValueInfo, valueShape } from '../onnx/graph.js';
 import { createSession, runFloat, type SessionOptions } from './session.js';
+import type { Classifier } from './classifier.js';
 import { expectedItemShape, foldPreprocessing, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
 
 export interface OpenModelOptions extends ModelDeclaration, SessionOptions {}
@@ -32,7 +33,10 @@ export interface Predictions {
  * A classifier loaded into ONNX Runtime and seen through its declaration: callers always feed
  * data-domain inputs (NCHW images in the declared bounds); preprocessing is part of the graph.
  */
-export class Model {
+export class Model implements Classifier {
+  readonly source = 'onnx' as const;
+  /** Number of classes the graph's output states (static second dim), else null. */
+  readonly numClasses: number | null;
   /** How the output kind was established (declared, or what the detection saw). */
   outputKindReason = '';
   private kindKnown: OutputKind | null;
@@ -57,6 +61,8 @@ export class Model {
   ) {
     this.kindKnown = decl.output === 'auto' ? null : decl.output;
     if (this.kindKnown) this.outputKindReason = 'declared';
+    const k = valueShape(original.graph.output.find((o) => o.name === decl.outputName))?.[1];
+    this.numClasses = typeof k === 'number' && k > 0 ? k : null;
   }
 
   static async open(file: string, opts: OpenModelOptions = {}): Promise<Model> {
@@ -81,30 +87,7 @@ export class Model {
 
   /** Checks that a dataset fits the model's input (and, when given, its class count). */
   checkData(ds: Dataset, numClasses?: number): void {
-    if (this.itemShape) {
-      const fits = this.itemShape.length === ds.itemShape.length && this.itemShape.every((d, i) => typeof d !== 'number' || d === ds.itemShape[i]);
-      if (!fits) {
-        throw new DataError(`${ds.name}: items have shape [${ds.itemShape.join(', ')}] but ${this.label} expects [${this.itemShape.join(', ')}]${this.decl.layout === 'NHWC' ? ' (NCHW data domain)' : ''}`);
-      }
-    }
-    const [lo, hi] = this.decl.bounds;
-    // Images live in [0, 1] unless declared otherwise; tabular rows are checked against declared bounds only.
-    const r = this.decl.layout !== 'flat' || this.decl.boundsDeclared ? valueRange(ds.x) : null;
-    if (r && (r.min < lo - 1e-6 * Math.max(1, Math.abs(lo)) || r.max > hi + 1e-6 * Math.max(1, Math.abs(hi)))) {
-      const span = `[${+r.min.toPrecision(6)}, ${+r.max.toPrecision(6)}]`;
-      const fix =
-        r.min >= 0 && r.max > 1.5 && r.max <= 255 && hi <= 1
-          ? `; if these are 0-255 pixels, declare bounds: [0, 255] (--bounds 0,255) and, for a model trained on [0, 1] inputs, scale: 1/255 (--scale 1/255)`
-          : `; declare the data's true range as bounds: [low, high] (--bounds LOW,HIGH)`;
-      throw new DataError(`${ds.name}: x spans ${span}, outside the declared bounds [${lo}, ${hi}]${fix}`);
-    }
-    if (numClasses !== undefined && ds.labels) {
-      for (let i = 0; i < ds.labels.length; i++) {
-        if (ds.labels[i]! >= numClasses) {
-          throw new DataError(`${ds.name}: label ${ds.labels[i]} of item ${i} is outside the model's ${numClasses} classes [0, ${numClasses - 1}]`);
-        }
-      }
-    }
+    checkDataFits(this, ds, numClasses);
   }
 
   /** Runs the model on `n` items packed in `x`; returns raw outputs [n, K]. */
@@ -201,25 +184,59 @@ export class Model {
   }
 
   private detectKind(scores: Float32Array, k: number): void {
-    const n = scores.length / k;
-    let probs = n > 0;
-    for (let i = 0; i < n && probs; i++) {
-      let sum = 0;
-      for (let j = 0; j < k; j++) {
-        const v = scores[i * k + j]!;
-        if (v < -1e-6 || v > 1 + 1e-6) probs = false;
-        sum += v;
-      }
-      if (Math.abs(sum - 1) > 1e-3) probs = false;
-    }
-    this.kindKnown = probs ? 'probabilities' : 'logits';
-    this.outputKindReason = probs
-      ? `detected: every output row of the first batch lies in [0, 1] and sums to 1 (${n} rows)`
-      : 'detected: output rows are not probability vectors';
+    const d = detectOutputKind(scores, k);
+    this.kindKnown = d.kind;
+    this.outputKindReason = d.reason;
   }
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+/** Checks that a dataset fits a classifier's declared input (and, when given, its class count). */
+export function checkDataFits(m: Pick<Classifier, 'label' | 'itemShape' | 'decl'>, ds: Dataset, numClasses?: number): void {
+  if (m.itemShape) {
+    const fits = m.itemShape.length === ds.itemShape.length && m.itemShape.every((d, i) => typeof d !== 'number' || d === ds.itemShape[i]);
+    if (!fits) {
+      throw new DataError(`${ds.name}: items have shape [${ds.itemShape.join(', ')}] but ${m.label} expects [${m.itemShape.join(', ')}]${m.decl.layout === 'NHWC' ? ' (NCHW data domain)' : ''}`);
+    }
+  }
+  const [lo, hi] = m.decl.bounds;
+  // Images live in [0, 1] unless declared otherwise; tabular rows are checked against declared bounds only.
+  const r = m.decl.layout !== 'flat' || m.decl.boundsDeclared ? valueRange(ds.x) : null;
+  if (r && (r.min < lo - 1e-6 * Math.max(1, Math.abs(lo)) || r.max > hi + 1e-6 * Math.max(1, Math.abs(hi)))) {
+    const span = `[${+r.min.toPrecision(6)}, ${+r.max.toPrecision(6)}]`;
+    const fix =
+      r.min >= 0 && r.max > 1.5 && r.max <= 255 && hi <= 1
+        ? `; if these are 0-255 pixels, declare bounds: [0, 255] (--bounds 0,255) and, for a model trained on [0, 1] inputs, scale: 1/255 (--scale 1/255)`
+        : `; declare the data's true range as bounds: [low, high] (--bounds LOW,HIGH)`;
+    throw new DataError(`${ds.name}: x spans ${span}, outside the declared bounds [${lo}, ${hi}]${fix}`);
+  }
+  if (numClasses !== undefined && ds.labels) {
+    for (let i = 0; i < ds.labels.length; i++) {
+      if (ds.labels[i]! >= numClasses) {
+        throw new DataError(`${ds.name}: label ${ds.labels[i]} of item ${i} is outside the model's ${numClasses} classes [0, ${numClasses - 1}]`);
+      }
+    }
+  }
+}
+
+/** Logits or probabilities, from one batch of outputs: probabilities when every row lies in [0, 1] and sums to 1. */
+export function detectOutputKind(scores: Float32Array, k: number): { kind: OutputKind; reason: string } {
+  const n = scores.length / k;
+  let probs = n > 0;
+  for (let i = 0; i < n && probs; i++) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      const v = scores[i * k + j]!;
+      if (v < -1e-6 || v > 1 + 1e-6) probs = false;
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > 1e-3) probs = false;
+  }
+  return probs
+    ? { kind: 'probabilities', reason: `detected: every output row of the first batch lies in [0, 1] and sums to 1 (${n} rows)` }
+    : { kind: 'logits', reason: 'detected: output rows are not probability vectors' };
+}
+
+export function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {

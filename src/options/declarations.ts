@@ -17,8 +17,9 @@
 import path from 'node:path';
 import { DATA_KINDS, type DataSpec } from '../data/load.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
+import { ENDPOINT_OPTIONS, isEndpointUrl, type EndpointSpec } from '../endpoint/options.js';
 import { readYamlFile } from '../yaml.js';
-import { deprecations, fail, flagSpec as flagSpecOf, flagValues, helpLines, opt, parseOptions, type OptionMap, type ParseContext } from './schema.js';
+import { deprecations, fail, keyPath, flagSpec as flagSpecOf, flagValues, helpLines, opt, parseOptions, type OptionMap, type ParseContext } from './schema.js';
 
 const OUTPUT_KINDS = ['logits', 'probabilities', 'auto'] as const;
 
@@ -38,6 +39,8 @@ export const MODEL_OPTIONS = {
   input: opt.string({ doc: 'graph input to feed when the model has several (default: the first)', metavar: 'NAME' }),
   output: opt.string({ doc: 'graph output to read when the model has several (default: the first)', metavar: 'NAME', aliases: ['output_name', 'outputName'] }),
   output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch", default: 'auto' }),
+  // A deployed model (black-box): `path` (or `endpoint`) is its URL; these keys set the client.
+  ...ENDPOINT_OPTIONS,
 } satisfies OptionMap;
 
 /** A feature name or a 0-based column index (on the command line, digits are an index). */
@@ -79,8 +82,8 @@ export const DATA_OPTIONS = {
 export const MODEL_FLAG_OPTIONS = { ...MODEL_OPTIONS, ...PREPROCESS_OPTIONS, preprocess: undefined } as unknown as OptionMap;
 delete (MODEL_FLAG_OPTIONS as Record<string, unknown>).preprocess;
 
-/** A model declaration with its path (the config's `model:` resolved). */
-export type ModelRef = { path: string } & ModelDeclaration;
+/** A model declaration with its path (the config's `model:` resolved); `endpoint` is set when the path is a deployed model's URL. */
+export type ModelRef = { path: string; endpoint?: EndpointSpec } & ModelDeclaration;
 
 /** A data declaration with its path (the config's `data:` resolved). */
 export type DataRef = DataSpec & { path: string };
@@ -96,10 +99,11 @@ export function parseModelDeclaration(raw: unknown, ctx: ParseContext, dflt?: st
   }
   if (typeof raw === 'string') return { path: MODEL_OPTIONS.path.check(raw, ctx.where, ctx) };
   const o = parseOptions(MODEL_OPTIONS, raw, ctx);
-  if (o.path === undefined) {
+  if (o.path !== undefined && o.endpoint !== undefined) fail(keyPath(ctx.where, 'endpoint'), { code: 'conflict', value: o.endpoint, expected: 'path or endpoint, not both' }, `give '${ctx.where ? ctx.where + '.' : ''}path' or '${ctx.where ? ctx.where + '.' : ''}endpoint', not both`);
+  if (o.path === undefined && o.endpoint === undefined) {
     if (dflt === undefined) fail(ctx, { code: 'required', value: undefined, expected: 'a file path' }, `'${ctx.where}.path' is required: a file path`);
   }
-  return toModelRef(o, o.path ?? dflt!, ctx);
+  return toModelRef(o, o.endpoint ?? o.path ?? dflt!, ctx);
 }
 
 /** Reads a `data:` value — a path, or a mapping of DATA_OPTIONS — into a DataRef. */
@@ -120,6 +124,15 @@ type ParsedModel = ReturnType<typeof parseOptions<typeof MODEL_OPTIONS>>;
 
 function toModelRef(o: ParsedModel, p: string, ctx: ParseContext): ModelRef {
   const m: ModelRef = { path: p };
+  const at = (k: string): string => keyPath(ctx.where, k);
+  if (o.endpoint !== undefined && !isEndpointUrl(o.endpoint)) fail(at('endpoint'), { code: 'type', value: o.endpoint, expected: 'an http(s) URL' });
+  if (isEndpointUrl(p)) {
+    m.endpoint = stripUndefined({ url: p, protocol: o.protocol, headers: o.headers, timeoutMs: o.timeoutMs, concurrency: o.concurrency, retries: o.retries, binary: o.binary, shape: o.shape });
+  } else {
+    for (const k of ['protocol', 'headers', 'shape'] as const) {
+      if (o[k] !== undefined) fail(at(k), { code: 'conflict', value: o[k], expected: 'an endpoint model' }, `'${at(k)}' applies to an endpoint model (a http(s)://HOST/v2/models/NAME URL), not to the file ${p}`);
+    }
+  }
   if (o.layout !== undefined) m.layout = o.layout;
   if (o.bounds !== undefined) {
     const [lo, hi] = o.bounds as [number, number];

@@ -257,12 +257,12 @@ export const opt = {
       metavar: c.metavar ?? 'TEXT',
     });
   },
-  /** A file or folder path; relative paths resolve against the context's `baseDir` (the config's folder), and stay as given without one (flags). */
+  /** A file or folder path; relative paths resolve against the context's `baseDir` (the config's folder), and stay as given without one (flags); http(s) URLs stay as given. */
   path<C extends Common<string>>(c: C) {
     return make<string, C>(
       c,
       'a file path',
-      (v, p, ctx) => (typeof v === 'string' && v !== '' ? (ctx.baseDir === undefined ? v : path.resolve(ctx.baseDir, v)) : fail(p, { code: 'type', value: v, expected: 'a file path' })),
+      (v, p, ctx) => (typeof v === 'string' && v !== '' ? (ctx.baseDir === undefined || /^https?:\/\//i.test(v) ? v : path.resolve(ctx.baseDir, v)) : fail(p, { code: 'type', value: v, expected: 'a file path' })),
       (s) => s,
       { metavar: c.metavar ?? 'PATH' },
     );

@@ -9,7 +9,7 @@
  * batch never spans two chunks (`batch_size` items, 256 by default). Timings vary from run to run;
  * predictions do not depend on them.
  */
-import type { Model } from '../engine/model.js';
+import type { Classifier } from '../engine/classifier.js';
 
 /** Percentile by linear interpolation between order statistics (NumPy's default); NaN when empty. */
 export function percentile(values: ArrayLike<number>, q: number): number {
@@ -32,7 +32,7 @@ export class ServingSimulator {
   lastDone = 0;
 
   constructor(
-    readonly model: Model,
+    readonly model: Classifier,
     readonly maxBatch: number,
     /** Seconds a batch waits for more items. */
     readonly maxWait: number,

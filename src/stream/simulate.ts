@@ -23,7 +23,8 @@ import type { Dataset } from '../data/dataset.js';
 import { datasetHash, itemSize } from '../data/dataset.js';
 import { makeDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
-import { Model } from '../engine/model.js';
+import type { Classifier } from '../engine/classifier.js';
+import { openClassifier } from '../endpoint/open.js';
 import { ConfigError, DataError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { Rng } from '../rng.js';
@@ -179,8 +180,8 @@ export async function runStream(scenario: Scenario, opts: RunStreamOptions = {})
   const threads = opts.threads ?? 0;
   const ds = await loadDataset(scenario.data);
   if (!ds.labels) throw new DataError(`${ds.name}: a stream needs labelled data (labels arrive after 'label_delay' items)`);
-  const model = await Model.open(scenario.model.path, { ...scenario.model, threads });
-  const challengerModel = scenario.challenger ? await Model.open(scenario.challenger.model.path, { ...scenario.challenger.model, threads }) : null;
+  const model = await openClassifier(scenario.model, { threads });
+  const challengerModel = scenario.challenger ? await openClassifier(scenario.challenger.model, { threads }) : null;
   const engines = new EngineCache(model);
   try {
     model.checkData(ds);
@@ -193,7 +194,7 @@ export async function runStream(scenario: Scenario, opts: RunStreamOptions = {})
   }
 }
 
-async function simulate(sc: Scenario, ds: Dataset, model: Model, challenger: Model | null, engines: EngineCache, opts: RunStreamOptions, t0: number): Promise<StreamResult> {
+async function simulate(sc: Scenario, ds: Dataset, model: Classifier, challenger: Classifier | null, engines: EngineCache, opts: RunStreamOptions, t0: number): Promise<StreamResult> {
   const N = sc.length;
   const per = itemSize(ds);
   const image = ds.itemShape.length >= 2;

@@ -1,5 +1,6 @@
 import { ConfigError, DataError } from '../errors.js';
 import { Model } from '../engine/model.js';
+import type { Classifier } from '../engine/classifier.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
 import { classificationMetrics } from '../metrics/classification.js';
 import { itemStats, metricsWithCi, percentileCi, pickWeights, weightedMeans, type MetricName } from '../metrics/suite.js';
@@ -67,7 +68,7 @@ export interface PrepareUncertaintyOptions {
 
 export interface UncertaintyContext {
   readonly spec: UncertaintySpec;
-  readonly model: Model;
+  readonly model: Classifier;
   readonly numClasses: number;
   /** Number of clean items. */
   readonly cleanItems: number;
@@ -214,7 +215,7 @@ function checkItems(items: UncertaintyItems, what: string, numClasses?: number):
 }
 
 /** Fits everything on the calibration split of the clean items and opens ensemble members / MC dropout. */
-export async function prepareUncertainty(model: Model, clean: UncertaintyItems, spec: UncertaintySpec, rng: Rng, opts: PrepareUncertaintyOptions = {}): Promise<UncertaintyContext> {
+export async function prepareUncertainty(model: Classifier, clean: UncertaintyItems, spec: UncertaintySpec, rng: Rng, opts: PrepareUncertaintyOptions = {}): Promise<UncertaintyContext> {
   const K = checkItems(clean, 'uncertainty: clean items');
   const split = calibrationSplit(clean.n, spec.calibration_fraction, rng.fork('uncertainty/split'));
   const calProbs = pickRows(clean.probs, K, split.calibration);
@@ -245,7 +246,8 @@ export async function prepareUncertainty(model: Model, clean: UncertaintyItems, 
       if (probe.numClasses !== K) throw new ConfigError(`ensemble member ${file} has ${probe.numClasses} classes, the campaign model has ${K}`);
     }
     if (spec.mc_dropout > 0) {
-      mcDropout = await McDropout.create(model, { threads: opts.threads });
+      if (model.source !== 'onnx') throw new ConfigError(`mc_dropout: ${model.label} is an endpoint, a black-box model; MC dropout rewrites the ONNX graph (temperature, conformal, selective and ensemble run on an endpoint)`);
+      mcDropout = await McDropout.create(model as Model, { threads: opts.threads });
       if (mcDropout.sites.length === 0) throw new ConfigError(`mc_dropout: ${model.label} has no Dropout nodes; give a model with Dropout or remove 'mc_dropout'`);
     }
   } catch (e) {

@@ -8,7 +8,7 @@
  * The hooks are the other files of this folder, in the order ../cell.ts `CELL_HOOKS` runs them.
  */
 import type { Dataset } from '../../data/dataset.js';
-import type { Model } from '../../engine/model.js';
+import type { Classifier } from '../../engine/classifier.js';
 import type { ExplainCellSummary, ExplainSpec } from '../../explain/index.js';
 import type { Rng } from '../../rng.js';
 import type { AnnotationResult } from '../../stress/annotation/index.js';
@@ -19,7 +19,8 @@ import type { AnnotationQuality } from '../types.js';
 
 /** What every cell of a run shares: model, clean data and predictions, generator, options, caches. */
 export interface CellContext {
-  model: Model;
+  /** The model under test: a local ONNX model, or a deployed endpoint (black-box stresses only). */
+  model: Classifier;
   /** The clean data; `labels` are its true labels. */
   data: Dataset;
   labels: Int32Array;

@@ -3,7 +3,7 @@
  * predictions for a cell without input stress). Computed once per input set.
  */
 import { DataError } from '../../errors.js';
-import type { Model } from '../../engine/model.js';
+import type { Classifier } from '../../engine/classifier.js';
 import { toProbabilities } from '../../metrics/classification.js';
 import { inputKey, type CellHook } from './hook.js';
 
@@ -24,7 +24,7 @@ export const predictHook: CellHook<'inputs' | 'x', 'probs' | 'batchMs'> = {
 };
 
 /** The model's scores on `n` items, counting the batches. */
-export async function predictAll(model: Model, x: Float32Array, n: number, itemShape: readonly number[], batchSize: number, counters: { forwardBatches: number }) {
+export async function predictAll(model: Classifier, x: Float32Array, n: number, itemShape: readonly number[], batchSize: number, counters: { forwardBatches: number }) {
   const per = itemShape.reduce((a, b) => a * b, 1);
   if (x.length !== n * per) throw new DataError(`internal: ${x.length} values for ${n} items of shape [${itemShape.join(', ')}]`);
   const r = await model.predictItems(x, n, { batchSize });

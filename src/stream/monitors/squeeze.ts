@@ -25,7 +25,7 @@
  *   }
  *   // first alert at 1544
  */
-import type { Model } from '../../engine/model.js';
+import type { Classifier } from '../../engine/classifier.js';
 import { DataError } from '../../errors.js';
 import { toProbabilities } from '../../metrics/classification.js';
 import { quantile } from '../../metrics/suite.js';
@@ -117,7 +117,7 @@ export class SqueezeDetector extends BinomialRateMonitor<number, Required<Squeez
    * Squeeze scores of `n` items (row-major in `x`, data domain) from forward passes of the input and
    * each squeezed copy, in batches of `batchSize`.
    */
-  async score(model: Model, x: Float32Array, n: number, batchSize = 256): Promise<Float64Array> {
+  async score(model: Classifier, x: Float32Array, n: number, batchSize = 256): Promise<Float64Array> {
     const out = new Float64Array(n);
     if (n === 0) return out;
     if (x.length % n !== 0) throw new DataError(`${x.length} input values do not divide into ${n} items`);

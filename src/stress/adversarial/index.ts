@@ -7,7 +7,7 @@
  *   const r = await runAttack(model, ds.x, ds.size, ds.labels!, spec, new Rng(0));
  *   r.perEps.map((e) => e.aggregate.robustAccuracy); r.flags;
  */
-import type { Model } from '../../engine/model.js';
+import type { Classifier } from '../../engine/classifier.js';
 import { DataError, UsageError } from '../../errors.js';
 import type { Rng } from '../../rng.js';
 import { getAttack } from './registry.js';
@@ -45,7 +45,7 @@ export interface RunAttackOptions {
 }
 
 /** True when items are flat (tabular data): `itemShape` [d], or a model whose input is [N, d]. */
-export function isTabularItem(model: Model, itemShape?: readonly number[]): boolean {
+export function isTabularItem(model: Classifier, itemShape?: readonly number[]): boolean {
   return (itemShape ?? model.itemShape ?? []).length === 1;
 }
 
@@ -55,7 +55,7 @@ export function isTabularItem(model: Model, itemShape?: readonly number[]): bool
  * `tabularConstraints` takes from the observed range of each feature). The [0, 1] default is an
  * image convention; applied to tabular rows it would clip age 40 to 1.
  */
-export function attackBounds(model: Model, tabular: boolean): [number, number] {
+export function attackBounds(model: Classifier, tabular: boolean): [number, number] {
   return tabular && !model.decl.boundsDeclared ? [-Infinity, Infinity] : model.decl.bounds;
 }
 
@@ -63,7 +63,7 @@ export function attackBounds(model: Model, tabular: boolean): [number, number] {
  * The largest meaningful ε for a norm on a model's data bounds (the diameter of the box; Infinity
  * when unbounded). With `std` (σ per element), in std units over the elements that can move.
  */
-export function maxEps(model: Model, norm: Norm, itemSize: number, opts: { tabular?: boolean; std?: ArrayLike<number> | null } = {}): number {
+export function maxEps(model: Classifier, norm: Norm, itemSize: number, opts: { tabular?: boolean; std?: ArrayLike<number> | null } = {}): number {
   const [lo, hi] = attackBounds(model, opts.tabular ?? isTabularItem(model));
   const w = hi - lo;
   if (!Number.isFinite(w)) return Infinity;
@@ -97,7 +97,7 @@ export function resolveEpsUnits(spec: Pick<AttackSpec, 'epsUnits'>, tabular: boo
  * larger ε (the balls are nested, so it is still inside), re-verified by a forward pass there;
  * a point not yet broken is attacked afresh at each ε. Nothing else is assumed monotone.
  */
-export async function runAttack(model: Model, x: Float32Array, n: number, labels: Int32Array, spec: AttackSpec, rng: Rng, opts: RunAttackOptions = {}): Promise<AttackResult> {
+export async function runAttack(model: Classifier, x: Float32Array, n: number, labels: Int32Array, spec: AttackSpec, rng: Rng, opts: RunAttackOptions = {}): Promise<AttackResult> {
   const t0 = performance.now();
   const resolved = resolveAttackSpec(parseAttackSpec(spec, 'spec', { camelCase: true }));
   const def = getAttack(resolved.attack);

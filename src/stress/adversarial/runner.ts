@@ -10,7 +10,9 @@
 import { GradientEngine } from '../../autodiff/gradient.js';
 import type { LossKind } from '../../autodiff/loss.js';
 import type { GradientOptions } from '../../autodiff/options.js';
+import type { Classifier } from '../../engine/classifier.js';
 import type { Model } from '../../engine/model.js';
+import { UnsupportedOpError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { buildBox, perturbationNorms, type BallBatch } from './norms.js';
 import { argmaxRow } from './scores.js';
@@ -21,7 +23,7 @@ import type { InputScale } from './units.js';
 export class EngineCache {
   private readonly engines = new Map<string, GradientEngine>();
   constructor(
-    readonly model: Model,
+    readonly model: Classifier,
     /** The gradient rules' options (`GRADIENT_OPTIONS`) for every engine. */
     readonly gradient: Partial<GradientOptions> = {},
   ) {}
@@ -30,7 +32,10 @@ export class EngineCache {
     const key = `${kind}:${targeted}`;
     let e = this.engines.get(key);
     if (!e) {
-      e = new GradientEngine(this.model, { kind, targeted }, this.gradient);
+      // A deployed model has no graph to differentiate: the same refusal as an op without a rule, so
+      // AutoAttack falls back to Square and every other attack names it.
+      if (this.model.source !== 'onnx') throw new UnsupportedOpError([], `${this.model.label} is an endpoint, a black-box model`);
+      e = new GradientEngine(this.model as Model, { kind, targeted }, this.gradient);
       this.engines.set(key, e);
     }
     return e;
@@ -132,7 +137,7 @@ export class AttackRun {
   private lastDone = -1;
 
   constructor(
-    readonly model: Model,
+    readonly model: Classifier,
     readonly rawX: Float32Array,
     readonly n: number,
     readonly labels: Int32Array,
@@ -206,12 +211,12 @@ export class AttackRun {
   }
 
   /** Forward pass of `m` rows in the attack's units (counted). */
-  async forward(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
+  async forward(x: Float32Array, m: number): ReturnType<Classifier['predictBatch']> {
     return this.forwardRaw(this.scale ? this.scale.toRaw(x) : x, m);
   }
 
   /** Forward pass of `m` data-domain rows (counted). */
-  private async forwardRaw(x: Float32Array, m: number): ReturnType<Model['predictBatch']> {
+  private async forwardRaw(x: Float32Array, m: number): ReturnType<Classifier['predictBatch']> {
     this.forwardBatches++;
     const t0 = performance.now();
     try {

@@ -1,0 +1,75 @@
+import { ConfigError, UsageError } from '../errors.js';
+import { MONITOR_OPTIONS } from '../monitor/options.js';
+import { checkProxyMonitors, startMonitorProxy } from '../monitor/proxy.js';
+import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
+import { resolveMonitor, type MonitorSpec } from '../stream/scenario.js';
+import { readYamlFile } from '../yaml.js';
+import { parse } from './args.js';
+
+export const help = `gauntlet monitor --upstream URL [--port 8080] [--monitors FILE] [--alert-webhook URL]
+
+A reverse proxy in front of a deployed model (an Open Inference Protocol server such as
+'gauntlet serve', Triton, KServe or MLServer). Every request goes to --upstream unchanged and its
+answer comes back unchanged; on inference calls (POST /v2/models/NAME/infer, JSON or binary
+tensors) the proxy also reads the inputs and scores and feeds the stream monitors online, the same
+classes as 'gauntlet stream' (KS, PSI, MMD on the predictions; ADWIN, Page-Hinkley, DDM on the
+error once labels arrive). Answers carry Gauntlet-Item-Ids: FIRST-LAST.
+
+  POST /labels    {"items": [{"id": 17, "label": 3}]} or {"request_id": "r1", "labels": [3, 1]}
+  GET  /metrics   Prometheus text: request latency histogram, upstream errors, items, labels,
+                  alerts per monitor, each monitor's statistic and threshold, webhook failures
+
+An unreachable upstream gets 502 (504 past --upstream-timeout-ms) with {"error"}, counted.
+SIGTERM or SIGINT stops it (exit 0) after pending webhook deliveries.
+
+Options:
+${helpLines(MONITOR_OPTIONS)}
+  --json                print the start and stop lines as JSON objects
+`;
+
+/** The monitors the proxy runs without a file: prediction- and error-fed ones. */
+const PROXY_DEFAULT = [{ type: 'ks', on: 'confidence' }, { type: 'psi', on: 'confidence' }, { type: 'mmd', on: 'probabilities' }, { type: 'adwin', direction: 'up' }, { type: 'page-hinkley' }, { type: 'ddm' }];
+
+export async function monitorVerb(argv: string[]): Promise<number> {
+  const { values } = parse('monitor', argv, flagSpec(MONITOR_OPTIONS));
+  if (values.help) return (process.stdout.write(help), 0);
+  if (values.upstream === undefined) throw new UsageError(`monitor: '--upstream' is required: the server to forward to, e.g. http://127.0.0.1:8000 (see 'gauntlet monitor --help')`);
+  const o = parseFlags(MONITOR_OPTIONS, values);
+  if (!/^https?:\/\/[^/]+/i.test(o.upstream)) throw new UsageError(`'--upstream' must be an http(s) URL such as http://127.0.0.1:8000, got '${o.upstream}'`);
+  if (o.alertWebhook !== undefined && !/^https?:\/\//i.test(o.alertWebhook)) throw new UsageError(`'--alert-webhook' must be an http(s) URL, got '${o.alertWebhook}'`);
+  const monitors = o.monitors === undefined ? PROXY_DEFAULT.map((m, i) => resolveMonitor({ ...m }, `monitors[${i}]`)) : readMonitors(o.monitors);
+  checkProxyMonitors(monitors);
+  const proxy = await startMonitorProxy({ upstream: o.upstream, port: o.port, host: o.host, monitors, seed: o.seed, alertWebhook: o.alertWebhook, webhookRetries: o.webhookRetries, upstreamTimeoutMs: o.upstreamTimeoutMs }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE') throw new UsageError(`monitor: port ${o.port} on ${o.host} is in use; pick another with --port (0: any free port)`);
+    throw e;
+  });
+  const start = { monitoring: o.upstream, url: proxy.url, monitors: monitors.map((m) => m.name) };
+  process.stdout.write(values.json ? JSON.stringify(start) + '\n' : `monitoring ${o.upstream} at ${proxy.url} with ${monitors.map((m) => m.name).join(', ')} (metrics at ${proxy.url}/metrics; Ctrl-C stops)\n`);
+  const sig = await new Promise<string>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+  await proxy.close();
+  const c = proxy.counts();
+  const stop = { stopped: sig, items: c.items, labels: c.labels, alerts: proxy.alerts.length, upstream_errors: c.upstreamErrors, webhook_failures: c.webhookFailures };
+  process.stdout.write(values.json ? JSON.stringify(stop) + '\n' : `stopped on ${sig}: ${c.items} items, ${c.labels} labels, ${proxy.alerts.length} alerts, ${c.upstreamErrors} upstream errors\n`);
+  return 0;
+}
+
+function readMonitors(file: string): MonitorSpec[] {
+  const raw = readYamlFile(file) as unknown;
+  const list = raw && typeof raw === 'object' && !Array.isArray(raw) && 'monitors' in raw ? (raw as { monitors: unknown }).monitors : raw;
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${file}: give a non-empty list of monitors ([{ type: ks, on: confidence }, adwin]) or a mapping with 'monitors:'`);
+  const names = new Set<string>();
+  return list.map((e, i) => {
+    const spec = resolveMonitor(typeof e === 'string' ? { type: e } : (e as Record<string, unknown>), `monitors[${i}]`);
+    if (names.has(spec.name)) throw new ConfigError(`'monitors[${i}].name' '${spec.name}' is already used; give each monitor a unique name`);
+    names.add(spec.name);
+    return spec;
+  });
+}
