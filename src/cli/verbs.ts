@@ -17,6 +17,8 @@ import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
 import { streamVerb, help as streamHelp } from './stream.js';
 import { trainVerb, help as trainHelp } from './train.js';
+import { runsVerb, help as runsHelp } from './runs.js';
+import { hubVerb, help as hubHelp } from './hub.js';
 
 export interface Verb {
   summary: string;
@@ -45,4 +47,6 @@ export const verbs: Record<string, Verb> = {
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
   train: { summary: 'train a model\'s weights (SGD/AdamW, schedules, train-mode BatchNorm) with ONNX Runtime; epoch checkpoints, --resume', help: trainHelp, main: trainVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
+  runs: { summary: 'the run registry: list, show, compare and remove recorded runs; import run directories', help: runsHelp, main: runsVerb },
+  hub: { summary: 'web dashboard of the run registry: runs, a model\'s history with CIs, compare, budgets over time', help: hubHelp, main: hubVerb },
 };
