@@ -24,7 +24,7 @@ export function historyChart(title: string, metric: string, points: readonly His
   hi += pad;
   if (bounded) [lo, hi] = [Math.max(lo, metric === 'accuracy_drop' ? -1 : 0), Math.min(hi, 1)];
   const n = points.length;
-  const x = (i: number) => m.left + (n <= 1 ? (w - m.left - m.right) / 2 : (i / (n - 1)) * (w - m.left - m.right));
+  const x = (i: number) => m.left + 24 + (n <= 1 ? (w - m.left - m.right - 48) / 2 : (i / (n - 1)) * (w - m.left - m.right - 48));
   const y = (v: number) => h - m.bottom - ((v - lo) / (hi - lo || 1)) * (h - m.top - m.bottom);
   const parts: string[] = [];
   parts.push(`<text x="${m.left}" y="16" font-size="12.5" font-weight="600" fill="#111">${e(title)}</text>`);
@@ -53,7 +53,7 @@ export function historyChart(title: string, metric: string, points: readonly His
     const dot = isNum(p.value) ? `<circle cx="${xi}" cy="${r1(y(p.value))}" r="4" fill="#0072B2" stroke="#fff" stroke-width="1"/>` : '';
     parts.push(`<g class="pt" data-run="${e(p.run_id)}" data-value="${isNum(p.value) ? p.value : ''}"><title>${e(tip)}</title>${whisker}${dot}</g>`);
     if (n <= 12 || i % Math.ceil(n / 12) === 0 || i === n - 1) {
-      parts.push(`<text x="${xi}" y="${h - m.bottom + 14}" font-size="10" text-anchor="middle" fill="#333">${e(p.started_at.slice(5, 10))}</text><text x="${xi}" y="${h - m.bottom + 26}" font-size="9.5" text-anchor="middle" fill="#5a7">v${v}</text>`);
+      parts.push(`<text x="${xi}" y="${h - m.bottom + 14}" font-size="10" text-anchor="middle" fill="#333">${e(p.started_at.slice(5, 16).replace('T', ' '))}</text><text x="${xi}" y="${h - m.bottom + 26}" font-size="9.5" text-anchor="middle" fill="#5a7">v${v}</text>`);
     }
   });
   parts.push(`<text x="${r1((m.left + w - m.right) / 2)}" y="${h - 6}" font-size="11" text-anchor="middle" fill="#111">run (date, model version)</text>`);

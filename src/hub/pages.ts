@@ -117,9 +117,9 @@ export function runPage(r: RunRecord, hasReport: boolean): string {
   return layout(`Run ${r.id}`, `<h1>Run <code>${e(r.id)}</code></h1>${compare}
 <table class="facts">${facts.map(([k, v]) => `<tr><th scope="row">${e(k)}</th><td>${v}</td></tr>`).join('')}</table>
 <h2>Budgets</h2>${budgets}
-<h2>Artifacts</h2>${artifacts}
-<h2>Metrics</h2>${metrics}
 ${hasReport ? `<h2>Report</h2><iframe class="report" title="report of ${e(r.id)}" src="/runs/${q(r.id)}/report" sandbox="allow-scripts"></iframe>` : ''}
+<h2>Metrics</h2>${metrics}
+<h2>Artifacts</h2>${artifacts}
 <details><summary>resolved config</summary><pre>${e(JSON.stringify(r.config, null, 2))}</pre></details>
 <details><summary>summary</summary><pre>${e(JSON.stringify(r.summary, null, 2))}</pre></details>`);
 }
@@ -166,7 +166,7 @@ ${charts.length ? `<div class="charts" id="history-charts">${charts.join('')}</d
 export function comparePage(a: RunRecord, b: RunRecord, c: RunComparison, all: boolean): string {
   const yesNo = (changed: boolean, x: string, y: string) => (changed ? `<span class="fail">changed</span>: <code class="hash">${e(x)}</code> → <code class="hash">${e(y)}</code>` : `same <code class="hash">${e(x)}</code>`);
   const rows = (list: RunComparison['metrics']) =>
-    list.map((m) => `${td(m.label)}${td(m.stage)}${td(m.metric)}${ciTd(typeof m.a.value === 'number' ? m.a.value : null, (m.a.ci[0] as number | null) ?? null, (m.a.ci[1] as number | null) ?? null)}${ciTd(typeof m.b.value === 'number' ? m.b.value : null, (m.b.ci[0] as number | null) ?? null, (m.b.ci[1] as number | null) ?? null)}<td class="num ${m.moved ? e(m.direction) : ''}" data-v="${typeof m.diff === 'number' ? m.diff : ''}">${typeof m.diff === 'number' ? (m.diff >= 0 ? '+' : '') + m.diff.toFixed(3) : '–'}${m.diff_ci ? ` <small>[${fmt(m.diff_ci[0])}, ${fmt(m.diff_ci[1])}]</small>` : ''}</td>${td(m.method)}<td class="${m.moved ? e(m.direction) : ''}">${e(m.moved ? m.direction : 'within CI')}</td>${numTd(m.mcnemar_p, 4)}`);
+    list.map((m) => `${td(m.label)}${td(m.stage)}${td(m.metric)}${ciTd(typeof m.a.value === 'number' ? m.a.value : null, (m.a.ci[0] as number | null) ?? null, (m.a.ci[1] as number | null) ?? null)}${ciTd(typeof m.b.value === 'number' ? m.b.value : null, (m.b.ci[0] as number | null) ?? null, (m.b.ci[1] as number | null) ?? null)}<td class="num ${m.moved ? e(m.direction) : ''}" data-v="${typeof m.diff === 'number' ? m.diff : ''}">${typeof m.diff === 'number' ? (m.diff >= 0 ? '+' : '') + m.diff.toFixed(3) : '–'}${m.diff_ci ? ` <small>[${fmt(m.diff_ci[0])}, ${fmt(m.diff_ci[1])}]</small>` : ''}</td>${td(m.method)}<td class="${m.moved ? e(m.direction) : ''}">${e(m.moved ? m.direction : 'within CI')}</td>${typeof m.mcnemar_p === 'number' && m.mcnemar_p < 1e-4 ? `<td class="num" data-v="${m.mcnemar_p}">&lt; 0.0001</td>` : numTd(m.mcnemar_p, 4)}`);
   const head = ['stresses', 'stage', 'metric', 'A [95% CI]', 'B [95% CI]', 'B − A [95% CI]', 'test', 'verdict', 'McNemar p'];
   const worse = c.moved.filter((m) => m.direction === 'worse').length;
   const better = c.moved.filter((m) => m.direction === 'better').length;
