@@ -309,3 +309,24 @@ describe('CLI', () => {
     assert.match(stderr, new RegExp(`recorded run run-\\S+ in ${path.join(base, 'runs', '.gauntlet', 'registry.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 });
+
+describe('options', () => {
+  test('the registry, runs and hub options are declared with the option schema: docs, snake_case keys, defaults that pass their checks', async () => {
+    const { RECORD_OPTIONS, RUNS_OPTIONS, HUB_OPTIONS } = await import('../src/registry/options.js');
+    for (const [what, map] of Object.entries({ RECORD_OPTIONS, RUNS_OPTIONS, HUB_OPTIONS })) {
+      for (const [key, o] of Object.entries(map as Record<string, { doc: string; default?: unknown; check: (v: unknown, p: string, c: { where: string }) => unknown }>)) {
+        assert.ok(o.doc.trim().length > 0, `${what}.${key}`);
+        assert.match(key, /^[a-z][a-z0-9_]*$/);
+        if (o.default !== undefined) assert.deepEqual(o.check(o.default, key, { where: '' }), o.default);
+      }
+    }
+    for (const verb of ['run', 'train', 'attack', 'stream', 'calibrate']) assert.match(runCli([verb, '--help']).stdout, /--no-registry +do not record this run in the registry/, verb);
+    assert.match(runCli(['hub', '--help']).stdout, /--port N +TCP port to listen on \(0: any free port\); an integer in \[0, 65535\] \(default 8080\)/);
+  });
+
+  test('hub: bad port, no registry, stray arguments are one clear line and exit 2', () => {
+    assertBadInput(runCli(['hub', '--port', '70000']), /'--port' must be an integer in \[0, 65535\], got 70000/);
+    assertBadInput(runCli(['hub', '--port', '0', '--registry', path.join(dir, 'none.db')]), /no registry there/);
+    assertBadInput(runCli(['hub', 'extra']), /hub: Unexpected argument 'extra'/);
+  });
+});

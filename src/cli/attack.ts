@@ -149,7 +149,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
           }),
         ],
         artifacts: values.save !== undefined ? [{ name: 'adversarial inputs', path: values.save }] : [],
-        summary: { ...s, flags: s.flags }, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+        summary: { ...s }, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
       });
     });
     if (values.json) {

@@ -27,9 +27,8 @@ Exit codes: 0 stopped by Ctrl-C, 2 bad input (unreachable registry, port in use)
 `;
 
 export async function hubVerb(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('hub', argv, flagSpec(HUB_OPTIONS));
+  const { values } = parse('hub', argv, flagSpec(HUB_OPTIONS));
   if (values.help) return (process.stdout.write(help), 0);
-  if (positionals.length) throw new UsageError(`hub: takes no arguments`);
   const o = parseFlags(HUB_OPTIONS, values);
   const host = o.host ?? '127.0.0.1';
   const reg = await openRegistry(readTarget(o.registry), { mustExist: true });
