@@ -63,11 +63,11 @@ export async function streamVerb(argv: string[]): Promise<number> {
       data: { name: path.basename(result.data.path), path: path.resolve(result.data.path), sha256: result.data.sha256 },
       config: result.scenario, seed: result.seed,
       metrics: [
-        { metric: 'accuracy', value: s.accuracy as number | null },
-        { metric: 'accepted_accuracy', value: s.accepted_accuracy as number | null },
-        { metric: 'deferral_rate', value: s.deferral_rate as number | null },
-        { metric: 'false_alarms_per_10k', value: s.false_alarms_per_10k as number | null },
-        { metric: 'latency_p95_ms', value: s.latency_p95_ms as number | null },
+        { metric: 'accuracy', value: s.accuracy as number | null, stress: 'whole stream' },
+        { metric: 'accepted_accuracy', value: s.accepted_accuracy as number | null, stress: 'whole stream' },
+        { metric: 'deferral_rate', value: s.deferral_rate as number | null, stress: 'whole stream' },
+        { metric: 'false_alarms_per_10k', value: s.false_alarms_per_10k as number | null, stress: 'whole stream' },
+        { metric: 'latency_p95_ms', value: s.latency_p95_ms as number | null, stress: 'whole stream' },
         ...result.episodes.flatMap((e, i) => [
           { metric: 'detection_delay', value: e.delay, stress: `episode ${i} ${e.kinds.join('+')}` },
           { metric: 'accuracy', value: e.accuracy, stress: `episode ${i} ${e.kinds.join('+')}` },
