@@ -120,3 +120,6 @@ export class RunInterruptedError extends GauntletError {
     this.exitCode = this.signal === 'SIGTERM' ? 143 : 130;
   }
 }
+
+/** The run registry cannot be opened, read or written (bad URL, unreachable server, schema newer than this Gauntlet). */
+export class RegistryError extends GauntletError {}

@@ -17,6 +17,10 @@ const ATTACK_FLAG_OPTIONS = {
   n_targets: { ...ATTACK_OPTIONS.n_targets, aliases: ['targets'] },
 } as OptionMap;
 import { guardOutputs, dataInput, modelInput } from './outputs.js';
+import { recordFlags, recordHelp, recorder } from './record.js';
+import { modelName, verbRecord } from '../registry/index.js';
+import path from 'node:path';
+import { wilson } from '../report/format.js';
 
 export const help = `gauntlet attack --attack A --eps E [--norm linf|l2] [--model M.onnx] [--data D.npz] [options] [--json]
 
@@ -41,6 +45,7 @@ Other options (tabular --immutable/--continuous are part of the data declaration
                       arrays, eps, min_eps and adv_success (and x_eps<k> per ε of a curve); atomic
   --json              print one JSON object as the last stdout line
   --threads N         ONNX Runtime intra-op threads (0 = all cores; default 0)
+${recordHelp()}
 ` + '\n' + declarationHelp() + '\n';
 
 export async function attackVerb(argv: string[]): Promise<number> {
@@ -53,6 +58,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
     save: { type: 'string' },
+    ...recordFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const raw = values as Record<string, unknown>;
@@ -88,6 +94,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
   if (isEndpointRef(modelRef(values)) && def.name !== 'square') {
     throw new UsageError(`attack: ${modelRef(values).path} is an endpoint, a black-box model with no gradients; attack '${def.name}' needs them. On an endpoint use the black-box attack: --attack square`);
   }
+  const rec = recorder('attack', values, values.save !== undefined ? path.dirname(path.resolve(values.save)) : process.cwd());
   const ref = dataRef(values);
   const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');
@@ -126,6 +133,29 @@ export async function attackVerb(argv: string[]): Promise<number> {
       await saveNpz(values.save, arrays);
     }
     const s = r.summary;
+    await rec.save(() => {
+      const n = ds.size;
+      const prop = (v: number) => ({ value: v, ci: Number.isFinite(v) ? wilson(Math.round(v * n), n) : null });
+      const label = (e: number) => `${s.attack} ${norm} eps=${e}`;
+      return verbRecord({
+        id: rec.id, kind: 'attack', started: rec.started.toISOString(), finished: new Date().toISOString(),
+        model: { name: modelName(model.label), path: path.resolve(modelRef(values).path), sha256: model.sha256, parent_sha256: null, parent_name: null },
+        data: { name: ds.name, path: path.resolve(ref.path), sha256: datasetHash(ds) },
+        config: s.spec, seed,
+        metrics: [
+          { metric: 'accuracy', ...prop(s.clean_accuracy) },
+          ...r.perEps.flatMap((p) => {
+            const attacked = Math.round(p.aggregate.cleanAccuracy * n);
+            return [
+              { metric: 'robust_accuracy', stress: label(p.eps), ...prop(p.aggregate.robustAccuracy) },
+              { metric: 'attack_success_rate', stress: label(p.eps), value: p.aggregate.attackSuccessRate, ci: attacked && Number.isFinite(p.aggregate.attackSuccessRate) ? wilson(Math.round(p.aggregate.attackSuccessRate * attacked), attacked) : null },
+            ];
+          }),
+        ],
+        artifacts: values.save !== undefined ? [{ name: 'adversarial inputs', path: values.save }] : [],
+        summary: { ...s }, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+      });
+    });
     if (values.json) {
       const out = {
         model: model.label,

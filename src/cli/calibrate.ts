@@ -12,6 +12,9 @@ import { calibrationSplit, fitTemperature, foldTemperature, pickRows, temperatur
 import { numberOpt, parse, progressReporter, required } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openData, openModel } from './common.js';
 import { guardOutputs, dataInput, modelInput } from './outputs.js';
+import { recordFlags, recordHelp, recorder } from './record.js';
+import { modelName, verbRecord } from '../registry/index.js';
+
 
 export const help = `gauntlet calibrate --model M.onnx --data D --out M.calibrated.onnx [--holdout F] [--seed S]
                   [--stressed D2 ...] [--json]
@@ -34,6 +37,7 @@ Options:
   --limit N          use only the first N items of --data
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+${recordHelp()}
 ` + '\n' + declarationHelp() + '\n';
 
 export async function calibrateVerb(argv: string[]): Promise<number> {
@@ -46,6 +50,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
     stressed: { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
     limit: { type: 'string' },
+    ...recordFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('calibrate', 'out', values.out);
@@ -56,6 +61,7 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
   const modelPath = values.model ?? defaultAssets.model;
   if (path.resolve(out) === path.resolve(modelPath)) throw new UsageError(`calibrate: '--out' must differ from '--model' (the original model is never overwritten), got ${out}`);
   guardOutputs('calibrate', [{ name: '--out', path: out }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path), ...(values.stressed ?? []).map((p) => ({ name: '--stressed', path: p }))]);
+  const rec = recorder('calibrate', values, path.dirname(path.resolve(out)));
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'calibrate');
   const model = await openModel(values, values.threads, { verb: 'calibrate', blackBox: "'gauntlet conformal --model URL' (prediction sets from its scores) or 'gauntlet eval --model URL' (ECE)" });
@@ -99,6 +105,22 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
       out,
       out_sha256: createHash('sha256').update(bytes).digest('hex'),
     };
+    await rec.save(() => {
+      const input = { name: modelName(model.label), sha256: model.sha256 };
+      const figures = (stress: string, b: CalibrationFigures, a: CalibrationFigures) => [
+        ...(['ece', 'nll', 'accuracy'] as const).map((k) => ({ metric: k, value: b[k], stress, model: input })),
+        ...(['ece', 'nll', 'accuracy'] as const).map((k) => ({ metric: k, value: a[k], stress })),
+      ];
+      return verbRecord({
+        id: rec.id, kind: 'calibrate', started: rec.started.toISOString(), finished: new Date().toISOString(),
+        model: { name: modelName(out), path: path.resolve(out), sha256: result.out_sha256, parent_sha256: model.sha256, parent_name: input.name },
+        data: { name: ds.name, path: path.resolve(dataRef(values).path), sha256: result.data_sha256 },
+        config: { holdout, seed, stressed: values.stressed ?? [] }, seed,
+        metrics: [{ metric: 'temperature', value: T }, ...figures('clean', evaluation.before, evaluation.after), ...stressed.flatMap((s) => figures(s.data, s.before, s.after))],
+        artifacts: [{ name: 'calibrated model', path: out }],
+        summary: result, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+      });
+    });
     if (values.json) {
       process.stdout.write(JSON.stringify(result) + '\n');
       return 0;

@@ -8,6 +8,8 @@ import { flushDeprecations, numberOpt, parse } from './args.js';
 import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
 import { interruptible, resumeCommand, runDirFlags } from './run-dir.js';
 import { campaignProgress } from './progress.js';
+import { recordFlags, recordHelp, recorder } from './record.js';
+import { campaignRecord, compactResults, fileSha256 } from '../registry/index.js';
 
 export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume | --restart] [--force] [--dry-run] [--limit N] [--json]
 
@@ -33,6 +35,7 @@ Options:
   --limit N      use only the first N items of the data
   --json         print the results summary as one JSON object on the last stdout line
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
+${recordHelp()}
 
 A run that fails before its first cell is checkpointed removes what it created. Ctrl-C stops it
 and prints how many cells are checkpointed and the command that continues (--resume).
@@ -53,6 +56,7 @@ export async function runVerb(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       ...modelFlags,
       ...dataFlags,
+      ...recordFlags,
     },
     true,
   );
@@ -72,6 +76,7 @@ export async function runVerb(argv: string[]): Promise<number> {
   else if (Object.keys(d).length > 1) config = { ...config, data: { ...config.data, ...d } };
   const outDir = values.out ?? 'gauntlet-run';
   const dirOpts = runDirFlags(values, positionals[0], config, outDir);
+  const rec = recorder('run', values, path.dirname(path.resolve(outDir)));
   const plan = makePlan(config);
   const log = (s: string) => process.stderr.write(s + '\n');
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
@@ -88,6 +93,11 @@ export async function runVerb(argv: string[]): Promise<number> {
   const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, ...o }));
   if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);
+  await rec.save(() => {
+    const p = rec.provenance;
+    const finished = new Date().toISOString();
+    return campaignRecord(results, { id: rec.id, started: rec.started.toISOString(), finished, outDir, resultsSha256: fileSha256(path.join(outDir, 'results.json')), versions: p.versions, gitCommit: p.gitCommit });
+  }, compactResults(results));
   const failed = results.budgets.filter((b) => !b.passed);
   if (values.json) {
     process.stdout.write(

@@ -7,6 +7,9 @@ import { runStream, type StreamResult } from '../stream/simulate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { fmt } from './common.js';
 import { guardStreamOut } from './outputs.js';
+import { recordFlags, recordHelp, recorder } from './record.js';
+import { modelName, verbRecord } from '../registry/index.js';
+
 
 export const help = `gauntlet stream [SCENARIO.yaml] [--out DIR] [--seed S] [--json]
 
@@ -35,12 +38,13 @@ Options:
   --seed S       override the scenario's seed (every random draw derives from it)
   --json         print a summary as one JSON object on the last stdout line
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
+${recordHelp()}
 
 Exit codes: 0 done (missed episodes are reported, not failures), 2 bad scenario or input.
 `;
 
 export async function streamVerb(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('stream', argv, { out: { type: 'string' }, seed: { type: 'string' } }, true);
+  const { values, positionals } = parse('stream', argv, { out: { type: 'string' }, seed: { type: 'string' }, ...recordFlags }, true);
   if (values.help) return (process.stdout.write(help), 0);
   if (positionals.length > 1) throw new UsageError(`stream: takes at most one SCENARIO file, got ${positionals.length}`);
   let scenario: Scenario = positionals[0] ? loadScenario(positionals[0]) : defaultScenario();
@@ -48,8 +52,31 @@ export async function streamVerb(argv: string[]): Promise<number> {
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
   const outDir = values.out ?? 'gauntlet-stream';
   guardStreamOut(outDir, positionals[0], { model: scenario.model.path, data: scenario.data.path, challenger: scenario.challenger ? { model: scenario.challenger.model.path } : null });
+  const rec = recorder('stream', values, path.dirname(path.resolve(outDir)));
   const result = await runStream(scenario, { threads, onProgress: progressReporter('stream') });
   const files = writeStreamRun(result, outDir);
+  await rec.save(() => {
+    const s = summary(result, outDir, files);
+    return verbRecord({
+      id: rec.id, kind: 'stream', started: rec.started.toISOString(), finished: new Date().toISOString(),
+      model: { name: modelName(result.model.path), path: path.resolve(result.model.path), sha256: result.model.sha256, parent_sha256: null, parent_name: null },
+      data: { name: path.basename(result.data.path), path: path.resolve(result.data.path), sha256: result.data.sha256 },
+      config: result.scenario, seed: result.seed,
+      metrics: [
+        { metric: 'accuracy', value: s.accuracy as number | null, stress: 'whole stream' },
+        { metric: 'accepted_accuracy', value: s.accepted_accuracy as number | null, stress: 'whole stream' },
+        { metric: 'deferral_rate', value: s.deferral_rate as number | null, stress: 'whole stream' },
+        { metric: 'false_alarms_per_10k', value: s.false_alarms_per_10k as number | null, stress: 'whole stream' },
+        { metric: 'latency_p95_ms', value: s.latency_p95_ms as number | null, stress: 'whole stream' },
+        ...result.episodes.flatMap((e, i) => [
+          { metric: 'detection_delay', value: e.delay, stress: `episode ${i} ${e.kinds.join('+')}` },
+          { metric: 'accuracy', value: e.accuracy, stress: `episode ${i} ${e.kinds.join('+')}` },
+        ]),
+      ],
+      artifacts: files.map((f) => ({ name: f, path: path.join(outDir, f) })),
+      outDir, summary: s, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+    });
+  });
   if (values.json) process.stdout.write(JSON.stringify(summary(result, outDir, files)) + '\n');
   else {
     process.stdout.write(report(result) + '\n');

@@ -10,6 +10,10 @@ import { readYamlFile } from '../yaml.js';
 import { parse, required } from './args.js';
 import { dataInput, guardOutputs, modelInput } from './outputs.js';
 import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { recordFlags, recordHelp, recorder } from './record.js';
+import { modelName, verbRecord } from '../registry/index.js';
+import { datasetHash } from '../data/dataset.js';
+import { wilson } from '../report/format.js';
 
 export const help = `gauntlet train [--model M.onnx] [--data TRAIN] --out OUT.onnx [--val VAL] [--recipe R.yaml] [recipe flags]
 
@@ -40,13 +44,16 @@ Options:
   --recipe R.yaml       recipe (flags below override its keys)
   --resume              continue from OUT.ckpt.npz
   --threads N           ONNX Runtime intra-op threads (0 = all cores; default 0)
+Recording (see 'gauntlet runs'):
+${recordHelp()}
+
 Recipe flags:
 ${recipeHelp()}
 ` + '\n' + declarationHelp() + '\n';
 
 export async function trainVerb(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, { ...modelFlags, ...dataFlags, ...recipeFlagSpec(),
-    model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, recipe: { type: 'string' }, resume: { type: 'boolean' },
+    model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, recipe: { type: 'string' }, resume: { type: 'boolean' }, ...recordFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const out = path.resolve(required('train', 'out', values.out as string | undefined));
@@ -60,6 +67,7 @@ export async function trainVerb(argv: string[]): Promise<number> {
   const members = parseRecipe(raw).ensemble?.members ?? 0;
   guardOutputs('train', [{ name: '--out', path: out }, { name: '--out (history)', path: `${stem}.train.jsonl` }, { name: '--out (labels)', path: `${stem}.labels.jsonl` }, ...Array.from({ length: members }, (_, m) => ({ name: `--out (member ${m})`, path: `${stem}.member${m}.onnx` }))],
     [modelInput(values.model as string | undefined), dataInput((values.data as string | undefined) ?? defaultAssets.trainData), { name: '--val', path: values.val as string | undefined }, { name: '--recipe', path: values.recipe as string | undefined }]);
+  const rec = recorder('train', values, path.dirname(out));
   const data = await openData({ ...values, data: (values.data as string | undefined) ?? defaultAssets.trainData });
   const val = values.val ? await openData({ data: values.val }) : undefined;
   const model = await openModel(values, values.threads, { verb: 'train', blackBox: "'gauntlet eval' or 'gauntlet attack --attack square' to stress it; train the ONNX file it serves" });
@@ -97,6 +105,24 @@ export async function trainVerb(argv: string[]): Promise<number> {
     const kept = r.history[r.keptEpoch - 1] ?? lastEpoch;
     const labelNoise = r.labels ? { realised_rate: r.labels.annotation.realisedRate, flipped: r.labels.annotation.flipped.reduce((a, b) => a + b, 0), labels_file: `${stem}.labels.jsonl` } : null;
     const summary = { epochs: r.history.length, steps: r.steps, seconds: r.seconds, final_loss: lastEpoch.loss, train_accuracy: lastEpoch.train_accuracy, val_accuracy: kept.val_accuracy, pgd_val_accuracy: kept.pgd_val_accuracy, kept_epoch: r.keptEpoch, stopped: r.stopped, label_noise: labelNoise, cleaning: r.cleaning, members: memberFiles.length ? memberFiles : null, out, out_sha256: createHash('sha256').update(bytes).digest('hex') };
+    await rec.save(() => {
+      const dataPath = path.resolve((values.data as string | undefined) ?? defaultAssets.trainData);
+      const prop = (v: number | null | undefined, n: number | undefined) => ({ value: v, ci: typeof v === 'number' && n ? wilson(Math.round(v * n), n) : null });
+      return verbRecord({
+        id: rec.id, kind: 'train', started: rec.started.toISOString(), finished: new Date().toISOString(),
+        model: { name: modelName(out), path: out, sha256: summary.out_sha256, parent_sha256: model.sha256, parent_name: modelName(modelPath) },
+        data: { name: data.name, path: dataPath, sha256: datasetHash(data) },
+        config: raw, seed: typeof raw.seed === 'number' ? raw.seed : 0,
+        metrics: [
+          { metric: 'train_accuracy', ...prop(lastEpoch.train_accuracy, data.size) },
+          { metric: 'val_accuracy', ...prop(kept.val_accuracy, val?.size) },
+          { metric: 'pgd_val_accuracy', ...prop(kept.pgd_val_accuracy, val?.size), stress: 'pgd (validation)' },
+          { metric: 'final_loss', value: lastEpoch.loss },
+        ].filter((m) => typeof m.value === 'number'),
+        artifacts: [{ name: 'model', path: out }, { name: 'history', path: `${stem}.train.jsonl` }, ...(labelNoise ? [{ name: 'labels', path: labelNoise.labels_file }] : []), ...memberFiles.map((f, i) => ({ name: `member ${i}`, path: f }))],
+        summary, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+      });
+    });
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       const lines = [`wrote ${out} (${r.params.length} parameters trained, ${r.steps} steps, ${fmt(r.seconds, 1)} s): loss ${fmt(lastEpoch.loss)}, train accuracy ${fmt(lastEpoch.train_accuracy)} (true labels)${kept.val_accuracy === null ? '' : `, val accuracy ${fmt(kept.val_accuracy)}`}${kept.pgd_val_accuracy === null ? '' : `, PGD val accuracy ${fmt(kept.pgd_val_accuracy)}`}`];

@@ -19,6 +19,8 @@ import { streamVerb, help as streamHelp } from './stream.js';
 import { trainVerb, help as trainHelp } from './train.js';
 import { serveVerb, help as serveHelp } from './serve.js';
 import { monitorVerb, help as monitorHelp } from './monitor.js';
+import { runsVerb, help as runsHelp } from './runs.js';
+import { hubVerb, help as hubHelp } from './hub.js';
 
 export interface Verb {
   summary: string;
@@ -49,4 +51,6 @@ export const verbs: Record<string, Verb> = {
   serve: { summary: 'serve an ONNX model over the Open Inference Protocol (KServe v2 REST, JSON and binary tensors, dynamic batching)', help: serveHelp, main: serveVerb },
   monitor: { summary: 'reverse proxy in front of a deployed model: stream monitors on live traffic, delayed labels, Prometheus /metrics, alert webhook', help: monitorHelp, main: monitorVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
+  runs: { summary: 'the run registry: list, show, compare and remove recorded runs; import run directories', help: runsHelp, main: runsVerb },
+  hub: { summary: 'web dashboard of the run registry: runs, a model\'s history with CIs, compare, budgets over time', help: hubHelp, main: hubVerb },
 };

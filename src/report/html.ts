@@ -391,7 +391,7 @@ function provenanceSection(r: CampaignResults): string {
 <details><summary>resolved config</summary><pre>${e(JSON.stringify(r.config, null, 2))}</pre></details></section>`;
 }
 
-const STYLE = `:root{--fg:#161616;--muted:#555;--pass:#0b6b2b;--fail:#b00020;--line:#d6d6d6}
+export const STYLE = `:root{--fg:#161616;--muted:#555;--pass:#0b6b2b;--fail:#b00020;--line:#d6d6d6}
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);margin:0 auto;padding:1.2em 2em 3em;max-width:1400px}
 h1{margin:.2em 0}h2{margin-top:1.8em;border-bottom:2px solid #222;padding-bottom:.15em}h3{margin-top:1.3em}
 nav{border-top:1px solid var(--line);border-bottom:1px solid var(--line);padding:.4em 0;margin-top:.6em}nav a{margin-right:1em;color:#0b57a4;text-decoration:none}nav a:hover{text-decoration:underline}
@@ -417,7 +417,7 @@ table.matrix td{text-align:right;font-variant-numeric:tabular-nums;padding:2px 6
 details{margin:.5em 0}summary{cursor:pointer;color:#0b57a4}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
 @media print{nav{display:none}details{display:block}}`;
 
-const SCRIPT = `(function () {
+export const SCRIPT = `(function () {
   function key(td) { var v = td.getAttribute('data-v'); if (v !== null && v !== '') { var n = Number(v); if (!isNaN(n)) return [0, n]; } return [1, td.textContent.trim().toLowerCase()]; }
   function sortBy(table, col, th) {
     var dir = th.getAttribute('aria-sort') === 'ascending' ? 'descending' : 'ascending';
