@@ -35,7 +35,7 @@ import { fail, keyPath, opt, parseOptions, type ParseContext } from '../options/
 import { parseRecipe, recipeToYaml } from '../train/recipe.js';
 import { modelBytes, train, type EpochRecord, type TrainProgress } from '../train/trainer.js';
 import { canonical } from './canonical.js';
-import type { CampaignAnnotationSpec } from './config.js';
+import type { AnnotationSpec } from '../stress/annotation/index.js';
 import { parseTrainingLabels } from '../train/labels.js';
 
 /** A variant as the config gives it. */
@@ -156,7 +156,7 @@ function snakeKeys(v: unknown): unknown {
  * `labels: { noise: <the setting's spec> }` — the same spec, seed and draws as the recipe key
  * `labels:` would give.
  */
-export function trainTimeRecipe(recipe: Record<string, unknown>, spec: CampaignAnnotationSpec): Record<string, unknown> {
+export function trainTimeRecipe(recipe: Record<string, unknown>, spec: AnnotationSpec & { at?: 'train' }): Record<string, unknown> {
   const { at: _at, ...noise } = spec;
   void _at;
   const labels = { noise: snakeKeys(noise) };
