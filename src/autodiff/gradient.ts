@@ -9,7 +9,7 @@ import { buildBackward } from './backward.js';
 import { Emit } from './context.js';
 import { emitLossHead, type LossSpec } from './loss.js';
 import type { GradientOptions } from './options.js';
-import { probe } from './probe.js';
+import { lowerForGradient } from './lower.js';
 
 export const GRAD_INPUTS = { labels: 'gauntlet_labels', targets: 'gauntlet_targets' } as const;
 export const GRAD_OUTPUTS = { loss: 'gauntlet_loss', grad: 'gauntlet_grad' } as const;
@@ -38,11 +38,11 @@ export async function buildGradientModel(
   options: Partial<GradientOptions> = {},
 ): Promise<ModelP> {
   const n = x.dims[0]!;
-  const pr = await probe(model, { [io.input]: x }, label);
   const m = cloneModel(model);
   const g = m.graph;
   const opset = defaultOpset(m);
   if (opset < 11) throw new UnsupportedOpError([], `${label} has opset ${opset}, older than 11, the oldest the gradient engine supports`);
+  const { probe: pr } = await lowerForGradient(m, { [io.input]: x }, label);
   const b = new GraphBuilder(g, 'gauntlet_bw_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(io.output);

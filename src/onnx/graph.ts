@@ -57,6 +57,10 @@ export function attrString(node: NodeP, name: string, dflt?: string): string | u
   const a = findAttr(node, name);
   return a?.s ? new TextDecoder().decode(a.s) : dflt;
 }
+export function attrStrings(node: NodeP, name: string): string[] | undefined {
+  const a = findAttr(node, name);
+  return a?.strings && a.strings.length > 0 ? a.strings.map((v) => new TextDecoder().decode(v)) : undefined;
+}
 export function attrTensor(node: NodeP, name: string): TensorP | undefined {
   return findAttr(node, name)?.t;
 }

@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
+import { lowerForGradient } from '../autodiff/lower.js';
 import { Emit } from '../autodiff/context.js';
 import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
@@ -121,7 +122,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
     for (const d of dropout) feeds[d.input] = { data: new Float32Array(d.shape.reduce((a, b) => a * b, 1)).fill(1), dims: d.shape };
   }
 
-  const pr = await probe(m, feeds, label);
+  const { probe: pr } = await lowerForGradient(m, feeds, label);
   const b = new GraphBuilder(g, 'gauntlet_tr_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(opts.output);
