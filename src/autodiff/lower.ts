@@ -31,7 +31,18 @@ export interface LowerContext {
  * the probed shapes. It returns a note of what it did, or throws `NotLowered` with the reason it
  * cannot (which the backward walk reports if the node is on the gradient path).
  */
-export type Lowering = (ctx: LowerContext) => string | { note: string; mayFail: string };
+export type Lowering = (ctx: LowerContext) => string | FallibleLowering;
+
+/**
+ * A lowering that evaluates what the model itself would not (both branches of an If): `mayFail`
+ * is the reason reported if the rewritten graph does not run, `check` (given the new probe)
+ * returns a reason when it runs but is not equivalent (branches of different shapes).
+ */
+export interface FallibleLowering {
+  note: string;
+  mayFail: string;
+  check?: (probe: ProbeResult) => string | null;
+}
 
 /** Why a node was left as it is; reported (with op and node) only if a gradient must pass it. */
 export class NotLowered extends Error {}
@@ -72,7 +83,7 @@ export async function lowerForGradient(model: ModelP, feeds: Record<string, Feed
   const reasons = new Map<NodeP, string>();
   // Lowerings that evaluate code the model itself would not run (both branches of an If whose
   // condition depends on the data): if the rewritten graph does not run, those nodes are named.
-  const fallible: { node: NodeP; reason: string }[] = [];
+  const fallible: { node: NodeP; lowering: FallibleLowering }[] = [];
   let pr = await probe(model, feeds, label);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const stat = staticValues(g);
@@ -95,7 +106,7 @@ export async function lowerForGradient(model: ModelP, feeds: Record<string, Feed
         const r = lower({ node, probe: pr, isStatic: (v) => v === '' || stat.has(v), b, e, opset });
         out.push(...b.nodes.slice(start));
         notes.push(`${node.op_type} (${node.name || 'unnamed'}): ${typeof r === 'string' ? r : r.note}`);
-        if (typeof r !== 'string') fallible.push({ node, reason: r.mayFail });
+        if (typeof r !== 'string') fallible.push({ node, lowering: r });
         changed = true;
       } catch (err) {
         if (!(err instanceof NotLowered)) throw err;
@@ -113,9 +124,15 @@ export async function lowerForGradient(model: ModelP, feeds: Record<string, Feed
     } catch (err) {
       if (!(err instanceof ModelError)) throw err;
       const why = err.message.split('\n')[0];
-      if (fallible.length > 0) throw new UnsupportedOpError(fallible.map((f) => ({ opType: f.node.op_type, nodeName: f.node.name ?? '', reason: `${f.reason} (${why})` })));
+      if (fallible.length > 0) throw new UnsupportedOpError(fallible.map((f) => ({ opType: f.node.op_type, nodeName: f.node.name ?? '', reason: `${f.lowering.mayFail} (${why})` })));
       throw new ModelError(`${label}: the model rewritten for gradients (${notes.join('; ')}) does not run: ${why}`);
     }
+    const failed = fallible.flatMap((f) => {
+      const why = f.lowering.check?.(pr);
+      return why ? [{ opType: f.node.op_type, nodeName: f.node.name ?? '', reason: why }] : [];
+    });
+    if (failed.length > 0) throw new UnsupportedOpError(failed);
+    fallible.length = 0;
   }
   pr.reasons = reasons;
   return { probe: pr, notes };

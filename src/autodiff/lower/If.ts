@@ -1,4 +1,4 @@
-import type { LowerContext } from '../lower.js';
+import type { FallibleLowering, LowerContext } from '../lower.js';
 import { NotLowered } from '../lower.js';
 import { bodyOf, inlineBody } from './inline.js';
 
@@ -9,7 +9,7 @@ import { bodyOf, inlineBody } from './inline.js';
  * Where(cond, then, else): right for every batch, with the gradient going through the branch
  * taken (Where's rule); the other branch is evaluated too, so both must run on the data.
  */
-export function lowerIf(ctx: LowerContext): string | { note: string; mayFail: string } {
+export function lowerIf(ctx: LowerContext): string | FallibleLowering {
   const { node, b, probe, isStatic } = ctx;
   const cond = node.input[0]!;
   const thenG = bodyOf(node, 'then_branch');
@@ -28,7 +28,12 @@ export function lowerIf(ctx: LowerContext): string | { note: string; mayFail: st
   const f = inlineBody(b, elseG, [], `${hint}_else`);
   if (t.length !== f.length) throw new NotLowered('its branches have different numbers of outputs');
   bind(t.map((v, i) => b.op('Where', [cond, v, f[i]!], {}, `${hint}_merge`)));
+  const dims = (s: number[] | undefined) => `[${s?.join(', ') ?? '?'}]`;
   return {
+    check: (pr) => {
+      const k = t.findIndex((v, i) => dims(pr.shapes.get(v)) !== dims(pr.shapes.get(f[i]!)));
+      return k < 0 ? null : `the branch taken depends on the data, and its branches give output ${k} different shapes (${dims(pr.shapes.get(t[k]!))} and ${dims(pr.shapes.get(f[k]!))}), which a Where merge cannot hold`;
+    },
     note: 'both branches inlined and merged with Where (the condition depends on the data)',
     mayFail: 'the branch taken depends on the data, and its two branches cannot be evaluated side by side for a Where merge',
   };
