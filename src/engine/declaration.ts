@@ -15,8 +15,13 @@ export interface ModelDeclaration {
   bounds?: [number, number];
   /** Preprocessing the model expects after the data domain: x_model = (x · scale − mean) / std, per channel. */
   preprocess?: { scale?: number; mean?: number[]; std?: number[] };
-  /** What the model outputs; 'auto' (default) detects it from the first batch. */
-  output?: 'logits' | 'probabilities' | 'auto';
+  /**
+   * What the model outputs; 'auto' (default) detects it from the first batch. 'sigmoid': one
+   * column (or a vector) holding the probability p of class 1 of a binary classifier, read as the
+   * two classes [1 − p, p]. A one-column output declared 'logits' is a binary logit z, read as
+   * the logits [0, z]; one declared 'probabilities' is read as 'sigmoid'.
+   */
+  output?: 'logits' | 'probabilities' | 'sigmoid' | 'auto';
   /** Which graph input / output to use when the model has several. Default: the first. */
   inputName?: string;
   outputName?: string;
@@ -33,7 +38,7 @@ export interface ResolvedDeclaration {
   /** True when the bounds were declared (not the [0, 1] default). */
   boundsDeclared: boolean;
   preprocess: { scale: number; mean: number[] | null; std: number[] | null } | null;
-  output: 'logits' | 'probabilities' | 'auto';
+  output: 'logits' | 'probabilities' | 'sigmoid' | 'auto';
   inputName: string;
   outputName: string;
 }
@@ -115,6 +120,32 @@ export function foldPreprocessing(model: ModelP, decl: ResolvedDeclaration): Mod
     g.input[idx] = makeValueInfo(decl.inputName, DataType.FLOAT, [n!, c!, h!, w!]);
   }
   return m;
+}
+
+/** The graph output a binary head adds: [N, 2] scores of a one-column classifier. */
+export const BINARY_OUTPUT = 'gauntlet_binary_scores';
+
+/**
+ * Returns a copy of the model with an output `BINARY_OUTPUT` [N, 2] built from the one-column
+ * (or vector) output `outputName`: [1 − p, p] for a sigmoid probability ('sigmoid'), [0, z] for a
+ * binary logit ('logit', whose softmax is [1 − σ(z), σ(z)]). Gradients flow through it.
+ */
+export function foldBinaryHead(model: ModelP, outputName: string, head: 'sigmoid' | 'logit'): ModelP {
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_bin_');
+  const col = b.op('Reshape', [outputName, b.constI64([-1, 1])], {}, 'column');
+  const other = head === 'sigmoid' ? b.op('Sub', [b.scalarF(1), col], {}, 'complement') : b.op('Mul', [col, b.scalarF(0)], {}, 'zero_logit');
+  b.nodes.push({ op_type: 'Concat', input: [other, col], output: [BINARY_OUTPUT], attribute: [{ name: 'axis', type: 2, i: 1 }], name: b.name('two_classes'), domain: '' });
+  g.node = [...g.node, ...b.nodes];
+  g.initializer = [...g.initializer, ...b.initializers];
+  g.output = [...g.output, makeValueInfo(BINARY_OUTPUT, DataType.FLOAT, null)];
+  return m;
+}
+
+/** Whether a value's static shape is one column ([N, 1]) or a vector ([N]). */
+export function isOneColumn(shape: (number | string)[] | null): boolean {
+  return shape !== null && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
 }
 
 /** The data-domain item shape the model expects (without the batch dim), or null if symbolic. */

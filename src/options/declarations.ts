@@ -20,7 +20,7 @@ import type { ModelDeclaration } from '../engine/declaration.js';
 import { readYamlFile } from '../yaml.js';
 import { deprecations, fail, flagSpec as flagSpecOf, flagValues, helpLines, opt, parseOptions, type OptionMap, type ParseContext } from './schema.js';
 
-const OUTPUT_KINDS = ['logits', 'probabilities', 'auto'] as const;
+const OUTPUT_KINDS = ['logits', 'probabilities', 'sigmoid', 'auto'] as const;
 
 /** The preprocessing a model expects after the data domain: x_model = (x · scale − mean) / std, per channel. */
 export const PREPROCESS_OPTIONS = {
@@ -37,7 +37,7 @@ export const MODEL_OPTIONS = {
   preprocess: opt.object(PREPROCESS_OPTIONS, { doc: 'preprocessing folded into the graph: {scale, mean, std}' }),
   input: opt.string({ doc: 'graph input to feed when the model has several (default: the first)', metavar: 'NAME' }),
   output: opt.string({ doc: 'graph output to read when the model has several (default: the first)', metavar: 'NAME', aliases: ['output_name', 'outputName'] }),
-  output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch", default: 'auto' }),
+  output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch; 'sigmoid': one column p of a binary classifier, read as [1-p, p]", default: 'auto' }),
 } satisfies OptionMap;
 
 /** A feature name or a 0-based column index (on the command line, digits are an index). */

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
 import { lowerForGradient } from '../autodiff/lower.js';
+import { upgradeOpset } from '../onnx/upgrade.js';
 import { Emit } from '../autodiff/context.js';
 import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
@@ -101,9 +102,8 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new UsageError(`'batch' must be a positive integer, got ${opts.batch}`);
   const paramGrads = opts.paramGrads ?? true;
   if (paramGrads && opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
-  const opset = defaultOpset(model);
-  if (opset < 11) throw new ModelError(`${label}: opset ${opset} is older than 11, the oldest the gradient engine supports`);
-  const m = cloneModel(model);
+  const m = cloneModel(upgradeOpset(model, label).model);
+  const opset = defaultOpset(m);
   const g = m.graph;
   if (!g.input.some((i) => i.name === opts.input)) throw new ModelError(`${label}: no graph input named '${opts.input}'`);
   const dims = [opts.batch, ...opts.itemShape];
