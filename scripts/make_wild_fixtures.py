@@ -45,6 +45,7 @@ import torch.nn.functional as F
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 OUT_DIR = os.path.join(ROOT, 'test', 'fixtures', 'wild')
 BATCH = 4
+README_LINES = []
 
 
 def seed_everything(seed):
@@ -190,7 +191,9 @@ def export(name, model, x, opset=13, scripted=False, dynamic=None, outputs=('log
     (g,) = torch.autograd.grad(loss, x64)
     np.savez(os.path.join(OUT_DIR, f'{name}.npz'), x=x.numpy().astype(np.float32), y=y.numpy().astype(np.int64), logits=scores.numpy(), grad=g.float().numpy())
     ops = sorted({n.op_type for n in proto.graph.node})
-    print(f'{name}: {os.path.getsize(path)} bytes, opset {opset}, ops {" ".join(ops)}')
+    line = f'{name}: {os.path.getsize(path)} bytes, opset {opset}, ops {" ".join(ops)}'
+    print(line)
+    README_LINES.append(f'- `{name}.onnx` — {os.path.getsize(path)} bytes, opset {opset}, ops: {", ".join(ops)}')
 
 
 def main():
@@ -225,6 +228,8 @@ def main():
     seed_everything(10)
     cnn = SmallCnn()
     export('cnn_symbolic', cnn, torch.rand(BATCH, 1, 8, 8), dynamic={'input': {0: 'batch', 2: 'height', 3: 'width'}})
+    with open(os.path.join(OUT_DIR, 'README.md'), 'w') as f:
+        f.write('# Models from the wild (fixtures)\n\nMade by `/usr/bin/python3 scripts/make_wild_fixtures.py` (torch ' + torch.__version__.split('+')[0] + ', onnx ' + onnx.__version__ + '); see the script for what each model is and what its `.npz` holds.\n\n' + '\n'.join(README_LINES) + '\n')
 
 
 if __name__ == '__main__':
