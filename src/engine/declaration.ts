@@ -1,6 +1,7 @@
 import { ModelError, UsageError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { realInputs, valueShape, makeValueInfo, valueElemType } from '../onnx/graph.js';
+import { makeTensor } from '../onnx/tensor.js';
 import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 
 /**
@@ -30,6 +31,12 @@ export interface ModelDeclaration {
    * the graph output of that name when the model has one, else (the pre-0.2 meaning) the kind.
    */
   outputNameOrKind?: string;
+  /**
+   * Values of the graph inputs besides the data input, fed on every batch: 'zeros' (of the
+   * input's shape, its batch dim the data's), a number (filling the input's static shape), or a
+   * .npy file ({ npy: path }). They are folded into the graph as constants (`foldExtraInputs`).
+   */
+  extraInputs?: Record<string, 'zeros' | number | { npy: string }>;
 }
 
 export interface ResolvedDeclaration {
@@ -119,6 +126,71 @@ export function foldPreprocessing(model: ModelP, decl: ResolvedDeclaration): Mod
     const idx = g.input.indexOf(input);
     g.input[idx] = makeValueInfo(decl.inputName, DataType.FLOAT, [n!, c!, h!, w!]);
   }
+  return m;
+}
+
+/**
+ * Returns a copy of the model in which each declared extra input is a constant of the graph: a
+ * number fills the input's static shape, a .npy file gives its own values (its shape must fit the
+ * input's), 'zeros' are zeros of the input's shape, a symbolic dim named like the data input's
+ * batch dim taking the batch size (computed from the data input's shape, so the values stay
+ * independent of the data: an If on a declared sample rate takes one branch). Elements take the
+ * input's type (float32, float64, int64, int32, bool).
+ */
+export function foldExtraInputs(model: ModelP, decl: ModelDeclaration, dataInput: string, label: string, readNpyFile: (file: string) => { shape: readonly number[]; data: ArrayLike<number | bigint> }): ModelP {
+  const extra = decl.extraInputs;
+  if (!extra || Object.keys(extra).length === 0) return model;
+  const inputs = realInputs(model.graph);
+  for (const name of Object.keys(extra)) {
+    if (name === dataInput) throw new UsageError(`'inputs.${name}' is the data input; 'inputs' gives values to the other graph inputs`);
+    if (!inputs.some((i) => i.name === name)) throw new UsageError(`'inputs.${name}': ${label} has no graph input named '${name}' (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+  }
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_in_');
+  const batchDim = valueShape(g.input.find((i) => i.name === dataInput))?.[0];
+  for (const [name, v] of Object.entries(extra)) {
+    const vi = g.input.find((i) => i.name === name)!;
+    const elem = valueElemType(vi) ?? DataType.FLOAT;
+    const shape = valueShape(vi);
+    const typed = (n: number, fill: (i: number) => number | bigint) => {
+      if (elem === DataType.FLOAT) return Float32Array.from({ length: n }, (_, i) => Number(fill(i)));
+      if (elem === DataType.DOUBLE) return Float64Array.from({ length: n }, (_, i) => Number(fill(i)));
+      if (elem === DataType.INT64) return BigInt64Array.from({ length: n }, (_, i) => BigInt(Math.round(Number(fill(i)))));
+      if (elem === DataType.INT32) return Int32Array.from({ length: n }, (_, i) => Math.round(Number(fill(i))));
+      if (elem === DataType.BOOL) return Uint8Array.from({ length: n }, (_, i) => (Number(fill(i)) !== 0 ? 1 : 0));
+      throw new ModelError(`${label}: input ${name} has element type ${elem}; 'inputs' feeds float, int32, int64 and bool inputs`);
+    };
+    const asTensor = (dims: number[], data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array) => {
+      const t = makeTensor(name, dims, data);
+      if (elem === DataType.BOOL) t.data_type = DataType.BOOL;
+      g.initializer.push(t);
+    };
+    if (v === 'zeros' && shape && shape.some((d) => typeof d !== 'number')) {
+      const bad = shape.filter((d) => typeof d !== 'number' && d !== batchDim);
+      if (bad.length > 0) throw new ModelError(`${label}: input ${name} [${shape.join(', ')}] has symbolic dims (${bad.join(', ')}) other than the batch dim; give its value as a .npy file`);
+      // Zeros of a shape whose batch dims come from the data input's shape.
+      const parts = shape.map((d) => (typeof d === 'number' ? b.constI64([d]) : b.op('Slice', [b.op('Shape', [dataInput], {}, 'data_shape'), b.constI64([0]), b.constI64([1])], {}, 'batch')));
+      const dims = b.op('Concat', parts, { axis: 0 }, 'zeros_shape');
+      const zero = makeTensor('value', [1], typed(1, () => 0));
+      if (elem === DataType.BOOL) zero.data_type = DataType.BOOL;
+      b.nodes.push({ op_type: 'ConstantOfShape', input: [dims], output: [name], attribute: [{ name: 'value', type: 4, t: zero }], name: b.name(`${name}_zeros`), domain: '' });
+    } else if (v === 'zeros' || typeof v === 'number') {
+      if (!shape || shape.some((d) => typeof d !== 'number')) throw new ModelError(`${label}: input ${name} has no static shape; give its value as a .npy file`);
+      const dims = shape as number[];
+      asTensor(dims, typed(dims.reduce((a, c) => a * c, 1), () => (v === 'zeros' ? 0 : v)));
+    } else {
+      const arr = readNpyFile(v.npy);
+      const dims = [...arr.shape];
+      if (shape && (shape.length !== dims.length || shape.some((d, i) => typeof d === 'number' && d !== dims[i]))) {
+        throw new UsageError(`'inputs.${name}': ${v.npy} has shape [${dims.join(', ')}] but input ${name} is [${shape.join(', ')}]`);
+      }
+      asTensor(dims, typed(dims.reduce((a, c) => a * c, 1), (i) => arr.data[i]!));
+    }
+    g.input = g.input.filter((i) => i.name !== name);
+  }
+  g.node = [...b.nodes, ...g.node];
+  g.initializer = [...g.initializer, ...b.initializers];
   return m;
 }
 

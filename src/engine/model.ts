@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import type ort from 'onnxruntime-node';
+import { readNpy } from '../data/npy.js';
 import { DataError, ModelError } from '../errors.js';
 import { itemSize, type Dataset } from '../data/dataset.js';
 import { readModelFile } from '../onnx/load.js';
@@ -6,7 +8,7 @@ import { summarizeModel, type ModelSummary } from '../onnx/load.js';
 import { cloneModel, type ModelP } from '../onnx/proto.js';
 import { makeValueInfo, valueShape } from '../onnx/graph.js';
 import { createSession, runFloat, type SessionOptions } from './session.js';
-import { BINARY_OUTPUT, expectedItemShape, foldBinaryHead, foldPreprocessing, isOneColumn, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
+import { BINARY_OUTPUT, expectedItemShape, foldBinaryHead, foldExtraInputs, foldPreprocessing, isOneColumn, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
 
 export interface OpenModelOptions extends ModelDeclaration, SessionOptions {}
 
@@ -91,7 +93,12 @@ export class Model {
 
   static async fromProto(proto: ModelP, label: string, sha256: string, opts: OpenModelOptions = {}): Promise<Model> {
     const decl = resolveDeclaration(proto, opts, label);
-    const prepared = foldPreprocessing(proto, decl);
+    const fed = foldExtraInputs(proto, opts, decl.inputName, label, (file) => {
+      const a = readNpy(readFileOr(file), file);
+      if (a.dtype.includes('U') || a.dtype.includes('S')) throw new DataError(`${file}: holds strings (${a.dtype}); an input value must be numeric`);
+      return a as { shape: readonly number[]; data: ArrayLike<number | bigint> };
+    });
+    const prepared = foldPreprocessing(fed, decl);
     const itemShape = expectedItemShape(proto, decl);
     const inShape = valueShape(proto.graph.input.find((i) => i.name === decl.inputName));
     const fixedBatch = inShape && typeof inShape[0] === 'number' && inShape[0] > 0 ? inShape[0] : null;
@@ -288,6 +295,14 @@ const HEAD_READING = {
   sigmoid: 'the probability p of class 1 of a binary classifier, read as two classes [1 − p, p]',
   logit: 'the logit z of class 1 of a binary classifier, read as two classes with logits [0, z]',
 } as const;
+
+function readFileOr(file: string): Uint8Array {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new DataError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
 
 function inUnitInterval(v: Float32Array): boolean {
   for (let i = 0; i < v.length; i++) if (!(v[i]! >= 0 && v[i]! <= 1)) return false;
