@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
 import { lowerForGradient } from '../autodiff/lower.js';
+import { nodeReads } from '../onnx/subgraph.js';
 import { upgradeOpset } from '../onnx/upgrade.js';
 import { Emit } from '../autodiff/context.js';
 import type { GradientOptions } from '../autodiff/options.js';
@@ -347,8 +348,9 @@ export function trainableParams(model: ModelP, output?: string): string[] {
     if (NO_FLOW.has(n.op_type)) continue;
     if (n.op_type === 'Cast' && !([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16] as number[]).includes(attrIntOf(n, 'to'))) continue;
     const skip = NOT_PARAMETER[n.op_type] ?? [];
-    n.input.forEach((v, k) => {
-      if (!v || skip.includes(k)) return;
+    // Captures count: a weight read inside an If branch or a Loop body is on the path too.
+    nodeReads(n).forEach((v, k) => {
+      if (!v || (k < n.input.length && skip.includes(k))) return;
       live.add(v);
       paramUse.add(`${v}\u0000${n.op_type}`);
     });
