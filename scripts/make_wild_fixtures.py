@@ -18,7 +18,7 @@ Models:
   gru_h0         GRU (PyTorch's linear_before_reset = 1) with a learned initial state
   rnn_relu_bi    bidirectional Elman RNN with ReLU
   conv1d_pool    Conv1d -> MaxPool1d(3, stride 2, pad 1) -> amax over time (ReduceMax) -> Linear
-  conv3d         Conv3d -> ReLU -> AvgPool3d -> Linear
+  conv3d         Conv3d -> ReLU -> MaxPool3d(3, stride 1, pad 1) -> AvgPool3d -> Linear
   sigmoid_binary Linear -> Sigmoid: an [N, 1] probability of class 1
   two_outputs    outputs (aux, logits): the classifier's output is the second
   cnn_opset9     a small CNN exported at opset 9 (BatchNorm, MaxPool, Upsample-free)
@@ -124,7 +124,7 @@ class Conv3d(nn.Module):
         self.out = nn.Linear(2 * 2 * 2 * 2, 3)
 
     def forward(self, x):
-        h = F.avg_pool3d(torch.relu(self.conv(x)), 2)
+        h = F.avg_pool3d(F.max_pool3d(torch.relu(self.conv(x)), 3, stride=1, padding=1), 2)
         return self.out(h.flatten(1))
 
 

@@ -11,8 +11,8 @@ import { Rng } from '../src/rng.js';
 import { gradOfSumOf } from './autodiff-helpers.js';
 
 /*
- * LSTM, GRU and RNN (lowered to their unrolled cell equations), ReduceMax / ReduceMin and 1-D
- * MaxPool: central finite differences of the backward graph against ONNX Runtime's own forward
+ * LSTM, GRU and RNN (lowered to their unrolled cell equations), ReduceMax / ReduceMin and 1-D and
+ * 3-D MaxPool (rewritten as 2-D ones): central finite differences of the backward graph against ONNX Runtime's own forward
  * of the original op, with respect to the input X and (for the recurrent ops) the initial states
  * and the weights W, R, B. ONNX Runtime runs LSTM, GRU and RNN in float32 only, so these checks are
  * float32 with h = 1e-2: the cells are smooth (sigmoid, tanh) and their second derivatives are
@@ -203,4 +203,36 @@ test('MaxPool 1-D: overlapping, padded, strided, dilated and ceil_mode windows (
     assert.ok(r!.maxAbsNumeric > 1e-2);
     assert.ok(r!.relError < 1e-4, `MaxPool 1-D ${JSON.stringify(attrs)}: relError ${r!.relError}`);
   }
+});
+
+test('MaxPool 3-D: tiling, overlapping with pads, dilated and ceil_mode boxes (a 2-D pool over H×W, then over D)', async () => {
+  const geos: Record<string, AttrValue>[] = [
+    { kernel_shape: [2, 2, 2], strides: [2, 2, 2] },
+    { kernel_shape: [3, 3, 2], strides: [2, 1, 2], pads: [1, 1, 0, 1, 1, 0] },
+    { kernel_shape: [2, 2, 2], strides: [1, 1, 1], dilations: [2, 1, 2] },
+    { kernel_shape: [2, 3, 2], strides: [3, 2, 2], ceil_mode: 1 },
+  ];
+  for (const attrs of geos) {
+    const dims = [1, 2, 5, 4, 5];
+    const size = 200;
+    const rng = new Rng(`mp3d:${JSON.stringify(attrs)}`);
+    const k = Array.from({ length: size }, (_, i) => i);
+    for (let i = size - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [k[i], k[j]] = [k[j]!, k[i]!];
+    }
+    const model = makeModel({ inputs: [{ name: 'x', shape: dims }], outputs: ['y'], nodes: [node('MaxPool', ['x'], ['y'], attrs)] });
+    const [r] = await gradcheck(model, { x: { data: Float32Array.from(k, (v) => (v - size / 2 + 0.5) / 8), dims } }, ['x'], rng.fork('w'), { h: 1 / 32 });
+    assert.ok(r!.maxAbsNumeric > 1e-2);
+    assert.ok(r!.relError < 1e-4, `MaxPool 3-D ${JSON.stringify(attrs)}: relError ${r!.relError}`);
+  }
+});
+
+test('MaxPool 3-D: an exact tie over a whole 2×2×2 box gives the box\'s first element (d, h, w order) the whole gradient', async () => {
+  const model = makeModel({ inputs: [{ name: 'x', shape: [1, 1, 2, 2, 2] }], outputs: ['y'], nodes: [node('MaxPool', ['x'], ['y'], { kernel_shape: [2, 2, 2], strides: [2, 2, 2] })] });
+  const g = await gradOfSumOf(model, { x: { data: new Float32Array(8).fill(0.5), dims: [1, 1, 2, 2, 2] } }, 'x', 'float32');
+  assert.deepEqual(g, [1, 0, 0, 0, 0, 0, 0, 0]);
+  // Ties only in the second depth plane: the first maximum is there, at (1, 0, 0).
+  const g2 = await gradOfSumOf(model, { x: { data: Float32Array.from([0, 0.1, 0.2, 0.3, 0.9, 0.9, 0.9, 0.9]), dims: [1, 1, 2, 2, 2] } }, 'x', 'float32');
+  assert.deepEqual(g2, [0, 0, 0, 0, 1, 0, 0, 0]);
 });

@@ -40,7 +40,7 @@ const MODELS: Wild[] = [
   { name: 'gru_h0', note: /^GRU \(.*\): unrolled over its 5 steps \(forward\)/ },
   { name: 'rnn_relu_bi', note: /^RNN \(.*\): unrolled over its 5 steps \(bidirectional\)/ },
   { name: 'conv1d_pool', note: /^MaxPool \(.*\): as a 2-D MaxPool over \[N, C, 1, L\]/ },
-  { name: 'conv3d' },
+  { name: 'conv3d', note: /^MaxPool \(.*\): as a 2-D MaxPool over height × width, then one over depth/ },
   { name: 'sigmoid_binary' },
   { name: 'two_outputs', decl: { outputName: 'logits' } },
   { name: 'cnn_opset9', note: /^opset 9 upgraded to 11 in memory/ },

@@ -6,7 +6,7 @@ import { staticValues } from './backward.js';
 import { Emit } from './context.js';
 import { lowerIf } from './lower/If.js';
 import { lowerLoop } from './lower/Loop.js';
-import { lowerMaxPool1d } from './lower/MaxPool1d.js';
+import { lowerMaxPool } from './lower/MaxPool.js';
 import { lowerRecurrent } from './lower/recurrent.js';
 import { lowerScan } from './lower/Scan.js';
 import { probe, type Feed, type ProbeResult } from './probe.js';
@@ -54,7 +54,7 @@ const LOWERINGS: Readonly<Record<string, Lowering>> = {
   LSTM: lowerRecurrent,
   GRU: lowerRecurrent,
   RNN: lowerRecurrent,
-  MaxPool: lowerMaxPool1d,
+  MaxPool: lowerMaxPool,
 };
 
 /** Ops that a lowering may rewrite (for `gauntlet list` and the README). */
@@ -72,7 +72,7 @@ export interface LoweredModel {
 
 /**
  * Probes `model` (mutated in place: pass a clone) and rewrites, round by round, the nodes that have
- * a lowering and depend on the data (If, Loop, Scan, LSTM, GRU, RNN, 1-D MaxPool), until none is
+ * a lowering and depend on the data (If, Loop, Scan, LSTM, GRU, RNN, 1-D and 3-D MaxPool), until none is
  * left or none can be lowered further. Nodes that cannot be lowered stay, with their reason in
  * `probe.reasons`, so the backward walk names them if a gradient has to pass through them.
  */
