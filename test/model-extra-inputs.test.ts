@@ -90,4 +90,8 @@ test('CLI: --inputs state=zeros,sr=16000 on eval and grad; a bad value is one li
   assert.equal(gr.code, 0, gr.stderr);
   assert.match(gr.stderr, /note: gradient graph: If \(y\): then branch inlined/);
   assertBadInput(runCli(['eval', '--model', model, '--data', data, '--inputs', 'state=ones']), /inputs\.state.*zeros, a number or a \.npy file/);
+  // Undeclared: one line naming the inputs and how to feed them.
+  const none = runCli(['eval', '--model', model, '--data', data, '--inputs', 'sr=8000']);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /has inputs state besides the data input x; give them values: inputs: \{state: zeros \| NUMBER \| FILE\.npy\} \(--inputs state=V\)/);
 });

@@ -6,7 +6,7 @@ import { itemSize, type Dataset } from '../data/dataset.js';
 import { readModelFile } from '../onnx/load.js';
 import { summarizeModel, type ModelSummary } from '../onnx/load.js';
 import { cloneModel, type ModelP } from '../onnx/proto.js';
-import { makeValueInfo, valueShape } from '../onnx/graph.js';
+import { makeValueInfo, realInputs, valueShape } from '../onnx/graph.js';
 import { createSession, runFloat, type SessionOptions } from './session.js';
 import { BINARY_OUTPUT, expectedItemShape, foldBinaryHead, foldExtraInputs, foldPreprocessing, isOneColumn, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
 
@@ -148,6 +148,11 @@ export class Model {
 
   /** Runs the model on `n` items packed in `x`; returns raw outputs [n, K]. */
   async predictBatch(x: Float32Array, n: number): Promise<{ scores: Float32Array; numClasses: number }> {
+    const unfed = realInputs(this.preparedModel.graph).filter((i) => i.name !== this.resolved.inputName);
+    if (unfed.length > 0) {
+      const names = unfed.map((i) => i.name);
+      throw new ModelError(`${this.label}: has inputs ${names.join(', ')} besides the data input ${this.resolved.inputName}; give them values: inputs: {${names.map((v) => `${v}: zeros | NUMBER | FILE.npy`).join(', ')}} (--inputs ${names.map((v) => `${v}=V`).join(',')})`);
+    }
     const per = x.length / n;
     const B = this.fixedBatch ?? n;
     const out: Float32Array[] = [];
