@@ -67,12 +67,12 @@ test('list attacks prints the registry with defaults', () => {
   assert.match(r.stdout, /queries=5000/);
 });
 
-test('attack on a model with a 1-D MaxPool: pgd is one line, exit 2, naming the node, the reason and --attack square (not an internal error); autoattack runs Square and flags it', () => {
+test('attack on a model with a MaxPool of storage_order 1: pgd is one line, exit 2, naming the node, the reason and --attack square (not an internal error); autoattack runs Square and flags it', () => {
   const proto = makeModel({
     inputs: [{ name: 'x', shape: ['N', 16] }],
     outputs: ['y'],
-    nodes: [node('Unsqueeze', ['x', 'one'], ['x3']), node('MaxPool', ['x3'], ['p'], { kernel_shape: [2], strides: [2] }), node('Flatten', ['p'], ['h']), node('MatMul', ['h', 'W'], ['y'])],
-    initializers: [makeTensor('one', [1], BigInt64Array.from([1n])), makeTensor('W', [8, 3], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 1)))],
+    nodes: [node('Reshape', ['x', 'shape4'], ['x4']), node('MaxPool', ['x4'], ['p'], { kernel_shape: [1, 2], strides: [1, 2], storage_order: 1 }), node('Flatten', ['p'], ['h']), node('MatMul', ['h', 'W'], ['y'])],
+    initializers: [makeTensor('shape4', [4], BigInt64Array.from([-1n, 1n, 2n, 8n])), makeTensor('W', [8, 3], Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 1)))],
     opset: 13,
   });
   const model = path.join(dir, 'pool1d.onnx');
@@ -81,10 +81,10 @@ test('attack on a model with a 1-D MaxPool: pgd is one line, exit 2, naming the 
   fs.writeFileSync(data, writeNpz({ x: { dtype: '<f4', shape: [6, 16], data: Float32Array.from({ length: 96 }, (_, i) => (i % 11) / 11) }, y: { dtype: '<i4', shape: [6], data: Int32Array.from([0, 1, 2, 0, 1, 2]) } }));
   assertBadInput(
     gauntlet('attack', '--model', model, '--data', data, '--attack', 'pgd', '--eps', '0.1', '--steps', '2'),
-    'no gradient rule for op MaxPool at node MaxPool (p) [1-D MaxPool (input rank 3): only 2-D pooling is supported]; only black-box (score-based) methods can run on this model (for attacks: --attack square)',
+    'no gradient rule for op MaxPool at node MaxPool (p) [storage_order=1 has no gradient rule]; only black-box (score-based) methods can run on this model (for attacks: --attack square)',
   );
   const aa = gauntlet('attack', '--model', model, '--data', data, '--attack', 'autoattack', '--preset', 'quick', '--queries', '20', '--eps', '0.1', '--json');
   assert.equal(aa.code, 0, aa.stderr);
   const flags = lastJson(aa.stdout).flags as string[];
-  assert.ok(flags.some((f) => f.startsWith('square-only: no gradients: no gradient rule for op MaxPool at node MaxPool (p) [1-D MaxPool')), flags.join(' | '));
+  assert.ok(flags.some((f) => f.startsWith('square-only: no gradients: no gradient rule for op MaxPool at node MaxPool (p) [storage_order')), flags.join(' | '));
 });

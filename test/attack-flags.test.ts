@@ -141,27 +141,27 @@ test('an op without a gradient rule: Square still works, gradient attacks say wh
   }
 });
 
-/** x [N, 16] → [N, 1, 16] → 1-D MaxPool (k 2) → [N, 8], then logits = h·W + b with W [8, 4]: a pooling geometry without a gradient rule. */
+/** x [N, 16] → [N, 1, 2, 8] → MaxPool (k 1×2, storage_order 1) → [N, 8], then logits = h·W + b with W [8, 4]: a pooling geometry without a gradient rule. */
 async function maxPool1d(): Promise<Model> {
   const proto = makeModel({
     inputs: [{ name: 'x', shape: ['N', D] }],
     outputs: ['y'],
     nodes: [
-      node('Unsqueeze', ['x', 'one'], ['x3']),
-      node('MaxPool', ['x3'], ['p'], { kernel_shape: [2], strides: [2] }),
+      node('Reshape', ['x', 'shape4'], ['x4']),
+      node('MaxPool', ['x4'], ['p'], { kernel_shape: [1, 2], strides: [1, 2], storage_order: 1 }),
       node('Flatten', ['p'], ['h']),
       node('MatMul', ['h', 'W'], ['hw']),
       node('Add', ['hw', 'B'], ['y']),
     ],
-    initializers: [makeTensor('one', [1], BigInt64Array.from([1n])), makeTensor('W', [D / 2, K], Float32Array.from(seededW('pool1d').slice(0, (D / 2) * K))), makeTensor('B', [K], new Float32Array(K))],
+    initializers: [makeTensor('shape4', [4], BigInt64Array.from([-1n, 1n, 2n, 8n])), makeTensor('W', [D / 2, K], Float32Array.from(seededW('pool1d').slice(0, (D / 2) * K))), makeTensor('B', [K], new Float32Array(K))],
     opset: 13,
   });
   return Model.fromProto(proto, 'pool1d', 'pool1d');
 }
 
-const POOL1D_REASON = /no gradient rule for op MaxPool at node MaxPool \(p\) \[1-D MaxPool \(input rank 3\): only 2-D pooling is supported\]/;
+const POOL1D_REASON = /no gradient rule for op MaxPool at node MaxPool \(p\) \[storage_order=1 has no gradient rule\]/;
 
-test('gradient attacks on a 1-D MaxPool throw an UnsupportedOpError naming the node, the reason and --attack square, not an internal error', async () => {
+test('gradient attacks on a MaxPool of storage_order 1 throw an UnsupportedOpError naming the node, the reason and --attack square, not an internal error', async () => {
   const model = await maxPool1d();
   try {
     const x = inputs(8, (r) => r.uniform());
@@ -173,7 +173,7 @@ test('gradient attacks on a 1-D MaxPool throw an UnsupportedOpError naming the n
     ] as AttackSpec[]) {
       await assert.rejects(runAttack(model, x, 8, labels, spec, new Rng(0)), (e: unknown) => {
         assert.ok(e instanceof UnsupportedOpError, `${spec.attack}: ${String(e)}`);
-        assert.deepEqual(e.ops, [{ opType: 'MaxPool', nodeName: 'p', reason: '1-D MaxPool (input rank 3): only 2-D pooling is supported' }]);
+        assert.deepEqual(e.ops, [{ opType: 'MaxPool', nodeName: 'p', reason: 'storage_order=1 has no gradient rule' }]);
         assert.match(e.message, POOL1D_REASON);
         assert.match(e.message, /only black-box \(score-based\) methods can run on this model \(for attacks: --attack square\)$/);
         return true;
@@ -184,7 +184,7 @@ test('gradient attacks on a 1-D MaxPool throw an UnsupportedOpError naming the n
   }
 });
 
-test('autoattack on a model whose 1-D MaxPool has no gradient rule runs Square and flags the reason, instead of crashing', async () => {
+test('autoattack on a model whose MaxPool (storage_order 1) has no gradient rule runs Square and flags the reason, instead of crashing', async () => {
   const model = await maxPool1d();
   try {
     const x = inputs(12, (r) => r.uniform());

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../src/autodiff/backward.js';
-import { probe, type Feed } from '../src/autodiff/probe.js';
+import { lowerForGradient } from '../src/autodiff/lower.js';
+import type { Feed } from '../src/autodiff/probe.js';
 import { createSession } from '../src/engine/session.js';
 import type { GradientOptions } from '../src/autodiff/options.js';
 import { UnsupportedOpError } from '../src/errors.js';
@@ -84,8 +85,8 @@ export async function gradOfSumWithGraph(
   dtype: 'float32' | 'float64',
   options: Partial<GradientOptions> = {},
 ): Promise<{ grad: number[]; backward: NodeP[] }> {
-  const pr = await probe(model, feeds, 'test');
   const m = cloneModel(model);
+  const { probe: pr } = await lowerForGradient(m, feeds, 'test');
   const b = new GraphBuilder(m.graph, 't_', dtype);
   const y = model.graph.output[0]!.name;
   const ys = pr.shapes.get(y)!;

@@ -501,8 +501,11 @@ test('MaxPool: float64 windows that do not tile the input are an UnsupportedOpEr
   );
 });
 
-test('1-D MaxPool is an UnsupportedOpError naming the node and the reason, not an internal error; so is storage_order=1', async () => {
-  await rejects({ op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2], strides: [2] }), inputs: [X([1, 2, 8])] }, unsupportedNode('MaxPool', 'y', /^1-D MaxPool \(input rank 3\): only 2-D pooling is supported$/));
+test('3-D MaxPool with its Indices output used is an UnsupportedOpError naming the node and the reason, not an internal error; so is storage_order=1', async () => {
+  await rejects(
+    { op: 'MaxPool', dtype: 'float32', nodes: [node('MaxPool', ['x'], ['y', 'idx'], { kernel_shape: [2, 2, 2], strides: [2, 2, 2] })], inputs: [X([1, 2, 4, 4, 4])] },
+    unsupportedNode('MaxPool', 'y', /^3-D MaxPool \(input rank 5\) with its Indices output used: only 2-D MaxPool has a rule/),
+  );
   await rejects(
     { op: 'MaxPool', dtype: 'float32', nodes: unary('MaxPool', { kernel_shape: [2, 2], strides: [2, 2], storage_order: 1 }), inputs: [X([1, 1, 4, 4])] },
     unsupportedNode('MaxPool', 'y', /^storage_order=1 has no gradient rule$/),

@@ -44,27 +44,27 @@ async function gradientError(m: Model): Promise<UnsupportedOpError> {
 
 const noRuleOp = ['Atan', 'Asinh', 'Softsign', 'Sinh'].find((o) => !(o in rules));
 
-test('one UnsupportedOpError names every node the engine cannot differentiate: an op without a rule and a 1-D MaxPool, each with its reason', async (t) => {
+test('one UnsupportedOpError names every node the engine cannot differentiate: an op without a rule and a MaxPool of storage_order 1, each with its reason', async (t) => {
   if (!noRuleOp) return t.skip('every candidate op has a gradient rule now');
   const e = await gradientError(
     await model('two-limits', [
-      node('Unsqueeze', ['x', 'one'], ['x3']),
-      node('MaxPool', ['x3'], ['p'], { kernel_shape: [2], strides: [2] }),
+      node('Reshape', ['x', 'shape4'], ['x4']),
+      node('MaxPool', ['x4'], ['p'], { kernel_shape: [1, 2], strides: [1, 2], storage_order: 1 }),
       node('Flatten', ['p'], ['f']),
       node(noRuleOp, ['f'], ['h']),
-    ], D / 2),
+    ], D / 2, 13, [makeTensor('shape4', [4], BigInt64Array.from([-1n, 1n, 2n, 8n]))]),
   );
   assert.deepEqual(
     [...e.ops].sort((a, b) => a.opType.localeCompare(b.opType)),
     [
       { opType: noRuleOp, nodeName: 'h', reason: 'no gradient rule' },
-      { opType: 'MaxPool', nodeName: 'p', reason: '1-D MaxPool (input rank 3): only 2-D pooling is supported' },
+      { opType: 'MaxPool', nodeName: 'p', reason: 'storage_order=1 has no gradient rule' },
     ].sort((a, b) => a.opType.localeCompare(b.opType)),
   );
   const types = [noRuleOp, 'MaxPool'].sort().join(', ');
   assert.match(e.message, new RegExp(`^no gradient rule for ops ${types} at nodes `));
   assert.ok(e.message.includes(`${noRuleOp} (h), `) || e.message.includes(`${noRuleOp} (h);`), e.message);
-  assert.ok(e.message.includes('MaxPool (p) [1-D MaxPool (input rank 3): only 2-D pooling is supported]'), e.message);
+  assert.ok(e.message.includes('MaxPool (p) [storage_order=1 has no gradient rule]'), e.message);
   assert.equal(e.reasons, e.message.slice(0, e.message.indexOf('; only black-box')));
   assert.equal(e.exitCode, 2);
 });
@@ -87,9 +87,9 @@ test('a model that computes in float16 is an UnsupportedOpError naming the float
   assert.match(e.message, /^no gradient rule for op Sigmoid at node Sigmoid \(s16\) \[it computes in float16; /);
 });
 
-test('a model older than opset 11 is an UnsupportedOpError with a model-wide reason (not a ModelError), so AutoAttack can fall back', async () => {
-  const e = await gradientError(await model('op10', [node('Relu', ['x'], ['h'])], D, 10));
+test('a model older than opset 7 is an UnsupportedOpError with a model-wide reason (not a ModelError), so AutoAttack can fall back', async () => {
+  const e = await gradientError(await model('op6', [node('Relu', ['x'], ['h'])], D, 6));
   assert.deepEqual(e.ops, []);
-  assert.equal(e.modelReason, 'op10 has opset 10, older than 11, the oldest the gradient engine supports');
-  assert.equal(e.message, 'no gradients for this model: op10 has opset 10, older than 11, the oldest the gradient engine supports; only black-box (score-based) methods can run on this model (for attacks: --attack square)');
+  assert.equal(e.modelReason, 'op6 has opset 6; opsets 7–10 are upgraded to 11 in memory, older ones are not supported');
+  assert.equal(e.message, 'no gradients for this model: op6 has opset 6; opsets 7–10 are upgraded to 11 in memory, older ones are not supported; only black-box (score-based) methods can run on this model (for attacks: --attack square)');
 });

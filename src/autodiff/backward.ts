@@ -2,6 +2,7 @@ import { NO_GRADIENT_RULE, UnsupportedOpError, type UnsupportedOp } from '../err
 import type { GraphBuilder } from '../onnx/builder.js';
 import { constantTensors } from '../onnx/graph.js';
 import type { GraphP, NodeP } from '../onnx/proto.js';
+import { nodeReads } from '../onnx/subgraph.js';
 import { decodeTensor } from '../onnx/tensor.js';
 import { Emit, type GradContext } from './context.js';
 import { gradientOptions, type GradientOptions } from './options.js';
@@ -48,19 +49,22 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
   const isFloat = (v: string) => FLOAT_TYPES.has(probe.types.get(v) ?? '');
   const floatType = probe.types.get(req.wrt[0]!) === 'float64' ? 'float64' : 'float32';
 
+  // What each node reads: its inputs and, for control flow, the outer values its bodies read
+  // (captures), so that a gradient that would have to pass through a body is seen, never dropped.
+  const reads = new Map<NodeP, string[]>(graph.node.map((n) => [n, nodeReads(n)]));
   // Values reachable from wrt along float edges.
   const fwd = new Set<string>(req.wrt);
   for (const n of graph.node) {
-    if (n.input.some((v) => fwd.has(v))) for (const o of n.output) if (o && isFloat(o)) fwd.add(o);
+    if (reads.get(n)!.some((v) => fwd.has(v))) for (const o of n.output) if (o && isFloat(o)) fwd.add(o);
   }
   // Values that reach a seed.
   const bwd = new Set<string>(req.seeds.keys());
   for (let i = graph.node.length - 1; i >= 0; i--) {
     const n = graph.node[i]!;
-    if (n.output.some((v) => bwd.has(v))) for (const v of n.input) if (v) bwd.add(v);
+    if (n.output.some((v) => bwd.has(v))) for (const v of reads.get(n)!) if (v) bwd.add(v);
   }
   const onPath = (v: string) => v !== '' && fwd.has(v) && bwd.has(v);
-  const pathNodes = graph.node.filter((n) => n.output.some(onPath) && n.input.some(onPath));
+  const pathNodes = graph.node.filter((n) => n.output.some(onPath) && reads.get(n)!.some(onPath));
 
   // Nodes the engine cannot differentiate: gathered over the whole walk and thrown together, so
   // one error names every op and node in the way, each with its reason.
@@ -70,8 +74,11 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
   // of their reach; Casts and the rules that only move values (TYPE_AGNOSTIC) work in any type.
   const half = (n: NodeP) => !TYPE_AGNOSTIC.has(n.op_type) && n.output.some((o) => onPath(o) && probe.types.get(o) === 'float16');
   const blocked = new Set<NodeP>();
+  const capturedOnPath = (n: NodeP) => reads.get(n)!.slice(n.input.length).filter(onPath);
   for (const n of pathNodes) {
-    if (!hasRule(n)) unsupported.push({ opType: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type, nodeName: n.name ?? '', reason: NO_GRADIENT_RULE });
+    const captured = capturedOnPath(n);
+    if (!hasRule(n)) unsupported.push({ opType: n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.op_type}` : n.op_type, nodeName: n.name ?? '', reason: probe.reasons?.get(n) ?? (captured.length > 0 ? `its subgraph reads ${captured.map((v) => `'${v}'`).join(', ')} from the outer scope; ${NO_GRADIENT_RULE}` : NO_GRADIENT_RULE) });
+    else if (captured.length > 0) unsupported.push({ opType: n.op_type, nodeName: n.name ?? '', reason: `its subgraph reads ${captured.map((v) => `'${v}'`).join(', ')} from the outer scope, which its rule does not differentiate` });
     else if (half(n)) unsupported.push({ opType: n.op_type, nodeName: n.name ?? '', reason: 'it computes in float16; the gradient rules support float32 and float64 only' });
     else continue;
     blocked.add(n);
@@ -189,8 +196,12 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
 /** Values that do not depend on the graph's inputs' data: constants, shapes, and what is computed only from them. */
 export function staticValues(graph: GraphP): Set<string> {
   const s = new Set<string>(graph.initializer.map((t) => t.name!).filter(Boolean));
-  const isStatic = (n: NodeP) =>
-    !RANDOM.has(n.op_type) && (SHAPE_ONLY.has(n.op_type) || (n.input.length > 0 && n.input.every((v) => v === '' || s.has(v))));
+  const isStatic = (n: NodeP) => {
+    if (RANDOM.has(n.op_type)) return false;
+    if (SHAPE_ONLY.has(n.op_type)) return true;
+    const r = nodeReads(n);
+    return r.length > 0 && r.every((v) => v === '' || s.has(v));
+  };
   for (const n of graph.node) if (isStatic(n)) for (const o of n.output) if (o) s.add(o);
   return s;
 }

@@ -6,7 +6,8 @@ import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 import type { Rng } from '../rng.js';
 import { buildBackward } from './backward.js';
 import type { GradientOptions } from './options.js';
-import { probe, type Feed } from './probe.js';
+import { lowerForGradient } from './lower.js';
+import type { Feed } from './probe.js';
 
 export interface GradcheckResult {
   /** Input checked. */
@@ -36,9 +37,9 @@ export async function gradcheck(
   const first = feeds[wrt[0]!]!;
   const dtype = first.data instanceof Float64Array ? 'float64' : 'float32';
   const h = opts.h ?? (dtype === 'float64' ? 1e-6 : 1e-3);
-  const pr = await probe(model, feeds, 'gradcheck');
   const m = cloneModel(model);
   const g = m.graph;
+  const { probe: pr } = await lowerForGradient(m, feeds, 'gradcheck');
   const b = new GraphBuilder(g, 'gc_', dtype);
   const elem = dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT;
   const seeds = new Map<string, string>();

@@ -9,7 +9,8 @@ import { buildBackward } from './backward.js';
 import { Emit } from './context.js';
 import { emitLossHead, type LossSpec } from './loss.js';
 import type { GradientOptions } from './options.js';
-import { probe } from './probe.js';
+import { lowerForGradient } from './lower.js';
+import { upgradeOpset } from '../onnx/upgrade.js';
 
 export const GRAD_INPUTS = { labels: 'gauntlet_labels', targets: 'gauntlet_targets' } as const;
 export const GRAD_OUTPUTS = { loss: 'gauntlet_loss', grad: 'gauntlet_grad' } as const;
@@ -36,13 +37,16 @@ export async function buildGradientModel(
   loss: LossSpec,
   label: string,
   options: Partial<GradientOptions> = {},
+  /** Receives what was rewritten on the way (opset upgrade, lowered control flow and recurrent ops). */
+  notesOut?: string[],
 ): Promise<ModelP> {
   const n = x.dims[0]!;
-  const pr = await probe(model, { [io.input]: x }, label);
-  const m = cloneModel(model);
+  const up = upgradeOpset(model, label);
+  const m = cloneModel(up.model);
   const g = m.graph;
   const opset = defaultOpset(m);
-  if (opset < 11) throw new UnsupportedOpError([], `${label} has opset ${opset}, older than 11, the oldest the gradient engine supports`);
+  const { probe: pr, notes } = await lowerForGradient(m, { [io.input]: x }, label);
+  notesOut?.push(...up.notes, ...notes);
   const b = new GraphBuilder(g, 'gauntlet_bw_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(io.output);
@@ -82,6 +86,11 @@ export async function buildGradientModel(
  */
 export class GradientEngine {
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
+  /**
+   * What the gradient graph's construction rewrote, one line each (an opset upgrade, an If's
+   * branch inlined, a Loop or LSTM unrolled); filled when the first graph is built.
+   */
+  readonly notes: string[] = [];
 
   constructor(
     readonly model: Model,
@@ -104,7 +113,10 @@ export class GradientEngine {
   async graphFor(x: Float32Array, n: number): Promise<ModelP> {
     const dims = this.dims(x, n);
     const kind = this.model.outputKind ?? (await this.model.predictBatch(x, n), this.model.outputKind!);
-    return buildGradientModel(this.model.prepared, { input: this.model.decl.inputName, output: this.model.decl.outputName, kind }, { data: x, dims }, this.loss, this.model.label, this.options);
+    const notes: string[] = [];
+    const built = await buildGradientModel(this.model.prepared, { input: this.model.decl.inputName, output: this.model.decl.outputName, kind }, { data: x, dims }, this.loss, this.model.label, this.options, notes);
+    if (this.notes.length === 0) this.notes.push(...notes);
+    return built;
   }
 
   /**
@@ -113,6 +125,34 @@ export class GradientEngine {
    */
   async run(x: Float32Array, n: number, labels: ArrayLike<number>, targets?: ArrayLike<number>): Promise<GradientResult> {
     if (this.loss.targeted && !targets) throw new Error('internal: targeted loss needs targets');
+    const fixed = this.model.fixedBatch;
+    if (fixed === null || fixed === n) return this.runBatch(x, n, labels, targets);
+    // A model exported with a fixed batch size: batches of exactly that size, the last padded with
+    // zero items (label 0) whose results are dropped, as `predictBatch` does. Each item's loss
+    // depends on its own input only, so the padding changes no gradient.
+    const per = x.length / n;
+    let out: GradientResult | null = null;
+    for (let s = 0; s < n; s += fixed) {
+      const m = Math.min(fixed, n - s);
+      const pad = <T extends Float32Array>(src: T, width: number): Float32Array => {
+        const chunk = src.subarray(s * width, (s + m) * width);
+        if (m === fixed) return chunk;
+        const p = new Float32Array(fixed * width);
+        p.set(chunk);
+        return p;
+      };
+      const lab = Array.from({ length: fixed }, (_, i) => (i < m ? labels[s + i]! : 0));
+      const tgt = targets ? Array.from({ length: fixed }, (_, i) => (i < m ? targets[s + i]! : 0)) : undefined;
+      const r = await this.runBatch(pad(x, per), fixed, lab, tgt);
+      out ??= { scores: new Float32Array(n * r.numClasses), numClasses: r.numClasses, loss: new Float32Array(n), grad: new Float32Array(n * per) };
+      out.scores.set(r.scores.subarray(0, m * r.numClasses), s * r.numClasses);
+      out.loss.set(r.loss.subarray(0, m), s);
+      out.grad.set(r.grad.subarray(0, m * per), s * per);
+    }
+    return out ?? { scores: new Float32Array(0), numClasses: 0, loss: new Float32Array(0), grad: new Float32Array(0) };
+  }
+
+  private async runBatch(x: Float32Array, n: number, labels: ArrayLike<number>, targets?: ArrayLike<number>): Promise<GradientResult> {
     const dims = this.dims(x, n);
     const session = await this.session(x, n);
     const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {
@@ -131,11 +171,6 @@ export class GradientEngine {
   }
 
   private dims(x: Float32Array, n: number): number[] {
-    const per = x.length / n;
-    const item = this.model.itemShape?.every((d) => typeof d === 'number') ? (this.model.itemShape as number[]) : [per];
-    if (this.model.fixedBatch !== null && this.model.fixedBatch !== n) {
-      throw new ModelError(`${this.model.label}: input has a fixed batch size of ${this.model.fixedBatch}; gradients must be taken in batches of exactly that size`);
-    }
-    return [n, ...item];
+    return [n, ...this.model.dataDims(x.length / n)];
   }
 }

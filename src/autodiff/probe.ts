@@ -1,7 +1,8 @@
 import ort from 'onnxruntime-node';
 import { createSession } from '../engine/session.js';
 import { makeValueInfo } from '../onnx/graph.js';
-import { cloneModel, DataType, dtypeName, num, type ModelP } from '../onnx/proto.js';
+import { ModelError } from '../errors.js';
+import { cloneModel, DataType, dtypeName, num, type ModelP, type NodeP } from '../onnx/proto.js';
 import { tensorValues } from '../onnx/tensor.js';
 
 /** What one forward run tells the gradient builder: every value's concrete shape and type. */
@@ -11,6 +12,11 @@ export interface ProbeResult {
   types: Map<string, string>;
   /** Values of small integer tensors (≤ 64 elements), e.g. computed shapes and indices. */
   ints: Map<string, number[]>;
+  /**
+   * Nodes left as they are by `lowerForGradient` (an If, Loop, Scan or LSTM it could not rewrite),
+   * with the reason: the backward walk gives it if a gradient has to pass through one.
+   */
+  reasons?: Map<NodeP, string>;
 }
 
 export type Feed = { data: Float32Array | Float64Array | BigInt64Array; dims: readonly number[] };
@@ -41,7 +47,12 @@ export async function probe(model: ModelP, feeds: Record<string, Feed>, label: s
       const type = v.data instanceof Float32Array ? 'float32' : v.data instanceof Float64Array ? 'float64' : 'int64';
       ortFeeds[k] = new ort.Tensor(type, v.data, v.dims);
     }
-    const res = await session.run(ortFeeds, names);
+    let res: ort.InferenceSession.OnnxValueMapType;
+    try {
+      res = await session.run(ortFeeds, names);
+    } catch (e) {
+      throw new ModelError(`${label}: inference failed (${(e as Error).message.split('\n')[0]})`);
+    }
     const shapes = new Map<string, number[]>();
     const types = new Map<string, string>();
     const ints = new Map<string, number[]>();
@@ -62,8 +73,8 @@ export async function probe(model: ModelP, feeds: Record<string, Feed>, label: s
       if (!t) continue;
       shapes.set(name, [...t.dims]);
       types.set(name, t.type);
-      if ((t.type === 'int64' || t.type === 'int32') && t.size <= 64) {
-        ints.set(name, Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v)));
+      if ((t.type === 'int64' || t.type === 'int32' || t.type === 'bool') && t.size <= 64) {
+        ints.set(name, Array.from(t.data as ArrayLike<number | bigint | boolean>, (v) => Number(v)));
       }
     }
     return { shapes, types, ints };

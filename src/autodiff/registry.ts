@@ -40,10 +40,13 @@ import { PRelu } from './rules/PRelu.js';
 import { Pad } from './rules/Pad.js';
 import { Pow } from './rules/Pow.js';
 import { Reciprocal } from './rules/Reciprocal.js';
+import { ReduceMax } from './rules/ReduceMax.js';
 import { ReduceMean } from './rules/ReduceMean.js';
+import { ReduceMin } from './rules/ReduceMin.js';
 import { ReduceSum } from './rules/ReduceSum.js';
 import { Relu } from './rules/Relu.js';
 import { Reshape } from './rules/Reshape.js';
+import { ReverseSequence } from './rules/ReverseSequence.js';
 import { Resize } from './rules/Resize.js';
 import { Sigmoid } from './rules/Sigmoid.js';
 import { Sin } from './rules/Sin.js';
@@ -113,10 +116,13 @@ export const rules: Readonly<Record<string, Rule>> = {
   Pad,
   Pow,
   Reciprocal,
+  ReduceMax,
   ReduceMean,
+  ReduceMin,
   ReduceSum,
   Relu,
   Reshape,
+  ReverseSequence,
   Resize,
   Sigmoid,
   Sin,

@@ -1,3 +1,4 @@
+import { foldBinaryHead } from '../engine/declaration.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { datasetHash, requireLabels } from '../data/dataset.js';
@@ -83,7 +84,9 @@ export async function calibrateVerb(argv: string[]): Promise<number> {
       const sp = await model.predict(sds, { batchSize, onProgress: progressReporter(`calibrate ${sds.name}`) });
       stressed.push({ data: sds.name, data_sha256: datasetHash(sds), ...temperatureEffect(toProbabilities(sp.scores, K, sp.kind), K, sLabels, T) });
     }
-    const folded = foldTemperature(model.original, model.decl.outputName, T, preds.kind);
+    // A one-column binary output is scaled through the two-class head that reads it (the written
+    // model then outputs [N, 2]).
+    const folded = foldTemperature(model.binaryHead ? foldBinaryHead(model.original, model.sourceOutput, model.binaryHead) : model.original, model.decl.outputName, T, preds.kind);
     const bytes = encodeModel(folded);
     await (await createSession(bytes, out)).release(); // the written model must load in ONNX Runtime
     await writeFileAtomic(out, bytes);

@@ -107,6 +107,8 @@ export async function gradVerb(argv: string[]): Promise<number> {
     let sq = 0;
     for (let i = 0; i < grad.length; i++) sq += grad[i]! * grad[i]!;
     process.stdout.write(`wrote ${out}  [${[ds.size, ...ds.itemShape].join(', ')}] float32, ‖grad‖₂ = ${Math.sqrt(sq).toPrecision(6)}\n`);
+    // What the gradient graph rewrote (an opset upgrade, If/Loop/Scan/LSTM lowered), for the record.
+    for (const note of engine.notes) process.stderr.write(`note: gradient graph: ${note}\n`);
     return 0;
   } finally {
     await engine.close();

@@ -5,7 +5,8 @@ import { declarationHelp, modelFlags, modelRef, openModel } from './common.js';
 export const help = `gauntlet inspect --model M.onnx [--json]
 
 Reports a model's inputs and outputs (names, shapes, dtypes), opset, op types and parameter count,
-and what it outputs (logits or probabilities, detected on a probe input when not declared).
+and what it outputs (logits or probabilities, detected on a probe input when not declared; a
+one-column output is a binary classifier, read as two classes).
 
 Options:
   --model M.onnx   the model to inspect (required)
@@ -33,9 +34,10 @@ export async function inspectVerb(argv: string[]): Promise<number> {
       dataDomain: { itemShape: model.itemShape, layout: model.decl.layout, bounds: model.decl.bounds },
       outputKind: model.outputKind,
       outputKindReason: model.outputKindReason,
-      output: model.decl.outputName,
+      output: model.sourceOutput,
+      binaryHead: model.binaryHead,
       input: model.decl.inputName,
-      hints: modelHints(model.original, model.decl, (values as Record<string, unknown>).layout !== undefined || ref.layout !== undefined),
+      hints: modelHints(model.original, { ...model.decl, outputName: model.sourceOutput }, (values as Record<string, unknown>).layout !== undefined || ref.layout !== undefined),
     };
     if (values.json) {
       process.stdout.write(JSON.stringify(out) + '\n');
@@ -48,11 +50,11 @@ export async function inspectVerb(argv: string[]): Promise<number> {
       `producer   ${s.producer || '-'} (IR ${s.irVersion})`,
       `opsets     ${s.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}`,
       ...s.inputs.map((v) => `input      ${v.name}  ${v.dtype} ${shape(v)}`),
-      ...s.outputs.map((v) => `output     ${v.name}  ${v.dtype} ${shape(v)}`),
+      ...s.outputs.map((v) => `output     ${v.name}  ${v.dtype} ${shape(v)}${s.outputs.length > 1 && v.name === model.sourceOutput ? '  (read)' : ''}`),
       `nodes      ${s.nodes}, parameters ${s.parameters.toLocaleString('en-US')}`,
       `op types   ${Object.entries(s.opTypes).map(([k, v]) => `${k}×${v}`).join(' ')}`,
       `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}${ref.layout ? '' : model.decl.layout === 'flat' ? '' : ' (assumed; --layout declares it)'}, bounds [${model.decl.bounds.join(', ')}]`,
-      `reads      output ${model.decl.outputName}: ${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
+      `reads      output ${model.sourceOutput}: ${model.binaryHead ? `${model.binaryHead === 'sigmoid' ? 'sigmoid probability' : 'binary logit'} → two classes, ` : ''}${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
       ...out.hints.map((h) => `hint       ${h.message}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -6,7 +6,19 @@ import { ANNOTATORS_OPTIONS, noiseModels } from '../stress/annotation/index.js';
 import { monitorTypes } from '../stream/monitors/index.js';
 import { methods } from '../explain/registry.js';
 import { GRADIENT_OPTIONS } from '../autodiff/options.js';
+import { LOWERED_OPS } from '../autodiff/lower.js';
 import { rules } from '../autodiff/registry.js';
+
+/** How the lowered ops get their gradient (README: Models from the wild). */
+const LOWERED_HOW: Record<string, string> = {
+  If: 'lowered: the branch taken inlined (condition independent of the data), else both merged with Where',
+  Loop: 'lowered: unrolled for its trip count (fixed trip count, condition that stays true)',
+  Scan: 'lowered: unrolled over the sequence (opset 9+)',
+  LSTM: 'lowered: unrolled cell equations (directions, states, peepholes, lengths, clip)',
+  GRU: 'lowered: unrolled cell equations (linear_before_reset 0/1, directions, states, lengths)',
+  RNN: 'lowered: unrolled cell equations (Tanh/Sigmoid/Relu, directions, states, lengths)',
+  MaxPool: 'rule (2-D); 1-D lowered to 2-D',
+};
 import { DATA_OPTIONS, MODEL_OPTIONS, PREPROCESS_OPTIONS } from '../options/declarations.js';
 import { describeOptions, type OptionDescription, type OptionMap } from '../options/schema.js';
 import { parse } from './args.js';
@@ -124,9 +136,13 @@ export const sections: Record<string, ListSection> = {
     },
   },
   gradients: {
-    summary: 'ONNX ops with a gradient rule (ops without one allow only black-box attacks and explainers); MaxPool shows the gradient options',
-    header: ['op'],
-    rows: () => Object.keys(rules).sort().map((op) => (op === 'MaxPool' ? { cells: [op], options: GRADIENT_OPTIONS } : { cells: [op] })),
+    summary: 'ONNX ops with a gradient: a rule, or a lowering into ops with rules for the probed shapes (ops with neither allow only black-box attacks and explainers); MaxPool shows the gradient options',
+    header: ['op', 'how'],
+    rows: () =>
+      [...new Set([...Object.keys(rules), ...LOWERED_OPS])].sort().map((op) => {
+        const how = LOWERED_HOW[op] ?? 'rule';
+        return op === 'MaxPool' ? { cells: [op, how], options: GRADIENT_OPTIONS } : { cells: [op, how] };
+      }),
   },
 };
 

@@ -17,7 +17,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../engine/classifier.js';
 import type { ModelDeclaration, ResolvedDeclaration } from '../engine/declaration.js';
 import { checkDataFits, detectOutputKind, type OutputKind, type PredictOptions, type Predictions } from '../engine/model.js';
-import { ModelError, UsageError } from '../errors.js';
+import { ConfigError, ModelError, UsageError } from '../errors.js';
 import { checkTensorHeader, elements, encodeBody, fp32Bytes, HEADER_LENGTH, jsonData, readTensor, splitBody, type TensorHeader } from '../serve/protocol.js';
 import type { ModelMetadata } from '../serve/server.js';
 import { EndpointClient, EndpointError, type ClientStats } from './client.js';
@@ -90,6 +90,7 @@ export class EndpointModel implements Classifier {
     private readonly client: EndpointClient,
     private readonly spec: Required<Pick<EndpointSpec, 'concurrency' | 'binary'>>,
   ) {
+    if (decl.output === 'sigmoid') throw new ConfigError(`${label}: output_kind sigmoid (a one-column binary head folded into the graph) needs the ONNX file; for an endpoint, serve two-class probabilities or logits`);
     this.kindKnown = decl.output === 'auto' ? null : decl.output;
     if (this.kindKnown) this.outputKindReason = 'declared';
   }

@@ -1,6 +1,7 @@
 import { ModelError, UsageError } from '../errors.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { realInputs, valueShape, makeValueInfo, valueElemType } from '../onnx/graph.js';
+import { makeTensor } from '../onnx/tensor.js';
 import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 
 /**
@@ -15,8 +16,13 @@ export interface ModelDeclaration {
   bounds?: [number, number];
   /** Preprocessing the model expects after the data domain: x_model = (x · scale − mean) / std, per channel. */
   preprocess?: { scale?: number; mean?: number[]; std?: number[] };
-  /** What the model outputs; 'auto' (default) detects it from the first batch. */
-  output?: 'logits' | 'probabilities' | 'auto';
+  /**
+   * What the model outputs; 'auto' (default) detects it from the first batch. 'sigmoid': one
+   * column (or a vector) holding the probability p of class 1 of a binary classifier, read as the
+   * two classes [1 − p, p]. A one-column output declared 'logits' is a binary logit z, read as
+   * the logits [0, z]; one declared 'probabilities' is read as 'sigmoid'.
+   */
+  output?: 'logits' | 'probabilities' | 'sigmoid' | 'auto';
   /** Which graph input / output to use when the model has several. Default: the first. */
   inputName?: string;
   outputName?: string;
@@ -25,6 +31,12 @@ export interface ModelDeclaration {
    * the graph output of that name when the model has one, else (the pre-0.2 meaning) the kind.
    */
   outputNameOrKind?: string;
+  /**
+   * Values of the graph inputs besides the data input, fed on every batch: 'zeros' (of the
+   * input's shape, its batch dim the data's), a number (filling the input's static shape), or a
+   * .npy file ({ npy: path }). They are folded into the graph as constants (`foldExtraInputs`).
+   */
+  extraInputs?: Record<string, 'zeros' | number | { npy: string }>;
 }
 
 export interface ResolvedDeclaration {
@@ -33,7 +45,7 @@ export interface ResolvedDeclaration {
   /** True when the bounds were declared (not the [0, 1] default). */
   boundsDeclared: boolean;
   preprocess: { scale: number; mean: number[] | null; std: number[] | null } | null;
-  output: 'logits' | 'probabilities' | 'auto';
+  output: 'logits' | 'probabilities' | 'sigmoid' | 'auto';
   inputName: string;
   outputName: string;
 }
@@ -115,6 +127,97 @@ export function foldPreprocessing(model: ModelP, decl: ResolvedDeclaration): Mod
     g.input[idx] = makeValueInfo(decl.inputName, DataType.FLOAT, [n!, c!, h!, w!]);
   }
   return m;
+}
+
+/**
+ * Returns a copy of the model in which each declared extra input is a constant of the graph: a
+ * number fills the input's static shape, a .npy file gives its own values (its shape must fit the
+ * input's), 'zeros' are zeros of the input's shape, a symbolic dim named like the data input's
+ * batch dim taking the batch size (computed from the data input's shape, so the values stay
+ * independent of the data: an If on a declared sample rate takes one branch). Elements take the
+ * input's type (float32, float64, int64, int32, bool).
+ */
+export function foldExtraInputs(model: ModelP, decl: ModelDeclaration, dataInput: string, label: string, readNpyFile: (file: string) => { shape: readonly number[]; data: ArrayLike<number | bigint> }): ModelP {
+  const extra = decl.extraInputs;
+  if (!extra || Object.keys(extra).length === 0) return model;
+  const inputs = realInputs(model.graph);
+  for (const name of Object.keys(extra)) {
+    if (name === dataInput) throw new UsageError(`'inputs.${name}' is the data input; 'inputs' gives values to the other graph inputs`);
+    if (!inputs.some((i) => i.name === name)) throw new UsageError(`'inputs.${name}': ${label} has no graph input named '${name}' (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+  }
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_in_');
+  const batchDim = valueShape(g.input.find((i) => i.name === dataInput))?.[0];
+  for (const [name, v] of Object.entries(extra)) {
+    const vi = g.input.find((i) => i.name === name)!;
+    const elem = valueElemType(vi) ?? DataType.FLOAT;
+    const shape = valueShape(vi);
+    const typed = (n: number, fill: (i: number) => number | bigint) => {
+      if (elem === DataType.FLOAT) return Float32Array.from({ length: n }, (_, i) => Number(fill(i)));
+      if (elem === DataType.DOUBLE) return Float64Array.from({ length: n }, (_, i) => Number(fill(i)));
+      if (elem === DataType.INT64) return BigInt64Array.from({ length: n }, (_, i) => BigInt(Math.round(Number(fill(i)))));
+      if (elem === DataType.INT32) return Int32Array.from({ length: n }, (_, i) => Math.round(Number(fill(i))));
+      if (elem === DataType.BOOL) return Uint8Array.from({ length: n }, (_, i) => (Number(fill(i)) !== 0 ? 1 : 0));
+      throw new ModelError(`${label}: input ${name} has element type ${elem}; 'inputs' feeds float, int32, int64 and bool inputs`);
+    };
+    const asTensor = (dims: number[], data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array) => {
+      const t = makeTensor(name, dims, data);
+      if (elem === DataType.BOOL) t.data_type = DataType.BOOL;
+      g.initializer.push(t);
+    };
+    if (v === 'zeros' && shape && shape.some((d) => typeof d !== 'number')) {
+      const bad = shape.filter((d) => typeof d !== 'number' && d !== batchDim);
+      if (bad.length > 0) throw new ModelError(`${label}: input ${name} [${shape.join(', ')}] has symbolic dims (${bad.join(', ')}) other than the batch dim; give its value as a .npy file`);
+      // Zeros of a shape whose batch dims come from the data input's shape.
+      const parts = shape.map((d) => (typeof d === 'number' ? b.constI64([d]) : b.op('Slice', [b.op('Shape', [dataInput], {}, 'data_shape'), b.constI64([0]), b.constI64([1])], {}, 'batch')));
+      const dims = b.op('Concat', parts, { axis: 0 }, 'zeros_shape');
+      const zero = makeTensor('value', [1], typed(1, () => 0));
+      if (elem === DataType.BOOL) zero.data_type = DataType.BOOL;
+      b.nodes.push({ op_type: 'ConstantOfShape', input: [dims], output: [name], attribute: [{ name: 'value', type: 4, t: zero }], name: b.name(`${name}_zeros`), domain: '' });
+    } else if (v === 'zeros' || typeof v === 'number') {
+      if (!shape || shape.some((d) => typeof d !== 'number')) throw new ModelError(`${label}: input ${name} has no static shape; give its value as a .npy file`);
+      const dims = shape as number[];
+      asTensor(dims, typed(dims.reduce((a, c) => a * c, 1), () => (v === 'zeros' ? 0 : v)));
+    } else {
+      const arr = readNpyFile(v.npy);
+      const dims = [...arr.shape];
+      if (shape && (shape.length !== dims.length || shape.some((d, i) => typeof d === 'number' && d !== dims[i]))) {
+        throw new UsageError(`'inputs.${name}': ${v.npy} has shape [${dims.join(', ')}] but input ${name} is [${shape.join(', ')}]`);
+      }
+      asTensor(dims, typed(dims.reduce((a, c) => a * c, 1), (i) => arr.data[i]!));
+    }
+    g.input = g.input.filter((i) => i.name !== name);
+  }
+  g.node = [...b.nodes, ...g.node];
+  g.initializer = [...g.initializer, ...b.initializers];
+  return m;
+}
+
+/** The graph output a binary head adds: [N, 2] scores of a one-column classifier. */
+export const BINARY_OUTPUT = 'gauntlet_binary_scores';
+
+/**
+ * Returns a copy of the model with an output `BINARY_OUTPUT` [N, 2] built from the one-column
+ * (or vector) output `outputName`: [1 − p, p] for a sigmoid probability ('sigmoid'), [0, z] for a
+ * binary logit ('logit', whose softmax is [1 − σ(z), σ(z)]). Gradients flow through it.
+ */
+export function foldBinaryHead(model: ModelP, outputName: string, head: 'sigmoid' | 'logit'): ModelP {
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_bin_');
+  const col = b.op('Reshape', [outputName, b.constI64([-1, 1])], {}, 'column');
+  const other = head === 'sigmoid' ? b.op('Sub', [b.scalarF(1), col], {}, 'complement') : b.op('Mul', [col, b.scalarF(0)], {}, 'zero_logit');
+  b.nodes.push({ op_type: 'Concat', input: [other, col], output: [BINARY_OUTPUT], attribute: [{ name: 'axis', type: 2, i: 1 }], name: b.name('two_classes'), domain: '' });
+  g.node = [...g.node, ...b.nodes];
+  g.initializer = [...g.initializer, ...b.initializers];
+  g.output = [...g.output, makeValueInfo(BINARY_OUTPUT, DataType.FLOAT, null)];
+  return m;
+}
+
+/** Whether a value's static shape is one column ([N, 1]) or a vector ([N]). */
+export function isOneColumn(shape: (number | string)[] | null): boolean {
+  return shape !== null && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
 }
 
 /** The data-domain item shape the model expects (without the batch dim), or null if symbolic. */

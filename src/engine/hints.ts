@@ -58,7 +58,7 @@ export function modelHints(model: ModelP, decl: ResolvedDeclaration, layoutDecla
     hints.push({ code: 'output_choice', message: `reads output ${decl.outputName} of ${g.output.length} (${g.output.map((o) => o.name).join(', ')}); --output NAME picks another` });
   }
   if (inputs.length > 1) {
-    hints.push({ code: 'input_choice', message: `feeds input ${decl.inputName} of ${inputs.length} (${inputs.map((i) => i.name).join(', ')}); --input NAME picks another` });
+    hints.push({ code: 'input_choice', message: `feeds input ${decl.inputName} of ${inputs.length} (${inputs.map((i) => i.name).join(', ')}); --input NAME picks another, and the others get their values from inputs: {NAME: zeros | NUMBER | FILE.npy} (--inputs NAME=V,...)` });
   }
   return hints;
 }

@@ -1,13 +1,15 @@
+import fs from 'node:fs';
 import type ort from 'onnxruntime-node';
+import { readNpy } from '../data/npy.js';
 import { DataError, ModelError } from '../errors.js';
 import { itemSize, type Dataset } from '../data/dataset.js';
 import { readModelFile } from '../onnx/load.js';
 import { summarizeModel, type ModelSummary } from '../onnx/load.js';
 import { cloneModel, type ModelP } from '../onnx/proto.js';
-import { makeValueInfo, valueShape } from '../onnx/graph.js';
+import { makeValueInfo, realInputs, valueShape } from '../onnx/graph.js';
 import { createSession, runFloat, type SessionOptions } from './session.js';
 import type { Classifier } from './classifier.js';
-import { expectedItemShape, foldPreprocessing, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
+import { BINARY_OUTPUT, expectedItemShape, foldBinaryHead, foldExtraInputs, foldPreprocessing, isOneColumn, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
 
 export interface OpenModelOptions extends ModelDeclaration, SessionOptions {}
 
@@ -40,6 +42,8 @@ export class Model implements Classifier {
   /** How the output kind was established (declared, or what the detection saw). */
   outputKindReason = '';
   private kindKnown: OutputKind | null;
+  /** Item shape fixed by the data where the model's input has symbolic or unknown item dims. */
+  private dataItemShape: number[] | null = null;
   private readonly intermediateSessions = new Map<string, Promise<ort.InferenceSession>>();
 
   private constructor(
@@ -49,20 +53,43 @@ export class Model implements Classifier {
     /** The model as given. */
     readonly original: ModelP,
     /** The model with preprocessing folded in: its input takes data-domain values. */
-    readonly prepared: ModelP,
-    readonly decl: ResolvedDeclaration,
+    private preparedModel: ModelP,
+    private resolved: ResolvedDeclaration,
     readonly summary: ModelSummary,
     /** Expected data-domain item shape; strings are symbolic dims. Null when unknown. */
     readonly itemShape: (number | string)[] | null,
     /** Static batch dimension of the input, or null when dynamic. */
     readonly fixedBatch: number | null,
-    private readonly session: ort.InferenceSession,
+    private session: ort.InferenceSession,
     private readonly sessionOptions: SessionOptions,
+    /** A binary head folded in (`foldBinaryHead`) when the output has one column, else null. */
+    private head: 'sigmoid' | 'logit' | null,
   ) {
-    this.kindKnown = decl.output === 'auto' ? null : decl.output;
-    if (this.kindKnown) this.outputKindReason = 'declared';
-    const k = valueShape(original.graph.output.find((o) => o.name === decl.outputName))?.[1];
-    this.numClasses = typeof k === 'number' && k > 0 ? k : null;
+    const declared = resolved.output;
+    this.kindKnown = declared === 'auto' ? null : declared === 'sigmoid' ? 'probabilities' : declared;
+    if (this.kindKnown) this.outputKindReason = head ? `declared ${declared}: ${HEAD_READING[head]}` : 'declared';
+    this.sourceOutput = resolved.outputName;
+    const k = valueShape(original.graph.output.find((o) => o.name === resolved.outputName))?.[1];
+    this.numClasses = head ? 2 : typeof k === 'number' && k > 1 ? k : null;
+    if (head) this.resolved = { ...resolved, outputName: BINARY_OUTPUT };
+  }
+
+  /** The graph output the model's scores come from (before any binary head). */
+  readonly sourceOutput: string;
+
+  /** The model with preprocessing (and a binary head, if any) folded in: its input takes data-domain values. */
+  get prepared(): ModelP {
+    return this.preparedModel;
+  }
+
+  /** The resolved declaration; `outputName` names the output to run (the binary head's, if any). */
+  get decl(): ResolvedDeclaration {
+    return this.resolved;
+  }
+
+  /** How a one-column output is read ('sigmoid': [1 − p, p]; 'logit': [0, z]), or null for an ordinary output. */
+  get binaryHead(): 'sigmoid' | 'logit' | null {
+    return this.head;
   }
 
   static async open(file: string, opts: OpenModelOptions = {}): Promise<Model> {
@@ -72,12 +99,22 @@ export class Model implements Classifier {
 
   static async fromProto(proto: ModelP, label: string, sha256: string, opts: OpenModelOptions = {}): Promise<Model> {
     const decl = resolveDeclaration(proto, opts, label);
-    const prepared = foldPreprocessing(proto, decl);
+    const fed = foldExtraInputs(proto, opts, decl.inputName, label, (file) => {
+      const a = readNpy(readFileOr(file), file);
+      if (a.dtype.includes('U') || a.dtype.includes('S')) throw new DataError(`${file}: holds strings (${a.dtype}); an input value must be numeric`);
+      return a as { shape: readonly number[]; data: ArrayLike<number | bigint> };
+    });
+    const prepared = foldPreprocessing(fed, decl);
     const itemShape = expectedItemShape(proto, decl);
     const inShape = valueShape(proto.graph.input.find((i) => i.name === decl.inputName));
     const fixedBatch = inShape && typeof inShape[0] === 'number' && inShape[0] > 0 ? inShape[0] : null;
-    const session = await createSession(prepared, label, opts);
-    return new Model(label, sha256, proto, prepared, decl, summarizeModel(proto), itemShape, fixedBatch, session, { threads: opts.threads });
+    // A one-column output of declared kind gets its binary head now; an undeclared one when the
+    // first batch shows what it holds (predictBatch).
+    const oneColumn = isOneColumn(valueShape(proto.graph.output.find((o) => o.name === decl.outputName)));
+    const head = decl.output === 'sigmoid' || (oneColumn && decl.output === 'probabilities') ? 'sigmoid' : oneColumn && decl.output === 'logits' ? 'logit' : null;
+    const model = head ? foldBinaryHead(prepared, decl.outputName, head) : prepared;
+    const session = await createSession(model, label, opts);
+    return new Model(label, sha256, proto, model, decl, summarizeModel(proto), itemShape, fixedBatch, session, { threads: opts.threads }, head);
   }
 
   /** The output kind, once known (declared, or detected by the first prediction). */
@@ -88,10 +125,17 @@ export class Model implements Classifier {
   /** Checks that a dataset fits the model's input (and, when given, its class count). */
   checkData(ds: Dataset, numClasses?: number): void {
     checkDataFits(this, ds, numClasses);
+    // Symbolic or unknown item dims (a fully convolutional model): the data fixes them.
+    if (this.itemShape && this.itemShape.some((d) => typeof d !== 'number')) this.dataItemShape = [...ds.itemShape];
   }
 
   /** Runs the model on `n` items packed in `x`; returns raw outputs [n, K]. */
   async predictBatch(x: Float32Array, n: number): Promise<{ scores: Float32Array; numClasses: number }> {
+    const unfed = realInputs(this.preparedModel.graph).filter((i) => i.name !== this.resolved.inputName);
+    if (unfed.length > 0) {
+      const names = unfed.map((i) => i.name);
+      throw new ModelError(`${this.label}: has inputs ${names.join(', ')} besides the data input ${this.resolved.inputName}; give them values: inputs: {${names.map((v) => `${v}: zeros | NUMBER | FILE.npy`).join(', ')}} (--inputs ${names.map((v) => `${v}=V`).join(',')})`);
+    }
     const per = x.length / n;
     const B = this.fixedBatch ?? n;
     const out: Float32Array[] = [];
@@ -107,6 +151,11 @@ export class Model implements Classifier {
       const dims = [B, ...this.dataDims(per)];
       const r = await runFloat(this.session, { [this.decl.inputName]: { data: chunk, dims } }, [this.decl.outputName], this.label);
       const o = r[this.decl.outputName]!;
+      if (!this.head && (o.dims.length === 1 || (o.dims.length === 2 && o.dims[1] === 1)) && o.dims[0] === B) {
+        // One column: a binary classifier. Fold the head its values call for and run again.
+        await this.foldHead(this.kindKnown === 'logits' ? 'logit' : this.kindKnown === 'probabilities' || inUnitInterval(o.data) ? 'sigmoid' : 'logit', this.kindKnown === null);
+        return this.predictBatch(x, n);
+      }
       if (o.dims.length !== 2 || o.dims[0] !== B) {
         throw new ModelError(`${this.label}: output ${this.decl.outputName} has shape [${o.dims.join(', ')}]; a classifier must output [batch, classes]`);
       }
@@ -171,16 +220,36 @@ export class Model implements Classifier {
     return runFloat(await s, { [this.decl.inputName]: { data: x, dims: [n, ...this.dataDims(per)] } }, names, this.label);
   }
 
+  /** Folds a binary head into the prepared model and reopens the session on it. */
+  private async foldHead(head: 'sigmoid' | 'logit', detected: boolean): Promise<void> {
+    const model = foldBinaryHead(this.preparedModel, this.resolved.outputName, head);
+    const session = await createSession(model, this.label, this.sessionOptions);
+    await this.session.release();
+    this.session = session;
+    this.preparedModel = model;
+    this.head = head;
+    this.resolved = { ...this.resolved, outputName: BINARY_OUTPUT };
+    this.kindKnown = head === 'sigmoid' ? 'probabilities' : 'logits';
+    this.outputKindReason = detected
+      ? `detected: one output column${head === 'sigmoid' ? ' with every value of the first batch in [0, 1]' : ' with values outside [0, 1]'}: ${HEAD_READING[head]}`
+      : `declared ${head === 'sigmoid' ? 'probabilities' : 'logits'} in one column: ${HEAD_READING[head]}`;
+  }
+
   /** Releases ORT sessions. */
   async close(): Promise<void> {
     await this.session.release();
     for (const s of this.intermediateSessions.values()) await (await s).release();
   }
 
-  private dataDims(per: number): number[] {
+  /**
+   * The item shape to feed for `per` values per item: the model's own when fixed, else the shape of
+   * the data last checked against it (`checkData`), else [per] for a flat input.
+   */
+  dataDims(per: number): number[] {
     if (this.itemShape && this.itemShape.every((d) => typeof d === 'number')) return this.itemShape as number[];
-    if (this.decl.layout === 'flat') return [per];
-    throw new ModelError(`${this.label}: input has symbolic item dims [${this.itemShape?.join(', ')}]; use data whose shape fixes them`);
+    if (this.dataItemShape && this.dataItemShape.reduce((a, b) => a * b, 1) === per) return this.dataItemShape;
+    if (this.decl.layout === 'flat' && (!this.itemShape || this.itemShape.length <= 1)) return [per];
+    throw new ModelError(`${this.label}: input has symbolic item dims [${this.itemShape?.join(', ')}] and no data has fixed them yet (check the data against the model first)`);
   }
 
   private detectKind(scores: Float32Array, k: number): void {
@@ -218,7 +287,10 @@ export function checkDataFits(m: Pick<Classifier, 'label' | 'itemShape' | 'decl'
   }
 }
 
-/** Logits or probabilities, from one batch of outputs: probabilities when every row lies in [0, 1] and sums to 1. */
+/**
+ * Logits or probabilities, from one batch of outputs: probabilities when every row lies in [0, 1]
+ * and sums to 1 (within the rounding `PROB_TOL`, `SUM_TOL` allow).
+ */
 export function detectOutputKind(scores: Float32Array, k: number): { kind: OutputKind; reason: string } {
   const n = scores.length / k;
   let probs = n > 0;
@@ -226,14 +298,40 @@ export function detectOutputKind(scores: Float32Array, k: number): { kind: Outpu
     let sum = 0;
     for (let j = 0; j < k; j++) {
       const v = scores[i * k + j]!;
-      if (v < -1e-6 || v > 1 + 1e-6) probs = false;
+      if (!(v >= -PROB_TOL && v <= 1 + PROB_TOL)) probs = false;
       sum += v;
     }
-    if (Math.abs(sum - 1) > 1e-3) probs = false;
+    if (!(Math.abs(sum - 1) <= SUM_TOL)) probs = false;
   }
   return probs
-    ? { kind: 'probabilities', reason: `detected: every output row of the first batch lies in [0, 1] and sums to 1 (${n} rows)` }
+    ? { kind: 'probabilities', reason: `detected: every output row of the first batch lies in [0, 1] and sums to 1 within ${SUM_TOL} (${n} rows)` }
     : { kind: 'logits', reason: 'detected: output rows are not probability vectors' };
+}
+
+/**
+ * Rounding that probability detection tolerates: a softmax computed or stored in float16 is off by
+ * up to ~5e-4 per value (2⁻¹¹ relative) and its rows sum to 1 within a few 1e-3; logits almost
+ * never land in [0, 1] with rows summing to 1 that closely.
+ */
+const PROB_TOL = 1e-3;
+const SUM_TOL = 5e-3;
+
+const HEAD_READING = {
+  sigmoid: 'the probability p of class 1 of a binary classifier, read as two classes [1 − p, p]',
+  logit: 'the logit z of class 1 of a binary classifier, read as two classes with logits [0, z]',
+} as const;
+
+function readFileOr(file: string): Uint8Array {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new DataError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function inUnitInterval(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (!(v[i]! >= 0 && v[i]! <= 1)) return false;
+  return v.length > 0;
 }
 
 export function concat(parts: Float32Array[]): Float32Array {

@@ -57,6 +57,10 @@ export function attrString(node: NodeP, name: string, dflt?: string): string | u
   const a = findAttr(node, name);
   return a?.s ? new TextDecoder().decode(a.s) : dflt;
 }
+export function attrStrings(node: NodeP, name: string): string[] | undefined {
+  const a = findAttr(node, name);
+  return a?.strings && a.strings.length > 0 ? a.strings.map((v) => new TextDecoder().decode(v)) : undefined;
+}
 export function attrTensor(node: NodeP, name: string): TensorP | undefined {
   return findAttr(node, name)?.t;
 }
@@ -71,7 +75,14 @@ export function defaultOpset(model: ModelP): number {
 export function valueShape(vi: ValueInfoP | undefined): (number | string)[] | null {
   const dims = vi?.type?.tensor_type?.shape?.dim;
   if (!dims) return null;
-  return dims.map((d) => (d.dim_param ? d.dim_param : d.dim_value !== undefined && d.dim_value !== null ? num(d.dim_value) : '?'));
+  return dims.map((d) => {
+    // A decoded message names its set field in the `value` oneof (its other field reads as the
+    // default, 0 or ''); a plain object has only the field it sets. A dim with neither is unknown.
+    const which = (d as { value?: string }).value ?? (d.dim_param ? 'dim_param' : Object.prototype.hasOwnProperty.call(d, 'dim_value') && d.dim_value !== undefined && d.dim_value !== null ? 'dim_value' : undefined);
+    if (which === 'dim_param' && d.dim_param) return d.dim_param;
+    if (which === 'dim_value') return num(d.dim_value);
+    return '?';
+  });
 }
 
 export function valueElemType(vi: ValueInfoP | undefined): number | undefined {

@@ -21,7 +21,7 @@ import { ENDPOINT_OPTIONS, isEndpointUrl, type EndpointSpec } from '../endpoint/
 import { readYamlFile } from '../yaml.js';
 import { deprecations, fail, keyPath, flagSpec as flagSpecOf, flagValues, helpLines, opt, parseOptions, type OptionMap, type ParseContext } from './schema.js';
 
-const OUTPUT_KINDS = ['logits', 'probabilities', 'auto'] as const;
+const OUTPUT_KINDS = ['logits', 'probabilities', 'sigmoid', 'auto'] as const;
 
 /** The preprocessing a model expects after the data domain: x_model = (x · scale − mean) / std, per channel. */
 export const PREPROCESS_OPTIONS = {
@@ -29,6 +29,32 @@ export const PREPROCESS_OPTIONS = {
   mean: opt.list(opt.number({ doc: 'mean' }), { doc: 'per-channel mean subtracted after scaling', minLength: 1, metavar: 'M,...' }),
   std: opt.list(opt.number({ doc: 'std', min: 0, minExclusive: true }), { doc: 'per-channel std divided by after the mean', minLength: 1, metavar: 'S,...' }),
 } satisfies OptionMap;
+
+/** A value for an extra graph input: 'zeros', a number, or a .npy file (resolved against the config's folder). */
+export type ExtraInputValue = 'zeros' | number | { npy: string };
+
+const EXTRA_EXPECTED = "a mapping of graph input names to zeros, a number or a .npy file";
+/** `inputs: { state: zeros, sr: 16000, h0: h0.npy }`; on the command line `--inputs state=zeros,sr=16000,h0=h0.npy`. */
+const extraInputs = opt.custom<Record<string, ExtraInputValue>, { doc: string; metavar: string }>(
+  EXTRA_EXPECTED,
+  (v, p, ctx) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(p, { code: 'type', value: v, expected: EXTRA_EXPECTED });
+    const out: Record<string, ExtraInputValue> = {};
+    for (const [name, x] of Object.entries(v as Record<string, unknown>)) {
+      if (x === 'zeros') out[name] = 'zeros';
+      else if (typeof x === 'number' && Number.isFinite(x)) out[name] = x;
+      else if (typeof x === 'string' && x.endsWith('.npy')) out[name] = { npy: ctx.baseDir === undefined ? x : path.resolve(ctx.baseDir, x) };
+      else fail(`${p}.${name}`, { code: 'type', value: x, expected: 'zeros, a number or a .npy file' });
+    }
+    return out;
+  },
+  { doc: 'values fed to the graph inputs besides the data input on every batch (recurrent state, sample rate): name=zeros|NUMBER|FILE.npy', metavar: 'NAME=V,...' },
+  (s) => Object.fromEntries(s.split(',').filter((x) => x.trim() !== '').map((kv) => {
+    const [k, ...rest] = kv.split('=');
+    const val = rest.join('=').trim();
+    return [k!.trim(), val !== '' && !Number.isNaN(Number(val)) ? Number(val) : val];
+  })),
+);
 
 /** How a model is declared. Flags: `--model`, `--layout`, `--bounds`, `--scale/--mean/--std`, `--input`, `--output`, `--output-kind`. */
 export const MODEL_OPTIONS = {
@@ -38,7 +64,8 @@ export const MODEL_OPTIONS = {
   preprocess: opt.object(PREPROCESS_OPTIONS, { doc: 'preprocessing folded into the graph: {scale, mean, std}' }),
   input: opt.string({ doc: 'graph input to feed when the model has several (default: the first)', metavar: 'NAME' }),
   output: opt.string({ doc: 'graph output to read when the model has several (default: the first)', metavar: 'NAME', aliases: ['output_name', 'outputName'] }),
-  output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch", default: 'auto' }),
+  inputs: extraInputs,
+  output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch; 'sigmoid': one column p of a binary classifier, read as [1-p, p]", default: 'auto' }),
   // A deployed model (black-box): `path` (or `endpoint`) is its URL; these keys set the client.
   ...ENDPOINT_OPTIONS,
 } satisfies OptionMap;
@@ -148,6 +175,7 @@ function toModelRef(o: ParsedModel, p: string, ctx: ParseContext): ModelRef {
     m.preprocess = stripUndefined({ scale: pre.scale, mean: pre.mean, std: pre.std });
   }
   if (o.input !== undefined) m.inputName = o.input;
+  if (o.inputs !== undefined) m.extraInputs = o.inputs;
   if (o.output !== undefined) {
     // Before 0.2, `output:` held the output kind. A value that is a kind is read as one (the
     // model is opened later; Model.open checks the name against the graph when it is not a kind).

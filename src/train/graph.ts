@@ -1,5 +1,8 @@
 import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
+import { lowerForGradient } from '../autodiff/lower.js';
+import { nodeReads } from '../onnx/subgraph.js';
+import { upgradeOpset } from '../onnx/upgrade.js';
 import { Emit } from '../autodiff/context.js';
 import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
@@ -100,9 +103,8 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new UsageError(`'batch' must be a positive integer, got ${opts.batch}`);
   const paramGrads = opts.paramGrads ?? true;
   if (paramGrads && opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
-  const opset = defaultOpset(model);
-  if (opset < 11) throw new ModelError(`${label}: opset ${opset} is older than 11, the oldest the gradient engine supports`);
-  const m = cloneModel(model);
+  const m = cloneModel(upgradeOpset(model, label).model);
+  const opset = defaultOpset(m);
   const g = m.graph;
   if (!g.input.some((i) => i.name === opts.input)) throw new ModelError(`${label}: no graph input named '${opts.input}'`);
   const dims = [opts.batch, ...opts.itemShape];
@@ -121,7 +123,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
     for (const d of dropout) feeds[d.input] = { data: new Float32Array(d.shape.reduce((a, b) => a * b, 1)).fill(1), dims: d.shape };
   }
 
-  const pr = await probe(m, feeds, label);
+  const { probe: pr } = await lowerForGradient(m, feeds, label);
   const b = new GraphBuilder(g, 'gauntlet_tr_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(opts.output);
@@ -346,8 +348,9 @@ export function trainableParams(model: ModelP, output?: string): string[] {
     if (NO_FLOW.has(n.op_type)) continue;
     if (n.op_type === 'Cast' && !([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16] as number[]).includes(attrIntOf(n, 'to'))) continue;
     const skip = NOT_PARAMETER[n.op_type] ?? [];
-    n.input.forEach((v, k) => {
-      if (!v || skip.includes(k)) return;
+    // Captures count: a weight read inside an If branch or a Loop body is on the path too.
+    nodeReads(n).forEach((v, k) => {
+      if (!v || (k < n.input.length && skip.includes(k))) return;
       live.add(v);
       paramUse.add(`${v}\u0000${n.op_type}`);
     });

@@ -11,7 +11,7 @@ import { findStem, stemGrad, type Stem } from './maxpool/stem.js';
 import { unpoolGrad } from './maxpool/unpool.js';
 
 /**
- * MaxPool (2-D): the gradient goes to each window's maximum, by one of six routes, one file each
+ * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of six routes, one file each
  * in ./maxpool/ (reshape, overlap, unpool, mask, blocked, stem); `route` says which is taken when,
  * and why. A Relu whose output feeds only the MaxPool is folded in: its mask is applied at the
  * pooled resolution and the Relu node skipped, so a window whose maximum is 0 gets no gradient.
@@ -30,8 +30,10 @@ export const MaxPool: Rule = (ctx) => {
   const { node, shape } = ctx;
   const xs = shape(node.input[0]!);
   const ys = shape(node.output[0]!);
-  if (xs.length !== 4) unsupported(node, `${xs.length - 2}-D MaxPool (input rank ${xs.length}): only 2-D pooling is supported`);
   if (attrInt(node, 'storage_order', 0) !== 0) unsupported(node, 'storage_order=1 has no gradient rule');
+  // 1-D and 3-D MaxPools reach the rule only when their rewrite as 2-D ones (lower/MaxPool.ts)
+  // does not apply: a 3-D one whose Indices output is used.
+  if (xs.length !== 4) unsupported(node, `${xs.length - 2}-D MaxPool (input rank ${xs.length})${node.output[1] ? ' with its Indices output used' : ''}: only 2-D MaxPool has a rule (1-D, and 3-D without Indices, are rewritten as 2-D)`);
   const win = resolveWindow(node, xs.slice(2), ys.slice(2), attrInts(node, 'kernel_shape')!);
   const relu = foldedRelu(ctx);
   const r = route(ctx, xs, ys, win, relu);
