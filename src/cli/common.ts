@@ -1,5 +1,6 @@
 import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
+import { openChunked, type ChunkedData } from '../data/chunked.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
 import { dataFlagSpec, dataFromFlags, dataHelp, modelFlagSpec, modelFromFlags, modelHelp, type DataRef, type ModelRef } from '../options/declarations.js';
@@ -41,6 +42,16 @@ export async function openData(values: Record<string, unknown> | string | undefi
   const ds = await loadDataset(spec);
   if (ds.classNames || ref.path !== defaultAssets.data) return ds;
   return { ...ds, classNames: defaultMeta().class_names };
+}
+
+/** `openData` for chunked reading (data/chunked.ts): the same declaration, limit and default class names. */
+export async function openDataChunked(values: Record<string, unknown> | string | undefined, limitRaw?: string): Promise<ChunkedData> {
+  const ref: DataRef = typeof values === 'object' ? dataRef(values) : { path: values ?? defaultAssets.data };
+  const limit = limitRaw === undefined ? ref.limit : numberOpt('limit', limitRaw, 0, { min: 1, integer: true });
+  const spec = limit === undefined ? ref : { ...ref, limit };
+  const d = await openChunked(spec);
+  if (d.classNames || ref.path !== defaultAssets.data) return d;
+  return { ...d, classNames: defaultMeta().class_names };
 }
 
 /** Formats a number for people: 4 significant decimals. */

@@ -1,13 +1,13 @@
-import { evaluate } from '../engine/evaluate.js';
-import { datasetHash } from '../data/dataset.js';
+import { evaluateChunked } from '../engine/evaluate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openData, openModel } from './common.js';
+import { dataFlags, declarationHelp, fmt, modelFlags, openDataChunked, openModel } from './common.js';
 
 export const help = `gauntlet eval [--model M.onnx] [--data D.npz] [--batch-size B] [--limit N] [--json]
 
 Predicts a labelled dataset and reports accuracy, macro-F1, ECE (15 equal-width bins, top-label
 confidence), NLL and Brier score, with the model's and data's sha256 for provenance.
 Without --model/--data it uses the embedded default (Fashion-MNIST CNN, 2,000-image test slice).
+The data is read in chunks (npz, npy, uint8 IDX): memory holds one chunk of inputs, not the set.
 
 Options:
   --model M.onnx     model to evaluate (default: the embedded Fashion-MNIST CNN)
@@ -27,15 +27,15 @@ export async function evalVerb(argv: string[]): Promise<number> {
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values, values.limit);
+  const ds = await openDataChunked(values, values.limit);
   const model = await openModel(values, values.threads);
   try {
-    const ev = await evaluate(model, ds, { batchSize, onProgress: progressReporter('eval') });
+    const ev = await evaluateChunked(model, ds, { batchSize, onProgress: progressReporter('eval') });
     const result = {
       model: model.label,
       model_sha256: model.sha256,
       data: ds.name,
-      data_sha256: datasetHash(ds),
+      data_sha256: ev.dataSha256,
       samples: ev.samples,
       classes: ev.numClasses,
       output_kind: ev.outputKind,
