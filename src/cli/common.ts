@@ -1,6 +1,6 @@
 import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
-import { openChunked, type ChunkedData } from '../data/chunked.js';
+import { defaultChunkItems, openChunked, type ChunkedData } from '../data/chunked.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
 import { dataFlagSpec, dataFromFlags, dataHelp, modelFlagSpec, modelFromFlags, modelHelp, type DataRef, type ModelRef } from '../options/declarations.js';
@@ -52,6 +52,17 @@ export async function openDataChunked(values: Record<string, unknown> | string |
   const d = await openChunked(spec);
   if (d.classNames || ref.path !== defaultAssets.data) return d;
   return { ...d, classNames: defaultMeta().class_names };
+}
+
+/** The `--chunk-items` flag of the verbs that read and write data in chunks. */
+export const chunkFlags = { 'chunk-items': { type: 'string' } } as const;
+
+/** `--help` line of `--chunk-items`. */
+export const chunkHelp = '  --chunk-items N    items read (and written) at a time (default: about 16 MB of float32 inputs)';
+
+/** Parses `--chunk-items` (default: about 16 MB of float32 inputs, see data/chunked.ts). */
+export function chunkItemsOpt(raw: string | undefined, itemShape: readonly number[]): number {
+  return numberOpt('chunk-items', raw, defaultChunkItems(itemShape), { min: 1, max: 1 << 30, integer: true });
 }
 
 /** Formats a number for people: 4 significant decimals. */

@@ -1,6 +1,6 @@
 import { evaluateChunked } from '../engine/evaluate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openDataChunked, openModel } from './common.js';
+import { chunkFlags, chunkHelp, chunkItemsOpt, dataFlags, declarationHelp, fmt, modelFlags, openDataChunked, openModel } from './common.js';
 
 export const help = `gauntlet eval [--model M.onnx] [--data D.npz] [--batch-size B] [--limit N] [--json]
 
@@ -14,6 +14,7 @@ Options:
   --data D           data: .npz/.npy, IDX (.gz), .csv, a folder of class folders, or a .jsonl manifest
   --batch-size B     items per ONNX Runtime run (default 256)
   --limit N          evaluate only the first N items
+${chunkHelp} (rounded up to whole batches)
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 ` + '\n' + declarationHelp() + '\n';
@@ -24,13 +25,14 @@ export async function evalVerb(argv: string[]): Promise<number> {
     data: { type: 'string' },
     'batch-size': { type: 'string' },
     limit: { type: 'string' },
+    ...chunkFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
   const ds = await openDataChunked(values, values.limit);
   const model = await openModel(values, values.threads);
   try {
-    const ev = await evaluateChunked(model, ds, { batchSize, onProgress: progressReporter('eval') });
+    const ev = await evaluateChunked(model, ds, { batchSize, chunkItems: chunkItemsOpt(values['chunk-items'], ds.itemShape), onProgress: progressReporter('eval') });
     const result = {
       model: model.label,
       model_sha256: model.sha256,

@@ -53,6 +53,8 @@ export interface ChunkedData {
   readonly extras: Readonly<Record<string, ExtraArray>>;
   /** The npz's own arrays other than `x`, as read (for verbs that copy them); null for other kinds. */
   readonly npzArrays: Readonly<Record<string, NpyArray>> | null;
+  /** npz: every entry's key in the archive's order, `x` included (null for other kinds). */
+  readonly npzKeys: readonly string[] | null;
   /** dtype of `raw` in the chunks: the source's ('<f4', '<f8', '|u1'), or '<f4' when loaded whole. */
   readonly xDescr: string;
   /** Whether the inputs are read piecewise (false: the source was loaded whole). */
@@ -106,6 +108,7 @@ export function chunkedFromDataset(ds: Dataset, file = ds.name): ChunkedData {
     featureNames: ds.featureNames,
     extras: ds.extras,
     npzArrays: null,
+    npzKeys: null,
     xDescr: '<f4',
     streamed: false,
     async *chunks(items: number) {
@@ -290,7 +293,8 @@ async function openNpz(file: string, limit: number | undefined): Promise<Chunked
         throw err;
       }
     }
-    return { xe, dataOffset, prefix, others };
+    const keys = entries.filter((e) => !e.name.endsWith('/')).map((e) => e.name.slice(0, -4));
+    return { xe, dataOffset, prefix, others, keys };
   });
   if (!found) return null;
   const { xe, dataOffset, prefix, others } = found;
@@ -374,6 +378,7 @@ async function openNpz(file: string, limit: number | undefined): Promise<Chunked
     featureNames: meta.featureNames,
     extras,
     npzArrays: others,
+    npzKeys: found.keys,
     xDescr: prefix.descr,
     streamed: true,
     chunks: chunksOf(layout, true),
@@ -467,6 +472,7 @@ function positional(file: string, l: XLayout, labels: Int32Array | null): Chunke
     featureNames: null,
     extras: {},
     npzArrays: null,
+    npzKeys: null,
     xDescr: l.descr,
     streamed: true,
     chunks: chunksOf(l, true),
