@@ -58,9 +58,9 @@ export async function openDataChunked(values: Record<string, unknown> | string |
 export const chunkFlags = { 'chunk-items': { type: 'string' } } as const;
 
 /** `--help` line of `--chunk-items`. */
-export const chunkHelp = '  --chunk-items N    items read (and written) at a time (default: about 16 MB of float32 inputs)';
+export const chunkHelp = '  --chunk-items N    items read (and written) at a time (default: about 4 MB of float32 inputs)';
 
-/** Parses `--chunk-items` (default: about 16 MB of float32 inputs, see data/chunked.ts). */
+/** Parses `--chunk-items` (default: about 4 MB of float32 inputs, see data/chunked.ts). */
 export function chunkItemsOpt(raw: string | undefined, itemShape: readonly number[]): number {
   return numberOpt('chunk-items', raw, defaultChunkItems(itemShape), { min: 1, max: 1 << 30, integer: true });
 }

@@ -63,9 +63,9 @@ export interface ChunkedData {
   chunks(items: number): AsyncGenerator<Chunk>;
 }
 
-/** Items a chunk holds by default: about 16 MB of float32 inputs, at least one item. */
+/** Items a chunk holds by default: about 4 MB of float32 inputs, at least one item. */
 export function defaultChunkItems(itemShape: readonly number[]): number {
-  return Math.max(1, Math.floor((4 << 20) / Math.max(1, shapeSize(itemShape))));
+  return Math.max(1, Math.floor((1 << 20) / Math.max(1, shapeSize(itemShape))));
 }
 
 /** Opens a data source for chunked reading (same spec and errors as `loadDataset`). */
