@@ -31,7 +31,7 @@ Options:
   --out O.npz         output file (required)
   --gallery G.png     also write a PNG of the first 8 images clean and at severities 1-5
   --limit N           corrupt only the first N items
-${chunkHelp}
+${chunkHelp.replace('N    ', 'N     ')}
   --permutations P    MMD permutations (default 200; 0 skips the MMD)
   --json              print one JSON object as the last stdout line
 `;

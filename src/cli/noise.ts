@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import type { NpyArrayLike } from '../data/npy.js';
-import { datasetFromArrays, datasetToArrays, readNpz } from '../data/npz.js';
+import { datasetFromArrays, datasetToArrays, metaFromArrays, readNpz } from '../data/npz.js';
 import { chunkedFromDataset, openChunked, type ChunkedData } from '../data/chunked.js';
 import { withNpzWriter } from '../data/npz-writer.js';
 import type { Predictions } from '../engine/model.js';
@@ -93,11 +93,22 @@ export interface AnnotatedInput {
   file: string;
 }
 
-/** Loads `--data` (or the embedded default) keeping every array of an .npz as it is. */
-export async function openAnnotatedData(file: string | undefined): Promise<AnnotatedInput> {
+/**
+ * Loads `--data` (or the embedded default) keeping every array of an .npz as it is. With
+ * `labelsOnly`, an .npz without inputs (what `noise` writes without --copy-images) is accepted for
+ * verbs that look only at labels (aggregate): its Dataset has `size` items and no inputs (`x` empty,
+ * item shape [0]).
+ */
+export async function openAnnotatedData(file: string | undefined, opts: { labelsOnly?: boolean } = {}): Promise<AnnotatedInput> {
   const f = file ?? defaultAssets.data;
   if (/\.npz$/i.test(f)) {
     const raw = readNpz(await readDataFile(f), f);
+    if (opts.labelsOnly && !raw.x && raw.y && raw.y.shape.length === 1) {
+      const n = raw.y.shape[0]!;
+      const meta = metaFromArrays(raw, n, [0], f);
+      const ds: Dataset = { name: path.basename(f), size: n, itemShape: [0], x: new Float32Array(0), metadata: null, ...meta };
+      return { ds, arrays: { ...raw }, file: f };
+    }
     return { ds: datasetFromArrays(raw, f), arrays: { ...raw }, file: f };
   }
   const ds = await loadDataset({ path: f });
