@@ -13,7 +13,7 @@ import { defaultAssets } from '../src/defaults.js';
 import { Model } from '../src/engine/model.js';
 import { evaluate, evaluateChunked } from '../src/engine/evaluate.js';
 import { Rng } from '../src/rng.js';
-import { applyAnnotation } from '../src/stress/annotation/index.js';
+import { applyAnnotation, parseAnnotationSpec } from '../src/stress/annotation/index.js';
 import { applyDrift, corruptionNames, getCorruption, mmdTest, corruptionGallery } from '../src/stress/drift/index.js';
 import { outputArrays } from '../src/cli/noise.js';
 import { DataError } from '../src/errors.js';
@@ -199,6 +199,17 @@ describe('chunked verbs write the bytes the whole-set computation writes (same s
     for (const k of Object.keys(got)) assert.deepEqual(got[k], want[k], k);
     assert.equal((JSON.parse(fs.readFileSync(`${labelsOnly}.provenance.json`, 'utf8')) as Record<string, unknown>).images_copied, false);
     assert.ok(fs.statSync(labelsOnly).size < fs.statSync(out).size / 3);
+  });
+
+  it('noise on a gzipped IDX input (streamed, x written as float32): the whole-set output byte for byte', async () => {
+    const out = path.join(dir, 'n-idx.npz');
+    const r = runCli(['noise', '--data', idx, '--noise-model', 'symmetric', '--rate', '0.3', '--seed', '8', '--chunk-items', '4', '--copy-images', '--out', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const ds = await loadDataset(idx);
+    const res = applyAnnotation(ds.labels!, 3, parseAnnotationSpec({ model: 'symmetric', rate: 0.3 }, 'spec'), new Rng(8), { ids: ds.ids, probs: null });
+    const expected = path.join(dir, 'n-idx-expected.npz');
+    await saveNpz(expected, outputArrays(datasetToArrays(ds), res));
+    assert.deepEqual(fs.readFileSync(out), fs.readFileSync(expected));
   });
 
   it('eval: evaluateChunked gives evaluate\'s figures and the data hash', { skip: haveDefault ? false : 'no default data' }, async () => {

@@ -257,7 +257,8 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   const data = await openChunked({ path: file });
   // npz inputs that stream keep their arrays byte for byte; others are loaded whole, as before.
   const streamedNpz = data.streamed && data.npzArrays !== null && data.npzKeys !== null;
-  const whole = streamedNpz ? null : await openAnnotatedData(file);
+  // Other streamed sources (npy, IDX) are written as loadDataset's arrays, x as float32.
+  const whole = data.streamed ? null : await openAnnotatedData(file);
   const ds: Pick<Dataset, 'name' | 'size' | 'itemShape' | 'labels' | 'ids' | 'classNames' | 'extras'> = whole ? whole.ds : data;
   const trueLabels = trueLabelsOf(ds as Dataset) ?? ds.labels;
   if (!trueLabels) throw new DataError(`${file}: has no labels ('y'), which noise needs as the true labels`);
@@ -304,9 +305,12 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   const r = applyAnnotation(trueLabels, K, spec, new Rng(seed), { ids: ds.ids, probs });
   const sidecar = `${out}.provenance.json`;
   // The input's arrays in its own order ('x' as a placeholder that the chunks fill), as outputArrays sees them.
+  const xPlaceholder = (dtype: string): NpyArrayLike => ({ dtype, shape: [data.size, ...data.itemShape], data: [] });
   const inputArrays: Record<string, NpyArrayLike> = whole
     ? whole.arrays
-    : Object.fromEntries(data.npzKeys!.map((k) => [k, k === 'x' ? { dtype: data.xDescr, shape: [data.size, ...data.itemShape], data: [] } : data.npzArrays![k]!]));
+    : streamedNpz
+      ? Object.fromEntries(data.npzKeys!.map((k) => [k, k === 'x' ? xPlaceholder(data.xDescr) : data.npzArrays![k]!]))
+      : { ...datasetToArrays({ ...data, x: new Float32Array(0), metadata: null } as unknown as Dataset), x: xPlaceholder('<f4') };
   const arrays = outputArrays(inputArrays, r);
   if (!copyImages) delete arrays.x;
   await withNpzWriter(out, async (w) => {
@@ -315,8 +319,8 @@ export async function noiseVerb(argv: string[]): Promise<number> {
         await w.array(key, arr);
         continue;
       }
-      await w.begin('x', data.xDescr, arr.shape);
-      for await (const c of data.chunks(chunkItems)) await w.writeBytes(c.raw);
+      await w.begin('x', streamedNpz ? data.xDescr : '<f4', arr.shape);
+      for await (const c of data.chunks(chunkItems)) await (streamedNpz ? w.writeBytes(c.raw) : w.write(c.x));
       await w.end();
     }
   });
