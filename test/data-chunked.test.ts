@@ -227,3 +227,27 @@ describe('chunked verbs write the bytes the whole-set computation writes (same s
     }
   });
 });
+
+describe('Ctrl-C during a chunked write', () => {
+  it('corrupt exits 130 and leaves neither the output nor its temporary file', { skip: fs.existsSync(defaultAssets.data) ? false : 'no default data', timeout: 120_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const { cliBin } = await import('./helpers.js');
+    const work = tmpDir('gauntlet-sigint-');
+    const out = path.join(work, 'c.npz');
+    const p = spawn(process.execPath, [cliBin, 'corrupt', '--corruption', 'glass_blur', '--severity', '5', '--data', defaultAssets.data, '--chunk-items', '20', '--permutations', '0', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+    // Wait (bounded: 60 s) until the temporary output exists, then interrupt.
+    let seen = false;
+    for (let i = 0; i < 600 && !seen && p.exitCode === null; i++) {
+      seen = fs.readdirSync(work).some((f) => f.endsWith('.tmp'));
+      if (!seen) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(seen, `no temporary file appeared (${stderr})`);
+    p.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /corrupt interrupted \(SIGINT\); nothing was written/);
+    assert.deepEqual(fs.readdirSync(work), []);
+  });
+});

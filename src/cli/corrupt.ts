@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdPickedRows, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
+import { onInterrupt } from './interrupt.js';
 import { guardOutputs } from './outputs.js';
 import { phasedReporter } from './progress.js';
 import { chunkFlags, chunkHelp, chunkItemsOpt, fmt } from './common.js';
@@ -90,31 +91,37 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   let nValues = 0;
   // The chunks go through the corruption in order with one generator, so every draw comes in the
   // order the whole set would draw it: the same bytes as corrupting the set at once.
-  await withNpzWriter(out, async (w) => {
-    const arrays = datasetToArrays({ ...ds, x: new Float32Array(0), metadata: null, size: ds.size } as unknown as Dataset);
-    for (const [key, arr] of Object.entries(arrays)) {
-      if (key !== 'x') {
-        await w.array(key, arr);
-        continue;
-      }
-      await w.begin('x', '<f4', [ds.size, ...ds.itemShape]);
-      for await (const c of ds.chunks(chunkItems)) {
-        hasher.update(c.x);
-        if (c.start < galleryHead.length / per) galleryHead.set(c.x.subarray(0, Math.min(c.x.length, galleryHead.length - c.start * per)), c.start * per);
-        const t0 = performance.now();
-        const x = applyDrift(chunkDataset(ds, c), { corruption: corruption.name, severity }, drng, { onProgress: onProgress ? (done) => onProgress(c.start + done, ds.size) : undefined }).dataset.x;
-        seconds += (performance.now() - t0) / 1000;
-        for (let i = 0; i < x.length; i++) change += Math.abs(x[i]! - c.x[i]!);
-        nValues += x.length;
-        if (refRows && curRows) {
-          gather(picked.ref, refRows, c, c.x);
-          gather(picked.cur, curRows, c, x);
+  // Ctrl-C: exit at once (130/143), removing the unfinished temporary output; nothing was written.
+  const stop = onInterrupt((sig) => `gauntlet: corrupt interrupted (${sig}); nothing was written`, 0);
+  try {
+    await withNpzWriter(out, async (w) => {
+      const arrays = datasetToArrays({ ...ds, x: new Float32Array(0), metadata: null, size: ds.size } as unknown as Dataset);
+      for (const [key, arr] of Object.entries(arrays)) {
+        if (key !== 'x') {
+          await w.array(key, arr);
+          continue;
         }
-        await w.write(x);
+        await w.begin('x', '<f4', [ds.size, ...ds.itemShape]);
+        for await (const c of ds.chunks(chunkItems)) {
+          hasher.update(c.x);
+          if (c.start < galleryHead.length / per) galleryHead.set(c.x.subarray(0, Math.min(c.x.length, galleryHead.length - c.start * per)), c.start * per);
+          const t0 = performance.now();
+          const x = applyDrift(chunkDataset(ds, c), { corruption: corruption.name, severity }, drng, { onProgress: onProgress ? (done) => onProgress(c.start + done, ds.size) : undefined }).dataset.x;
+          seconds += (performance.now() - t0) / 1000;
+          for (let i = 0; i < x.length; i++) change += Math.abs(x[i]! - c.x[i]!);
+          nValues += x.length;
+          if (refRows && curRows) {
+            gather(picked.ref, refRows, c, c.x);
+            gather(picked.cur, curRows, c, x);
+          }
+          await w.write(x);
+        }
+        await w.end();
       }
-      await w.end();
-    }
-  });
+    });
+  } finally {
+    stop.dispose();
+  }
   change /= Math.max(nValues, 1);
   const dataSha256 = hasher.digest(ds.labels);
   if (values.gallery !== undefined) {

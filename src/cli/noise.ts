@@ -28,6 +28,7 @@ import {
 import { deprecations, flagName, flagSpec, flagValues, helpLines, opt, parseFlags, type NumberRange, type OptionMap } from '../options/schema.js';
 import { jsonText } from '../stress/annotation/util.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
+import { onInterrupt } from './interrupt.js';
 import { guardOutputs, dataInput, fileOption } from './outputs.js';
 import { chunkFlags, chunkHelp, chunkItemsOpt, fmt, openModel } from './common.js';
 
@@ -313,17 +314,23 @@ export async function noiseVerb(argv: string[]): Promise<number> {
       : { ...datasetToArrays({ ...data, x: new Float32Array(0), metadata: null } as unknown as Dataset), x: xPlaceholder('<f4') };
   const arrays = outputArrays(inputArrays, r);
   if (!copyImages) delete arrays.x;
-  await withNpzWriter(out, async (w) => {
-    for (const [key, arr] of Object.entries(arrays)) {
-      if (key !== 'x' || whole) {
-        await w.array(key, arr);
-        continue;
+  // Ctrl-C: exit at once (130/143), removing the unfinished temporary output; nothing was written.
+  const stop = onInterrupt((sig) => `gauntlet: noise interrupted (${sig}); nothing was written`, 0);
+  try {
+    await withNpzWriter(out, async (w) => {
+      for (const [key, arr] of Object.entries(arrays)) {
+        if (key !== 'x' || whole) {
+          await w.array(key, arr);
+          continue;
+        }
+        await w.begin('x', streamedNpz ? data.xDescr : '<f4', arr.shape);
+        for await (const c of data.chunks(chunkItems)) await (streamedNpz ? w.writeBytes(c.raw) : w.write(c.x));
+        await w.end();
       }
-      await w.begin('x', streamedNpz ? data.xDescr : '<f4', arr.shape);
-      for await (const c of data.chunks(chunkItems)) await (streamedNpz ? w.writeBytes(c.raw) : w.write(c.x));
-      await w.end();
-    }
-  });
+    });
+  } finally {
+    stop.dispose();
+  }
   const doc = provenanceDocument(r, { data: file, dataSha256, out, classifier, images: copyImages });
   await writeFileAtomic(sidecar, Buffer.from(JSON.stringify(doc) + '\n'));
 

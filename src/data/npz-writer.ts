@@ -11,11 +11,27 @@
  *   await w.begin('x', '<f4', [n, 1, 28, 28]); for (…) await w.write(chunk); await w.end();
  *   await w.commit();
  */
+import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { npyWriterFor, writeNpy, type NpyArrayLike } from './npy.js';
 import { tmpBeside, writeError } from './util.js';
 import { ZipFileWriter } from './zip.js';
+
+/** Temporary files of writers not yet committed or aborted. */
+const live = new Set<string>();
+
+/**
+ * Removes the temporary files of every writer still open (synchronously), for a process that must
+ * exit now (Ctrl-C): the outputs were never renamed into place, and now no hidden temporary file is
+ * left beside them either. Returns the files removed.
+ */
+export function abandonTempFiles(): string[] {
+  const removed = [...live];
+  for (const f of removed) rmSync(f, { force: true });
+  live.clear();
+  return removed;
+}
 
 export class NpzFileWriter {
   private piece: ReturnType<typeof npyWriterFor> | null = null;
@@ -37,6 +53,7 @@ export class NpzFileWriter {
     } catch (err) {
       throw writeError(file, err);
     }
+    live.add(tmp);
     return new NpzFileWriter(file, tmp, handle, new ZipFileWriter(handle));
   }
 
@@ -82,6 +99,7 @@ export class NpzFileWriter {
       await this.handle.close();
       this.closed = true;
       await fs.rename(this.tmp, this.file);
+      live.delete(this.tmp);
     });
   }
 
@@ -90,6 +108,7 @@ export class NpzFileWriter {
     if (!this.closed) await this.handle.close().catch(() => undefined);
     this.closed = true;
     await fs.rm(this.tmp, { force: true }).catch(() => undefined);
+    live.delete(this.tmp);
   }
 
   private async guard(fn: () => Promise<void>): Promise<void> {
