@@ -35,7 +35,7 @@ test('noise --model symmetric is deprecated in favour of --noise-model', () => {
 
 test('noise --noise-model symmetric writes y, y_true, keeps other keys, and a provenance sidecar', () => {
   const out = path.join(dir, 'sym.npz');
-  const r = gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', out, '--json');
+  const r = gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', out, '--copy-images', '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   const j = r.json!;
@@ -59,7 +59,7 @@ test('noise --noise-model symmetric writes y, y_true, keeps other keys, and a pr
   assert.deepEqual((side.labels as unknown[])[5], { item: '5', annotator: 'noise:symmetric', label: Number(outArr.y!.data[5]), timestamp: null, spec: { model: 'symmetric', rate: 0.2 }, seed: 4 });
   // Same seed, same bytes.
   const again = path.join(dir, 'sym2.npz');
-  assert.equal(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', again).code, 0);
+  assert.equal(gauntlet('noise', '--data', small, '--noise-model', 'symmetric', '--rate', '0.2', '--seed', '4', '--out', again, '--copy-images').code, 0);
   assert.deepEqual(fs.readFileSync(again), fs.readFileSync(out));
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0, 'no temporary files left');
 });
@@ -136,7 +136,7 @@ const haveDefault = fs.existsSync(defaultAssets.model) && fs.existsSync(defaultA
 
 test('noise then audit-labels on the default model and data: flags with precision and recall', { skip: haveDefault ? false : 'assets/default/model.onnx is missing' }, () => {
   const out = path.join(dir, 'default-noisy.npz');
-  const n = gauntlet('noise', '--noise-model', 'symmetric', '--rate', '0.1', '--seed', '0', '--out', out);
+  const n = gauntlet('noise', '--noise-model', 'symmetric', '--rate', '0.1', '--seed', '0', '--out', out, '--copy-images');
   assert.equal(n.code, 0, n.stderr);
   const r = gauntlet('audit-labels', '--data', out, '--threads', '2', '--json');
   assert.equal(r.code, 0, r.stderr);

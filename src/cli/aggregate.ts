@@ -65,7 +65,7 @@ export async function aggregateVerb(argv: string[]): Promise<number> {
   const maxIterations = numberOpt('max-iterations', values['max-iterations'], 200, { min: 1, max: 100000, integer: true });
 
   guardOutputs('aggregate', [{ name: '--out', path: values.out }], [{ name: '--data', path: values.data }, { name: '--annotations', path: values.annotations }]);
-  const input = values.data === undefined ? null : await openAnnotatedData(values.data);
+  const input = values.data === undefined ? null : await openAnnotatedData(values.data, { labelsOnly: true });
   const ds = input?.ds ?? null;
   const truth = ds ? trueLabelsOf(ds) : null;
   let m: AnnotationMatrix;

@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 import { main } from './main.js';
+import { endQuietlyOnClosedPipes } from './pipes.js';
 
-// A reader that closes early (`gauntlet list | head`) is not an error: stop quietly.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+// A reader that closes early (`gauntlet run --dry-run | head -1`, `2>&1 | head`) is not an error.
+endQuietlyOnClosedPipes();
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,5 +1,6 @@
 import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/dataset.js';
+import { defaultChunkItems, openChunked, type ChunkedData } from '../data/chunked.js';
 import { defaultAssets, defaultMeta } from '../defaults.js';
 import { Model } from '../engine/model.js';
 import type { EndpointModel } from '../endpoint/model.js';
@@ -65,6 +66,27 @@ export async function openData(values: Record<string, unknown> | string | undefi
   const ds = await loadDataset(spec);
   if (ds.classNames || ref.path !== defaultAssets.data) return ds;
   return { ...ds, classNames: defaultMeta().class_names };
+}
+
+/** `openData` for chunked reading (data/chunked.ts): the same declaration, limit and default class names. */
+export async function openDataChunked(values: Record<string, unknown> | string | undefined, limitRaw?: string): Promise<ChunkedData> {
+  const ref: DataRef = typeof values === 'object' ? dataRef(values) : { path: values ?? defaultAssets.data };
+  const limit = limitRaw === undefined ? ref.limit : numberOpt('limit', limitRaw, 0, { min: 1, integer: true });
+  const spec = limit === undefined ? ref : { ...ref, limit };
+  const d = await openChunked(spec);
+  if (d.classNames || ref.path !== defaultAssets.data) return d;
+  return { ...d, classNames: defaultMeta().class_names };
+}
+
+/** The `--chunk-items` flag of the verbs that read and write data in chunks. */
+export const chunkFlags = { 'chunk-items': { type: 'string' } } as const;
+
+/** `--help` line of `--chunk-items`. */
+export const chunkHelp = '  --chunk-items N    items read (and written) at a time (default: about 4 MB of float32 inputs)';
+
+/** Parses `--chunk-items` (default: about 4 MB of float32 inputs, see data/chunked.ts). */
+export function chunkItemsOpt(raw: string | undefined, itemShape: readonly number[]): number {
+  return numberOpt('chunk-items', raw, defaultChunkItems(itemShape), { min: 1, max: 1 << 30, integer: true });
 }
 
 /** Formats a number for people: 4 significant decimals. */

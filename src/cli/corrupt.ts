@@ -1,13 +1,15 @@
-import { datasetHash } from '../data/dataset.js';
-import { loadDataset } from '../data/load.js';
-import { datasetToArrays, saveNpz } from '../data/npz.js';
+import { DatasetHasher, makeDataset, type Dataset } from '../data/dataset.js';
+import { openChunked, type Chunk, type ChunkedData } from '../data/chunked.js';
+import { datasetToArrays } from '../data/npz.js';
+import { withNpzWriter } from '../data/npz-writer.js';
 import { UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
+import { applyDrift, corruptionGallery, corruptionNames, getCorruption, imageBatchShape, mmdPickedRows, mmdTest, writeGalleryPng, type Severity } from '../stress/drift/index.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
+import { onInterrupt } from './interrupt.js';
 import { guardOutputs } from './outputs.js';
 import { phasedReporter } from './progress.js';
-import { fmt } from './common.js';
+import { chunkFlags, chunkHelp, chunkItemsOpt, fmt } from './common.js';
 
 export const help = `gauntlet corrupt --data D.npz --corruption NAME --severity S [--seed N] --out O.npz [--gallery G.png] [--json]
 
@@ -30,6 +32,7 @@ Options:
   --out O.npz         output file (required)
   --gallery G.png     also write a PNG of the first 8 images clean and at severities 1-5
   --limit N           corrupt only the first N items
+${chunkHelp.replace('N    ', 'N     ')}
   --permutations P    MMD permutations (default 200; 0 skips the MMD)
   --json              print one JSON object as the last stdout line
 `;
@@ -51,6 +54,7 @@ export async function corruptVerb(argv: string[]): Promise<number> {
     gallery: { type: 'string' },
     limit: { type: 'string' },
     permutations: { type: 'string' },
+    ...chunkFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const dataPath = required('corrupt', 'data', values.data);
@@ -63,28 +67,72 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? undefined : numberOpt('limit', values.limit, 0, { min: 1, integer: true });
   const permutations = numberOpt('permutations', values.permutations, 200, { min: 0, max: 100000, integer: true });
 
-  const ds = await loadDataset({ path: dataPath, limit });
+  const ds = await openChunked({ path: dataPath, limit });
   const shape = imageBatchShape(ds);
+  const chunkItems = chunkItemsOpt(values['chunk-items'], ds.itemShape);
+  const per = shape[1] * shape[2] * shape[3];
   const rng = new Rng(seed);
-  const t0 = performance.now();
-  const corrupted = applyDrift(ds, { corruption: corruption.name, severity }, rng.fork(`corrupt:${corruption.name}:${severity}`), { onProgress: progressReporter('corrupt') }).dataset;
-  const x = corrupted.x;
-  const seconds = (performance.now() - t0) / 1000;
+  const drng = rng.fork(`corrupt:${corruption.name}:${severity}`);
+  const distance = rng.fork('distance');
+  const doMmd = permutations > 0 && ds.size >= 2;
+  // The rows the MMD keeps (up to 500 a side), gathered as the chunks pass.
+  const picked = doMmd ? mmdPickedRows(ds.size, ds.size, distance) : { ref: null, cur: null };
+  const refRows = doMmd ? new Float32Array((picked.ref?.length ?? ds.size) * per) : null;
+  const curRows = doMmd ? new Float32Array((picked.cur?.length ?? ds.size) * per) : null;
+  const gather = (rows: ArrayLike<number> | null, into: Float32Array, c: Chunk, x: Float32Array): void => {
+    if (!rows) return into.set(x, c.start * per);
+    for (let k = lowerBound(rows, c.start); k < rows.length && rows[k]! < c.start + c.size; k++) into.set(x.subarray((rows[k]! - c.start) * per, (rows[k]! - c.start + 1) * per), k * per);
+  };
+  const galleryHead = new Float32Array(Math.min(ds.size, 8) * per);
+  const hasher = new DatasetHasher(ds.size, ds.itemShape, ds.labels !== null);
+  const onProgress = progressReporter('corrupt');
+  let seconds = 0;
   let change = 0;
-  for (let i = 0; i < x.length; i++) change += Math.abs(x[i]! - ds.x[i]!);
-  change /= Math.max(x.length, 1);
-
-  await saveNpz(out, datasetToArrays(corrupted));
+  let nValues = 0;
+  // The chunks go through the corruption in order with one generator, so every draw comes in the
+  // order the whole set would draw it: the same bytes as corrupting the set at once.
+  // Ctrl-C: exit at once (130/143), removing the unfinished temporary output; nothing was written.
+  const stop = onInterrupt((sig) => `gauntlet: corrupt interrupted (${sig}); nothing was written`, 0);
+  try {
+    await withNpzWriter(out, async (w) => {
+      const arrays = datasetToArrays({ ...ds, x: new Float32Array(0), metadata: null, size: ds.size } as unknown as Dataset);
+      for (const [key, arr] of Object.entries(arrays)) {
+        if (key !== 'x') {
+          await w.array(key, arr);
+          continue;
+        }
+        await w.begin('x', '<f4', [ds.size, ...ds.itemShape]);
+        for await (const c of ds.chunks(chunkItems)) {
+          hasher.update(c.x);
+          if (c.start < galleryHead.length / per) galleryHead.set(c.x.subarray(0, Math.min(c.x.length, galleryHead.length - c.start * per)), c.start * per);
+          const t0 = performance.now();
+          const x = applyDrift(chunkDataset(ds, c), { corruption: corruption.name, severity }, drng, { onProgress: onProgress ? (done) => onProgress(c.start + done, ds.size) : undefined }).dataset.x;
+          seconds += (performance.now() - t0) / 1000;
+          for (let i = 0; i < x.length; i++) change += Math.abs(x[i]! - c.x[i]!);
+          nValues += x.length;
+          if (refRows && curRows) {
+            gather(picked.ref, refRows, c, c.x);
+            gather(picked.cur, curRows, c, x);
+          }
+          await w.write(x);
+        }
+        await w.end();
+      }
+    });
+  } finally {
+    stop.dispose();
+  }
+  change /= Math.max(nValues, 1);
+  const dataSha256 = hasher.digest(ds.labels);
   if (values.gallery !== undefined) {
-    const g = corruptionGallery(ds.x, shape, corruption, rng);
+    const g = corruptionGallery(galleryHead, [galleryHead.length / per, shape[1], shape[2], shape[3]], corruption, rng);
     await writeGalleryPng(values.gallery, g.columns, g.shape);
   }
-  const per = shape[1] * shape[2] * shape[3];
-  const mmd = permutations > 0 && ds.size >= 2 ? mmdTest(ds.x, x, per, rng.fork('distance'), { permutations, onProgress: phasedReporter('mmd') }) : null;
+  const mmd = refRows && curRows ? mmdTest(refRows, curRows, per, distance, { permutations, onProgress: phasedReporter('mmd') }) : null;
 
   const result = {
     data: ds.name,
-    data_sha256: datasetHash(ds),
+    data_sha256: dataSha256,
     corruption: corruption.name,
     severity,
     seed,
@@ -115,4 +163,21 @@ export async function corruptVerb(argv: string[]): Promise<number> {
   if (values.gallery !== undefined) lines.push(`gallery     ${values.gallery}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The items of one chunk as a Dataset (inputs only; the corruption looks at nothing else). */
+function chunkDataset(d: ChunkedData, c: Chunk): Dataset {
+  return makeDataset({ name: d.name, itemShape: d.itemShape, x: c.x });
+}
+
+/** First index k with rows[k] >= v (rows sorted ascending). */
+function lowerBound(rows: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -1,14 +1,14 @@
-import { evaluate } from '../engine/evaluate.js';
-import { datasetHash } from '../data/dataset.js';
+import { evaluateChunked } from '../engine/evaluate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
 import { EndpointModel } from '../endpoint/model.js';
-import { dataFlags, declarationHelp, fmt, modelFlags, openClassifier, openData } from './common.js';
+import { chunkFlags, chunkHelp, chunkItemsOpt, dataFlags, declarationHelp, fmt, modelFlags, openClassifier, openDataChunked } from './common.js';
 
 export const help = `gauntlet eval [--model M.onnx] [--data D.npz] [--batch-size B] [--limit N] [--json]
 
 Predicts a labelled dataset and reports accuracy, macro-F1, ECE (15 equal-width bins, top-label
 confidence), NLL and Brier score, with the model's and data's sha256 for provenance.
 Without --model/--data it uses the embedded default (Fashion-MNIST CNN, 2,000-image test slice).
+The data is read in chunks (npz, npy, uint8 IDX): memory holds one chunk of inputs, not the set.
 
 Options:
   --model M.onnx     model to evaluate (default: the embedded Fashion-MNIST CNN), or a deployed
@@ -18,6 +18,7 @@ Options:
   --data D           data: .npz/.npy, IDX (.gz), .csv, a folder of class folders, or a .jsonl manifest
   --batch-size B     items per ONNX Runtime run (default 256)
   --limit N          evaluate only the first N items
+${chunkHelp} (rounded up to whole batches)
   --json             print one JSON object as the last stdout line
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
 ` + '\n' + declarationHelp() + '\n';
@@ -28,18 +29,19 @@ export async function evalVerb(argv: string[]): Promise<number> {
     data: { type: 'string' },
     'batch-size': { type: 'string' },
     limit: { type: 'string' },
+    ...chunkFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
   const batchSize = numberOpt('batch-size', values['batch-size'], 256, { min: 1, max: 65536, integer: true });
-  const ds = await openData(values, values.limit);
+  const ds = await openDataChunked(values, values.limit);
   const model = await openClassifier(values, values.threads);
   try {
-    const ev = await evaluate(model, ds, { batchSize, onProgress: progressReporter('eval') });
+    const ev = await evaluateChunked(model, ds, { batchSize, chunkItems: chunkItemsOpt(values['chunk-items'], ds.itemShape), onProgress: progressReporter('eval') });
     const result = {
       model: model.label,
       model_sha256: model.sha256,
       data: ds.name,
-      data_sha256: datasetHash(ds),
+      data_sha256: ev.dataSha256,
       samples: ev.samples,
       classes: ev.numClasses,
       output_kind: ev.outputKind,

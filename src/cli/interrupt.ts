@@ -6,6 +6,7 @@
  * half-written. Either way one line says what was saved and how to continue.
  */
 import { abandonUnfinishedRuns } from '../campaign/store.js';
+import { abandonTempFiles } from '../data/npz-writer.js';
 
 export interface Interrupts {
   readonly signal: AbortSignal;
@@ -31,6 +32,7 @@ export function onInterrupt(forcedLine: (sig: string, removed: string[]) => stri
   let timer: NodeJS.Timeout | null = null;
   const force = () => {
     const removed = abandonUnfinishedRuns();
+    abandonTempFiles();
     process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${forcedLine(received!, removed)}\n`);
     process.exit(signalExitCode(received));
   };

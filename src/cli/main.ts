@@ -18,7 +18,8 @@ Start here:
   gauntlet eval --model m.onnx --data test.npz
 
 Global options: --verbose (stack traces on errors), --json (machine-readable output), --threads N.
-Exit codes: 0 success, 1 a check or budget failed, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM),
+Exit codes: 0 success (also when the reader of stdout goes away), 1 a check or budget failed, 2 bad input or usage,
+74 stdout/stderr could not be written, 130/143 interrupted (SIGINT/SIGTERM),
 other values are bugs.
 `;
 

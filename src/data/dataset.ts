@@ -160,11 +160,24 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
  * the same value.
  */
 export function datasetHash(ds: Pick<Dataset, 'itemShape' | 'size' | 'x' | 'labels'>): string {
-  const h = createHash('sha256');
-  h.update(`gauntlet-dataset-v1;n=${ds.size};shape=${ds.itemShape.join('x')};labels=${ds.labels ? 'int32' : 'none'};`);
-  h.update(leBytes(ds.x));
-  if (ds.labels) h.update(leBytes(ds.labels));
-  return h.digest('hex');
+  const h = new DatasetHasher(ds.size, ds.itemShape, ds.labels !== null);
+  h.update(ds.x);
+  return h.digest(ds.labels);
+}
+
+/** `datasetHash` computed piecewise: `update` with the inputs in item order, then `digest` with the labels. */
+export class DatasetHasher {
+  private readonly h = createHash('sha256');
+  constructor(size: number, itemShape: readonly number[], labelled: boolean) {
+    this.h.update(`gauntlet-dataset-v1;n=${size};shape=${itemShape.join('x')};labels=${labelled ? 'int32' : 'none'};`);
+  }
+  update(x: Float32Array): void {
+    this.h.update(leBytes(x));
+  }
+  digest(labels: Int32Array | null): string {
+    if (labels) this.h.update(leBytes(labels));
+    return this.h.digest('hex');
+  }
 }
 
 function leBytes(a: Float32Array | Int32Array): Uint8Array {

@@ -125,11 +125,45 @@ export function readNpy(bytes: Uint8Array, name: string): NpyArray {
   }
 }
 
+/** What a `.npy` header says: the element type, order and shape, and where the data starts. */
+export interface NpyPrefix {
+  /** Normalized native dtype ('<f4', '|u1' …). */
+  readonly descr: string;
+  /** Whether the file's values are little-endian. */
+  readonly little: boolean;
+  /** Bytes per element. */
+  readonly itemBytes: number;
+  /** Whether the element type is a string type (U/S). */
+  readonly string: boolean;
+  readonly fortran: boolean;
+  readonly shape: number[];
+  /** Offset of the first data byte. */
+  readonly dataStart: number;
+}
+
+/** Bytes needed to know a `.npy` header's length (magic, version, length field). */
+export const NPY_PREFIX_BYTES = 12;
+
 /**
- * Parses `.npy` bytes, throwing FormatProblem. With `share`, aligned native-order data is returned
- * as a view into `bytes` rather than a copy (for callers that own `bytes` exclusively).
+ * The header of a `.npy` file from its first bytes (at least the whole header), for readers that
+ * stream the data. Throws FormatProblem.
  */
-export function parseNpy(bytes: Uint8Array, share: boolean): NpyArray {
+export function readNpyPrefix(bytes: Uint8Array): NpyPrefix {
+  const p = parseNpyPrefix(bytes);
+  return { descr: p.dtype.native, little: p.dtype.little, itemBytes: p.dtype.size, string: !!p.dtype.string, fortran: p.fortran, shape: p.shape, dataStart: p.dataStart };
+}
+
+/** Length of the header of a `.npy` file whose first NPY_PREFIX_BYTES (or fewer) bytes are given, prefix included. */
+export function npyHeaderLength(bytes: Uint8Array): number {
+  if (bytes.length < 10) throw new FormatProblem(`${bytes.length} bytes is too short for a .npy header`);
+  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) throw new FormatProblem('bad magic: does not start with \\x93NUMPY');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[6] === 1) return 10 + dv.getUint16(8, true);
+  if (bytes.length < 12) throw new FormatProblem(`${bytes.length} bytes is too short for a version ${bytes[6]}.${bytes[7]} header`);
+  return 12 + dv.getUint32(8, true);
+}
+
+function parseNpyPrefix(bytes: Uint8Array): { dtype: Dtype; fortran: boolean; shape: number[]; dataStart: number } {
   if (bytes.length < 10) throw new FormatProblem(`${bytes.length} bytes is too short for a .npy header`);
   for (let i = 0; i < MAGIC.length; i++) {
     if (bytes[i] !== MAGIC[i]) throw new FormatProblem('bad magic: does not start with \\x93NUMPY');
@@ -153,7 +187,15 @@ export function parseNpy(bytes: Uint8Array, share: boolean): NpyArray {
   if (dataStart > bytes.length) throw new FormatProblem(`truncated header: ${headerLen} header bytes announced, ${bytes.length - headerStart} present`);
   const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const { dtype, fortran, shape } = parseHeader(headerText);
+  return { dtype, fortran, shape, dataStart };
+}
 
+/**
+ * Parses `.npy` bytes, throwing FormatProblem. With `share`, aligned native-order data is returned
+ * as a view into `bytes` rather than a copy (for callers that own `bytes` exclusively).
+ */
+export function parseNpy(bytes: Uint8Array, share: boolean): NpyArray {
+  const { dtype, fortran, shape, dataStart } = parseNpyPrefix(bytes);
   const count = shapeSize(shape);
   const nbytes = count * dtype.size;
   const present = bytes.length - dataStart;
@@ -364,12 +406,23 @@ export function writeNpy(array: NpyArrayLike): Uint8Array {
   const order = dtype.size === 1 || dtype.string?.kind === 'S' ? '|' : dtype.little ? '<' : '>';
   const fileDescr = order + descr.replace(/^[<>|=]/, '');
 
+  const head = npyHeaderBytes(fileDescr, shape);
+  const dataStart = head.length;
+  const out = new Uint8Array(dataStart + count * dtype.size);
+  out.set(head, 0);
+
+  if (dtype.string) encodeStrings(data, dtype, out.subarray(dataStart));
+  else encodeNumbers(data, dtype, out.subarray(dataStart), fileDescr);
+  return out;
+}
+
+/** The header bytes (magic, version, padded dict) of a C-order `.npy` of `fileDescr` and `shape`. */
+function npyHeaderBytes(fileDescr: string, shape: readonly number[]): Uint8Array {
   const header = `{'descr': '${fileDescr}', 'fortran_order': False, 'shape': ${formatShape(shape)}, }`;
   const v2 = header.length + 1 + 64 > 0xffff;
   const prefixLen = v2 ? 12 : 10;
   const padded = header + ' '.repeat(64 - ((prefixLen + header.length + 1) % 64)) + '\n';
-  const dataStart = prefixLen + padded.length;
-  const out = new Uint8Array(dataStart + count * dtype.size);
+  const out = new Uint8Array(prefixLen + padded.length);
   const dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
   out[6] = v2 ? 2 : 1;
@@ -377,10 +430,37 @@ export function writeNpy(array: NpyArrayLike): Uint8Array {
   if (v2) dv.setUint32(8, padded.length, true);
   else dv.setUint16(8, padded.length, true);
   for (let i = 0; i < padded.length; i++) out[prefixLen + i] = padded.charCodeAt(i);
-
-  if (dtype.string) encodeStrings(data, dtype, out.subarray(dataStart));
-  else encodeNumbers(data, dtype, out.subarray(dataStart), fileDescr);
   return out;
+}
+
+/**
+ * A numeric `.npy` written in pieces: `header` is what `writeNpy` puts before the data of an array
+ * of `dtype` and `shape`, `encode(chunk)` the bytes `writeNpy` gives that chunk's values (C order),
+ * so header + encode(a) + encode(b) … equals writeNpy of the whole array. String dtypes are not
+ * supported (their width depends on every value).
+ */
+export function npyWriterFor(dtypeDescr: string, shape: readonly number[]): { header: Uint8Array; bytes: number; encode: (chunk: ArrayLike<number | bigint>) => Uint8Array } {
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new UsageError(`writeNpy: shape [${shape.join(', ')}] must hold non-negative integers`);
+  let dtype: Dtype;
+  try {
+    dtype = parseDtype(dtypeDescr);
+  } catch (err) {
+    if (err instanceof FormatProblem) throw new UsageError(`writeNpy: ${err.reason}`);
+    throw err;
+  }
+  if (dtype.string) throw new UsageError(`npyWriterFor: string dtype ${dtypeDescr} cannot be written in pieces`);
+  const order = dtype.size === 1 ? '|' : dtype.little ? '<' : '>';
+  const fileDescr = order + dtypeDescr.replace(/^[<>|=]/, '');
+  const header = npyHeaderBytes(fileDescr, shape);
+  return {
+    header,
+    bytes: header.length + shapeSize(shape) * dtype.size,
+    encode: (chunk) => {
+      const out = new Uint8Array(chunk.length * dtype.size);
+      encodeNumbers(chunk, dtype, out, fileDescr);
+      return out;
+    },
+  };
 }
 
 function stringWidth(v: unknown, kind: 'U' | 'S', i: number): number {

@@ -113,12 +113,24 @@ export async function saveDatasetNpz(file: string, ds: Dataset, options: NpzWrit
 
 /** Builds a Dataset from npz-style arrays (`x`, `y`, `ids`, `class_names`, `feature_names`, extras). */
 export function datasetFromArrays(arrays: Readonly<Record<string, NpyArray>>, file: string): Dataset {
-  const { x: xArr, y: yArr, ids: idArr, class_names: cnArr, feature_names: fnArr, ...rest } = arrays;
+  const { x: xArr, ...others } = arrays;
   if (!xArr) throw new DataError(`${file}: has no 'x' array (keys: ${Object.keys(arrays).join(', ') || 'none'})`);
   if (xArr.shape.length < 2) throw new DataError(`${file}: x has shape ${formatShape(xArr.shape)}; expected [N, ...item shape] with at least 2 dimensions`);
   const n = xArr.shape[0]!;
   const itemShape = xArr.shape.slice(1);
   const x = toFloat32(xArr, file);
+  const meta = metaFromArrays(others, n, itemShape, file);
+  return makeDataset({ name: path.basename(file), itemShape, x, ...meta });
+}
+
+/** What an npz says besides `x` (labels, ids, class and feature names, extras), checked against `n` items of `itemShape`. */
+export function metaFromArrays(
+  arrays: Readonly<Record<string, NpyArray>>,
+  n: number,
+  itemShape: readonly number[],
+  file: string,
+): { labels: Int32Array | null; ids: string[] | null; classNames: string[] | null; featureNames: string[] | null; extras: Record<string, ExtraArray> } {
+  const { y: yArr, ids: idArr, class_names: cnArr, feature_names: fnArr, ...rest } = arrays;
   const labels = yArr ? toLabels(yArr, file, 'y', n) : null;
   let ids: string[] | null = null;
   if (idArr) {
@@ -134,7 +146,7 @@ export function datasetFromArrays(arrays: Readonly<Record<string, NpyArray>>, fi
     throw new DataError(`${file}: ${featureNames.length} feature_names for items of shape ${formatShape(itemShape)}`);
   }
   const extras: Record<string, ExtraArray> = { ...rest };
-  return makeDataset({ name: path.basename(file), itemShape, x, labels, ids, classNames, featureNames, extras });
+  return { labels, ids, classNames, featureNames, extras };
 }
 
 function toFloat32(arr: NpyArray, file: string): Float32Array {

@@ -63,11 +63,11 @@ export function fileError(file: string, err: unknown): DataError {
 }
 
 /** A temporary name beside `file` (hidden, unique to this process and call). */
-function tmpBeside(file: string): string {
+export function tmpBeside(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function writeError(file: string, err: unknown): DataError {
+export function writeError(file: string, err: unknown): DataError {
   const msg = err instanceof Error ? err.message : String(err);
   return new DataError(`${file}: cannot write (${msg})`, { cause: err });
 }

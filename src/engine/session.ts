@@ -31,6 +31,14 @@ export async function createSession(model: ModelP | Uint8Array, label: string, o
   }
 }
 
+/**
+ * Time spent inside ONNX Runtime's `run()` by `runFloat` in this process (milliseconds) and the
+ * number of runs: every model batch of predictions, attacks and explanations goes through it. A
+ * campaign's compute floor is the difference of two readings around its cells — the ORT time of
+ * the run's own batches — so outside load that slows the run slows its floor alike.
+ */
+export const ortClock = { ms: 0, runs: 0 };
+
 /** Runs a session on one float32 input, returning the requested outputs as float32 arrays with dims. */
 export async function runFloat(
   session: ort.InferenceSession,
@@ -44,11 +52,14 @@ export async function runFloat(
     ortFeeds[k] = new ort.Tensor(type, v.data, v.dims);
   }
   let res: ort.InferenceSession.OnnxValueMapType;
+  const t0 = performance.now();
   try {
     res = await session.run(ortFeeds, outputs as string[]);
   } catch (e) {
     throw new ModelError(`${label}: inference failed (${firstLine((e as Error).message)})`);
   }
+  ortClock.ms += performance.now() - t0;
+  ortClock.runs++;
   const out: Record<string, { data: Float32Array; dims: number[] }> = {};
   for (const name of outputs) {
     const t = res[name]!;

@@ -191,10 +191,26 @@ export interface MmdOptions {
 function pickRows(x: Float32Array, dim: number, max: number, rng: Rng): Float32Array {
   const n = x.length / dim;
   if (n <= max) return x;
-  const idx = rng.permutation(n).subarray(0, max).sort();
+  const idx = pickedRows(n, max, rng)!;
   const out = new Float32Array(max * dim);
   for (let k = 0; k < max; k++) out.set(x.subarray(idx[k]! * dim, (idx[k]! + 1) * dim), k * dim);
   return out;
+}
+
+/** The rows (sorted) that mmdTest keeps of a set of `n` when it has more than `max`; null when it keeps all. */
+function pickedRows(n: number, max: number, rng: Rng): Uint32Array | Int32Array | null {
+  if (n <= max) return null;
+  return rng.permutation(n).subarray(0, max).sort();
+}
+
+/**
+ * The rows `mmdTest(ref, cur, dim, rng, opts)` would keep of sets of `nRef` and `nCur` rows (null: all),
+ * so a caller that reads the sets in chunks can gather just those rows and pass them instead: the
+ * result is the same (picked sets are never picked again, and picking draws from forks, not `rng`).
+ */
+export function mmdPickedRows(nRef: number, nCur: number, rng: Rng, opts: Pick<MmdOptions, 'maxPerSide'> = {}): { ref: ArrayLike<number> | null; cur: ArrayLike<number> | null } {
+  const max = opts.maxPerSide ?? MMD_MAX_PER_SIDE;
+  return { ref: pickedRows(nRef, max, rng.fork('mmd:ref')), cur: pickedRows(nCur, max, rng.fork('mmd:cur')) };
 }
 
 /**

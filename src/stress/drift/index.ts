@@ -32,6 +32,7 @@ export {
   psi,
   featureDistances,
   mmdTest,
+  mmdPickedRows,
   standardisedMmd,
   datasetDistances,
   MMD_UNITS,
