@@ -120,3 +120,14 @@ export class RunInterruptedError extends GauntletError {
     this.exitCode = this.signal === 'SIGTERM' ? 143 : 130;
   }
 }
+
+/**
+ * The queue service (Redis) cannot be reached or stopped answering, within the bounded retries and
+ * timeouts Gauntlet uses. Exit code 3: nothing is wrong with the input; try again when it is back.
+ */
+export class QueueUnavailableError extends GauntletError {
+  override readonly exitCode: number = 3;
+}
+
+/** A cell failed on a queue worker, for good (bad input there, or every retry spent); the message is the worker's one line. */
+export class CellJobError extends GauntletError {}
