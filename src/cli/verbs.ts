@@ -17,6 +17,8 @@ import { conformalVerb, help as conformalHelp } from './conformal.js';
 import { explainVerb, help as explainHelp } from './explain.js';
 import { streamVerb, help as streamHelp } from './stream.js';
 import { trainVerb, help as trainHelp } from './train.js';
+import { workerVerb, help as workerHelp } from './worker.js';
+import { queueVerb, help as queueHelp } from './queue.js';
 
 export interface Verb {
   summary: string;
@@ -44,5 +46,7 @@ export const verbs: Record<string, Verb> = {
   conformal: { summary: 'split conformal prediction sets: coverage and set size on clean and stressed data', help: conformalHelp, main: conformalVerb },
   explain: { summary: 'attributions (saliency, gxi, IG, SmoothGrad, KernelSHAP, occlusion) as .npy / PNG', help: explainHelp, main: explainVerb },
   train: { summary: 'train a model\'s weights (SGD/AdamW, schedules, train-mode BatchNorm) with ONNX Runtime; epoch checkpoints, --resume', help: trainHelp, main: trainVerb },
+  worker: { summary: 'run campaign cells from a Redis queue (BullMQ) for `run --queue` coordinators', help: workerHelp, main: workerVerb },
+  queue: { summary: "the cell queue: jobs per run and workers (status), remove a run's jobs (clean)", help: queueHelp, main: queueVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
 };
