@@ -8,6 +8,7 @@
 import { datasetHash, requireLabels, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { Model } from '../engine/model.js';
+import { readModelFile } from '../onnx/load.js';
 import { ConfigError, DataError, ModelError } from '../errors.js';
 import { CellBench, type CellArm } from './bench.js';
 import { canonical, shortHash } from './canonical.js';
@@ -126,12 +127,11 @@ export class CellWorkbench {
     let p = r.models.get(file.sha256);
     if (!p) {
       p = (async () => {
-        const m = await Model.open(file.path, { ...r.config.model, threads: this.opts.threads });
-        if (m.sha256 !== file.sha256) {
-          await m.close();
-          throw new ModelError(`${file.path}: has sha256 ${m.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+        const loaded = readModelFile(file.path);
+        if (loaded.sha256 !== file.sha256) {
+          throw new ModelError(`${file.path}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
         }
-        return m;
+        return Model.fromProto(loaded.proto, file.path, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
       })();
       r.models.set(file.sha256, p);
       p.catch(() => r.models.delete(file.sha256));

@@ -24,7 +24,7 @@ async function withQueue<T>(url: string, what: string, f: (q: Queue) => Promise<
     return await within(f(q), 30_000, url, what);
   } catch (e) {
     if (e instanceof QueueUnavailableError) throw new QueueUnavailableError(`${e.message}${lastError ? ` (${lastError})` : ''}`);
-    throw new QueueUnavailableError(`redis at ${showUrl(url)}: ${(e as Error).message}`);
+    throw new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable (${(e as Error).message})`);
   } finally {
     await Promise.race([q.close(), new Promise((r) => setTimeout(r, 3000).unref())]);
   }

@@ -62,7 +62,7 @@ export function showUrl(url: string): string {
 export async function within<T>(p: Promise<T>, ms: number, url: string, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError(`redis at ${showUrl(url)}: no answer in ${ms / 1000} s while ${what}`)), ms)))]);
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable: no answer in ${ms / 1000} s while ${what}`)), ms)))]);
   } finally {
     clearTimeout(timer);
   }

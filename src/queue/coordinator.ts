@@ -139,7 +139,7 @@ export class QueueCells implements RemoteCells {
     } catch (e) {
       if (e instanceof QueueUnavailableError || e instanceof CellJobError) throw e;
       if (lost) throw lost;
-      throw new QueueUnavailableError(`redis at ${showUrl(url)}: ${(e as Error).message}${lastError && lastError !== (e as Error).message ? ` (${lastError})` : ''}`);
+      throw new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable (${(e as Error).message}${lastError && lastError !== (e as Error).message ? `; ${lastError}` : ''})`);
     } finally {
       on.signal?.removeEventListener('abort', onAbort);
       dog.stop();
