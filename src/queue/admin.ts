@@ -42,7 +42,7 @@ export function queueStatus(url: string, limit = 100_000): Promise<QueueStatus> 
         runs.set(r, c);
       }
     }
-    const workers = (await q.getWorkers()).map((w) => ({ name: w.rawname ?? w.name ?? '', addr: w.addr ?? '', age_seconds: Number(w.age ?? NaN), idle_seconds: Number(w.idle ?? NaN) }));
+    const workers = (await q.getWorkers()).map((w) => ({ name: String(w.rawname ?? w.name ?? '').replace(/^.*:w:/, ''), addr: w.addr ?? '', age_seconds: Number(w.age ?? NaN), idle_seconds: Number(w.idle ?? NaN) }));
     return { url: showUrl(url), runs: [...runs].map(([run, counts]) => ({ run, counts })).sort((a, b) => a.run.localeCompare(b.run)), workers };
   });
 }

@@ -83,6 +83,7 @@ export class QueueCells implements RemoteCells {
       const jobOpts: JobsOptions = { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
       const add = (k: number) => ({ name: 'cell', data: { spec, job: jobs[k]! }, opts: { ...jobOpts, jobId: ids[k]! } });
       await within(queue.addBulk(jobs.map((_, k) => add(k))), 30_000, url, 'enqueueing');
+      this.opts.onPhase?.(`queued ${jobs.length} cell(s) as run ${spec.run} on ${showUrl(url)}`);
       const readded = new Map<string, number>();
       let lastSweep = 0;
       let warnedIdle = false;
