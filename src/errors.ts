@@ -123,3 +123,13 @@ export class RunInterruptedError extends GauntletError {
 
 /** The run registry cannot be opened, read or written (bad URL, unreachable server, schema newer than this Gauntlet). */
 export class RegistryError extends GauntletError {}
+/**
+ * The queue service (Redis) cannot be reached or stopped answering, within the bounded retries and
+ * timeouts Gauntlet uses. Exit code 3: nothing is wrong with the input; try again when it is back.
+ */
+export class QueueUnavailableError extends GauntletError {
+  override readonly exitCode: number = 3;
+}
+
+/** A cell failed on a queue worker, for good (bad input there, or every retry spent); the message is the worker's one line. */
+export class CellJobError extends GauntletError {}

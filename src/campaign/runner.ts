@@ -17,16 +17,14 @@ import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
-import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights, percentileCi, weightedMeans } from '../metrics/suite.js';
+import { percentileCi, weightedMeans } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
-import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
-import { featureIndices, isTabular } from '../data/features.js';
-import { Rng } from '../rng.js';
-import { prepareUncertainty, uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
+import { uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets } from './budgets.js';
-import { bits, newCellCaches, predictAll, runCell, stressesOf, type CellContext } from './cell.js';
+import { CellBench, type CellArm } from './bench.js';
+import { bits, stressesOf } from './cell.js';
 import type { CampaignConfig } from './config.js';
+import { runKey, type CellJob, type RemoteCells, type RemoteSpec } from './remote.js';
 import { isTrainTime, STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
@@ -52,6 +50,8 @@ export interface RunOptions extends RunDirOptions {
   signal?: AbortSignal;
   onEvent?: (e: CampaignEvent) => void;
   threads?: number;
+  /** Runs the cells elsewhere (queue workers) instead of in this process; everything else is the same. */
+  remote?: RemoteCells;
 }
 
 /** Loads the data and model a config names, checking that they fit together. */
@@ -163,80 +163,32 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })), train_time: trainTime.map((t) => ({ model: t.model, setting: t.setting, sha256: t.sha256, path: t.path })) });
     }
 
-    // A model's cell as it runs: a variant's (or a training-time) cell has its own id and a hash
-    // that includes the model it runs, so a changed model is recomputed.
-    const armsOf = (name: string) => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
-    const cellFor = (planned: CellPlan, m: Classifier, variant: string | null, arms: Map<string, PreparedVariant>) => {
-      const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
-      const cellModel = arm ? arm.model : m;
-      const id = variant ? `${variant}--${planned.id}` : planned.id;
-      return { arm, cell: variant || arm ? { ...planned, id, hash: shortHash(`${cellModel.sha256}|${planned.hash}`) } : planned };
-    };
+    // A model's cell as it runs (`CellBench.cellFor`): a variant's (or a training-time) cell has its
+    // own id and a hash that includes the model it runs, so a changed model is recomputed.
+    const armsOf = (name: string): Map<string, CellArm> => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
+    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }));
+    closers.push(() => bench.close());
     // Checkpointed cells, now that every model (and so every cell's hash) is known.
     const modelsRun = [{ m: model, variant: null as string | null }, ...variants.map((v) => ({ m: v.model, variant: v.name as string | null }))];
     const resumed = modelsRun.reduce((a, { m, variant }) => a + plan.cells.filter((planned) => {
-      const { cell } = cellFor(planned, m, variant, armsOf(variant ?? 'base'));
+      const { cell } = bench.cellFor(planned, m, variant, armsOf(variant ?? 'base'));
       return store.readJson<CellResult>(store.cellPath(cell.id))?.hash === cell.hash;
     }).length, 0);
     emit({ type: 'plan', plan, resumed, total: allIds.length });
 
-    const root = new Rng(config.seed);
-    const weights = bootstrapWeights(ds.size, config.bootstrap, root.fork('bootstrap'));
-    const counters = { forwardBatches: 0, gradientBatches: 0 };
+    const { weights, counters } = bench;
     const total = allIds.length;
     let done = 0;
-    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
-    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
-    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
-    // Facts about the data, computed once for every model.
-    const tabular = isTabular(ds);
-    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
-    const tabularCtx: CellContext['tabular'] = {
-      immutable,
-      constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
-      std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
-    };
-    // A model's context for cells: its clean predictions (and the uncertainty section fitted on them).
-    const contextFor = async (m: Classifier, tag: string | null): Promise<{ ctx: CellContext; unc: UncertaintyContext | null; K: number }> => {
-      emit({ type: 'phase', message: `clean predictions${tag ? ` (${tag})` : ''}` });
-      const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, counters);
-      const K = clean.numClasses;
-      m.checkData(ds, K);
-      const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
-      let unc: UncertaintyContext | null = null;
-      if (config.uncertainty) {
-        emit({ type: 'phase', message: `fitting temperature, conformal quantile and selective threshold on clean data${tag ? ` (${tag})` : ''}` });
-        unc = await prepareUncertainty(m, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, root.fork('uncertainty'), { batchSize: config.batchSize });
-        const u = unc;
-        closers.push(() => u.close());
-      }
-      const ctx: CellContext = {
-        model: m,
-        data: ds,
-        labels,
-        numClasses: K,
-        clean: { probs: cleanProbs, batchMs: clean.batchMs },
-        rng: root,
-        weights,
-        options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
-        uncertainty: unc,
-        caches: newCellCaches(),
-        counters,
-        tabular: tabularCtx,
-      };
-      return { ctx, unc, K };
-    };
     // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
     // A cell with a training-time annotation setting runs the model trained on that setting's labels
     // (`arms`, by setting key), with its own clean predictions, against this model's baseline.
-    const runModel = async (m: Classifier, variant: string | null, arms: Map<string, PreparedVariant>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
-      const own = await contextFor(m, variant);
-      const armCtx = new Map<string, CellContext>();
+    const runModel = async (m: Classifier, variant: string | null, arms: Map<string, CellArm>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+      const own = await bench.context(m, variant);
       const results: CellResult[] = [];
       let baseline: CellResult | null = null;
       for (const planned of plan.cells) {
         if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
-        const { arm, cell } = cellFor(planned, m, variant, arms);
+        const { cell } = bench.cellFor(planned, m, variant, arms);
         const index = done;
         const saved = store.readJson<CellResult>(store.cellPath(cell.id));
         if (saved && saved.hash === cell.hash) {
@@ -246,13 +198,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           emit({ type: 'cell_done', cell, index, total, result: saved, cached: true });
           continue;
         }
-        let ctx = own.ctx;
-        if (arm) {
-          ctx = armCtx.get(planned.annotation!.key) ?? (await contextFor(arm.model, arm.name)).ctx;
-          armCtx.set(planned.annotation!.key, ctx);
-        }
         emit({ type: 'cell_start', cell, index, total });
-        const result = await runCell(ctx, cell, baseline);
+        const result = await bench.run(planned, m, variant, arms, baseline);
         if (!cell.adversarial && !cell.drift && !cell.annotation) baseline = result;
         writeJson(store.cellPath(cell.id), result);
         store.event({ event: 'cell_done', id: cell.id, seconds: result.performance.seconds });
@@ -262,10 +209,58 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       return { results, unc: own.unc, K: own.K };
     };
-    const baseRun = await runModel(model, null, armsOf('base'));
+    // Cells on queue workers (opts.remote): the same cells, run by `CellBench.run` there; the
+    // checkpoints, events and results are written here exactly as a local run writes them.
+    const runRemote = async (remote: RemoteCells): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }[]> => {
+      const spec: RemoteSpec = {
+        gauntlet: GAUNTLET_VERSION,
+        run: runKey(identity),
+        config: configJson,
+        data_sha256: dataSha,
+        models: [{ name: 'base', path: path.resolve(config.model.path), sha256: model.sha256 }, ...variants.map((v) => ({ name: v.name, path: path.resolve(v.path), sha256: v.model.sha256 }))],
+        arms: trainTime.map((t) => ({ model: t.model, key: t.key, name: t.prepared.name, path: path.resolve(t.path), sha256: t.sha256 })),
+      };
+      const byModel = modelsRun.map(() => new Array<CellResult | undefined>(plan.cells.length));
+      const tasks = modelsRun.flatMap(({ m, variant }, mi) => plan.cells.map((planned, i) => ({ mi, i, variant, planned, cell: bench.cellFor(planned, m, variant, armsOf(variant ?? 'base')).cell })));
+      const take = (t: (typeof tasks)[number], result: CellResult, cached: boolean) => {
+        if (byModel[t.mi]![t.i]) return; // a result arrives once per cell, whatever the retries
+        byModel[t.mi]![t.i] = result;
+        if (!cached) {
+          writeJson(store.cellPath(t.cell.id), result);
+          store.event({ event: 'cell_done', id: t.cell.id, seconds: result.performance.seconds });
+        }
+        emit({ type: 'cell_done', cell: t.cell, index: done++, total, result, cached });
+      };
+      for (const t of tasks) {
+        const saved = store.readJson<CellResult>(store.cellPath(t.cell.id));
+        if (saved && saved.hash === t.cell.hash) take(t, saved, true);
+      }
+      // Each model's baseline first (plan.cells[0], the cell without stresses): the others are compared with it.
+      const send = async (list: typeof tasks) => {
+        if (!list.length) return;
+        const jobs = list.map((t): CellJob => ({ variant: t.variant, cell: t.planned.id, hash: t.cell.hash, baseline: t.i === 0 ? null : byModel[t.mi]![0]! }));
+        await remote.run(spec, jobs, {
+          signal: opts.signal,
+          start: (k) => emit({ type: 'cell_start', cell: list[k]!.cell, index: done, total }),
+          result: (k, r) => take(list[k]!, r, false),
+        });
+      };
+      await send(tasks.filter((t) => t.i === 0 && !byModel[t.mi]![0]));
+      await send(tasks.filter((t) => t.i > 0 && !byModel[t.mi]![t.i]));
+      if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
+      const out = [];
+      for (const [mi, { m, variant }] of modelsRun.entries()) {
+        const own = await bench.context(m, variant);
+        out.push({ results: byModel[mi]!.map((r) => r!), unc: own.unc, K: own.K });
+      }
+      return out;
+    };
+    if (opts.remote && [model, ...variants.map((v) => v.model)].some((m) => m.source !== 'onnx')) throw new ConfigError(`--queue: workers open the run's ONNX files from shared storage; a campaign on an endpoint runs locally (it is the endpoint that scales)`);
+    const runs = opts.remote ? await runRemote(opts.remote) : [];
+    const baseRun = opts.remote ? runs[0]! : await runModel(model, null, armsOf('base'));
     const { results, unc, K } = baseRun;
     const variantRuns: { v: PreparedVariant; results: CellResult[]; unc: UncertaintyContext | null }[] = [];
-    for (const v of variants) variantRuns.push({ v, ...(await runModel(v.model, v.name, armsOf(v.name))) });
+    for (const [i, v] of variants.entries()) variantRuns.push({ v, ...(opts.remote ? runs[i + 1]! : await runModel(v.model, v.name, armsOf(v.name))) });
 
     const interactions = computeInteractions(plan, results, weights, config.abstainBelow);
     const variantResults: VariantResult[] = variantRuns.map(({ v, results: cells, unc: vu }) => ({

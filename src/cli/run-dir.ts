@@ -11,7 +11,7 @@ import { RunInterruptedError, UsageError } from '../errors.js';
 import { onInterrupt, shellWord, signalExitCode } from './interrupt.js';
 import { guardOutputs, type PathArg } from './outputs.js';
 
-type RunValues = { 'dry-run'?: boolean; resume?: boolean; restart?: boolean; force?: boolean; seed?: string; limit?: string; model?: string; data?: string; out?: string };
+type RunValues = { queue?: string; 'dry-run'?: boolean; resume?: boolean; restart?: boolean; force?: boolean; seed?: string; limit?: string; model?: string; data?: string; out?: string };
 
 /** Checks the run-directory flags, the directory's rules (not on --dry-run), and that no input of the campaign is DIR or a file the run writes there. */
 export function runDirFlags(values: RunValues, configFile: string | undefined, config: CampaignConfig, outDir: string): RunDirOptions {
@@ -35,7 +35,7 @@ export function resumeCommand(values: RunValues, configFile: string | undefined,
   const words = ['gauntlet', 'run'];
   if (configFile !== undefined) words.push(configFile);
   words.push('--out', outDir, '--resume');
-  for (const k of ['seed', 'limit', 'model', 'data'] as const) if (values[k] !== undefined) words.push(`--${k}`, values[k]!);
+  for (const k of ['seed', 'limit', 'model', 'data', 'queue'] as const) if (values[k] !== undefined) words.push(`--${k}`, values[k]!);
   return words.map(shellWord).join(' ');
 }
 

@@ -10,8 +10,10 @@ import { interruptible, resumeCommand, runDirFlags } from './run-dir.js';
 import { campaignProgress } from './progress.js';
 import { recordFlags, recordHelp, recorder } from './record.js';
 import { campaignRecord, compactResults, fileSha256 } from '../registry/index.js';
+import { QueueCells } from '../queue/coordinator.js';
 
 export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume | --restart] [--force] [--dry-run] [--limit N] [--json]
+       gauntlet run [CONFIG.yaml] --queue URL [--out DIR] [--resume]   (cells on queue workers)
 
 Runs a stress campaign: baseline, each stress alone (isolated), pairs of stress kinds (pairwise)
 and all three combined — or the full factorial grid — and writes a run directory with
@@ -36,11 +38,17 @@ Options:
   --json         print the results summary as one JSON object on the last stdout line
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
 ${recordHelp()}
+  --queue URL    run the cells on queue workers (gauntlet worker) through Redis: redis://HOST:PORT[/DB]
+                 or unix:///PATH.sock; this process plans, trains variants, enqueues one job per cell,
+                 shows progress and writes the run directory as a local run does. Workers read the
+                 model and data from the same paths (shared storage) and check their sha256.
+                 With --resume it reattaches to the jobs already queued, running or done.
 
 A run that fails before its first cell is checkpointed removes what it created. Ctrl-C stops it
 and prints how many cells are checkpointed and the command that continues (--resume).
 
-Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input, 130/143 interrupted (SIGINT/SIGTERM).
+Exit codes: 0 all budgets passed, 1 a budget failed, 2 bad input (or a cell failed on a worker), 3 the queue
+(Redis) unreachable, 130/143 interrupted (SIGINT/SIGTERM).
 ` + '\n' + declarationHelp() + '\n';
 
 export async function runVerb(argv: string[]): Promise<number> {
@@ -54,6 +62,7 @@ export async function runVerb(argv: string[]): Promise<number> {
       restart: { type: 'boolean' },
       force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      queue: { type: 'string' },
       ...modelFlags,
       ...dataFlags,
       ...recordFlags,
@@ -90,7 +99,8 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (values['dry-run']) return 0;
 
   const show = campaignProgress(log);
-  const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, ...o }));
+  const remote = values.queue !== undefined ? new QueueCells(values.queue, { retryFailed: values.resume, onPhase: (message) => show({ type: 'phase', message }) }) : undefined;
+  const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, remote, ...o }));
   if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);
   await rec.save(() => {

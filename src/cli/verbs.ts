@@ -21,6 +21,8 @@ import { serveVerb, help as serveHelp } from './serve.js';
 import { monitorVerb, help as monitorHelp } from './monitor.js';
 import { runsVerb, help as runsHelp } from './runs.js';
 import { hubVerb, help as hubHelp } from './hub.js';
+import { workerVerb, help as workerHelp } from './worker.js';
+import { queueVerb, help as queueHelp } from './queue.js';
 
 export interface Verb {
   summary: string;
@@ -50,6 +52,8 @@ export const verbs: Record<string, Verb> = {
   train: { summary: 'train a model\'s weights (SGD/AdamW, schedules, train-mode BatchNorm) with ONNX Runtime; epoch checkpoints, --resume', help: trainHelp, main: trainVerb },
   serve: { summary: 'serve an ONNX model over the Open Inference Protocol (KServe v2 REST, JSON and binary tensors, dynamic batching)', help: serveHelp, main: serveVerb },
   monitor: { summary: 'reverse proxy in front of a deployed model: stream monitors on live traffic, delayed labels, Prometheus /metrics, alert webhook', help: monitorHelp, main: monitorVerb },
+  worker: { summary: 'run campaign cells from a Redis queue (BullMQ) for `run --queue` coordinators', help: workerHelp, main: workerVerb },
+  queue: { summary: "the cell queue: jobs per run and workers (status), remove a run's jobs (clean)", help: queueHelp, main: queueVerb },
   stream: { summary: 'replay a stream with drift, attacks and label trouble; monitors, alerts, deferral, shadow/canary', help: streamHelp, main: streamVerb },
   runs: { summary: 'the run registry: list, show, compare and remove recorded runs; import run directories', help: runsHelp, main: runsVerb },
   hub: { summary: 'web dashboard of the run registry: runs, a model\'s history with CIs, compare, budgets over time', help: hubHelp, main: hubVerb },

@@ -1,0 +1,128 @@
+/**
+ * What the cells of one campaign share, and the one way a cell is run: a local run's loop
+ * (runner.ts) and a queue worker (remote.ts) both call `CellBench.run`, so a cell computes the same
+ * bytes wherever it runs. The bench holds the data facts computed once for every model (bootstrap
+ * resamples, tabular constraints) and builds each model's context once (clean predictions, the
+ * uncertainty section fitted on them).
+ */
+import type { Dataset } from '../data/dataset.js';
+import { featureIndices, isTabular } from '../data/features.js';
+import type { Classifier } from '../engine/classifier.js';
+import { toProbabilities } from '../metrics/classification.js';
+import { bootstrapWeights } from '../metrics/suite.js';
+import { Rng } from '../rng.js';
+import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
+import { prepareUncertainty, type UncertaintyContext } from '../uncertainty/index.js';
+import { newCellCaches, predictAll, runCell, type CellContext } from './cell.js';
+import type { CampaignConfig } from './config.js';
+import { isTrainTime } from './config.js';
+import { shortHash, type CellPlan, type Plan } from './plan.js';
+import type { CellResult } from './types.js';
+
+/** A model trained on a training-time annotation setting's labels, which runs that setting's cells. */
+export interface CellArm {
+  name: string;
+  model: Classifier;
+}
+
+export interface ModelContext {
+  ctx: CellContext;
+  unc: UncertaintyContext | null;
+  K: number;
+}
+
+export class CellBench {
+  readonly root: Rng;
+  readonly weights: Uint16Array[];
+  readonly counters = { forwardBatches: 0, gradientBatches: 0 };
+  private readonly tabular: CellContext['tabular'];
+  private readonly contexts = new Map<Classifier, Promise<ModelContext>>();
+
+  constructor(
+    readonly config: CampaignConfig,
+    readonly ds: Dataset,
+    readonly plan: Plan,
+    private readonly phase: (message: string) => void = () => {},
+  ) {
+    this.root = new Rng(config.seed);
+    this.weights = bootstrapWeights(ds.size, config.bootstrap, this.root.fork('bootstrap'));
+    // Tabular data: the declared immutable features never move (attacks and value-changing shifts),
+    // attacks keep integer features frozen and each feature in its observed range (as `gauntlet
+    // attack` does), and an ε in std units uses the clean set's σ in every cell, drifted or not.
+    // Facts about the data, computed once for every model.
+    const tabular = isTabular(ds);
+    const immutable = config.data.immutable ? featureIndices(ds, config.data.immutable, 'data.immutable') : [];
+    this.tabular = {
+      immutable,
+      constraints: tabular ? tabularConstraints(ds, { immutable, continuous: config.data.continuous }) : undefined,
+      std: tabular ? featureStd(ds.x, ds.size, ds.x.length / Math.max(1, ds.size)) : undefined,
+    };
+  }
+
+  /**
+   * A model's cell as it runs: a variant's (or a training-time) cell has its own id and a hash that
+   * includes the model it runs, so a changed model is recomputed. `arms` are the models trained on
+   * this model's training-time settings, by setting key.
+   */
+  cellFor(planned: CellPlan, m: Classifier, variant: string | null, arms: ReadonlyMap<string, CellArm>): { arm: CellArm | null; cell: CellPlan } {
+    const arm = planned.annotation && isTrainTime(planned.annotation.spec) ? arms.get(planned.annotation.key)! : null;
+    const cellModel = arm ? arm.model : m;
+    const id = variant ? `${variant}--${planned.id}` : planned.id;
+    return { arm, cell: variant || arm ? { ...planned, id, hash: shortHash(`${cellModel.sha256}|${planned.hash}`) } : planned };
+  }
+
+  /** A model's context for cells (built once): its clean predictions and the uncertainty section fitted on them. */
+  context(m: Classifier, tag: string | null): Promise<ModelContext> {
+    let c = this.contexts.get(m);
+    if (!c) this.contexts.set(m, (c = this.buildContext(m, tag)));
+    return c;
+  }
+
+  /**
+   * Runs one planned cell on model `m` (or on its arm, for a training-time setting's cell), compared
+   * with `baseline` (the model's baseline cell, null for the baseline itself).
+   */
+  async run(planned: CellPlan, m: Classifier, variant: string | null, arms: ReadonlyMap<string, CellArm>, baseline: CellResult | null): Promise<CellResult> {
+    const { arm, cell } = this.cellFor(planned, m, variant, arms);
+    const { ctx } = arm ? await this.context(arm.model, arm.name) : await this.context(m, variant);
+    return runCell(ctx, cell, baseline);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.contexts.values()) {
+      const { unc } = await c.catch(() => ({ unc: null }));
+      await unc?.close();
+    }
+    this.contexts.clear();
+  }
+
+  private async buildContext(m: Classifier, tag: string | null): Promise<ModelContext> {
+    const { config, ds } = this;
+    const labels = ds.labels!;
+    this.phase(`clean predictions${tag ? ` (${tag})` : ''}`);
+    const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, this.counters);
+    const K = clean.numClasses;
+    m.checkData(ds, K);
+    const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
+    let unc: UncertaintyContext | null = null;
+    if (config.uncertainty) {
+      this.phase(`fitting temperature, conformal quantile and selective threshold on clean data${tag ? ` (${tag})` : ''}`);
+      unc = await prepareUncertainty(m, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, this.root.fork('uncertainty'), { batchSize: config.batchSize });
+    }
+    const ctx: CellContext = {
+      model: m,
+      data: ds,
+      labels,
+      numClasses: K,
+      clean: { probs: cleanProbs, batchMs: clean.batchMs },
+      rng: this.root,
+      weights: this.weights,
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
+      uncertainty: unc,
+      caches: newCellCaches(),
+      counters: this.counters,
+      tabular: this.tabular,
+    };
+    return { ctx, unc, K };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Cells run elsewhere (queue workers, src/queue/): what the coordinator sends — the run's spec
+ * (config, data hash, every model's file and sha256) and per job the cell, the hash it must have and
+ * the baseline it is compared with — and `CellWorkbench`, which runs such a job with the same
+ * `CellBench.run` a local run uses. Workers read the model and data files from a shared path and
+ * check their sha256 against the coordinator's; any difference is an input error, never a retry.
+ */
+import { datasetHash, requireLabels, type Dataset } from '../data/dataset.js';
+import { loadDataset } from '../data/load.js';
+import { Model } from '../engine/model.js';
+import { readModelFile } from '../onnx/load.js';
+import { ConfigError, DataError, ModelError } from '../errors.js';
+import { CellBench, type CellArm } from './bench.js';
+import { canonical, shortHash } from './canonical.js';
+import type { CampaignConfig } from './config.js';
+import { isTrainTime } from './config.js';
+import { makePlan, type Plan } from './plan.js';
+import type { CellResult } from './types.js';
+
+/** A model file the workers open: its name in the run ('base', a variant's, or a training-time model's), path and sha256. */
+export interface RemoteModelFile {
+  name: string;
+  path: string;
+  sha256: string;
+}
+
+/** What every job of a run carries: enough for a worker with the shared files to build the run's cells. */
+export interface RemoteSpec {
+  /** The coordinator's Gauntlet version; a worker of another version refuses the job. */
+  gauntlet: string;
+  /** The run's key: a hash of its identity (model, data, config). */
+  run: string;
+  config: unknown;
+  data_sha256: string;
+  /** The base model ('base') and each variant, by name. */
+  models: RemoteModelFile[];
+  /** Training-time models: `model` is the model they belong to ('base' or a variant), `key` the setting's key. */
+  arms: (RemoteModelFile & { model: string; key: string })[];
+}
+
+/** One cell to run: the model (null: the base), the planned cell's id, the hash it must have, and its baseline. */
+export interface CellJob {
+  variant: string | null;
+  cell: string;
+  hash: string;
+  baseline: CellResult | null;
+}
+
+/** Where a run sends its cells. `run` resolves once every job has a result (given through `result`, once each), or the signal fired. */
+export interface RemoteCells {
+  run(spec: RemoteSpec, jobs: CellJob[], on: { signal?: AbortSignal; start: (k: number) => void; result: (k: number, r: CellResult) => void }): Promise<void>;
+}
+
+/** A run's key: a short hash of its identity (model and data sha256, config). */
+export function runKey(identity: unknown): string {
+  return shortHash(canonical(identity));
+}
+
+interface OpenRun {
+  config: CampaignConfig;
+  plan: Plan;
+  bench: CellBench;
+  models: Map<string, Promise<Model>>;
+  uses: number;
+}
+
+/**
+ * Runs cell jobs in a worker process: opens a run's data and models once (checking their sha256),
+ * keeps them while jobs of that run come, and runs each cell with `CellBench.run`.
+ */
+export class CellWorkbench {
+  private readonly runs = new Map<string, Promise<OpenRun>>();
+
+  constructor(private readonly opts: { threads?: number; version: string }) {}
+
+  async run(spec: RemoteSpec, job: CellJob): Promise<CellResult> {
+    if (spec.gauntlet !== this.opts.version) throw new ConfigError(`the coordinator runs Gauntlet ${spec.gauntlet}, this worker ${this.opts.version}; run workers of the same version`);
+    const r = await this.open(spec);
+    r.uses++;
+    try {
+      const planned = r.plan.cells.find((c) => c.id === job.cell);
+      if (!planned) throw new ConfigError(`cell ${job.cell}: not in the plan this worker makes of the run's config`);
+      const name = job.variant ?? 'base';
+      const file = spec.models.find((m) => m.name === name);
+      if (!file) throw new ConfigError(`cell ${job.cell}: the job names model '${name}', which the run does not list`);
+      const m = await this.model(r, file);
+      const arms = new Map<string, CellArm>();
+      if (planned.annotation && isTrainTime(planned.annotation.spec)) {
+        const a = spec.arms.find((x) => x.model === name && x.key === planned.annotation!.key);
+        if (!a) throw new ConfigError(`cell ${job.cell}: no training-time model of '${name}' for ${planned.annotation.label}`);
+        arms.set(a.key, { name: a.name, model: await this.model(r, a) });
+      }
+      const { cell } = r.bench.cellFor(planned, m, job.variant, arms);
+      if (cell.hash !== job.hash) throw new ConfigError(`cell ${cell.id}: has hash ${cell.hash} on this worker, the coordinator's is ${job.hash}; workers and coordinator must run the same Gauntlet on the same files`);
+      return await r.bench.run(planned, m, job.variant, arms, job.baseline);
+    } finally {
+      r.uses--;
+      await this.evict(spec.run);
+    }
+  }
+
+  /** Closes every open run (their models and contexts). */
+  async close(): Promise<void> {
+    for (const key of [...this.runs.keys()]) await this.drop(key);
+  }
+
+  private open(spec: RemoteSpec): Promise<OpenRun> {
+    let r = this.runs.get(spec.run);
+    if (!r) {
+      r = (async () => {
+        const config = spec.config as CampaignConfig;
+        let ds: Dataset;
+        ds = await loadDataset(config.data);
+        requireLabels(ds, 'a campaign');
+        const sha = datasetHash(ds);
+        if (sha !== spec.data_sha256) throw new DataError(`${config.data.path}: has sha256 ${sha.slice(0, 12)}… on this worker, the run's data is ${spec.data_sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+        const plan = makePlan(config);
+        return { config, plan, bench: new CellBench(config, ds, plan), models: new Map(), uses: 0 };
+      })();
+      this.runs.set(spec.run, r);
+      r.catch(() => this.runs.delete(spec.run));
+    }
+    return r;
+  }
+
+  private model(r: OpenRun, file: RemoteModelFile): Promise<Model> {
+    let p = r.models.get(file.sha256);
+    if (!p) {
+      p = (async () => {
+        const loaded = readModelFile(file.path);
+        if (loaded.sha256 !== file.sha256) {
+          throw new ModelError(`${file.path}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+        }
+        return Model.fromProto(loaded.proto, file.path, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
+      })();
+      r.models.set(file.sha256, p);
+      p.catch(() => r.models.delete(file.sha256));
+    }
+    return p;
+  }
+
+  /** Keeps the run just used; closes other runs no job is using. */
+  private async evict(keep: string): Promise<void> {
+    for (const [key, p] of [...this.runs]) {
+      if (key === keep) continue;
+      const r = await p.catch(() => null);
+      if (!r || r.uses === 0) await this.drop(key);
+    }
+  }
+
+  private async drop(key: string): Promise<void> {
+    const p = this.runs.get(key);
+    this.runs.delete(key);
+    const r = await p?.catch(() => null);
+    if (!r) return;
+    await r.bench.close();
+    for (const m of r.models.values()) await (await m.catch(() => null))?.close();
+  }
+}

@@ -1,0 +1,65 @@
+import { GAUNTLET_VERSION } from '../campaign/runner.js';
+import { UsageError } from '../errors.js';
+import { runWorker } from '../queue/worker.js';
+import { showUrl } from '../queue/connection.js';
+import { numberOpt, parse, required } from './args.js';
+import { onInterrupt, signalExitCode } from './interrupt.js';
+
+export const help = `gauntlet worker --queue URL [--concurrency N] [--threads T] [--lock-seconds S]
+
+Runs campaign cells from a queue (Redis, through BullMQ) until stopped: the jobs 'gauntlet run
+CONFIG --queue URL' enqueues, from any number of runs. Each cell runs exactly as in a local run;
+its result goes back to the coordinator as the job's return value. The model, variant and data
+files are read from the paths the coordinator gives (shared storage) and their sha256 checked.
+
+Options:
+  --queue URL          Redis: redis://[user:password@]HOST:PORT[/DB] or unix:///PATH.sock
+  --concurrency N      cells run at once in this process (default 1)
+  --threads T          ONNX Runtime intra-op threads per model (0 = all cores; default 0)
+  --lock-seconds S     job lock, renewed every S/2 s while the cell runs; when this worker dies
+                       (kill -9, a lost machine) its cell goes to another worker after about S
+                       to 2S seconds (default 60; at most 2 such recoveries per cell)
+
+SIGINT/SIGTERM: the cells in progress finish (their results are delivered), then the worker exits;
+a second signal exits at once (the cell then goes to another worker when its lock expires).
+
+A cell whose input is wrong here (a file whose sha256 differs from the coordinator's, another
+Gauntlet version) fails at once with that one line, shown by the coordinator; other errors are
+retried up to 3 times. Redis unreachable for 15 s stops the worker (exit 3).
+
+Exit codes: 130/143 stopped by SIGINT/SIGTERM, 2 bad usage, 3 Redis unreachable.
+`;
+
+export async function workerVerb(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('worker', argv, { queue: { type: 'string' }, concurrency: { type: 'string' }, 'lock-seconds': { type: 'string' } });
+  if (values.help) return (process.stdout.write(help), 0);
+  if (positionals.length) throw new UsageError(`worker: takes no positional arguments, got '${positionals[0]}'`);
+  const url = required('worker', 'queue', values.queue);
+  const concurrency = numberOpt('concurrency', values.concurrency, 1, { min: 1, max: 64, integer: true });
+  const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
+  const lockSeconds = numberOpt('lock-seconds', values['lock-seconds'], 60, { min: 1, max: 86_400 });
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const stop = onInterrupt((sig) => `gauntlet: worker stopped at once (${sig}); its cells in progress go to other workers when their locks expire`, 24 * 3600 * 1000);
+  try {
+    const r = await runWorker(url, {
+      concurrency,
+      threads,
+      lockSeconds,
+      signal: stop.signal,
+      version: GAUNTLET_VERSION,
+      onEvent: (e) => {
+        if (values.json) return;
+        if (e.type === 'ready') log(`worker ${e.name} on ${showUrl(url)}: waiting for cells (concurrency ${concurrency})`);
+        else if (e.type === 'job_start') log(`… ${e.cell}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
+        else if (e.type === 'job_done') log(`done ${e.cell} ${e.seconds.toFixed(1)} s`);
+        else log(`failed ${e.cell}${e.final ? '' : ' (will be retried)'}: ${e.message}`);
+      },
+    });
+    const sig = stop.received();
+    if (values.json) process.stdout.write(JSON.stringify({ done: r.done, failed: r.failed, signal: sig }) + '\n');
+    else log(`worker stopped${sig ? ` (${sig})` : ''}: ${r.done} cell(s) done, ${r.failed} failed`);
+    return sig ? signalExitCode(sig) : 0;
+  } finally {
+    stop.dispose();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Campaign cells on BullMQ workers over a real redis-server (a child process on a unix socket in a
+ * temporary directory, no persistence), stopped after each test. Tiny campaigns: 100 items, 4 cells.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultAssets } from '../src/defaults.js';
+import { cliBin, fixture, runCli, tmpDir } from './helpers.js';
+
+const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+// CI installs redis-server (.ci/run): there a missing server is a failure, not a skip.
+const skip = !hasRedis && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server; .ci/run installs it)' : false;
+
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+interface Proc {
+  p: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(cmd: string, args: string[]): Proc {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(p);
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+  return { p, out: () => out, exited };
+}
+
+const gauntlet = (...args: string[]) => start(process.execPath, [cliBin, ...args]);
+
+/** Polls `f` every 100 ms until it is true, for at most `ms`. */
+async function until(f: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!f()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A redis-server on a unix socket in `dir`, answering before this returns. */
+async function redis(dir: string): Promise<{ url: (db: number) => string; stop: () => Promise<void> }> {
+  const sock = path.join(dir, 'redis.sock');
+  const r = start('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  await until(() => fs.existsSync(sock) && /ready to accept connections/i.test(r.out()), 10_000, 'redis-server');
+  return {
+    url: (db) => `unix://${sock}?db=${db}`,
+    stop: async () => {
+      r.p.kill('SIGKILL');
+      await r.exited;
+    },
+  };
+}
+
+function writeConfig(dir: string, model = defaultAssets.model): string {
+  const file = path.join(dir, 'campaign.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      `model: ${model}`,
+      `data: { path: ${defaultAssets.data}, limit: 100 }`,
+      'seed: 11',
+      'bootstrap: 100',
+      'stages: [baseline, isolated, pairwise]',
+      'stresses:',
+      '  adversarial: [ { attack: pgd, eps: 0.03, steps: 10 } ]',
+      '  drift: [ { corruption: gaussian_noise, severity: 3 } ]',
+    ].join('\n') + '\n',
+  );
+  return file;
+}
+
+/** results.json without its timing fields (every `performance` section and every `…seconds`). */
+function answers(dir: string): unknown {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'), (k, v) => (k === 'performance' || /seconds$/.test(k) ? undefined : v));
+}
+
+/** The cell_done events of a run directory, by cell id. */
+function cellEvents(dir: string): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const line of fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n')) {
+    const e = JSON.parse(line) as { event: string; id?: string };
+    if (e.event === 'cell_done') n.set(e.id!, (n.get(e.id!) ?? 0) + 1);
+  }
+  return n;
+}
+
+const work = tmpDir('gauntlet-queue-');
+const config = writeConfig(work);
+let local: unknown = null;
+/** The same campaign run locally (once): the answers every queued run must give. */
+function localAnswers(): unknown {
+  if (local) return local;
+  const out = path.join(work, 'local');
+  const r = runCli(['run', config, '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (local = answers(out));
+}
+
+test('two workers, one killed (SIGKILL) mid-cell: the cell is retried on the other, each cell counted once, results equal the local run', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpDir('gauntlet-queue-kill-');
+  const r = await redis(dir);
+  try {
+    const url = r.url(1);
+    const a = gauntlet('worker', '--queue', url, '--lock-seconds', '4');
+    const b = gauntlet('worker', '--queue', url, '--lock-seconds', '4');
+    const out = path.join(dir, 'run');
+    const coord = gauntlet('run', config, '--out', out, '--queue', url, '--json');
+    // Kill worker a as soon as it starts a cell.
+    await until(() => /^… c\d{3}/m.test(a.out()) || coord.p.exitCode !== null, 240_000, 'worker a to start a cell');
+    a.p.kill('SIGKILL');
+    const killedCell = /^… (c\d{3}\S*)/m.exec(a.out())?.[1];
+    const code = await coord.exited;
+    assert.equal(code, 0, coord.out());
+    assert.ok(killedCell, `worker a started no cell before the run ended:\n${a.out()}`);
+    assert.doesNotMatch(a.out(), new RegExp(`^done ${killedCell.replace('+', '\\+')} `, 'm'), 'worker a was killed before it finished its cell');
+    // The killed worker's cell was taken up by the other worker.
+    assert.match(b.out(), new RegExp(`^done ${killedCell.replace('+', '\\+')} `, 'm'), b.out());
+    const events = cellEvents(out);
+    assert.equal(events.size, 4);
+    assert.ok([...events.values()].every((n) => n === 1), JSON.stringify([...events]));
+    assert.deepEqual(answers(out), localAnswers());
+    assert.deepEqual(fs.readdirSync(path.join(out, 'cells')).sort(), fs.readdirSync(path.join(work, 'local', 'cells')).sort());
+    for (const f of ['report.md', 'report.html', 'junit.xml', 'manifest.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    // The coordinator removed its run's jobs once every result was checkpointed.
+    const status = runCli(['queue', 'status', '--queue', url, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(status.json!.runs, []);
+    assert.equal(status.json!.workers.length, 1);
+    b.p.kill('SIGTERM');
+    assert.equal(await b.exited, 143);
+    assert.match(b.out(), /worker stopped \(SIGTERM\): \d+ cell\(s\) done, 0 failed/);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a killed coordinator reattaches with --resume and finishes with the same results', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpDir('gauntlet-queue-resume-');
+  const r = await redis(dir);
+  try {
+    const url = r.url(2);
+    const w = gauntlet('worker', '--queue', url);
+    const out = path.join(dir, 'run');
+    const first = gauntlet('run', config, '--out', out, '--queue', url);
+    // Checkpoints only (an atomic write's temporary file sits beside them for a moment).
+    const cells = () => (fs.existsSync(path.join(out, 'cells')) ? fs.readdirSync(path.join(out, 'cells')).filter((f) => /^c\d{3}-[^.]*\.json$/.test(f)).length : 0);
+    await until(() => cells() >= 2 || first.p.exitCode !== null, 240_000, 'two checkpoints');
+    first.p.kill('SIGKILL');
+    await first.exited;
+    const before = cells();
+    assert.ok(before >= 2 && before < 4, `checkpoints before the kill: ${before}`);
+    const second = gauntlet('run', config, '--out', out, '--queue', url, '--resume', '--json');
+    assert.equal(await second.exited, 0, second.out());
+    assert.match(second.out(), new RegExp(`resuming: ${before} of 4 cells already done`));
+    const events = cellEvents(out);
+    assert.equal(events.size, 4);
+    assert.ok([...events.values()].every((n) => n === 1), JSON.stringify([...events]));
+    assert.deepEqual(answers(out), localAnswers());
+    w.p.kill('SIGTERM');
+    await w.exited;
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a cell that fails on bad input fails once, the coordinator shows its one line; queue status and clean; Redis gone stops the coordinator', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpDir('gauntlet-queue-fail-');
+  const r = await redis(dir);
+  try {
+    const url = r.url(3);
+    const model = path.join(dir, 'model.onnx');
+    fs.copyFileSync(defaultAssets.model, model);
+    const cfg = writeConfig(dir, model);
+    const out = path.join(dir, 'run');
+    const coord = gauntlet('run', cfg, '--out', out, '--queue', url);
+    await until(() => /waiting for workers: none is connected/.test(coord.out()), 120_000, 'the coordinator to enqueue');
+    const status = runCli(['queue', 'status', '--queue', url, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const run = status.json!.runs[0];
+    assert.deepEqual(run.counts, { waiting: 1, active: 0, delayed: 0, completed: 0, failed: 0 });
+    // The worker's model file differs from the coordinator's: an input error, never retried.
+    fs.copyFileSync(fixture('autodiff', 'lenet.onnx'), model);
+    const w = gauntlet('worker', '--queue', url);
+    assert.equal(await coord.exited, 2, coord.out());
+    const line = coord.out().trim().split('\n').at(-1)!;
+    assert.match(line, /^gauntlet: cell c000-clean failed on a worker after 1 attempt\(s\): .*model\.onnx: has sha256 \w+… on this worker, the run's model 'base' is \w+…; workers must read the same files as the coordinator \(shared storage\)$/);
+    assert.doesNotMatch(coord.out(), /\n\s+at /, 'no stack trace');
+    assert.equal(w.out().match(/^failed c000-clean/gm)?.length, 1, w.out());
+    assert.doesNotMatch(w.out(), /will be retried/);
+    assert.ok(!fs.existsSync(out), 'a run that checkpointed nothing leaves nothing behind');
+    const failed = runCli(['queue', 'status', '--queue', url]);
+    assert.match(failed.stdout, new RegExp(`^${run.run} +0 +0 +0 +0 +1$`, 'm'), failed.stdout);
+    const clean = runCli(['queue', 'clean', '--queue', url, '--run', run.run]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stdout, new RegExp(`run ${run.run}: removed 1 job\\(s\\)`));
+    assert.deepEqual(runCli(['queue', 'status', '--queue', url, '--json']).json!.runs, []);
+    w.p.kill('SIGTERM');
+    await w.exited;
+    // Redis gone while a coordinator waits: it stops with one clear line (exit 3).
+    fs.copyFileSync(defaultAssets.model, model);
+    const lone = gauntlet('run', cfg, '--out', out, '--queue', url);
+    await until(() => /waiting for workers/.test(lone.out()), 120_000, 'the coordinator to enqueue');
+    await r.stop();
+    const t0 = Date.now();
+    assert.equal(await lone.exited, 3, lone.out());
+    assert.ok(Date.now() - t0 < 60_000);
+    assert.match(lone.out().trim().split('\n').at(-1)!, /^gauntlet: redis at unix:\/\/.*redis\.sock\?db=3: unreachable/);
+  } finally {
+    await r.stop();
+  }
+  const bad = runCli(['worker', '--queue', 'http://x']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^gauntlet: '--queue' must be redis:\/\/HOST:PORT\[\/DB\] or unix:\/\/\/PATH\.sock, got 'http:\/\/x'\n$/);
+});
