@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../engine/classifier.js';
 import type { ModelDeclaration, ResolvedDeclaration } from '../engine/declaration.js';
-import { checkDataFits, detectOutputKind, type OutputKind, type PredictOptions, type Predictions } from '../engine/model.js';
+import { checkDataFits, detectOutputKind, predictInBatches, type OutputKind, type PredictOptions, type Predictions } from '../engine/model.js';
 import { ConfigError, ModelError, UsageError } from '../errors.js';
 import { checkTensorHeader, elements, encodeBody, fp32Bytes, HEADER_LENGTH, jsonData, readTensor, splitBody, type TensorHeader } from '../serve/protocol.js';
 import type { ModelMetadata } from '../serve/server.js';
@@ -175,54 +175,15 @@ export class EndpointModel implements Classifier {
 
   /** Predicts `n` items in requests of `batchSize` (default 256), at most `concurrency` in flight; output order is input order. */
   async predictItems(x: Float32Array, n: number, opts: PredictOptions = {}): Promise<Predictions> {
-    const batchSize = opts.batchSize ?? 256;
-    const per = n > 0 ? x.length / n : 0;
-    const starts: number[] = [];
-    for (let s = 0; s < n; s += batchSize) starts.push(s);
-    const batchMs = new Array<number>(starts.length).fill(0);
-    let scores: Float32Array | null = null;
-    let numClasses = 0;
-    let done = 0;
-    let next = 0;
-    let failed: unknown = null;
     const t0 = performance.now();
-    // The first request alone: it fixes the class count (and the output kind) before the rest run concurrently.
-    const runOne = async (b: number): Promise<void> => {
-      const s = starts[b]!;
-      const m = Math.min(batchSize, n - s);
-      const tb = performance.now();
-      const r = await this.predictBatch(x.subarray(s * per, (s + m) * per), m);
-      batchMs[b] = performance.now() - tb;
-      if (!scores) {
-        numClasses = r.numClasses;
-        scores = new Float32Array(n * numClasses);
-      } else if (r.numClasses !== numClasses) throw new ModelError(`${this.label}: answered ${r.numClasses} classes for items ${s}..${s + m - 1}, ${numClasses} before`);
-      scores.set(r.scores, s * numClasses);
-      done += m;
-      opts.onProgress?.(done, n);
-    };
+    let done = 0;
     try {
-      if (starts.length > 0) {
-        await runOne(0);
-        next = 1;
-        const worker = async (): Promise<void> => {
-          while (failed === null && next < starts.length) {
-            const b = next++;
-            try {
-              await runOne(b);
-            } catch (e) {
-              failed ??= e;
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(this.spec.concurrency, starts.length - 1) }, worker));
-        if (failed !== null) throw failed;
-      }
+      const r = await predictInBatches(this, x, n, { ...opts, onProgress: (d, total) => ((done = d), opts.onProgress?.(d, total)) }, this.spec.concurrency);
+      return { scores: r.scores, numClasses: r.numClasses, kind: this.kindKnown ?? 'logits', batchMs: r.batchMs };
     } finally {
       this.items += done;
       this.busyMs += performance.now() - t0;
     }
-    return { scores: scores ?? new Float32Array(0), numClasses, kind: this.kindKnown ?? 'logits', batchMs };
   }
 
   /** Latency, throughput and error counts so far. */

@@ -175,24 +175,8 @@ export class Model implements Classifier {
 
   /** Predicts `n` items packed row-major in `x`, in batches (bounded memory), recording each batch's latency. */
   async predictItems(x: Float32Array, n: number, opts: PredictOptions = {}): Promise<Predictions> {
-    const batchSize = opts.batchSize ?? 256;
-    const per = n > 0 ? x.length / n : 0;
-    let scores: Float32Array | null = null;
-    let numClasses = 0;
-    const batchMs: number[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const m = Math.min(batchSize, n - start);
-      const t0 = performance.now();
-      const r = await this.predictBatch(x.subarray(start * per, (start + m) * per), m);
-      batchMs.push(performance.now() - t0);
-      if (!scores) {
-        numClasses = r.numClasses;
-        scores = new Float32Array(n * numClasses);
-      }
-      scores.set(r.scores, start * numClasses);
-      opts.onProgress?.(start + m, n);
-    }
-    return { scores: scores ?? new Float32Array(0), numClasses, kind: this.kindKnown ?? 'logits', batchMs };
+    const r = await predictInBatches(this, x, n, opts, 1);
+    return { ...r, kind: this.kindKnown ?? 'logits' };
   }
 
   /** Names of every value a node produces (candidates for `intermediates`). */
@@ -257,6 +241,62 @@ export class Model implements Classifier {
     this.kindKnown = d.kind;
     this.outputKindReason = d.reason;
   }
+}
+
+/**
+ * Predicts `n` items packed row-major in `x` with `m.predictBatch`, in batches of `opts.batchSize`
+ * (default 256), at most `concurrency` batches in flight (the first alone: it fixes the class
+ * count); scores come back in input order with each batch's latency. Memory is bounded by the
+ * batches in flight and the scores. Used by `Model` (one at a time) and `EndpointModel` (its
+ * request concurrency).
+ */
+export async function predictInBatches(
+  m: Pick<Classifier, 'label' | 'predictBatch'>,
+  x: Float32Array,
+  n: number,
+  opts: PredictOptions,
+  concurrency: number,
+): Promise<{ scores: Float32Array; numClasses: number; batchMs: number[] }> {
+  const batchSize = opts.batchSize ?? 256;
+  const per = n > 0 ? x.length / n : 0;
+  const starts: number[] = [];
+  for (let s = 0; s < n; s += batchSize) starts.push(s);
+  const batchMs = new Array<number>(starts.length).fill(0);
+  let scores: Float32Array | null = null;
+  let numClasses = 0;
+  let done = 0;
+  let next = 1;
+  let failed: unknown = null;
+  const runOne = async (b: number): Promise<void> => {
+    const s = starts[b]!;
+    const k = Math.min(batchSize, n - s);
+    const tb = performance.now();
+    const r = await m.predictBatch(x.subarray(s * per, (s + k) * per), k);
+    batchMs[b] = performance.now() - tb;
+    if (!scores) {
+      numClasses = r.numClasses;
+      scores = new Float32Array(n * numClasses);
+    } else if (r.numClasses !== numClasses) throw new ModelError(`${m.label}: answered ${r.numClasses} classes for items ${s}..${s + k - 1}, ${numClasses} before`);
+    scores.set(r.scores, s * numClasses);
+    done += k;
+    opts.onProgress?.(done, n);
+  };
+  if (starts.length > 0) {
+    await runOne(0);
+    const worker = async (): Promise<void> => {
+      while (failed === null && next < starts.length) {
+        const b = next++;
+        try {
+          await runOne(b);
+        } catch (e) {
+          failed ??= e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, starts.length - 1) }, worker));
+    if (failed !== null) throw failed;
+  }
+  return { scores: scores ?? new Float32Array(0), numClasses, batchMs };
 }
 
 /** Checks that a dataset fits a classifier's declared input (and, when given, its class count). */
