@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { listenFailure, untilStopped } from './interrupt.js';
 import { isLoopback, startHub } from '../hub/index.js';
 import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
 import { HUB_OPTIONS } from '../registry/options.js';
@@ -37,15 +38,12 @@ export async function hubVerb(argv: string[]): Promise<number> {
     hub = await startHub(reg, { host, port: o.port });
   } catch (e) {
     await reg.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`hub: cannot listen on ${host}:${o.port} (${code === 'EADDRINUSE' ? 'the port is in use; give another --port' : code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : (e as Error).message})`);
+    const f = listenFailure('hub', host, o.port, e);
+    throw f instanceof UsageError ? f : new UsageError(`hub: cannot listen on ${host}:${o.port} (${(e as Error).message})`);
   }
   if (!isLoopback(host)) process.stderr.write(`gauntlet: warning: the hub listens on ${host}, not loopback: anyone who can reach this machine can read every recorded run (no login)\n`);
   process.stdout.write(`hub: serving ${reg.location} at ${hub.url}/ (Ctrl-C stops it)\n`);
-  const sig = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const sig = await untilStopped();
   await hub.close();
   await reg.close();
   process.stderr.write(`hub: stopped (${sig})\n`);

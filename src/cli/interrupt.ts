@@ -7,6 +7,7 @@
  */
 import { abandonUnfinishedRuns } from '../campaign/store.js';
 import { abandonTempFiles } from '../data/npz-writer.js';
+import { UsageError } from '../errors.js';
 
 export interface Interrupts {
   readonly signal: AbortSignal;
@@ -59,4 +60,26 @@ export function onInterrupt(forcedLine: (sig: string, removed: string[]) => stri
 /** Quotes a word for a POSIX shell when it needs it. */
 export function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Resolves with the first SIGINT or SIGTERM (a server verb's "Ctrl-C stops it"), then stops listening. */
+export function untilStopped(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/** A server verb's failure to listen, as the one line a user can act on (`e` itself when it is something else). */
+export function listenFailure(verb: string, host: string, port: number, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE') return new UsageError(`${verb}: port ${port} on ${host} is in use; pick another with --port (0: any free port)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new UsageError(`${verb}: cannot listen on '${host}' (${code}); give a local address with --host`);
+  if (code === 'EACCES') return new UsageError(`${verb}: no permission to listen on port ${port}; use a port above 1023`);
+  return e;
 }

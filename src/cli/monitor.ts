@@ -1,4 +1,5 @@
 import { ConfigError, UsageError } from '../errors.js';
+import { listenFailure, untilStopped } from './interrupt.js';
 import { MONITOR_OPTIONS } from '../monitor/options.js';
 import { checkProxyMonitors, startMonitorProxy } from '../monitor/proxy.js';
 import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
@@ -39,21 +40,12 @@ export async function monitorVerb(argv: string[]): Promise<number> {
   if (o.alertWebhook !== undefined && !/^https?:\/\//i.test(o.alertWebhook)) throw new UsageError(`'--alert-webhook' must be an http(s) URL, got '${o.alertWebhook}'`);
   const monitors = o.monitors === undefined ? PROXY_DEFAULT.map((m, i) => resolveMonitor({ ...m }, `monitors[${i}]`)) : readMonitors(o.monitors);
   checkProxyMonitors(monitors);
-  const proxy = await startMonitorProxy({ upstream: o.upstream, port: o.port, host: o.host, monitors, seed: o.seed, alertWebhook: o.alertWebhook, webhookRetries: o.webhookRetries, upstreamTimeoutMs: o.upstreamTimeoutMs }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EADDRINUSE') throw new UsageError(`monitor: port ${o.port} on ${o.host} is in use; pick another with --port (0: any free port)`);
-    throw e;
+  const proxy = await startMonitorProxy({ upstream: o.upstream, port: o.port, host: o.host, monitors, seed: o.seed, alertWebhook: o.alertWebhook, webhookRetries: o.webhookRetries, upstreamTimeoutMs: o.upstreamTimeoutMs }).catch((e: unknown) => {
+    throw listenFailure('monitor', o.host, o.port, e);
   });
   const start = { monitoring: o.upstream, url: proxy.url, monitors: monitors.map((m) => m.name) };
   process.stdout.write(values.json ? JSON.stringify(start) + '\n' : `monitoring ${o.upstream} at ${proxy.url} with ${monitors.map((m) => m.name).join(', ')} (metrics at ${proxy.url}/metrics; Ctrl-C stops)\n`);
-  const sig = await new Promise<string>((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+  const sig = await untilStopped();
   await proxy.close();
   const c = proxy.counts();
   const stop = { stopped: sig, items: c.items, labels: c.labels, alerts: proxy.alerts.length, upstream_errors: c.upstreamErrors, webhook_failures: c.webhookFailures };

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { listenFailure, untilStopped } from './interrupt.js';
 import { Model } from '../engine/model.js';
 import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
 import { SERVE_OPTIONS } from '../serve/options.js';
@@ -50,23 +51,11 @@ export async function serveVerb(argv: string[]): Promise<number> {
     server = await startServer(model, { name, host: o.host, port: o.port, maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs });
   } catch (e) {
     await model.close();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new UsageError(`serve: port ${o.port} on ${o.host} is in use; pick another with --port (0: any free port)`);
-    if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new UsageError(`serve: cannot listen on '${o.host}' (${err.code}); give a local address with --host`);
-    if (err.code === 'EACCES') throw new UsageError(`serve: no permission to listen on port ${o.port}; use a port above 1023`);
-    throw e;
+    throw listenFailure('serve', o.host, o.port, e);
   }
   const start = { serving: name, url: `${server.url}/v2/models/${name}`, model: model.label, model_sha256: model.sha256, input: model.decl.inputName, output: model.decl.outputName, max_batch: o.maxBatch, max_wait_ms: o.maxWaitMs };
   process.stdout.write(values.json ? JSON.stringify(start) + '\n' : `serving ${name} (${model.label}) at ${start.url}  (max batch ${o.maxBatch}, max wait ${o.maxWaitMs} ms; Ctrl-C stops)\n`);
-  const sig = await new Promise<string>((resolve) => {
-    const on = (s: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+  const sig = await untilStopped();
   await server.close();
   await model.close();
   const s = server.stats();
