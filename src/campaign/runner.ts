@@ -89,6 +89,11 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const configJson = JSON.parse(JSON.stringify(config)) as unknown;
     const identity = { model_sha256: model.sha256, data_sha256: dataSha, config: canonical({ ...config, source: undefined }) };
     claim = claimRunDir(opts.outDir, canonical(identity), opts);
+    // Queue workers open the run's ONNX files: refuse an endpoint before anything is trained or queued.
+    const remoteNeedsFile = (m: Classifier) => {
+      if (opts.remote && m.source !== 'onnx') throw new ConfigError(`--queue: workers open the run's ONNX files from shared storage; ${m.label} is an endpoint, and a campaign on an endpoint runs locally (it is the endpoint that scales)`);
+    };
+    remoteNeedsFile(model);
     const manifest = {
       gauntlet: GAUNTLET_VERSION,
       git_commit: gitCommit(),
@@ -126,6 +131,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           throw e;
         }
         closers.push(() => pv.model.close());
+        remoteNeedsFile(pv.model);
         variants.push(pv);
         store.event({ event: 'variant_ready', name: v.name, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
       }
@@ -255,7 +261,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       return out;
     };
-    if (opts.remote && [model, ...variants.map((v) => v.model)].some((m) => m.source !== 'onnx')) throw new ConfigError(`--queue: workers open the run's ONNX files from shared storage; a campaign on an endpoint runs locally (it is the endpoint that scales)`);
     const runs = opts.remote ? await runRemote(opts.remote) : [];
     const baseRun = opts.remote ? runs[0]! : await runModel(model, null, armsOf('base'));
     const { results, unc, K } = baseRun;
