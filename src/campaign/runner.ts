@@ -29,7 +29,7 @@ import { isTrainTime, STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
 import type { CampaignResults, CellResult, Interaction, MitigationTable, TrainTimeModel, VariantResult } from './types.js';
-import { prepareVariant, trainTimeRecipe, variantCacheDir, type PreparedVariant } from './variants.js';
+import { prepareVariant, trainTimeRecipe, variantCacheDir, type PreparedVariant, type VariantSpec } from './variants.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
@@ -114,36 +114,42 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // Variants: open the models given as files, train (or find in the cache) the trained ones.
     const variantIds = (v: string) => plan.cells.map((c) => `${v}--${c.id}`);
     const allIds = [...plan.cells.map((c) => c.id), ...config.variants.flatMap((v) => variantIds(v.name))];
-    const variants: PreparedVariant[] = [];
-    if (config.variants.length) {
-      const trainData = config.trainData ? await loadDataset(config.trainData) : null;
-      const valData = config.valData ? await loadDataset(config.valData) : null;
-      const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
-      for (const v of config.variants) {
+    // Training data, validation data and the variant cache: read once, for trained variants and
+    // training-time models alike.
+    let training: Promise<{ trainData: Dataset | null; valData: Dataset | null; cacheDir: string }> | null = null;
+    const trainingInputs = () =>
+      (training ??= (async () => ({
+        trainData: config.trainData ? await loadDataset(config.trainData) : null,
+        valData: config.valData ? await loadDataset(config.valData) : null,
+        cacheDir: variantCacheDir(opts.outDir, config.variantCache),
+      }))());
+    // Opens a model file, or trains (or finds in the cache) a recipe from `base`; Ctrl-C while
+    // training stops the run, and the epoch checkpoint in the variant cache keeps what is done.
+    const prepare = async (v: VariantSpec, base: Classifier): Promise<PreparedVariant> => {
+      if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+      const { trainData, valData, cacheDir } = await trainingInputs();
+      let pv: PreparedVariant;
+      try {
+        pv = await prepareVariant(v, base as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
+      } catch (e) {
         if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
-        emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
-        let pv: PreparedVariant;
-        try {
-          pv = await prepareVariant(v, model as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (name, p) => emit({ type: 'training', variant: name, progress: p }) });
-        } catch (e) {
-          // Ctrl-C while training: the epoch checkpoint in the variant cache keeps what is done.
-          if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
-          throw e;
-        }
-        closers.push(() => pv.model.close());
-        remoteNeedsFile(pv.model);
-        variants.push(pv);
-        store.event({ event: 'variant_ready', name: v.name, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
+        throw e;
       }
-      writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })) });
+      closers.push(() => pv.model.close());
+      return pv;
+    };
+    const variants: PreparedVariant[] = [];
+    for (const v of config.variants) {
+      emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
+      const pv = await prepare(v, model);
+      remoteNeedsFile(pv.model);
+      variants.push(pv);
+      store.event({ event: 'variant_ready', name: v.name, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
     }
     // Training-time annotation settings: every model trained on each setting's noisy labels.
     const trainTime: (TrainTimeModel & { prepared: PreparedVariant })[] = [];
     const trainTimeSettings = plan.settings.annotation.filter((s) => isTrainTime(s.spec));
     if (trainTimeSettings.length) {
-      const trainData = await loadDataset(config.trainData!);
-      const valData = config.valData ? await loadDataset(config.valData) : null;
-      const cacheDir = variantCacheDir(opts.outDir, config.variantCache);
       const sources: { name: string; model: Classifier; recipe: Record<string, unknown>; from: 'variant' | 'retrain' }[] = [
         { name: 'base', model, recipe: config.retrain, from: 'retrain' },
         ...config.variants.map((v, i) => (v.train ? { name: v.name, model, recipe: v.train, from: 'variant' as const } : { name: v.name, model: variants[i]!.model, recipe: config.retrain, from: 'retrain' as const })),
@@ -151,22 +157,20 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       for (const src of sources) {
         if (src.model.source !== 'onnx') throw new ConfigError(`'models' (${src.name}): ${src.model.label} is an endpoint, and training-time label noise (at: train) retrains every model from its ONNX file`);
         for (const st of trainTimeSettings) {
-          if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
           const name = `${src.name} ${st.label}`;
           emit({ type: 'phase', message: `${name}: training (or reusing the cached model)` });
-          let pv: PreparedVariant;
-          try {
-            pv = await prepareVariant({ name, path: null, train: trainTimeRecipe(src.recipe, st.spec) }, src.model as Model, config.model, trainData, { val: valData, cacheDir, threads: opts.threads, signal: opts.signal, onProgress: (n, p) => emit({ type: 'training', variant: n, progress: p }) });
-          } catch (e) {
-            if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
-            throw e;
-          }
-          closers.push(() => pv.model.close());
+          const pv = await prepare({ name, path: null, train: trainTimeRecipe(src.recipe, st.spec) }, src.model);
           trainTime.push({ model: src.name, setting: st.label, key: st.key, sha256: pv.model.sha256, path: pv.path, recipe_from: src.from, training: pv.training!, prepared: pv });
           store.event({ event: 'train_time_ready', model: src.name, setting: st.label, sha256: pv.model.sha256, cached: pv.training?.cached ?? null });
         }
       }
-      writeJson(store.manifestPath, { ...manifest, variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })), train_time: trainTime.map((t) => ({ model: t.model, setting: t.setting, sha256: t.sha256, path: t.path })) });
+    }
+    if (variants.length || trainTime.length) {
+      writeJson(store.manifestPath, {
+        ...manifest,
+        variants: variants.map((v) => ({ name: v.name, source: v.source, path: v.path, sha256: v.model.sha256 })),
+        ...(trainTime.length ? { train_time: trainTime.map((t) => ({ model: t.model, setting: t.setting, sha256: t.sha256, path: t.path })) } : {}),
+      });
     }
 
     // A model's cell as it runs (`CellBench.cellFor`): a variant's (or a training-time) cell has its
