@@ -179,6 +179,45 @@ test('Conv: 8+ channels but not the flipped path (pads beyond the kernel, 12 cha
   await check(conv({ x: [1, 8, 6, 6], w: [4, 8, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }));
 });
 
+// Strided, undilated, ungrouped 2-D Conv with a constant W: dX is a stride-1 Conv over gy with one output
+// channel per (input channel, phase), then DepthToSpace (every phase has taps) or a zero Pad that
+// places the one phase (1×1 and k < s kernels). Odd sizes leave rows no window reaches (zero).
+const SUBPIXEL: [string, ConvSpec, 'shuffle' | 'place'][] = [
+  ['3×3 stride 2 pads 1, 8 → 4 channels', { x: [2, 8, 8, 8], w: [4, 8, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }, 'shuffle'],
+  ['3×3 stride 2 pads 1 on 7×9 (odd)', { x: [1, 3, 7, 9], w: [5, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }, 'shuffle'],
+  ['7×7 stride 2 pads 3 (a ResNet stem)', { x: [1, 3, 12, 10], w: [4, 3, 7, 7], attrs: { strides: [2, 2], pads: [3, 3, 3, 3] } }, 'shuffle'],
+  ['2×2 stride 2, asymmetric pads', { x: [1, 4, 7, 6], w: [3, 4, 2, 2], attrs: { strides: [2, 2], pads: [1, 0, 0, 1] } }, 'shuffle'],
+  ['5×5 stride 3 pads 2', { x: [1, 2, 11, 10], w: [3, 2, 5, 5], attrs: { strides: [3, 3], pads: [2, 2, 2, 2] } }, 'shuffle'],
+  ['1×1 stride 2 (a ResNet shortcut)', { x: [2, 8, 7, 8], w: [6, 8, 1, 1], attrs: { strides: [2, 2] } }, 'place'],
+  ['1×1 stride 3 pads 1 (the phase is not the first)', { x: [1, 3, 8, 9], w: [2, 3, 1, 1], attrs: { strides: [3, 3], pads: [1, 1, 1, 1] } }, 'place'],
+  ['SAME_UPPER stride 2 (odd total padding)', { x: [1, 2, 6, 5], w: [3, 2, 3, 2], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } }, 'shuffle'],
+];
+
+test('Conv: strided dX as a sub-pixel Conv (phases shuffled or placed), matching finite differences', async () => {
+  for (const [label, spec, how] of SUBPIXEL) {
+    await check(conv(spec));
+    const c = conv(spec);
+    const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+    assert.ok(backward.some((n) => (n.name ?? '').includes('conv_dx_sub')), `${label}: sub-pixel Conv`);
+    assert.ok(!backward.some((n) => n.op_type === 'ConvTranspose'), `${label}: no ConvTranspose`);
+    assert.equal(backward.some((n) => n.op_type === 'DepthToSpace'), how === 'shuffle', `${label}: ${how}`);
+  }
+  // Unequal strides with every phase used, some but not all phases used (2×2 stride 3), dilation,
+  // and groups (depthwise: ORT's ConvTranspose is faster there) keep ConvTranspose.
+  for (const spec of [
+    { x: [1, 8, 9, 8], w: [8, 1, 3, 3], attrs: { group: 8, strides: [2, 2], pads: [1, 1, 1, 1] } },
+    { x: [1, 4, 9, 9], w: [4, 2, 3, 3], attrs: { group: 2, strides: [2, 2] } },
+    { x: [1, 3, 8, 9], w: [2, 3, 2, 2], attrs: { strides: [3, 3] } },
+    { x: [1, 2, 6, 7], w: [3, 2, 3, 3], attrs: { strides: [2, 3], pads: [1, 1, 1, 1] } },
+    { x: [1, 3, 8, 7], w: [2, 3, 2, 3], attrs: { dilations: [2, 2], strides: [2, 2], pads: [1, 1, 0, 0] } },
+  ] as ConvSpec[]) {
+    await check(conv(spec));
+    const c = conv(spec);
+    const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+    assert.ok(backward.some((n) => n.op_type === 'ConvTranspose'), JSON.stringify(spec.attrs));
+  }
+});
+
 // Stride 1, undilated, ungrouped 2-D with 1–4 input channels: dX is a stride-f Conv of gy then
 // DepthToSpace(f), with f = 4 for one channel and 2 for two to four, lowered until f divides H and W.
 test('Conv: 1 input channel, stride 1, H and W divisible by 4 (polyphase f = 4)', async () => {

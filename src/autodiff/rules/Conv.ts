@@ -62,6 +62,10 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
   }
   const poly = wv && floatType === 'float32' && group === 1 ? polyphaseDx(e, b, gy[0]!, wv, xs, ws, win) : null;
   if (poly) return [poly, ...grads.slice(1)];
+  // Grouped and depthwise strided convolutions keep ConvTranspose: their phase Conv (s² outputs
+  // per group) misses the blocked kernels and the shuffle costs more than it saves (MobileNetV3).
+  const sub = wv && group === 1 ? subpixelDx(e, b, gy[0]!, wv, xs, ws, ys, win) : null;
+  if (sub) return [sub, ...grads.slice(1)];
   const outPad = outputPadding(win, xs.slice(2), ys.slice(2));
   const dx = e.op('ConvTranspose', [gy[0]!, w], {
     group,
@@ -118,6 +122,77 @@ function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Fl
   }
   const phases = e.op('Conv', [gy, b.tensor('conv_wpoly', [f * f * c, m, ph, pw], wp)], { kernel_shape: [ph, pw], strides: [f, f], pads }, 'conv_dx_poly');
   return e.op('DepthToSpace', [phases], { blocksize: f, mode: 'DCR' }, 'conv_dx');
+}
+
+/**
+ * dX of a strided, undilated, ungrouped 2-D Conv with a constant W, as a stride-1 Conv over gy and a
+ * rearrangement ("sub-pixel" form of the transposed convolution). Input position x = q·s + ρ
+ * (phase ρ) receives gy[q + d]·W[a] for every tap a ≡ ρ + p (mod s), d = (ρ + p − a) / s, so each
+ * phase is a plain correlation of gy with the taps that land on it. All phases' taps share one
+ * kernel over the offsets d_min…d_max (gy padded before row 0 when d_min < 0, its first rows cut
+ * when d_min > 0), one output channel per (input channel, phase): a single
+ * Conv that ORT runs on its blocked NCHWc kernels, where the ConvTranspose it replaces runs a
+ * GEMM and col2im (measured on ResNet-18's stride-2 convolutions). When every phase has taps
+ * (kernel ≥ stride), DepthToSpace in CRD order interleaves the phases; when each axis has a single
+ * phase with taps (a 1×1 stride-2 shortcut), the phase is placed with a zero Pad of a 6-D view. The
+ * result is cropped to X's size (rows no window reached stay zero). Exact: the same products,
+ * summed in another order. Null when the geometry does not fit (the caller uses ConvTranspose).
+ */
+function subpixelDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Float64Array, xs: number[], ws: number[], ys: number[], win: Window): string | null {
+  if (xs.length !== 4 || win.strides.every((s) => s === 1) || win.dilations.some((d) => d !== 1)) return null;
+  const [n, c] = xs as [number, number];
+  const m = ws[0]!;
+  const axes = [0, 1].map((i) => {
+    const s = win.strides[i]!;
+    const k = ws[2 + i]!;
+    const p = win.pads[i]!;
+    const phases: { rho: number; taps: { a: number; d: number }[] }[] = [];
+    for (let rho = 0; rho < s; rho++) {
+      const taps: { a: number; d: number }[] = [];
+      for (let a = 0; a < k; a++) if ((((rho + p - a) % s) + s) % s === 0) taps.push({ a, d: (rho + p - a) / s });
+      if (taps.length > 0) phases.push({ rho, taps });
+    }
+    const ds = phases.flatMap((ph) => ph.taps.map((t) => t.d));
+    const dmin = Math.min(...ds);
+    const kk = Math.max(...ds) - dmin + 1;
+    const q = Math.ceil(xs[2 + i]! / s);
+    // Reading gy from row d_min: pads before it when d_min < 0, rows cut off when d_min > 0.
+    const cut = Math.max(0, dmin);
+    const padBegin = Math.max(0, -dmin);
+    return { s, k, phases, dmin, kk, q, cut, padBegin, padEnd: q - (ys[2 + i]! - cut) - padBegin + kk - 1 };
+  });
+  const [ah, aw] = axes as [(typeof axes)[0], (typeof axes)[0]];
+  const all = ah.phases.length === ah.s && aw.phases.length === aw.s && ah.s === aw.s;
+  const single = ah.phases.length === 1 && aw.phases.length === 1;
+  if ((!all && !single) || ah.cut >= ys[2]! || aw.cut >= ys[3]!) return null;
+  const np = ah.phases.length * aw.phases.length;
+  // Wsub[c·P + φ, m, th, tw] = W[m, c, ah, aw] for phase φ = (ρh, ρw).
+  const out = new Float32Array(c * np * m * ah.kk * aw.kk);
+  for (let ci = 0; ci < c; ci++) {
+    ah.phases.forEach((ph, ih) => aw.phases.forEach((pw, iw) => {
+      const o = ci * np + ih * aw.phases.length + iw;
+      for (let mm = 0; mm < m; mm++) {
+        for (const th of ph.taps) {
+          for (const tw of pw.taps) {
+            out[((o * m + mm) * ah.kk + (th.d - ah.dmin)) * aw.kk + (tw.d - aw.dmin)] = wv[((mm * c + ci) * ah.k + th.a) * aw.k + tw.a]!;
+          }
+        }
+      }
+    }));
+  }
+  const w = b.tensor('conv_wsub', [c * np, m, ah.kk, aw.kk], out);
+  const padsEnd = [Math.max(0, ah.padEnd), Math.max(0, aw.padEnd)];
+  const src = ah.cut > 0 || aw.cut > 0 ? e.slice(gy, [ah.cut, aw.cut], [ys[2]!, ys[3]!], [2, 3]) : gy;
+  let y = e.op('Conv', [src, w], { kernel_shape: [ah.kk, aw.kk], strides: [1, 1], pads: [ah.padBegin, aw.padBegin, ...padsEnd] }, 'conv_dx_sub');
+  if (ah.padEnd < 0 || aw.padEnd < 0) y = e.slice(y, [0, 0], [ah.q, aw.q], [2, 3]);
+  let full: string;
+  if (all) full = e.op('DepthToSpace', [y], { blocksize: ah.s, mode: 'CRD' }, 'conv_dx_shuffle');
+  else {
+    const [rh, rw] = [ah.phases[0]!.rho, aw.phases[0]!.rho];
+    const placed = e.padZeros(e.reshape(y, [n, c, ah.q, 1, aw.q, 1]), [0, 0, 0, rh, 0, rw, 0, 0, 0, ah.s - 1 - rh, 0, aw.s - 1 - rw]);
+    full = e.reshape(placed, [n, c, ah.q * ah.s, aw.q * aw.s]);
+  }
+  return ah.q * ah.s === xs[2] && aw.q * aw.s === xs[3] ? full : e.slice(full, [0, 0], [xs[2]!, xs[3]!], [2, 3]);
 }
 
 /**

@@ -8,7 +8,7 @@ import { overlapGrad } from './maxpool/overlap.js';
 import { reshapeGrad } from './maxpool/reshape.js';
 import { upsampler } from './maxpool/shared.js';
 import { findStem, stemGrad, type Stem } from './maxpool/stem.js';
-import { unpoolGrad } from './maxpool/unpool.js';
+import { groupedUnpoolGrad, unpoolGrad } from './maxpool/unpool.js';
 
 /**
  * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of six routes, one file each
@@ -39,6 +39,7 @@ export const MaxPool: Rule = (ctx) => {
   const r = route(ctx, xs, ys, win, relu);
   if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu, ctx.maxpoolTies), null];
   if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win, ctx.maxpoolTies), null];
+  if (r.route === 'grouped') return [groupedUnpoolGrad(ctx, xs, ys, win), null];
   if (r.route === 'unpool') return [unpoolGrad(ctx, xs, win, relu), null];
   // The tiling-window routes share one nearest upsampling, whose scales constant comes first in
   // the graph (the phase route does not use it).
@@ -49,7 +50,7 @@ export const MaxPool: Rule = (ctx) => {
   return [null, null];
 };
 
-type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
+type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'grouped' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
 
 /** Which route a 2-D MaxPool's gradient takes, and why. */
 function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: NodeP | undefined): Route {
@@ -71,7 +72,10 @@ function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: 
   // the overlaps. Tie-sharing takes it for every window that does not tile the input (gaps, sizes
   // not divisible) and for opsets without Resize's scales-only form (< 13), as MaxUnpool can only
   // give the first maximum.
-  if (!nonOverlapping || overhang || (!first && (!tiling || ctx.opset < 13))) return { route: 'overlap' };
+  if (!first && (!nonOverlapping || overhang || !tiling || ctx.opset < 13)) return { route: 'overlap' };
+  // First maximum with overlapping, padded or dilated windows, or ceil_mode windows past the
+  // input: the forward node's Indices and one MaxUnpool per group of windows that do not overlap.
+  if (!nonOverlapping || overhang) return { route: 'grouped' };
   // First maximum, gaps between windows, sizes not divisible, or an opset without Resize's
   // scales-only form (< 13): the forward node's Indices and MaxUnpool.
   if (!tiling || ctx.opset < 13) return { route: 'unpool' };
