@@ -11,15 +11,15 @@ import { findStem, stemGrad, type Stem } from './maxpool/stem.js';
 import { groupedUnpoolGrad, unpoolGrad } from './maxpool/unpool.js';
 
 /**
- * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of six routes, one file each
- * in ./maxpool/ (reshape, overlap, unpool, mask, blocked, stem); `route` says which is taken when,
+ * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of seven routes, in
+ * ./maxpool/ (reshape, overlap, grouped and unpool in unpool.ts, mask, blocked, stem); `route` says which is taken when,
  * and why. A Relu whose output feeds only the MaxPool is folded in: its mask is applied at the
  * pooled resolution and the Relu node skipped, so a window whose maximum is 0 gets no gradient.
  *
  * Exact ties within a window follow `ctx.maxpoolTies` (`GRADIENT_OPTIONS`), on every route:
  * - first (default): the window's first maximum in row-major order gets the whole gradient, as in
- *   PyTorch (and ONNX Runtime's MaxPool Indices): the unpool and stem routes, and the reshape and
- *   overlap routes with ArgMax (which returns the first index of the maximum).
+ *   PyTorch (and ONNX Runtime's MaxPool Indices): the unpool, grouped and stem routes, and the
+ *   reshape route with ArgMax (which returns the first index of the maximum).
  * - share: exact ties share the gradient equally (the symmetric subgradient): the mask and blocked
  *   routes for windows that tile the input, and the reshape and overlap routes comparing each
  *   window with its maximum. On windows that tile the input the mask routes keep the forward
@@ -38,7 +38,7 @@ export const MaxPool: Rule = (ctx) => {
   const relu = foldedRelu(ctx);
   const r = route(ctx, xs, ys, win, relu);
   if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu, ctx.maxpoolTies), null];
-  if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win, ctx.maxpoolTies), null];
+  if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win), null];
   if (r.route === 'grouped') return [groupedUnpoolGrad(ctx, xs, ys, win), null];
   if (r.route === 'unpool') return [unpoolGrad(ctx, xs, win, relu), null];
   // The tiling-window routes share one nearest upsampling, whose scales constant comes first in
@@ -57,8 +57,8 @@ function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: 
   const first = ctx.maxpoolTies === 'first';
   const nonOverlapping = win.strides.every((s, i) => s >= win.kernel[i]!) && win.dilations.every((d) => d === 1) && win.pads.every((p) => p === 0);
   const tiling = nonOverlapping && tiles(xs, win);
-  // ceil_mode windows that run past the input: MaxUnpool cannot write an output smaller than its
-  // windows cover.
+  // ceil_mode windows that run past the input: a MaxUnpool with the forward's kernel and strides
+  // refuses an output smaller than its windows cover (the grouped route's 1×1 one does not).
   const overhang = win.kernel.some((k, i) => (ys[2 + i]! - 1) * win.strides[i]! + k > xs[2 + i]!);
   // ONNX Runtime has no double Resize, AveragePool, MaxUnpool or Conv kernels: a float64 model
   // has only Reshape and broadcasting (and ArgMax), which see each window as two axes when
@@ -67,11 +67,10 @@ function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: 
     if (!tiling) unsupported(ctx.node, `float64 MaxPool with ${untiled(xs, win).join(', ')}: in a float64 model only windows that tile the input (kernel = stride, no pads or dilations, sizes divisible) have a gradient rule`);
     return { route: 'reshape' };
   }
-  // Overlapping, padded or dilated windows, and ceil_mode windows past the input: gather each
+  // Sharing ties on windows that overlap, are padded or dilated, run past the input, leave gaps or
+  // do not divide the input, or on opsets without Resize's scales-only form (< 13): gather each
   // window with a one-hot Conv (im2col), scatter back with its ConvTranspose (col2im), which sums
-  // the overlaps. Tie-sharing takes it for every window that does not tile the input (gaps, sizes
-  // not divisible) and for opsets without Resize's scales-only form (< 13), as MaxUnpool can only
-  // give the first maximum.
+  // the overlaps; MaxUnpool can only give the first maximum.
   if (!first && (!nonOverlapping || overhang || !tiling || ctx.opset < 13)) return { route: 'overlap' };
   // First maximum with overlapping, padded or dilated windows, or ceil_mode windows past the
   // input: the forward node's Indices and one MaxUnpool per group of windows that do not overlap.

@@ -1,22 +1,17 @@
 import type { GradContext } from '../../context.js';
-import type { MaxpoolTies } from '../../options.js';
 import type { Window } from '../../spatial.js';
 
 /**
- * Overlap route (float32 windows that overlap, or are padded or dilated; ceil_mode included):
- * each window is gathered with a depthwise one-hot Conv (im2col) into [N, C, kh·kw, OH, OW], the
- * element that gets the window's gradient is chosen there, and the gradient is scattered back with
- * the matching ConvTranspose (col2im), which sums overlaps exactly (an element that is the chosen
- * maximum of several windows gets all their gradients) and stays on ORT's convolution kernels.
- * The tie rule is `ties`:
- *
- * - first: ArgMax over the window axis returns the first index of the maximum: the window's first
- *   maximum in row-major order (PyTorch's rule, and ORT's MaxPool Indices).
- * - share: the window is compared with Y, and exact ties share the gradient equally.
+ * Overlap route (the share tie rule on float32 windows that overlap, are padded or dilated, leave
+ * gaps or run past the input; the first rule takes the grouped MaxUnpool route there): each window
+ * is gathered with a depthwise one-hot Conv (im2col) into [N, C, kh·kw, OH, OW], compared with Y
+ * so that exact ties share the window's gradient equally, and the gradient is scattered back with
+ * the matching ConvTranspose (col2im), which sums overlaps exactly (an element that is a maximum
+ * of several windows gets all their shares) and stays on ORT's convolution kernels.
  *
  * Pads hold −1e30, so a pad is never a window's maximum.
  */
-export function overlapGrad(ctx: GradContext, xs: number[], ys: number[], win: Window, ties: MaxpoolTies): string {
+export function overlapGrad(ctx: GradContext, xs: number[], ys: number[], win: Window): string {
   const { node, e, b, gy, floatType } = ctx;
   const [n, c, h, w] = xs as [number, number, number, number];
   const [oh, ow] = [ys[2]!, ys[3]!];
@@ -35,16 +30,9 @@ export function overlapGrad(ctx: GradContext, xs: number[], ys: number[], win: W
   const wOne = b.tensor('pool_onehot', [c * kk, 1, kh, kw], wv);
   const geo = { group: c, kernel_shape: [kh, kw], strides: win.strides, dilations: win.dilations };
   const cols = e.reshape(e.op('Conv', [xp, wOne], { ...geo, pads: [0, 0, 0, 0] }, 'pool_im2col'), [n, c, kk, oh, ow]);
-  let g5: string;
-  if (ties === 'first') {
-    const window = b.constI64(Array.from({ length: kk }, (_, q) => q), [1, 1, kk, 1, 1]);
-    const first = e.castFloat(e.op('Equal', [e.op('ArgMax', [cols], { axis: 2, keepdims: 1 }, 'pool_argmax'), window], {}, 'pool_first'), floatType);
-    g5 = e.op('Mul', [first, e.reshape(gy[0]!, [n, c, 1, oh, ow])]);
-  } else {
-    const mask = e.castFloat(e.op('Equal', [cols, e.reshape(node.output[0]!, [n, c, 1, oh, ow])]), floatType);
-    const count = e.reduceSum(mask, [2], true);
-    g5 = e.op('Mul', [mask, e.op('Div', [e.reshape(gy[0]!, [n, c, 1, oh, ow]), count])]);
-  }
+  const mask = e.castFloat(e.op('Equal', [cols, e.reshape(node.output[0]!, [n, c, 1, oh, ow])]), floatType);
+  const count = e.reduceSum(mask, [2], true);
+  const g5 = e.op('Mul', [mask, e.op('Div', [e.reshape(gy[0]!, [n, c, 1, oh, ow]), count])]);
   const back = e.op('ConvTranspose', [e.reshape(g5, [n, c * kk, oh, ow]), wOne], { ...geo, pads: [0, 0, 0, 0] }, 'pool_col2im');
   // ConvTranspose gives the padded extent `need`; pad up to the padded input, then crop the pads.
   const full = e.padZeros(back, [0, 0, 0, 0, 0, 0, padded[0]! + extra[0]! - need[0]!, padded[1]! + extra[1]! - need[1]!]);
