@@ -187,7 +187,7 @@ function toFloat32(arr: NpyArray, file: string): Float32Array {
     return out;
   }
   throw new DataError(
-    `${file}: x has dtype ${arr.dtype}; expected float32, float64, uint8 (8-bit images, scaled to [0, 1]) in the data domain ` +
+    `${file}: x has dtype ${arr.dtype}; expected float32, float64, uint8 (8-bit images, scaled to [0, 1]) in the data domain, or integer token ids ` +
       "(for 8-bit images save x.astype('float32') / 255)",
   );
 }
