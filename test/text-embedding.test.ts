@@ -205,6 +205,9 @@ test('CLI: grad --wrt embedding writes [N, T, D]; attack --model-wrt embedding s
   } finally {
     await model.close();
   }
+  const ins = runCli(['inspect', '--model', text('text_conv.onnx'), '--model-wrt', 'embedding']);
+  assert.equal(ins.code, 0, ins.stderr);
+  assert.match(ins.stdout, /^data {7}token ids \[12\] \(int64\); gradients and attacks at the embedding output \/emb\/Gather_output_0 \(table emb\.weight \[32, 8\]\)$/m);
   const t = runCli(['attack', '--model', text('text_conv.onnx'), '--model-wrt', 'embedding', '--data', text('text_conv.npz'), '--attack', 'fgsm', '--norm', 'l2', '--eps', '2', '--no-registry']);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /^ε scale {3}distance in embedding space; a token to its nearest other token \(median of 32 rows\): L2 \d+\.\d{4}, L∞ \d+\.\d{4}$/m);
