@@ -167,7 +167,8 @@ test('bad contents are DataErrors named for what is wrong', async () => {
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<i8', shape: [3], data: [0n, 1n, 1n] } })), /bad\.npz: x has 2 items but y has 3 labels/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f4', shape: [2, 1], data: [1, NaN] } })), /bad\.npz: input of item 1 has a non-finite value \(NaN\)/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f8', shape: [2, 1], data: [1, 1e300] } })), /bad\.npz: x value 1e\+300 at index 1 does not fit float32/);
-  await rejectsWith(loadNpz(npz({ x: { dtype: '<i2', shape: [2, 1], data: [1, 255] } })), /bad\.npz: x has dtype <i2; expected float32, float64 or uint8/);
+  await rejectsWith(loadNpz(npz({ x: { dtype: '<U', shape: [2, 1], data: ['a', 'b'] } })), /bad\.npz: x has dtype <U1; expected float32, float64, uint8 .* or integer token ids/);
+  await rejectsWith(loadNpz(npz({ x: { dtype: '<i8', shape: [2, 1], data: [1n, 2n ** 25n] } })), /bad\.npz: x value 33554432 at index 1 is an integer \(token id\) beyond 2\^24/);
   await rejectsWith(loadNpz(npz({ x: { dtype: '<f4', shape: [2], data: [1, 2] } })), /bad\.npz: x has shape \(2,\); expected \[N, \.\.\.item shape\]/);
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<f4', shape: [2], data: [0, 1] } })), /bad\.npz: y has dtype <f4; labels must be integers/);
   await rejectsWith(loadNpz(npz({ x: x2, y: { dtype: '<i8', shape: [2], data: [0n, 2n ** 40n] } })), /bad\.npz: y value 1099511627776 at index 1 does not fit int32/);

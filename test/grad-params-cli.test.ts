@@ -47,7 +47,7 @@ test('bad input: --out equal to --model, a model with no trainable parameter, an
   const model = fixture('autodiff', 'mlp.onnx');
   const data = fixture('autodiff', 'mlp.npz');
   assertBadInput(await gauntlet('grad', '--wrt', 'params', '--model', model, '--data', data, '--out', model), /^gauntlet: grad: '--out' .* is the same file as '--model'/);
-  assertBadInput(await gauntlet('grad', '--wrt', 'weights', '--model', model, '--data', data, '--out', f('g.npz')), /'--wrt' must be one of input, params, got 'weights'/);
+  assertBadInput(await gauntlet('grad', '--wrt', 'weights', '--model', model, '--data', data, '--out', f('g.npz')), /'--wrt' must be one of input, params, embedding, got 'weights'/);
   assertBadInput(await gauntlet('grad', '--train-mode', '--model', model, '--data', data, '--out', f('g.npy')), /'--train-mode' needs '--wrt params'/);
 
   await saveNpz(f('d.npz'), { x: { dtype: '<f4', shape: [2, 4], data: new Float32Array(8).fill(0.5) }, y: { dtype: '<i8', shape: [2], data: [0, 1] } });

@@ -1,5 +1,5 @@
 import type ort from 'onnxruntime-node';
-import { ModelError, UnsupportedOpError } from '../errors.js';
+import { ModelError, UnsupportedOpError, UsageError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import { createSession, runFloat } from '../engine/session.js';
 import { GraphBuilder } from '../onnx/builder.js';
@@ -96,7 +96,14 @@ export class GradientEngine {
     readonly model: Model,
     readonly loss: LossSpec,
     readonly options: Partial<GradientOptions> = {},
-  ) {}
+  ) {
+    const d = model.decl;
+    if (d.ids) {
+      // Token ids have no gradient; the embedding output does, through the model's tail.
+      if (d.wrt !== 'embedding') throw new UsageError(`${model.label}: input ${d.inputName} holds integer token ids (${d.ids}), which have no gradient; declare 'wrt: embedding' (--model-wrt embedding) to take gradients at the embedding output`);
+      throw new UsageError(`${model.label}: declared 'wrt: embedding': gradients are taken on the model's embedding tail (EmbeddingView), which 'gauntlet grad' and 'gauntlet attack' use; this verb does not`);
+    }
+  }
 
   /** Gradient graph for `n` items (built on first use; `x` is used for the shape probe). */
   private session(x: Float32Array, n: number): Promise<ort.InferenceSession> {

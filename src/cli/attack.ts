@@ -8,7 +8,10 @@ import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
 import { isEndpointRef } from '../endpoint/open.js';
 import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData } from './common.js';
+import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData, openModel } from './common.js';
+import type { Dataset } from '../data/dataset.js';
+import { EmbeddingView } from '../engine/embedding.js';
+import { runEmbeddingAttack } from '../stress/adversarial/embedding.js';
 
 /** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
 const ATTACK_FLAG_OPTIONS = {
@@ -30,6 +33,10 @@ classified points, perturbation norms, queries and time, with gradient-masking f
 AutoAttack raises them. ε is in data-domain units (declared bounds, [0, 1] by default); a
 comma list (--eps 0.01,0.03,0.1) gives a robustness curve and each point's smallest successful ε.
 Without --model/--data it uses the embedded Fashion-MNIST CNN and 2,000-image test slice.
+
+A text classifier (token-id input, --model-wrt embedding) is attacked in embedding space: ε is a
+distance between embeddings (the scale printed: a token to its nearest other token), each result
+is projected to the nearest tokens, and accuracy is that of the whole model on those token ids.
 
 Attacks: ${attackNames.join(', ')}   (gauntlet list attacks shows defaults)
 
@@ -98,6 +105,10 @@ export async function attackVerb(argv: string[]): Promise<number> {
   const ref = dataRef(values);
   const ds = await openData(values);
   const labels = requireLabels(ds, 'an attack');
+  if (modelRef(values).wrt === 'embedding') {
+    if (ref.immutable !== undefined || ref.continuous !== undefined) throw new UsageError(`'--immutable' and '--continuous' apply to tabular data, not to token ids ('wrt: embedding')`);
+    return attackEmbedding({ values, spec, epsList, seed, batchSize, ds, labels, rec, dataPath: ref.path });
+  }
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const tabular = ds.itemShape.length === 1;
   let constraints: Constraints | undefined;
@@ -196,6 +207,99 @@ export async function attackVerb(argv: string[]): Promise<number> {
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   } finally {
+    await model.close();
+  }
+}
+
+/**
+ * `wrt: embedding`: the attack runs on the embeddings of the token ids (the model's tail), each
+ * ε's result is projected to the nearest tokens, and the whole model classifies those.
+ */
+async function attackEmbedding(o: {
+  values: Record<string, unknown>; spec: ReturnType<typeof parseAttackSpec>; epsList: number[]; seed: number; batchSize: number;
+  ds: Dataset; labels: Int32Array; rec: ReturnType<typeof recorder>; dataPath: string;
+}): Promise<number> {
+  const { values, spec, ds, labels, seed, rec } = o;
+  const norm = spec.norm;
+  const threads = numberOpt('threads', values.threads as string | undefined, 0, { min: 0, max: 256, integer: true });
+  const model = await openModel(values, values.threads, { verb: 'attack', blackBox: "the black-box attack '--attack square' on its token ids' embeddings of a local copy" });
+  let view: EmbeddingView | null = null;
+  try {
+    model.checkData(ds);
+    view = await EmbeddingView.open(model, { threads });
+    const T = ds.itemShape.reduce((a, b) => a * b, 1);
+    const top = maxEps(view.tail, norm, T * view.dim, { tabular: false });
+    for (const e of o.epsList) {
+      if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}] (the diameter of the box holding the embedding table's values), got ${e}`);
+    }
+    const r = await runEmbeddingAttack(view, ds.x, ds.size, labels, spec, new Rng(seed), { batchSize: o.batchSize, onProgress: progressReporter('attack') });
+    const last = r.perEps[r.perEps.length - 1]!;
+    const save = values.save as string | undefined;
+    if (save !== undefined) {
+      const arrays: Record<string, NpyArrayLike> = datasetToArrays(ds);
+      const shape = [ds.size, ...ds.itemShape];
+      const asIds = (x: Float32Array) => ({ dtype: '<i8', shape, data: BigInt64Array.from(x, (v) => BigInt(v)) });
+      arrays.x = asIds(last.ids);
+      arrays.eps = { dtype: '<f8', shape: [r.perEps.length], data: Float64Array.from(r.perEps, (p) => p.eps) };
+      arrays.tokens_changed = { dtype: '<f8', shape: [r.perEps.length], data: Float64Array.from(r.perEps, (p) => p.tokensChanged) };
+      arrays.adv_success = { dtype: '|u1', shape: [ds.size], data: Uint8Array.from(last.predicted, (p, i) => (p !== labels[i] ? 1 : 0)) };
+      if (r.perEps.length > 1) r.perEps.forEach((p, k) => (arrays[`x_eps${k}`] = asIds(p.ids)));
+      await saveNpz(save, arrays);
+    }
+    const s = r.attacks[r.attacks.length - 1]!.summary;
+    const gradientBatches = r.attacks.reduce((a, x) => a + x.gradientBatches, 0);
+    const forwardBatches = r.attacks.reduce((a, x) => a + x.forwardBatches, 0);
+    const seconds = r.attacks.reduce((a, x) => a + x.seconds, 0);
+    const flags = [...new Set(r.attacks.flatMap((x) => x.flags))];
+    await rec.save(() => {
+      const n = ds.size;
+      const prop = (v: number) => ({ value: v, ci: Number.isFinite(v) ? wilson(Math.round(v * n), n) : null });
+      return verbRecord({
+        id: rec.id, kind: 'attack', started: rec.started.toISOString(), finished: new Date().toISOString(),
+        model: { name: modelName(model.label), path: path.resolve(modelRef(values).path), sha256: model.sha256, parent_sha256: null, parent_name: null },
+        data: { name: ds.name, path: path.resolve(o.dataPath), sha256: datasetHash(ds) },
+        config: { ...s.spec, eps: r.perEps.map((p) => p.eps), wrt: 'embedding' }, seed,
+        metrics: [
+          { metric: 'accuracy', ...prop(r.cleanAccuracy) },
+          ...r.perEps.flatMap((p) => [
+            { metric: 'robust_accuracy', stress: `${s.attack} ${norm} eps=${p.eps} embedding, projected to tokens`, ...prop(p.accuracy) },
+            { metric: 'tokens_changed', stress: `${s.attack} ${norm} eps=${p.eps} embedding, projected to tokens`, value: p.tokensChanged, ci: null },
+          ]),
+        ],
+        artifacts: save !== undefined ? [{ name: 'adversarial token ids', path: save }] : [],
+        summary: { ...s, curve: r.perEps.map((p, k) => ({ eps: p.eps, robust_accuracy: p.accuracy, attack_success_rate: p.successRate, seconds: r.attacks[k]!.seconds })), clean_accuracy: r.cleanAccuracy, robust_accuracy: last.accuracy, attack_success_rate: last.successRate, seconds }, gitCommit: rec.provenance.gitCommit, versions: rec.provenance.versions,
+      });
+    });
+    const curve = r.perEps.map((p) => ({ eps: p.eps, accuracy: p.accuracy, success_rate: p.successRate, embedding_accuracy: p.embeddingAccuracy, tokens_changed: p.tokensChanged, items_changed: p.itemsChanged }));
+    if (values.json) {
+      process.stdout.write(JSON.stringify({
+        model: model.label, model_sha256: model.sha256, data: ds.name, data_sha256: datasetHash(ds), seed, batch_size: o.batchSize,
+        wrt: 'embedding', embedding: { output: view.lookup.output, table: view.lookup.table, vocab: view.vocab, dim: view.dim },
+        scale: r.scale, attack: s.attack, norm, spec: s.spec, samples: ds.size, clean_accuracy: r.cleanAccuracy,
+        robust_accuracy: last.accuracy, tokens_changed: last.tokensChanged, curve, flags, seconds, saved: save ?? null,
+      }) + '\n');
+      return 0;
+    }
+    const specLine = Object.entries(s.spec).filter(([k]) => !['attack', 'norm', 'eps', 'epsUnits'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ');
+    const lines = [
+      `model     ${model.label}  sha256 ${model.sha256.slice(0, 16)}…`,
+      `data      ${ds.name}  ${ds.size} items of ${T} tokens`,
+      `embedding ${view.lookup.output}: table '${view.lookup.table}' [${view.vocab}, ${view.dim}]; attacked there, projected to the nearest tokens`,
+      `attack    ${s.attack} ${norm}  ${specLine}  seed ${seed}`,
+      `ε scale   distance in embedding space; a token to its nearest other token (median of ${r.scale.rows} rows): L2 ${fmt(r.scale.l2)}, L∞ ${fmt(r.scale.linf)}`,
+      `clean accuracy  ${fmt(r.cleanAccuracy)}  (token ids)`,
+      '',
+      `${'ε'.padEnd(10)}${'token acc'.padEnd(12)}${'embed acc'.padEnd(12)}${'tokens chg'.padEnd(12)}items chg`,
+      ...r.perEps.map((p) => `${String(p.eps).padEnd(10)}${fmt(p.accuracy).padEnd(12)}${fmt(p.embeddingAccuracy).padEnd(12)}${fmt(p.tokensChanged).padEnd(12)}${fmt(p.itemsChanged)}`),
+      '',
+      `time      ${fmt(seconds, 2)} s  (${gradientBatches} gradient and ${forwardBatches} forward batches in embedding space; each ε attacked afresh)`,
+      ...(flags.length ? flags.map((f) => `FLAG      ${f} (embedding space)`) : ['flags     none']),
+      ...(save !== undefined ? [`saved     ${save}`] : []),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await view?.close();
     await model.close();
   }
 }

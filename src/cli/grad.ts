@@ -7,6 +7,7 @@ import { saveNpy } from '../data/npy.js';
 import { saveNpz } from '../data/npz.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../engine/model.js';
+import { EmbeddingView } from '../engine/embedding.js';
 import { createSession } from '../engine/session.js';
 import { ModelError, UsageError } from '../errors.js';
 import { flagSpec, helpLines, parseFlags } from '../options/schema.js';
@@ -39,7 +40,8 @@ Options:
   --out G.npy        output file (required; written atomically)
   --loss L           ce | cw | dlr | logit (default ce)
   --batch-size B     items per ORT run (default 256); with --train-mode, BatchNorm's batch
-  --wrt W            input (default) | params
+  --wrt W            input (default) | params | embedding (a token-id model: the gradient at
+                     its embedding output, [N, T, D]; the same as --model-wrt embedding)
   --train-mode       with --wrt params: BatchNorm batch statistics, Dropout active
   --seed S           with --train-mode: seed of the Dropout masks (default 0)
   --limit N          only the first N items
@@ -65,7 +67,13 @@ export async function gradVerb(argv: string[]): Promise<number> {
   if (values.help) return (process.stdout.write(help), 0);
   const out = required('grad', 'out', values.out);
   const wrt = values.wrt ?? 'input';
-  if (wrt !== 'input' && wrt !== 'params') throw new UsageError(`'--wrt' must be one of input, params, got '${wrt}'`);
+  if (wrt !== 'input' && wrt !== 'params' && wrt !== 'embedding') throw new UsageError(`'--wrt' must be one of input, params, embedding, got '${wrt}'`);
+  if (wrt === 'embedding') {
+    // The model declaration's `wrt: embedding`, spelled as grad's --wrt.
+    const raw = values as Record<string, unknown>;
+    if (raw['model-wrt'] !== undefined && raw['model-wrt'] !== 'embedding') throw new UsageError(`'--wrt embedding' contradicts '--model-wrt ${String(raw['model-wrt'])}'`);
+    raw['model-wrt'] = 'embedding';
+  }
   if (wrt === 'input' && values['train-mode']) throw new UsageError(`'--train-mode' needs '--wrt params'`);
   const gradient = parseFlags(GRADIENT_OPTIONS, values);
   // One output guard for both gradients: --out may not be (or link to) the model or the data.
@@ -89,29 +97,37 @@ export async function gradVerb(argv: string[]): Promise<number> {
   const ds = await openData(values, values.limit);
   const labels = requireLabels(ds, 'a loss gradient');
   const model = await openModel(values, values.threads, { verb: 'grad', blackBox: "the black-box attack 'gauntlet attack --attack square'" });
-  const engine = new GradientEngine(model, { kind: loss }, gradient);
+  let view: EmbeddingView | null = null;
+  let engine: GradientEngine | null = null;
   try {
     model.checkData(ds);
     const first = await model.predictBatch(ds.x.subarray(0, itemSize(ds)), 1);
     model.checkData(ds, first.numClasses);
-    const per = itemSize(ds);
-    const grad = new Float32Array(ds.x.length);
+    // `wrt: embedding`: the gradient at the embedding lookup's output, taken on the model's tail
+    // from the embeddings of the ids; [N, T, D].
+    view = model.embedding ? await EmbeddingView.open(model, { threads: numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true }) }) : null;
+    engine = new GradientEngine(view ? view.tail : model, { kind: loss }, gradient);
+    const x = view ? view.embed(ds.x) : ds.x;
+    const itemShape = view ? [...ds.itemShape, view.dim] : [...ds.itemShape];
+    const per = x.length / ds.size;
+    const grad = new Float32Array(x.length);
     const progress = progressReporter('grad');
     for (let s = 0; s < ds.size; s += batchSize) {
       const n = Math.min(batchSize, ds.size - s);
-      const r = await engine.run(ds.x.subarray(s * per, (s + n) * per), n, labels.subarray(s, s + n));
+      const r = await engine.run(x.subarray(s * per, (s + n) * per), n, labels.subarray(s, s + n));
       grad.set(r.grad, s * per);
       progress(s + n, ds.size);
     }
-    await saveNpy(out, { dtype: '<f4', shape: [ds.size, ...ds.itemShape], data: grad });
+    await saveNpy(out, { dtype: '<f4', shape: [ds.size, ...itemShape], data: grad });
     let sq = 0;
     for (let i = 0; i < grad.length; i++) sq += grad[i]! * grad[i]!;
-    process.stdout.write(`wrote ${out}  [${[ds.size, ...ds.itemShape].join(', ')}] float32, ‖grad‖₂ = ${Math.sqrt(sq).toPrecision(6)}\n`);
+    process.stdout.write(`wrote ${out}  [${[ds.size, ...itemShape].join(', ')}] float32${view ? ` at the embedding output ${view.lookup.output}` : ''}, ‖grad‖₂ = ${Math.sqrt(sq).toPrecision(6)}\n`);
     // What the gradient graph rewrote (an opset upgrade, If/Loop/Scan/LSTM lowered), for the record.
     for (const note of engine.notes) process.stderr.write(`note: gradient graph: ${note}\n`);
     return 0;
   } finally {
-    await engine.close();
+    await engine?.close();
+    await view?.close();
     await model.close();
   }
 }

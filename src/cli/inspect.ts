@@ -53,9 +53,12 @@ export async function inspectVerb(argv: string[]): Promise<number> {
       ...s.outputs.map((v) => `output     ${v.name}  ${v.dtype} ${shape(v)}${s.outputs.length > 1 && v.name === model.sourceOutput ? '  (read)' : ''}`),
       `nodes      ${s.nodes}, parameters ${s.parameters.toLocaleString('en-US')}`,
       `op types   ${Object.entries(s.opTypes).map(([k, v]) => `${k}×${v}`).join(' ')}`,
-      `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}${ref.layout ? '' : model.decl.layout === 'flat' ? '' : ' (assumed; --layout declares it)'}, bounds [${model.decl.bounds.join(', ')}]`,
+      model.decl.ids
+        ? `data       token ids [${model.itemShape?.join(', ') ?? '?'}] (${model.decl.ids}); ${model.embedding ? `gradients and attacks at the embedding output ${model.embedding.output} (table ${model.embedding.table} [${model.embedding.vocab}, ${model.embedding.dim}])` : "gradients and attacks need 'wrt: embedding' (--model-wrt embedding)"}`
+        : `data       item shape [${model.itemShape?.join(', ') ?? '?'}], layout ${model.decl.layout}${ref.layout ? '' : model.decl.layout === 'flat' ? '' : ' (assumed; --layout declares it)'}, bounds [${model.decl.bounds.join(', ')}]`,
       `reads      output ${model.sourceOutput}: ${model.binaryHead ? `${model.binaryHead === 'sigmoid' ? 'sigmoid probability' : 'binary logit'} → two classes, ` : ''}${model.outputKind ?? 'unknown (item shape is symbolic; run eval to detect)'}${model.outputKindReason ? ` (${model.outputKindReason})` : ''}`,
-      ...out.hints.map((h) => `hint       ${h.message}`),
+      // Normalisation hints are about float inputs; token ids are looked up, not scaled.
+      ...(model.decl.ids ? [] : out.hints.map((h) => `hint       ${h.message}`)),
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;

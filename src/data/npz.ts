@@ -6,7 +6,9 @@
  * - `x` (required): inputs `[N, ...itemShape]` in the data domain, float32 (float64 is accepted
  *   and converted, checking every value fits float32). uint8 `x` is read as 8-bit images and
  *   scaled to [0, 1] (`v / 255`, as torchvision's ToTensor does), so image slices can ship a
- *   quarter the size. Other integer inputs are refused rather than guessed at.
+ *   quarter the size. Other integer `x` (int8/16/32/64, uint16/32/64) holds token ids (a text
+ *   classifier's input, see `wrt: embedding`): kept as float32 values, which hold every integer up
+ *   to 2^24 exactly (a larger id is refused); the model folds the cast back to its integer type.
  * - `y`: integer labels `[N]` (any integer dtype whose values fit int32). Absent → unlabelled.
  * - `ids`: one string or integer id per item, unique.
  * - `class_names`: string array, indexed by label.
@@ -149,6 +151,9 @@ export function metaFromArrays(
   return { labels, ids, classNames, featureNames, extras };
 }
 
+/** The largest token id float32 holds exactly (2^24). */
+const MAX_EXACT_ID = 2 ** 24;
+
 function toFloat32(arr: NpyArray, file: string): Float32Array {
   if (arr.data instanceof Float32Array) return arr.data;
   if (arr.data instanceof Float64Array) {
@@ -170,8 +175,19 @@ function toFloat32(arr: NpyArray, file: string): Float32Array {
     for (let i = 0; i < src.length; i++) out[i] = Math.fround(src[i]! / 255);
     return out;
   }
+  if (/^[<>|][iu]/.test(arr.dtype) && !Array.isArray(arr.data)) {
+    // Token ids: exact in float32 up to 2^24 (vocabularies are far smaller).
+    const src = arr.data as ArrayLike<number | bigint>;
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const v = Number(src[i]!);
+      if (!(Math.abs(v) <= MAX_EXACT_ID)) throw new DataError(`${file}: x value ${src[i]} at index ${i} is an integer (token id) beyond 2^24, which float32 cannot hold exactly`);
+      out[i] = v;
+    }
+    return out;
+  }
   throw new DataError(
-    `${file}: x has dtype ${arr.dtype}; expected float32, float64 or uint8 (8-bit images, scaled to [0, 1]) in the data domain ` +
+    `${file}: x has dtype ${arr.dtype}; expected float32, float64, uint8 (8-bit images, scaled to [0, 1]) in the data domain, or integer token ids ` +
       "(for 8-bit images save x.astype('float32') / 255)",
   );
 }

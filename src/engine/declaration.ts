@@ -37,6 +37,13 @@ export interface ModelDeclaration {
    * .npy file ({ npy: path }). They are folded into the graph as constants (`foldExtraInputs`).
    */
   extraInputs?: Record<string, 'zeros' | number | { npy: string }>;
+  /**
+   * Where gradients are taken. 'input' (default): at the data input. 'embedding': for a text
+   * classifier whose data input holds integer token ids and goes first into an embedding lookup
+   * (a Gather on a [V, D] float initializer), at the lookup's output — the ids are fed as usual,
+   * attacks move the embeddings and project them back to the nearest vocabulary rows.
+   */
+  wrt?: 'input' | 'embedding';
 }
 
 export interface ResolvedDeclaration {
@@ -48,6 +55,13 @@ export interface ResolvedDeclaration {
   output: 'logits' | 'probabilities' | 'sigmoid' | 'auto';
   inputName: string;
   outputName: string;
+  /**
+   * The integer element type of a token-id data input, or null for a float32 input. The data
+   * holds the ids as float32 values (exact up to 2^24); `foldIdsInput` casts them back in the graph.
+   */
+  ids?: 'int64' | 'int32' | null;
+  /** Where gradients are taken (see `ModelDeclaration.wrt`); default 'input'. */
+  wrt?: 'input' | 'embedding';
 }
 
 /** Checks a declaration against a model and fills in defaults. */
@@ -57,7 +71,12 @@ export function resolveDeclaration(model: ModelP, decl: ModelDeclaration = {}, l
   const inputName = decl.inputName ?? inputs[0]!.name;
   const input = inputs.find((i) => i.name === inputName);
   if (!input) throw new UsageError(`'input' must be one of the graph inputs ${inputs.map((i) => i.name).join(', ')}, got ${inputName}`);
-  if (valueElemType(input) !== DataType.FLOAT) throw new ModelError(`${label}: input ${inputName} is not float32; Gauntlet needs a float32 input`);
+  const elem = valueElemType(input);
+  const ids = elem === DataType.INT64 ? 'int64' : elem === DataType.INT32 ? 'int32' : null;
+  if (elem !== DataType.FLOAT && !ids) throw new ModelError(`${label}: input ${inputName} is not float32; Gauntlet needs a float32 input (or int64/int32 token ids)`);
+  const wrt = decl.wrt ?? 'input';
+  if (wrt === 'embedding' && !ids) throw new UsageError(`'wrt: embedding' is for token-id inputs; ${label}: input ${inputName} is float32 (its gradient is taken at the input itself)`);
+  if (ids && (decl.preprocess || decl.layout)) throw new UsageError(`${label}: input ${inputName} holds integer token ids; 'preprocess' and 'layout' apply to float inputs`);
   let outputName = decl.outputName ?? model.graph.output[0]!.name;
   let output = decl.output ?? 'auto';
   if (decl.outputNameOrKind !== undefined) {
@@ -89,7 +108,68 @@ export function resolveDeclaration(model: ModelP, decl: ModelDeclaration = {}, l
     }
     preprocess = { scale, mean: mean ?? null, std: std ?? null };
   }
-  return { layout, bounds: [bounds[0], bounds[1]], boundsDeclared: decl.bounds !== undefined, preprocess, output, inputName, outputName };
+  return { layout, bounds: [bounds[0], bounds[1]], boundsDeclared: decl.bounds !== undefined, preprocess, output, inputName, outputName, ids, wrt };
+}
+
+/**
+ * Returns a copy of the model whose token-id input `inputName` (int64 or int32) takes float32
+ * values, cast back to the integer type at the start of the graph, so that the ids travel through
+ * Gauntlet's float32 batches like any input. The original model is not modified.
+ */
+export function foldIdsInput(model: ModelP, decl: ResolvedDeclaration): ModelP {
+  if (!decl.ids) return model;
+  const m = cloneModel(model);
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'gauntlet_ids_');
+  const inner = b.name('ids');
+  for (const n of g.node) n.input = n.input.map((v) => (v === decl.inputName ? inner : v));
+  if (g.output.some((o) => o.name === decl.inputName)) throw new ModelError('model passes its input straight to an output; cannot fold the token-id cast');
+  const to = decl.ids === 'int64' ? DataType.INT64 : DataType.INT32;
+  g.node = [{ op_type: 'Cast', input: [decl.inputName], output: [inner], attribute: [{ name: 'to', type: 2, i: to }], name: b.name('cast'), domain: '' }, ...g.node];
+  const idx = g.input.findIndex((i) => i.name === decl.inputName);
+  g.input[idx] = makeValueInfo(decl.inputName, DataType.FLOAT, valueShape(g.input[idx]));
+  return m;
+}
+
+/** The embedding lookup a token-id input goes into first (see `findEmbedding`). */
+export interface EmbeddingLookup {
+  /** The Gather node's name and its output (the embeddings, [N, T, D]). */
+  node: string;
+  output: string;
+  /** The [V, D] float initializer it reads. */
+  table: string;
+  vocab: number;
+  dim: number;
+}
+
+/**
+ * Finds the embedding lookup of a token-id input in a model prepared by `foldIdsInput`: the ids
+ * (after the cast) must be read by exactly one node, a Gather (axis 0) on a [V, D] float32
+ * initializer. Throws a one-line ModelError naming the input and what reads it otherwise.
+ */
+export function findEmbedding(model: ModelP, decl: ResolvedDeclaration, label: string): EmbeddingLookup {
+  const g = model.graph;
+  const cast = g.node.find((n) => n.op_type === 'Cast' && n.input[0] === decl.inputName && n.name?.startsWith('gauntlet_ids_'));
+  const ids = cast ? cast.output[0]! : decl.inputName;
+  const readers = g.node.filter((n) => n.input.includes(ids));
+  const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
+  const describe = (n: (typeof readers)[number]): string => {
+    const what = n.op_type === 'Gather' ? ` on '${n.input[0]}'${inits.has(n.input[0]!) ? ` [${(inits.get(n.input[0]!)!.dims ?? []).map(Number).join(', ')}]` : ' (not an initializer)'}` : '';
+    return `${n.op_type}${what} (node ${n.name || 'unnamed'})`;
+  };
+  const fail = (found: string): never => {
+    throw new ModelError(`${label}: 'wrt: embedding' needs the token-id input '${decl.inputName}' to go first into an embedding lookup (a Gather on a [V, D] float initializer); ${found}`);
+  };
+  if (readers.length === 0) fail('nothing reads it');
+  if (readers.length > 1) fail(`it is read by ${readers.length} nodes: ${readers.map(describe).join(', ')}`);
+  const n = readers[0]!;
+  const table = inits.get(n.input[0] ?? '');
+  const axis = Number(n.attribute.find((a) => a.name === 'axis')?.i ?? 0);
+  const dims = (table?.dims ?? []).map(Number);
+  if (n.op_type !== 'Gather' || n.input[1] !== ids || !table || table.data_type !== DataType.FLOAT || dims.length !== 2 || axis !== 0) {
+    fail(`it goes into ${describe(n)}${n.op_type === 'Gather' && table && dims.length !== 2 ? ' (not a [V, D] table)' : n.op_type === 'Gather' && table && table.data_type !== DataType.FLOAT ? ' (not float32)' : ''}`);
+  }
+  return { node: n.name ?? '', output: n.output[0]!, table: table!.name!, vocab: dims[0]!, dim: dims[1]! };
 }
 
 /**

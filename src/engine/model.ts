@@ -9,7 +9,7 @@ import { cloneModel, type ModelP } from '../onnx/proto.js';
 import { makeValueInfo, realInputs, valueShape } from '../onnx/graph.js';
 import { createSession, runFloat, type SessionOptions } from './session.js';
 import type { Classifier } from './classifier.js';
-import { BINARY_OUTPUT, expectedItemShape, foldBinaryHead, foldExtraInputs, foldPreprocessing, isOneColumn, resolveDeclaration, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
+import { BINARY_OUTPUT, expectedItemShape, findEmbedding, foldBinaryHead, foldExtraInputs, foldIdsInput, foldPreprocessing, isOneColumn, resolveDeclaration, type EmbeddingLookup, type ModelDeclaration, type ResolvedDeclaration } from './declaration.js';
 
 export interface OpenModelOptions extends ModelDeclaration, SessionOptions {}
 
@@ -104,7 +104,9 @@ export class Model implements Classifier {
       if (a.dtype.includes('U') || a.dtype.includes('S')) throw new DataError(`${file}: holds strings (${a.dtype}); an input value must be numeric`);
       return a as { shape: readonly number[]; data: ArrayLike<number | bigint> };
     });
-    const prepared = foldPreprocessing(fed, decl);
+    const prepared = foldPreprocessing(foldIdsInput(fed, decl), decl);
+    // `wrt: embedding`: the token ids must go first into an embedding lookup (checked now, one line).
+    const embedding = decl.wrt === 'embedding' ? findEmbedding(prepared, decl, label) : null;
     const itemShape = expectedItemShape(proto, decl);
     const inShape = valueShape(proto.graph.input.find((i) => i.name === decl.inputName));
     const fixedBatch = inShape && typeof inShape[0] === 'number' && inShape[0] > 0 ? inShape[0] : null;
@@ -114,8 +116,16 @@ export class Model implements Classifier {
     const head = decl.output === 'sigmoid' || (oneColumn && decl.output === 'probabilities') ? 'sigmoid' : oneColumn && decl.output === 'logits' ? 'logit' : null;
     const model = head ? foldBinaryHead(prepared, decl.outputName, head) : prepared;
     const session = await createSession(model, label, opts);
-    return new Model(label, sha256, proto, model, decl, summarizeModel(proto), itemShape, fixedBatch, session, { threads: opts.threads }, head);
+    const m = new Model(label, sha256, proto, model, decl, summarizeModel(proto), itemShape, fixedBatch, session, { threads: opts.threads }, head);
+    m.embedding = embedding;
+    return m;
   }
+
+  /**
+   * The embedding lookup gradients are taken at (`wrt: embedding` on a token-id input), else
+   * null. `EmbeddingView` (engine/embedding.ts) runs the model from there.
+   */
+  embedding: EmbeddingLookup | null = null;
 
   /** The output kind, once known (declared, or detected by the first prediction). */
   get outputKind(): OutputKind | null {
@@ -125,6 +135,7 @@ export class Model implements Classifier {
   /** Checks that a dataset fits the model's input (and, when given, its class count). */
   checkData(ds: Dataset, numClasses?: number): void {
     checkDataFits(this, ds, numClasses);
+    if (this.decl.ids) checkTokenIds(ds, this.label, this.decl.inputName, this.embedding?.vocab ?? null);
     // Symbolic or unknown item dims (a fully convolutional model): the data fixes them.
     if (this.itemShape && this.itemShape.some((d) => typeof d !== 'number')) this.dataItemShape = [...ds.itemShape];
   }
@@ -297,6 +308,17 @@ export async function predictInBatches(
     if (failed !== null) throw failed;
   }
   return { scores: scores ?? new Float32Array(0), numClasses, batchMs };
+}
+
+/** Checks that a token-id dataset holds whole ids in [0, vocab) (vocab null: unknown, only ≥ 0). */
+export function checkTokenIds(ds: Dataset, label: string, input: string, vocab: number | null): void {
+  for (let i = 0; i < ds.x.length; i++) {
+    const v = ds.x[i]!;
+    if (!(Number.isInteger(v) && v >= 0 && (vocab === null || v < vocab))) {
+      const per = itemSize(ds);
+      throw new DataError(`${ds.name}: item ${Math.floor(i / per)} holds ${v} at position ${i % per}, not a token id of ${label}'s input ${input}${vocab === null ? ' (a whole number ≥ 0)' : ` (a whole number in [0, ${vocab - 1}])`}`);
+    }
+  }
 }
 
 /** Checks that a dataset fits a classifier's declared input (and, when given, its class count). */

@@ -65,6 +65,7 @@ export const MODEL_OPTIONS = {
   input: opt.string({ doc: 'graph input to feed when the model has several (default: the first)', metavar: 'NAME' }),
   output: opt.string({ doc: 'graph output to read when the model has several (default: the first)', metavar: 'NAME', aliases: ['output_name', 'outputName'] }),
   inputs: extraInputs,
+  wrt: opt.choice(['input', 'embedding'] as const, { doc: "where gradients are taken: 'embedding' for a token-id input read by an embedding lookup (gradients and attacks at the lookup's output, attacks projected back to the nearest tokens)", flag: 'model-wrt' }),
   output_kind: opt.choice(OUTPUT_KINDS, { doc: "what the output holds; 'auto' detects it from the first batch; 'sigmoid': one column p of a binary classifier, read as [1-p, p]", default: 'auto' }),
   // A deployed model (black-box): `path` (or `endpoint`) is its URL; these keys set the client.
   ...ENDPOINT_OPTIONS,
@@ -176,6 +177,7 @@ function toModelRef(o: ParsedModel, p: string, ctx: ParseContext): ModelRef {
   }
   if (o.input !== undefined) m.inputName = o.input;
   if (o.inputs !== undefined) m.extraInputs = o.inputs;
+  if (o.wrt !== undefined) m.wrt = o.wrt;
   if (o.output !== undefined) {
     // Before 0.2, `output:` held the output kind. A value that is a kind is read as one (the
     // model is opened later; Model.open checks the name against the graph when it is not a kind).

@@ -112,6 +112,11 @@ export async function runAttack(model: Classifier, x: Float32Array, n: number, l
     if (a && a.length !== per) throw new UsageError(`'constraints.${k}' must have ${per} values (one per item element), got ${a.length}`);
   }
   if (opts.targets && opts.targets.length !== n) throw new UsageError(`'targets' must have ${n} values (one per sample), got ${opts.targets.length}`);
+  if (model.decl.ids) {
+    throw new UsageError(model.decl.wrt === 'embedding'
+      ? `${model.label}: declared 'wrt: embedding': attack its embeddings with runEmbeddingAttack (gauntlet attack), not its token ids`
+      : `${model.label}: input ${model.decl.inputName} holds integer token ids (${model.decl.ids}), which cannot be perturbed continuously; declare 'wrt: embedding' (--model-wrt embedding) to attack in embedding space with a projection back to real tokens`);
+  }
   const tabular = isTabularItem(model, opts.itemShape);
   const epsUnits = resolveEpsUnits(resolved, tabular);
   let std: Float32Array | null = null;
