@@ -52,6 +52,11 @@ export interface RunOptions extends RunDirOptions {
   threads?: number;
   /** Runs the cells elsewhere (queue workers) instead of in this process; everything else is the same. */
   remote?: RemoteCells;
+  /**
+   * Items per chunk of a streamed cell's inputs (stream.ts; default about 4 MB of float32 inputs);
+   * 0 computes every input set whole. The results are the same either way (ORT batch counts aside).
+   */
+  chunkItems?: number;
 }
 
 /** Loads the data and model a config names, checking that they fit together. */
@@ -176,7 +181,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // A model's cell as it runs (`CellBench.cellFor`): a variant's (or a training-time) cell has its
     // own id and a hash that includes the model it runs, so a changed model is recomputed.
     const armsOf = (name: string): Map<string, CellArm> => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
-    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }));
+    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }), opts.chunkItems);
     closers.push(() => bench.close());
     // Checkpointed cells, now that every model (and so every cell's hash) is known.
     const modelsRun = [{ m: model, variant: null as string | null }, ...variants.map((v) => ({ m: v.model, variant: v.name as string | null }))];

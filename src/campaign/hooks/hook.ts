@@ -15,6 +15,7 @@ import type { AnnotationResult } from '../../stress/annotation/index.js';
 import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
 import type { CellPlan } from '../plan.js';
+import type { StreamedInputs } from '../stream.js';
 import type { AnnotationQuality } from '../types.js';
 
 /** What every cell of a run shares: model, clean data and predictions, generator, options, caches. */
@@ -31,7 +32,11 @@ export interface CellContext {
   rng: Rng;
   /** Bootstrap item weights over the clean items, shared by every cell on them (paired comparisons). */
   weights: readonly Uint16Array[];
-  options: { batchSize: number; bootstrap: number; abstainBelow: number; explain: ExplainSpec | null };
+  /**
+   * `chunkItems`: items per chunk for cells whose inputs are streamed (../stream.ts); 0 computes
+   * every input set whole (the same results, more memory).
+   */
+  options: { batchSize: number; bootstrap: number; abstainBelow: number; explain: ExplainSpec | null; chunkItems: number };
   /** What the uncertainty section fitted on clean data, or null when the config has none. */
   uncertainty: UncertaintyContext | null;
   caches: CellCaches;
@@ -56,6 +61,8 @@ export interface CellCaches {
   predictions: Map<string, { probs: Float64Array; batchMs: readonly number[] }>;
   /** By baseline cell id: the baseline's accuracy under each bootstrap resample (for paired drops). */
   baselineBoot: Map<string, Float64Array>;
+  /** By input key, for streamed cells (../stream.ts): probabilities, details and the gallery's items, no whole input set. */
+  streamed: Map<string, StreamedInputs>;
 }
 
 /** The cell as it flows through the hooks. */
@@ -68,8 +75,13 @@ export interface CellState {
   labels: Int32Array;
   /** Observed (noisy) labels of the cell's items, with annotation noise; else null. */
   observed: Int32Array | null;
-  /** The values the model sees: the drifted, then attacked, inputs. */
+  /**
+   * The values the model sees: the drifted, then attacked, inputs. A streamed cell (../stream.ts)
+   * has no whole set: `x` is then the clean inputs and `kept` holds the gallery's stressed items.
+   */
   x: Float32Array;
+  /** Streamed cells: the gallery's items (positions) as the model saw them; null otherwise. */
+  kept: StreamedInputs['kept'] | null;
   /** The model's probabilities on `x`, [n, K] (null until the predict hook). */
   probs: Float64Array | null;
   batchMs: readonly number[];
