@@ -151,3 +151,15 @@ test('a streamed cell holds no whole drifted or attacked set; shifts and explain
     await model.close();
   }
 });
+
+test('bootstrap resamples are stored as bytes when their counts fit, with the counts of the two-byte draw', () => {
+  const n = 300;
+  const w = bootstrapWeights(n, 20, new Rng('boot'));
+  const rng = new Rng('boot');
+  for (const got of w) {
+    const want = new Uint16Array(n);
+    for (let i = 0; i < n; i++) want[rng.int(n)]!++;
+    assert.ok(got instanceof Uint8Array);
+    assert.deepEqual(Array.from(got), Array.from(want));
+  }
+});

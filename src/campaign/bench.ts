@@ -10,7 +10,7 @@ import type { Dataset } from '../data/dataset.js';
 import { featureIndices, isTabular } from '../data/features.js';
 import type { Classifier } from '../engine/classifier.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights } from '../metrics/suite.js';
+import { bootstrapWeights, type ResampleWeights } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
 import { prepareUncertainty, type UncertaintyContext } from '../uncertainty/index.js';
@@ -34,7 +34,7 @@ export interface ModelContext {
 
 export class CellBench {
   readonly root: Rng;
-  readonly weights: Uint16Array[];
+  readonly weights: ResampleWeights[];
   readonly counters = { forwardBatches: 0, gradientBatches: 0 };
   private readonly tabular: CellContext['tabular'];
   private readonly contexts = new Map<Classifier, Promise<ModelContext>>();

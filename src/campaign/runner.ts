@@ -17,7 +17,7 @@ import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
-import { percentileCi, weightedMeans } from '../metrics/suite.js';
+import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
 import { uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets } from './budgets.js';
@@ -344,7 +344,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
  * model per cell (highest accuracy; a variant counts as better only when its difference's CI is
  * above 0); and each variant's price: its clean accuracy change and its training time.
  */
-export function mitigationTable(plan: Plan, base: CellResult[], variants: VariantResult[], weights: readonly Uint16Array[]): MitigationTable {
+export function mitigationTable(plan: Plan, base: CellResult[], variants: VariantResult[], weights: readonly ResampleWeights[]): MitigationTable {
   const acc = (c: CellResult) => bits(c.correct).reduce((a, b) => a + b, 0) / c.correct.length;
   const rows = plan.cells.map((cell, i) => {
     const b = base[i]!;
@@ -377,7 +377,7 @@ function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
 }
 
 /** Observed drop vs the sum of isolated drops, per multi-stress cell, with paired bootstrap CIs. */
-export function computeInteractions(plan: Plan, results: CellResult[], weights: readonly Uint16Array[], abstainBelow: number): Interaction[] {
+export function computeInteractions(plan: Plan, results: CellResult[], weights: readonly ResampleWeights[], abstainBelow: number): Interaction[] {
   const byId = new Map(results.map((r) => [r.id, r]));
   const base = results.find((r) => Object.keys(r.stresses).length === 0);
   if (!base || base.item_indices) return [];

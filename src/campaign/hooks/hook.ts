@@ -14,6 +14,7 @@ import type { Rng } from '../../rng.js';
 import type { AnnotationResult } from '../../stress/annotation/index.js';
 import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
+import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
 import type { StreamedInputs } from '../stream.js';
 import type { AnnotationQuality } from '../types.js';
@@ -31,7 +32,7 @@ export interface CellContext {
   /** The run's root generator (seeded by the campaign seed); hooks fork it by setting key, never draw from it. */
   rng: Rng;
   /** Bootstrap item weights over the clean items, shared by every cell on them (paired comparisons). */
-  weights: readonly Uint16Array[];
+  weights: readonly ResampleWeights[];
   /**
    * `chunkItems`: items per chunk for cells whose inputs are streamed (../stream.ts); 0 computes
    * every input set whole (the same results, more memory).
