@@ -1,5 +1,5 @@
 #!/bin/bash
-# Peak resident memory (and wall time) of a campaign with the default campaign's stresses — PGD L∞
+# Peak resident memory (and wall and CPU time: on a shared machine the wall time is mostly the load) of a campaign with the default campaign's stresses — PGD L∞
 # ε 0.02 and 0.05, Gaussian noise severity 2 and 4, contrast severity 3, 20 % symmetric label noise,
 # staged (24 cells), 1,000 bootstrap resamples — on the default model, at 2,000 and 20,000 items of
 # the 60,000-image Fashion-MNIST training set (Debian's dataset-fashion-mnist), each size written
@@ -42,7 +42,7 @@ stresses:
   annotation: [{ model: symmetric, rate: 0.2 }]
 YAML
   # shellcheck disable=SC2086
-  /usr/bin/time -f '%M %e' -o "$work/rss" node "$BIN" run "$work/c-$n.yaml" --out "$work/run-$n" --no-registry --json $EXTRA > /dev/null 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
-  read -r kb secs < <(tail -1 "$work/rss")
-  awk -v n="$n" -v kb="$kb" -v s="$secs" -v steps="$STEPS" 'BEGIN { printf "%6d items (PGD %d steps)  peak RSS %6.0f MB  wall %6.0f s  (%.1f KB per item)\n", n, steps, kb / 1024, s, kb / n }'
+  /usr/bin/time -f '%M %e %U %S' -o "$work/rss" node "$BIN" run "$work/c-$n.yaml" --out "$work/run-$n" --no-registry --json $EXTRA > /dev/null 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
+  read -r kb secs user sys < <(tail -1 "$work/rss")
+  awk -v n="$n" -v kb="$kb" -v s="$secs" -v u="$user" -v sy="$sys" -v steps="$STEPS" 'BEGIN { printf "%6d items (PGD %d steps)  peak RSS %6.0f MB  wall %6.0f s  CPU %6.0f s\n", n, steps, kb / 1024, s, u + sy }'
 done
