@@ -24,7 +24,7 @@ import type { AttackSpec } from '../src/stress/adversarial/types.js';
 import { corruptions } from '../src/stress/drift/registry.js';
 import { Model } from '../src/engine/model.js';
 import { loadDataset } from '../src/data/load.js';
-import { repoRoot, tmpDir } from './helpers.js';
+import { repoRoot, runCli, tmpDir } from './helpers.js';
 
 /** What two runs of the same cells cannot share: wall-clock times and ORT batch counts (a chunk ends with a partial batch). */
 const ACCOUNTING = new Set(['performance', 'seconds', 'ort_seconds', 'gradient_batches', 'forward_batches', 'started', 'finished']);
@@ -162,4 +162,17 @@ test('bootstrap resamples are stored as bytes when their counts fit, with the co
     assert.ok(got instanceof Uint8Array);
     assert.deepEqual(Array.from(got), Array.from(want));
   }
+});
+
+test('gauntlet attack reads, attacks and saves image data chunk by chunk: the bytes of one chunk', () => {
+  const dir = tmpDir('gauntlet-stream-attack-');
+  const run = (chunk: string, out: string) => {
+    const r = runCli(['attack', '--attack', 'pgd', '--eps', '0.03', '--steps', '2', '--limit', '40', '--batch-size', '8', '--chunk-items', chunk, '--save', path.join(dir, out), '--json', '--no-registry'], { cwd: repoRoot, timeout: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    return withoutAccounting({ ...r.json, saved: null });
+  };
+  const one = run('1000', 'one.npz');
+  const many = run('7', 'many.npz');
+  assert.deepEqual(many, one);
+  assert.ok(fs.readFileSync(path.join(dir, 'many.npz')).equals(fs.readFileSync(path.join(dir, 'one.npz'))), 'the saved .npz files differ');
 });
