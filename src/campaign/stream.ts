@@ -21,19 +21,11 @@ import { runAttackChunked } from '../stress/adversarial/chunked.js';
 import { applyDrift } from '../stress/drift/index.js';
 import type { Rng } from '../rng.js';
 import { galleryPositions } from './gallery.js';
-import { inputKey, type CellContext, type CellState } from './hooks/hook.js';
+import { inputKey, type CellContext, type CellState, type StreamedInputs } from './hooks/hook.js';
+
+export type { StreamedInputs } from './hooks/hook.js';
 import { predictAll } from './hooks/predict.js';
 import type { CellPlan } from './plan.js';
-
-/** What a streamed input set leaves behind: probabilities, batch times, the stresses' details and the gallery's items. */
-export interface StreamedInputs {
-  probs: Float64Array;
-  batchMs: readonly number[];
-  /** The drift and adversarial entries of the cell's details, in that order (as the whole-set hooks write them). */
-  details: Record<string, unknown>;
-  /** The gallery's items (positions, ascending) as the model saw them, [positions.length, ...itemShape]. */
-  kept: { positions: number[]; x: Float32Array };
-}
 
 /** Whether a cell's inputs are computed chunk by chunk (see the module comment). */
 export function streamable(cell: CellPlan, ctx: CellContext): boolean {

@@ -16,7 +16,6 @@ import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
 import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
-import type { StreamedInputs } from '../stream.js';
 import type { AnnotationQuality } from '../types.js';
 
 /** What every cell of a run shares: model, clean data and predictions, generator, options, caches. */
@@ -64,6 +63,16 @@ export interface CellCaches {
   baselineBoot: Map<string, Float64Array>;
   /** By input key, for streamed cells (../stream.ts): probabilities, details and the gallery's items, no whole input set. */
   streamed: Map<string, StreamedInputs>;
+}
+
+/** What a streamed input set (../stream.ts) leaves behind: probabilities, batch times, the stresses' details and the gallery's items. */
+export interface StreamedInputs {
+  probs: Float64Array;
+  batchMs: readonly number[];
+  /** The drift and adversarial entries of the cell's details, in that order (as the whole-set hooks write them). */
+  details: Record<string, unknown>;
+  /** The gallery's items (positions, ascending) as the model saw them, [positions.length, ...itemShape]. */
+  kept: { positions: number[]; x: Float32Array };
 }
 
 /** The cell as it flows through the hooks. */
