@@ -42,7 +42,7 @@ async function context(): Promise<CellContext & { close(): Promise<void> }> {
     clean: { probs: toProbabilities(p.scores, p.numClasses, p.kind), batchMs: p.batchMs },
     rng,
     weights: bootstrapWeights(ds.size, config.bootstrap, rng.fork('bootstrap')),
-    options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: null },
+    options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: null, chunkItems: 0 },
     uncertainty: null,
     caches: newCellCaches(),
     counters: { forwardBatches: 0, gradientBatches: 0 },

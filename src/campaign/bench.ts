@@ -5,11 +5,12 @@
  * resamples, tabular constraints) and builds each model's context once (clean predictions, the
  * uncertainty section fitted on them).
  */
+import { defaultChunkItems } from '../data/chunked.js';
 import type { Dataset } from '../data/dataset.js';
 import { featureIndices, isTabular } from '../data/features.js';
 import type { Classifier } from '../engine/classifier.js';
 import { toProbabilities } from '../metrics/classification.js';
-import { bootstrapWeights } from '../metrics/suite.js';
+import { bootstrapWeights, type ResampleWeights } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
 import { prepareUncertainty, type UncertaintyContext } from '../uncertainty/index.js';
@@ -33,7 +34,7 @@ export interface ModelContext {
 
 export class CellBench {
   readonly root: Rng;
-  readonly weights: Uint16Array[];
+  readonly weights: ResampleWeights[];
   readonly counters = { forwardBatches: 0, gradientBatches: 0 };
   private readonly tabular: CellContext['tabular'];
   private readonly contexts = new Map<Classifier, Promise<ModelContext>>();
@@ -43,6 +44,8 @@ export class CellBench {
     readonly ds: Dataset,
     readonly plan: Plan,
     private readonly phase: (message: string) => void = () => {},
+    /** Items per chunk for streamed cells (stream.ts; default about 4 MB of float32 inputs); 0 computes every input set whole. */
+    private readonly chunkItems: number = defaultChunkItems(ds.itemShape),
   ) {
     this.root = new Rng(config.seed);
     this.weights = bootstrapWeights(ds.size, config.bootstrap, this.root.fork('bootstrap'));
@@ -117,7 +120,7 @@ export class CellBench {
       clean: { probs: cleanProbs, batchMs: clean.batchMs },
       rng: this.root,
       weights: this.weights,
-      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain },
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain, chunkItems: this.chunkItems },
       uncertainty: unc,
       caches: newCellCaches(),
       counters: this.counters,

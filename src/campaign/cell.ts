@@ -22,6 +22,7 @@ import { driftHook } from './hooks/drift.js';
 import { explainHook } from './hooks/explain.js';
 import type { AnyCellHook, CellCaches, CellContext, CellState } from './hooks/hook.js';
 import { predictHook } from './hooks/predict.js';
+import { streamable, streamInputs } from './stream.js';
 import { uncertaintyHook } from './hooks/uncertainty.js';
 import type { CellPlan } from './plan.js';
 import type { CellResult } from './types.js';
@@ -34,19 +35,30 @@ export const CELL_HOOKS: readonly AnyCellHook[] = [annotationHook, driftHook, ad
 
 /** Empty caches for a run's cells. */
 export function newCellCaches(): CellCaches {
-  return { annotation: new Map(), drift: new Map(), attacks: new Map(), predictions: new Map(), baselineBoot: new Map() };
+  return { annotation: new Map(), drift: new Map(), attacks: new Map(), predictions: new Map(), baselineBoot: new Map(), streamed: new Map() };
 }
 
 /** A cell's state before any hook: the clean items, their true labels, no predictions yet. */
 export function cleanState(ctx: CellContext): CellState {
-  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
+  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, kept: null, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
 }
 
-/** Runs the cell's hooks over its state, each that applies in `CELL_HOOKS` order (never mutating a state). */
+/**
+ * Runs the cell's hooks over its state, each that applies in `CELL_HOOKS` order (never mutating a
+ * state). A streamed cell (stream.ts) computes its inputs and predictions chunk by chunk in place
+ * of the drift, adversarial and predict hooks, with the same results and details.
+ */
 export async function runHooks(ctx: CellContext, cell: CellPlan, hooks: readonly AnyCellHook[] = CELL_HOOKS): Promise<CellState> {
   let state = cleanState(ctx);
+  const streamed = streamable(cell, ctx);
   for (const hook of hooks) {
     if (!hook.applies(cell, ctx)) continue;
+    if (streamed && (hook.name === 'drift' || hook.name === 'adversarial')) continue;
+    if (streamed && hook.name === 'predict') {
+      const r = await streamInputs(state, cell, ctx);
+      state = { ...state, probs: r.probs, batchMs: r.batchMs, kept: r.kept, details: { ...state.details, ...r.details } };
+      continue;
+    }
     const { detail, ...adds } = await hook.run(state, cell, ctx);
     state = { ...state, ...adds, details: detail === undefined ? state.details : { ...state.details, [hook.name]: detail } };
   }
@@ -103,7 +115,18 @@ export async function runCell(ctx: CellContext, cell: CellPlan, baseline: CellRe
     measurement_gap: observedMetrics ? observedMetrics.accuracy.value - m.metrics.accuracy.value : null,
     vs_baseline: vsBaseline,
     explanations: s.explanations,
-    gallery: galleryItems({ probs, numClasses: K, labels, observed: s.observed, inputs: s.x, clean: indices ? subset(ds, indices).x : ds.x, itemShape: [...ds.itemShape], cleanProbs: indices ? null : ctx.clean.probs, ids: indices ? null : ds.ids }),
+    gallery: galleryItems({
+      probs,
+      numClasses: K,
+      labels,
+      observed: s.observed,
+      inputs: s.kept ? s.kept.x : s.x,
+      clean: s.kept ? pickRows(ds.x, s.kept.positions, ds.x.length / Math.max(1, ds.size)) : indices ? subset(ds, indices).x : ds.x,
+      inputsAt: s.kept?.positions ?? null,
+      itemShape: [...ds.itemShape],
+      cleanProbs: indices ? null : ctx.clean.probs,
+      ids: indices ? null : ds.ids,
+    }),
     annotation_quality: s.annotationQuality,
     uncertainty: s.uncertainty,
     reliability: reliabilityBins(stats),
@@ -120,6 +143,13 @@ export async function runCell(ctx: CellContext, cell: CellPlan, baseline: CellRe
     correct_observed: obsCorrect ? Array.from(obsCorrect).join('') : null,
     item_indices: indices ? Array.from(indices) : null,
   };
+}
+
+/** Rows `at` of a row-major array of `per` values per row, in that order. */
+function pickRows(x: Float32Array, at: readonly number[], per: number): Float32Array {
+  const out = new Float32Array(at.length * per);
+  at.forEach((i, j) => out.set(x.subarray(i * per, (i + 1) * per), j * per));
+  return out;
 }
 
 /** The resolved spec of each stress kind a cell has. */

@@ -111,10 +111,15 @@ export interface GalleryInput {
   labels: ArrayLike<number>;
   /** Observed (noisy) labels, when the cell has annotation noise. */
   observed?: ArrayLike<number> | null;
-  /** The cell's inputs as the model saw them (drifted and/or adversarial), [n, ...itemShape]. */
+  /** The cell's inputs as the model saw them (drifted and/or adversarial), [n, ...itemShape] (or only the items `inputsAt`). */
   inputs: ArrayLike<number>;
-  /** The clean inputs of the same n items (for the perturbation picture); default: `inputs`. */
+  /** The clean inputs of the same items (for the perturbation picture); default: `inputs`. */
   clean?: ArrayLike<number> | null;
+  /**
+   * When given, `inputs` and `clean` hold only these items, in this order (a streamed cell keeps
+   * just the gallery's items): they must include every position the gallery shows.
+   */
+  inputsAt?: readonly number[] | null;
   itemShape: readonly number[];
   /** Data-domain bounds of input values (default [0, 1]). */
   bounds?: readonly [number, number];
@@ -138,11 +143,14 @@ export function galleryItems(a: GalleryInput): GalleryItem[] | null {
   if (a.probs.length !== n * K) throw new DataError(`galleryItems: ${a.probs.length} probabilities for ${n} items of ${K} classes (expected ${n * K})`);
   if (a.observed && a.observed.length !== n) throw new DataError(`galleryItems: ${a.observed.length} observed labels for ${n} items`);
   if (a.cleanProbs && a.cleanProbs.length !== n * K) throw new DataError(`galleryItems: ${a.cleanProbs.length} clean probabilities for ${n} items of ${K} classes`);
-  if (a.inputs.length !== n * per) throw new DataError(`galleryItems: ${a.inputs.length} input values for ${n} items of shape [${a.itemShape.join(', ')}]`);
+  const held = a.inputsAt ? a.inputsAt.length : n;
+  if (a.inputs.length !== held * per) throw new DataError(`galleryItems: ${a.inputs.length} input values for ${held} items of shape [${a.itemShape.join(', ')}]`);
   if (a.clean && a.clean.length !== a.inputs.length) throw new DataError(`galleryItems: clean inputs (${a.clean.length} values) and cell inputs (${a.inputs.length}) differ in size`);
   const items: GalleryItem[] = [];
   for (const i of galleryPositions(a.labels, a.count ?? 6)) {
-    const img = galleryImage(a.inputs, a.clean ?? a.inputs, i, a.itemShape, a.bounds ?? [0, 1]);
+    const at = a.inputsAt ? a.inputsAt.indexOf(i) : i;
+    if (at < 0) throw new DataError(`galleryItems: item ${i} is not among the items held (inputsAt)`);
+    const img = galleryImage(a.inputs, a.clean ?? a.inputs, at, a.itemShape, a.bounds ?? [0, 1]);
     if (!img) return null;
     const [predicted, confidence] = argmax(a.probs, i, K);
     const cleanTop = a.cleanProbs ? argmax(a.cleanProbs, i, K) : null;

@@ -17,7 +17,7 @@ import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
-import { percentileCi, weightedMeans } from '../metrics/suite.js';
+import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
 import { uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
 import { evaluateBudgets } from './budgets.js';
@@ -52,6 +52,11 @@ export interface RunOptions extends RunDirOptions {
   threads?: number;
   /** Runs the cells elsewhere (queue workers) instead of in this process; everything else is the same. */
   remote?: RemoteCells;
+  /**
+   * Items per chunk of a streamed cell's inputs (stream.ts; default about 4 MB of float32 inputs);
+   * 0 computes every input set whole. The results are the same either way (ORT batch counts aside).
+   */
+  chunkItems?: number;
 }
 
 /** Loads the data and model a config names, checking that they fit together. */
@@ -176,7 +181,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // A model's cell as it runs (`CellBench.cellFor`): a variant's (or a training-time) cell has its
     // own id and a hash that includes the model it runs, so a changed model is recomputed.
     const armsOf = (name: string): Map<string, CellArm> => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
-    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }));
+    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }), opts.chunkItems);
     closers.push(() => bench.close());
     // Checkpointed cells, now that every model (and so every cell's hash) is known.
     const modelsRun = [{ m: model, variant: null as string | null }, ...variants.map((v) => ({ m: v.model, variant: v.name as string | null }))];
@@ -339,7 +344,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
  * model per cell (highest accuracy; a variant counts as better only when its difference's CI is
  * above 0); and each variant's price: its clean accuracy change and its training time.
  */
-export function mitigationTable(plan: Plan, base: CellResult[], variants: VariantResult[], weights: readonly Uint16Array[]): MitigationTable {
+export function mitigationTable(plan: Plan, base: CellResult[], variants: VariantResult[], weights: readonly ResampleWeights[]): MitigationTable {
   const acc = (c: CellResult) => bits(c.correct).reduce((a, b) => a + b, 0) / c.correct.length;
   const rows = plan.cells.map((cell, i) => {
     const b = base[i]!;
@@ -372,7 +377,7 @@ function cellSeeds(seed: number, c: CellPlan): Record<string, string> {
 }
 
 /** Observed drop vs the sum of isolated drops, per multi-stress cell, with paired bootstrap CIs. */
-export function computeInteractions(plan: Plan, results: CellResult[], weights: readonly Uint16Array[], abstainBelow: number): Interaction[] {
+export function computeInteractions(plan: Plan, results: CellResult[], weights: readonly ResampleWeights[], abstainBelow: number): Interaction[] {
   const byId = new Map(results.map((r) => [r.id, r]));
   const base = results.find((r) => Object.keys(r.stresses).length === 0);
   if (!base || base.item_indices) return [];

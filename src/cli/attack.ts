@@ -8,10 +8,13 @@ import { ATTACK_OPTIONS, attackOptions } from '../stress/adversarial/spec.js';
 import { isEndpointRef } from '../endpoint/open.js';
 import { deprecations, flagSpec, flagValues, helpLines, kebab, type OptionMap } from '../options/schema.js';
 import { numberOpt, parse, progressReporter } from './args.js';
-import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData, openModel } from './common.js';
-import type { Dataset } from '../data/dataset.js';
+import { chunkFlags, chunkHelp, chunkItemsOpt, dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData, openDataChunked, openModel } from './common.js';
+import { DatasetHasher, makeDataset, type Dataset } from '../data/dataset.js';
+import { withNpzWriter } from '../data/npz-writer.js';
 import { EmbeddingView } from '../engine/embedding.js';
+import { runAttackChunked, type ChunkedAttackResult } from '../stress/adversarial/chunked.js';
 import { runEmbeddingAttack } from '../stress/adversarial/embedding.js';
+import type { AttackResult } from '../stress/adversarial/types.js';
 
 /** The attack flags: every attack option (kebab-case), `--targets` kept as the old spelling of `--n-targets`. */
 const ATTACK_FLAG_OPTIONS = {
@@ -52,6 +55,9 @@ Other options (tabular --immutable/--continuous are part of the data declaration
                       arrays, eps, min_eps and adv_success (and x_eps<k> per ε of a curve); atomic
   --json              print one JSON object as the last stdout line
   --threads N         ONNX Runtime intra-op threads (0 = all cores; default 0)
+${chunkHelp.replace('N    ', 'N     ')}
+                      image data is read, attacked and saved chunk by chunk (the same bytes as
+                      whole); tabular data and a --save of a curve (several ε) are held whole
 ${recordHelp()}
 ` + '\n' + declarationHelp() + '\n';
 
@@ -65,6 +71,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
     save: { type: 'string' },
+    ...chunkFlags,
     ...recordFlags,
   });
   if (values.help) return (process.stdout.write(help), 0);
@@ -103,45 +110,89 @@ export async function attackVerb(argv: string[]): Promise<number> {
   }
   const rec = recorder('attack', values, values.save !== undefined ? path.dirname(path.resolve(values.save)) : process.cwd());
   const ref = dataRef(values);
-  const ds = await openData(values);
-  const labels = requireLabels(ds, 'an attack');
   if (modelRef(values).wrt === 'embedding') {
     if (ref.immutable !== undefined || ref.continuous !== undefined) throw new UsageError(`'--immutable' and '--continuous' apply to tabular data, not to token ids ('wrt: embedding')`);
-    return attackEmbedding({ values, spec, epsList, seed, batchSize, ds, labels, rec, dataPath: ref.path });
+    const whole = await openData(values);
+    return attackEmbedding({ values, spec, epsList, seed, batchSize, ds: whole, labels: requireLabels(whole, 'an attack'), rec, dataPath: ref.path });
   }
+  // Image data is read, attacked and saved chunk by chunk; tabular data (its constraints and σ are
+  // whole-set facts) and a saved curve (one x_eps<k> array per ε, each written whole) are held whole.
+  const chunked = values.save !== undefined && epsList.length > 1 ? null : await openDataChunked(values);
+  const streamed = chunked !== null && chunked.itemShape.length !== 1 && ref.immutable === undefined && ref.continuous === undefined;
+  const ds: Dataset | ChunkedAnd = streamed ? { ...chunked!, x: null } : await openData(values);
+  const labels = requireLabels(ds as Dataset, 'an attack');
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const tabular = ds.itemShape.length === 1;
   let constraints: Constraints | undefined;
   if (tabular) {
-    constraints = tabularConstraints(ds, { immutable: ref.immutable, continuous: ref.continuous });
+    constraints = tabularConstraints(ds as Dataset, { immutable: ref.immutable, continuous: ref.continuous });
   } else if (ref.immutable !== undefined || ref.continuous !== undefined) {
     throw new UsageError(`'--immutable' and '--continuous' apply to tabular data (flat items); ${ds.name} has items of shape [${ds.itemShape.join(', ')}]`);
   }
   const epsUnits = resolveEpsUnits(spec, tabular);
-  const std = epsUnits === 'std' ? featureStd(ds.x, ds.size, per) : null;
+  const std = epsUnits === 'std' ? featureStd((ds as Dataset).x, ds.size, per) : null;
   const model = await openClassifier(values, values.threads);
   try {
-    model.checkData(ds);
+    if (!streamed) model.checkData(ds as Dataset);
     const top = maxEps(model, norm, per, { tabular, std });
     for (const e of epsList) {
       if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}]${std ? ' (std units)' : ''}, got ${e}`);
     }
-    const r = await runAttack(model, ds.x, ds.size, labels, spec, new Rng(seed), {
-      batchSize,
-      constraints,
-      itemShape: ds.itemShape,
-      featureStd: std ?? undefined,
-      onProgress: progressReporter('attack'),
-    });
-    if (values.save !== undefined) {
-      const arrays: Record<string, NpyArrayLike> = datasetToArrays(ds);
-      const shape = [ds.size, ...ds.itemShape];
-      arrays.x = { dtype: '<f4', shape, data: r.adversarial };
-      arrays.eps = { dtype: '<f8', shape: [r.eps.length], data: Float64Array.from(r.eps) };
-      arrays.min_eps = { dtype: '<f8', shape: [ds.size], data: r.minEps };
-      arrays.adv_success = { dtype: '|u1', shape: [ds.size], data: r.samples.success };
-      if (r.perEps.length > 1) r.perEps.forEach((p, k) => (arrays[`x_eps${k}`] = { dtype: '<f4', shape, data: p.adversarial }));
-      await saveNpz(values.save, arrays);
+    const opts = { batchSize, constraints, itemShape: ds.itemShape, featureStd: std ?? undefined, onProgress: progressReporter('attack') };
+    let r: AttackResult | ChunkedAttackResult;
+    let dataSha256: string;
+    if (streamed) {
+      const src = chunked!;
+      const chunkItems = chunkItemsOpt(values['chunk-items'], src.itemShape);
+      const hasher = new DatasetHasher(src.size, src.itemShape, true);
+      // Reads the chunks in order (runAttackChunked asks for them so), checking and hashing each.
+      const it = src.chunks(chunkItems);
+      const read = async (start: number): Promise<Float32Array> => {
+        const c = (await it.next()).value!;
+        if (c.start !== start) throw new Error(`internal: chunk at ${c.start}, expected ${start}`);
+        model.checkData(makeDataset({ name: src.name, itemShape: src.itemShape, x: c.x, labels: labels.subarray(c.start, c.start + c.size) }));
+        hasher.update(c.x);
+        return c.x;
+      };
+      const run = (write: (start: number, adv: Float32Array) => Promise<void> | void) => runAttackChunked(model, src.size, labels, spec, new Rng(seed), opts, { chunkItems, read, write });
+      let out: ChunkedAttackResult | null = null;
+      if (values.save !== undefined) {
+        // The arrays saveNpz would write, in its order; x (the adversarial inputs) as the chunks pass.
+        const arrays = datasetToArrays({ ...src, x: new Float32Array(0), metadata: null } as unknown as Dataset);
+        await withNpzWriter(values.save, async (w) => {
+          for (const [key, arr] of Object.entries(arrays)) {
+            if (key !== 'x') {
+              await w.array(key, arr);
+              continue;
+            }
+            await w.begin('x', '<f4', [src.size, ...src.itemShape]);
+            out = await run((_start, adv) => w.write(adv));
+            await w.end();
+          }
+          await w.array('eps', { dtype: '<f8', shape: [out!.eps.length], data: Float64Array.from(out!.eps) });
+          await w.array('min_eps', { dtype: '<f8', shape: [src.size], data: out!.minEps });
+          await w.array('adv_success', { dtype: '|u1', shape: [src.size], data: out!.samples.success });
+        });
+      } else {
+        out = await run(() => {});
+      }
+      r = out!;
+      dataSha256 = hasher.digest(labels);
+    } else {
+      const whole = ds as Dataset;
+      const rw = await runAttack(model, whole.x, whole.size, labels, spec, new Rng(seed), opts);
+      r = rw;
+      dataSha256 = datasetHash(whole);
+      if (values.save !== undefined) {
+        const arrays: Record<string, NpyArrayLike> = datasetToArrays(whole);
+        const shape = [whole.size, ...whole.itemShape];
+        arrays.x = { dtype: '<f4', shape, data: rw.adversarial };
+        arrays.eps = { dtype: '<f8', shape: [rw.eps.length], data: Float64Array.from(rw.eps) };
+        arrays.min_eps = { dtype: '<f8', shape: [whole.size], data: rw.minEps };
+        arrays.adv_success = { dtype: '|u1', shape: [whole.size], data: rw.samples.success };
+        if (rw.perEps.length > 1) rw.perEps.forEach((p, k) => (arrays[`x_eps${k}`] = { dtype: '<f4', shape, data: p.adversarial }));
+        await saveNpz(values.save, arrays);
+      }
     }
     const s = r.summary;
     await rec.save(() => {
@@ -151,7 +202,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
       return verbRecord({
         id: rec.id, kind: 'attack', started: rec.started.toISOString(), finished: new Date().toISOString(),
         model: { name: modelName(model.label), path: path.resolve(modelRef(values).path), sha256: model.sha256, parent_sha256: null, parent_name: null },
-        data: { name: ds.name, path: path.resolve(ref.path), sha256: datasetHash(ds) },
+        data: { name: ds.name, path: path.resolve(ref.path), sha256: dataSha256 },
         config: s.spec, seed,
         metrics: [
           { metric: 'accuracy', ...prop(s.clean_accuracy) },
@@ -172,7 +223,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
         model: model.label,
         model_sha256: model.sha256,
         data: ds.name,
-        data_sha256: datasetHash(ds),
+        data_sha256: dataSha256,
         seed,
         batch_size: batchSize,
         ...s,
@@ -303,6 +354,9 @@ async function attackEmbedding(o: {
     await model.close();
   }
 }
+
+/** A dataset read in chunks, as the streamed path holds it: everything but the inputs. */
+type ChunkedAnd = Pick<Dataset, 'name' | 'size' | 'itemShape' | 'labels'> & { x: null };
 
 /** Median of the finite smallest-successful-ε values of the clean-correct points (null if none). */
 function medianFinite(minEps: Float64Array, cleanCorrect: Uint8Array): number | null {

@@ -5,7 +5,7 @@ import { runCampaign, type CampaignResults } from '../campaign/runner.js';
 import { writeReports } from '../report/index.js';
 import { checkCampaignInputs, describeInputs } from '../campaign/validate.js';
 import { flushDeprecations, numberOpt, parse } from './args.js';
-import { dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
+import { chunkFlags, dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef } from './common.js';
 import { interruptible, resumeCommand, runDirFlags } from './run-dir.js';
 import { campaignProgress } from './progress.js';
 import { recordFlags, recordHelp, recorder } from './record.js';
@@ -37,6 +37,8 @@ Options:
   --limit N      use only the first N items of the data
   --json         print the results summary as one JSON object on the last stdout line
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
+  --chunk-items N  items of a drifted or attacked input set computed at a time (default: about 4 MB
+                 of float32 inputs; 0 = whole sets, more memory); the results are the same
 ${recordHelp()}
   --queue URL    run the cells on queue workers (gauntlet worker) through Redis: redis://HOST:PORT[/DB]
                  or unix:///PATH.sock; this process plans, trains variants, enqueues one job per cell,
@@ -63,6 +65,7 @@ export async function runVerb(argv: string[]): Promise<number> {
       force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       queue: { type: 'string' },
+      ...chunkFlags,
       ...modelFlags,
       ...dataFlags,
       ...recordFlags,
@@ -89,6 +92,8 @@ export async function runVerb(argv: string[]): Promise<number> {
   const plan = makePlan(config);
   const log = (s: string) => process.stderr.write(s + '\n');
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
+  // 0 (whole sets) is allowed here, unlike the streamed verbs' --chunk-items; unset: the bench's default.
+  const chunkItems = values['chunk-items'] === undefined ? undefined : numberOpt('chunk-items', values['chunk-items'], 0, { min: 0, max: 1 << 30, integer: true });
   // Everything is checked before a run directory exists (and in --dry-run).
   const inputs = await checkCampaignInputs(config, threads);
   const planOut = values['dry-run'] ? process.stdout : process.stderr;
@@ -100,7 +105,7 @@ export async function runVerb(argv: string[]): Promise<number> {
 
   const show = campaignProgress(log);
   const remote = values.queue !== undefined ? new QueueCells(values.queue, { retryFailed: values.resume, onPhase: (message) => show({ type: 'phase', message }) }) : undefined;
-  const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, remote, ...o }));
+  const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, remote, chunkItems, ...o }));
   if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);
   await rec.save(() => {

@@ -172,13 +172,23 @@ export function metricsFromStats(s: ItemStats, w: ArrayLike<number> | null, abst
   };
 }
 
-/** B bootstrap resamples of n items as multiplicity counts (seeded; shared by all cells over the same items). */
-export function bootstrapWeights(n: number, resamples: number, rng: Rng): Uint16Array[] {
-  const out: Uint16Array[] = [];
+/** One bootstrap resample's multiplicity count per item: one byte each when every count fits (almost always), else two. */
+export type ResampleWeights = Uint8Array | Uint16Array;
+
+/**
+ * B bootstrap resamples of n items as multiplicity counts (seeded; shared by all cells over the
+ * same items). A resample whose counts all fit in a byte (a count above 255 has probability far
+ * below 1e-100) is stored as bytes: the campaign holds B × n of them, 1 KB per item at B = 1000.
+ */
+export function bootstrapWeights(n: number, resamples: number, rng: Rng): ResampleWeights[] {
+  const out: ResampleWeights[] = [];
+  const w = new Uint16Array(n);
   for (let b = 0; b < resamples; b++) {
-    const w = new Uint16Array(n);
+    w.fill(0);
     for (let i = 0; i < n; i++) w[rng.int(n)]!++;
-    out.push(w);
+    let max = 0;
+    for (let i = 0; i < n; i++) if (w[i]! > max) max = w[i]!;
+    out.push(max <= 255 ? Uint8Array.from(w) : w.slice());
   }
   return out;
 }
@@ -202,7 +212,7 @@ export function weightedMeans(values: ArrayLike<number>, weights: readonly Array
 }
 
 /** Each resample's weights restricted to the item positions `picked` (a new weight vector per resample). */
-export function pickWeights(weights: readonly Uint16Array[], picked: ArrayLike<number>): Uint16Array[] {
+export function pickWeights(weights: readonly ResampleWeights[], picked: ArrayLike<number>): ResampleWeights[] {
   return weights.map((w) => Uint16Array.from(picked as ArrayLike<number>, (i) => w[i]!));
 }
 
@@ -222,7 +232,7 @@ export function percentileCi(values: ArrayLike<number>, level = 0.95): [number, 
 }
 
 /** Metrics with bootstrap CIs; also returns the per-resample accuracy (for paired comparisons). */
-export function metricsWithCi(s: ItemStats, weights: readonly Uint16Array[], abstainBelow: number): { metrics: Record<MetricName, MetricWithCi>; bootAccuracy: Float64Array } {
+export function metricsWithCi(s: ItemStats, weights: readonly ResampleWeights[], abstainBelow: number): { metrics: Record<MetricName, MetricWithCi>; bootAccuracy: Float64Array } {
   const point = metricsFromStats(s, null, abstainBelow);
   const samples: Record<MetricName, Float64Array> = Object.fromEntries(METRIC_NAMES.map((m) => [m, new Float64Array(weights.length)])) as Record<MetricName, Float64Array>;
   weights.forEach((w, b) => {

@@ -19,7 +19,7 @@
  *   c.moved.filter((m) => m.direction === 'worse');
  */
 import type { CampaignResults, CellResult } from '../campaign/types.js';
-import { METRIC_NAMES, bootstrapWeights, lowerIsBetter, mcnemar, percentileCi, type MetricWithCi } from '../metrics/suite.js';
+import { METRIC_NAMES, bootstrapWeights, lowerIsBetter, mcnemar, percentileCi, type MetricWithCi, type ResampleWeights } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { cellLabel, fmt, isNum, type Num } from './format.js';
 
@@ -130,7 +130,7 @@ export function compareRuns(a: CampaignResults, b: CampaignResults, opts: Compar
   const sameData = a.data.sha256 === b.data.sha256;
   const byKeyB = new Map(b.cells.map((c) => [keyOf(c), c]));
   const keysA = new Set(a.cells.map(keyOf));
-  const weightsCache = new Map<number, Uint16Array[]>();
+  const weightsCache = new Map<number, ResampleWeights[]>();
   const weights = (n: number) => {
     let w = weightsCache.get(n);
     if (!w) weightsCache.set(n, (w = bootstrapWeights(n, B, new Rng(`${opts.seed ?? 0}/compare/${n}`))));

@@ -3,7 +3,7 @@ import { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import type { ModelDeclaration } from '../engine/declaration.js';
 import { classificationMetrics } from '../metrics/classification.js';
-import { itemStats, metricsWithCi, percentileCi, pickWeights, weightedMeans, type MetricName } from '../metrics/suite.js';
+import { itemStats, metricsWithCi, percentileCi, pickWeights, weightedMeans, type MetricName, type ResampleWeights } from '../metrics/suite.js';
 import type { Rng } from '../rng.js';
 import { calibrateConformal, conformalReport, type ConformalCalibration } from './conformal.js';
 import { combineMembers } from './ensemble.js';
@@ -54,7 +54,7 @@ export interface UncertaintyCellInput extends UncertaintyItems {
    * average over items gets a 95 % percentile CI (`<figure>_ci`), from the resamples restricted
    * to the evaluated items.
    */
-  weights?: readonly Uint16Array[];
+  weights?: readonly ResampleWeights[];
 }
 
 export interface PrepareUncertaintyOptions {
@@ -172,13 +172,13 @@ export interface UncertaintyCellSummary {
 export type Ci = [number, number];
 
 /** Bootstrap CIs of a probability table's suite metrics (accuracy, ECE, NLL, AURC …) under the resamples. */
-function suiteCis(probs: Float64Array, K: number, labels: Int32Array, w: readonly Uint16Array[]): Record<MetricName, Ci> {
+function suiteCis(probs: Float64Array, K: number, labels: Int32Array, w: readonly ResampleWeights[]): Record<MetricName, Ci> {
   const m = metricsWithCi(itemStats(probs, K, labels), w, 0).metrics;
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.ci])) as Record<MetricName, Ci>;
 }
 
 /** CI of the mean of per-item values under the resamples. */
-const meanCi = (values: ArrayLike<number>, w: readonly Uint16Array[]): Ci => percentileCi(weightedMeans(values, w));
+const meanCi = (values: ArrayLike<number>, w: readonly ResampleWeights[]): Ci => percentileCi(weightedMeans(values, w));
 
 /** What was fitted on the calibration split, JSON-serialisable (for the run record). */
 export interface UncertaintyContextSummary {

@@ -14,6 +14,7 @@ import type { Rng } from '../../rng.js';
 import type { AnnotationResult } from '../../stress/annotation/index.js';
 import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
+import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
 import type { AnnotationQuality } from '../types.js';
 
@@ -30,8 +31,12 @@ export interface CellContext {
   /** The run's root generator (seeded by the campaign seed); hooks fork it by setting key, never draw from it. */
   rng: Rng;
   /** Bootstrap item weights over the clean items, shared by every cell on them (paired comparisons). */
-  weights: readonly Uint16Array[];
-  options: { batchSize: number; bootstrap: number; abstainBelow: number; explain: ExplainSpec | null };
+  weights: readonly ResampleWeights[];
+  /**
+   * `chunkItems`: items per chunk for cells whose inputs are streamed (../stream.ts); 0 computes
+   * every input set whole (the same results, more memory).
+   */
+  options: { batchSize: number; bootstrap: number; abstainBelow: number; explain: ExplainSpec | null; chunkItems: number };
   /** What the uncertainty section fitted on clean data, or null when the config has none. */
   uncertainty: UncertaintyContext | null;
   caches: CellCaches;
@@ -56,6 +61,18 @@ export interface CellCaches {
   predictions: Map<string, { probs: Float64Array; batchMs: readonly number[] }>;
   /** By baseline cell id: the baseline's accuracy under each bootstrap resample (for paired drops). */
   baselineBoot: Map<string, Float64Array>;
+  /** By input key, for streamed cells (../stream.ts): probabilities, details and the gallery's items, no whole input set. */
+  streamed: Map<string, StreamedInputs>;
+}
+
+/** What a streamed input set (../stream.ts) leaves behind: probabilities, batch times, the stresses' details and the gallery's items. */
+export interface StreamedInputs {
+  probs: Float64Array;
+  batchMs: readonly number[];
+  /** The drift and adversarial entries of the cell's details, in that order (as the whole-set hooks write them). */
+  details: Record<string, unknown>;
+  /** The gallery's items (positions, ascending) as the model saw them, [positions.length, ...itemShape]. */
+  kept: { positions: number[]; x: Float32Array };
 }
 
 /** The cell as it flows through the hooks. */
@@ -68,8 +85,13 @@ export interface CellState {
   labels: Int32Array;
   /** Observed (noisy) labels of the cell's items, with annotation noise; else null. */
   observed: Int32Array | null;
-  /** The values the model sees: the drifted, then attacked, inputs. */
+  /**
+   * The values the model sees: the drifted, then attacked, inputs. A streamed cell (../stream.ts)
+   * has no whole set: `x` is then the clean inputs and `kept` holds the gallery's stressed items.
+   */
   x: Float32Array;
+  /** Streamed cells: the gallery's items (positions) as the model saw them; null otherwise. */
+  kept: StreamedInputs['kept'] | null;
   /** The model's probabilities on `x`, [n, K] (null until the predict hook). */
   probs: Float64Array | null;
   batchMs: readonly number[];

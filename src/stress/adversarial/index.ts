@@ -42,6 +42,8 @@ export interface RunAttackOptions {
    * `x`). Campaigns pass the clean set's, so an attack on drifted inputs keeps the same units.
    */
   featureStd?: ArrayLike<number>;
+  /** Index of item 0 in a larger set attacked chunk by chunk (see `AttackRun`'s `indexOffset`, chunked.ts). */
+  indexOffset?: number;
 }
 
 /** True when items are flat (tabular data): `itemShape` [d], or a model whose input is [N, d]. */
@@ -139,6 +141,7 @@ export async function runAttack(model: Classifier, x: Float32Array, n: number, l
     epsCount: resolved.eps.length,
     bounds,
     scale: std ? new InputScale(std) : undefined,
+    indexOffset: opts.indexOffset,
   });
   try {
     const perEps: EpsResult[] = [];
@@ -182,6 +185,8 @@ export async function runAttack(model: Classifier, x: Float32Array, n: number, l
       forwardBatches: run.forwardBatches,
       ortSeconds: run.ortMs / 1000,
       seconds: (performance.now() - t0) / 1000,
+      attackable: run.attackable.slice(),
+      diagnostics: run.diagnostics(),
     };
     return { ...result, summary: summarizeAttack(result) };
   } finally {
@@ -192,7 +197,7 @@ export async function runAttack(model: Classifier, x: Float32Array, n: number, l
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 /** The JSON-ready digest of a result (what `gauntlet attack --json` prints and campaigns store). */
-export function summarizeAttack(r: Omit<AttackResult, 'summary'>): AttackSummary {
+export function summarizeAttack(r: Pick<AttackResult, 'spec' | 'epsUnits' | 'aggregate' | 'members' | 'flags' | 'gradientBatches' | 'forwardBatches' | 'ortSeconds' | 'seconds'> & { perEps: readonly Pick<EpsResult, 'eps' | 'aggregate'>[] }): AttackSummary {
   const a = r.aggregate;
   return {
     attack: r.spec.attack,

@@ -16,7 +16,7 @@ import { UnsupportedOpError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { buildBox, perturbationNorms, type BallBatch } from './norms.js';
 import { argmaxRow } from './scores.js';
-import type { AttackAggregate, Constraints, EpsResult, MemberSummary, Norm, SampleResults } from './types.js';
+import type { AttackAggregate, AttackDiagnostics, Constraints, EpsResult, MemberSummary, Norm, SampleResults } from './types.js';
 import type { InputScale } from './units.js';
 
 /** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
@@ -78,10 +78,56 @@ export interface RunInit {
   bounds?: readonly [number, number];
   /** ε in standardised units: the attack runs on x/σ (see `units.ts`). */
   scale?: InputScale;
+  /**
+   * Index of this call's first item in a larger set attacked chunk by chunk (default 0): sample
+   * i draws from the stream of item `indexOffset + i`, so a chunked attack draws what a whole one
+   * does; the randomised-output check (the first batch run twice) runs only on the chunk at 0.
+   */
+  indexOffset?: number;
+}
+
+/** The reliability flags (AutoAttack's checks, plus Gauntlet's verification), `code: explanation`. */
+export function flagsOf(d: AttackDiagnostics, whiteBox: boolean): string[] {
+  const out: string[] = [];
+  if (d.randomisedDiff > 0) {
+    out.push(
+      `randomised-outputs: two identical forward passes differ (max |Δscore| ${d.randomisedDiff.toPrecision(3)}); ` +
+        'the model looks stochastic, so single-sample gradients and verdicts are unreliable (use expectation over transformation)',
+    );
+  }
+  if (whiteBox && d.zeroGrad + d.nonFinite > 0) {
+    out.push(
+      `zero-or-nan-gradients: ${d.zeroGrad} of ${d.attacked} attacked points had an all-zero input gradient at a run's start and ${d.nonFinite} a non-finite one; ` +
+        'gradient attacks cannot move them, so their robustness may be overstated (gradient masking)',
+    );
+  }
+  const logitLosses = d.lossesUsed.filter((l) => l !== 'ce');
+  if (d.probabilities && logitLosses.length > 0) {
+    out.push(
+      `probability-outputs: the model outputs probabilities but the attack uses ${logitLosses.join(', ')} loss, which is meant for logits; ` +
+        'Gauntlet uses log-probabilities, which saturate — export the model without its final softmax for a reliable evaluation',
+    );
+  }
+  if (d.mismatchLost + d.mismatchGained > 0) {
+    out.push(
+      `unstable-verdicts: ${d.mismatchLost} point(s) the attack counted as broken are classified correctly by a plain forward pass ` +
+        `(counted robust) and ${d.mismatchGained} the other way (counted broken); scores differ between runs or sit on the decision boundary`,
+    );
+  }
+  if (d.blackBoxWins.length > 0) {
+    out.push(
+      `black-box-beat-white-box: Square broke points that the gradient attacks left robust (${d.blackBoxWins.map((w) => `${w.broke} at ε = ${w.eps}`).join(', ')}); ` +
+        'gradient attacks should dominate a black-box one, so gradients may be masked or obfuscated',
+    );
+  }
+  for (const [, v] of d.other) out.push(v);
+  return out;
 }
 
 export class AttackRun {
   readonly per: number;
+  /** Index of item 0 in the whole set (chunked attacks), for the per-sample streams. */
+  private readonly offset: number;
   /**
    * The clean inputs the attack works on: the data-domain inputs, or x/σ when ε is in standardised
    * units. Everything an attack sees (batches, boxes, `adv`) is in these units; `forward`/`grad`
@@ -146,6 +192,7 @@ export class AttackRun {
     private readonly init: RunInit,
   ) {
     this.per = n > 0 ? rawX.length / n : 0;
+    this.offset = init.indexOffset ?? 0;
     this.scale = init.scale ?? null;
     this.x = this.scale ? this.scale.toInternal(rawX) : rawX;
     const shape = model.itemShape?.every((d) => typeof d === 'number') ? (model.itemShape as number[]) : null;
@@ -236,6 +283,8 @@ export class AttackRun {
       if (s === 0) {
         this.k = r.numClasses;
         this.cleanScores = new Float32Array(this.n * this.k);
+      }
+      if (s === 0 && this.offset === 0) {
         const again = await this.forwardRaw(xs, m);
         for (let j = 0; j < r.scores.length; j++) {
           const d = Math.abs(r.scores[j]! - again.scores[j]!);
@@ -303,7 +352,7 @@ export class AttackRun {
 
   /** A generator for sample i in a named stage at the current ε (independent of batching). */
   rowRng(stage: string, i: number): Rng {
-    return this.rng.fork(`${stage}/eps=${this.eps}/${i}`);
+    return this.rng.fork(`${stage}/eps=${this.eps}/${this.offset + i}`);
   }
 
   /**
@@ -408,57 +457,28 @@ export class AttackRun {
       const r = await this.forwardRaw(out.subarray(s * per, (s + m) * per), m);
       for (let q = 0; q < m; q++) predicted[s + q] = argmaxRow(r.scores, q, r.numClasses);
     }
-    const linf = new Float32Array(n);
-    const l2 = new Float32Array(n);
-    let correct = 0;
-    let attacked = 0;
-    let broken = 0;
-    let queries = 0;
-    const okLinf: number[] = [];
-    const okL2: number[] = [];
+    const norms = { linf: new Float64Array(n), l2: new Float64Array(n) };
     for (let i = 0; i < n; i++) {
       const nm = perturbationNorms(this.adv, this.x, i * per, per);
-      linf[i] = nm.linf;
-      l2[i] = nm.l2;
-      if (predicted[i] === this.labels[i]) correct++;
+      norms.linf[i] = nm.linf;
+      norms.l2[i] = nm.l2;
       if (!this.attackable[i]) continue;
-      attacked++;
-      queries += this.queries[i]!;
       const verified = this.isAdversarial(i, predicted[i]!);
       if (this.success[i] && !verified) this.mismatchLost++;
       if (!this.success[i] && verified) this.mismatchGained++;
       this.success[i] = verified ? 1 : 0;
-      if (verified) {
-        broken++;
-        okLinf.push(nm.linf);
-        okL2.push(nm.l2);
-      }
     }
     const samples: SampleResults = {
       cleanCorrect: Uint8Array.from(this.cleanPred, (p, i) => (p === this.labels[i] ? 1 : 0)),
       success: this.success.slice(),
       predicted,
-      linf,
-      l2,
+      linf: Float32Array.from(norms.linf),
+      l2: Float32Array.from(norms.l2),
       iterations: this.iterations.slice(),
       queries: this.queries.slice(),
     };
-    let cleanCorrect = 0;
-    for (let i = 0; i < n; i++) cleanCorrect += samples.cleanCorrect[i]!;
-    const aggregate: AttackAggregate = {
-      eps: this.eps,
-      samples: n,
-      cleanAccuracy: n ? cleanCorrect / n : NaN,
-      robustAccuracy: n ? correct / n : NaN,
-      attackSuccessRate: attacked ? broken / attacked : NaN,
-      meanLinf: mean(okLinf),
-      medianLinf: median(okLinf),
-      meanL2: mean(okL2),
-      medianL2: median(okL2),
-      meanQueries: attacked ? queries / attacked : NaN,
-      seconds,
-    };
-    return { eps: this.eps, adversarial: out, samples, aggregate };
+    const aggregate = aggregateOf(this.eps, samples, norms, this.labels, this.attackable, seconds);
+    return { eps: this.eps, adversarial: out, samples, norms, aggregate };
   }
 
   /**
@@ -491,45 +511,23 @@ export class AttackRun {
 
   /** The reliability flags (AutoAttack's checks, plus Gauntlet's verification), `code: explanation`. */
   flags(whiteBox: boolean): string[] {
-    const out: string[] = [];
-    const attacked = this.attackable.reduce((a, b) => a + b, 0);
-    if (this.randomisedDiff > 0) {
-      out.push(
-        `randomised-outputs: two identical forward passes differ (max |Δscore| ${this.randomisedDiff.toPrecision(3)}); ` +
-          'the model looks stochastic, so single-sample gradients and verdicts are unreliable (use expectation over transformation)',
-      );
-    }
-    if (whiteBox) {
-      const zero = this.zeroGrad.reduce((a, b) => a + b, 0);
-      const nan = this.nonFinite.reduce((a, b) => a + b, 0);
-      if (zero + nan > 0) {
-        out.push(
-          `zero-or-nan-gradients: ${zero} of ${attacked} attacked points had an all-zero input gradient at a run's start and ${nan} a non-finite one; ` +
-            'gradient attacks cannot move them, so their robustness may be overstated (gradient masking)',
-        );
-      }
-    }
-    const logitLosses = [...this.lossesUsed].filter((l) => l !== 'ce');
-    if (this.probabilities && logitLosses.length > 0) {
-      out.push(
-        `probability-outputs: the model outputs probabilities but the attack uses ${logitLosses.join(', ')} loss, which is meant for logits; ` +
-          'Gauntlet uses log-probabilities, which saturate — export the model without its final softmax for a reliable evaluation',
-      );
-    }
-    if (this.mismatchLost + this.mismatchGained > 0) {
-      out.push(
-        `unstable-verdicts: ${this.mismatchLost} point(s) the attack counted as broken are classified correctly by a plain forward pass ` +
-          `(counted robust) and ${this.mismatchGained} the other way (counted broken); scores differ between runs or sit on the decision boundary`,
-      );
-    }
-    if (this.blackBoxWins.length > 0) {
-      out.push(
-        `black-box-beat-white-box: Square broke points that the gradient attacks left robust (${this.blackBoxWins.map((w) => `${w.broke} at ε = ${w.eps}`).join(', ')}); ` +
-          'gradient attacks should dominate a black-box one, so gradients may be masked or obfuscated',
-      );
-    }
-    for (const v of this.flagMap.values()) out.push(v);
-    return out;
+    return flagsOf(this.diagnostics(), whiteBox);
+  }
+
+  /** The counts behind the flags (copies). */
+  diagnostics(): AttackDiagnostics {
+    return {
+      attacked: this.attackable.reduce((a, b) => a + b, 0),
+      randomisedDiff: this.randomisedDiff,
+      zeroGrad: this.zeroGrad.reduce((a, b) => a + b, 0),
+      nonFinite: this.nonFinite.reduce((a, b) => a + b, 0),
+      lossesUsed: [...this.lossesUsed],
+      probabilities: this.probabilities,
+      mismatchLost: this.mismatchLost,
+      mismatchGained: this.mismatchGained,
+      blackBoxWins: this.blackBoxWins.map((w) => ({ ...w })),
+      other: [...this.flagMap.entries()],
+    };
   }
 
   private reportProgress(frac: number): void {
@@ -555,6 +553,46 @@ export class AttackRun {
     this.stageIndex = this.stages;
     this.reportProgress(0);
   }
+}
+
+/**
+ * The aggregates at one ε from the per-sample results (verified: `success` is the plain forward
+ * pass's verdict on the attacked points); norms and queries over the attacked (`attackable`) points.
+ */
+export function aggregateOf(eps: number, samples: SampleResults, norms: EpsResult['norms'], labels: ArrayLike<number>, attackable: ArrayLike<number>, seconds: number): AttackAggregate {
+  const n = labels.length;
+  let correct = 0;
+  let attacked = 0;
+  let broken = 0;
+  let queries = 0;
+  let cleanCorrect = 0;
+  const okLinf: number[] = [];
+  const okL2: number[] = [];
+  for (let i = 0; i < n; i++) {
+    cleanCorrect += samples.cleanCorrect[i]!;
+    if (samples.predicted[i] === labels[i]) correct++;
+    if (!attackable[i]) continue;
+    attacked++;
+    queries += samples.queries[i]!;
+    if (samples.success[i]) {
+      broken++;
+      okLinf.push(norms.linf[i]!);
+      okL2.push(norms.l2[i]!);
+    }
+  }
+  return {
+    eps,
+    samples: n,
+    cleanAccuracy: n ? cleanCorrect / n : NaN,
+    robustAccuracy: n ? correct / n : NaN,
+    attackSuccessRate: attacked ? broken / attacked : NaN,
+    meanLinf: mean(okLinf),
+    medianLinf: median(okLinf),
+    meanL2: mean(okL2),
+    medianL2: median(okL2),
+    meanQueries: attacked ? queries / attacked : NaN,
+    seconds,
+  };
 }
 
 function mean(a: number[]): number {

@@ -124,6 +124,8 @@ export interface EpsResult {
   /** Adversarial inputs at this ε (robust points: the last attempt, inside the ball). */
   adversarial: Float32Array;
   samples: SampleResults;
+  /** `samples.linf` and `samples.l2` before rounding to float32 (the aggregates are taken over these). */
+  norms: { linf: Float64Array; l2: Float64Array };
   aggregate: AttackAggregate;
 }
 
@@ -166,6 +168,10 @@ export interface AttackResult {
   summary: AttackSummary;
   /** Wall time of the whole call (seconds). */
   seconds: number;
+  /** 1 for the points the criterion could be met on (clean-correct, target ≠ label): the attacked points. */
+  attackable: Uint8Array;
+  /** The counts behind `flags` (so that a chunked attack's flags are the whole attack's, see chunked.ts). */
+  diagnostics: AttackDiagnostics;
 }
 
 /** JSON-ready digest of an AttackResult (snake_case, as in the CLI's `--json` line). */
@@ -193,4 +199,23 @@ export interface AttackSummary {
   forward_batches: number;
   ort_seconds: number;
   seconds: number;
+}
+
+/**
+ * The raw counts behind an attack's reliability flags (`flagsOf`), kept apart from the text so that
+ * the flags of an attack run chunk by chunk are those of the whole run (see chunked.ts).
+ */
+export interface AttackDiagnostics {
+  /** Points the criterion could be met on (clean-correct, target ≠ label). */
+  attacked: number;
+  randomisedDiff: number;
+  zeroGrad: number;
+  nonFinite: number;
+  lossesUsed: string[];
+  probabilities: boolean;
+  mismatchLost: number;
+  mismatchGained: number;
+  blackBoxWins: { eps: number; broke: number }[];
+  /** Other flags by code, in the order first raised. */
+  other: [string, string][];
 }
