@@ -1,6 +1,8 @@
 /**
  * Campaign cells on BullMQ workers over a real redis-server (a child process on a unix socket in a
- * temporary directory, no persistence), stopped after each test. Tiny campaigns: 100 items, 4 cells.
+ * temporary directory, no persistence), stopped after each test. Tiny campaigns: 100 items, 7 cells,
+ * sent as 5 jobs (the baseline; the cells that share the attack's inputs, adv and adv+ann, as one
+ * job; drift and drift+ann as one; adv+drift; ann).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,6 +75,7 @@ function writeConfig(dir: string, model = defaultAssets.model): string {
       'stresses:',
       '  adversarial: [ { attack: pgd, eps: 0.03, steps: 10 } ]',
       '  drift: [ { corruption: gaussian_noise, severity: 3 } ]',
+      '  annotation: [ { model: symmetric, rate: 0.2 } ]',
     ].join('\n') + '\n',
   );
   return file;
@@ -125,8 +128,10 @@ test('two workers, one killed (SIGKILL) mid-cell: the cell is retried on the oth
     // The killed worker's cell was taken up by the other worker.
     assert.match(b.out(), new RegExp(`^done ${killedCell.replace('+', '\\+')} `, 'm'), b.out());
     const events = cellEvents(out);
-    assert.equal(events.size, 4);
+    assert.equal(events.size, 7);
     assert.ok([...events.values()].every((n) => n === 1), JSON.stringify([...events]));
+    // The cells that share an attack's inputs went as one job: 1 baseline job, then 6 cells in 4 jobs.
+    assert.match(coord.out(), /queued 6 cell\(s\) in 4 job\(s\)/);
     assert.deepEqual(answers(out), localAnswers());
     assert.deepEqual(fs.readdirSync(path.join(out, 'cells')).sort(), fs.readdirSync(path.join(work, 'local', 'cells')).sort());
     for (const f of ['report.md', 'report.html', 'junit.xml', 'manifest.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
@@ -157,12 +162,12 @@ test('a killed coordinator reattaches with --resume and finishes with the same r
     first.p.kill('SIGKILL');
     await first.exited;
     const before = cells();
-    assert.ok(before >= 2 && before < 4, `checkpoints before the kill: ${before}`);
+    assert.ok(before >= 2 && before < 7, `checkpoints before the kill: ${before}`);
     const second = gauntlet('run', config, '--out', out, '--queue', url, '--resume', '--json');
     assert.equal(await second.exited, 0, second.out());
-    assert.match(second.out(), new RegExp(`resuming: ${before} of 4 cells already done`));
+    assert.match(second.out(), new RegExp(`resuming: ${before} of 7 cells already done`));
     const events = cellEvents(out);
-    assert.equal(events.size, 4);
+    assert.equal(events.size, 7);
     assert.ok([...events.values()].every((n) => n === 1), JSON.stringify([...events]));
     assert.deepEqual(answers(out), localAnswers());
     w.p.kill('SIGTERM');
@@ -220,4 +225,22 @@ test('a cell that fails on bad input fails once, the coordinator shows its one l
   const bad = runCli(['worker', '--queue', 'http://x']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^gauntlet: '--queue' must be redis:\/\/HOST:PORT\[\/DB\] or unix:\/\/\/PATH\.sock, got 'http:\/\/x'\n$/);
+});
+
+test('cells are grouped by the input set they share; attack groups first; a group job id is stable', async () => {
+  const { groupBy, groupHash } = await import('../src/campaign/remote.js');
+  const { makePlan } = await import('../src/campaign/plan.js');
+  const { inputKey } = await import('../src/campaign/hooks/hook.js');
+  const { loadConfig } = await import('../src/campaign/config.js');
+  const plan = makePlan(loadConfig(config));
+  const rest = plan.cells.slice(1);
+  const groups = groupBy(rest, inputKey, (c) => (c.adversarial ? 1 : 0));
+  assert.deepEqual(groups.map((g) => g.map((c) => c.id)), [['c001-adv', 'c005-adv+ann'], ['c004-adv+drift'], ['c002-drift', 'c006-drift+ann'], ['c003-ann']]);
+  // Every attack input is computed in exactly one group.
+  const attackGroups = new Map<string, number>();
+  groups.forEach((g, k) => g.filter((c) => c.adversarial).forEach((c) => attackGroups.set(inputKey(c), (attackGroups.get(inputKey(c)) ?? k) === k ? k : -1)));
+  assert.ok([...attackGroups.values()].every((k) => k >= 0));
+  assert.equal(groupHash(groups[1]!), groups[1]![0]!.hash);
+  assert.equal(groupHash(groups[0]!), groupHash([...groups[0]!]));
+  assert.notEqual(groupHash(groups[0]!), groupHash([groups[0]![0]!]));
 });

@@ -16,6 +16,7 @@ import type { CampaignConfig } from './config.js';
 import { isTrainTime } from './config.js';
 import { makePlan, type Plan } from './plan.js';
 import type { CellResult } from './types.js';
+import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
 
 /** A model file the workers open: its name in the run ('base', a variant's, or a training-time model's), path and sha256. */
 export interface RemoteModelFile {
@@ -46,9 +47,61 @@ export interface CellJob {
   baseline: CellResult | null;
 }
 
-/** Where a run sends its cells. `run` resolves once every job has a result (given through `result`, once each), or the signal fired. */
+/**
+ * What a model's context gave on the worker that ran its baseline cell: the number of classes and
+ * the uncertainty section's fit (as `uncertaintyContextSummary` gives it), so that the coordinator
+ * does not predict the clean data again to write them into results.json.
+ */
+export interface RemoteContext {
+  classes: number;
+  uncertainty: UncertaintyContextSummary | null;
+}
+
+/** A group job's return value: its cells' results, in the group's order, and (for a group with a baseline cell) its model's context. */
+export interface GroupResult {
+  cells: CellResult[];
+  context: RemoteContext | null;
+}
+
+/** What a RemoteCells reports as groups run: a group started, one of its cells' results (`j`: index in the group), a model's context. */
+export interface RemoteHandlers {
+  signal?: AbortSignal;
+  start: (g: number) => void;
+  result: (g: number, j: number, r: CellResult) => void;
+  context?: (g: number, c: RemoteContext) => void;
+}
+
+/**
+ * Where a run sends its cells, in groups: the cells of one group share an expensive input (an
+ * attack's adversarial inputs and the predictions on them) and run together on one worker, which
+ * computes that input once, as a local run does. `run` resolves once every cell of every group has
+ * a result (given through `result`, once each), or the signal fired.
+ */
 export interface RemoteCells {
-  run(spec: RemoteSpec, jobs: CellJob[], on: { signal?: AbortSignal; start: (k: number) => void; result: (k: number, r: CellResult) => void }): Promise<void>;
+  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers): Promise<void>;
+}
+
+/**
+ * Groups items by `key` (first appearance order within a group and among groups), then orders the
+ * groups by `cost` (the group's largest item cost), highest first and stable, so that the longest
+ * groups start first and the short ones fill in at the end.
+ */
+export function groupBy<T>(items: readonly T[], key: (t: T) => string, cost: (t: T) => number = () => 0): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const g = groups.get(k);
+    if (g) g.push(t);
+    else groups.set(k, [t]);
+  }
+  const list = [...groups.values()].map((g, i) => ({ g, i, c: Math.max(...g.map(cost)) }));
+  list.sort((a, b) => b.c - a.c || a.i - b.i);
+  return list.map((x) => x.g);
+}
+
+/** A group job's id within a run: the cell's hash for a group of one, else a hash of the group's cell hashes (so enqueueing again is a no-op). */
+export function groupHash(cells: readonly { hash: string }[]): string {
+  return cells.length === 1 ? cells[0]!.hash : shortHash(cells.map((c) => c.hash).join('|'));
 }
 
 /** A run's key: a short hash of its identity (model and data sha256, config). */
@@ -72,6 +125,32 @@ export class CellWorkbench {
   private readonly runs = new Map<string, Promise<OpenRun>>();
 
   constructor(private readonly opts: { threads?: number; version: string }) {}
+
+  /**
+   * Runs a group's cells one after the other on this worker (they share the model's context and its
+   * caches, so an attack they share is computed once), handing each result to `onCell` as it
+   * finishes; for a group with a baseline cell, also the model's context (classes, uncertainty fit).
+   */
+  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}): Promise<GroupResult> {
+    const results: CellResult[] = [];
+    let context: RemoteContext | null = null;
+    for (const [j, job] of cells.entries()) {
+      onStart(j);
+      const r = await this.run(spec, job);
+      results.push(r);
+      if (job.baseline === null && context === null) context = await this.context(spec, job);
+      await onCell(j, r);
+    }
+    return { cells: results, context };
+  }
+
+  /** The context of the model a baseline job runs (built by that job already): its classes and uncertainty fit. */
+  private async context(spec: RemoteSpec, job: CellJob): Promise<RemoteContext> {
+    const r = await this.open(spec);
+    const file = spec.models.find((m) => m.name === (job.variant ?? 'base'))!;
+    const { K, unc } = await r.bench.context(await this.model(r, file), job.variant);
+    return { classes: K, uncertainty: unc ? uncertaintyContextSummary(unc) : null };
+  }
 
   async run(spec: RemoteSpec, job: CellJob): Promise<CellResult> {
     if (spec.gauntlet !== this.opts.version) throw new ConfigError(`the coordinator runs Gauntlet ${spec.gauntlet}, this worker ${this.opts.version}; run workers of the same version`);
