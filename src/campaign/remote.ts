@@ -37,6 +37,19 @@ export interface RemoteSpec {
   models: RemoteModelFile[];
   /** Training-time models: `model` is the model they belong to ('base' or a variant), `key` the setting's key. */
   arms: (RemoteModelFile & { model: string; key: string })[];
+  /** The coordinator sent the model files and the loaded data (by sha256) for workers to fetch (`RemoteFiles`); absent: shared storage. */
+  files?: boolean;
+}
+
+/**
+ * Where a worker gets a run's files when the coordinator sent them (`RemoteSpec.files`): each
+ * fetched once, its hash verified, and kept in a local cache.
+ */
+export interface RemoteFiles {
+  /** A local path of the model file with `file.sha256`. */
+  model(run: string, file: RemoteModelFile): Promise<string>;
+  /** The run's dataset, whose `datasetHash` is `sha256`. */
+  data(run: string, sha256: string): Promise<Dataset>;
 }
 
 /** One cell to run: the model (null: the base), the planned cell's id, the hash it must have, and its baseline. */
@@ -78,7 +91,10 @@ export interface RemoteHandlers {
  * a result (given through `result`, once each), or the signal fired.
  */
 export interface RemoteCells {
-  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers): Promise<void>;
+  /** `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the coordinator). */
+  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void>;
+  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files). */
+  finish?(spec: RemoteSpec): Promise<void>;
 }
 
 /**
@@ -124,7 +140,7 @@ interface OpenRun {
 export class CellWorkbench {
   private readonly runs = new Map<string, Promise<OpenRun>>();
 
-  constructor(private readonly opts: { threads?: number; version: string }) {}
+  constructor(private readonly opts: { threads?: number; version: string; files?: RemoteFiles }) {}
 
   /**
    * Runs a group's cells one after the other on this worker (they share the model's context and its
@@ -148,7 +164,7 @@ export class CellWorkbench {
   private async context(spec: RemoteSpec, job: CellJob): Promise<RemoteContext> {
     const r = await this.open(spec);
     const file = spec.models.find((m) => m.name === (job.variant ?? 'base'))!;
-    const { K, unc } = await r.bench.context(await this.model(r, file), job.variant);
+    const { K, unc } = await r.bench.context(await this.model(r, file, spec), job.variant);
     return { classes: K, uncertainty: unc ? uncertaintyContextSummary(unc) : null };
   }
 
@@ -162,12 +178,12 @@ export class CellWorkbench {
       const name = job.variant ?? 'base';
       const file = spec.models.find((m) => m.name === name);
       if (!file) throw new ConfigError(`cell ${job.cell}: the job names model '${name}', which the run does not list`);
-      const m = await this.model(r, file);
+      const m = await this.model(r, file, spec);
       const arms = new Map<string, CellArm>();
       if (planned.annotation && isTrainTime(planned.annotation.spec)) {
         const a = spec.arms.find((x) => x.model === name && x.key === planned.annotation!.key);
         if (!a) throw new ConfigError(`cell ${job.cell}: no training-time model of '${name}' for ${planned.annotation.label}`);
-        arms.set(a.key, { name: a.name, model: await this.model(r, a) });
+        arms.set(a.key, { name: a.name, model: await this.model(r, a, spec) });
       }
       const { cell } = r.bench.cellFor(planned, m, job.variant, arms);
       if (cell.hash !== job.hash) throw new ConfigError(`cell ${cell.id}: has hash ${cell.hash} on this worker, the coordinator's is ${job.hash}; workers and coordinator must run the same Gauntlet on the same files`);
@@ -189,10 +205,13 @@ export class CellWorkbench {
       r = (async () => {
         const config = spec.config as CampaignConfig;
         let ds: Dataset;
-        ds = await loadDataset(config.data);
+        if (spec.files) {
+          if (!this.opts.files) throw new ConfigError(`the coordinator sent the run's files through the queue, and this worker cannot fetch them`);
+          ds = await this.opts.files.data(spec.run, spec.data_sha256);
+        } else ds = await loadDataset(config.data);
         requireLabels(ds, 'a campaign');
         const sha = datasetHash(ds);
-        if (sha !== spec.data_sha256) throw new DataError(`${config.data.path}: has sha256 ${sha.slice(0, 12)}… on this worker, the run's data is ${spec.data_sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+        if (sha !== spec.data_sha256) throw new DataError(`${config.data.path}: has sha256 ${sha.slice(0, 12)}… on this worker, the run's data is ${spec.data_sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
         const plan = makePlan(config);
         return { config, plan, bench: new CellBench(config, ds, plan), models: new Map(), uses: 0 };
       })();
@@ -202,15 +221,17 @@ export class CellWorkbench {
     return r;
   }
 
-  private model(r: OpenRun, file: RemoteModelFile): Promise<Model> {
+  private model(r: OpenRun, file: RemoteModelFile, spec: RemoteSpec): Promise<Model> {
     let p = r.models.get(file.sha256);
     if (!p) {
       p = (async () => {
-        const loaded = readModelFile(file.path);
+        if (spec.files && !this.opts.files) throw new ConfigError(`the coordinator sent the run's files through the queue, and this worker cannot fetch them`);
+        const local = spec.files ? await this.opts.files!.model(spec.run, file) : file.path;
+        const loaded = readModelFile(local);
         if (loaded.sha256 !== file.sha256) {
-          throw new ModelError(`${file.path}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+          throw new ModelError(`${local}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
         }
-        return Model.fromProto(loaded.proto, file.path, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
+        return Model.fromProto(loaded.proto, local, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
       })();
       r.models.set(file.sha256, p);
       p.catch(() => r.models.delete(file.sha256));

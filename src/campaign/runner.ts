@@ -266,11 +266,12 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           start: (g) => emit({ type: 'cell_start', cell: groups[g]![0]!.cell, index: done, total }),
           result: (g, j, r) => take(groups[g]![j]!, r, false),
           context: (g, c) => (contexts[groups[g]![0]!.mi] = c),
-        });
+        }, { data: ds });
       };
       await send(tasks.filter((t) => t.i === 0 && !byModel[t.mi]![0]));
       await send(tasks.filter((t) => t.i > 0 && !byModel[t.mi]![t.i]));
       if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
+      await remote.finish?.(spec);
       const out: { results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[] = [];
       for (const [mi, { m, variant }] of modelsRun.entries()) {
         // The classes and the uncertainty fit from the worker that ran the model's baseline; a

@@ -13,6 +13,9 @@ import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { groupHash, type CellJob, type GroupResult, type RemoteCells, type RemoteHandlers, type RemoteSpec } from '../campaign/remote.js';
 import type { CellResult } from '../campaign/types.js';
 import { CellJobError, QueueUnavailableError } from '../errors.js';
+import path from 'node:path';
+import type { Dataset } from '../data/dataset.js';
+import { removeFiles, sendFiles, type FileToSend } from './files.js';
 import { bullConnection, QUEUE_NAME, redisOptions, showUrl, watchdog, within } from './connection.js';
 
 /** The data of one job: a group of cells that run together on one worker. */
@@ -37,6 +40,8 @@ export function jobId(run: string, hash: string): string {
 export interface QueueCellsOptions {
   /** Retry the jobs of this run that failed for good in an earlier try (`--resume`). */
   retryFailed?: boolean;
+  /** Send the model files and the loaded data through Redis, for workers without shared storage (`--send-files`). */
+  sendFiles?: boolean;
   /** A line for the progress display (e.g. no worker is connected). */
   onPhase?: (message: string) => void;
   sweepMs?: number;
@@ -50,8 +55,23 @@ export class QueueCells implements RemoteCells {
     redisOptions(url); // a bad URL is a usage error before anything runs
   }
 
-  async run(spec: RemoteSpec, jobs: CellJob[][], on: RemoteHandlers): Promise<void> {
+  /** Removes the files sent for run `spec.run` (once every cell of the run is checkpointed). */
+  async finish(spec: RemoteSpec): Promise<void> {
+    if (this.opts.sendFiles) await removeFiles(this.url, spec.run).catch(() => 0);
+  }
+
+  async run(spec0: RemoteSpec, jobs: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void> {
     const url = this.url;
+    let spec = spec0;
+    if (this.opts.sendFiles) {
+      const files: FileToSend[] = [
+        ...[...spec.models, ...spec.arms].map((m) => ({ kind: 'model' as const, name: m.name, sha256: m.sha256, path: m.path })),
+        { kind: 'data', name: path.basename(String((spec.config as { data?: { path?: string } }).data?.path ?? 'data')), sha256: spec.data_sha256, dataset: inputs.data },
+      ];
+      const sent = await sendFiles(url, spec.run, files);
+      if (sent.files) this.opts.onPhase?.(`sent ${sent.files} file(s) (${(sent.bytes / 2 ** 20).toFixed(1)} MiB) through ${showUrl(url)} for workers without shared storage`);
+      spec = { ...spec, files: true };
+    }
     const connection = bullConnection(url);
     const queue = new Queue<CellJobData, GroupResult>(QUEUE_NAME, { connection });
     const events = new QueueEvents(QUEUE_NAME, { connection });

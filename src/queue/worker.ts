@@ -14,6 +14,7 @@ import { CellWorkbench } from '../campaign/remote.js';
 import type { GroupResult } from '../campaign/remote.js';
 import { jsonReplacer } from '../campaign/store.js';
 import { GauntletError, QueueUnavailableError } from '../errors.js';
+import { RedisFiles } from './files.js';
 import { bullConnection, QUEUE_NAME, showUrl, watchdog, within } from './connection.js';
 import type { CellJobData, CellProgress } from './coordinator.js';
 
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   lockSeconds?: number;
   /** Times a job may be recovered from a dead worker before it fails. */
   maxStalled?: number;
+  /** Where files the coordinator sends through Redis are kept, by hash (default: `defaultCacheDir()`). */
+  cacheDir?: string;
   /** Stops the worker: the jobs in progress finish, then it returns. */
   signal?: AbortSignal;
   onEvent?: (e: WorkerEvent) => void;
@@ -38,9 +41,10 @@ export interface WorkerOptions {
 }
 
 /** Runs jobs until the signal fires; resolves with the number of jobs done, rejects when Redis is lost. */
-export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; failed: number }> {
+export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; failed: number; fetched: { files: number; bytes: number } }> {
   const emit = opts.onEvent ?? (() => {});
-  const bench = new CellWorkbench({ threads: opts.threads, version: opts.version });
+  const files = new RedisFiles(url, opts.cacheDir);
+  const bench = new CellWorkbench({ threads: opts.threads, version: opts.version, files });
   const lockMs = Math.round((opts.lockSeconds ?? 60) * 1000);
   const name = `gauntlet@${os.hostname()}:${process.pid}`;
   let done = 0;
@@ -108,7 +112,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
     if (lost) await Promise.race([worker.close(true), new Promise((r) => setTimeout(r, 3000).unref())]);
     else await worker.close();
     if (lost) throw lost;
-    return { done, failed };
+    return { done, failed, fetched: { ...files.fetched } };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     dog.stop();
