@@ -4,9 +4,9 @@
 // directory; checks that both results.json files agree (timing fields aside) and prints the ratio,
 // the summed cell seconds of each run and the per-worker cell seconds.
 //
-//   npm run build && node scripts/queue-vs-local.mjs [CONFIG.yaml] [--workers W] [--local-threads L] [--out DIR]
+//   npm run build && node scripts/queue-vs-local.mjs [CONFIG.yaml] [--workers W] [--local-threads L] [--out DIR] [--queued-first]
 //
-// Without CONFIG: the default campaign. The two runs go one after the other (local first).
+// Without CONFIG: the default campaign. The two runs go one after the other (local first, unless --queued-first).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,21 +36,23 @@ const read = (f) => fs.readFileSync(f, 'utf8');
 const answers = (dir) => JSON.stringify(JSON.parse(read(path.join(dir, 'results.json')), (k, v) => (k === 'performance' || /seconds$/.test(k) ? undefined : v)));
 const cellSeconds = (dir) => JSON.parse(read(path.join(dir, 'results.json'))).cells.concat(...(JSON.parse(read(path.join(dir, 'results.json'))).variants ?? []).map((v) => v.cells)).reduce((a, c) => a + c.performance.seconds, 0);
 
-try {
-  const cfg = config ? [config] : [];
-  let t0 = performance.now();
+const cfg = config ? [config] : [];
+async function runLocal() {
+  const t0 = performance.now();
   const local = start(process.execPath, [bin, 'run', ...cfg, '--out', path.join(out, 'local'), '--threads', localThreads, '--json'], path.join(out, 'local.log'));
   const lc = await local.exited;
-  const localS = (performance.now() - t0) / 1000;
   if (lc !== 0 && lc !== 1) throw new Error(`local run exited ${lc}; see ${out}/local.log`);
+  return (performance.now() - t0) / 1000;
+}
 
+async function runQueued() {
   const sock = path.join(out, 'redis.sock');
   const redis = start('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', out], path.join(out, 'redis.log'));
   for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
   if (!fs.existsSync(sock)) throw new Error('redis-server did not start');
   const url = `unix://${sock}`;
   const ws = Array.from({ length: workers }, (_, k) => start(process.execPath, [bin, 'worker', '--queue', url, '--threads', '1'], path.join(out, `worker${k}.log`)));
-  t0 = performance.now();
+  const t0 = performance.now();
   const coord = start(process.execPath, [bin, 'run', ...cfg, '--out', path.join(out, 'queued'), '--queue', url, '--json'], path.join(out, 'queued.log'));
   const qc = await coord.exited;
   const queuedS = (performance.now() - t0) / 1000;
@@ -59,6 +61,19 @@ try {
   redis.p.kill('SIGTERM');
   await redis.exited;
   if (qc !== 0 && qc !== 1) throw new Error(`queued run exited ${qc}; see ${out}/queued.log`);
+  return queuedS;
+}
+
+try {
+  let localS;
+  let queuedS;
+  if (args.includes('--queued-first')) {
+    queuedS = await runQueued();
+    localS = await runLocal();
+  } else {
+    localS = await runLocal();
+    queuedS = await runQueued();
+  }
 
   const same = answers(path.join(out, 'local')) === answers(path.join(out, 'queued'));
   console.log(`local --threads ${localThreads}: ${localS.toFixed(1)} s wall, cells ${cellSeconds(path.join(out, 'local')).toFixed(1)} s summed`);

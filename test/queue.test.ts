@@ -170,6 +170,8 @@ test('a killed coordinator reattaches with --resume and finishes with the same r
     assert.equal(events.size, 7);
     assert.ok([...events.values()].every((n) => n === 1), JSON.stringify([...events]));
     assert.deepEqual(answers(out), localAnswers());
+    // The restarted coordinator named the same jobs (a group is all its cells, checkpointed or not) and removed them: none is left behind.
+    assert.deepEqual(runCli(['queue', 'status', '--queue', url, '--json']).json!.runs, []);
     w.p.kill('SIGTERM');
     await w.exited;
   } finally {

@@ -257,9 +257,12 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }
       // Each model's baseline first (plan.cells[0], the cell without stresses): the others are compared with it.
       // Groups with an attack go first (the longest jobs start first; the short ones fill in at the end).
-      const send = async (list: typeof tasks) => {
-        if (!list.length) return;
-        const groups = groupBy(list, (t) => t.group, (t) => (t.planned.adversarial ? 1 : 0));
+      // A group is made of all its cells, checkpointed or not, so that a restarted coordinator
+      // (--resume) names the same jobs as the first one and reattaches to them; only groups with a
+      // cell still to compute are sent.
+      const send = async (phase: typeof tasks) => {
+        const groups = groupBy(phase, (t) => t.group, (t) => (t.planned.adversarial ? 1 : 0)).filter((g) => g.some((t) => !byModel[t.mi]![t.i]));
+        if (!groups.length) return;
         const jobs = groups.map((g) => g.map((t): CellJob => ({ variant: t.variant, cell: t.planned.id, hash: t.cell.hash, baseline: t.i === 0 ? null : byModel[t.mi]![0]! })));
         await remote.run(spec, jobs, {
           signal: opts.signal,
@@ -268,8 +271,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           context: (g, c) => (contexts[groups[g]![0]!.mi] = c),
         }, { data: ds });
       };
-      await send(tasks.filter((t) => t.i === 0 && !byModel[t.mi]![0]));
-      await send(tasks.filter((t) => t.i > 0 && !byModel[t.mi]![t.i]));
+      await send(tasks.filter((t) => t.i === 0));
+      await send(tasks.filter((t) => t.i > 0));
       if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
       await remote.finish?.(spec);
       const out: { results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[] = [];

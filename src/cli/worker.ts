@@ -9,15 +9,16 @@ import { onInterrupt, signalExitCode } from './interrupt.js';
 export const help = `gauntlet worker --queue URL [--concurrency N] [--threads T] [--lock-seconds S] [--cache DIR]
 
 Runs campaign cells from a queue (Redis, through BullMQ) until stopped: the jobs 'gauntlet run
-CONFIG --queue URL' enqueues, from any number of runs. Each cell runs exactly as in a local run;
-its result goes back to the coordinator as the job's return value. The model, variant and data
+CONFIG --queue URL' enqueues, from any number of runs; a job is a group of cells that share an
+attack's inputs, which this worker computes once. Each cell runs exactly as in a local run; its
+result goes back to the coordinator as soon as it is done. The model, variant and data
 files are read from the paths the coordinator gives (shared storage) and their sha256 checked, or,
 when the coordinator sends them ('gauntlet run --send-files'), fetched once through Redis, their
 hash verified, and kept in the cache directory by hash.
 
 Options:
   --queue URL          Redis: redis://[user:password@]HOST:PORT[/DB] or unix:///PATH.sock
-  --concurrency N      cells run at once in this process (default 1)
+  --concurrency N      jobs (groups of cells) run at once in this process (default 1)
   --threads T          ONNX Runtime intra-op threads per model (0 = all cores; default 0)
   --lock-seconds S     job lock, renewed every S/2 s while the cell runs; when this worker dies
                        (kill -9, a lost machine) its cell goes to another worker after about S
@@ -25,8 +26,8 @@ Options:
   --cache DIR          where files sent through Redis are kept, by hash (default
                        $XDG_CACHE_HOME/gauntlet/files or ~/.cache/gauntlet/files)
 
-SIGINT/SIGTERM: the cells in progress finish (their results are delivered), then the worker exits;
-a second signal exits at once (the cell then goes to another worker when its lock expires).
+SIGINT/SIGTERM: the jobs in progress finish (their results are delivered), then the worker exits;
+a second signal exits at once (the job then goes to another worker when its lock expires).
 
 A cell whose input is wrong here (a file whose sha256 differs from the coordinator's, another
 Gauntlet version) fails at once with that one line, shown by the coordinator; other errors are
