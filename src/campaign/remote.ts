@@ -16,6 +16,7 @@ import type { CampaignConfig } from './config.js';
 import { isTrainTime } from './config.js';
 import { makePlan, type Plan } from './plan.js';
 import type { CellResult } from './types.js';
+import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
 
 /** A model file the workers open: its name in the run ('base', a variant's, or a training-time model's), path and sha256. */
 export interface RemoteModelFile {
@@ -36,6 +37,19 @@ export interface RemoteSpec {
   models: RemoteModelFile[];
   /** Training-time models: `model` is the model they belong to ('base' or a variant), `key` the setting's key. */
   arms: (RemoteModelFile & { model: string; key: string })[];
+  /** The coordinator sent the model files and the loaded data (by sha256) for workers to fetch (`RemoteFiles`); absent: shared storage. */
+  files?: boolean;
+}
+
+/**
+ * Where a worker gets a run's files when the coordinator sent them (`RemoteSpec.files`): each
+ * fetched once, its hash verified, and kept in a local cache.
+ */
+export interface RemoteFiles {
+  /** A local path of the model file with `file.sha256`. */
+  model(run: string, file: RemoteModelFile): Promise<string>;
+  /** The run's dataset, whose `datasetHash` is `sha256`. */
+  data(run: string, sha256: string): Promise<Dataset>;
 }
 
 /** One cell to run: the model (null: the base), the planned cell's id, the hash it must have, and its baseline. */
@@ -46,9 +60,64 @@ export interface CellJob {
   baseline: CellResult | null;
 }
 
-/** Where a run sends its cells. `run` resolves once every job has a result (given through `result`, once each), or the signal fired. */
+/**
+ * What a model's context gave on the worker that ran its baseline cell: the number of classes and
+ * the uncertainty section's fit (as `uncertaintyContextSummary` gives it), so that the coordinator
+ * does not predict the clean data again to write them into results.json.
+ */
+export interface RemoteContext {
+  classes: number;
+  uncertainty: UncertaintyContextSummary | null;
+}
+
+/** A group job's return value: its cells' results, in the group's order, and (for a group with a baseline cell) its model's context. */
+export interface GroupResult {
+  cells: CellResult[];
+  context: RemoteContext | null;
+}
+
+/** What a RemoteCells reports as groups run: a group started, one of its cells' results (`j`: index in the group), a model's context. */
+export interface RemoteHandlers {
+  signal?: AbortSignal;
+  start: (g: number) => void;
+  result: (g: number, j: number, r: CellResult) => void;
+  context?: (g: number, c: RemoteContext) => void;
+}
+
+/**
+ * Where a run sends its cells, in groups: the cells of one group share an expensive input (an
+ * attack's adversarial inputs and the predictions on them) and run together on one worker, which
+ * computes that input once, as a local run does. `run` resolves once every cell of every group has
+ * a result (given through `result`, once each), or the signal fired.
+ */
 export interface RemoteCells {
-  run(spec: RemoteSpec, jobs: CellJob[], on: { signal?: AbortSignal; start: (k: number) => void; result: (k: number, r: CellResult) => void }): Promise<void>;
+  /** `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the coordinator). */
+  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void>;
+  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files). */
+  finish?(spec: RemoteSpec): Promise<void>;
+}
+
+/**
+ * Groups items by `key` (first appearance order within a group and among groups), then orders the
+ * groups by `cost` (the group's largest item cost), highest first and stable, so that the longest
+ * groups start first and the short ones fill in at the end.
+ */
+export function groupBy<T>(items: readonly T[], key: (t: T) => string, cost: (t: T) => number = () => 0): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const g = groups.get(k);
+    if (g) g.push(t);
+    else groups.set(k, [t]);
+  }
+  const list = [...groups.values()].map((g, i) => ({ g, i, c: Math.max(...g.map(cost)) }));
+  list.sort((a, b) => b.c - a.c || a.i - b.i);
+  return list.map((x) => x.g);
+}
+
+/** A group job's id within a run: the cell's hash for a group of one, else a hash of the group's cell hashes (so enqueueing again is a no-op). */
+export function groupHash(cells: readonly { hash: string }[]): string {
+  return cells.length === 1 ? cells[0]!.hash : shortHash(cells.map((c) => c.hash).join('|'));
 }
 
 /** A run's key: a short hash of its identity (model and data sha256, config). */
@@ -71,7 +140,33 @@ interface OpenRun {
 export class CellWorkbench {
   private readonly runs = new Map<string, Promise<OpenRun>>();
 
-  constructor(private readonly opts: { threads?: number; version: string }) {}
+  constructor(private readonly opts: { threads?: number; version: string; files?: RemoteFiles }) {}
+
+  /**
+   * Runs a group's cells one after the other on this worker (they share the model's context and its
+   * caches, so an attack they share is computed once), handing each result to `onCell` as it
+   * finishes; for a group with a baseline cell, also the model's context (classes, uncertainty fit).
+   */
+  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}): Promise<GroupResult> {
+    const results: CellResult[] = [];
+    let context: RemoteContext | null = null;
+    for (const [j, job] of cells.entries()) {
+      onStart(j);
+      const r = await this.run(spec, job);
+      results.push(r);
+      if (job.baseline === null && context === null) context = await this.context(spec, job);
+      await onCell(j, r);
+    }
+    return { cells: results, context };
+  }
+
+  /** The context of the model a baseline job runs (built by that job already): its classes and uncertainty fit. */
+  private async context(spec: RemoteSpec, job: CellJob): Promise<RemoteContext> {
+    const r = await this.open(spec);
+    const file = spec.models.find((m) => m.name === (job.variant ?? 'base'))!;
+    const { K, unc } = await r.bench.context(await this.model(r, file, spec), job.variant);
+    return { classes: K, uncertainty: unc ? uncertaintyContextSummary(unc) : null };
+  }
 
   async run(spec: RemoteSpec, job: CellJob): Promise<CellResult> {
     if (spec.gauntlet !== this.opts.version) throw new ConfigError(`the coordinator runs Gauntlet ${spec.gauntlet}, this worker ${this.opts.version}; run workers of the same version`);
@@ -83,12 +178,12 @@ export class CellWorkbench {
       const name = job.variant ?? 'base';
       const file = spec.models.find((m) => m.name === name);
       if (!file) throw new ConfigError(`cell ${job.cell}: the job names model '${name}', which the run does not list`);
-      const m = await this.model(r, file);
+      const m = await this.model(r, file, spec);
       const arms = new Map<string, CellArm>();
       if (planned.annotation && isTrainTime(planned.annotation.spec)) {
         const a = spec.arms.find((x) => x.model === name && x.key === planned.annotation!.key);
         if (!a) throw new ConfigError(`cell ${job.cell}: no training-time model of '${name}' for ${planned.annotation.label}`);
-        arms.set(a.key, { name: a.name, model: await this.model(r, a) });
+        arms.set(a.key, { name: a.name, model: await this.model(r, a, spec) });
       }
       const { cell } = r.bench.cellFor(planned, m, job.variant, arms);
       if (cell.hash !== job.hash) throw new ConfigError(`cell ${cell.id}: has hash ${cell.hash} on this worker, the coordinator's is ${job.hash}; workers and coordinator must run the same Gauntlet on the same files`);
@@ -110,10 +205,13 @@ export class CellWorkbench {
       r = (async () => {
         const config = spec.config as CampaignConfig;
         let ds: Dataset;
-        ds = await loadDataset(config.data);
+        if (spec.files) {
+          if (!this.opts.files) throw new ConfigError(`the coordinator sent the run's files through the queue, and this worker cannot fetch them`);
+          ds = await this.opts.files.data(spec.run, spec.data_sha256);
+        } else ds = await loadDataset(config.data);
         requireLabels(ds, 'a campaign');
         const sha = datasetHash(ds);
-        if (sha !== spec.data_sha256) throw new DataError(`${config.data.path}: has sha256 ${sha.slice(0, 12)}… on this worker, the run's data is ${spec.data_sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+        if (sha !== spec.data_sha256) throw new DataError(`${config.data.path}: has sha256 ${sha.slice(0, 12)}… on this worker, the run's data is ${spec.data_sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
         const plan = makePlan(config);
         return { config, plan, bench: new CellBench(config, ds, plan), models: new Map(), uses: 0 };
       })();
@@ -123,15 +221,17 @@ export class CellWorkbench {
     return r;
   }
 
-  private model(r: OpenRun, file: RemoteModelFile): Promise<Model> {
+  private model(r: OpenRun, file: RemoteModelFile, spec: RemoteSpec): Promise<Model> {
     let p = r.models.get(file.sha256);
     if (!p) {
       p = (async () => {
-        const loaded = readModelFile(file.path);
+        if (spec.files && !this.opts.files) throw new ConfigError(`the coordinator sent the run's files through the queue, and this worker cannot fetch them`);
+        const local = spec.files ? await this.opts.files!.model(spec.run, file) : file.path;
+        const loaded = readModelFile(local);
         if (loaded.sha256 !== file.sha256) {
-          throw new ModelError(`${file.path}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage)`);
+          throw new ModelError(`${local}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${file.name}' is ${file.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
         }
-        return Model.fromProto(loaded.proto, file.path, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
+        return Model.fromProto(loaded.proto, local, loaded.sha256, { ...r.config.model, threads: this.opts.threads });
       })();
       r.models.set(file.sha256, p);
       p.catch(() => r.models.delete(file.sha256));

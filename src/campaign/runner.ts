@@ -19,12 +19,13 @@ import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
 import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
-import { uncertaintyContextSummary, type UncertaintyContext } from '../uncertainty/index.js';
+import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
 import { evaluateBudgets } from './budgets.js';
 import { CellBench, type CellArm } from './bench.js';
 import { bits, stressesOf } from './cell.js';
 import type { CampaignConfig } from './config.js';
-import { runKey, type CellJob, type RemoteCells, type RemoteSpec } from './remote.js';
+import { groupBy, runKey, type CellJob, type RemoteCells, type RemoteContext, type RemoteSpec } from './remote.js';
+import { inputKey } from './hooks/hook.js';
 import { isTrainTime, STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
@@ -197,7 +198,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // One model's cells: the same plan, seeds and bootstrap resamples for the base and every variant.
     // A cell with a training-time annotation setting runs the model trained on that setting's labels
     // (`arms`, by setting key), with its own clean predictions, against this model's baseline.
-    const runModel = async (m: Classifier, variant: string | null, arms: Map<string, CellArm>): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }> => {
+    const runModel = async (m: Classifier, variant: string | null, arms: Map<string, CellArm>): Promise<{ results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }> => {
       const own = await bench.context(m, variant);
       const results: CellResult[] = [];
       let baseline: CellResult | null = null;
@@ -222,11 +223,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         done++;
         emit({ type: 'cell_done', cell, index, total, result, cached: false });
       }
-      return { results, unc: own.unc, K: own.K };
+      return { results, uncertainty: own.unc ? uncertaintyContextSummary(own.unc) : null, K: own.K };
     };
     // Cells on queue workers (opts.remote): the same cells, run by `CellBench.run` there; the
-    // checkpoints, events and results are written here exactly as a local run writes them.
-    const runRemote = async (remote: RemoteCells): Promise<{ results: CellResult[]; unc: UncertaintyContext | null; K: number }[]> => {
+    // checkpoints, events and results are written here exactly as a local run writes them. Cells
+    // of one model that share an input set (`inputKey`: the drifted and attacked inputs and the
+    // predictions on them; and the model that runs them) go as one job, so that a worker computes
+    // an attack once and reuses it, as a local run's caches do.
+    const runRemote = async (remote: RemoteCells): Promise<{ results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[]> => {
       const spec: RemoteSpec = {
         gauntlet: GAUNTLET_VERSION,
         run: runKey(identity),
@@ -236,7 +240,13 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         arms: trainTime.map((t) => ({ model: t.model, key: t.key, name: t.prepared.name, path: path.resolve(t.path), sha256: t.sha256 })),
       };
       const byModel = modelsRun.map(() => new Array<CellResult | undefined>(plan.cells.length));
-      const tasks = modelsRun.flatMap(({ m, variant }, mi) => plan.cells.map((planned, i) => ({ mi, i, variant, planned, cell: bench.cellFor(planned, m, variant, armsOf(variant ?? 'base')).cell })));
+      const contexts = modelsRun.map((): RemoteContext | null => null);
+      const tasks = modelsRun.flatMap(({ m, variant }, mi) =>
+        plan.cells.map((planned, i) => {
+          const { arm, cell } = bench.cellFor(planned, m, variant, armsOf(variant ?? 'base'));
+          return { mi, i, variant, planned, cell, group: `${mi}|${arm?.name ?? ''}|${inputKey(planned)}` };
+        }),
+      );
       const take = (t: (typeof tasks)[number], result: CellResult, cached: boolean) => {
         if (byModel[t.mi]![t.i]) return; // a result arrives once per cell, whatever the retries
         byModel[t.mi]![t.i] = result;
@@ -251,33 +261,46 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         if (saved && saved.hash === t.cell.hash) take(t, saved, true);
       }
       // Each model's baseline first (plan.cells[0], the cell without stresses): the others are compared with it.
-      const send = async (list: typeof tasks) => {
-        if (!list.length) return;
-        const jobs = list.map((t): CellJob => ({ variant: t.variant, cell: t.planned.id, hash: t.cell.hash, baseline: t.i === 0 ? null : byModel[t.mi]![0]! }));
+      // Groups with an attack go first (the longest jobs start first; the short ones fill in at the end).
+      // A group is made of all its cells, checkpointed or not, so that a restarted coordinator
+      // (--resume) names the same jobs as the first one and reattaches to them; only groups with a
+      // cell still to compute are sent.
+      const send = async (phase: typeof tasks) => {
+        const groups = groupBy(phase, (t) => t.group, (t) => (t.planned.adversarial ? 1 : 0)).filter((g) => g.some((t) => !byModel[t.mi]![t.i]));
+        if (!groups.length) return;
+        const jobs = groups.map((g) => g.map((t): CellJob => ({ variant: t.variant, cell: t.planned.id, hash: t.cell.hash, baseline: t.i === 0 ? null : byModel[t.mi]![0]! })));
         await remote.run(spec, jobs, {
           signal: opts.signal,
-          start: (k) => emit({ type: 'cell_start', cell: list[k]!.cell, index: done, total }),
-          result: (k, r) => take(list[k]!, r, false),
-        });
+          start: (g) => emit({ type: 'cell_start', cell: groups[g]![0]!.cell, index: done, total }),
+          result: (g, j, r) => take(groups[g]![j]!, r, false),
+          context: (g, c) => (contexts[groups[g]![0]!.mi] = c),
+        }, { data: ds });
       };
-      await send(tasks.filter((t) => t.i === 0 && !byModel[t.mi]![0]));
-      await send(tasks.filter((t) => t.i > 0 && !byModel[t.mi]![t.i]));
+      await send(tasks.filter((t) => t.i === 0));
+      await send(tasks.filter((t) => t.i > 0));
       if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
-      const out = [];
+      await remote.finish?.(spec);
+      const out: { results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[] = [];
       for (const [mi, { m, variant }] of modelsRun.entries()) {
-        const own = await bench.context(m, variant);
-        out.push({ results: byModel[mi]!.map((r) => r!), unc: own.unc, K: own.K });
+        // The classes and the uncertainty fit from the worker that ran the model's baseline; a
+        // baseline checkpointed by an earlier run (--resume) has them computed here again.
+        const c = contexts[mi];
+        if (c) out.push({ results: byModel[mi]!.map((r) => r!), uncertainty: c.uncertainty, K: c.classes });
+        else {
+          const own = await bench.context(m, variant);
+          out.push({ results: byModel[mi]!.map((r) => r!), uncertainty: own.unc ? uncertaintyContextSummary(own.unc) : null, K: own.K });
+        }
       }
       return out;
     };
     const runs = opts.remote ? await runRemote(opts.remote) : [];
     const baseRun = opts.remote ? runs[0]! : await runModel(model, null, armsOf('base'));
-    const { results, unc, K } = baseRun;
-    const variantRuns: { v: PreparedVariant; results: CellResult[]; unc: UncertaintyContext | null }[] = [];
+    const { results, uncertainty, K } = baseRun;
+    const variantRuns: { v: PreparedVariant; results: CellResult[]; uncertainty: UncertaintyContextSummary | null }[] = [];
     for (const [i, v] of variants.entries()) variantRuns.push({ v, ...(opts.remote ? runs[i + 1]! : await runModel(v.model, v.name, armsOf(v.name))) });
 
     const interactions = computeInteractions(plan, results, weights, config.abstainBelow);
-    const variantResults: VariantResult[] = variantRuns.map(({ v, results: cells, unc: vu }) => ({
+    const variantResults: VariantResult[] = variantRuns.map(({ v, results: cells, uncertainty: vu }) => ({
       name: v.name,
       source: v.source,
       path: v.path,
@@ -285,7 +308,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       training: v.training,
       cells,
       interactions: computeInteractions(plan, cells.map((c, i) => ({ ...c, id: plan.cells[i]!.id })), weights, config.abstainBelow).map((x) => ({ ...x, cell: `${v.name}--${x.cell}` })),
-      uncertainty: vu ? uncertaintyContextSummary(vu) : null,
+      uncertainty: vu,
     }));
     const mitigation = variantResults.length ? mitigationTable(plan, results, variantResults, weights) : null;
     const budgets = evaluateBudgets(config.budgets, results, new Map(variantResults.map((v) => [v.name, v.cells])));
@@ -308,7 +331,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       cells: results,
       interactions,
       budgets,
-      uncertainty: unc ? uncertaintyContextSummary(unc) : null,
+      uncertainty,
       variants: variantResults.length ? variantResults : null,
       mitigation,
       ...(trainTime.length ? { train_time: trainTime.map(({ prepared: _p, ...t }) => t) } : {}),

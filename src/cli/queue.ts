@@ -1,5 +1,6 @@
 import { cleanRun, JOB_STATES, queueStatus } from '../queue/admin.js';
 import { showUrl } from '../queue/connection.js';
+import { removeFiles } from '../queue/files.js';
 import { UsageError } from '../errors.js';
 import { parse, required } from './args.js';
 
@@ -12,7 +13,8 @@ The cell queue that 'gauntlet run --queue' and 'gauntlet worker' share (Redis, t
            (waiting to be retried), completed (not yet collected by the coordinator) and failed;
            and the workers connected, with their idle time
   clean    remove a run's jobs (waiting, delayed, completed, failed; a cell in progress is left to
-           finish): for a run whose coordinator will not come back
+           finish) and the files its coordinator sent ('run --send-files'): for a run whose
+           coordinator will not come back
 
 Options:
   --queue URL    Redis: redis://[user:password@]HOST:PORT[/DB] or unix:///PATH.sock
@@ -32,8 +34,8 @@ export async function queueVerb(argv: string[]): Promise<number> {
   if (action === 'clean') {
     const run = required('queue clean', 'run', values.run);
     if (!/^[0-9a-f]{12}$/.test(run)) throw new UsageError(`'--run' must be a run ID (12 hex digits, as 'gauntlet queue status' lists), got '${run}'`);
-    const r = await cleanRun(url, run);
-    process.stdout.write(values.json ? JSON.stringify({ run, ...r }) + '\n' : `run ${run}: removed ${r.removed} job(s)${r.active ? `; ${r.active} in progress left to finish` : ''}\n`);
+    const r = { ...(await cleanRun(url, run)), files_removed: await removeFiles(url, run) };
+    process.stdout.write(values.json ? JSON.stringify({ run, ...r }) + '\n' : `run ${run}: removed ${r.removed} job(s)${r.active ? `; ${r.active} in progress left to finish` : ''}${r.files_removed ? `; removed its files sent through the queue` : ''}\n`);
     return 0;
   }
   if (values.run !== undefined) throw new UsageError(`queue status: '--run' is for 'queue clean'`);

@@ -13,7 +13,7 @@ import { campaignRecord, compactResults, fileSha256 } from '../registry/index.js
 import { QueueCells } from '../queue/coordinator.js';
 
 export const help = `gauntlet run [CONFIG.yaml] [--out DIR] [--seed S] [--resume | --restart] [--force] [--dry-run] [--limit N] [--json]
-       gauntlet run [CONFIG.yaml] --queue URL [--out DIR] [--resume]   (cells on queue workers)
+       gauntlet run [CONFIG.yaml] --queue URL [--send-files] [--out DIR] [--resume]   (cells on queue workers)
 
 Runs a stress campaign: baseline, each stress alone (isolated), pairs of stress kinds (pairwise)
 and all three combined — or the full factorial grid — and writes a run directory with
@@ -41,10 +41,14 @@ Options:
                  of float32 inputs; 0 = whole sets, more memory); the results are the same
 ${recordHelp()}
   --queue URL    run the cells on queue workers (gauntlet worker) through Redis: redis://HOST:PORT[/DB]
-                 or unix:///PATH.sock; this process plans, trains variants, enqueues one job per cell,
-                 shows progress and writes the run directory as a local run does. Workers read the
-                 model and data from the same paths (shared storage) and check their sha256.
-                 With --resume it reattaches to the jobs already queued, running or done.
+                 or unix:///PATH.sock; this process plans, trains variants, enqueues one job per group
+                 of cells that share an attack's inputs, shows progress and writes the run directory
+                 as a local run does. Workers read the model and data from the same paths (shared
+                 storage) and check their sha256. With --resume it reattaches to the jobs already
+                 queued, running or done.
+  --send-files   with --queue: send the model files and the loaded data through Redis (in 1 MiB
+                 chunks, removed when the run is done); workers fetch each once, verify its hash and
+                 keep it in their cache (gauntlet worker --cache): for workers without shared storage
 
 A run that fails before its first cell is checkpointed removes what it created. Ctrl-C stops it
 and prints how many cells are checkpointed and the command that continues (--resume).
@@ -66,6 +70,7 @@ export async function runVerb(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       queue: { type: 'string' },
       ...chunkFlags,
+      'send-files': { type: 'boolean' },
       ...modelFlags,
       ...dataFlags,
       ...recordFlags,
@@ -74,6 +79,7 @@ export async function runVerb(argv: string[]): Promise<number> {
   );
   if (values.help) return (process.stdout.write(help), 0);
   if (positionals.length > 1) throw new (await import('../errors.js')).UsageError(`run: takes at most one CONFIG file, got ${positionals.length}`);
+  if (values['send-files'] && values.queue === undefined) throw new (await import('../errors.js')).UsageError(`run: '--send-files' sends files to queue workers; give '--queue URL' too`);
   let config: CampaignConfig = positionals[0] ? loadConfig(positionals[0]) : defaultConfig();
   flushDeprecations();
   if (values.seed !== undefined) config = { ...config, seed: numberOpt('seed', values.seed, 0, { min: 0, integer: true }) };
@@ -104,7 +110,7 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (values['dry-run']) return 0;
 
   const show = campaignProgress(log);
-  const remote = values.queue !== undefined ? new QueueCells(values.queue, { retryFailed: values.resume, onPhase: (message) => show({ type: 'phase', message }) }) : undefined;
+  const remote = values.queue !== undefined ? new QueueCells(values.queue, { retryFailed: values.resume, sendFiles: values['send-files'], onPhase: (message) => show({ type: 'phase', message }) }) : undefined;
   const results = await interruptible(outDir, resumeCommand(values, positionals[0], outDir), show, (o) => runCampaign(config, { outDir, ...dirOpts, threads, remote, chunkItems, ...o }));
   if (typeof results === 'number') return results;
   const files = writeReports(results, outDir);

@@ -1,7 +1,8 @@
 /**
- * A queue worker (`gauntlet worker --queue URL`): takes cell jobs from Redis and runs each with
- * `CellWorkbench` (the same `CellBench.run` as a local run), returning the cell's result as the
- * job's return value. A Gauntlet input error (a file whose sha256 differs, a bad config) fails the
+ * A queue worker (`gauntlet worker --queue URL`): takes jobs (groups of cells that share an
+ * attack's inputs) from Redis and runs each group's cells with `CellWorkbench` (the same
+ * `CellBench.run` as a local run), reporting each cell's result as job progress and returning the
+ * group's results as the job's return value. A Gauntlet input error (a file whose sha256 differs, a bad config) fails the
  * job at once (BullMQ UnrecoverableError) with its one-line message; any other error is retried
  * up to JOB_ATTEMPTS times. The job lock is renewed every `lockSeconds / 2`; a worker killed
  * mid-job loses it and the job goes back to the queue for another worker (after `lockSeconds` plus
@@ -10,11 +11,12 @@
 import os from 'node:os';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { CellWorkbench } from '../campaign/remote.js';
-import type { CellResult } from '../campaign/types.js';
+import type { GroupResult } from '../campaign/remote.js';
 import { jsonReplacer } from '../campaign/store.js';
 import { GauntletError, QueueUnavailableError } from '../errors.js';
+import { RedisFiles } from './files.js';
 import { bullConnection, QUEUE_NAME, showUrl, watchdog, within } from './connection.js';
-import type { CellJobData } from './coordinator.js';
+import type { CellJobData, CellProgress } from './coordinator.js';
 
 export type WorkerEvent =
   | { type: 'ready'; name: string }
@@ -30,6 +32,8 @@ export interface WorkerOptions {
   lockSeconds?: number;
   /** Times a job may be recovered from a dead worker before it fails. */
   maxStalled?: number;
+  /** Where files the coordinator sends through Redis are kept, by hash (default: `defaultCacheDir()`). */
+  cacheDir?: string;
   /** Stops the worker: the jobs in progress finish, then it returns. */
   signal?: AbortSignal;
   onEvent?: (e: WorkerEvent) => void;
@@ -37,32 +41,49 @@ export interface WorkerOptions {
 }
 
 /** Runs jobs until the signal fires; resolves with the number of jobs done, rejects when Redis is lost. */
-export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; failed: number }> {
+export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; failed: number; fetched: { files: number; bytes: number } }> {
   const emit = opts.onEvent ?? (() => {});
-  const bench = new CellWorkbench({ threads: opts.threads, version: opts.version });
+  const files = new RedisFiles(url, opts.cacheDir);
+  const bench = new CellWorkbench({ threads: opts.threads, version: opts.version, files });
   const lockMs = Math.round((opts.lockSeconds ?? 60) * 1000);
   const name = `gauntlet@${os.hostname()}:${process.pid}`;
   let done = 0;
   let failed = 0;
-  const worker = new Worker<CellJobData, CellResult>(
+  // As the run directory stores it: non-finite numbers as null, typed arrays as arrays.
+  const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x, jsonReplacer)) as T;
+  const worker = new Worker<CellJobData, GroupResult>(
     QUEUE_NAME,
     async (job) => {
-      const { spec, job: cj } = job.data;
-      const cell = cj.variant ? `${cj.variant}--${cj.cell}` : cj.cell;
-      const t0 = performance.now();
-      emit({ type: 'job_start', id: job.id!, cell, attempt: job.attemptsMade + 1 });
+      const { spec, cells } = job.data;
+      const names = cells.map((c) => (c.variant ? `${c.variant}--${c.cell}` : c.cell));
+      let current = 0;
+      let t0 = performance.now();
       try {
-        const result = await bench.run(spec, cj);
-        emit({ type: 'job_done', id: job.id!, cell, seconds: (performance.now() - t0) / 1000 });
-        done++;
-        // As the run directory stores it: non-finite numbers as null, typed arrays as arrays.
-        return JSON.parse(JSON.stringify(result, jsonReplacer)) as CellResult;
+        const r = await bench.runGroup(
+          spec,
+          cells,
+          async (j, result) => {
+            emit({ type: 'job_done', id: job.id!, cell: names[j]!, seconds: (performance.now() - t0) / 1000 });
+            done++;
+            // The coordinator checkpoints each cell of a group as it is done, not at the group's end.
+            if (cells.length > 1 && j < cells.length - 1) await job.updateProgress({ cell: j, result: plain(result) } satisfies CellProgress as unknown as object);
+          },
+          (j) => {
+            current = j;
+            t0 = performance.now();
+            emit({ type: 'job_start', id: job.id!, cell: names[j]!, attempt: job.attemptsMade + 1 });
+          },
+        );
+        return plain(r);
       } catch (e) {
         const input = e instanceof GauntletError;
         const message = (e as Error)?.message ?? String(e);
         failed++;
-        emit({ type: 'job_failed', id: job.id!, cell, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
-        if (input) throw new UnrecoverableError(message);
+        emit({ type: 'job_failed', id: job.id!, cell: names[current]!, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+        // A group's error names the cell it came from.
+        const reason = cells.length > 1 ? `cell ${names[current]}: ${message}` : message;
+        if (input) throw new UnrecoverableError(reason);
+        if (cells.length > 1 && e instanceof Error) e.message = reason;
         throw e;
       }
     },
@@ -91,7 +112,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
     if (lost) await Promise.race([worker.close(true), new Promise((r) => setTimeout(r, 3000).unref())]);
     else await worker.close();
     if (lost) throw lost;
-    return { done, failed };
+    return { done, failed, fetched: { ...files.fetched } };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     dog.stop();
