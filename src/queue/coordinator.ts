@@ -15,6 +15,7 @@ import type { CellResult } from '../campaign/types.js';
 import { CellJobError, QueueUnavailableError } from '../errors.js';
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
+import { cleanRun } from './admin.js';
 import { removeFiles, sendFiles, type FileToSend } from './files.js';
 import { bullConnection, QUEUE_NAME, redisOptions, showUrl, watchdog, within } from './connection.js';
 
@@ -55,9 +56,15 @@ export class QueueCells implements RemoteCells {
     redisOptions(url); // a bad URL is a usage error before anything runs
   }
 
-  /** Removes the files sent for run `spec.run` (once every cell of the run is checkpointed). */
+  /**
+   * Once every cell of run `spec.run` is checkpointed: removes the files sent for it, and any job
+   * of the run still in the queue — a job whose cells were all checkpointed (from its progress
+   * events) by a coordinator killed before it removed the job, which `--resume` does not enqueue
+   * again and so would never remove.
+   */
   async finish(spec: RemoteSpec): Promise<void> {
     if (this.opts.sendFiles) await removeFiles(this.url, spec.run).catch(() => 0);
+    await cleanRun(this.url, spec.run).catch(() => 0);
   }
 
   async run(spec0: RemoteSpec, jobs: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void> {
