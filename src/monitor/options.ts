@@ -6,6 +6,7 @@ export const MONITOR_OPTIONS = {
   port: opt.integer({ doc: 'TCP port to listen on (0: a free one, printed at start)', min: 0, max: 65535, default: 8080, metavar: 'P' }),
   host: opt.string({ doc: 'interface to listen on', default: '127.0.0.1', metavar: 'ADDR' }),
   monitors: opt.path({ doc: "a YAML/JSON file with the monitor list (a scenario's monitors: entries, or a scenario); default: KS and PSI on confidence, MMD on probabilities, ADWIN, Page-Hinkley, DDM", metavar: 'FILE' }),
+  scenario: opt.path({ doc: "a 'gauntlet stream' scenario whose monitors (types, signals, thresholds) and policy.abstain_below the proxy uses; monitors it cannot feed (squeeze, annotations, input-projection) are skipped and named", metavar: 'S.yaml' }),
   alert_webhook: opt.string({ doc: 'POST each alert as JSON to this URL', metavar: 'URL' }),
   webhook_retries: opt.integer({ doc: 'retries of a failed webhook POST (backoff 200 ms doubling)', min: 0, max: 10, default: 3 }),
   upstream_timeout_ms: opt.number({ doc: 'time limit of one upstream request, ms (then 504)', min: 1, max: 3_600_000, default: 60_000, metavar: 'MS' }),

@@ -169,7 +169,11 @@ function targetPath(t: Target, reqUrl: string): string {
   return t.prefix + reqUrl.replace(/^\/v2\/models\/[^/?]+/, `/v2/models/${encodeURIComponent(t.model)}`);
 }
 
-function send(t: Target, method: string, reqUrl: string, headers: http.IncomingHttpHeaders, body: Buffer, timeoutMs: number): Promise<Answer> {
+/**
+ * One request to a target. A kept-alive socket the server closed while idle resets the request
+ * that reuses it (Node's `reusedSocket` case); that request is sent once more on a fresh socket.
+ */
+function send(t: Target, method: string, reqUrl: string, headers: http.IncomingHttpHeaders, body: Buffer, timeoutMs: number, retry = true): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const up = t.mod.request({ agent: t.agent, protocol: t.base.protocol, hostname: t.base.hostname, port: t.base.port, method, path: targetPath(t, reqUrl), headers: { ...headers, host: t.base.host }, timeout: timeoutMs }, (ur) => {
@@ -179,7 +183,10 @@ function send(t: Target, method: string, reqUrl: string, headers: http.IncomingH
       ur.on('end', () => resolve({ status: ur.statusCode ?? 502, headers: ur.headers, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts), ms: performance.now() - t0 }));
     });
     up.on('timeout', () => up.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    up.on('error', reject);
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      if (retry && up.reusedSocket && e.code === 'ECONNRESET') send(t, method, reqUrl, headers, body, timeoutMs, false).then(resolve, reject);
+      else reject(e);
+    });
     up.end(body);
   });
 }
@@ -346,6 +353,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
     if (!b.monitor.driftDetected) return;
     const alert: MonitorAlert = { monitor: b.spec.name, type: b.spec.type, kind: b.monitor.kind, item, statistic: b.monitor.statistic, threshold: b.monitor.threshold, time: new Date().toISOString() };
     alerts.push(alert);
+    if (alerts.length > keep) alerts.shift();
     alertsTotal.inc({ monitor: b.spec.name, kind: b.monitor.kind });
     deliver(alert);
   };
@@ -582,6 +590,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
         return;
       }
       if (p === '/status' && req.method === 'GET') return reply(res, 200, status(), 'status', t0);
+      if (p === '/alerts' && req.method === 'GET') return reply(res, 200, { alerts }, 'alerts', t0);
       if (p === '/labels' && req.method === 'POST') {
         const r = labelsRoute(body);
         return reply(res, r.status, r.body, 'labels', t0);
