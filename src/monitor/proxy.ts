@@ -99,6 +99,8 @@ interface Bound {
   spec: MonitorSpec;
   type: MonitorType;
   monitor: Monitor<unknown>;
+  /** Fed at least once (its gauges appear on /metrics from then on). */
+  updated: boolean;
 }
 
 const INFER = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?\/infer$/;
@@ -214,7 +216,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
   const seed = o.seed ?? 0;
   const timeoutMs = o.upstreamTimeoutMs ?? 60_000;
   const rng = new Rng(seed);
-  const bound: Bound[] = o.monitors.map((spec) => ({ spec, type: getMonitorType(spec.type)!, monitor: getMonitorType(spec.type)!.create({ ...spec.options }, rng.fork(`monitor:${spec.name}`)) as Monitor<unknown> }));
+  const bound: Bound[] = o.monitors.map((spec) => ({ spec, type: getMonitorType(spec.type)!, monitor: getMonitorType(spec.type)!.create({ ...spec.options }, rng.fork(`monitor:${spec.name}`)) as Monitor<unknown>, updated: false }));
   const needsInput = bound.some((b) => b.type.feed === 'item' && String(b.spec.on).startsWith('input-'));
   const keep = o.keepItems ?? 100_000;
   const book = chal ? new ChallengerBook(mode, rule, keep) : null;
@@ -240,8 +242,25 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
   const itemsTotal = new client.Counter({ name: 'gauntlet_monitor_items_total', help: 'Items seen in inference answers', registers: [registry] });
   const labelsTotal = new client.Counter({ name: 'gauntlet_monitor_labels_total', help: 'Delayed labels matched to a prediction', labelNames: ['correct'], registers: [registry] });
   const alertsTotal = new client.Counter({ name: 'gauntlet_monitor_alerts_total', help: 'Alerts raised by the stream monitors', labelNames: ['monitor', 'kind'], registers: [registry] });
-  const statistic = new client.Gauge({ name: 'gauntlet_monitor_statistic', help: "Each monitor's latest test statistic (NaN while learning its reference)", labelNames: ['monitor'], registers: [registry] });
-  const threshold = new client.Gauge({ name: 'gauntlet_monitor_threshold', help: "Each monitor's alert threshold", labelNames: ['monitor'], registers: [registry] });
+  // Read from the monitors when scraped, not set on every update (12 label look-ups per item saved).
+  new client.Gauge({
+    name: 'gauntlet_monitor_statistic',
+    help: "Each monitor's latest test statistic (NaN while learning its reference)",
+    labelNames: ['monitor'],
+    registers: [registry],
+    collect() {
+      for (const b of bound) if (b.updated) this.set({ monitor: b.spec.name }, b.monitor.statistic);
+    },
+  });
+  new client.Gauge({
+    name: 'gauntlet_monitor_threshold',
+    help: "Each monitor's alert threshold",
+    labelNames: ['monitor'],
+    registers: [registry],
+    collect() {
+      for (const b of bound) if (b.updated) this.set({ monitor: b.spec.name }, b.monitor.threshold);
+    },
+  });
   const webhookFail = new client.Counter({ name: 'gauntlet_monitor_webhook_failures_total', help: 'Alert webhook deliveries that failed after their retries', registers: [registry] });
   if (book) {
     const modelRequests = new client.Counter({ name: 'gauntlet_challenger_requests_total', help: 'Inference requests sent to each model (champion: the upstream) and whether they failed', labelNames: ['model', 'outcome'], registers: [registry] });
@@ -348,8 +367,7 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
 
   const update = (b: Bound, value: unknown, item: number): void => {
     b.monitor.update(value);
-    statistic.set({ monitor: b.spec.name }, b.monitor.statistic);
-    threshold.set({ monitor: b.spec.name }, b.monitor.threshold);
+    b.updated = true;
     if (!b.monitor.driftDetected) return;
     const alert: MonitorAlert = { monitor: b.spec.name, type: b.spec.type, kind: b.monitor.kind, item, statistic: b.monitor.statistic, threshold: b.monitor.threshold, time: new Date().toISOString() };
     alerts.push(alert);
