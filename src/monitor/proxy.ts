@@ -500,6 +500,8 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
     );
 
   const inferRoute = async (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, t0: number): Promise<void> => {
+    const wantAbstain = /^(1|true|yes)$/i.test(String(req.headers['gauntlet-abstain'] ?? ''));
+    if (wantAbstain && !o.abstain) return reply(res, 400, { error: 'abstention is not configured on this proxy (start it with --abstain-confidence P or --abstain-conformal FILE)' }, 'infer', t0);
     const k = inferRequests++;
     const shadow = chal && mode === 'shadow' ? mirror(req, body) : null;
     let who: 'champion' | 'challenger' = 'champion';
@@ -530,7 +532,6 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
     if (chal) out['gauntlet-served-by'] = who;
     let resBody = a.body;
     let feed: (() => void) | null = null;
-    const wantAbstain = /^(1|true|yes)$/i.test(String(req.headers['gauntlet-abstain'] ?? ''));
     if (a.status === 200) {
       const parsed = parseRequest(body, req.headers[HEADER_LENGTH] as string | undefined);
       if (parsed) {
@@ -582,7 +583,6 @@ export async function startMonitorProxy(o: MonitorProxyOptions): Promise<Running
         };
       }
     }
-    if (wantAbstain && !o.abstain && a.status === 200) return reply(res, 400, { error: 'abstention is not configured on this proxy (start it with --abstain-confidence P or --abstain-conformal FILE)' }, 'infer', t0);
     res.writeHead(a.status, out);
     res.end(resBody);
     latency.observe({ route: 'infer', status: String(a.status) }, (performance.now() - t0) / 1000);
