@@ -5,6 +5,9 @@ import { writeStreamRun } from '../stream/output.js';
 import { defaultScenario, loadScenario, type Scenario } from '../stream/scenario.js';
 import { runStream, type StreamResult } from '../stream/simulate.js';
 import { numberOpt, parse, progressReporter } from './args.js';
+import { flagSpec, helpLines, parseFlags, type OptionsOf } from '../options/schema.js';
+import { STREAM_REPLAY_OPTIONS } from '../stream/options.js';
+import { monitorBase, replayStream } from '../stream/replay.js';
 import { fmt } from './common.js';
 import { guardStreamOut } from './outputs.js';
 import { recordFlags, recordHelp, recorder } from './record.js';
@@ -12,6 +15,7 @@ import { modelName, verbRecord } from '../registry/index.js';
 
 
 export const help = `gauntlet stream [SCENARIO.yaml] [--out DIR] [--seed S] [--json]
+       gauntlet stream [SCENARIO.yaml] --endpoint URL [--speed F] [--json]
 
 Replays a stream through a model — items drawn from a dataset at an offered rate, with drift
 episodes, adversarial bursts and labelling trouble in declared segments — and watches it with
@@ -40,16 +44,30 @@ Options:
   --threads N    ONNX Runtime intra-op threads (0 = all cores; default 0)
 ${recordHelp()}
 
+Live replay (--endpoint): the same items, episodes and attacked items (crafted on the scenario's
+local model) are sent one request each, at their arrival times divided by --speed, to a model
+behind 'gauntlet monitor' (start it with --scenario S.yaml to run the scenario's monitors); true
+labels go to the monitor's /labels after label_delay items; the monitor's alerts (GET /alerts)
+are mapped back to stream positions and scored as offline: detection delay per episode, false
+alarms, plus latency through the monitor and errors. Writes nothing.
+${helpLines(STREAM_REPLAY_OPTIONS)}
+
 Exit codes: 0 done (missed episodes are reported, not failures), 2 bad scenario or input.
 `;
 
 export async function streamVerb(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('stream', argv, { out: { type: 'string' }, seed: { type: 'string' }, ...recordFlags }, true);
+  const { values, positionals } = parse('stream', argv, { out: { type: 'string' }, seed: { type: 'string' }, ...flagSpec(STREAM_REPLAY_OPTIONS), ...recordFlags }, true);
   if (values.help) return (process.stdout.write(help), 0);
   if (positionals.length > 1) throw new UsageError(`stream: takes at most one SCENARIO file, got ${positionals.length}`);
+  const replay = parseFlags(STREAM_REPLAY_OPTIONS, values as Record<string, unknown>);
+  if (replay.endpoint === undefined) {
+    const given = ['speed', 'max-in-flight', 'request-timeout-ms'].find((k) => (values as Record<string, unknown>)[k] !== undefined);
+    if (given) throw new UsageError(`'--${given}' applies to a replay against a live endpoint; give '--endpoint URL' too`);
+  } else monitorBase(replay.endpoint);
   let scenario: Scenario = positionals[0] ? loadScenario(positionals[0]) : defaultScenario();
   if (values.seed !== undefined) scenario = { ...scenario, seed: numberOpt('seed', values.seed, 0, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }) };
   const threads = numberOpt('threads', values.threads, 0, { min: 0, max: 256, integer: true });
+  if (replay.endpoint !== undefined) return replayVerb(scenario, replay, threads, !!values.json);
   const outDir = values.out ?? 'gauntlet-stream';
   guardStreamOut(outDir, positionals[0], { model: scenario.model.path, data: scenario.data.path, challenger: scenario.challenger ? { model: scenario.challenger.model.path } : null });
   const rec = recorder('stream', values, path.dirname(path.resolve(outDir)));
@@ -132,4 +150,29 @@ function report(r: StreamResult): string {
   if (r.attacks.items) lines.push(`attacks   ${r.attacks.items} items attacked, ${r.attacks.broken} broken`);
   lines.push(`time      ${fmt(r.seconds, 1)} s`);
   return lines.join('\n');
+}
+
+async function replayVerb(scenario: Scenario, o: OptionsOf<typeof STREAM_REPLAY_OPTIONS>, threads: number, json: boolean): Promise<number> {
+  const r = await replayStream(scenario, { endpoint: o.endpoint!, speed: o.speed, maxInFlight: o.maxInFlight, timeoutMs: o.requestTimeoutMs, threads, onProgress: progressReporter('stream') });
+  const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      endpoint: r.endpoint, monitor: r.monitor, speed: r.speed, items: r.items, answered: r.answered, errors: r.errors,
+      offered_rate: r.offered_rate, achieved_rate: num(r.achieved_rate), late: r.late,
+      latency_p50_ms: num(r.latency.p50_ms), latency_p95_ms: num(r.latency.p95_ms), latency_p99_ms: num(r.latency.p99_ms),
+      accuracy: num(r.accuracy), labels_posted: r.labels_posted, alerts: r.alerts.length,
+      episodes: r.evaluation.episodes.length, detected: r.evaluation.detected, missed: r.evaluation.missed,
+      delays: r.evaluation.episodes.map((e) => e.delay), false_alarms: r.evaluation.false_alarms, seconds: r.seconds,
+    }) + '\n');
+    return 0;
+  }
+  const lines = [`replay    ${r.items} items through ${r.monitor} at ${fmt(r.offered_rate, 1)}/s offered (speed ${r.speed}), ${fmt(r.achieved_rate, 1)}/s sent, ${r.answered} answered`];
+  r.evaluation.episodes.forEach((e, i) => lines.push(`episode ${i} [${e.from}, ${e.to}) ${e.kinds.join('+').padEnd(18)} ${e.detected_at === null ? 'MISSED' : `detected after ${e.delay} items by ${e.monitor}`}`));
+  lines.push(`alarms    ${r.alerts.length} alerts, ${r.evaluation.false_alarms} false over ${r.evaluation.clean_items} clean items`);
+  lines.push(`latency   p50 ${fmt(r.latency.p50_ms, 2)} ms, p95 ${fmt(r.latency.p95_ms, 2)} ms, p99 ${fmt(r.latency.p99_ms, 2)} ms through the monitor; accuracy ${fmt(100 * r.accuracy, 1)} %`);
+  const errs = Object.entries(r.errors);
+  lines.push(`errors    ${errs.length ? errs.map(([k, v]) => `${v} ${k}`).join(', ') : 'none'}${r.late ? `; ${r.late} items sent more than 50 ms late` : ''}`);
+  lines.push(`time      ${fmt(r.seconds, 1)} s`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
 }

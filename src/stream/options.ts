@@ -33,3 +33,11 @@ export const kindOpt = (dflt: MonitorKind) => opt.choice(MONITOR_KINDS, { doc: '
 export const probabilityOpen = (doc: string, dflt: number) => opt.number({ doc, min: 0, max: 1, minExclusive: true, maxExclusive: true, default: dflt });
 /** A count of items in [min, max]. */
 export const count = (doc: string, dflt: number, min: number, max = 1_000_000) => opt.integer({ doc, min, max, default: dflt });
+
+/** `gauntlet stream --endpoint URL`: replaying the scenario against a live model through `gauntlet monitor`. */
+export const STREAM_REPLAY_OPTIONS = {
+  endpoint: opt.string({ doc: "replay the scenario against this model URL through 'gauntlet monitor' (http://HOST:PORT/v2/models/NAME) at its real offered rate", metavar: 'URL' }),
+  speed: opt.number({ doc: 'with --endpoint: arrival times are divided by F (2: twice the offered rate)', min: 0, minExclusive: true, max: 1000, default: 1, metavar: 'F' }),
+  max_in_flight: opt.integer({ doc: 'with --endpoint: requests in flight at most', min: 1, max: 10_000, default: 256, metavar: 'N' }),
+  request_timeout_ms: opt.integer({ doc: 'with --endpoint: time limit of one request, ms', min: 1, max: 3_600_000, default: 30_000, metavar: 'MS' }),
+} satisfies OptionMap;

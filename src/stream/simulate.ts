@@ -199,7 +199,6 @@ async function simulate(sc: Scenario, ds: Dataset, model: Classifier, challenger
   const per = itemSize(ds);
   const image = ds.itemShape.length >= 2;
   const rng = new Rng(sc.seed);
-  const dsLabels = ds.labels!;
 
   // classes: one forward pass
   const probe = await model.predictBatch(ds.x.subarray(0, per), 1);
@@ -207,45 +206,8 @@ async function simulate(sc: Scenario, ds: Dataset, model: Classifier, challenger
   const kind = model.outputKind ?? 'logits';
   model.checkData(ds, K);
 
-  // 1. which item arrives when
-  const src = new Int32Array(N);
-  if (sc.sample === 'without-replacement') {
-    if (N > ds.size) throw new ConfigError(`'length' (${N}) exceeds the ${ds.size} items of ${ds.name}; use 'sample: with-replacement'`);
-    src.set(rng.fork('sample').permutation(ds.size).subarray(0, N));
-  } else if (sc.sample === 'sequential') for (let t = 0; t < N; t++) src[t] = t % ds.size;
-  else {
-    const r = rng.fork('sample');
-    for (let t = 0; t < N; t++) src[t] = r.int(ds.size);
-  }
-  const labels = new Int32Array(N);
-  for (let t = 0; t < N; t++) labels[t] = dsLabels[src[t]!]!;
-  const arrival = new Float64Array(N);
-  {
-    const r = rng.fork('arrivals');
-    let clock = 0;
-    for (let t = 0; t < N; t++) {
-      clock += sc.arrivals === 'uniform' ? 1 / sc.rate : -Math.log(1 - r.uniform()) / sc.rate;
-      arrival[t] = clock;
-    }
-  }
-
-  // per-segment draws: severities, attacked items, annotations
-  const severity = new Int8Array(N);
-  const segSeverity: (Int8Array | null)[] = sc.segments.map((seg, i) => {
-    if (!seg.drift?.schedule) return null;
-    const s = sampleSchedule(seg.drift.schedule, seg.to - seg.from, rng.fork(`segment:${i}:severity`));
-    for (let t = seg.from; t < seg.to; t++) severity[t] = Math.max(severity[t]!, s[t - seg.from]!);
-    return s;
-  });
-  const attacked = new Uint8Array(N);
-  const segAttacked: (Uint8Array | null)[] = sc.segments.map((seg, i) => {
-    if (!seg.adversarial) return null;
-    const r = rng.fork(`segment:${i}:attacked`);
-    const a = new Uint8Array(seg.to - seg.from);
-    for (let k = 0; k < a.length; k++) a[k] = r.uniform() < seg.adversarial.fraction ? 1 : 0;
-    for (let k = 0; k < a.length; k++) if (a[k]) attacked[seg.from + k] = 1;
-    return a;
-  });
+  const plan = planStream(sc, ds, rng);
+  const { labels, arrival, severity, attacked } = plan;
   const ann = drawAnnotations(sc, labels, K, rng);
 
   // monitors
@@ -292,55 +254,18 @@ async function simulate(sc: Scenario, ds: Dataset, model: Classifier, challenger
 
   const servingMain = sc.serving.enabled ? new ServingSimulator(model, sc.serving.maxBatch, sc.serving.maxWaitMs / 1000) : null;
   const servingChallenger = sc.serving.enabled && challenger ? new ServingSimulator(challenger, sc.serving.maxBatch, sc.serving.maxWaitMs / 1000) : null;
-  const shape = sc.segments.some((s) => s.drift && 'corruption' in s.drift.spec) ? imageBatchShape(ds) : null;
   const B = sc.batchSize;
 
   for (let c0 = 0; c0 < N; c0 += B) {
     const c1 = Math.min(N, c0 + B);
     const m = c1 - c0;
-    const x = new Float32Array(m * per);
-    for (let t = c0; t < c1; t++) x.set(ds.x.subarray(src[t]! * per, (src[t]! + 1) * per), (t - c0) * per);
+    const x = chunkInputs(plan, ds, c0, c1);
 
     // 2. stresses
-    for (let si = 0; si < sc.segments.length; si++) {
-      const seg = sc.segments[si]!;
-      const a = Math.max(c0, seg.from);
-      const b = Math.min(c1, seg.to);
-      if (a >= b) continue;
-      if (seg.drift) {
-        const spec = seg.drift.spec;
-        if ('corruption' in spec) {
-          const sev = segSeverity[si]!;
-          const corruption = getCorruption(spec.corruption);
-          for (let s = 1; s <= 5; s++) {
-            const rows: number[] = [];
-            for (let t = a; t < b; t++) if (sev[t - seg.from] === s) rows.push(t - c0);
-            if (rows.length === 0) continue;
-            const gx = gather(x, per, rows);
-            const out = corruption.apply(gx, [rows.length, shape![1], shape![2], shape![3]], s as Severity, rng.fork(`segment:${si}:drift:${c0}:${s}`));
-            scatter(x, per, rows, out);
-          }
-        } else {
-          const rows = range(a - c0, b - c0);
-          const sub = makeDataset({ name: `${ds.name}[${a}:${b}]`, itemShape: ds.itemShape, x: gather(x, per, rows), labels: labels.slice(a, b), featureNames: ds.featureNames });
-          const r = applyDrift(sub, spec, rng.fork(`segment:${si}:drift:${c0}`));
-          scatter(x, per, rows, r.dataset.x);
-        }
-      }
-      if (seg.adversarial) {
-        const hit = segAttacked[si]!;
-        const rows: number[] = [];
-        for (let t = a; t < b; t++) if (hit[t - seg.from]) rows.push(t - c0);
-        if (rows.length) {
-          const gl = Int32Array.from(rows, (r) => labels[c0 + r]!);
-          const r = await runAttack(model, gather(x, per, rows), rows.length, gl, seg.adversarial.spec, rng.fork(`segment:${si}:attack:${c0}`), { batchSize: B, engines });
-          scatter(x, per, rows, r.adversarial);
-          attackItems += rows.length;
-          for (let k = 0; k < rows.length; k++) if (r.samples.cleanCorrect[k] && r.samples.success[k]) attackBroken++;
-          attackSeconds += r.seconds;
-        }
-      }
-    }
+    const st = await stressChunk(sc, plan, ds, model, engines, rng, c0, c1, x);
+    attackItems += st.attackItems;
+    attackBroken += st.attackBroken;
+    attackSeconds += st.attackSeconds;
 
     // 3. predictions and signals
     const out = await model.predictBatch(x, m);
@@ -550,6 +475,133 @@ async function simulate(sc: Scenario, ds: Dataset, model: Classifier, challenger
     attacks: { items: attackItems, broken: attackBroken, seconds: attackSeconds },
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** What a scenario draws before any model runs: which item arrives when, severities, attacked items. */
+export interface StreamPlan {
+  readonly length: number;
+  /** Values per item. */
+  readonly per: number;
+  /** Source row of each stream position. */
+  readonly src: Int32Array;
+  readonly labels: Int32Array;
+  /** Arrival time of each position, s from the start. */
+  readonly arrival: Float64Array;
+  readonly severity: Int8Array;
+  readonly segSeverity: readonly (Int8Array | null)[];
+  readonly attacked: Uint8Array;
+  readonly segAttacked: readonly (Uint8Array | null)[];
+  /** NCHW batch shape for corruptions (null without corruption segments). */
+  readonly shape: readonly number[] | null;
+}
+
+/** The scenario's draws (every one from its own fork of `rng`, so the order of calls does not matter). */
+export function planStream(sc: Scenario, ds: Dataset, rng: Rng): StreamPlan {
+  const N = sc.length;
+  const per = itemSize(ds);
+  const dsLabels = ds.labels!;
+  // 1. which item arrives when
+  const src = new Int32Array(N);
+  if (sc.sample === 'without-replacement') {
+    if (N > ds.size) throw new ConfigError(`'length' (${N}) exceeds the ${ds.size} items of ${ds.name}; use 'sample: with-replacement'`);
+    src.set(rng.fork('sample').permutation(ds.size).subarray(0, N));
+  } else if (sc.sample === 'sequential') for (let t = 0; t < N; t++) src[t] = t % ds.size;
+  else {
+    const r = rng.fork('sample');
+    for (let t = 0; t < N; t++) src[t] = r.int(ds.size);
+  }
+  const labels = new Int32Array(N);
+  for (let t = 0; t < N; t++) labels[t] = dsLabels[src[t]!]!;
+  const arrival = new Float64Array(N);
+  {
+    const r = rng.fork('arrivals');
+    let clock = 0;
+    for (let t = 0; t < N; t++) {
+      clock += sc.arrivals === 'uniform' ? 1 / sc.rate : -Math.log(1 - r.uniform()) / sc.rate;
+      arrival[t] = clock;
+    }
+  }
+
+  // per-segment draws: severities, attacked items, annotations
+  const severity = new Int8Array(N);
+  const segSeverity: (Int8Array | null)[] = sc.segments.map((seg, i) => {
+    if (!seg.drift?.schedule) return null;
+    const s = sampleSchedule(seg.drift.schedule, seg.to - seg.from, rng.fork(`segment:${i}:severity`));
+    for (let t = seg.from; t < seg.to; t++) severity[t] = Math.max(severity[t]!, s[t - seg.from]!);
+    return s;
+  });
+  const attacked = new Uint8Array(N);
+  const segAttacked: (Uint8Array | null)[] = sc.segments.map((seg, i) => {
+    if (!seg.adversarial) return null;
+    const r = rng.fork(`segment:${i}:attacked`);
+    const a = new Uint8Array(seg.to - seg.from);
+    for (let k = 0; k < a.length; k++) a[k] = r.uniform() < seg.adversarial.fraction ? 1 : 0;
+    for (let k = 0; k < a.length; k++) if (a[k]) attacked[seg.from + k] = 1;
+    return a;
+  });
+  const shape = sc.segments.some((s) => s.drift && 'corruption' in s.drift.spec) ? imageBatchShape(ds) : null;
+  return { length: N, per, src, labels, arrival, severity, segSeverity, attacked, segAttacked, shape };
+}
+
+/** The clean inputs of positions [c0, c1). */
+export function chunkInputs(plan: StreamPlan, ds: Dataset, c0: number, c1: number): Float32Array {
+  const per = plan.per;
+  const x = new Float32Array((c1 - c0) * per);
+  for (let t = c0; t < c1; t++) x.set(ds.x.subarray(plan.src[t]! * per, (plan.src[t]! + 1) * per), (t - c0) * per);
+  return x;
+}
+
+/**
+ * Applies the segments' stresses to positions [c0, c1) in place (`x` from chunkInputs): drift, then
+ * the attack on the seeded attacked items (crafted on `model`, which sees the drifted input).
+ */
+export async function stressChunk(sc: Scenario, plan: StreamPlan, ds: Dataset, model: Classifier, engines: EngineCache, rng: Rng, c0: number, c1: number, x: Float32Array): Promise<{ attackItems: number; attackBroken: number; attackSeconds: number }> {
+  const { per, labels, segSeverity, segAttacked, shape } = plan;
+  const B = sc.batchSize;
+  let attackItems = 0;
+  let attackBroken = 0;
+  let attackSeconds = 0;
+  for (let si = 0; si < sc.segments.length; si++) {
+    const seg = sc.segments[si]!;
+    const a = Math.max(c0, seg.from);
+    const b = Math.min(c1, seg.to);
+    if (a >= b) continue;
+    if (seg.drift) {
+      const spec = seg.drift.spec;
+      if ('corruption' in spec) {
+        const sev = segSeverity[si]!;
+        const corruption = getCorruption(spec.corruption);
+        for (let s = 1; s <= 5; s++) {
+          const rows: number[] = [];
+          for (let t = a; t < b; t++) if (sev[t - seg.from] === s) rows.push(t - c0);
+          if (rows.length === 0) continue;
+          const gx = gather(x, per, rows);
+          const out = corruption.apply(gx, [rows.length, shape![1], shape![2], shape![3]], s as Severity, rng.fork(`segment:${si}:drift:${c0}:${s}`));
+          scatter(x, per, rows, out);
+        }
+      } else {
+        const rows = range(a - c0, b - c0);
+        const sub = makeDataset({ name: `${ds.name}[${a}:${b}]`, itemShape: ds.itemShape, x: gather(x, per, rows), labels: labels.slice(a, b), featureNames: ds.featureNames });
+        const r = applyDrift(sub, spec, rng.fork(`segment:${si}:drift:${c0}`));
+        scatter(x, per, rows, r.dataset.x);
+      }
+    }
+    if (seg.adversarial) {
+      const hit = segAttacked[si]!;
+      const rows: number[] = [];
+      for (let t = a; t < b; t++) if (hit[t - seg.from]) rows.push(t - c0);
+      if (rows.length) {
+        const gl = Int32Array.from(rows, (r) => labels[c0 + r]!);
+        const r = await runAttack(model, gather(x, per, rows), rows.length, gl, seg.adversarial.spec, rng.fork(`segment:${si}:attack:${c0}`), { batchSize: B, engines });
+        scatter(x, per, rows, r.adversarial);
+        attackItems += rows.length;
+        for (let k = 0; k < rows.length; k++) if (r.samples.cleanCorrect[k] && r.samples.success[k]) attackBroken++;
+        attackSeconds += r.seconds;
+      }
+    }
+  }
+
+  return { attackItems, attackBroken, attackSeconds };
 }
 
 function disputedOf(row: Int32Array): number {
