@@ -13,14 +13,25 @@ Each step (batch of `--batch-size` from a seeded shuffle, last smaller batch kep
      step_size defaults to 2.5·eps/steps;
   2. model.train(); one optimizer step on batch-mean CE of the final iterate x' only (BatchNorm
      batch statistics, running statistics updated with momentum 0.1 and the unbiased variance).
-`--clean` skips step 1 (a clean epoch, for the cost ratio). AdamW with torch's defaults
-(betas 0.9/0.999, eps 1e-8, weight_decay 0.01) or SGD (momentum 0.9, weight_decay 0).
+`--clean` skips step 1 (a clean epoch, for the cost ratio). `--eps-ramp A,B,E` is the recipe's
+`curriculum: { eps: [A, B], epochs: E }`: ε of epoch e (0-based) is A + (B − A)·min(1, e/(E − 1)),
+the step size scaled with it (2.5·ε_e/steps, or --step-size·ε_e/--eps), as src/train/adversarial.ts.
+AdamW with torch's defaults (betas 0.9/0.999, eps 1e-8, weight_decay 0.01) or SGD (momentum 0.9,
+weight_decay 0).
 
 Initial weights: `--init-from M.onnx` (ONNX initializer names = Net's state_dict keys, BatchNorm
 running statistics included). `--reinit-seed S` instead draws torch's default initialisation
 after torch.manual_seed(S) (running stats 0/1) and, with `--save-init INIT.onnx`, writes those
 starting weights into a copy of `--init-from`'s graph, so `gauntlet train --model INIT.onnx
 --init keep` starts from the very same numbers. `--epochs 0 --save-init` only writes the file.
+
+Noisy labels: `--labels OUT.labels.jsonl` (what `gauntlet train` wrote for a recipe with `labels:`:
+one line per item, `label` trained on, `true_label`) makes PyTorch train — and attack — on the very
+labels Gauntlet trained on; train accuracy is then reported against the true labels (as Gauntlet's
+`train_accuracy`) and against the labels trained on (`train_accuracy_observed`). `--order O.json`
+takes one permutation of the items per epoch (the ones `gauntlet train` draws: see
+compare_train_torch.py), so both see the same batches. `--steps-log FILE` writes epoch, step, batch
+loss per line (tab-separated).
 
 Prints one line per epoch (seconds, attack seconds, train-step seconds, loss, train accuracy on the
 trained-on inputs) and a final JSON line; writes `--out` (the input graph, new initializers).
@@ -29,7 +40,8 @@ trained-on inputs) and a final JSON line; writes `--out` (the input graph, new i
         --out /tmp/torch_pgd.onnx [--eps 0.1] [--steps 7] [--step-size 2.5*eps/steps] \\
         [--no-random-start] [--clean] [--epochs 2] [--batch-size 128] [--optimizer adamw|sgd] \\
         [--lr 1e-3] [--weight-decay W] [--seed 0] [--threads 2] [--reinit-seed S --save-init I.onnx] \\
-        [--no-shuffle] [--limit N]
+        [--no-shuffle | --order O.json] [--limit N] [--labels L.labels.jsonl] [--eps-ramp A,B,E]
+        [--steps-log FILE]
 
 `--no-shuffle --no-random-start --limit N` makes a run deterministic up to float rounding, so it
 can be compared step by step with `gauntlet train --no-shuffle --limit N` and a recipe with
@@ -123,6 +135,10 @@ def main():
     ap.add_argument('--no-shuffle', action='store_true', help='data order (for step-by-step checks)')
     ap.add_argument('--limit', type=int, default=None, help='train on the first N items only')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--labels', default=None, help='train on these labels: the OUT.labels.jsonl of gauntlet train')
+    ap.add_argument('--order', default=None, help='JSON: one permutation of the items per epoch')
+    ap.add_argument('--eps-ramp', default=None, help='A,B,E: curriculum eps [A, B] over E epochs')
+    ap.add_argument('--steps-log', default=None, help='write epoch, step, batch loss per line here')
     ap.add_argument('--reinit-seed', type=int, default=None, help="torch's default initialisation from this seed")
     ap.add_argument('--save-init', default=None, help='write the starting weights (ONNX) here')
     a = ap.parse_args()
@@ -147,7 +163,38 @@ def main():
     if a.limit is not None:
         xt, yt = xt[:a.limit], yt[:a.limit]
     n = len(xt)
-    step_size = a.step_size if a.step_size is not None else 2.5 * a.eps / a.steps
+    y_true = yt
+    if a.labels:
+        with open(a.labels) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        if len(rows) != n:
+            raise SystemExit(f'{a.labels}: {len(rows)} labels for {n} items')
+        if any(int(r['item']) != i for i, r in enumerate(rows)):
+            raise SystemExit(f'{a.labels}: items are not 0..{n - 1} in order')
+        if any(r['true_label'] != int(yt[i]) for i, r in enumerate(rows)):
+            raise SystemExit(f'{a.labels}: true labels differ from {a.data}')
+        yt = torch.tensor([r['label'] for r in rows], dtype=torch.int64)
+        print(f'training labels from {a.labels}: {int((yt != y_true).sum())} of {n} differ from the true labels', flush=True)
+    orders = None
+    if a.order:
+        with open(a.order) as f:
+            orders = json.load(f)
+        if len(orders) < a.epochs or any(sorted(o) != list(range(n)) for o in orders[:a.epochs]):
+            raise SystemExit(f'{a.order}: needs {a.epochs} permutations of 0..{n - 1}')
+    ramp = None
+    if a.eps_ramp:
+        r0, r1, re = a.eps_ramp.split(',')
+        ramp = (float(r0), float(r1), int(re))
+
+    def epoch_attack(epoch):
+        eps = a.eps
+        if ramp:
+            f = 1.0 if ramp[2] <= 1 else min(1.0, epoch / (ramp[2] - 1))
+            eps = ramp[0] + (ramp[1] - ramp[0]) * f
+        size = a.step_size * eps / a.eps if a.step_size is not None else 2.5 * eps / a.steps
+        return eps, size
+    step_size = epoch_attack(0)[1]
+    steps_log = open(a.steps_log, 'w', buffering=1) if a.steps_log else None
     if a.optimizer == 'adamw':
         wd = 0.01 if a.weight_decay is None else a.weight_decay
         opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=wd)
@@ -162,14 +209,16 @@ def main():
         t0 = time.perf_counter()
         t_attack = 0.0
         t_train = 0.0
-        perm = torch.arange(n) if a.no_shuffle else torch.randperm(n, generator=shuffle_gen)
+        perm = torch.tensor(orders[epoch]) if orders is not None else torch.arange(n) if a.no_shuffle else torch.randperm(n, generator=shuffle_gen)
+        eps, step_size = epoch_attack(epoch)
         loss_sum = 0.0
         correct = 0
+        correct_true = 0
         for i in range(0, n, a.batch_size):
             idx = perm[i:i + a.batch_size]
             x, y = xt[idx], yt[idx]
             ta = time.perf_counter()
-            xa = x if a.clean else pgd(model, x, y, a.eps, a.steps, step_size, not a.no_random_start, attack_gen)
+            xa = x if a.clean else pgd(model, x, y, eps, a.steps, step_size, not a.no_random_start, attack_gen)
             tb = time.perf_counter()
             model.train()
             opt.zero_grad()
@@ -182,16 +231,24 @@ def main():
             t_train += tc - tb
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
+            correct_true += int((logits.argmax(1) == y_true[idx]).sum())
+            if steps_log:
+                steps_log.write(f'{epoch + 1}\t{i // a.batch_size + 1}\t{loss.item()}\n')
         rec = {'epoch': epoch + 1, 'seconds': time.perf_counter() - t0, 'attack_seconds': t_attack,
-               'train_step_seconds': t_train, 'loss': loss_sum / n, 'train_accuracy': correct / n}
+               'train_step_seconds': t_train, 'loss': loss_sum / n, 'eps': None if a.clean else eps,
+               'train_accuracy': correct_true / n, 'train_accuracy_observed': correct / n if a.labels else None}
         history.append(rec)
         print(f"epoch {epoch + 1}/{a.epochs}: {rec['seconds']:.1f} s (attack {t_attack:.1f} s, "
-              f"train steps {t_train:.1f} s), loss {rec['loss']:.4f}, train acc {rec['train_accuracy']:.4f}",
+              f"train steps {t_train:.1f} s), eps {eps if not a.clean else 0:.4g}, loss {rec['loss']:.4f}, "
+              f"train acc {rec['train_accuracy']:.4f}"
+              + (f" (on the labels trained on {rec['train_accuracy_observed']:.4f})" if a.labels else ''),
               flush=True)
+    if steps_log:
+        steps_log.close()
     write_onnx(model, a.init_from, a.out)
     print(json.dumps({'torch': torch.__version__, 'threads': a.threads, 'mode': 'clean' if a.clean else 'pgd',
                       'eps': a.eps, 'steps': a.steps, 'step_size': step_size, 'optimizer': a.optimizer,
-                      'lr': a.lr, 'weight_decay': wd, 'batch_size': a.batch_size, 'seed': a.seed,
+                      'eps_ramp': a.eps_ramp, 'labels': a.labels, 'order': a.order, 'lr': a.lr, 'weight_decay': wd, 'batch_size': a.batch_size, 'seed': a.seed,
                       'epochs': history, 'epoch_seconds': [h['seconds'] for h in history], 'out': a.out}))
 
 
