@@ -175,4 +175,14 @@ test('gauntlet attack reads, attacks and saves image data chunk by chunk: the by
   const many = run('7', 'many.npz');
   assert.deepEqual(many, one);
   assert.ok(fs.readFileSync(path.join(dir, 'many.npz')).equals(fs.readFileSync(path.join(dir, 'one.npz'))), 'the saved .npz files differ');
+  // Read to its end in chunks, a damaged x is refused in one line (the entry's CRC-32) and nothing
+  // is saved: the reader's end checks run before the output is renamed into place.
+  const bad = path.join(dir, 'bad.npz');
+  const bytes = fs.readFileSync(path.join(dir, 'one.npz'));
+  bytes[Math.floor(bytes.length / 3)]! ^= 0x40;
+  fs.writeFileSync(bad, bytes);
+  const r = runCli(['attack', '--attack', 'fgsm', '--eps', '0.03', '--data', bad, '--chunk-items', '7', '--save', path.join(dir, 'out.npz'), '--no-registry'], { cwd: repoRoot, timeout: 120_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /bad\.npz: not a valid \.npz \(.*\)\n$/);
+  assert.ok(!fs.existsSync(path.join(dir, 'out.npz')), 'an output was saved from damaged data');
 });

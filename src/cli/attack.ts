@@ -155,26 +155,37 @@ export async function attackVerb(argv: string[]): Promise<number> {
         return c.x;
       };
       const run = (write: (start: number, adv: Float32Array) => Promise<void> | void) => runAttackChunked(model, src.size, labels, spec, new Rng(seed), opts, { chunkItems, read, write });
+      // Past the last chunk: the reader's end checks (the npz entry's CRC-32) run and its file
+      // closes — before a --save output is renamed into place.
+      const drain = async () => {
+        if (!(await it.next()).done) throw new Error('internal: chunks left after the attack');
+      };
       let out: ChunkedAttackResult | null = null;
-      if (values.save !== undefined) {
-        // The arrays saveNpz would write, in its order; x (the adversarial inputs) as the chunks pass.
-        const arrays = datasetToArrays({ ...src, x: new Float32Array(0), metadata: null } as unknown as Dataset);
-        await withNpzWriter(values.save, async (w) => {
-          for (const [key, arr] of Object.entries(arrays)) {
-            if (key !== 'x') {
-              await w.array(key, arr);
-              continue;
+      try {
+        if (values.save !== undefined) {
+          // The arrays saveNpz would write, in its order; x (the adversarial inputs) as the chunks pass.
+          const arrays = datasetToArrays({ ...src, x: new Float32Array(0), metadata: null } as unknown as Dataset);
+          await withNpzWriter(values.save, async (w) => {
+            for (const [key, arr] of Object.entries(arrays)) {
+              if (key !== 'x') {
+                await w.array(key, arr);
+                continue;
+              }
+              await w.begin('x', '<f4', [src.size, ...src.itemShape]);
+              out = await run((_start, adv) => w.write(adv));
+              await drain();
+              await w.end();
             }
-            await w.begin('x', '<f4', [src.size, ...src.itemShape]);
-            out = await run((_start, adv) => w.write(adv));
-            await w.end();
-          }
-          await w.array('eps', { dtype: '<f8', shape: [out!.eps.length], data: Float64Array.from(out!.eps) });
-          await w.array('min_eps', { dtype: '<f8', shape: [src.size], data: out!.minEps });
-          await w.array('adv_success', { dtype: '|u1', shape: [src.size], data: out!.samples.success });
-        });
-      } else {
-        out = await run(() => {});
+            await w.array('eps', { dtype: '<f8', shape: [out!.eps.length], data: Float64Array.from(out!.eps) });
+            await w.array('min_eps', { dtype: '<f8', shape: [src.size], data: out!.minEps });
+            await w.array('adv_success', { dtype: '|u1', shape: [src.size], data: out!.samples.success });
+          });
+        } else {
+          out = await run(() => {});
+          await drain();
+        }
+      } finally {
+        await it.return(undefined);
       }
       r = out!;
       dataSha256 = hasher.digest(labels);
