@@ -64,7 +64,7 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
   if (poly) return [poly, ...grads.slice(1)];
   // Grouped and depthwise strided convolutions keep ConvTranspose: their phase Conv (s² outputs
   // per group) misses the blocked kernels and the shuffle costs more than it saves (MobileNetV3).
-  const sub = wv && group === 1 ? subpixelDx(e, b, gy[0]!, wv, xs, ws, ys, win) : null;
+  const sub = wv && floatType === 'float32' && group === 1 ? subpixelDx(e, b, gy[0]!, wv, xs, ws, ys, win) : null;
   if (sub) return [sub, ...grads.slice(1)];
   const outPad = outputPadding(win, xs.slice(2), ys.slice(2));
   const dx = e.op('ConvTranspose', [gy[0]!, w], {
