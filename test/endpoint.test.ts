@@ -285,6 +285,17 @@ test('campaign: a config whose model is an endpoint gives the local campaign\'s 
     assert.deepEqual(c.metrics, la[i]!.metrics, c.id);
     assert.deepEqual(c.uncertainty, la[i]!.uncertainty, c.id);
   });
+  // The endpoint's requests, latency and errors are in results.json and both reports; a local
+  // model has none.
+  const perf = (d: string) => (JSON.parse(fs.readFileSync(path.join(dir, d, 'results.json'), 'utf8')) as { performance: { endpoints?: { model: string; url: string; requests: number; items: number; errors: number; latency_p50_ms: number }[] } }).performance;
+  assert.equal(perf('l').endpoints, undefined);
+  const [served] = perf('r').endpoints!;
+  assert.equal(served!.model, 'base');
+  assert.equal(served!.url, base);
+  assert.ok(served!.requests > 0 && served!.items >= 120 && served!.errors === 0 && served!.latency_p50_ms > 0, JSON.stringify(served));
+  assert.match(fs.readFileSync(path.join(dir, 'r', 'report.md'), 'utf8'), /## Serving \(endpoints\)[\s\S]*\| base \| http/);
+  assert.match(fs.readFileSync(path.join(dir, 'r', 'report.html'), 'utf8'), /<h3>Serving \(endpoints\)<\/h3>.*id="serving-table"/);
+  assert.doesNotMatch(fs.readFileSync(path.join(dir, 'l', 'report.md'), 'utf8'), /Serving \(endpoints\)/);
   assertBadInput(await runCliAsync(['run', path.join(dir, 'pgd.yaml'), '--out', path.join(dir, 'p')]), /'stresses\.adversarial\[0\]' \(pgd\): .* is an endpoint.*\{ attack: square \}$/);
   assert.equal(fs.existsSync(path.join(dir, 'p', 'results.json')), false);
 });

@@ -15,6 +15,7 @@ import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
 import { ConfigError, RunInterruptedError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
+import { EndpointModel } from '../endpoint/model.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
 import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
@@ -310,6 +311,9 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       interactions: computeInteractions(plan, cells.map((c, i) => ({ ...c, id: plan.cells[i]!.id })), weights, config.abstainBelow).map((x) => ({ ...x, cell: `${v.name}--${x.cell}` })),
       uncertainty: vu,
     }));
+    // Endpoints' serving figures (an endpoint campaign runs locally: these are all its requests).
+    const served = [{ name: 'base', m: model as Classifier }, ...variants.map((v) => ({ name: v.name, m: v.model as Classifier }))]
+      .flatMap(({ name, m }) => (m instanceof EndpointModel ? [{ model: name, ...m.serving() }] : []));
     const mitigation = variantResults.length ? mitigationTable(plan, results, variantResults, weights) : null;
     const budgets = evaluateBudgets(config.budgets, results, new Map(variantResults.map((v) => [v.name, v.cells])));
     // The compute floor is the ORT time of this run's own batches (read before the per-batch
@@ -343,6 +347,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         forward_grad_ms_per_batch: floor.gradMs,
         forward_batches: counters.forwardBatches,
         gradient_batches: counters.gradientBatches,
+        ...(served.length ? { endpoints: served } : {}),
       },
     };
     writeJson(store.resultsPath, out);

@@ -1,3 +1,4 @@
+import type { EndpointServing } from '../endpoint/model.js';
 /**
  * The result types of a campaign: what results.json and each cells/<id>.json hold. Types only (no
  * code), so the campaign that writes them and the report that reads them both depend on this module
@@ -87,7 +88,14 @@ export interface CampaignResults {
    * one per (model, setting): they run that setting's cells. Absent (or empty) without such settings.
    */
   train_time?: TrainTimeModel[];
-  performance: { wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number };
+  performance: {
+    wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number;
+    /**
+     * Models given as endpoints (the base, or variants): the requests this run sent each one, with
+     * their latency, throughput and error counts. A resumed run counts only its own requests.
+     */
+    endpoints?: (EndpointServing & { model: string })[];
+  };
 }
 
 /** One model variant's campaign: the same cells as the base model (ids prefixed `<name>--`). */

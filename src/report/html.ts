@@ -21,7 +21,7 @@ import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, 
 import { isBase64 } from './images.js';
 import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
-import type { TableData } from './table-data.js';
+import { servingTable, type TableData } from './table-data.js';
 import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
 import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, trainingCurves, variantCards, variantFlags } from './mitigation.js';
 
@@ -387,7 +387,8 @@ ${table('cells-table', ['id', 'stage', 'stresses', 'items', 'accuracy', 'drop vs
 
 function provenanceSection(r: CampaignResults): string {
   const p = r.performance;
-  return `<section id="provenance"><h2>Run and provenance</h2><p>Wall time ${fmt(p.wall_seconds, 1)} s; model compute floor ${fmt(p.floor_seconds, 1)} s (${e(p.forward_batches)} forward, ${e(p.gradient_batches)} gradient batches; ${fmt(p.forward_ms_per_batch, 1)} ms / ${fmt(p.forward_grad_ms_per_batch, 1)} ms per batch) — ${fmt(p.floor_ratio, 2)}× the floor.</p>
+  const serving = servingTable(r);
+  return `<section id="provenance"><h2>Run and provenance</h2>${serving ? `<h3>Serving (endpoints)</h3>${dataTable(serving)}` : ''}<p>Wall time ${fmt(p.wall_seconds, 1)} s; model compute floor ${fmt(p.floor_seconds, 1)} s (${e(p.forward_batches)} forward, ${e(p.gradient_batches)} gradient batches; ${fmt(p.forward_ms_per_batch, 1)} ms / ${fmt(p.forward_grad_ms_per_batch, 1)} ms per batch) — ${fmt(p.floor_ratio, 2)}× the floor.</p>
 <details><summary>resolved config</summary><pre>${e(JSON.stringify(r.config, null, 2))}</pre></details></section>`;
 }
 

@@ -8,7 +8,7 @@
 import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, verdictText, worstSingle, type Series } from './analysis.js';
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
-import type { TableData } from './table-data.js';
+import { servingTable, type TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
 import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, variantCards, variantFlags } from './mitigation.js';
 import { budgetBound, budgetCellLines } from './junit.js';
@@ -150,6 +150,9 @@ export function markdownReport(r: CampaignResults): string {
     L.push('95 % CIs are bootstraps over the evaluated items with the run’s shared resamples.');
     for (const t of unc) L.push('', ...mdTable(t));
   }
+
+  const serving = servingTable(r);
+  if (serving) L.push('', '## Serving (endpoints)', '', serving.caption, '', ...mdTable(serving));
 
   // ---------------------------------------------------------------------------------------------
   L.push('', '## Model card', '');
