@@ -152,7 +152,7 @@ export function markdownReport(r: CampaignResults): string {
   }
 
   const serving = servingTable(r);
-  if (serving) L.push('', '## Serving (endpoints)', '', serving.caption, '', ...mdTable(serving));
+  if (serving) L.push('', '## Serving (endpoints)', '', ...mdTable(serving));
 
   // ---------------------------------------------------------------------------------------------
   L.push('', '## Model card', '');
