@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../engine/classifier.js';
 import type { ModelDeclaration, ResolvedDeclaration } from '../engine/declaration.js';
-import { checkDataFits, detectOutputKind, predictInBatches, type OutputKind, type PredictOptions, type Predictions } from '../engine/model.js';
+import { checkDataFits, detectOutputKind, inFixedBatches, predictInBatches, type OutputKind, type PredictOptions, type Predictions } from '../engine/model.js';
 import { ConfigError, ModelError, UsageError } from '../errors.js';
 import { checkTensorHeader, elements, encodeBody, fp32Bytes, HEADER_LENGTH, jsonData, readTensor, splitBody, type TensorHeader } from '../serve/protocol.js';
 import type { ModelMetadata } from '../serve/server.js';
@@ -143,23 +143,9 @@ export class EndpointModel implements Classifier {
   /** Sends `n` items (one request, or requests of the endpoint's fixed batch size) and returns their scores [n, K]. */
   async predictBatch(x: Float32Array, n: number): Promise<{ scores: Float32Array; numClasses: number }> {
     if (n === 0) return { scores: new Float32Array(0), numClasses: this.numClasses ?? 0 };
-    const per = x.length / n;
     const B = this.fixedBatch ?? n;
-    const parts: Float32Array[] = [];
-    let k = 0;
-    for (let s = 0; s < n; s += B) {
-      const m = Math.min(B, n - s);
-      let chunk = x.subarray(s * per, (s + m) * per);
-      if (m < B) {
-        const padded = new Float32Array(B * per);
-        padded.set(chunk);
-        chunk = padded;
-      }
-      const r = this.address.protocol === 'v1' ? await this.predictV1(chunk, B, per) : await this.inferV2(chunk, B, per);
-      k = r.numClasses;
-      parts.push(m < B ? r.scores.subarray(0, m * k) : r.scores);
-    }
-    const scores = parts.length === 1 ? parts[0]! : concatParts(parts);
+    const per = x.length / n;
+    const { scores, numClasses: k } = await inFixedBatches(x, n, B, (chunk) => (this.address.protocol === 'v1' ? this.predictV1(chunk, B, per) : this.inferV2(chunk, B, per)));
     if (!this.kindKnown) {
       const d = detectOutputKind(scores, k);
       this.kindKnown = d.kind;
@@ -307,14 +293,4 @@ function nest(x: Float32Array, shape: readonly number[]): unknown {
   if (shape.length <= 1) return Array.from(x);
   const step = x.length / shape[0]!;
   return Array.from({ length: shape[0]! }, (_, i) => nest(x.subarray(i * step, (i + 1) * step), shape.slice(1)));
-}
-
-function concatParts(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

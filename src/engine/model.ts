@@ -147,33 +147,22 @@ export class Model implements Classifier {
       const names = unfed.map((i) => i.name);
       throw new ModelError(`${this.label}: has inputs ${names.join(', ')} besides the data input ${this.resolved.inputName}; give them values: inputs: {${names.map((v) => `${v}: zeros | NUMBER | FILE.npy`).join(', ')}} (--inputs ${names.map((v) => `${v}=V`).join(',')})`);
     }
-    const per = x.length / n;
     const B = this.fixedBatch ?? n;
-    const out: Float32Array[] = [];
-    let k = 0;
-    for (let s = 0; s < n; s += B) {
-      const m = Math.min(B, n - s);
-      let chunk = x.subarray(s * per, (s + m) * per);
-      if (m < B) {
-        const padded = new Float32Array(B * per);
-        padded.set(chunk);
-        chunk = padded;
-      }
-      const dims = [B, ...this.dataDims(per)];
+    const dims = [B, ...this.dataDims(x.length / n)];
+    const runOne = async (chunk: Float32Array): Promise<{ scores: Float32Array; numClasses: number }> => {
       const r = await runFloat(this.session, { [this.decl.inputName]: { data: chunk, dims } }, [this.decl.outputName], this.label);
       const o = r[this.decl.outputName]!;
       if (!this.head && (o.dims.length === 1 || (o.dims.length === 2 && o.dims[1] === 1)) && o.dims[0] === B) {
         // One column: a binary classifier. Fold the head its values call for and run again.
         await this.foldHead(this.kindKnown === 'logits' ? 'logit' : this.kindKnown === 'probabilities' || inUnitInterval(o.data) ? 'sigmoid' : 'logit', this.kindKnown === null);
-        return this.predictBatch(x, n);
+        return runOne(chunk);
       }
       if (o.dims.length !== 2 || o.dims[0] !== B) {
         throw new ModelError(`${this.label}: output ${this.decl.outputName} has shape [${o.dims.join(', ')}]; a classifier must output [batch, classes]`);
       }
-      k = o.dims[1]!;
-      out.push(m < B ? o.data.subarray(0, m * k) : o.data);
-    }
-    const scores = out.length === 1 ? out[0]! : concat(out);
+      return { scores: o.data, numClasses: o.dims[1]! };
+    };
+    const { scores, numClasses: k } = await inFixedBatches(x, n, B, runOne);
     if (!this.kindKnown) this.detectKind(scores, k);
     return { scores, numClasses: k };
   }
@@ -319,6 +308,35 @@ export function checkTokenIds(ds: Dataset, label: string, input: string, vocab: 
       throw new DataError(`${ds.name}: item ${Math.floor(i / per)} holds ${v} at position ${i % per}, not a token id of ${label}'s input ${input}${vocab === null ? ' (a whole number ≥ 0)' : ` (a whole number in [0, ${vocab - 1}])`}`);
     }
   }
+}
+
+/**
+ * Runs `n` items packed in `x` as batches of exactly `b` items, the last padded with zero items
+ * whose rows are dropped — for a model or an endpoint with a fixed batch size (`b = n`: one run).
+ * `runOne` returns a batch's rows [b, K]; the result is the `n` rows in input order.
+ */
+export async function inFixedBatches(
+  x: Float32Array,
+  n: number,
+  b: number,
+  runOne: (chunk: Float32Array) => Promise<{ scores: Float32Array; numClasses: number }>,
+): Promise<{ scores: Float32Array; numClasses: number }> {
+  const per = x.length / n;
+  const parts: Float32Array[] = [];
+  let k = 0;
+  for (let s = 0; s < n; s += b) {
+    const m = Math.min(b, n - s);
+    let chunk = x.subarray(s * per, (s + m) * per);
+    if (m < b) {
+      const padded = new Float32Array(b * per);
+      padded.set(chunk);
+      chunk = padded;
+    }
+    const r = await runOne(chunk);
+    k = r.numClasses;
+    parts.push(m < b ? r.scores.subarray(0, m * k) : r.scores);
+  }
+  return { scores: parts.length === 1 ? parts[0]! : concat(parts), numClasses: k };
 }
 
 /** Checks that a dataset fits a classifier's declared input (and, when given, its class count). */

@@ -28,6 +28,7 @@ import { argmaxAt, toProbabilities } from '../metrics/classification.js';
 import { Rng } from '../rng.js';
 import { checkTensorHeader, HEADER_LENGTH, readTensor, splitBody, type TensorHeader } from '../serve/protocol.js';
 import { getMonitorType, type MonitorType } from '../stream/monitors/index.js';
+import type { MonitorAlert } from '../stream/evaluate.js';
 import type { MonitorSpec } from '../stream/scenario.js';
 import { inputSignals, itemSignal, predictionSignals, type ItemSignal } from '../stream/signals.js';
 import type { Monitor } from '../stream/types.js';
@@ -63,16 +64,7 @@ export interface MonitorProxyOptions {
 
 export const DEFAULT_CHALLENGER_RULE: ChallengerRule = { minLabelled: 200, maxAccuracyDrop: 0.01, maxLatencyRatio: 2, maxErrorRate: 0.01, confidence: 0.95 };
 
-export interface MonitorAlert {
-  monitor: string;
-  type: string;
-  kind: string;
-  /** The item (arrival number) whose update raised it. */
-  item: number;
-  statistic: number;
-  threshold: number;
-  time: string;
-}
+export type { MonitorAlert };
 
 export interface ProxyStatus {
   upstream: string;

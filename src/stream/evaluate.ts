@@ -10,6 +10,21 @@
 import type { MonitorKind } from './types.js';
 import type { EpisodeKind, ScenarioSegment } from './scenario.js';
 
+/**
+ * An alert as the monitor proxy raises it and lists it on `GET /alerts` (src/monitor/proxy.ts); a
+ * live replay (replay.ts) reads these back.
+ */
+export interface MonitorAlert {
+  monitor: string;
+  type: string;
+  kind: string;
+  /** The item (arrival number) whose update raised it. */
+  item: number;
+  statistic: number;
+  threshold: number;
+  time: string;
+}
+
 export interface StreamAlert {
   readonly monitor: string;
   readonly kind: MonitorKind;

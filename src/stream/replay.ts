@@ -16,7 +16,7 @@ import { openClassifier } from '../endpoint/open.js';
 import { ConfigError, DataError, UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { EngineCache } from '../stress/adversarial/index.js';
-import { evaluateMonitors, type MonitorEvaluation, type MonitorInfo, type StreamAlert } from './evaluate.js';
+import { evaluateMonitors, type MonitorAlert, type MonitorEvaluation, type MonitorInfo, type StreamAlert } from './evaluate.js';
 import { getMonitorType } from './monitors/index.js';
 import type { Scenario } from './scenario.js';
 import { percentile } from './serving.js';
@@ -56,15 +56,6 @@ export interface ReplayResult {
   alerts: StreamAlert[];
   evaluation: MonitorEvaluation;
   seconds: number;
-}
-
-interface MonitorAlertJson {
-  monitor: string;
-  type: string;
-  kind: string;
-  item: number;
-  statistic: number;
-  threshold: number;
 }
 
 /** Splits `http://H/p/v2/models/NAME` into the monitor's base URL and the model name. */
@@ -192,7 +183,7 @@ export async function replayStream(sc: Scenario, o: ReplayOptions): Promise<Repl
     await Promise.allSettled(labelPosts);
 
     const ar = await fetch(`${base}/alerts`, { signal: AbortSignal.timeout(timeoutMs) });
-    const raw = ((await ar.json()) as { alerts: MonitorAlertJson[] }).alerts;
+    const raw = ((await ar.json()) as { alerts: MonitorAlert[] }).alerts;
     const alerts: StreamAlert[] = [];
     const infos = new Map<string, MonitorInfo>();
     for (const a of raw) {
