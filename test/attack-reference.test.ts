@@ -255,3 +255,48 @@ test('default model: APGD-CE is at least as strong as PGD at equal iterations, a
     assert.ok(e![last]! < Math.round(aa.aggregate.cleanAccuracy * N));
   });
 });
+
+test('every returned verdict is a plain forward pass of the returned input, and a padded batch on a larger graph changes no answer', async () => {
+  const ds = await loadDataset({ path: defaultAssets.data, limit: 150 });
+  const model = await Model.open(defaultAssets.model);
+  try {
+    const x = ds.x;
+    const per = x.length / 150;
+    // Labels = the model's own predictions, so every item is attacked and the batches are known.
+    const clean = await model.predictBatch(x, 150);
+    const labels = Int32Array.from({ length: 150 }, (_, i) => {
+      let best = 0;
+      for (let k = 1; k < clean.numClasses; k++) if (clean.scores[i * clean.numClasses + k]! > clean.scores[i * clean.numClasses + best]!) best = k;
+      return best;
+    });
+    for (const spec of [
+      { attack: 'fgsm', norm: 'linf', eps: [0.02, 0.05] },
+      { attack: 'pgd', norm: 'linf', eps: [0.03], steps: 5 },
+      { attack: 'pgd', norm: 'linf', eps: [0.03], steps: 60 },
+    ] as AttackSpec[]) {
+      const engines = new EngineCache(model);
+      // 150 items at batch 64: 64, 64, then 22 rows, which pad to a graph of 24 or to the 64 built.
+      const r = await runAttack(model, x, 150, labels, spec, new Rng(3), { engines, batchSize: 64 });
+      const sizes = engines.builtSizes();
+      await engines.close();
+      // FGSM and PGD-5 pad the 22 rows onto the 64-row graph; PGD-60 builds the 24-row graph (42 padded rows × 61 runs > 4 batches).
+      assert.deepEqual([...sizes].sort((a, b) => a - b), spec.steps === 60 ? [24, 64] : [64], `${spec.attack} ${spec.steps ?? ''}`);
+      for (const pe of r.perEps) {
+        for (let i = 0; i < 150; i++) {
+          const p = await model.predictBatch(pe.adversarial.subarray(i * per, (i + 1) * per), 1);
+          let best = 0;
+          for (let k = 1; k < p.numClasses; k++) if (p.scores[k]! > p.scores[best]!) best = k;
+          assert.equal(pe.samples.predicted[i], best, `${spec.attack} ε=${pe.eps} item ${i}`);
+        }
+      }
+      // The same attack with a fresh graph for every size (batch 22 rows alone) gives the same bytes.
+      const alone = new EngineCache(model);
+      const tail = await runAttack(model, x.subarray(128 * per), 22, labels.subarray(128), spec, new Rng(3), { engines: alone, batchSize: 64, indexOffset: 128 });
+      await alone.close();
+      const last = r.perEps.length - 1;
+      assert.deepEqual(tail.perEps[last]!.adversarial, r.perEps[last]!.adversarial.subarray(128 * per));
+    }
+  } finally {
+    await model.close();
+  }
+});

@@ -105,6 +105,11 @@ export class GradientEngine {
     }
   }
 
+  /** Batch sizes whose gradient graph is built (or being built). */
+  builtSizes(): number[] {
+    return [...this.sessions.keys()];
+  }
+
   /** Gradient graph for `n` items (built on first use; `x` is used for the shape probe). */
   private session(x: Float32Array, n: number): Promise<ort.InferenceSession> {
     let s = this.sessions.get(n);

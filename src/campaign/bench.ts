@@ -5,7 +5,7 @@
  * resamples, tabular constraints) and builds each model's context once (clean predictions, the
  * uncertainty section fitted on them).
  */
-import { defaultChunkItems } from '../data/chunked.js';
+import { batchAligned, defaultChunkItems } from '../data/chunked.js';
 import type { Dataset } from '../data/dataset.js';
 import { featureIndices, isTabular } from '../data/features.js';
 import type { Classifier } from '../engine/classifier.js';
@@ -120,7 +120,7 @@ export class CellBench {
       clean: { probs: cleanProbs, batchMs: clean.batchMs },
       rng: this.root,
       weights: this.weights,
-      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain, chunkItems: this.chunkItems },
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain, chunkItems: this.chunkItems > 0 ? batchAligned(this.chunkItems, config.batchSize) : 0 },
       uncertainty: unc,
       caches: newCellCaches(),
       counters: this.counters,

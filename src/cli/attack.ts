@@ -11,6 +11,7 @@ import { numberOpt, parse, progressReporter } from './args.js';
 import { chunkFlags, chunkHelp, chunkItemsOpt, dataFlags, dataRef, declarationHelp, fmt, modelFlags, modelRef, openClassifier, openData, openDataChunked, openModel } from './common.js';
 import { DatasetHasher, makeDataset, type Dataset } from '../data/dataset.js';
 import { withNpzWriter } from '../data/npz-writer.js';
+import { batchAligned } from '../data/chunked.js';
 import { EmbeddingView } from '../engine/embedding.js';
 import { runAttackChunked, type ChunkedAttackResult } from '../stress/adversarial/chunked.js';
 import { runEmbeddingAttack } from '../stress/adversarial/embedding.js';
@@ -56,8 +57,9 @@ Other options (tabular --immutable/--continuous are part of the data declaration
   --json              print one JSON object as the last stdout line
   --threads N         ONNX Runtime intra-op threads (0 = all cores; default 0)
 ${chunkHelp.replace('N    ', 'N     ')}
-                      image data is read, attacked and saved chunk by chunk (the same bytes as
-                      whole); tabular data and a --save of a curve (several ε) are held whole
+                      (rounded up to whole batches); image data is read, attacked and saved chunk
+                      by chunk (the same bytes as whole); tabular data and a --save of a curve
+                      (several ε) are held whole
 ${recordHelp()}
 ` + '\n' + declarationHelp() + '\n';
 
@@ -143,7 +145,7 @@ export async function attackVerb(argv: string[]): Promise<number> {
     let dataSha256: string;
     if (streamed) {
       const src = chunked!;
-      const chunkItems = chunkItemsOpt(values['chunk-items'], src.itemShape);
+      const chunkItems = batchAligned(chunkItemsOpt(values['chunk-items'], src.itemShape), batchSize);
       const hasher = new DatasetHasher(src.size, src.itemShape, true);
       // Reads the chunks in order (runAttackChunked asks for them so), checking and hashing each.
       const it = src.chunks(chunkItems);

@@ -4,7 +4,7 @@ import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import type { NpyArrayLike } from '../data/npy.js';
 import { datasetFromArrays, datasetToArrays, metaFromArrays, readNpz } from '../data/npz.js';
-import { chunkedFromDataset, openChunked, type ChunkedData } from '../data/chunked.js';
+import { batchAligned, chunkedFromDataset, openChunked, type ChunkedData } from '../data/chunked.js';
 import { withNpzWriter } from '../data/npz-writer.js';
 import type { Predictions } from '../engine/model.js';
 import { readDataFile, writeFileAtomic } from '../data/util.js';
@@ -263,7 +263,7 @@ export async function noiseVerb(argv: string[]): Promise<number> {
   const ds: Pick<Dataset, 'name' | 'size' | 'itemShape' | 'labels' | 'ids' | 'classNames' | 'extras'> = whole ? whole.ds : data;
   const trueLabels = trueLabelsOf(ds as Dataset) ?? ds.labels;
   if (!trueLabels) throw new DataError(`${file}: has no labels ('y'), which noise needs as the true labels`);
-  const chunkItems = Math.max(1, Math.ceil(chunkItemsOpt(values['chunk-items'], ds.itemShape) / batchSize)) * batchSize;
+  const chunkItems = batchAligned(chunkItemsOpt(values['chunk-items'], ds.itemShape), batchSize);
   const source: ChunkedData = whole ? chunkedFromDataset(whole.ds, file) : data;
 
   let probs: Float64Array | null = null;

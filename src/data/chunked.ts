@@ -68,6 +68,15 @@ export function defaultChunkItems(itemShape: readonly number[]): number {
   return Math.max(1, Math.floor((1 << 20) / Math.max(1, shapeSize(itemShape))));
 }
 
+/**
+ * `items` rounded up to whole batches: a chunked pass then runs exactly the batches a whole pass
+ * runs (only the last chunk ends with a partial batch), so no chunk boundary adds a partial batch
+ * (which an attack pads, and which costs a gradient graph of its own size).
+ */
+export function batchAligned(items: number, batchSize: number): number {
+  return Math.max(1, Math.ceil(items / batchSize)) * batchSize;
+}
+
 /** Opens a data source for chunked reading (same spec and errors as `loadDataset`). */
 export async function openChunked(spec: string | DataSpec): Promise<ChunkedData> {
   const s: DataSpec = typeof spec === 'string' ? { path: spec } : spec;

@@ -1,5 +1,5 @@
 import { DatasetHasher, requireLabels, type Dataset } from '../data/dataset.js';
-import { defaultChunkItems, type ChunkedData } from '../data/chunked.js';
+import { batchAligned, defaultChunkItems, type ChunkedData } from '../data/chunked.js';
 import { DataError } from '../errors.js';
 import { classificationMetrics, toProbabilities, type ClassificationMetrics } from '../metrics/classification.js';
 import type { Classifier } from './classifier.js';
@@ -49,7 +49,7 @@ export async function evaluateChunked(model: Classifier, data: ChunkedData, opts
   const labels = data.labels;
   if (!labels) throw new DataError(`${data.name}: has no labels, which evaluation needs`);
   const batchSize = opts.batchSize ?? 256;
-  const chunk = Math.max(1, Math.ceil((opts.chunkItems ?? defaultChunkItems(data.itemShape)) / batchSize)) * batchSize;
+  const chunk = batchAligned(opts.chunkItems ?? defaultChunkItems(data.itemShape), batchSize);
   const hasher = new DatasetHasher(data.size, data.itemShape, true);
   let scores: Float32Array | null = null;
   let numClasses = 0;

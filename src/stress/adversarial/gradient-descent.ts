@@ -52,9 +52,14 @@ export async function gradientDescent(run: AttackRun, b: PackedBatch, o: Descent
   found(fin.scores, fin.numClasses, o.steps);
   const z = asLogits(fin.scores, run.probabilities);
   const loss = new Float32Array(size);
+  // A row whose result is the final iterate (adversarial there, or never) was classified by this
+  // plain forward pass; a row that returns an earlier iterate was judged by a gradient run's scores.
+  const verified = new Int32Array(size).fill(-1);
   for (let r = 0; r < n; r++) {
     loss[r] = lossFromLogits(o.loss, z, r, fin.numClasses, b.labels[r]!, o.lossTargets ? o.lossTargets[r]! : null);
+    const pred = argmaxRow(fin.scores, r, fin.numClasses);
     if (!success[r]) adv.set(xa.subarray(r * per, (r + 1) * per), r * per);
+    if (!success[r] || run.isAdversarial(b.idx[r]!, pred)) verified[r] = pred;
   }
-  return { adv, success, loss, iterations, queries: new Int32Array(size).fill(o.steps + 1) };
+  return { adv, success, loss, iterations, queries: new Int32Array(size).fill(o.steps + 1), verified };
 }

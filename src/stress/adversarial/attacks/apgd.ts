@@ -159,7 +159,7 @@ export async function runApgd(run: AttackRun, loss: 'ce' | 'dlr', targeted: bool
   const member = targeted && loss === 'dlr' ? 'apgd-t' : `apgd-${loss}${targeted ? '-t' : ''}`;
   await run.member(member, () =>
     runPasses(run, passes(run, `apgd-${loss}`, targeted, nTargets, restarts), (p, set) =>
-      run.forBatches(p.label, set, (b) => apgdBatch(run, b, { steps, loss, lossTargets: p.targets(run, b) })),
+      run.forBatches(p.label, set, (b) => apgdBatch(run, b, { steps, loss, lossTargets: p.targets(run, b) }), { runs: steps + 1 }),
     ),
   );
 }

@@ -28,6 +28,7 @@ export const fgsm: AttackDef = {
       runPasses(run, passes(run, 'fgsm', spec.targeted!, spec.nTargets!, 1), (p, set) =>
         run.forBatches(p.label, set, (b) =>
           gradientDescent(run, b, { steps: 1, stepSize: b.eps, randomStart: false, loss: spec.loss!, lossTargets: p.targets(run, b) }),
+          { runs: 2 },
         ),
       ),
     );

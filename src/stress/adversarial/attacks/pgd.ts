@@ -38,6 +38,7 @@ export const pgd: AttackDef = {
             loss: spec.loss!,
             lossTargets: p.targets(run, b),
           }),
+          { runs: spec.steps! + 1 },
         ),
       ),
     );

@@ -332,7 +332,7 @@ function normalize(d: Float64Array): void {
 export async function runSquare(run: AttackRun, queries: number, pInit: number, targeted: boolean, nTargets: number, restarts: number): Promise<void> {
   await run.member('square', () =>
     runPasses(run, passes(run, 'square', targeted, nTargets, restarts), (p, set) =>
-      run.forBatches(p.label, set, (b) => squareBatch(run, b, { queries, pInit, lossTargets: p.targets(run, b) }), false),
+      run.forBatches(p.label, set, (b) => squareBatch(run, b, { queries, pInit, lossTargets: p.targets(run, b) }), { pad: false }),
     ),
   );
 }
