@@ -203,3 +203,35 @@ test('If nested in a Loop body, reading the body\'s carried value and the outer 
   const notes = await notesOf(m, feedX([2, 3], -1, 1, 'nested'));
   assert.equal(notes.filter((n) => n.startsWith('If')).length, 3, notes.join('\n'));
 });
+
+// y = If(Σx > 0) { √x · w + exp(−k·x) } else { sin(x) + exp(k·x) }, k = 10⁴: the branch not taken
+// overflows (exp of a large value) or is NaN (√ of a negative value), and so is its backward
+// (0·∞, 0/0). The Where merge must keep that out of the gradient of the captured x: exact for
+// the branch taken, never NaN.
+function poisonIfModel(dtype: 'float32' | 'float64'): ModelP {
+  const el = dtype === 'float64' ? D : DataType.FLOAT;
+  const num = (name: string, v: number) => makeTensor(name, [], dtype === 'float64' ? Float64Array.from([v]) : Float32Array.from([v]));
+  const rng = new Rng('poison-w');
+  const wv = Array.from({ length: 3 }, () => rng.range(-1, 1));
+  const wt = makeTensor('w', [3], dtype === 'float64' ? Float64Array.from(wv) : Float32Array.from(wv));
+  const thenB = body('then', [node('Sqrt', ['x'], ['t1']), node('Mul', ['t1', 'w'], ['t2']), node('Mul', ['x', 'negk'], ['t3']), node('Exp', ['t3'], ['t4']), node('Add', ['t2', 't4'], ['t5'])], [], [{ name: 't5', elem: el }]);
+  const elseB = body('else', [node('Sin', ['x'], ['e1']), node('Mul', ['x', 'k'], ['e2']), node('Exp', ['e2'], ['e3']), node('Add', ['e1', 'e3'], ['e4'])], [], [{ name: 'e4', elem: el }]);
+  return makeModel({
+    inputs: [{ name: 'x', dtype, shape: [2, 3] }],
+    outputs: [{ name: 'y', dtype }],
+    nodes: [node('ReduceSum', ['x'], ['s'], { keepdims: 0 }), node('Greater', ['s', 'zero'], ['c']), withGraphs(node('If', ['c'], ['y']), { then_branch: thenB, else_branch: elseB })],
+    initializers: [wt, num('zero', 0), num('k', 1e4), num('negk', -1e4)],
+  });
+}
+
+test('If merged with Where whose branch not taken overflows (exp) or is NaN (√ of a negative): the gradient is that of the branch taken, finite', async () => {
+  const m = poisonIfModel('float64');
+  await check(m, feedX([2, 3], 0.2, 1, 'poison'), 'If then, else overflows');
+  await check(m, feedX([2, 3], -1, -0.2, 'poison'), 'If else, then is NaN');
+  const f = poisonIfModel('float32');
+  const f32 = (lo: number, hi: number): Record<string, Feed> => ({ x: { data: Float32Array.from(feedX([2, 3], lo, hi, 'poison32').x!.data as Float64Array), dims: [2, 3] } });
+  for (const [lo, hi] of [[0.2, 1], [-1, -0.2]] as const) {
+    const [r] = await gradcheck(f, f32(lo, hi), ['x'], new Rng('poison32'));
+    assert.ok(Number.isFinite(r!.relError) && r!.relError < 1e-2, `float32 [${lo}, ${hi}]: relError ${r!.relError}`);
+  }
+});

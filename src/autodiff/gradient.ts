@@ -101,7 +101,7 @@ export class GradientEngine {
     if (d.ids) {
       // Token ids have no gradient; the embedding output does, through the model's tail.
       if (d.wrt !== 'embedding') throw new UsageError(`${model.label}: input ${d.inputName} holds integer token ids (${d.ids}), which have no gradient; declare 'wrt: embedding' (--model-wrt embedding) to take gradients at the embedding output`);
-      throw new UsageError(`${model.label}: declared 'wrt: embedding': gradients are taken on the model's embedding tail (EmbeddingView), which 'gauntlet grad' and 'gauntlet attack' use; this verb does not`);
+      throw new UsageError(`${model.label}: declared 'wrt: embedding': gradients are taken on the model's embedding tail (EmbeddingView), which 'gauntlet grad', 'gauntlet attack', 'gauntlet explain' and campaigns use; this verb does not`);
     }
   }
 

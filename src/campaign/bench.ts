@@ -18,6 +18,7 @@ import { newCellCaches, predictAll, runCell, type CellContext } from './cell.js'
 import type { CampaignConfig } from './config.js';
 import { isTrainTime } from './config.js';
 import { shortHash, type CellPlan, type Plan } from './plan.js';
+import { openCellEmbedding } from './text.js';
 import type { CellResult } from './types.js';
 
 /** A model trained on a training-time annotation setting's labels, which runs that setting's cells. */
@@ -93,8 +94,9 @@ export class CellBench {
 
   async close(): Promise<void> {
     for (const c of this.contexts.values()) {
-      const { unc } = await c.catch(() => ({ unc: null }));
+      const { unc, ctx } = await c.catch(() => ({ unc: null, ctx: null }));
       await unc?.close();
+      await ctx?.embedding?.view.close();
     }
     this.contexts.clear();
   }
@@ -112,6 +114,8 @@ export class CellBench {
       this.phase(`fitting temperature, conformal quantile and selective threshold on clean data${tag ? ` (${tag})` : ''}`);
       unc = await prepareUncertainty(m, { x: ds.x, n: ds.size, labels, probs: cleanProbs }, config.uncertainty, this.root.fork('uncertainty'), { batchSize: config.batchSize });
     }
+    // A text model (wrt: embedding): its attacks run on the embeddings, projected back to tokens.
+    const embedding = config.stresses.adversarial.length ? await openCellEmbedding(m, config.seed) : null;
     const ctx: CellContext = {
       model: m,
       data: ds,
@@ -125,6 +129,7 @@ export class CellBench {
       caches: newCellCaches(),
       counters: this.counters,
       tabular: this.tabular,
+      embedding,
     };
     return { ctx, unc, K };
   }

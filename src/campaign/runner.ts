@@ -18,6 +18,7 @@ import type { Classifier } from '../engine/classifier.js';
 import { EndpointModel } from '../endpoint/model.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
+import { checkTextCampaign, openCellEmbedding, textSummary } from './text.js';
 import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
 import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
@@ -68,6 +69,7 @@ export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: 
   const model = await openClassifier(config.model);
   try {
     checkEndpointCampaign(config, model);
+    checkTextCampaign(config, model);
   } catch (e) {
     await model.close();
     throw e;
@@ -322,7 +324,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const ownOrtMs = ortClock.ms - ort0;
     const wall = (performance.now() - t0) / 1000;
     emit({ type: 'phase', message: 'timing one batch' });
-    const floor = await computeFloor(model, ds, config.batchSize, engines);
+    const floor = await computeFloor(model, ds, config.batchSize, engines, closers);
+    const text = await textSummary(model, config.seed, opts.threads);
     const estimated = (counters.forwardBatches * floor.forwardMs + counters.gradientBatches * floor.gradMs) / 1000;
     // Cells computed elsewhere (queue workers) leave no ORT time here: then the timed estimate.
     const floorSeconds = ownOrtMs > 0 ? ownOrtMs / 1000 : estimated;
@@ -339,6 +342,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       variants: variantResults.length ? variantResults : null,
       mitigation,
       ...(trainTime.length ? { train_time: trainTime.map(({ prepared: _p, ...t }) => t) } : {}),
+      ...(text ? { text } : {}),
       performance: {
         wall_seconds: wall,
         floor_seconds: floorSeconds,
@@ -458,7 +462,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
 }
 
 /** Median time of one forward batch and one forward+gradient batch, for the compute floor. */
-async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, engines: GradientEngine[]): Promise<{ forwardMs: number; gradMs: number }> {
+async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, engines: GradientEngine[], closers: (() => Promise<void> | void)[]): Promise<{ forwardMs: number; gradMs: number }> {
   const n = Math.min(batchSize, ds.size);
   const sub = subset(ds, Int32Array.from({ length: n }, (_, i) => i));
   const median = async (f: () => Promise<unknown>) => {
@@ -469,9 +473,13 @@ async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, e
   let gradMs = NaN;
   try {
     if (model.source !== 'onnx') return { forwardMs, gradMs };
-    const engine = new GradientEngine(model as Model, { kind: 'ce' });
+    // A text model (wrt: embedding): its gradients are taken on the embedding tail.
+    const emb = await openCellEmbedding(model, 0);
+    if (emb) closers.push(() => emb.view.close());
+    const engine = new GradientEngine(emb ? emb.view.tail : (model as Model), { kind: 'ce' });
     engines.push(engine);
-    gradMs = await median(() => engine.run(sub.x, n, sub.labels!));
+    const x = emb ? emb.view.embed(sub.x) : sub.x;
+    gradMs = await median(() => engine.run(x, n, sub.labels!));
   } catch {
     // Models without gradient rules have no gradient floor.
   }

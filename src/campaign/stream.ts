@@ -33,6 +33,8 @@ export function streamable(cell: CellPlan, ctx: CellContext): boolean {
   if (!cell.drift && !cell.adversarial) return false;
   if (cell.drift && !('corruption' in cell.drift.spec)) return false;
   if (ctx.options.explain) return false;
+  // A text model's attack runs in embedding space, projected to tokens (hooks/adversarial.ts), whole.
+  if (ctx.embedding) return false;
   const u = ctx.uncertainty;
   return !u || (u.members.length === 0 && !u.mcDropout);
 }

@@ -1,4 +1,5 @@
 import type { EndpointServing } from '../endpoint/model.js';
+import type { TextSummary } from './text.js';
 /**
  * The result types of a campaign: what results.json and each cells/<id>.json hold. Types only (no
  * code), so the campaign that writes them and the report that reads them both depend on this module
@@ -88,6 +89,11 @@ export interface CampaignResults {
    * one per (model, setting): they run that setting's cells. Absent (or empty) without such settings.
    */
   train_time?: TrainTimeModel[];
+  /**
+   * A text classifier (token-id input): the ids' type, where its attacks ran (the embedding
+   * lookup) and the token-to-token scale an ε in embedding space is read against. Absent otherwise.
+   */
+  text?: TextSummary;
   performance: {
     wall_seconds: number; floor_seconds: number; floor_ratio: number; forward_ms_per_batch: number; forward_grad_ms_per_batch: number; forward_batches: number; gradient_batches: number;
     /**

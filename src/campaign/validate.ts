@@ -12,6 +12,7 @@ import { checkEndpointCampaign } from './endpoint.js';
 import { ConfigError } from '../errors.js';
 import { maxEps } from '../stress/adversarial/index.js';
 import type { CampaignConfig } from './config.js';
+import { checkTextCampaign, openCellEmbedding } from './text.js';
 
 /** What the checks saw, for the plan printout. */
 export interface InputCheck {
@@ -20,6 +21,8 @@ export interface InputCheck {
   classes: number;
   /** Class names by label when the data names them (image folders: the folder names in label order). */
   classNames: readonly string[] | null;
+  /** A text model: its token ids and, with wrt: embedding, where it is attacked and the token scale (one line). */
+  text?: string;
 }
 
 /** Opens the model and data of `config` and checks them against each other. Throws the first problem. */
@@ -29,13 +32,30 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
   const model = await openClassifier(config.model, { threads });
   try {
     checkEndpointCampaign(config, model);
+    checkTextCampaign(config, model);
     model.checkData(ds);
     const probeN = Math.min(ds.size, 4);
     const per = ds.itemShape.reduce((a, b) => a * b, 1);
     const probe = await model.predictItems(ds.x.subarray(0, probeN * per), probeN, { batchSize: probeN });
     const K = probe.numClasses;
     model.checkData(ds, K);
-    config.stresses.adversarial.forEach((a, i) => {
+    // A text model (wrt: embedding) is attacked in embedding space: ε is bounded by the box that
+    // holds the embedding table's values, over T positions of D values.
+    const emb = config.stresses.adversarial.length ? await openCellEmbedding(model, config.seed, threads) : null;
+    let text: string | undefined;
+    if (model instanceof Model && model.decl.ids) text = `token ids (${model.decl.ids})${emb ? `; attacked in embedding space at ${emb.view.lookup.output} (table ${emb.view.lookup.table} [${emb.view.vocab}, ${emb.view.dim}]), projected to the nearest tokens; ε is a distance between embeddings: a token to its nearest other token is L2 ${+emb.scale.l2.toPrecision(4)}, L∞ ${+emb.scale.linf.toPrecision(4)}` : ''}`;
+    if (emb) {
+      try {
+        config.stresses.adversarial.forEach((a, i) => {
+          const top = maxEps(emb.view.tail, a.norm, per * emb.view.dim);
+          const bad = (Array.isArray(a.eps) ? a.eps : [a.eps]).find((e) => e > top + 1e-12);
+          if (bad !== undefined) throw new ConfigError(`'stresses.adversarial[${i}].eps' must be in [0, ${+top.toPrecision(6)}] for ${a.norm} in embedding space (the diameter of the box holding the embedding table's values; a token to its nearest other token is L2 ${+emb.scale.l2.toPrecision(4)}, L∞ ${+emb.scale.linf.toPrecision(4)}), got ${bad}`);
+        });
+      } finally {
+        await emb.view.close();
+      }
+    }
+    if (!emb) config.stresses.adversarial.forEach((a, i) => {
       const top = maxEps(model, a.norm, per);
       const list = Array.isArray(a.eps) ? a.eps : [a.eps];
       const bad = list.find((e) => e > top + 1e-12);
@@ -91,6 +111,7 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
       data: { name: ds.name, sha256: datasetHash(ds), items: ds.size, itemShape: [...ds.itemShape], range: r ? [r.min, r.max] : null, labelled: ds.labels !== null },
       classes: K,
       classNames: ds.classNames,
+      ...(text ? { text } : {}),
     };
   } finally {
     await model.close();
@@ -102,8 +123,9 @@ export function describeInputs(c: InputCheck): string[] {
   const range = c.data.range ? `values in [${+c.data.range[0].toPrecision(4)}, ${+c.data.range[1].toPrecision(4)}]` : 'no values';
   const lines = [
     `model: ${c.model.path}  sha256 ${c.model.sha256.slice(0, 12)}…  input ${c.model.inputName} (${c.model.layout}), output ${c.model.outputName} (${c.model.outputKind}${c.model.outputKindReason ? `: ${c.model.outputKindReason}` : ''}), ${c.classes} classes`,
-    `data:  ${c.data.name}  sha256 ${c.data.sha256.slice(0, 12)}…  ${c.data.items} items of [${c.data.itemShape.join(', ')}], ${range} (bounds [${c.model.bounds.join(', ')}])${c.data.labelled ? '' : ', unlabelled'}`,
+    `data:  ${c.data.name}  sha256 ${c.data.sha256.slice(0, 12)}…  ${c.data.items} items of [${c.data.itemShape.join(', ')}], ${range}${c.text ? '' : ` (bounds [${c.model.bounds.join(', ')}])`}${c.data.labelled ? '' : ', unlabelled'}`,
   ];
+  if (c.text) lines.push(`text:  ${c.text}`);
   if (c.classNames) {
     const shown = c.classNames.slice(0, 20).map((n, i) => `${i}=${n}`);
     lines.push(`classes: ${shown.join(', ')}${c.classNames.length > 20 ? `, … (${c.classNames.length} in all)` : ''}`);

@@ -2,7 +2,9 @@ import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash } from '../data/dataset.js';
 import { saveNpy } from '../data/npy.js';
 import { UsageError } from '../errors.js';
-import { attributionPng, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, type AttributionOptions, type TargetSpec } from '../explain/index.js';
+import { attributionPng, explainTokens, getMethod, IG_DEFAULT_STEPS, methodNames, methods, resolveTargets, tokenMethod, type AttributionMethod, type AttributionOptions, type TargetSpec } from '../explain/index.js';
+import { EmbeddingView } from '../engine/embedding.js';
+import type { Dataset } from '../data/dataset.js';
 import { Rng } from '../rng.js';
 import { featureImportance, topFeatures } from '../explain/features.js';
 import { numberOpt, parse, progressReporter, required } from './args.js';
@@ -37,6 +39,11 @@ Options:
                      error for ig, mean |attribution|, seconds; tabular data: features by
                      mean |attribution| and each item's top features, by name)
   --threads N        ONNX Runtime intra-op threads (0 = all cores; default 0)
+
+A text classifier (token-id input, --model-wrt embedding) is explained per token: a gradient
+method (saliency, gxi, ig, smoothgrad) runs at the embedding output and each position's D
+attributions are summed; --out writes [N, T] float32, --json lists each item's tokens by |A|
+(--png does not apply; ig's baselines are zeros, the zero embedding, or low).
 ` + '\n' + declarationHelp() + '\n';
 
 function parseTarget(raw: string | undefined, hasLabels: boolean): TargetSpec {
@@ -80,8 +87,13 @@ export async function explainVerb(argv: string[]): Promise<number> {
   }
   if (values['batch-size'] !== undefined) opts.batchSize = numberOpt('batch-size', values['batch-size'], 32, { min: 1, max: 65536, integer: true });
   guardOutputs('explain', [{ name: '--out', path: values.out }, { name: '--png', path: values.png }], [modelInput(modelRef(values).path), dataInput(dataRef(values).path)]);
+  if (modelRef(values).wrt === 'embedding') {
+    tokenMethod(method);
+    if (values.png !== undefined) throw new UsageError(`'--png' draws images; a text model's attributions are per token (write them with --out, or list them with --json)`);
+  }
   const ds = await openData(values, String(limit));
   const target = parseTarget(values.target, ds.labels !== null);
+  if (modelRef(values).wrt === 'embedding') return explainText({ values, ds, name, method, opts, target, seed });
   const model = await openModel(values, values.threads, { verb: 'explain', blackBox: "'gauntlet attack --attack square' or 'gauntlet eval'" });
   const engine = method.gradients ? new GradientEngine(model, { kind: 'logit' }) : undefined;
   try {
@@ -160,6 +172,80 @@ export async function explainVerb(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await engine?.close();
+    await model.close();
+  }
+}
+
+/**
+ * `wrt: embedding`: per-token attributions (explain/tokens.ts), the method's attributions at the
+ * embedding output summed over each position's D values.
+ */
+async function explainText(o: { values: Record<string, unknown>; ds: Dataset; name: string; method: AttributionMethod; opts: AttributionOptions; target: TargetSpec; seed: number }): Promise<number> {
+  const { values, ds, name, method, opts, target, seed } = o;
+  const threads = numberOpt('threads', values.threads as string | undefined, 0, { min: 0, max: 256, integer: true });
+  const model = await openModel(values, values.threads as string | undefined, { verb: 'explain', blackBox: "'gauntlet eval'" });
+  let view: EmbeddingView | null = null;
+  try {
+    model.checkData(ds);
+    view = await EmbeddingView.open(model, { threads });
+    const t0 = performance.now();
+    const n = ds.size;
+    const r = await explainTokens(view, ds.x, n, target, ds.labels, method, { ...opts, onProgress: progressReporter('explain') }, new Rng(seed).fork(`explain:${name}`));
+    const seconds = (performance.now() - t0) / 1000;
+    const T = r.tokens;
+    const a = r.attributions;
+    const out = values.out as string | undefined;
+    if (out) await saveNpy(out, { dtype: '<f4', shape: [n, T], data: a });
+    const perItem = Array.from({ length: n }, (_, i) => {
+      const tokens = Array.from({ length: T }, (_, t) => ({ position: t, id: ds.x[i * T + t]!, attribution: a[i * T + t]! }));
+      const row: Record<string, unknown> = {
+        item: ds.ids?.[i] ?? i,
+        target: r.targets[i]!,
+        sum: tokens.reduce((s, t) => s + t.attribution, 0),
+        top_tokens: [...tokens].sort((x, y) => Math.abs(y.attribution) - Math.abs(x.attribution) || x.position - y.position).slice(0, Math.min(5, T)),
+      };
+      if (r.completeness) {
+        row.delta = r.completeness.delta[i]!;
+        row.relative_completeness_error = Number.isFinite(r.completeness.relError[i]!) ? r.completeness.relError[i]! : null;
+      }
+      return row;
+    });
+    let total = 0;
+    for (const v of a) total += Math.abs(v);
+    const rel = r.completeness ? Array.from(r.completeness.relError).filter(Number.isFinite) : [];
+    const result = {
+      model: model.label, model_sha256: model.sha256, data: ds.name, data_sha256: datasetHash(ds), method: name, target, items: n,
+      wrt: 'embedding', embedding: { output: view.lookup.output, table: view.lookup.table, vocab: view.vocab, dim: view.dim },
+      attribution_shape: [n, T], per_token: 'the attributions at the embedding output summed over its D values',
+      steps: name === 'ig' ? (opts.steps ?? IG_DEFAULT_STEPS) : name === 'smoothgrad' ? (opts.samples ?? 25) : null,
+      seed: method.seeded ? seed : null,
+      mean_abs_attribution: a.length ? total / a.length : 0,
+      completeness: r.completeness ? { mean_relative_error: rel.length ? rel.reduce((x, y) => x + y, 0) / rel.length : 0, max_relative_error: rel.length ? Math.max(...rel) : 0 } : null,
+      per_item: perItem, out: out ?? null, seconds,
+    };
+    if (values.json) {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      return 0;
+    }
+    const lines = [
+      `model     ${model.label}  sha256 ${model.sha256.slice(0, 16)}…`,
+      `data      ${ds.name}  ${n} items of ${T} tokens`,
+      `embedding ${view.lookup.output}: table '${view.lookup.table}' [${view.vocab}, ${view.dim}]; attributions there, summed over ${view.dim} values per token`,
+      `method    ${name}${result.steps !== null ? `  steps ${result.steps}` : ''}${method.seeded ? `  seed ${seed}` : ''}  target ${target}`,
+      `mean |A|  ${fmt(result.mean_abs_attribution, 6)} per token`,
+    ];
+    if (result.completeness) lines.push(`completeness error  mean ${fmt(100 * result.completeness.mean_relative_error, 3)} %  max ${fmt(100 * result.completeness.max_relative_error, 3)} % of |f(e) - f(baseline)|`);
+    for (const row of perItem.slice(0, 20)) {
+      const top = (row.top_tokens as { position: number; id: number; attribution: number }[]).map((t) => `#${t.position}=${t.id} ${t.attribution >= 0 ? '+' : '−'}${fmt(Math.abs(t.attribution), 4)}`).join(', ');
+      lines.push(`  item ${String(row.item).padEnd(6)} class ${String(row.target).padEnd(4)} ΣA ${fmt(row.sum as number)}${row.delta !== undefined ? `  Δf ${fmt(row.delta as number)}` : ''}  top tokens (position=id) ${top}`);
+    }
+    if (perItem.length > 20) lines.push(`  … ${perItem.length - 20} more items`);
+    if (out) lines.push(`wrote ${out}  [${n}, ${T}] float32 (one attribution per token)`);
+    lines.push(`time      ${fmt(seconds, 3)} s`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await view?.close();
     await model.close();
   }
 }

@@ -28,6 +28,7 @@ export { occlusion } from './occlusion.js';
 export { kernelShap, shapPlayers } from './shap.js';
 export { resolveBaseline, gaussianBlur } from './baseline.js';
 export { resolveTargets, predictAll } from './common.js';
+export { explainTokens, tokenMethod, type TokenAttributions } from './tokens.js';
 export {
   explanationDrift,
   itemDrift,

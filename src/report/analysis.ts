@@ -96,7 +96,7 @@ const specName = (spec: Record<string, unknown>, keys: string[]) =>
 export function adversarialCurves(r: CampaignResults): CurveChart {
   const series = curveFamily(r, 'adversarial', 'eps', (s) => specName(s, ['attack', 'name', 'norm']) || 'attack', (c) => c.metrics.accuracy, true);
   disambiguate(series);
-  return { id: 'curve-adversarial', title: 'Accuracy vs attack strength ε', xLabel: 'ε (perturbation budget, data units)', yLabel: 'accuracy', series };
+  return { id: 'curve-adversarial', title: 'Accuracy vs attack strength ε', xLabel: r.text?.embedding ? 'ε (distance in embedding space; accuracy on the projected token ids)' : 'ε (perturbation budget, data units)', yLabel: 'accuracy', series };
 }
 
 /** Accuracy vs severity, one series per corruption, from the isolated drift cells. */

@@ -21,7 +21,7 @@ import { baselineCell, cellKinds, cellLabel, className, classNames, fmt, fmtCi, 
 import { isBase64 } from './images.js';
 import { budgetBound } from './junit.js';
 import { dotPlot, heatmapSvg, legendHtml, lineChart, reliabilitySvg, riskCoverageSvg } from './svg.js';
-import { servingTable, type TableData } from './table-data.js';
+import { servingTable, textTable, type TableData } from './table-data.js';
 import { uncertaintyCells, uncertaintyFittedText, uncertaintyTables } from './uncertainty.js';
 import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, trainingCurves, variantCards, variantFlags } from './mitigation.js';
 
@@ -73,6 +73,12 @@ function trainTimeSection(r: CampaignResults): string {
   if (!t) return '';
   return `<section id="train-time-noise"><h2>Training-time label noise</h2><p>Cells whose annotation setting says “trained on” ran a model trained on those noisy labels (a variant with its own recipe, a model given as a file with <code>retrain:</code>); every accuracy is against the true labels, and the plan crosses these models with the attacks and drift like any other stress.</p>
 ${dataTable(t)}</section>`;
+}
+
+function textSection(r: CampaignResults): string {
+  const t = textTable(r);
+  if (!t) return '';
+  return `<section id="text"><h2>Text model: attacks in embedding space</h2><p>${e(t.note)}</p>${t.table ? dataTable(t.table) : ''}</section>`;
 }
 
 function budgetsSection(r: CampaignResults): string {
@@ -447,6 +453,7 @@ export function htmlReport(r: CampaignResults): string {
     ['mitigations', 'Mitigations'],
     ...(r.train_time?.length ? [['train-time-noise', 'Training-time noise'] as [string, string]] : []),
     ['robustness', 'Robustness curves'],
+    ...(r.text ? [['text', 'Text model'] as [string, string]] : []),
     ['interactions', 'Combined stresses'],
     ['calibration', 'Calibration'],
     ['explanations', 'Explanations'],
@@ -469,6 +476,7 @@ ${budgetsSection(r)}
 ${mitigationSection(r)}
 ${trainTimeSection(r)}
 ${robustnessSection(r)}
+${textSection(r)}
 ${interactionsSection(r)}
 ${calibrationSection(r)}
 ${explanationsSection(r)}

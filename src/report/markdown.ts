@@ -8,7 +8,7 @@
 import type { CampaignResults, CellResult } from '../campaign/types.js';
 import { adversarialCurves, annotationCurves, attackFlags, driftCurves, largestGap, measurementGap, otherDriftCells, singleStressCells, verdictText, worstSingle, type Series } from './analysis.js';
 import { completenessTable, componentTable, driftTable, featureTable, gainTable, mostDrifted } from './explanations.js';
-import { servingTable, type TableData } from './table-data.js';
+import { servingTable, textTable, type TableData } from './table-data.js';
 import { uncertaintyFittedText, uncertaintyTables, worstCoverage } from './uncertainty.js';
 import { hasVariants, mitigationFindings, mitigationTables, trainTimeTable, variantCards, variantFlags } from './mitigation.js';
 import { budgetBound, budgetCellLines } from './junit.js';
@@ -155,6 +155,8 @@ export function markdownReport(r: CampaignResults): string {
   if (serving) L.push('', '## Serving (endpoints)', '', ...mdTable(serving));
 
   // ---------------------------------------------------------------------------------------------
+  const text = textTable(r);
+  if (text) L.push('', '## Text model', '', md(text.note), ...(text.table ? ['', ...mdTable(text.table)] : []));
   L.push('', '## Model card', '');
   const names = classNames(r);
   L.push(

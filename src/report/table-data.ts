@@ -47,5 +47,47 @@ export function servingTable(r: Pick<CampaignResults, 'performance'>): TableData
   };
 }
 
+/** An adversarial cell's detail on a text model (campaign/hooks/adversarial.ts, embedding space). */
+interface EmbeddingAttackDetail {
+  attack?: string;
+  norm?: string;
+  space?: string;
+  embedding_accuracy?: number;
+  tokens_changed?: number;
+  items_changed?: number;
+  eps_over_scale?: number | null;
+  spec?: { eps?: number | number[] };
+}
+
+/**
+ * A text model (results.json `text`): one line saying what an ε means there, and each adversarial
+ * cell's accuracy on the projected token ids (the cell's accuracy) beside the accuracy in embedding
+ * space before the projection, the tokens the projection changed and ε against the token scale.
+ * Null for any other model.
+ */
+export function textTable(r: Pick<CampaignResults, 'text' | 'cells'>): { note: string; table: TableData | null } | null {
+  const t = r.text;
+  if (!t) return null;
+  const emb = t.embedding;
+  const note = emb && t.scale
+    ? `Text classifier: token ids (${t.ids}). Attacks ran in embedding space at ${emb.output} (table ${emb.table} [${emb.vocab}, ${emb.dim}]) and each result was projected to the nearest tokens: a cell's accuracy is the model's on those real token sequences. ε is a distance between embeddings (L∞ per coordinate, L2 over the whole sequence); a token to its nearest other token is L2 ${t.scale.l2.toPrecision(4)}, L∞ ${t.scale.linf.toPrecision(4)} (medians over ${t.scale.rows} rows), and a position changes token only once it has moved about half that.`
+    : `Text classifier: token ids (${t.ids}), no adversarial cells (declare wrt: embedding under model: to attack in embedding space).`;
+  const cells = r.cells.filter((c) => (c.details.adversarial as EmbeddingAttackDetail | undefined)?.space !== undefined);
+  if (!emb || cells.length === 0) return { note, table: null };
+  return {
+    note,
+    table: {
+      id: 'text-table',
+      caption: 'Adversarial cells in embedding space: accuracy on the projected token ids (95 % CI) and before the projection; tokens changed by the projection.',
+      head: ['cell', 'attack', 'ε', 'ε / token scale', 'accuracy (token ids)', 'accuracy (embeddings)', 'tokens changed', 'items changed'],
+      rows: cells.map((c) => {
+        const d = c.details.adversarial as EmbeddingAttackDetail;
+        const eps = Array.isArray(d.spec?.eps) ? d.spec!.eps[0] : d.spec?.eps;
+        return [c.id, `${d.attack ?? '?'} ${d.norm ?? ''}`.trim(), String(eps ?? '?'), num(d.eps_over_scale ?? null, null, 2), num(c.metrics.accuracy.value, c.metrics.accuracy.ci), num(d.embedding_accuracy ?? null), num(d.tokens_changed ?? null), num(d.items_changed ?? null)];
+      }),
+    },
+  };
+}
+
 /** One endpoint's serving figures in a campaign's results. */
 type ServedEndpoint = NonNullable<CampaignResults['performance']['endpoints']>[number];

@@ -15,12 +15,13 @@ export function bodyOf(node: NodeP, name: string): GraphP | undefined {
 /**
  * Appends a copy of `body` to `b` under fresh names, its inputs bound to `inputs` (outer values, by
  * position), and returns the names of its outputs. Values the body reads from the outer scope
- * (captures) keep their names: inlined into the outer graph they read the same values. Nested
- * bodies are copied as they are, their reads of this body's values renamed.
+ * (captures) keep their names: inlined into the outer graph they read the same values, unless
+ * `captured` maps them to others (an If's gated captures). Nested bodies are copied as they are,
+ * their reads of this body's values (and of mapped captures) renamed.
  */
-export function inlineBody(b: GraphBuilder, body: GraphP, inputs: readonly string[], hint: string): string[] {
+export function inlineBody(b: GraphBuilder, body: GraphP, inputs: readonly string[], hint: string, captured: ReadonlyMap<string, string> = new Map()): string[] {
   const g = cloneGraph(body);
-  const map = new Map<string, string>();
+  const map = new Map<string, string>(captured);
   g.input.forEach((vi, i) => map.set(vi.name, inputs[i]!));
   for (const t of g.initializer) {
     if (!t.name) continue;

@@ -16,6 +16,7 @@ import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
 import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
+import type { CellEmbedding } from '../text.js';
 import type { AnnotationQuality } from '../types.js';
 
 /** What every cell of a run shares: model, clean data and predictions, generator, options, caches. */
@@ -47,6 +48,11 @@ export interface CellContext {
    * constraints, and the clean set's per-feature σ for ε in std units (undefined for images).
    */
   tabular: { immutable: number[]; constraints?: Constraints; std?: Float32Array };
+  /**
+   * A text model declared `wrt: embedding`: its embedding view (attacks run there, projected to
+   * tokens) and the token-to-token scale ε is read against; null for any other model.
+   */
+  embedding?: CellEmbedding | null;
 }
 
 /** Stress outputs computed once per run and shared by every cell that uses the same setting. */

@@ -60,14 +60,15 @@ export interface EmbeddingAttackResult {
  * Runs `spec` on the embeddings of `n` token-id rows `ids` ([n, T], float32 ids) and projects each
  * ε's adversarial embeddings to the nearest tokens, which the whole model then classifies.
  */
-export async function runEmbeddingAttack(view: EmbeddingView, ids: Float32Array, n: number, labels: Int32Array, spec: AttackSpec, rng: Rng, opts: RunAttackOptions = {}): Promise<EmbeddingAttackResult> {
+export async function runEmbeddingAttack(view: EmbeddingView, ids: Float32Array, n: number, labels: Int32Array, spec: AttackSpec, rng: Rng, opts: RunAttackOptions & { /** The scale when already measured (a campaign measures it once for every cell). */ scale?: EmbeddingScale } = {}): Promise<EmbeddingAttackResult> {
   if (n > 0 && ids.length % n !== 0) throw new DataError(`${ids.length} token ids do not divide into ${n} items`);
   const T = n > 0 ? ids.length / n : 0;
   const emb = view.embed(ids);
-  const scale = await view.scale(rng.fork('scale'));
+  const { scale: measured, ...attackOpts } = opts;
+  const scale = measured ?? (await view.scale(rng.fork('scale')));
   const epsList = (Array.isArray(spec.eps) ? [...spec.eps] : [spec.eps]).sort((a, b) => a - b);
   const attacks: AttackResult[] = [];
-  for (const eps of epsList) attacks.push(await runAttack(view.tail, emb, n, labels, { ...spec, eps }, rng.fork(`attack:eps=${eps}`), { ...opts, itemShape: [T, view.dim] }));
+  for (const eps of epsList) attacks.push(await runAttack(view.tail, emb, n, labels, { ...spec, eps }, rng.fork(`attack:eps=${eps}`), { ...attackOpts, itemShape: [T, view.dim] }));
   const classify = async (x: Float32Array): Promise<Int32Array> => {
     const r = await view.model.predictItems(x, n, { batchSize: opts.batchSize });
     return Int32Array.from({ length: n }, (_, i) => argmaxRow(r.scores, i, r.numClasses));
