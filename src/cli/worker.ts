@@ -65,8 +65,8 @@ export async function workerVerb(argv: string[]): Promise<number> {
       },
     });
     const sig = stop.received();
-    if (values.json) process.stdout.write(JSON.stringify({ done: r.done, failed: r.failed, fetched: r.fetched, signal: sig }) + '\n');
-    else log(`worker stopped${sig ? ` (${sig})` : ''}: ${r.done} cell(s) done, ${r.failed} failed${r.fetched.files ? `; fetched ${r.fetched.files} file(s) (${(r.fetched.bytes / 2 ** 20).toFixed(1)} MiB) through the queue` : ''}`);
+    if (values.json) process.stdout.write(JSON.stringify({ done: r.done, trained: r.trained, failed: r.failed, fetched: r.fetched, signal: sig }) + '\n');
+    else log(`worker stopped${sig ? ` (${sig})` : ''}: ${r.done} cell(s) done, ${r.trained ? `${r.trained} model(s) trained, ` : ''}${r.failed} failed${r.fetched.files ? `; fetched ${r.fetched.files} file(s) (${(r.fetched.bytes / 2 ** 20).toFixed(1)} MiB) through the queue` : ''}`);
     return sig ? signalExitCode(sig) : 0;
   } finally {
     stop.dispose();
