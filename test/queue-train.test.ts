@@ -60,15 +60,15 @@ async function redis(dir: string): Promise<{ url: (db: number) => string; stop: 
 }
 
 /** A campaign with two trained variants (and, with `trainTime`, a training-time annotation setting: one more model per model). */
-function writeConfig(dir: string, o: { trainData?: string; epochs?: number; trainTime?: boolean } = {}): string {
+function writeConfig(dir: string, o: { model?: string; data?: string; trainData?: string; trainLimit?: number; epochs?: number; trainTime?: boolean } = {}): string {
   const file = path.join(dir, 'campaign.yaml');
   const recipe = (lr: number) => `{ epochs: ${o.epochs ?? 1}, batch_size: 100, optimizer: { name: adamw, lr: ${lr} } }`;
   fs.writeFileSync(
     file,
     [
-      `model: ${defaultAssets.model}`,
-      `data: { path: ${defaultAssets.data}, limit: 100 }`,
-      `train_data: { path: ${o.trainData ?? defaultAssets.trainData}, limit: 200 }`,
+      `model: ${o.model ?? defaultAssets.model}`,
+      `data: { path: ${o.data ?? defaultAssets.data}, limit: 100 }`,
+      `train_data: { path: ${o.trainData ?? defaultAssets.trainData}, limit: ${o.trainLimit ?? 200} }`,
       'seed: 5',
       'bootstrap: 50',
       'stages: [baseline, isolated]',
@@ -172,6 +172,47 @@ test('a worker killed mid-training: the training job is retried on the other wor
     c.p.kill('SIGTERM');
     await c.exited;
   } finally {
+    await r.stop();
+  }
+});
+
+test('--send-files with trainings: workers that cannot see the coordinator\'s files fetch the base model and the training data (2 chunks) through Redis, streamed to their cache; same results; nothing left in Redis', { skip, timeout: 600_000 }, async () => {
+  const dir = tmpDir('gauntlet-queue-train-files-');
+  const r = await redis(dir);
+  const { Redis } = await import('ioredis');
+  const client = new Redis({ path: path.join(dir, 'redis.sock'), db: 3, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const url = r.url(3);
+    const own = path.join(dir, 'coordinator-files');
+    fs.mkdirSync(own);
+    for (const [from, to] of [[defaultAssets.model, 'model.onnx'], [defaultAssets.data, 'data.npz'], [defaultAssets.trainData, 'train.npz']] as const) fs.copyFileSync(from, path.join(own, to));
+    // 500 training items: 1.5 MiB packed, two chunks.
+    const cfg = writeConfig(dir, { model: path.join(own, 'model.onnx'), data: path.join(own, 'data.npz'), trainData: path.join(own, 'train.npz'), trainLimit: 500 });
+    const local = runCli(['run', cfg, '--out', path.join(dir, 'local', 'run'), '--threads', '1', '--json']);
+    assert.equal(local.code, 0, local.stderr);
+    const out = path.join(dir, 'queued', 'run');
+    const coord = gauntlet('run', cfg, '--out', out, '--queue', url, '--send-files', '--threads', '1', '--json');
+    await until(() => /waiting for workers: none is connected/.test(coord.out()) || coord.p.exitCode !== null, 120_000, 'the coordinator to send the files and enqueue its trainings');
+    assert.match(coord.out(), /sent 2 file\(s\) \([\d.]+ MiB\) for training through unix:/);
+    const keys = await client.keys('gauntlet-files:*');
+    const metas = await Promise.all(keys.filter((k) => k.endsWith(':meta')).map(async (k) => JSON.parse((await client.get(k))!) as { kind: string; chunks: number; bytes: number }));
+    assert.deepEqual(metas.map((m) => m.kind).sort(), ['data', 'model']);
+    for (const m of metas) assert.equal(m.chunks, Math.ceil(m.bytes / 2 ** 20), JSON.stringify(m));
+    assert.ok(metas.find((m) => m.kind === 'data')!.chunks >= 2, 'the training data went in several chunks');
+    fs.renameSync(own, `${own}-away`);
+    const cache = path.join(dir, 'worker-cache');
+    const w = gauntlet('worker', '--queue', url, '--cache', cache);
+    assert.equal(await coord.exited, 0, coord.out() + w.out());
+    w.p.kill('SIGTERM');
+    await w.exited;
+    assert.match(w.out(), /worker stopped \(SIGTERM\): 6 cell\(s\) done, 2 model\(s\) trained, 0 failed; fetched 3 file\(s\)/);
+    assert.deepEqual(answers(out), answers(path.join(dir, 'local', 'run')));
+    assert.equal(fs.readdirSync(cache).filter((f) => f.endsWith('.gds')).length, 2);
+    assert.ok(!fs.readdirSync(cache).some((f) => f.endsWith('.part')));
+    assert.deepEqual(await client.keys('gauntlet-*'), [], 'the run\'s files and the trained models are gone from Redis');
+  } finally {
+    client.disconnect();
     await r.stop();
   }
 });

@@ -297,6 +297,22 @@ export class RedisFiles implements RemoteFiles {
     });
   }
 
+  /**
+   * Keeps a model file this worker made (a model it trained) in the cache by its sha256, so that
+   * this worker's cells of that model do not fetch it back through Redis.
+   */
+  adopt(file: string, sha: string): void {
+    const dest = path.join(this.dir(), `${sha}.onnx`);
+    if (fs.existsSync(dest)) return;
+    const tmp = partName(dest);
+    try {
+      fs.copyFileSync(file, tmp);
+      this.rename(tmp, dest);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
   private once<T>(key: string, f: () => Promise<T>): Promise<T> {
     let p = this.inFlight.get(key) as Promise<T> | undefined;
     if (!p) {

@@ -77,6 +77,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
       await sending;
       const sent = await putTrained(url, t.key, r.file, t.name);
       if (sent.sha256 !== r.sha256) throw new Error(`${r.file}: changed while it was sent (sha256 ${sent.sha256.slice(0, 12)}…, trained ${r.sha256.slice(0, 12)}…)`);
+      if (spec.files) files.adopt(r.file, r.sha256);
       trained++;
       emit({ type: 'job_done', id: job.id!, cell: label, seconds: (performance.now() - t0) / 1000 });
       return { key: t.key, sha256: r.sha256, bytes: sent.bytes, record: plain(r.record) };
