@@ -72,9 +72,13 @@ export interface RemoteContext {
   uncertainty: UncertaintyContextSummary | null;
 }
 
-/** A group job's return value: its cells' results, in the group's order, and (for a group with a baseline cell) its model's context. */
+/**
+ * A group job's return value: its cells' results, in the group's order (null: a cell the
+ * coordinator had checkpointed already, skipped), and (for a group whose baseline cell ran) its
+ * model's context.
+ */
 export interface GroupResult {
-  cells: CellResult[];
+  cells: (CellResult | null)[];
   context: RemoteContext | null;
 }
 
@@ -93,15 +97,19 @@ export interface RemoteHandlers {
  * a result (given through `result`, once each), or the signal fired.
  */
 export interface RemoteCells {
-  /** `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the coordinator). */
-  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void>;
+  /**
+   * `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the
+   * coordinator); `inputs.done`: the hashes of the groups' cells already checkpointed (a worker
+   * skips them when it runs their group).
+   */
+  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset; done?: ReadonlySet<string> }): Promise<void>;
   /**
    * Trains `jobs` elsewhere (independent of each other: in parallel) and puts each trained model
    * into the variant cache `cacheDir` (`storeTrainedVariant`) before `on.trained`; resolves once
    * every one is there, or the signal fired.
    */
   train?(spec: TrainSpec, jobs: TrainJob[], cacheDir: string, on: RemoteTrainHandlers, inputs: { train: Dataset; val: Dataset | null }): Promise<void>;
-  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files). */
+  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files, the checkpointed set). */
   finish?(spec: RemoteSpec): Promise<void>;
 }
 
@@ -203,10 +211,15 @@ export class CellWorkbench {
    * caches, so an attack they share is computed once), handing each result to `onCell` as it
    * finishes; for a group with a baseline cell, also the model's context (classes, uncertainty fit).
    */
-  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}): Promise<GroupResult> {
-    const results: CellResult[] = [];
+  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}, skip: readonly boolean[] = []): Promise<GroupResult> {
+    const results: (CellResult | null)[] = [];
     let context: RemoteContext | null = null;
     for (const [j, job] of cells.entries()) {
+      // Checkpointed by the coordinator already: a cell after it that needs its inputs computes them itself.
+      if (skip[j]) {
+        results.push(null);
+        continue;
+      }
       onStart(j);
       const r = await this.run(spec, job);
       results.push(r);

@@ -12,7 +12,7 @@ import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
-import { ConfigError, RunInterruptedError } from '../errors.js';
+import { CellJobError, ConfigError, RunInterruptedError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import { EndpointModel } from '../endpoint/model.js';
@@ -321,11 +321,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           start: (g) => emit({ type: 'cell_start', cell: groups[g]![0]!.cell, index: done, total }),
           result: (g, j, r) => take(groups[g]![j]!, r, false),
           context: (g, c) => (contexts[groups[g]![0]!.mi] = c),
-        }, { data: ds });
+        }, { data: ds, done: new Set(phase.filter((t) => byModel[t.mi]![t.i]).map((t) => t.cell.hash)) });
       };
       await send(tasks.filter((t) => t.i === 0));
       await send(tasks.filter((t) => t.i > 0));
       if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
+      // A group's job skips the cells checkpointed when it ran; one that did not come back otherwise is a fault, never a hole in results.json.
+      const missing = tasks.find((t) => !byModel[t.mi]![t.i]);
+      if (missing) throw new CellJobError(`cell ${missing.cell.id}: its job finished without its result (it was skipped as checkpointed, but this run directory does not hold it); run again with --resume`);
       await remote.finish?.(spec);
       const out: { results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[] = [];
       for (const [mi, { m, variant }] of modelsRun.entries()) {

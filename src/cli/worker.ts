@@ -61,6 +61,7 @@ export async function workerVerb(argv: string[]): Promise<number> {
         if (e.type === 'ready') log(`worker ${e.name} on ${showUrl(url)}: waiting for cells (concurrency ${concurrency})`);
         else if (e.type === 'job_start') log(`… ${e.cell}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
         else if (e.type === 'job_done') log(`done ${e.cell} ${e.seconds.toFixed(1)} s`);
+        else if (e.type === 'job_skipped') log(`skipped ${e.cell} (checkpointed by the coordinator already)`);
         else log(`failed ${e.cell}${e.final ? '' : ' (will be retried)'}: ${e.message}`);
       },
     });

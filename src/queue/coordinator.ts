@@ -20,6 +20,7 @@ import { CellJobError, GauntletError, QueueUnavailableError } from '../errors.js
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { cleanRun } from './admin.js';
+import { clearDone, markDone } from './done.js';
 import { fetchTrained, removeFiles, removeTrained, sendFiles, type FileToSend } from './files.js';
 import { bullConnection, QUEUE_NAME, redisOptions, showUrl, watchdog, within } from './connection.js';
 
@@ -69,6 +70,7 @@ export interface QueueCellsOptions {
 }
 
 export class QueueCells implements RemoteCells {
+  private doneCleared = false;
   constructor(
     readonly url: string,
     private readonly opts: QueueCellsOptions = {},
@@ -84,6 +86,7 @@ export class QueueCells implements RemoteCells {
    */
   async finish(spec: RemoteSpec): Promise<void> {
     if (this.opts.sendFiles) await removeFiles(this.url, spec.run).catch(() => 0);
+    await clearDone(this.url, spec.run).catch(() => 0);
     await cleanRun(this.url, spec.run).catch(() => 0);
   }
 
@@ -209,9 +212,27 @@ export class QueueCells implements RemoteCells {
     }
   }
 
-  async run(spec0: RemoteSpec, jobs: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void> {
+  async run(spec0: RemoteSpec, jobs: CellJob[][], on0: RemoteHandlers, inputs: { data: Dataset; done?: ReadonlySet<string> }): Promise<void> {
     const url = this.url;
     let spec = spec0;
+    // The checkpointed set (done.ts): a fresh run starts it empty; then it holds the cells already
+    // checkpointed and each cell as its result arrives, so that a group that runs again skips them.
+    if (!this.opts.retryFailed && !this.doneCleared) await clearDone(url, spec.run);
+    this.doneCleared = true;
+    const isDone = new Set(jobs.flatMap((g) => g.map((c) => c.hash)).filter((h) => inputs.done?.has(h)));
+    await markDone(url, spec.run, [...isDone]);
+    let marking: Promise<unknown> = Promise.resolve();
+    const on: RemoteHandlers = {
+      ...on0,
+      result: (g, j, r) => {
+        const h = jobs[g]![j]!.hash;
+        if (!isDone.has(h) && jobs[g]!.length > 1) {
+          isDone.add(h);
+          marking = marking.then(() => markDone(url, spec.run, [h])).catch(() => {});
+        }
+        on0.result(g, j, r);
+      },
+    };
     if (this.opts.sendFiles) {
       const files: FileToSend[] = [
         ...[...spec.models, ...spec.arms].map((m) => ({ kind: 'model' as const, name: m.name, sha256: m.sha256, path: m.path })),
@@ -289,7 +310,7 @@ export class QueueCells implements RemoteCells {
             if (!rv || !Array.isArray(rv.cells)) continue; // removed meanwhile: the next sweep re-adds it
             pending.delete(id);
             if (rv.context) on.context?.(k, rv.context);
-            rv.cells.forEach((r, j) => on.result(k, j, r));
+            rv.cells.forEach((r, j) => r && on.result(k, j, r));
           } else if (state === 'failed') {
             const job = await within(Job.fromId<CellJobData, GroupResult>(queue, id), 10_000, url, `reading job ${id}`);
             if (first && this.opts.retryFailed && job) {
@@ -323,6 +344,7 @@ export class QueueCells implements RemoteCells {
           };
         });
       }
+      await marking;
       // Every result is checkpointed in the run directory now: the jobs are no longer needed.
       for (const id of ids) await within(queue.remove(id), 10_000, url, 'removing finished jobs').catch(() => 0);
     } catch (e) {

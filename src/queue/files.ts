@@ -64,7 +64,7 @@ async function* fileChunks(file: string): AsyncGenerator<Buffer> {
   }
 }
 
-async function withClient<T>(url: string, f: (c: Redis) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, f: (c: Redis) => Promise<T>): Promise<T> {
   const client = new Redis({ ...redisOptions(url), lazyConnect: true });
   let lastError = '';
   client.on('error', (e: Error) => (lastError = e.message));

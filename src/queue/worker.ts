@@ -15,6 +15,7 @@ import type { GroupResult } from '../campaign/remote.js';
 import { jsonReplacer } from '../campaign/store.js';
 import { GauntletError, QueueUnavailableError } from '../errors.js';
 import { putTrained, RedisFiles } from './files.js';
+import { doneOf } from './done.js';
 import { bullConnection, QUEUE_NAME, showUrl, watchdog, within } from './connection.js';
 import type { CellJobData, CellProgress, TrainJobData, TrainJobProgress } from './coordinator.js';
 import type { TrainedModel } from '../campaign/remote.js';
@@ -24,6 +25,7 @@ export type WorkerEvent =
   | { type: 'ready'; name: string }
   | { type: 'job_start'; id: string; cell: string; attempt: number }
   | { type: 'job_done'; id: string; cell: string; seconds: number }
+  | { type: 'job_skipped'; id: string; cell: string }
   | { type: 'job_failed'; id: string; cell: string; message: string; final: boolean };
 
 export interface WorkerOptions {
@@ -99,6 +101,9 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
       const job = anyJob as import('bullmq').Job<CellJobData, GroupResult>;
       const { spec, cells } = job.data;
       const names = cells.map((c) => (c.variant ? `${c.variant}--${c.cell}` : c.cell));
+      // A group that runs again (a retry, a --resume) skips the cells its coordinator has checkpointed.
+      const skip = cells.length > 1 ? await doneOf(url, spec.run, cells.map((c) => c.hash)) : [];
+      skip.forEach((s, j) => s && emit({ type: 'job_skipped', id: job.id!, cell: names[j]! }));
       let current = 0;
       let t0 = performance.now();
       try {
@@ -116,6 +121,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
             t0 = performance.now();
             emit({ type: 'job_start', id: job.id!, cell: names[j]!, attempt: job.attemptsMade + 1 });
           },
+          skip,
         );
         return plain(r);
       } catch (e) {
