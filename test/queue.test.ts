@@ -308,3 +308,35 @@ test('--send-files: a worker that cannot see the coordinator\'s files fetches th
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^gauntlet: run: '--send-files' sends files to queue workers; give '--queue URL' too\n$/);
 });
+
+test('--resume of a run whose group is partly checkpointed: the group runs again, its worker skips the cells already done (told through Redis), same results', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpDir('gauntlet-queue-skip-');
+  const r = await redis(dir);
+  try {
+    const url = r.url(5);
+    // A run with every cell checkpointed but one of the group (adv, adv+ann) that shares the attack.
+    const out = path.join(dir, 'run');
+    const first = runCli(['run', config, '--out', out, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const gone = fs.readdirSync(path.join(out, 'cells')).find((f) => f.startsWith('c005-adv+ann'))!;
+    fs.rmSync(path.join(out, 'cells', gone));
+    const w = gauntlet('worker', '--queue', url);
+    const again = gauntlet('run', config, '--out', out, '--queue', url, '--resume', '--json');
+    assert.equal(await again.exited, 0, again.out() + w.out());
+    w.p.kill('SIGTERM');
+    await w.exited;
+    assert.match(w.out(), /^skipped c001-adv \(checkpointed by the coordinator already\)$/m, w.out());
+    assert.doesNotMatch(w.out(), /^… c001-adv$/m);
+    assert.match(w.out(), /^done c005-adv\+ann /m);
+    assert.match(w.out(), /worker stopped \(SIGTERM\): 1 cell\(s\) done, 0 failed/);
+    assert.deepEqual(answers(out), localAnswers());
+    // The run's checkpointed set went with it.
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ path: path.join(dir, 'redis.sock'), db: 5, lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+    assert.deepEqual(await client.keys('gauntlet-*'), []);
+    client.disconnect();
+  } finally {
+    await r.stop();
+  }
+});

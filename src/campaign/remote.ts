@@ -17,6 +17,8 @@ import { isTrainTime } from './config.js';
 import { makePlan, type Plan } from './plan.js';
 import type { CellResult } from './types.js';
 import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
+import type { TrainProgress } from '../train/trainer.js';
+import { prepareVariant, trainingDataKey, variantKey, type TrainingRecord } from './variants.js';
 
 /** A model file the workers open: its name in the run ('base', a variant's, or a training-time model's), path and sha256. */
 export interface RemoteModelFile {
@@ -70,9 +72,13 @@ export interface RemoteContext {
   uncertainty: UncertaintyContextSummary | null;
 }
 
-/** A group job's return value: its cells' results, in the group's order, and (for a group with a baseline cell) its model's context. */
+/**
+ * A group job's return value: its cells' results, in the group's order (null: a cell the
+ * coordinator had checkpointed already, skipped), and (for a group whose baseline cell ran) its
+ * model's context.
+ */
 export interface GroupResult {
-  cells: CellResult[];
+  cells: (CellResult | null)[];
   context: RemoteContext | null;
 }
 
@@ -91,10 +97,68 @@ export interface RemoteHandlers {
  * a result (given through `result`, once each), or the signal fired.
  */
 export interface RemoteCells {
-  /** `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the coordinator). */
-  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void>;
-  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files). */
+  /**
+   * `inputs.data`: the run's data as the coordinator loaded it (for workers that get it from the
+   * coordinator); `inputs.done`: the hashes of the groups' cells already checkpointed (a worker
+   * skips them when it runs their group).
+   */
+  run(spec: RemoteSpec, groups: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset; done?: ReadonlySet<string> }): Promise<void>;
+  /**
+   * Trains `jobs` elsewhere (independent of each other: in parallel) and puts each trained model
+   * into the variant cache `cacheDir` (`storeTrainedVariant`) before `on.trained`; resolves once
+   * every one is there, or the signal fired.
+   */
+  train?(spec: TrainSpec, jobs: TrainJob[], cacheDir: string, on: RemoteTrainHandlers, inputs: { train: Dataset; val: Dataset | null }): Promise<void>;
+  /** Called once every cell of the run has its result: releases what `run` left for the workers (sent files, the checkpointed set). */
   finish?(spec: RemoteSpec): Promise<void>;
+}
+
+/**
+ * What every training job of a run carries: the config (the model declaration, the training and
+ * validation data), the training and validation data's hashes, and whether the coordinator sent the
+ * files through the queue.
+ */
+export interface TrainSpec {
+  gauntlet: string;
+  run: string;
+  config: unknown;
+  train_sha256: string;
+  val_sha256: string | null;
+  /**
+   * ORT threads for training (the coordinator's `--threads`; 0: the worker's own). A trained
+   * model's bytes depend on it (ORT's reductions split by thread), so a queued run trains with the
+   * coordinator's setting and gets the bytes `gauntlet run --threads N` gets locally.
+   */
+  threads: number;
+  files?: boolean;
+}
+
+/**
+ * One model to train: a trained variant, or a model trained on a training-time annotation
+ * setting's labels. `key` is its variant cache key (`variantKey`: the recipe, the model it is
+ * trained from, the training data, the declaration), which is also its job's id.
+ */
+export interface TrainJob {
+  name: string;
+  key: string;
+  base: RemoteModelFile;
+  recipe: Record<string, unknown>;
+}
+
+/** A training job's return value: the trained model (sent back through the queue, `putTrained`) and its training record. */
+export interface TrainedModel {
+  key: string;
+  sha256: string;
+  bytes: number;
+  record: Omit<TrainingRecord, 'cache_path' | 'cached'>;
+}
+
+/** What a RemoteCells reports as trainings run: one started, its progress, one stored in the cache. */
+export interface RemoteTrainHandlers {
+  signal?: AbortSignal;
+  start?: (k: number) => void;
+  progress: (k: number, p: TrainProgress) => void;
+  trained: (k: number, m: TrainedModel) => void;
 }
 
 /**
@@ -147,10 +211,15 @@ export class CellWorkbench {
    * caches, so an attack they share is computed once), handing each result to `onCell` as it
    * finishes; for a group with a baseline cell, also the model's context (classes, uncertainty fit).
    */
-  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}): Promise<GroupResult> {
-    const results: CellResult[] = [];
+  async runGroup(spec: RemoteSpec, cells: readonly CellJob[], onCell: (j: number, r: CellResult) => Promise<void> | void = () => {}, onStart: (j: number) => void = () => {}, skip: readonly boolean[] = []): Promise<GroupResult> {
+    const results: (CellResult | null)[] = [];
     let context: RemoteContext | null = null;
     for (const [j, job] of cells.entries()) {
+      // Checkpointed by the coordinator already: a cell after it that needs its inputs computes them itself.
+      if (skip[j]) {
+        results.push(null);
+        continue;
+      }
       onStart(j);
       const r = await this.run(spec, job);
       results.push(r);
@@ -191,6 +260,43 @@ export class CellWorkbench {
     } finally {
       r.uses--;
       await this.evict(spec.run);
+    }
+  }
+
+  /**
+   * Trains one model of a run, with the same `prepareVariant` (and so the same trainer, epoch
+   * checkpoint and cache) as a local run, into this worker's variant cache `cacheDir`: a retry on
+   * this worker resumes from the last epoch's checkpoint, on another it starts again. Returns the
+   * trained file and its training record.
+   */
+  async train(spec: TrainSpec, job: TrainJob, cacheDir: string, onProgress: (p: TrainProgress) => void, signal?: AbortSignal): Promise<{ file: string; sha256: string; record: TrainedModel['record'] }> {
+    if (spec.gauntlet !== this.opts.version) throw new ConfigError(`the coordinator runs Gauntlet ${spec.gauntlet}, this worker ${this.opts.version}; run workers of the same version`);
+    const config = spec.config as CampaignConfig;
+    if (spec.files && !this.opts.files) throw new ConfigError(`the coordinator sent the run's files through the queue, and this worker cannot fetch them`);
+    const data = async (ref: CampaignConfig['trainData'], sha: string, what: string): Promise<Dataset> => {
+      const ds = spec.files ? await this.opts.files!.data(spec.run, sha) : await loadDataset(ref!);
+      const got = datasetHash(ds);
+      if (got !== sha) throw new DataError(`${ref?.path ?? what}: has sha256 ${got.slice(0, 12)}… on this worker, the run's ${what} is ${sha.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
+      return ds;
+    };
+    const trainData = await data(config.trainData, spec.train_sha256, 'training data');
+    const val = spec.val_sha256 ? await data(config.valData, spec.val_sha256, 'validation data') : null;
+    const local = spec.files ? await this.opts.files!.model(spec.run, job.base) : job.base.path;
+    const loaded = readModelFile(local);
+    if (loaded.sha256 !== job.base.sha256) throw new ModelError(`${local}: has sha256 ${loaded.sha256.slice(0, 12)}… on this worker, the run's model '${job.base.name}' is ${job.base.sha256.slice(0, 12)}…; workers must read the same files as the coordinator (shared storage, or 'gauntlet run --send-files')`);
+    const key = variantKey(loaded, config.model, job.recipe, trainingDataKey(spec.train_sha256, val));
+    if (key !== job.key) throw new ConfigError(`training '${job.name}': has key ${key} on this worker, the coordinator's is ${job.key}; workers and coordinator must run the same Gauntlet on the same files`);
+    const threads = spec.threads || this.opts.threads;
+    const base = await Model.fromProto(loaded.proto, local, loaded.sha256, { ...config.model, threads });
+    try {
+      const pv = await prepareVariant({ name: job.name, path: null, train: job.recipe }, base, config.model, trainData, { val, cacheDir, threads, signal, onProgress: (_n, p) => onProgress(p) });
+      await pv.model.close();
+      const { cache_path: _c, cached: _k, ...record } = pv.training!;
+      void _c;
+      void _k;
+      return { file: pv.path, sha256: pv.model.sha256, record };
+    } finally {
+      await base.close();
     }
   }
 

@@ -12,7 +12,7 @@ import { GradientEngine } from '../autodiff/gradient.js';
 import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load.js';
 import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
-import { ConfigError, RunInterruptedError } from '../errors.js';
+import { CellJobError, ConfigError, RunInterruptedError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import type { Classifier } from '../engine/classifier.js';
 import { EndpointModel } from '../endpoint/model.js';
@@ -26,13 +26,14 @@ import { evaluateBudgets } from './budgets.js';
 import { CellBench, type CellArm } from './bench.js';
 import { bits, stressesOf } from './cell.js';
 import type { CampaignConfig } from './config.js';
-import { groupBy, runKey, type CellJob, type RemoteCells, type RemoteContext, type RemoteSpec } from './remote.js';
+import { groupBy, runKey, type CellJob, type RemoteCells, type RemoteContext, type RemoteSpec, type TrainJob, type TrainSpec } from './remote.js';
 import { inputKey } from './hooks/hook.js';
 import { isTrainTime, STRESS_KINDS } from './config.js';
 import { canonical, makePlan, shortHash, type CellPlan, type Plan } from './plan.js';
 import { claimRunDir, RunStore, writeJson, type RunDirClaim, type RunDirOptions } from './store.js';
 import type { CampaignResults, CellResult, Interaction, MitigationTable, TrainTimeModel, VariantResult } from './types.js';
-import { prepareVariant, trainTimeRecipe, variantCacheDir, type PreparedVariant, type VariantSpec } from './variants.js';
+import { prepareVariant, trainingDataKey, trainTimeRecipe, variantCacheDir, variantFiles, variantKey, type PreparedVariant, type VariantSpec } from './variants.js';
+import { readModelFile } from '../onnx/load.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { lowerMedian, timeCalls } from '../timing.js';
 
@@ -134,6 +135,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
       }))());
     // Opens a model file, or trains (or finds in the cache) a recipe from `base`; Ctrl-C while
     // training stops the run, and the epoch checkpoint in the variant cache keeps what is done.
+    // Variant keys of the models this run's queue jobs trained (found in the cache afterwards, yet trained by this run).
+    const trainedHere = new Set<string>();
     const prepare = async (v: VariantSpec, base: Classifier): Promise<PreparedVariant> => {
       if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
       const { trainData, valData, cacheDir } = await trainingInputs();
@@ -144,9 +147,53 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
         if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
         throw e;
       }
+      if (pv.training && trainedHere.has(path.basename(pv.path, '.onnx'))) pv = { ...pv, training: { ...pv.training, cached: false } };
       closers.push(() => pv.model.close());
       return pv;
     };
+    const trainTimeSettings = plan.settings.annotation.filter((s) => isTrainTime(s.spec));
+    // Queued run: every model to train (trained variants, training-time models) not in the variant
+    // cache yet is trained by a queue job first, all at once; the loops below then find each in the
+    // cache, exactly as a local run's second campaign would. Two phases (trainings, then cells)
+    // rather than a BullMQ flow: a cell's job id is its hash, which includes the trained model's
+    // sha256, known only once it is trained.
+    if (opts.remote?.train) {
+      const base = { name: 'base', path: path.resolve(config.model.path), sha256: model.sha256 };
+      const needs: { name: string; base: typeof base; recipe: Record<string, unknown> }[] = config.variants.flatMap((v) => (v.train ? [{ name: v.name, base, recipe: v.train }] : []));
+      if (trainTimeSettings.length) {
+        const sources = [
+          { name: 'base', file: base, recipe: config.retrain },
+          ...config.variants.map((v) => (v.train ? { name: v.name, file: base, recipe: v.train } : { name: v.name, file: { name: v.name, path: path.resolve(v.path!), sha256: readModelFile(v.path!).sha256 }, recipe: config.retrain })),
+        ];
+        for (const src of sources) for (const st of trainTimeSettings) needs.push({ name: `${src.name} ${st.label}`, base: src.file, recipe: trainTimeRecipe(src.recipe, st.spec) });
+      }
+      if (needs.length) {
+        const { trainData, valData, cacheDir } = await trainingInputs();
+        if (!trainData) throw new ConfigError(`variant '${needs[0]!.name}' is trained, but no training data was loaded`);
+        const trainSha = datasetHash(trainData);
+        const dataKey = trainingDataKey(trainSha, valData);
+        const jobs = new Map<string, TrainJob>();
+        for (const n of needs) {
+          const key = variantKey(n.base, config.model, n.recipe, dataKey);
+          if (!jobs.has(key) && !variantFiles(cacheDir, key).cached) jobs.set(key, { name: n.name, key, base: n.base, recipe: n.recipe });
+        }
+        const list = [...jobs.values()];
+        if (list.length) {
+          emit({ type: 'phase', message: `training ${list.length} model(s) on queue workers: ${list.map((j) => j.name).join(', ')}` });
+          const spec: TrainSpec = { gauntlet: GAUNTLET_VERSION, run: runKey(identity), config: configJson, train_sha256: trainSha, val_sha256: valData ? datasetHash(valData) : null, threads: opts.threads ?? 0 };
+          await opts.remote.train(spec, list, cacheDir, {
+            signal: opts.signal,
+            start: (k) => emit({ type: 'phase', message: `training ${list[k]!.name} on a worker` }),
+            progress: (k, p) => emit({ type: 'training', variant: list[k]!.name, progress: p }),
+            trained: (k, m) => {
+              trainedHere.add(m.key);
+              store.event({ event: 'variant_trained', name: list[k]!.name, key: m.key, sha256: m.sha256, bytes: m.bytes });
+            },
+          }, { train: trainData, val: valData });
+          if (opts.signal?.aborted) throw interrupted(opts, claim, 0, allIds.length);
+        }
+      }
+    }
     const variants: PreparedVariant[] = [];
     for (const v of config.variants) {
       emit({ type: 'phase', message: v.train ? `variant ${v.name}: training (or reusing the cached model)` : `variant ${v.name}: opening ${v.path}` });
@@ -157,7 +204,6 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     }
     // Training-time annotation settings: every model trained on each setting's noisy labels.
     const trainTime: (TrainTimeModel & { prepared: PreparedVariant })[] = [];
-    const trainTimeSettings = plan.settings.annotation.filter((s) => isTrainTime(s.spec));
     if (trainTimeSettings.length) {
       const sources: { name: string; model: Classifier; recipe: Record<string, unknown>; from: 'variant' | 'retrain' }[] = [
         { name: 'base', model, recipe: config.retrain, from: 'retrain' },
@@ -277,11 +323,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
           start: (g) => emit({ type: 'cell_start', cell: groups[g]![0]!.cell, index: done, total }),
           result: (g, j, r) => take(groups[g]![j]!, r, false),
           context: (g, c) => (contexts[groups[g]![0]!.mi] = c),
-        }, { data: ds });
+        }, { data: ds, done: new Set(phase.filter((t) => byModel[t.mi]![t.i]).map((t) => t.cell.hash)) });
       };
       await send(tasks.filter((t) => t.i === 0));
       await send(tasks.filter((t) => t.i > 0));
       if (opts.signal?.aborted) throw interrupted(opts, claim, done, total);
+      // A group's job skips the cells checkpointed when it ran; one that did not come back otherwise is a fault, never a hole in results.json.
+      const missing = tasks.find((t) => !byModel[t.mi]![t.i]);
+      if (missing) throw new CellJobError(`cell ${missing.cell.id}: its job finished without its result (it was skipped as checkpointed, but this run directory does not hold it); run again with --resume`);
       await remote.finish?.(spec);
       const out: { results: CellResult[]; uncertainty: UncertaintyContextSummary | null; K: number }[] = [];
       for (const [mi, { m, variant }] of modelsRun.entries()) {

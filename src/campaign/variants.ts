@@ -106,8 +106,8 @@ export interface PrepareOptions {
   onProgress?: (name: string, p: TrainProgress) => void;
 }
 
-/** The cache key of a trained variant. */
-export function variantKey(base: Model, decl: ModelRef, recipe: Record<string, unknown>, dataSha: string): string {
+/** The cache key of a trained variant (`base`: the model it is trained from, by sha256). */
+export function variantKey(base: { sha256: string }, decl: ModelRef, recipe: Record<string, unknown>, dataSha: string): string {
   const resolved = recipeToYaml(parseRecipe(recipe));
   const { path: _p, ...declaration } = decl;
   void _p;
@@ -122,9 +122,8 @@ export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef
   if (v.path) return { name: v.name, source: 'path', path: v.path, model: await Model.open(v.path, { ...decl, threads: o.threads }), training: null };
   if (!trainData) throw new ConfigError(`variant '${v.name}' is trained, but no training data was loaded`);
   const dataSha = datasetHash(trainData);
-  const key = variantKey(base, decl, v.train!, o.val ? `${dataSha}|val:${datasetHash(o.val)}` : dataSha);
-  const file = path.join(o.cacheDir, `${key}.onnx`);
-  const recordFile = path.join(o.cacheDir, `${key}.json`);
+  const key = variantKey(base, decl, v.train!, trainingDataKey(dataSha, o.val ?? null));
+  const { file, recordFile } = variantFiles(o.cacheDir, key);
   let record: TrainingRecord | null = null;
   if (fs.existsSync(file) && fs.existsSync(recordFile)) {
     record = { ...(JSON.parse(fs.readFileSync(recordFile, 'utf8')) as TrainingRecord), cached: true };
@@ -141,6 +140,29 @@ export async function prepareVariant(v: VariantSpec, base: Model, decl: ModelRef
     fs.rmSync(path.join(o.cacheDir, `${key}.ckpt.npz`), { force: true });
   }
   return { name: v.name, source: 'train', path: file, model: await Model.open(file, { ...decl, threads: o.threads }), training: { ...record, cache_path: file } };
+}
+
+/** The training data's part of a variant's key: the training data's hash, and the validation data's when there is one. */
+export function trainingDataKey(trainSha: string, val: Dataset | null): string {
+  return val ? `${trainSha}|val:${datasetHash(val)}` : trainSha;
+}
+
+/** A trained variant's files in the cache: the model and its training record (both there: the variant is cached). */
+export function variantFiles(cacheDir: string, key: string): { file: string; recordFile: string; cached: boolean } {
+  const file = path.join(cacheDir, `${key}.onnx`);
+  const recordFile = path.join(cacheDir, `${key}.json`);
+  return { file, recordFile, cached: fs.existsSync(file) && fs.existsSync(recordFile) };
+}
+
+/**
+ * Puts a variant trained elsewhere (a queue worker) into the cache: the model file (already
+ * written at `tmpModel`, its sha256 verified by the caller, renamed into place) and its training
+ * record, the record last, so that the cache never holds a record without its model.
+ */
+export async function storeTrainedVariant(cacheDir: string, key: string, tmpModel: string, record: Omit<TrainingRecord, 'cache_path' | 'cached'>): Promise<void> {
+  const { file, recordFile } = variantFiles(cacheDir, key);
+  fs.renameSync(tmpModel, file);
+  await writeFileAtomic(recordFile, new TextEncoder().encode(JSON.stringify({ ...record, cache_path: file }, null, 1)));
 }
 
 /** An annotation spec's keys as a recipe's YAML spells them (annotatorAccuracy → annotator_accuracy), nested. */

@@ -1,6 +1,7 @@
 import { cleanRun, JOB_STATES, queueStatus } from '../queue/admin.js';
 import { showUrl } from '../queue/connection.js';
 import { removeFiles } from '../queue/files.js';
+import { clearDone } from '../queue/done.js';
 import { UsageError } from '../errors.js';
 import { parse, required } from './args.js';
 
@@ -35,6 +36,7 @@ export async function queueVerb(argv: string[]): Promise<number> {
     const run = required('queue clean', 'run', values.run);
     if (!/^[0-9a-f]{12}$/.test(run)) throw new UsageError(`'--run' must be a run ID (12 hex digits, as 'gauntlet queue status' lists), got '${run}'`);
     const r = { ...(await cleanRun(url, run)), files_removed: await removeFiles(url, run) };
+    await clearDone(url, run);
     process.stdout.write(values.json ? JSON.stringify({ run, ...r }) + '\n' : `run ${run}: removed ${r.removed} job(s)${r.active ? `; ${r.active} in progress left to finish` : ''}${r.files_removed ? `; removed its files sent through the queue` : ''}\n`);
     return 0;
   }

@@ -41,9 +41,10 @@ Options:
                  of float32 inputs; 0 = whole sets, more memory); the results are the same
 ${recordHelp()}
   --queue URL    run the cells on queue workers (gauntlet worker) through Redis: redis://HOST:PORT[/DB]
-                 or unix:///PATH.sock; this process plans, trains variants, enqueues one job per group
-                 of cells that share an attack's inputs, shows progress and writes the run directory
-                 as a local run does. Workers read the model and data from the same paths (shared
+                 or unix:///PATH.sock; this process plans, enqueues one job per model to train (trained
+                 variants, training-time models not in its variant cache; workers train them with this
+                 run's --threads and send them back), then one job per group of cells that share an
+                 attack's inputs, shows progress and writes the run directory as a local run does. Workers read the model and data from the same paths (shared
                  storage) and check their sha256. With --resume it reattaches to the jobs already
                  queued, running or done.
   --send-files   with --queue: send the model files and the loaded data through Redis (in 1 MiB

@@ -61,12 +61,13 @@ export async function workerVerb(argv: string[]): Promise<number> {
         if (e.type === 'ready') log(`worker ${e.name} on ${showUrl(url)}: waiting for cells (concurrency ${concurrency})`);
         else if (e.type === 'job_start') log(`… ${e.cell}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`);
         else if (e.type === 'job_done') log(`done ${e.cell} ${e.seconds.toFixed(1)} s`);
+        else if (e.type === 'job_skipped') log(`skipped ${e.cell} (checkpointed by the coordinator already)`);
         else log(`failed ${e.cell}${e.final ? '' : ' (will be retried)'}: ${e.message}`);
       },
     });
     const sig = stop.received();
-    if (values.json) process.stdout.write(JSON.stringify({ done: r.done, failed: r.failed, fetched: r.fetched, signal: sig }) + '\n');
-    else log(`worker stopped${sig ? ` (${sig})` : ''}: ${r.done} cell(s) done, ${r.failed} failed${r.fetched.files ? `; fetched ${r.fetched.files} file(s) (${(r.fetched.bytes / 2 ** 20).toFixed(1)} MiB) through the queue` : ''}`);
+    if (values.json) process.stdout.write(JSON.stringify({ done: r.done, trained: r.trained, failed: r.failed, fetched: r.fetched, signal: sig }) + '\n');
+    else log(`worker stopped${sig ? ` (${sig})` : ''}: ${r.done} cell(s) done, ${r.trained ? `${r.trained} model(s) trained, ` : ''}${r.failed} failed${r.fetched.files ? `; fetched ${r.fetched.files} file(s) (${(r.fetched.bytes / 2 ** 20).toFixed(1)} MiB) through the queue` : ''}`);
     return sig ? signalExitCode(sig) : 0;
   } finally {
     stop.dispose();

@@ -1,5 +1,5 @@
 /** `gauntlet queue status` and `gauntlet queue clean`: the queue's jobs per run and its workers; removing a run's jobs. */
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { QueueUnavailableError } from '../errors.js';
 import { bullConnection, QUEUE_NAME, showUrl, within } from './connection.js';
 
@@ -12,8 +12,12 @@ export interface QueueStatus {
   workers: { name: string; addr: string; age_seconds: number; idle_seconds: number }[];
 }
 
-/** Job ids are `<run>-<cell hash>`: reads at most `limit` ids per state. */
-const runOf = (id: string) => id.split('-')[0]!;
+/** Cell job ids are `<run>-<cell hash>`; a training job's (`train-<variant key>`) run is in its data. */
+async function runOf(q: Queue, id: string): Promise<string> {
+  if (!id.startsWith('train-')) return id.split('-')[0]!;
+  const job = await Job.fromId<{ spec?: { run?: string } }>(q, id);
+  return job?.data?.spec?.run ?? 'train';
+}
 
 async function withQueue<T>(url: string, what: string, f: (q: Queue) => Promise<T>): Promise<T> {
   const q = new Queue(QUEUE_NAME, { connection: bullConnection(url) });
@@ -36,7 +40,7 @@ export function queueStatus(url: string, limit = 100_000): Promise<QueueStatus> 
     for (const state of JOB_STATES) {
       const types = state === 'waiting' ? (['waiting', 'prioritized', 'waiting-children'] as const) : ([state] as const);
       for (const id of await q.getRanges([...types], 0, limit - 1)) {
-        const r = runOf(id);
+        const r = await runOf(q, id);
         const c = runs.get(r) ?? Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobStateName, number>;
         c[state]++;
         runs.set(r, c);
@@ -54,7 +58,7 @@ export function cleanRun(url: string, run: string): Promise<{ removed: number; a
     let active = 0;
     const ids = await q.getRanges(['waiting', 'prioritized', 'waiting-children', 'delayed', 'completed', 'failed', 'active'], 0, -1);
     for (const id of new Set(ids)) {
-      if (runOf(id) !== run) continue;
+      if ((await runOf(q, id)) !== run) continue;
       if ((await q.remove(id)) === 1) removed++;
       else active++;
     }

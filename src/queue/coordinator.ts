@@ -10,13 +10,18 @@
  * QueueUnavailableError.
  */
 import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
-import { groupHash, type CellJob, type GroupResult, type RemoteCells, type RemoteHandlers, type RemoteSpec } from '../campaign/remote.js';
+import { groupHash, type CellJob, type GroupResult, type RemoteCells, type RemoteHandlers, type RemoteSpec, type RemoteTrainHandlers, type TrainedModel, type TrainJob, type TrainSpec } from '../campaign/remote.js';
+import type { TrainProgress } from '../train/trainer.js';
+import { storeTrainedVariant } from '../campaign/variants.js';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type { CellResult } from '../campaign/types.js';
-import { CellJobError, QueueUnavailableError } from '../errors.js';
+import { CellJobError, GauntletError, QueueUnavailableError } from '../errors.js';
 import path from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { cleanRun } from './admin.js';
-import { removeFiles, sendFiles, type FileToSend } from './files.js';
+import { clearDone, markDone } from './done.js';
+import { fetchTrained, removeFiles, removeTrained, sendFiles, type FileToSend } from './files.js';
 import { bullConnection, QUEUE_NAME, redisOptions, showUrl, watchdog, within } from './connection.js';
 
 /** The data of one job: a group of cells that run together on one worker. */
@@ -29,6 +34,22 @@ export interface CellJobData {
 export interface CellProgress {
   cell: number;
   result: CellResult;
+}
+
+/** The data of a training job: one model to train. */
+export interface TrainJobData {
+  spec: TrainSpec;
+  train: TrainJob;
+}
+
+/** A training job's progress report. */
+export interface TrainJobProgress {
+  train: TrainProgress;
+}
+
+/** A training job's id: its variant cache key, so that any run that needs the same model names the same job. */
+export function trainJobId(key: string): string {
+  return `train-${key}`;
 }
 
 /** Tries per job for failures that may be transient (a crash, a lost lock); input errors fail at once. */
@@ -49,6 +70,7 @@ export interface QueueCellsOptions {
 }
 
 export class QueueCells implements RemoteCells {
+  private doneCleared = false;
   constructor(
     readonly url: string,
     private readonly opts: QueueCellsOptions = {},
@@ -64,12 +86,153 @@ export class QueueCells implements RemoteCells {
    */
   async finish(spec: RemoteSpec): Promise<void> {
     if (this.opts.sendFiles) await removeFiles(this.url, spec.run).catch(() => 0);
+    await clearDone(this.url, spec.run).catch(() => 0);
     await cleanRun(this.url, spec.run).catch(() => 0);
   }
 
-  async run(spec0: RemoteSpec, jobs: CellJob[][], on: RemoteHandlers, inputs: { data: Dataset }): Promise<void> {
+  /**
+   * Training jobs, one per model to train (`TrainJob`), all enqueued at once (they are independent:
+   * free workers take them in parallel); each finished model is fetched from Redis (verified by
+   * sha256) into the coordinator's variant cache, then its chunks and its job are removed. The job
+   * id is the variant key, so enqueueing again (a restarted coordinator, another run needing the
+   * same model) is a no-op.
+   */
+  async train(spec0: TrainSpec, jobs: TrainJob[], cacheDir: string, on: RemoteTrainHandlers, inputs: { train: Dataset; val: Dataset | null }): Promise<void> {
     const url = this.url;
     let spec = spec0;
+    if (this.opts.sendFiles) {
+      const files: FileToSend[] = [
+        ...jobs.map((j) => ({ kind: 'model' as const, name: j.base.name, sha256: j.base.sha256, path: j.base.path })),
+        { kind: 'data', name: inputs.train.name, sha256: spec.train_sha256, dataset: inputs.train },
+        ...(inputs.val && spec.val_sha256 ? [{ kind: 'data' as const, name: inputs.val.name, sha256: spec.val_sha256, dataset: inputs.val }] : []),
+      ];
+      const sent = await sendFiles(url, spec.run, files);
+      if (sent.files) this.opts.onPhase?.(`sent ${sent.files} file(s) (${(sent.bytes / 2 ** 20).toFixed(1)} MiB) for training through ${showUrl(url)} for workers without shared storage`);
+      spec = { ...spec, files: true };
+    }
+    const connection = bullConnection(url);
+    const queue = new Queue<TrainJobData, TrainedModel>(QUEUE_NAME, { connection });
+    const events = new QueueEvents(QUEUE_NAME, { connection });
+    let lost: QueueUnavailableError | null = null;
+    let wake: () => void = () => {};
+    const dog = watchdog(url, (e) => {
+      lost = e;
+      wake();
+    });
+    let lastError = '';
+    queue.on('error', (e: Error) => (lastError = e.message));
+    events.on('error', (e: Error) => (lastError = e.message));
+    const ids = jobs.map((j) => trainJobId(j.key));
+    const index = new Map(ids.map((id, k) => [id, k]));
+    const pending = new Set(ids);
+    const started = new Set<string>();
+    const onAbort = () => wake();
+    on.signal?.addEventListener('abort', onAbort);
+    try {
+      await within(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), 10_000, url, 'connecting');
+      events.on('active', ({ jobId: id }) => {
+        const k = index.get(id);
+        if (k !== undefined && pending.has(id) && !started.has(id)) {
+          started.add(id);
+          on.start?.(k);
+        }
+      });
+      events.on('progress', ({ jobId: id, data }: { jobId: string; data: unknown }) => {
+        const k = index.get(id);
+        const p = (data as TrainJobProgress | null)?.train;
+        if (k !== undefined && pending.has(id) && p && typeof p.epoch === 'number') on.progress(k, p);
+      });
+      const touch = ({ jobId: id }: { jobId: string }) => pending.has(id) && wake();
+      events.on('completed', touch);
+      events.on('failed', touch);
+      const jobOpts: JobsOptions = { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
+      const add = (k: number) => ({ name: 'train', data: { spec, train: jobs[k]! }, opts: { ...jobOpts, jobId: ids[k]! } });
+      await within(queue.addBulk(jobs.map((_, k) => add(k))), 30_000, url, 'enqueueing');
+      this.opts.onPhase?.(`queued ${jobs.length} training job(s) (${jobs.map((j) => j.name).join(', ')}) on ${showUrl(url)}; their models' cells are queued once they are trained`);
+      const readded = new Map<string, number>();
+      let first = true;
+      let warnedIdle = false;
+      while (pending.size) {
+        if (lost) throw lost;
+        if (on.signal?.aborted) return;
+        for (const id of [...pending]) {
+          const k = index.get(id)!;
+          const state = await within(queue.getJobState(id), 10_000, url, `reading job ${id}`);
+          if (state === 'completed') {
+            const job = await within(Job.fromId<TrainJobData, TrainedModel>(queue, id), 10_000, url, `reading job ${id}`);
+            const rv = job?.returnvalue;
+            if (!rv || typeof rv.sha256 !== 'string') continue;
+            fs.mkdirSync(cacheDir, { recursive: true });
+            const tmp = path.join(cacheDir, `${rv.key}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+            await fetchTrained(url, rv.key, rv.sha256, tmp, jobs[k]!.name);
+            await storeTrainedVariant(cacheDir, rv.key, tmp, rv.record);
+            pending.delete(id);
+            on.trained(k, rv);
+            await removeTrained(url, rv.key).catch(() => 0);
+            await within(queue.remove(id), 10_000, url, 'removing finished jobs').catch(() => 0);
+          } else if (state === 'failed') {
+            const job = await within(Job.fromId<TrainJobData, TrainedModel>(queue, id), 10_000, url, `reading job ${id}`);
+            if (first && this.opts.retryFailed && job) {
+              await within(job.retry('failed'), 10_000, url, `retrying job ${id}`);
+              continue;
+            }
+            throw new CellJobError(`training '${jobs[k]!.name}' failed on a worker${job ? ` after ${job.attemptsMade} attempt(s)` : ''}: ${job?.failedReason ?? 'no reason recorded'}`);
+          } else if (state === 'unknown') {
+            const n = (readded.get(id) ?? 0) + 1;
+            if (n > 3) throw new CellJobError(`training '${jobs[k]!.name}': its job ${id} keeps disappearing from the queue (removed ${n - 1} times)`);
+            readded.set(id, n);
+            await within(queue.addBulk([add(k)]), 10_000, url, 'enqueueing');
+          }
+        }
+        first = false;
+        if (started.size === 0 && !warnedIdle && pending.size) {
+          const workers = await within(queue.getWorkersCount(), 10_000, url, 'counting workers');
+          if (workers === 0) {
+            warnedIdle = true;
+            this.opts.onPhase?.(`waiting for workers: none is connected to ${showUrl(url)} (start one with: gauntlet worker --queue ${showUrl(url)})`);
+          }
+        }
+        if (!pending.size) break;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.min(this.opts.sweepMs ?? 2000, 1000));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } catch (e) {
+      if (e instanceof GauntletError) throw e;
+      if (lost) throw lost;
+      throw new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable (${(e as Error).message}${lastError && lastError !== (e as Error).message ? `; ${lastError}` : ''})`);
+    } finally {
+      on.signal?.removeEventListener('abort', onAbort);
+      dog.stop();
+      await Promise.race([Promise.allSettled([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    }
+  }
+
+  async run(spec0: RemoteSpec, jobs: CellJob[][], on0: RemoteHandlers, inputs: { data: Dataset; done?: ReadonlySet<string> }): Promise<void> {
+    const url = this.url;
+    let spec = spec0;
+    // The checkpointed set (done.ts): a fresh run starts it empty; then it holds the cells already
+    // checkpointed and each cell as its result arrives, so that a group that runs again skips them.
+    if (!this.opts.retryFailed && !this.doneCleared) await clearDone(url, spec.run);
+    this.doneCleared = true;
+    const isDone = new Set(jobs.flatMap((g) => g.map((c) => c.hash)).filter((h) => inputs.done?.has(h)));
+    await markDone(url, spec.run, [...isDone]);
+    let marking: Promise<unknown> = Promise.resolve();
+    const on: RemoteHandlers = {
+      ...on0,
+      result: (g, j, r) => {
+        const h = jobs[g]![j]!.hash;
+        if (!isDone.has(h) && jobs[g]!.length > 1) {
+          isDone.add(h);
+          marking = marking.then(() => markDone(url, spec.run, [h])).catch(() => {});
+        }
+        on0.result(g, j, r);
+      },
+    };
     if (this.opts.sendFiles) {
       const files: FileToSend[] = [
         ...[...spec.models, ...spec.arms].map((m) => ({ kind: 'model' as const, name: m.name, sha256: m.sha256, path: m.path })),
@@ -147,7 +310,7 @@ export class QueueCells implements RemoteCells {
             if (!rv || !Array.isArray(rv.cells)) continue; // removed meanwhile: the next sweep re-adds it
             pending.delete(id);
             if (rv.context) on.context?.(k, rv.context);
-            rv.cells.forEach((r, j) => on.result(k, j, r));
+            rv.cells.forEach((r, j) => r && on.result(k, j, r));
           } else if (state === 'failed') {
             const job = await within(Job.fromId<CellJobData, GroupResult>(queue, id), 10_000, url, `reading job ${id}`);
             if (first && this.opts.retryFailed && job) {
@@ -181,6 +344,7 @@ export class QueueCells implements RemoteCells {
           };
         });
       }
+      await marking;
       // Every result is checkpointed in the run directory now: the jobs are no longer needed.
       for (const id of ids) await within(queue.remove(id), 10_000, url, 'removing finished jobs').catch(() => 0);
     } catch (e) {

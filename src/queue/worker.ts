@@ -14,14 +14,18 @@ import { CellWorkbench } from '../campaign/remote.js';
 import type { GroupResult } from '../campaign/remote.js';
 import { jsonReplacer } from '../campaign/store.js';
 import { GauntletError, QueueUnavailableError } from '../errors.js';
-import { RedisFiles } from './files.js';
+import { putTrained, RedisFiles } from './files.js';
+import { doneOf } from './done.js';
 import { bullConnection, QUEUE_NAME, showUrl, watchdog, within } from './connection.js';
-import type { CellJobData, CellProgress } from './coordinator.js';
+import type { CellJobData, CellProgress, TrainJobData, TrainJobProgress } from './coordinator.js';
+import type { TrainedModel } from '../campaign/remote.js';
+import path from 'node:path';
 
 export type WorkerEvent =
   | { type: 'ready'; name: string }
   | { type: 'job_start'; id: string; cell: string; attempt: number }
   | { type: 'job_done'; id: string; cell: string; seconds: number }
+  | { type: 'job_skipped'; id: string; cell: string }
   | { type: 'job_failed'; id: string; cell: string; message: string; final: boolean };
 
 export interface WorkerOptions {
@@ -41,21 +45,65 @@ export interface WorkerOptions {
 }
 
 /** Runs jobs until the signal fires; resolves with the number of jobs done, rejects when Redis is lost. */
-export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; failed: number; fetched: { files: number; bytes: number } }> {
+export async function runWorker(url: string, opts: WorkerOptions): Promise<{ done: number; trained: number; failed: number; fetched: { files: number; bytes: number } }> {
   const emit = opts.onEvent ?? (() => {});
   const files = new RedisFiles(url, opts.cacheDir);
   const bench = new CellWorkbench({ threads: opts.threads, version: opts.version, files });
   const lockMs = Math.round((opts.lockSeconds ?? 60) * 1000);
   const name = `gauntlet@${os.hostname()}:${process.pid}`;
   let done = 0;
+  let trained = 0;
   let failed = 0;
+  // Trained models go to this worker's own variant cache (with their epoch checkpoints) before they are sent back.
+  const variantCache = path.join(files.cacheDir, 'variants');
+  /**
+   * A training job: the model trained with the same code as a local run, sent back through Redis
+   * (chunks, by its variant key), its sha256 and training record as the return value. Progress
+   * (epoch, step, loss) goes to the coordinator as job progress, at most every 500 ms and at each
+   * epoch's end.
+   */
+  const runTraining = async (job: import('bullmq').Job<TrainJobData, TrainedModel>): Promise<TrainedModel> => {
+    const { spec, train: t } = job.data;
+    const label = `train ${t.name}`;
+    const t0 = performance.now();
+    emit({ type: 'job_start', id: job.id!, cell: label, attempt: job.attemptsMade + 1 });
+    let last = 0;
+    let sending: Promise<unknown> = Promise.resolve();
+    try {
+      const r = await bench.train(spec, t, variantCache, (p) => {
+        const now = performance.now();
+        if (now - last < 500 && p.step !== p.stepsPerEpoch) return;
+        last = now;
+        sending = sending.then(() => job.updateProgress({ train: p } satisfies TrainJobProgress as unknown as object)).catch(() => {});
+      });
+      await sending;
+      const sent = await putTrained(url, t.key, r.file, t.name);
+      if (sent.sha256 !== r.sha256) throw new Error(`${r.file}: changed while it was sent (sha256 ${sent.sha256.slice(0, 12)}…, trained ${r.sha256.slice(0, 12)}…)`);
+      if (spec.files) files.adopt(r.file, r.sha256);
+      trained++;
+      emit({ type: 'job_done', id: job.id!, cell: label, seconds: (performance.now() - t0) / 1000 });
+      return { key: t.key, sha256: r.sha256, bytes: sent.bytes, record: plain(r.record) };
+    } catch (e) {
+      const input = e instanceof GauntletError;
+      const message = (e as Error)?.message ?? String(e);
+      failed++;
+      emit({ type: 'job_failed', id: job.id!, cell: label, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+      if (input) throw new UnrecoverableError(message);
+      throw e;
+    }
+  };
   // As the run directory stores it: non-finite numbers as null, typed arrays as arrays.
   const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x, jsonReplacer)) as T;
-  const worker = new Worker<CellJobData, GroupResult>(
+  const worker = new Worker<CellJobData | TrainJobData, GroupResult | TrainedModel>(
     QUEUE_NAME,
-    async (job) => {
+    async (anyJob) => {
+      if (anyJob.name === 'train') return runTraining(anyJob as import('bullmq').Job<TrainJobData, TrainedModel>);
+      const job = anyJob as import('bullmq').Job<CellJobData, GroupResult>;
       const { spec, cells } = job.data;
       const names = cells.map((c) => (c.variant ? `${c.variant}--${c.cell}` : c.cell));
+      // A group that runs again (a retry, a --resume) skips the cells its coordinator has checkpointed.
+      const skip = cells.length > 1 ? await doneOf(url, spec.run, cells.map((c) => c.hash)) : [];
+      skip.forEach((s, j) => s && emit({ type: 'job_skipped', id: job.id!, cell: names[j]! }));
       let current = 0;
       let t0 = performance.now();
       try {
@@ -73,6 +121,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
             t0 = performance.now();
             emit({ type: 'job_start', id: job.id!, cell: names[j]!, attempt: job.attemptsMade + 1 });
           },
+          skip,
         );
         return plain(r);
       } catch (e) {
@@ -112,7 +161,7 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
     if (lost) await Promise.race([worker.close(true), new Promise((r) => setTimeout(r, 3000).unref())]);
     else await worker.close();
     if (lost) throw lost;
-    return { done, failed, fetched: { ...files.fetched } };
+    return { done, trained, failed, fetched: { ...files.fetched } };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     dog.stop();
