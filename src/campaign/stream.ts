@@ -10,15 +10,22 @@
  * (stress/adversarial/chunked.ts), and predictions are row by row. What a chunk changes is the
  * accounting: ORT batch counts and times (a chunk ends with a partial batch).
  *
- * Streamed: cells with a corruption and/or an attack, on a config without `explain:` and whose
- * `uncertainty:` (if any) has no ensemble members or MC dropout (those re-run models on the cell's
- * whole inputs). Not streamed (whole-set hooks, as before): shifts (a resampling or value-changing
- * shift looks at the whole set), and the two sections named above.
+ * A shift goes the same way in two passes (stress/drift/shift/common.ts `ShiftPass`): a first pass
+ * over the clean chunks gathers what it needs of the whole set (per-feature statistics, the
+ * condition's column; labels are held), then its draws pick the items (resampling shifts: the
+ * clean item of each cell item, ascending) and the chunks are shifted, attacked and predicted as a
+ * corruption's are. A reweighting shift is refused as the whole-set hook refuses it.
+ *
+ * Streamed: cells with a drift (corruption or shift) and/or an attack, on a config without
+ * `explain:` and whose `uncertainty:` (if any) has no ensemble members or MC dropout (those re-run
+ * models on the cell's whole inputs). Not streamed (whole-set hooks, as before): the two sections
+ * named above.
  */
 import { makeDataset } from '../data/dataset.js';
+import { ConfigError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { runAttackChunked } from '../stress/adversarial/chunked.js';
-import { applyDrift } from '../stress/drift/index.js';
+import { applyDrift, startShift, type ShiftStream } from '../stress/drift/index.js';
 import type { Rng } from '../rng.js';
 import { galleryPositions } from './gallery.js';
 import { inputKey, type CellContext, type CellState, type StreamedInputs } from './hooks/hook.js';
@@ -31,7 +38,6 @@ import type { CellPlan } from './plan.js';
 export function streamable(cell: CellPlan, ctx: CellContext): boolean {
   if (!(ctx.options.chunkItems > 0)) return false;
   if (!cell.drift && !cell.adversarial) return false;
-  if (cell.drift && !('corruption' in cell.drift.spec)) return false;
   if (ctx.options.explain) return false;
   const u = ctx.uncertainty;
   return !u || (u.members.length === 0 && !u.mcDropout);
@@ -51,25 +57,45 @@ export async function streamInputs(state: Pick<CellState, 'labels'>, cell: CellP
   return s;
 }
 
-async function computeStreamed(labels: Int32Array, cell: CellPlan, ctx: CellContext): Promise<StreamedInputs> {
+async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: CellContext): Promise<StreamedInputs> {
   const ds = ctx.data;
-  const n = ds.size;
   const K = ctx.numClasses;
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const chunkItems = ctx.options.chunkItems;
-  const probs = new Float64Array(n * K);
-  const batchMs: number[] = [];
-  const positions = galleryPositions(ctx.labels);
-  const kept = new Float32Array(positions.length * per);
+  const clean = (start: number, end: number): Float32Array => ds.x.subarray(start * per, end * per);
   const details: Record<string, unknown> = {};
 
   // Drift: one generator for the whole set, carried from chunk to chunk.
   const drift = cell.drift;
   const driftRng: Rng | null = drift ? ctx.rng.fork(`drift|${drift.key}`) : null;
+  // A shift: its first pass over the clean chunks, then the draws that pick its items.
+  let shift: ShiftStream | null = null;
+  if (drift && 'shift' in drift.spec) {
+    const pass = startShift(ds, drift.spec, { immutable: ctx.tabular.immutable });
+    if (pass.needsInputs) for (let s = 0; s < ds.size; s += chunkItems) pass.update(clean(s, Math.min(ds.size, s + chunkItems)));
+    shift = pass.finish(driftRng!);
+    if (shift.weights) throw new ConfigError(`${drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
+    details.drift = null; // filled in after the last chunk (a shift's description counts what it did)
+  }
+  const indices = shift?.indices ?? null;
+  const n = shift ? shift.size : ds.size;
+  const labels = indices ? Int32Array.from(indices, (i) => cleanLabels[i]!) : cleanLabels;
+  const probs = new Float64Array(n * K);
+  const batchMs: number[] = [];
+  const positions = galleryPositions(labels);
+  const kept = new Float32Array(positions.length * per);
+
+  // The cell's items [start, end) as drifted (value shifts and corruptions map the clean chunk in
+  // order; resampling shifts copy the clean items they picked).
   const read = (start: number, end: number): Float32Array => {
-    const clean = ds.x.subarray(start * per, end * per);
-    if (!drift) return clean;
-    const r = applyDrift(makeDataset({ name: ds.name, itemShape: ds.itemShape, x: clean }), drift.spec, driftRng!, { immutable: ctx.tabular.immutable });
+    if (!drift) return clean(start, end);
+    if (indices) {
+      const x = new Float32Array((end - start) * per);
+      for (let t = start; t < end; t++) x.set(clean(indices[t]!, indices[t]! + 1), (t - start) * per);
+      return x;
+    }
+    if (shift) return shift.map(clean(start, end), start);
+    const r = applyDrift(makeDataset({ name: ds.name, itemShape: ds.itemShape, x: clean(start, end) }), drift.spec, driftRng!, { immutable: ctx.tabular.immutable });
     details.drift ??= { description: r.description };
     return r.dataset.x;
   };
@@ -98,5 +124,8 @@ async function computeStreamed(labels: Int32Array, cell: CellPlan, ctx: CellCont
   } else {
     for (let start = 0; start < n; start += chunkItems) await take(start, read(start, Math.min(n, start + chunkItems)));
   }
-  return { probs, batchMs, details, kept: { positions, x: kept } };
+  if (shift) details.drift = { description: shift.description() };
+  const keptClean = new Float32Array(kept.length);
+  positions.forEach((p, j) => keptClean.set(clean(indices ? indices[p]! : p, (indices ? indices[p]! : p) + 1), j * per));
+  return { probs, batchMs, details, indices, kept: { positions, x: kept, clean: keptClean } };
 }

@@ -71,8 +71,10 @@ export interface StreamedInputs {
   batchMs: readonly number[];
   /** The drift and adversarial entries of the cell's details, in that order (as the whole-set hooks write them). */
   details: Record<string, unknown>;
-  /** The gallery's items (positions, ascending) as the model saw them, [positions.length, ...itemShape]. */
-  kept: { positions: number[]; x: Float32Array };
+  /** Resampling shifts: the clean item of each cell item (ascending); else null. */
+  indices: Int32Array | null;
+  /** The gallery's items (positions, ascending) as the model saw them and clean, [positions.length, ...itemShape]. */
+  kept: { positions: number[]; x: Float32Array; clean: Float32Array };
 }
 
 /** The cell as it flows through the hooks. */
