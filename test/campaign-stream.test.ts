@@ -90,6 +90,14 @@ test('the default campaign streamed in chunks of 23 items writes the results.jso
   await runCampaign(config, { outDir: whole, chunkItems: 0 });
   const r = await runCampaign(config, { outDir: chunked, chunkItems: 23 });
   assert.equal(resultsText(chunked), resultsText(whole));
+  // Streamed, the run reads the clean data from the file in chunks: it holds no clean set either.
+  const lean = await openCampaignInputs(config, { lean: { chunkItems: 23 } });
+  await lean.model.close();
+  assert.ok(lean.source, 'an .npz campaign without explain/uncertainty reads its data in chunks');
+  assert.equal(lean.ds.x.length, 0);
+  assert.equal(lean.ds.size, 60);
+  assert.equal(lean.source.gallery.x.length, lean.source.gallery.positions.length * 784);
+  assert.equal(lean.dataSha(), JSON.parse(fs.readFileSync(path.join(whole, 'results.json'), 'utf8')).data.sha256, 'the data hash of the chunked pass');
   // The combined cells are there, and the gallery shows attacked pictures.
   const combined = r.cells.find((c) => Object.keys(c.stresses).length === 3)!;
   assert.ok(combined.gallery && combined.gallery.some((g) => g.stressed !== null));

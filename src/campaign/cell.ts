@@ -40,7 +40,7 @@ export function newCellCaches(): CellCaches {
 
 /** A cell's state before any hook: the clean items, their true labels, no predictions yet. */
 export function cleanState(ctx: CellContext): CellState {
-  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, kept: null, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
+  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, kept: ctx.source?.gallery ?? null, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
 }
 
 /**

@@ -28,6 +28,7 @@ import { runAttackChunked } from '../stress/adversarial/chunked.js';
 import { applyDrift, startShift, type ShiftStream } from '../stress/drift/index.js';
 import type { Rng } from '../rng.js';
 import { galleryPositions } from './gallery.js';
+import { memoryCursor, type CleanCursor } from './source.js';
 import { inputKey, type CellContext, type CellState, type StreamedInputs } from './hooks/hook.js';
 
 export type { StreamedInputs } from './hooks/hook.js';
@@ -62,7 +63,8 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
   const K = ctx.numClasses;
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const chunkItems = ctx.options.chunkItems;
-  const clean = (start: number, end: number): Float32Array => ds.x.subarray(start * per, end * per);
+  // The clean inputs, read in order (from the file when the run does not hold them: ./source.ts).
+  const cursor = (): CleanCursor => (ctx.source ? ctx.source.cursor() : memoryCursor(ds));
   const details: Record<string, unknown> = {};
 
   // Drift: one generator for the whole set, carried from chunk to chunk.
@@ -72,7 +74,11 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
   let shift: ShiftStream | null = null;
   if (drift && 'shift' in drift.spec) {
     const pass = startShift(ds, drift.spec, { immutable: ctx.tabular.immutable });
-    if (pass.needsInputs) for (let s = 0; s < ds.size; s += chunkItems) pass.update(clean(s, Math.min(ds.size, s + chunkItems)));
+    if (pass.needsInputs) {
+      const first = cursor();
+      for (let s = 0; s < ds.size; s += chunkItems) pass.update(await first.read(s, Math.min(ds.size, s + chunkItems)));
+      await first.close();
+    }
     shift = pass.finish(driftRng!);
     if (shift.weights) throw new ConfigError(`${drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
     details.drift = null; // filled in after the last chunk (a shift's description counts what it did)
@@ -84,18 +90,33 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
   const batchMs: number[] = [];
   const positions = galleryPositions(labels);
   const kept = new Float32Array(positions.length * per);
+  const keptClean = new Float32Array(kept.length);
+  const gallery = (into: Float32Array, start: number, x: Float32Array): void => {
+    const m = x.length / per;
+    positions.forEach((p, j) => {
+      if (p >= start && p < start + m) into.set(x.subarray((p - start) * per, (p - start + 1) * per), j * per);
+    });
+  };
 
+  // The clean values of the cell's items [start, end): the clean chunk, or for a resampling shift
+  // copies of the clean items it picked (ascending, so the file is still read in order).
+  const items = cursor();
+  const cleanItems = async (start: number, end: number): Promise<Float32Array> => {
+    if (!indices) return items.read(start, end);
+    const lo = indices[start]!;
+    const src = await items.read(lo, indices[end - 1]! + 1);
+    const x = new Float32Array((end - start) * per);
+    for (let t = start; t < end; t++) x.set(src.subarray((indices[t]! - lo) * per, (indices[t]! - lo + 1) * per), (t - start) * per);
+    return x;
+  };
   // The cell's items [start, end) as drifted (value shifts and corruptions map the clean chunk in
-  // order; resampling shifts copy the clean items they picked).
-  const read = (start: number, end: number): Float32Array => {
-    if (!drift) return clean(start, end);
-    if (indices) {
-      const x = new Float32Array((end - start) * per);
-      for (let t = start; t < end; t++) x.set(clean(indices[t]!, indices[t]! + 1), (t - start) * per);
-      return x;
-    }
-    if (shift) return shift.map(clean(start, end), start);
-    const r = applyDrift(makeDataset({ name: ds.name, itemShape: ds.itemShape, x: clean(start, end) }), drift.spec, driftRng!, { immutable: ctx.tabular.immutable });
+  // order; a resampling shift changes no value).
+  const read = async (start: number, end: number): Promise<Float32Array> => {
+    const clean = await cleanItems(start, end);
+    gallery(keptClean, start, clean);
+    if (!drift || indices) return clean;
+    if (shift) return shift.map(clean, start);
+    const r = applyDrift(makeDataset({ name: ds.name, itemShape: ds.itemShape, x: clean }), drift.spec, driftRng!, { immutable: ctx.tabular.immutable });
     details.drift ??= { description: r.description };
     return r.dataset.x;
   };
@@ -105,9 +126,7 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
     const r = await predictAll(ctx.model, x, m, ds.itemShape, ctx.options.batchSize, ctx.counters);
     probs.set(toProbabilities(r.scores, K, r.kind), start * K);
     batchMs.push(...r.batchMs);
-    positions.forEach((p, j) => {
-      if (p >= start && p < start + m) kept.set(x.subarray((p - start) * per, (p - start + 1) * per), j * per);
-    });
+    gallery(kept, start, x);
   };
 
   if (cell.adversarial) {
@@ -122,10 +141,9 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
     ctx.counters.forwardBatches += r.forwardBatches ?? 0;
     details.adversarial = r.summary;
   } else {
-    for (let start = 0; start < n; start += chunkItems) await take(start, read(start, Math.min(n, start + chunkItems)));
+    for (let start = 0; start < n; start += chunkItems) await take(start, await read(start, Math.min(n, start + chunkItems)));
   }
+  await items.close();
   if (shift) details.drift = { description: shift.description() };
-  const keptClean = new Float32Array(kept.length);
-  positions.forEach((p, j) => keptClean.set(clean(indices ? indices[p]! : p, (indices ? indices[p]! : p) + 1), j * per));
   return { probs, batchMs, details, indices, kept: { positions, x: kept, clean: keptClean } };
 }

@@ -16,14 +16,17 @@ import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
 import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
+import type { CleanSource } from '../source.js';
 import type { AnnotationQuality } from '../types.js';
 
 /** What every cell of a run shares: model, clean data and predictions, generator, options, caches. */
 export interface CellContext {
   /** The model under test: a local ONNX model, or a deployed endpoint (black-box stresses only). */
   model: Classifier;
-  /** The clean data; `labels` are its true labels. */
+  /** The clean data; `labels` are its true labels. Its `x` is empty when `source` is set. */
   data: Dataset;
+  /** The clean inputs read from the file chunk by chunk (../source.ts) instead of `data.x`; absent or null: `data.x` holds them. */
+  source?: CleanSource | null;
   labels: Int32Array;
   numClasses: number;
   /** The model's clean predictions: probabilities [n, K] and the batch times. */
