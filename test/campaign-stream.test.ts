@@ -230,3 +230,17 @@ test('gauntlet attack reads, attacks and saves image data chunk by chunk: the by
   assert.match(r.stderr, /bad\.npz: not a valid \.npz \(.*\)\n$/);
   assert.ok(!fs.existsSync(path.join(dir, 'out.npz')), 'an output was saved from damaged data');
 });
+
+test('a clean-data cursor reads items in order across chunk edges, may step back within its chunk, and refuses to go back further', async () => {
+  const { chunkedFromDataset } = await import('../src/data/chunked.js');
+  const { chunkedCursor } = await import('../src/campaign/source.js');
+  const ds = subset(await loadDataset(defaultAssets.data), Int32Array.from({ length: 20 }, (_, i) => i));
+  const per = ds.x.length / ds.size;
+  const c = chunkedCursor(chunkedFromDataset(ds), 6);
+  const rows = (a: number, b: number) => Buffer.from(ds.x.slice(a * per, b * per).buffer);
+  assert.ok(Buffer.from((await c.read(0, 4)).buffer).equals(rows(0, 4)));
+  assert.ok(Buffer.from((await c.read(4, 13)).buffer).equals(rows(4, 13)), 'across two chunk edges');
+  assert.ok(Buffer.from((await c.read(12, 14)).buffer).equals(rows(12, 14)), 'one item back, inside the chunk held');
+  await assert.rejects(c.read(3, 5), /read out of order/);
+  await c.close();
+});
