@@ -59,7 +59,7 @@ export async function runHooks(ctx: CellContext, cell: CellPlan, hooks: readonly
       const idx = r.indices;
       // A resampling shift: the cell's items are the picked clean items (labels carried over); their values are not held.
       const moved = idx
-        ? { indices: idx, inputs: { ...state.inputs, size: idx.length, x: new Float32Array(0), ids: null, metadata: null, extras: {} }, x: new Float32Array(0), labels: Int32Array.from(idx, (i) => state.labels[i]!), observed: state.observed && Int32Array.from(idx, (i) => state.observed![i]!) }
+        ? { indices: idx, inputs: { ...state.inputs, size: idx.length, x: new Float32Array(0), labels: null, ids: null, metadata: null, extras: {} }, x: new Float32Array(0), labels: Int32Array.from(idx, (i) => state.labels[i]!), observed: state.observed && Int32Array.from(idx, (i) => state.observed![i]!) }
         : {};
       state = { ...state, ...moved, probs: r.probs, batchMs: r.batchMs, kept: r.kept, details: { ...state.details, ...r.details } };
       continue;

@@ -2,8 +2,9 @@
  * Streamed cell inputs: a cell whose inputs a corruption and/or an attack changed computes them
  * chunk by chunk — corrupt the chunk, attack it, predict it, keep its probabilities and the gallery's
  * few items — and forgets each chunk before the next, so a run holds no whole drifted or attacked
- * set (memory flat in the number of items, apart from the clean data, the bootstrap weights and
- * the per-item probabilities the metrics need). The results are those of the whole-set hooks
+ * set (memory flat in the number of items, apart from the bootstrap weights and the per-item
+ * probabilities the metrics need; the clean inputs themselves are read from the file chunk by chunk
+ * when the run does not hold them, ./source.ts). The results are those of the whole-set hooks
  * (drift.ts, adversarial.ts, predict.ts), byte for byte: the corruption's generator is carried from
  * chunk to chunk (a corruption draws image after image, so the draws come in the same order), each
  * attacked sample draws from its own stream named by its index in the whole set
