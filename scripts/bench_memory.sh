@@ -40,3 +40,7 @@ rm -f "$work/n.npz" "$work/n.npz.provenance.json"
 if node "$BIN" noise --help | grep -q -- --copy-images; then
   peak 'noise --copy-images (60k npz)' node "$BIN" noise --data "$work/train.npz" --noise-model symmetric --rate 0.2 --copy-images --out "$work/n.npz"
 fi
+peak 'shift noise 0.5 (60k npz)' node "$BIN" shift --data "$work/train.npz" --kind noise --amount 0.5 --permutations 0 --out "$work/s.npz"
+rm -f "$work/s.npz"
+peak 'shift prior (60k npz)' node "$BIN" shift --data "$work/train.npz" --kind prior --proportions 5,1,1,1,1,1,1,1,1,1 --permutations 0 --out "$work/s.npz"
+rm -f "$work/s.npz"

@@ -90,12 +90,53 @@ test('the default campaign streamed in chunks of 23 items writes the results.jso
   await runCampaign(config, { outDir: whole, chunkItems: 0 });
   const r = await runCampaign(config, { outDir: chunked, chunkItems: 23 });
   assert.equal(resultsText(chunked), resultsText(whole));
+  // Streamed, the run reads the clean data from the file in chunks: it holds no clean set either.
+  const lean = await openCampaignInputs(config, { lean: { chunkItems: 23 } });
+  await lean.model.close();
+  assert.ok(lean.source, 'an .npz campaign without explain/uncertainty reads its data in chunks');
+  assert.equal(lean.ds.x.length, 0);
+  assert.equal(lean.ds.size, 60);
+  assert.equal(lean.source.gallery.x.length, lean.source.gallery.positions.length * 784);
+  assert.equal(lean.dataSha(), JSON.parse(fs.readFileSync(path.join(whole, 'results.json'), 'utf8')).data.sha256, 'the data hash of the chunked pass');
   // The combined cells are there, and the gallery shows attacked pictures.
   const combined = r.cells.find((c) => Object.keys(c.stresses).length === 3)!;
   assert.ok(combined.gallery && combined.gallery.some((g) => g.stressed !== null));
 });
 
-test('a streamed cell holds no whole drifted or attacked set; shifts and explain sections stay whole', async () => {
+test('a campaign with shifts (value-changing, resampling, and combined with corruption, attack and noise) streamed in chunks of 23 writes the results.json of whole sets', async () => {
+  const config = resolveConfig(
+    {
+      model: defaultAssets.model,
+      data: { path: defaultAssets.data, limit: 60 },
+      seed: 5,
+      bootstrap: 40,
+      factorial: true,
+      stresses: {
+        adversarial: [{ attack: 'fgsm', norm: 'linf', eps: 0.03 }],
+        drift: [
+          { shift: 'prior', proportions: [4, 1, 1, 1, 1, 1, 1, 1, 1, 1], size: 75 },
+          { shift: 'noise', amount: 0.5 },
+          { shift: 'missing', rate: 0.1 },
+          { shift: 'subpopulation', feature: 300, op: '>', value: 0.2, weight: 3 },
+        ],
+        annotation: [{ model: 'symmetric', rate: 0.2 }],
+      },
+    },
+    'test',
+    repoRoot,
+  );
+  const whole = tmpDir('gauntlet-stream-shift-whole-');
+  const chunked = tmpDir('gauntlet-stream-shift-chunked-');
+  await runCampaign(config, { outDir: whole, chunkItems: 0 });
+  const r = await runCampaign(config, { outDir: chunked, chunkItems: 23 });
+  assert.equal(resultsText(chunked), resultsText(whole));
+  const resampled = r.cells.filter((c) => c.item_indices && Object.keys(c.stresses).length === 3);
+  assert.ok(resampled.length >= 2, 'resampling shifts combined with the attack and the noise');
+  assert.ok(resampled.some((c) => c.samples === 75));
+  assert.ok(resampled.every((c) => c.gallery && c.gallery.some((g) => g.stressed !== null)));
+});
+
+test('a streamed cell holds no whole drifted or attacked set; explain sections stay whole', async () => {
   const config = resolveConfig(
     {
       model: defaultAssets.model,
@@ -139,14 +180,17 @@ test('a streamed cell holds no whole drifted or attacked set; shifts and explain
       assert.equal(JSON.stringify(withoutAccounting(a)), JSON.stringify(withoutAccounting(b)), cell.id);
     }
     const shifted = plan.cells.filter((c) => c.drift && 'shift' in c.drift.spec);
-    assert.ok(shifted.length > 0 && shifted.every((c) => !streamable(c, streamedCtx)), 'a shift looks at the whole set: not streamed');
+    assert.ok(shifted.length > 0 && shifted.every((c) => streamable(c, streamedCtx)), 'shifts are streamed too (two passes)');
     assert.equal(streamable(plan.cells[0]!, streamedCtx), false, 'the clean cell has no inputs to stream');
     assert.equal(streamable(plan.cells.find((c) => c.adversarial && !c.drift)!, { ...streamedCtx, options: { ...streamedCtx.options, explain: { method: 'saliency' } as never } }), false, 'explain needs whole inputs');
-    // Streamed: only the shift's drifted set and the attacks on it are held whole.
-    assert.deepEqual([...streamedCtx.caches.drift.keys()], shifted.map((c) => c.drift!.key).filter((k, i, a) => a.indexOf(k) === i));
-    assert.ok([...streamedCtx.caches.attacks.keys()].every((k) => shifted.some((c) => k.startsWith(c.drift!.key + '|'))));
-    assert.ok(streamedCtx.caches.streamed.size >= 3);
-    for (const s of streamedCtx.caches.streamed.values()) assert.equal(s.kept.x.length, s.kept.positions.length * 784, 'only the gallery items are kept');
+    // Streamed: no drifted or attacked set is held whole.
+    assert.deepEqual([...streamedCtx.caches.drift.keys()], []);
+    assert.deepEqual([...streamedCtx.caches.attacks.keys()], []);
+    assert.ok(streamedCtx.caches.streamed.size >= 5);
+    for (const s of streamedCtx.caches.streamed.values()) {
+      assert.equal(s.kept.x.length, s.kept.positions.length * 784, 'only the gallery items are kept');
+      assert.equal(s.kept.clean.length, s.kept.x.length);
+    }
   } finally {
     await model.close();
   }
@@ -185,4 +229,18 @@ test('gauntlet attack reads, attacks and saves image data chunk by chunk: the by
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /bad\.npz: not a valid \.npz \(.*\)\n$/);
   assert.ok(!fs.existsSync(path.join(dir, 'out.npz')), 'an output was saved from damaged data');
+});
+
+test('a clean-data cursor reads items in order across chunk edges, may step back within its chunk, and refuses to go back further', async () => {
+  const { chunkedFromDataset } = await import('../src/data/chunked.js');
+  const { chunkedCursor } = await import('../src/campaign/source.js');
+  const ds = subset(await loadDataset(defaultAssets.data), Int32Array.from({ length: 20 }, (_, i) => i));
+  const per = ds.x.length / ds.size;
+  const c = chunkedCursor(chunkedFromDataset(ds), 6);
+  const rows = (a: number, b: number) => Buffer.from(ds.x.slice(a * per, b * per).buffer);
+  assert.ok(Buffer.from((await c.read(0, 4)).buffer).equals(rows(0, 4)));
+  assert.ok(Buffer.from((await c.read(4, 13)).buffer).equals(rows(4, 13)), 'across two chunk edges');
+  assert.ok(Buffer.from((await c.read(12, 14)).buffer).equals(rows(12, 14)), 'one item back, inside the chunk held');
+  await assert.rejects(c.read(3, 5), /read out of order/);
+  await c.close();
 });

@@ -65,6 +65,8 @@ test('data outside the declared bounds (0-255 pixels) is refused by attack with 
   const dir = scratch();
   const raw = await rawPixels(dir);
   assertBadInput(runCli(['attack', '--attack', 'fgsm', '--eps', '0.1', '--data', raw]), /x spans \[0, 255\], outside the declared bounds \[0, 1\]; .*bounds: \[0, 255\] \(--bounds 0,255\).*scale: 1\/255 \(--scale 1\/255\)/);
+  // gauntlet run checks the data read in chunks (campaign/validate.ts): the whole set's range, the same line.
+  assertBadInput(runCli(['run', '--data', raw, '--dry-run']), /x spans \[0, 255\], outside the declared bounds \[0, 1\]; .*bounds: \[0, 255\] \(--bounds 0,255\)/);
   const ok = runCli(['eval', '--data', raw, '--bounds', '0,255', '--scale', '1/255', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(ok.json!.accuracy > 0.8);

@@ -14,6 +14,8 @@ import { bootstrapWeights, type ResampleWeights } from '../metrics/suite.js';
 import { Rng } from '../rng.js';
 import { featureStd, tabularConstraints } from '../stress/adversarial/index.js';
 import { prepareUncertainty, type UncertaintyContext } from '../uncertainty/index.js';
+import type { Predictions } from '../engine/model.js';
+import type { CleanSource } from './source.js';
 import { newCellCaches, predictAll, runCell, type CellContext } from './cell.js';
 import type { CampaignConfig } from './config.js';
 import { isTrainTime } from './config.js';
@@ -47,6 +49,8 @@ export class CellBench {
     private readonly phase: (message: string) => void = () => {},
     /** Items per chunk for streamed cells (stream.ts; default about 4 MB of float32 inputs); 0 computes every input set whole. */
     private readonly chunkItems: number = defaultChunkItems(ds.itemShape),
+    /** The clean inputs read from the file in chunks (./source.ts); null: `ds.x` holds them. */
+    private readonly source: CleanSource | null = null,
   ) {
     this.root = new Rng(config.seed);
     this.weights = bootstrapWeights(ds.size, config.bootstrap, this.root.fork('bootstrap'));
@@ -101,13 +105,35 @@ export class CellBench {
     this.contexts.clear();
   }
 
+  /** The clean predictions from the source chunk by chunk (row by row, so the scores of one pass), each chunk checked against the model. */
+  private async predictChunked(m: Classifier): Promise<{ scores: Float32Array; numClasses: number; kind: Predictions['kind']; batchMs: number[] }> {
+    const { ds, config } = this;
+    const cursor = this.source!.cursor();
+    let scores: Float32Array | null = null;
+    let K = 0;
+    let kind: Predictions['kind'] = 'logits';
+    const batchMs: number[] = [];
+    for (let s = 0; s < ds.size; s += this.chunkItems) {
+      const e = Math.min(ds.size, s + this.chunkItems);
+      const x = await cursor.read(s, e);
+      const r = await predictAll(m, x, e - s, ds.itemShape, config.batchSize, this.counters);
+      m.checkData({ ...ds, x, size: e - s, labels: ds.labels!.subarray(s, e), ids: null }, r.numClasses);
+      scores ??= new Float32Array(ds.size * (K = r.numClasses));
+      scores.set(r.scores, s * K);
+      kind = r.kind;
+      batchMs.push(...r.batchMs);
+    }
+    await cursor.close();
+    return { scores: scores ?? new Float32Array(0), numClasses: K, kind, batchMs };
+  }
+
   private async buildContext(m: Classifier, tag: string | null): Promise<ModelContext> {
     const { config, ds } = this;
     const labels = ds.labels!;
     this.phase(`clean predictions${tag ? ` (${tag})` : ''}`);
-    const clean = await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, this.counters);
+    const clean = this.source ? await this.predictChunked(m) : await predictAll(m, ds.x, ds.size, ds.itemShape, config.batchSize, this.counters);
     const K = clean.numClasses;
-    m.checkData(ds, K);
+    if (!this.source) m.checkData(ds, K);
     const cleanProbs = toProbabilities(clean.scores, K, clean.kind);
     let unc: UncertaintyContext | null = null;
     if (config.uncertainty) {
@@ -119,6 +145,7 @@ export class CellBench {
     const ctx: CellContext = {
       model: m,
       data: ds,
+      source: this.source,
       labels,
       numClasses: K,
       clean: { probs: cleanProbs, batchMs: clean.batchMs },

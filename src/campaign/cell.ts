@@ -40,7 +40,7 @@ export function newCellCaches(): CellCaches {
 
 /** A cell's state before any hook: the clean items, their true labels, no predictions yet. */
 export function cleanState(ctx: CellContext): CellState {
-  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, kept: null, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
+  return { inputs: ctx.data, indices: null, labels: ctx.labels, observed: null, x: ctx.data.x, kept: ctx.source?.gallery ?? null, probs: null, batchMs: [], details: {}, annotationQuality: null, explanations: null, uncertainty: null };
 }
 
 /**
@@ -56,7 +56,12 @@ export async function runHooks(ctx: CellContext, cell: CellPlan, hooks: readonly
     if (streamed && (hook.name === 'drift' || hook.name === 'adversarial')) continue;
     if (streamed && hook.name === 'predict') {
       const r = await streamInputs(state, cell, ctx);
-      state = { ...state, probs: r.probs, batchMs: r.batchMs, kept: r.kept, details: { ...state.details, ...r.details } };
+      const idx = r.indices;
+      // A resampling shift: the cell's items are the picked clean items (labels carried over); their values are not held.
+      const moved = idx
+        ? { indices: idx, inputs: { ...state.inputs, size: idx.length, x: new Float32Array(0), labels: null, ids: null, metadata: null, extras: {} }, x: new Float32Array(0), labels: Int32Array.from(idx, (i) => state.labels[i]!), observed: state.observed && Int32Array.from(idx, (i) => state.observed![i]!) }
+        : {};
+      state = { ...state, ...moved, probs: r.probs, batchMs: r.batchMs, kept: r.kept, details: { ...state.details, ...r.details } };
       continue;
     }
     const { detail, ...adds } = await hook.run(state, cell, ctx);
@@ -121,7 +126,7 @@ export async function runCell(ctx: CellContext, cell: CellPlan, baseline: CellRe
       labels,
       observed: s.observed,
       inputs: s.kept ? s.kept.x : s.x,
-      clean: s.kept ? pickRows(ds.x, s.kept.positions, ds.x.length / Math.max(1, ds.size)) : indices ? subset(ds, indices).x : ds.x,
+      clean: s.kept ? s.kept.clean : indices ? subset(ds, indices).x : ds.x,
       inputsAt: s.kept?.positions ?? null,
       itemShape: [...ds.itemShape],
       cleanProbs: indices ? null : ctx.clean.probs,

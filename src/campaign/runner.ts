@@ -9,7 +9,10 @@ import path from 'node:path';
 import { ortClock } from '../engine/session.js';
 import ort from 'onnxruntime-node';
 import { GradientEngine } from '../autodiff/gradient.js';
-import { datasetHash, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
+import { datasetHash, DatasetHasher, itemId, requireLabels, subset, type Dataset } from '../data/dataset.js';
+import { defaultChunkItems, openChunked } from '../data/chunked.js';
+import { isTabular } from '../data/features.js';
+import { leanSource, type CleanSource } from './source.js';
 import { loadDataset } from '../data/load.js';
 import { defaultAssets, defaultMeta, packageRoot } from '../defaults.js';
 import { CellJobError, ConfigError, RunInterruptedError } from '../errors.js';
@@ -63,9 +66,30 @@ export interface RunOptions extends RunDirOptions {
   chunkItems?: number;
 }
 
-/** Loads the data and model a config names, checking that they fit together. */
-export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: Dataset; model: Classifier }> {
-  const ds = await loadDataset(config.data);
+/**
+ * Loads the data and model a config names, checking that they fit together. With `lean` (a run
+ * whose cells are all streamed: see ./source.ts) the data are opened for chunked reading and not
+ * held whole when the file allows it: `ds.x` is then empty, `source` reads the clean inputs, and the
+ * data hash comes from the same pass; otherwise `source` is null.
+ */
+export async function openCampaignInputs(
+  config: CampaignConfig,
+  opts: { lean?: { chunkItems?: number } } = {},
+): Promise<{ ds: Dataset; model: Classifier; source: CleanSource | null; dataSha: () => string }> {
+  let ds: Dataset | null = null;
+  let source: CleanSource | null = null;
+  let dataSha = (): string => datasetHash(ds!);
+  if (opts.lean && !config.explain && !config.uncertainty) {
+    const d = await openChunked(config.data);
+    if (d.streamed && !isTabular(d)) {
+      requireLabels(d, 'a campaign');
+      const h = new DatasetHasher(d.size, d.itemShape, d.labels !== null);
+      ({ ds, source } = await leanSource(d, { chunkItems: opts.lean.chunkItems ?? defaultChunkItems(d.itemShape), batchSize: config.batchSize, hash: (x) => h.update(x) }));
+      const sha = h.digest(d.labels);
+      dataSha = () => sha;
+    }
+  }
+  ds ??= await loadDataset(config.data);
   requireLabels(ds, 'a campaign');
   const model = await openClassifier(config.model);
   try {
@@ -75,7 +99,7 @@ export async function openCampaignInputs(config: CampaignConfig): Promise<{ ds: 
     await model.close();
     throw e;
   }
-  return { ds, model };
+  return { ds, model, source, dataSha };
 }
 
 /**
@@ -88,13 +112,14 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
   const started = new Date().toISOString();
   const emit = opts.onEvent ?? (() => {});
   const store = new RunStore(opts.outDir);
-  const { ds, model } = await openCampaignInputs(config);
+  // Every cell streamed and no queue (workers load the data themselves): the clean data are read from the file in chunks.
+  const { ds, model, source, dataSha: sha } = await openCampaignInputs(config, { lean: opts.chunkItems !== 0 && !opts.remote ? { chunkItems: opts.chunkItems } : undefined });
   const engines: GradientEngine[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let claim: RunDirClaim | null = null;
   try {
     const labels = ds.labels!;
-    const dataSha = datasetHash(ds);
+    const dataSha = sha();
     const plan = makePlan(config);
     const configJson = JSON.parse(JSON.stringify(config)) as unknown;
     const identity = { model_sha256: model.sha256, data_sha256: dataSha, config: canonical({ ...config, source: undefined }) };
@@ -231,7 +256,7 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     // A model's cell as it runs (`CellBench.cellFor`): a variant's (or a training-time) cell has its
     // own id and a hash that includes the model it runs, so a changed model is recomputed.
     const armsOf = (name: string): Map<string, CellArm> => new Map(trainTime.filter((t) => t.model === name).map((t) => [t.key, t.prepared]));
-    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }), opts.chunkItems);
+    const bench = new CellBench(config, ds, plan, (message) => emit({ type: 'phase', message }), opts.chunkItems, source);
     closers.push(() => bench.close());
     // Checkpointed cells, now that every model (and so every cell's hash) is known.
     const modelsRun = [{ m: model, variant: null as string | null }, ...variants.map((v) => ({ m: v.model, variant: v.name as string | null }))];
@@ -373,7 +398,8 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const ownOrtMs = ortClock.ms - ort0;
     const wall = (performance.now() - t0) / 1000;
     emit({ type: 'phase', message: 'timing one batch' });
-    const floor = await computeFloor(model, ds, config.batchSize, engines, closers);
+    const floorN = Math.min(config.batchSize, ds.size);
+    const floor = await computeFloor(model, source ? source.head : subset(ds, Int32Array.from({ length: floorN }, (_, i) => i)).x, labels.subarray(0, floorN), engines, closers);
     const text = await textSummary(model, config.seed, opts.threads);
     const estimated = (counters.forwardBatches * floor.forwardMs + counters.gradientBatches * floor.gradMs) / 1000;
     // Cells computed elsewhere (queue workers) leave no ORT time here: then the timed estimate.
@@ -511,9 +537,9 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
 }
 
 /** Median time of one forward batch and one forward+gradient batch, for the compute floor. */
-async function computeFloor(model: Classifier, ds: Dataset, batchSize: number, engines: GradientEngine[], closers: (() => Promise<void> | void)[]): Promise<{ forwardMs: number; gradMs: number }> {
-  const n = Math.min(batchSize, ds.size);
-  const sub = subset(ds, Int32Array.from({ length: n }, (_, i) => i));
+async function computeFloor(model: Classifier, x: Float32Array, labels: Int32Array, engines: GradientEngine[], closers: (() => Promise<void> | void)[]): Promise<{ forwardMs: number; gradMs: number }> {
+  const n = labels.length;
+  const sub = { x, labels };
   const median = async (f: () => Promise<unknown>) => {
     await f();
     return lowerMedian(await timeCalls(f, 5));

@@ -2,25 +2,34 @@
  * Streamed cell inputs: a cell whose inputs a corruption and/or an attack changed computes them
  * chunk by chunk — corrupt the chunk, attack it, predict it, keep its probabilities and the gallery's
  * few items — and forgets each chunk before the next, so a run holds no whole drifted or attacked
- * set (memory flat in the number of items, apart from the clean data, the bootstrap weights and
- * the per-item probabilities the metrics need). The results are those of the whole-set hooks
+ * set (memory flat in the number of items, apart from the bootstrap weights and the per-item
+ * probabilities the metrics need; the clean inputs themselves are read from the file chunk by chunk
+ * when the run does not hold them, ./source.ts). The results are those of the whole-set hooks
  * (drift.ts, adversarial.ts, predict.ts), byte for byte: the corruption's generator is carried from
  * chunk to chunk (a corruption draws image after image, so the draws come in the same order), each
  * attacked sample draws from its own stream named by its index in the whole set
  * (stress/adversarial/chunked.ts), and predictions are row by row. What a chunk changes is the
  * accounting: ORT batch counts and times (a chunk ends with a partial batch).
  *
- * Streamed: cells with a corruption and/or an attack, on a config without `explain:` and whose
- * `uncertainty:` (if any) has no ensemble members or MC dropout (those re-run models on the cell's
- * whole inputs). Not streamed (whole-set hooks, as before): shifts (a resampling or value-changing
- * shift looks at the whole set), and the two sections named above.
+ * A shift goes the same way in two passes (stress/drift/shift/common.ts `ShiftPass`): a first pass
+ * over the clean chunks gathers what it needs of the whole set (per-feature statistics, the
+ * condition's column; labels are held), then its draws pick the items (resampling shifts: the
+ * clean item of each cell item, ascending) and the chunks are shifted, attacked and predicted as a
+ * corruption's are. A reweighting shift is refused as the whole-set hook refuses it.
+ *
+ * Streamed: cells with a drift (corruption or shift) and/or an attack, on a config without
+ * `explain:` and whose `uncertainty:` (if any) has no ensemble members or MC dropout (those re-run
+ * models on the cell's whole inputs). Not streamed (whole-set hooks, as before): the two sections
+ * named above.
  */
 import { makeDataset } from '../data/dataset.js';
+import { ConfigError } from '../errors.js';
 import { toProbabilities } from '../metrics/classification.js';
 import { runAttackChunked } from '../stress/adversarial/chunked.js';
-import { applyDrift } from '../stress/drift/index.js';
+import { applyDrift, startShift, type ShiftStream } from '../stress/drift/index.js';
 import type { Rng } from '../rng.js';
 import { galleryPositions } from './gallery.js';
+import { memoryCursor, type CleanCursor } from './source.js';
 import { inputKey, type CellContext, type CellState, type StreamedInputs } from './hooks/hook.js';
 
 export type { StreamedInputs } from './hooks/hook.js';
@@ -31,7 +40,6 @@ import type { CellPlan } from './plan.js';
 export function streamable(cell: CellPlan, ctx: CellContext): boolean {
   if (!(ctx.options.chunkItems > 0)) return false;
   if (!cell.drift && !cell.adversarial) return false;
-  if (cell.drift && !('corruption' in cell.drift.spec)) return false;
   if (ctx.options.explain) return false;
   // A text model's attack runs in embedding space, projected to tokens (hooks/adversarial.ts), whole.
   if (ctx.embedding) return false;
@@ -53,24 +61,64 @@ export async function streamInputs(state: Pick<CellState, 'labels'>, cell: CellP
   return s;
 }
 
-async function computeStreamed(labels: Int32Array, cell: CellPlan, ctx: CellContext): Promise<StreamedInputs> {
+async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: CellContext): Promise<StreamedInputs> {
   const ds = ctx.data;
-  const n = ds.size;
   const K = ctx.numClasses;
   const per = ds.itemShape.reduce((a, b) => a * b, 1);
   const chunkItems = ctx.options.chunkItems;
-  const probs = new Float64Array(n * K);
-  const batchMs: number[] = [];
-  const positions = galleryPositions(ctx.labels);
-  const kept = new Float32Array(positions.length * per);
+  // The clean inputs, read in order (from the file when the run does not hold them: ./source.ts).
+  const cursor = (): CleanCursor => (ctx.source ? ctx.source.cursor() : memoryCursor(ds));
   const details: Record<string, unknown> = {};
 
   // Drift: one generator for the whole set, carried from chunk to chunk.
   const drift = cell.drift;
   const driftRng: Rng | null = drift ? ctx.rng.fork(`drift|${drift.key}`) : null;
-  const read = (start: number, end: number): Float32Array => {
-    const clean = ds.x.subarray(start * per, end * per);
-    if (!drift) return clean;
+  // A shift: its first pass over the clean chunks, then the draws that pick its items.
+  let shift: ShiftStream | null = null;
+  if (drift && 'shift' in drift.spec) {
+    const pass = startShift(ds, drift.spec, { immutable: ctx.tabular.immutable });
+    if (pass.needsInputs) {
+      const first = cursor();
+      for (let s = 0; s < ds.size; s += chunkItems) pass.update(await first.read(s, Math.min(ds.size, s + chunkItems)));
+      await first.close();
+    }
+    shift = pass.finish(driftRng!);
+    if (shift.weights) throw new ConfigError(`${drift.label}: reweighting shifts are not supported in campaigns (metrics are per item); use mode: resample`);
+    details.drift = null; // filled in after the last chunk (a shift's description counts what it did)
+  }
+  const indices = shift?.indices ?? null;
+  const n = shift ? shift.size : ds.size;
+  const labels = indices ? Int32Array.from(indices, (i) => cleanLabels[i]!) : cleanLabels;
+  const probs = new Float64Array(n * K);
+  const batchMs: number[] = [];
+  const positions = galleryPositions(labels);
+  const kept = new Float32Array(positions.length * per);
+  const keptClean = new Float32Array(kept.length);
+  const gallery = (into: Float32Array, start: number, x: Float32Array): void => {
+    const m = x.length / per;
+    positions.forEach((p, j) => {
+      if (p >= start && p < start + m) into.set(x.subarray((p - start) * per, (p - start + 1) * per), j * per);
+    });
+  };
+
+  // The clean values of the cell's items [start, end): the clean chunk, or for a resampling shift
+  // copies of the clean items it picked (ascending, so the file is still read in order).
+  const items = cursor();
+  const cleanItems = async (start: number, end: number): Promise<Float32Array> => {
+    if (!indices) return items.read(start, end);
+    const lo = indices[start]!;
+    const src = await items.read(lo, indices[end - 1]! + 1);
+    const x = new Float32Array((end - start) * per);
+    for (let t = start; t < end; t++) x.set(src.subarray((indices[t]! - lo) * per, (indices[t]! - lo + 1) * per), (t - start) * per);
+    return x;
+  };
+  // The cell's items [start, end) as drifted (value shifts and corruptions map the clean chunk in
+  // order; a resampling shift changes no value).
+  const read = async (start: number, end: number): Promise<Float32Array> => {
+    const clean = await cleanItems(start, end);
+    gallery(keptClean, start, clean);
+    if (!drift || indices) return clean;
+    if (shift) return shift.map(clean, start);
     const r = applyDrift(makeDataset({ name: ds.name, itemShape: ds.itemShape, x: clean }), drift.spec, driftRng!, { immutable: ctx.tabular.immutable });
     details.drift ??= { description: r.description };
     return r.dataset.x;
@@ -81,9 +129,7 @@ async function computeStreamed(labels: Int32Array, cell: CellPlan, ctx: CellCont
     const r = await predictAll(ctx.model, x, m, ds.itemShape, ctx.options.batchSize, ctx.counters);
     probs.set(toProbabilities(r.scores, K, r.kind), start * K);
     batchMs.push(...r.batchMs);
-    positions.forEach((p, j) => {
-      if (p >= start && p < start + m) kept.set(x.subarray((p - start) * per, (p - start + 1) * per), j * per);
-    });
+    gallery(kept, start, x);
   };
 
   if (cell.adversarial) {
@@ -98,7 +144,9 @@ async function computeStreamed(labels: Int32Array, cell: CellPlan, ctx: CellCont
     ctx.counters.forwardBatches += r.forwardBatches ?? 0;
     details.adversarial = r.summary;
   } else {
-    for (let start = 0; start < n; start += chunkItems) await take(start, read(start, Math.min(n, start + chunkItems)));
+    for (let start = 0; start < n; start += chunkItems) await take(start, await read(start, Math.min(n, start + chunkItems)));
   }
-  return { probs, batchMs, details, kept: { positions, x: kept } };
+  await items.close();
+  if (shift) details.drift = { description: shift.description() };
+  return { probs, batchMs, details, indices, kept: { positions, x: kept, clean: keptClean } };
 }

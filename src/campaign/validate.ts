@@ -5,7 +5,8 @@
  * is one typed error that says what to change; nothing is written.
  */
 import { loadDataset } from '../data/load.js';
-import { datasetHash } from '../data/dataset.js';
+import { DatasetHasher, datasetHash, type Dataset } from '../data/dataset.js';
+import { openChunked, type ChunkedData } from '../data/chunked.js';
 import { Model, valueRange } from '../engine/model.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
@@ -28,9 +29,10 @@ export interface InputCheck {
 /** Opens the model and data of `config` and checks them against each other. Throws the first problem. */
 export async function checkCampaignInputs(config: CampaignConfig, threads = 0): Promise<InputCheck> {
   const { path: modelPath, ...decl } = config.model;
-  const ds = await loadDataset(config.data);
+  const d = await openChunked(config.data);
   const model = await openClassifier(config.model, { threads });
   try {
+    const { ds, sha256 } = await scanData(d, !!model.decl.ids);
     checkEndpointCampaign(config, model);
     checkTextCampaign(config, model);
     model.checkData(ds);
@@ -108,7 +110,7 @@ export async function checkCampaignInputs(config: CampaignConfig, threads = 0): 
         layout: model.decl.layout,
         bounds: model.decl.bounds,
       },
-      data: { name: ds.name, sha256: datasetHash(ds), items: ds.size, itemShape: [...ds.itemShape], range: r ? [r.min, r.max] : null, labelled: ds.labels !== null },
+      data: { name: ds.name, sha256, items: ds.size, itemShape: [...ds.itemShape], range: r ? [r.min, r.max] : null, labelled: ds.labels !== null },
       classes: K,
       classNames: ds.classNames,
       ...(text ? { text } : {}),
@@ -131,4 +133,36 @@ export function describeInputs(c: InputCheck): string[] {
     lines.push(`classes: ${shown.join(', ')}${c.classNames.length > 20 ? `, … (${c.classNames.length} in all)` : ''}`);
   }
   return lines;
+}
+
+/**
+ * The data as the checks see them, read in chunks when the file allows it (data/chunked.ts): the
+ * first items (the probes), the values' range (all the bounds check looks at: `x` holds the first
+ * items, then the minimum and maximum) and the hash, so a large set is not held whole before the
+ * run. Token-id data (`ids` models check every id) and sources that are not streamed are held whole.
+ */
+async function scanData(d: ChunkedData, tokenIds: boolean): Promise<{ ds: Dataset; sha256: string }> {
+  const per = d.itemShape.reduce((a, b) => a * b, 1);
+  const meta = { name: d.name, size: d.size, itemShape: [...d.itemShape], labels: d.labels, classNames: d.classNames, ids: d.ids, metadata: null, extras: d.extras, featureNames: d.featureNames };
+  if (!d.streamed || tokenIds) {
+    // Held whole: one chunk of every item (a view of the loaded set when it was loaded whole).
+    let x: Float32Array = new Float32Array(0);
+    for await (const c of d.chunks(Math.max(1, d.size))) x = c.x;
+    const ds: Dataset = { ...meta, x };
+    return { ds, sha256: datasetHash(ds) };
+  }
+  const head = new Float32Array(Math.min(d.size, 4) * per);
+  const h = new DatasetHasher(d.size, d.itemShape, d.labels !== null);
+  let min = Infinity;
+  let max = -Infinity;
+  for await (const c of d.chunks(Math.max(4, Math.floor((1 << 20) / Math.max(1, per))))) {
+    h.update(c.x);
+    if (c.start === 0) head.set(c.x.subarray(0, head.length));
+    const r = valueRange(c.x);
+    if (r) (min = Math.min(min, r.min)), (max = Math.max(max, r.max));
+  }
+  const x = new Float32Array(head.length + (min <= max ? 2 : 0));
+  x.set(head);
+  if (min <= max) x.set([min, max], head.length);
+  return { ds: { ...meta, x }, sha256: h.digest(d.labels) };
 }

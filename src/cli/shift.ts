@@ -1,17 +1,18 @@
-import { datasetHash, itemSize, type Dataset } from '../data/dataset.js';
-import { loadDataset } from '../data/load.js';
+import { DatasetHasher, type Dataset } from '../data/dataset.js';
+import { openChunked } from '../data/chunked.js';
 import type { NpyArrayLike } from '../data/npy.js';
-import { datasetToArrays, saveNpz } from '../data/npz.js';
-import { UsageError } from '../errors.js';
+import { datasetToArrays } from '../data/npz.js';
+import { withNpzWriter } from '../data/npz-writer.js';
+import { DataError, UsageError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { featureIndices } from '../data/features.js';
-import { honourImmutable } from '../stress/drift/immutable.js';
-import { applyDrift, datasetDistances, dropValues, getShift, MMD_UNITS, shiftNames, shifts, type DriftResult, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { datasetDistances, getShift, MMD_UNITS, mmdPickedRows, mmdTest, shiftNames, shifts, startShift, type MmdUnits, type ShiftDistances, type ShiftSpec } from '../stress/drift/index.js';
+import { resampleMeta } from '../stress/drift/shift/common.js';
 import { flagName, flagSpec, flagValues } from '../options/schema.js';
-import type { MissingShiftSpec } from '../stress/drift/registry.js';
 import { numberOpt, parse, required } from './args.js';
+import { onInterrupt } from './interrupt.js';
 import { guardOutputs } from './outputs.js';
-import { fmt } from './common.js';
+import { chunkFlags, chunkHelp, chunkItemsOpt, fmt } from './common.js';
 import { phasedReporter } from './progress.js';
 
 export const help = `gauntlet shift --data D --kind KIND [kind options] [--seed N] --out O.npz [--json]
@@ -23,7 +24,9 @@ kept, plus 'source_index' (resampling kinds), 'weights' (--mode reweight) or 'mi
 (10 quantile bins) for tabular data, and for all data the MMD between flattened items (RBF
 kernel, median heuristic, permutation p-value, up to 500 items a side; on tabular data in
 standardised units by default: each feature divided by its std on the input, constant features
-skipped). Written atomically.
+skipped). Written atomically. The data are read and written in chunks: a first pass gathers what
+the shift needs of the whole set (per-feature statistics, the condition's column; labels are held
+anyway), a second shifts and writes chunk after chunk (the same bytes as one chunk).
 Image data are treated as rows of pixels and kept in [0, 1].
 
 Kinds and their options:
@@ -51,6 +54,7 @@ Options:
   --seed N           seed for every random draw (default 0)
   --out O.npz        output file (required)
   --limit N          use only the first N items
+${chunkHelp}
   --permutations P   MMD permutations (default 200; 0 skips the MMD)
   --mmd-units U      std (tabular default: features divided by their std on the input) or raw
   --json             print one JSON object as the last stdout line (every feature's distances)
@@ -89,14 +93,13 @@ export function specFromOptions(kind: string, v: Record<string, string | boolean
   return k.parse(obj, { where: '--' }) as ShiftSpec;
 }
 
-/** A weighted resample (with replacement, size n) for measuring distances of reweighted data. */
-function weightedResample(ds: Dataset, weights: Float64Array, rng: Rng): Float32Array {
+/** The source rows of a weighted resample (with replacement, size n) for measuring distances of reweighted data. */
+function weightedRows(weights: Float64Array, n: number, rng: Rng): Int32Array {
   const cum = new Float64Array(weights.length);
   let s = 0;
   for (let i = 0; i < weights.length; i++) cum[i] = s += weights[i]!;
-  const per = itemSize(ds);
-  const x = new Float32Array(ds.size * per);
-  for (let k = 0; k < ds.size; k++) {
+  const rows = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
     const u = rng.uniform() * s;
     let lo = 0;
     let hi = cum.length - 1;
@@ -105,9 +108,28 @@ function weightedResample(ds: Dataset, weights: Float64Array, rng: Rng): Float32
       if (cum[mid]! > u) hi = mid;
       else lo = mid + 1;
     }
-    x.set(ds.x.subarray(lo * per, (lo + 1) * per), k * per);
+    rows[k] = lo;
   }
-  return x;
+  return rows;
+}
+
+/**
+ * Rows of a set gathered as its chunks pass: all of them (`rows` null) or those `rows` names
+ * (ascending, with repeats allowed), each at its place in `rows`.
+ */
+class RowGatherer {
+  readonly x: Float32Array;
+  private k = 0;
+  constructor(private readonly rows: ArrayLike<number> | null, n: number, private readonly per: number) {
+    this.x = new Float32Array((rows ? rows.length : n) * per);
+  }
+  /** The rows [start, start + x.length / per) of the set. */
+  add(x: Float32Array, start: number): void {
+    const { rows, per } = this;
+    if (!rows) return this.x.set(x, start * per);
+    const end = start + x.length / per;
+    for (; this.k < rows.length && rows[this.k]! < end; this.k++) this.x.set(x.subarray((rows[this.k]! - start) * per, (rows[this.k]! - start + 1) * per), this.k * per);
+  }
 }
 
 export async function shiftVerb(argv: string[]): Promise<number> {
@@ -120,6 +142,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
     permutations: { type: 'string' },
     'mmd-units': { type: 'string' },
     immutable: { type: 'string' },
+    ...chunkFlags,
     ...KIND_FLAGS,
   });
   if (values.help) return (process.stdout.write(help), 0);
@@ -135,53 +158,120 @@ export async function shiftVerb(argv: string[]): Promise<number> {
 
   const mmdUnits = values['mmd-units'];
   if (mmdUnits !== undefined && !MMD_UNITS.includes(mmdUnits as MmdUnits)) throw new UsageError(`'--mmd-units' must be one of ${MMD_UNITS.join(', ')}, got '${mmdUnits}'`);
-  const ds = await loadDataset({ path: dataPath, limit });
+  const ds = await openChunked({ path: dataPath, limit });
+  const chunkItems = chunkItemsOpt(values['chunk-items'], ds.itemShape);
+  const per = ds.itemShape.reduce((a, b) => a * b, 1);
+  const image = ds.itemShape.length >= 2;
+  if (mmdUnits === 'std' && image) throw new DataError(`MMD in std units applies to tabular data; images are compared in raw units`);
   const rng = new Rng(seed);
-  const drawRng = rng.fork(`shift:${kind}`);
-  let arrays: Record<string, NpyArrayLike>;
-  let measured: { itemShape: readonly number[]; x: Float32Array };
-  let description: string;
-  let items: number;
+  const drawRng = () => rng.fork(`shift:${kind}`);
   const immutable = values.immutable === undefined ? undefined : featureIndices(ds, values.immutable.split(',').map((f) => f.trim()).filter(Boolean).map((f) => (/^\d+$/.test(f) ? Number(f) : f)), 'immutable');
-  if (spec.shift === 'missing' && spec.fill === 'nan') {
-    const r = dropValues(ds, honourImmutable(ds, spec as MissingShiftSpec, immutable), drawRng);
-    arrays = datasetToArrays(ds);
-    arrays.x = { dtype: '<f4', shape: [ds.size, ...ds.itemShape], data: r.x };
-    arrays.missing_mask = { dtype: '|u1', shape: [ds.size, ...ds.itemShape], data: r.mask };
-    measured = { itemShape: ds.itemShape, x: r.x };
-    description = `${r.dropped} of ${ds.size * r.cols.length} values missing at random, left NaN (for export; models cannot run on NaN)`;
-    items = ds.size;
+
+  // First pass (what the shift needs of the whole set: per-feature statistics, the condition's
+  // column; labels are held anyway), then the draws that pick items.
+  const pass = startShift(ds, spec, { immutable, exportNan: true });
+  if (pass.needsInputs) for await (const c of ds.chunks(chunkItems)) pass.update(c.x);
+  const stream = pass.finish(drawRng());
+  const items = stream.size;
+
+  // The arrays of the output, in the order the whole-set verb wrote them; 'x' is streamed.
+  const placeholder = new Float32Array(0);
+  let arrays: Record<string, NpyArrayLike>;
+  if (stream.indices) {
+    const idx = stream.indices;
+    const meta = resampleMeta(ds, idx);
+    arrays = datasetToArrays({ ...ds, x: placeholder, size: items, labels: meta.labels, ids: meta.ids, extras: {}, metadata: null } as unknown as Dataset);
+    // keep per-item extras of the kept items; drop extras that are not per item
+    for (const [key, e] of Object.entries(ds.extras)) {
+      if (e.shape.length === 0 || e.shape[0] !== ds.size) continue;
+      const rest = e.shape.slice(1).reduce((a, b) => a * b, 1);
+      const src = e.data;
+      const data = Array.from({ length: idx.length * rest }, (_, k) => src[idx[Math.floor(k / rest)]! * rest + (k % rest)]!);
+      arrays[key] = { dtype: e.dtype, shape: [idx.length, ...e.shape.slice(1)], data };
+    }
+    arrays.source_index = { dtype: '<i4', shape: [idx.length], data: idx };
   } else {
-    const r: DriftResult = applyDrift(ds, spec, drawRng, { immutable });
-    arrays = datasetToArrays(r.dataset);
-    if (r.indices) {
-      // keep per-item extras of the kept items; drop extras that are not per item
-      for (const [key, e] of Object.entries(ds.extras)) {
-        if (e.shape.length === 0 || e.shape[0] !== ds.size) continue;
-        const rest = e.shape.slice(1).reduce((a, b) => a * b, 1);
-        const src = e.data;
-        const data = Array.from({ length: r.indices.length * rest }, (_, k) => src[r.indices![Math.floor(k / rest)]! * rest + (k % rest)]!);
-        arrays[key] = { dtype: e.dtype, shape: [r.indices.length, ...e.shape.slice(1)], data };
-      }
-      arrays.source_index = { dtype: '<i4', shape: [r.indices.length], data: r.indices };
-    }
-    if (r.weights) arrays.weights = { dtype: '<f8', shape: [r.weights.length], data: r.weights };
-    if (spec.shift === 'missing') {
-      const mask = new Uint8Array(ds.x.length);
-      for (let i = 0; i < mask.length; i++) mask[i] = r.dataset.x[i] !== ds.x[i] ? 1 : 0;
-      arrays.missing_mask = { dtype: '|u1', shape: [ds.size, ...ds.itemShape], data: mask };
-    }
-    measured = r.weights ? { itemShape: ds.itemShape, x: weightedResample(ds, r.weights, rng.fork('reweight')) } : r.dataset;
-    description = r.description;
-    items = r.dataset.size;
+    arrays = datasetToArrays({ ...ds, x: placeholder, metadata: null } as unknown as Dataset);
+    if (stream.weights) arrays.weights = { dtype: '<f8', shape: [stream.weights.length], data: stream.weights };
   }
-  await saveNpz(out, arrays);
-  const dist: ShiftDistances = datasetDistances(ds, measured, rng.fork('distance'), { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined, onProgress: phasedReporter('mmd') });
+  const missing = spec.shift === 'missing';
+  if (missing) arrays.missing_mask = { dtype: '|u1', shape: [ds.size, ...ds.itemShape], data: [] };
+
+  // What the distances need: for images the rows the MMD keeps (up to 500 a side); for tabular
+  // data every row (per-feature KS and PSI compare whole columns).
+  const distance = rng.fork('distance');
+  const doMmd = image && permutations > 0 && Math.min(ds.size, items) >= 2;
+  const picked = doMmd ? mmdPickedRows(ds.size, items, distance) : { ref: null, cur: null };
+  const reweightRows = stream.weights ? weightedRows(stream.weights, ds.size, rng.fork('reweight')) : null;
+  // A reweighted set is measured on its weighted resample: the clean rows it draws, in draw order.
+  let curFromClean: { at: Int32Array; rows: Int32Array } | null = null;
+  if (reweightRows && (doMmd || !image)) {
+    const want = picked.cur ? Int32Array.from(picked.cur as ArrayLike<number>, (k) => reweightRows[k]!) : reweightRows;
+    const at = Int32Array.from(want.keys()).sort((a, b) => want[a]! - want[b]! || a - b);
+    curFromClean = { at, rows: Int32Array.from(at, (k) => want[k]!) };
+  }
+  const keep = doMmd || !image;
+  const refRows = keep ? new RowGatherer(picked.ref, ds.size, per) : null;
+  const curRows = keep && !curFromClean ? new RowGatherer(picked.cur, items, per) : null;
+  const curDrawn = curFromClean ? new RowGatherer(curFromClean.rows, curFromClean.rows.length, per) : null;
+  let curHasNaN = false;
+
+  const hasher = new DatasetHasher(ds.size, ds.itemShape, ds.labels !== null);
+  // Ctrl-C: exit at once (130/143), removing the unfinished temporary output; nothing was written.
+  const stop = onInterrupt((sig) => `gauntlet: shift interrupted (${sig}); nothing was written`, 0);
+  try {
+    await withNpzWriter(out, async (w) => {
+      for (const [key, arr] of Object.entries(arrays)) {
+        if (key === 'x') {
+          await w.begin('x', '<f4', [items, ...ds.itemShape]);
+          let at = 0;
+          for await (const c of ds.chunks(chunkItems)) {
+            hasher.update(c.x);
+            refRows?.add(c.x, c.start);
+            curDrawn?.add(c.x, c.start);
+            const x = stream.map(c.x, c.start);
+            if (!curHasNaN) for (let i = 0; i < x.length && !curHasNaN; i++) curHasNaN = Number.isNaN(x[i]!);
+            curRows?.add(x, at);
+            at += x.length / per;
+            await w.write(x);
+          }
+          await w.end();
+        } else if (key === 'missing_mask') {
+          // After x: the same draws again (a fresh generator of the same name), compared chunk by chunk.
+          const again = pass.finish(drawRng());
+          await w.begin(key, '|u1', [ds.size, ...ds.itemShape]);
+          for await (const c of ds.chunks(chunkItems)) {
+            const x = again.map(c.x, c.start);
+            const mask = new Uint8Array(x.length);
+            for (let i = 0; i < mask.length; i++) mask[i] = x[i] !== c.x[i] ? 1 : 0;
+            await w.write(mask);
+          }
+          await w.end();
+        } else await w.array(key, arr);
+      }
+    });
+  } finally {
+    stop.dispose();
+  }
+  const description = stream.description();
+  let cur: Float32Array | null = curRows?.x ?? null;
+  if (curDrawn && curFromClean) {
+    cur = new Float32Array(curDrawn.x.length);
+    curFromClean.at.forEach((k, t) => cur!.set(curDrawn.x.subarray(t * per, (t + 1) * per), k * per));
+  }
+  let dist: ShiftDistances;
+  if (image) {
+    const mmd = doMmd && !curHasNaN ? mmdTest(refRows!.x, cur!, per, distance, { permutations, onProgress: phasedReporter('mmd') }) : null;
+    dist = { kind: 'image', features: null, ksMax: null, ksMean: null, psiMax: null, psiMean: null, mmd };
+  } else {
+    const ref = { name: ds.name, itemShape: ds.itemShape, featureNames: ds.featureNames, x: refRows!.x } as unknown as Dataset;
+    dist = datasetDistances(ref, { itemShape: ds.itemShape, x: cur! }, distance, { permutations, mmd: permutations > 0, units: mmdUnits as MmdUnits | undefined, onProgress: phasedReporter('mmd') });
+  }
   const mmd = dist.mmd;
 
   const result = {
     data: ds.name,
-    data_sha256: datasetHash(ds),
+    data_sha256: hasher.digest(ds.labels),
     spec,
     seed,
     description,

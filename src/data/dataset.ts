@@ -125,7 +125,7 @@ export function* batches(ds: Dataset, batchSize: number): Generator<Batch> {
 }
 
 /** Returns the labels, or throws a DataError saying they are needed. */
-export function requireLabels(ds: Dataset, purpose: string): Int32Array {
+export function requireLabels(ds: Pick<Dataset, 'name' | 'labels'>, purpose: string): Int32Array {
   if (!ds.labels) throw new DataError(`${ds.name}: has no labels, which ${purpose} needs`);
   return ds.labels;
 }

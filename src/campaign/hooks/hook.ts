@@ -16,6 +16,7 @@ import type { Constraints } from '../../stress/adversarial/index.js';
 import type { UncertaintyCellSummary, UncertaintyContext } from '../../uncertainty/index.js';
 import type { ResampleWeights } from '../../metrics/suite.js';
 import type { CellPlan } from '../plan.js';
+import type { CleanSource } from '../source.js';
 import type { CellEmbedding } from '../text.js';
 import type { AnnotationQuality } from '../types.js';
 
@@ -23,8 +24,10 @@ import type { AnnotationQuality } from '../types.js';
 export interface CellContext {
   /** The model under test: a local ONNX model, or a deployed endpoint (black-box stresses only). */
   model: Classifier;
-  /** The clean data; `labels` are its true labels. */
+  /** The clean data; `labels` are its true labels. Its `x` is empty when `source` is set. */
   data: Dataset;
+  /** The clean inputs read from the file chunk by chunk (../source.ts) instead of `data.x`; absent or null: `data.x` holds them. */
+  source?: CleanSource | null;
   labels: Int32Array;
   numClasses: number;
   /** The model's clean predictions: probabilities [n, K] and the batch times. */
@@ -77,8 +80,10 @@ export interface StreamedInputs {
   batchMs: readonly number[];
   /** The drift and adversarial entries of the cell's details, in that order (as the whole-set hooks write them). */
   details: Record<string, unknown>;
-  /** The gallery's items (positions, ascending) as the model saw them, [positions.length, ...itemShape]. */
-  kept: { positions: number[]; x: Float32Array };
+  /** Resampling shifts: the clean item of each cell item (ascending); else null. */
+  indices: Int32Array | null;
+  /** The gallery's items (positions, ascending) as the model saw them and clean, [positions.length, ...itemShape]. */
+  kept: { positions: number[]; x: Float32Array; clean: Float32Array };
 }
 
 /** The cell as it flows through the hooks. */

@@ -15,7 +15,7 @@ import { featureLabel, resolveFeatures } from './shift/common.js';
 export const VALUE_SHIFTS: readonly ShiftSpec['shift'][] = ['mean', 'scale', 'noise', 'missing', 'quantize'];
 
 /** The spec restricted to mutable features (`immutable`: column indices); other specs unchanged. */
-export function honourImmutable<S extends ShiftSpec>(ds: Dataset, spec: S, immutable: readonly number[] | undefined): S {
+export function honourImmutable<S extends ShiftSpec>(ds: Pick<Dataset, 'name' | 'itemShape' | 'featureNames'>, spec: S, immutable: readonly number[] | undefined): S {
   if (!immutable || immutable.length === 0 || !VALUE_SHIFTS.includes(spec.shift)) return spec;
   const s = spec as S & { features?: readonly (string | number)[] };
   if (s.features !== undefined) {

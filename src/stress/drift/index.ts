@@ -22,8 +22,8 @@ export {
   type SubpopulationShiftSpec,
   type PriorShiftSpec,
 } from './registry.js';
-export { parseDriftSpec, applyDrift, describeSpec, imageBatchShape, CORRUPTION_OPTIONS, corruptionOptions, type DriftSpec, type CorruptionSpec, type DriftResult } from './spec.js';
-export type { ShiftKind, FeatureRef } from './shift/common.js';
+export { parseDriftSpec, applyDrift, startShift, describeSpec, imageBatchShape, CORRUPTION_OPTIONS, corruptionOptions, type DriftSpec, type CorruptionSpec, type DriftResult } from './spec.js';
+export type { ShiftKind, FeatureRef, ShiftData, ShiftPass, ShiftStream } from './shift/common.js';
 export { dropValues } from './shift/missing.js';
 export { targetCounts } from './shift/prior.js';
 export {

@@ -16,7 +16,8 @@ import type { Rng } from '../../rng.js';
 import type { Dataset } from '../../data/dataset.js';
 import { fail, keyPath, opt, parseOptions, type OptionMap, type ParseContext } from '../../options/schema.js';
 import { corruptionNames, getCorruption, getShift, shiftNames, type ShiftSpec } from './registry.js';
-import { withInputs, type DriftResult } from './shift/common.js';
+import { withInputs, type DriftResult, type ShiftData, type ShiftPass } from './shift/common.js';
+import { missingPass } from './shift/missing.js';
 import { honourImmutable } from './immutable.js';
 import type { BatchShape, Severity } from './types.js';
 
@@ -117,4 +118,15 @@ export function applyDrift(ds: Dataset, spec: DriftSpec, rng: Rng, opts: { reado
   }
   // Immutable features (column indices, from the data declaration) are left alone by value-changing shifts.
   return getShift(spec.shift).apply(ds, honourImmutable(ds, spec, opts.immutable), rng);
+}
+
+/**
+ * A shift's two passes for data read in chunks (see `ShiftPass`): the values `applyDrift` gives, never
+ * a whole set. `immutable` as in `applyDrift`; `exportNan` lets `missing` with fill 'nan' through
+ * (export only: `gauntlet shift`), which `applyDrift` refuses.
+ */
+export function startShift(ds: ShiftData, spec: ShiftSpec, opts: { readonly immutable?: readonly number[]; readonly exportNan?: boolean } = {}): ShiftPass {
+  const s = honourImmutable(ds, spec, opts.immutable);
+  if (s.shift === 'missing' && opts.exportNan) return missingPass(ds, s);
+  return getShift(s.shift).stream(ds, s);
 }

@@ -5,7 +5,7 @@
  */
 import { itemSize } from '../../../data/dataset.js';
 import { opt } from '../../../options/schema.js';
-import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
+import { clipIfImage, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, statsPass, type FeatureRef } from './common.js';
 
 export interface MeanShiftSpec {
   readonly shift: 'mean';
@@ -25,13 +25,21 @@ export const meanShift = defineShift<MeanShiftSpec, typeof MEAN_OPTIONS>({
   summary: 'shift features by amount x their standard deviation',
   options: MEAN_OPTIONS,
   example: { shift: 'mean', amount: 1 },
-  apply(ds, spec) {
+  stream(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
-    const { std } = columnStats(ds.x, ds.size, d);
-    const x = ds.x.slice();
-    for (let i = 0; i < ds.size; i++) for (const j of cols) x[i * d + j]! += spec.amount * std[j]!;
-    clipIfImage(ds, x);
-    return { dataset: withInputs(ds, x), description: `mean shift of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}` };
+    return statsPass(ds, (stats) => {
+      const std = stats.std();
+      return {
+        map(src) {
+          const x = src.slice();
+          const n = x.length / d;
+          for (let i = 0; i < n; i++) for (const j of cols) x[i * d + j]! += spec.amount * std[j]!;
+          clipIfImage(ds, x);
+          return x;
+        },
+        description: () => `mean shift of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}`,
+      };
+    });
   },
 });

@@ -5,7 +5,7 @@
  */
 import { itemSize } from '../../../data/dataset.js';
 import { opt } from '../../../options/schema.js';
-import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
+import { clipIfImage, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, statsPass, type FeatureRef } from './common.js';
 
 export interface NoiseShiftSpec {
   readonly shift: 'noise';
@@ -24,13 +24,21 @@ export const noiseShift = defineShift<NoiseShiftSpec, typeof NOISE_OPTIONS>({
   summary: 'add Gaussian noise of amount x each feature std',
   options: NOISE_OPTIONS,
   example: { shift: 'noise', amount: 0.5 },
-  apply(ds, spec, rng) {
+  stream(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
-    const { std } = columnStats(ds.x, ds.size, d);
-    const x = ds.x.slice();
-    for (let i = 0; i < ds.size; i++) for (const j of cols) x[i * d + j]! += spec.amount * std[j]! * rng.normal();
-    clipIfImage(ds, x);
-    return { dataset: withInputs(ds, x), description: `Gaussian noise of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}` };
+    return statsPass(ds, (stats, rng) => {
+      const std = stats.std();
+      return {
+        map(src) {
+          const x = src.slice();
+          const n = x.length / d;
+          for (let i = 0; i < n; i++) for (const j of cols) x[i * d + j]! += spec.amount * std[j]! * rng.normal();
+          clipIfImage(ds, x);
+          return x;
+        },
+        description: () => `Gaussian noise of ${fmtNum(spec.amount)} std on ${describeFeatures(ds, cols)}`,
+      };
+    });
   },
 });

@@ -9,7 +9,7 @@
 import { DataError } from '../../../errors.js';
 import { requireLabels } from '../../../data/dataset.js';
 import { fail, keyPath, opt } from '../../../options/schema.js';
-import { defineShift, fmtNum, resample, sampleWithoutReplacement } from './common.js';
+import { defineShift, fmtNum, resampleStream, sampleWithoutReplacement } from './common.js';
 
 export interface PriorShiftSpec {
   readonly shift: 'prior';
@@ -43,34 +43,36 @@ export const priorShift = defineShift<PriorShiftSpec, typeof PRIOR_OPTIONS>({
   check(o, ctx) {
     if (!(o.proportions.reduce((a, b) => a + b, 0) > 0)) fail(keyPath(ctx.where, 'proportions'), { code: 'range', value: o.proportions, expected: 'a list of class proportions with a positive sum' });
   },
-  apply(ds, spec, rng) {
-    const labels = requireLabels(ds, "a 'prior' shift");
-    let maxLabel = -1;
-    for (let i = 0; i < labels.length; i++) maxLabel = Math.max(maxLabel, labels[i]!);
-    const K = ds.classNames?.length ?? maxLabel + 1;
-    if (spec.proportions.length !== K) {
-      throw new DataError(`${ds.name}: 'proportions' has ${spec.proportions.length} entries but the data have ${K} classes (labels 0 to ${K - 1})`);
-    }
-    const byClass: number[][] = Array.from({ length: K }, () => []);
-    for (let i = 0; i < labels.length; i++) byClass[labels[i]!]!.push(i);
-    const total = spec.size ?? ds.size;
-    const counts = targetCounts(spec.proportions, total);
-    const picked: number[] = [];
-    let copies = 0;
-    counts.forEach((t, k) => {
-      const pool = byClass[k]!;
-      if (t > 0 && pool.length === 0) throw new DataError(`${ds.name}: class ${ds.classNames?.[k] ?? k} has no items but proportion ${fmtNum(spec.proportions[k]!)} asks for ${t}`);
-      if (t === 0) return;
-      const full = Math.floor(t / pool.length);
-      for (let r = 0; r < full; r++) picked.push(...pool);
-      picked.push(...sampleWithoutReplacement(pool, t - full * pool.length, rng));
-      copies += Math.max(0, t - pool.length);
-    });
-    const indices = Int32Array.from(picked).sort();
+  stream(ds, spec) {
     return {
-      dataset: resample(ds, indices),
-      indices,
-      description: `label shift to class counts [${counts.join(', ')}] (${total} items${copies ? `, ${copies} drawn again` : ''})`,
+      needsInputs: false,
+      update() {},
+      finish(rng) {
+        const labels = requireLabels(ds, "a 'prior' shift");
+        let maxLabel = -1;
+        for (let i = 0; i < labels.length; i++) maxLabel = Math.max(maxLabel, labels[i]!);
+        const K = ds.classNames?.length ?? maxLabel + 1;
+        if (spec.proportions.length !== K) {
+          throw new DataError(`${ds.name}: 'proportions' has ${spec.proportions.length} entries but the data have ${K} classes (labels 0 to ${K - 1})`);
+        }
+        const byClass: number[][] = Array.from({ length: K }, () => []);
+        for (let i = 0; i < labels.length; i++) byClass[labels[i]!]!.push(i);
+        const total = spec.size ?? ds.size;
+        const counts = targetCounts(spec.proportions, total);
+        const picked: number[] = [];
+        let copies = 0;
+        counts.forEach((t, k) => {
+          const pool = byClass[k]!;
+          if (t > 0 && pool.length === 0) throw new DataError(`${ds.name}: class ${ds.classNames?.[k] ?? k} has no items but proportion ${fmtNum(spec.proportions[k]!)} asks for ${t}`);
+          if (t === 0) return;
+          const full = Math.floor(t / pool.length);
+          for (let r = 0; r < full; r++) picked.push(...pool);
+          picked.push(...sampleWithoutReplacement(pool, t - full * pool.length, rng));
+          copies += Math.max(0, t - pool.length);
+        });
+        const indices = Int32Array.from(picked).sort();
+        return resampleStream(ds, indices, () => `label shift to class counts [${counts.join(', ')}] (${total} items${copies ? `, ${copies} drawn again` : ''})`);
+      },
     };
   },
 });

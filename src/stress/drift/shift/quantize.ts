@@ -5,7 +5,7 @@
  */
 import { itemSize } from '../../../data/dataset.js';
 import { opt } from '../../../options/schema.js';
-import { columnStats, defineShift, describeFeatures, FEATURES, isImageData, resolveFeatures, withInputs, type FeatureRef } from './common.js';
+import { defineShift, describeFeatures, FEATURES, isImageData, resolveFeatures, statsPass, type FeatureRef } from './common.js';
 
 export interface QuantizeShiftSpec {
   readonly shift: 'quantize';
@@ -24,23 +24,28 @@ export const quantizeShift = defineShift<QuantizeShiftSpec, typeof QUANTIZE_OPTI
   summary: 'round features to levels evenly spaced values over their range ([0, 1] for images)',
   options: QUANTIZE_OPTIONS,
   example: { shift: 'quantize', levels: 4 },
-  apply(ds, spec) {
+  stream(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
     const image = isImageData(ds);
-    const { min, max } = columnStats(ds.x, ds.size, d);
     const steps = spec.levels - 1;
-    const x = ds.x.slice();
-    for (const j of cols) {
-      const lo = image ? 0 : min[j]!;
-      const span = image ? 1 : max[j]! - lo;
-      if (!(span > 0)) continue;
-      for (let i = 0; i < ds.size; i++) {
-        const p = i * d + j;
-        const t = Math.min(Math.max((x[p]! - lo) / span, 0), 1);
-        x[p] = lo + (Math.round(t * steps) / steps) * span;
-      }
-    }
-    return { dataset: withInputs(ds, x), description: `quantised to ${spec.levels} levels on ${describeFeatures(ds, cols)}` };
+    return statsPass(ds, ({ min, max }) => ({
+      map(src) {
+        const x = src.slice();
+        const n = x.length / d;
+        for (const j of cols) {
+          const lo = image ? 0 : min[j]!;
+          const span = image ? 1 : max[j]! - lo;
+          if (!(span > 0)) continue;
+          for (let i = 0; i < n; i++) {
+            const p = i * d + j;
+            const t = Math.min(Math.max((x[p]! - lo) / span, 0), 1);
+            x[p] = lo + (Math.round(t * steps) / steps) * span;
+          }
+        }
+        return x;
+      },
+      description: () => `quantised to ${spec.levels} levels on ${describeFeatures(ds, cols)}`,
+    }));
   },
 });

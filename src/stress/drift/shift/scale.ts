@@ -5,7 +5,7 @@
  */
 import { itemSize } from '../../../data/dataset.js';
 import { opt } from '../../../options/schema.js';
-import { clipIfImage, columnStats, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, withInputs, type FeatureRef } from './common.js';
+import { clipIfImage, defineShift, describeFeatures, FEATURES, fmtNum, resolveFeatures, statsPass, type FeatureRef } from './common.js';
 
 export interface ScaleShiftSpec {
   readonly shift: 'scale';
@@ -24,18 +24,23 @@ export const scaleShift = defineShift<ScaleShiftSpec, typeof SCALE_OPTIONS>({
   summary: "scale features' spread about their mean by factor (std becomes factor x std)",
   options: SCALE_OPTIONS,
   example: { shift: 'scale', factor: 2 },
-  apply(ds, spec) {
+  stream(ds, spec) {
     const d = itemSize(ds);
     const cols = resolveFeatures(ds, spec.features);
-    const { mean } = columnStats(ds.x, ds.size, d);
-    const x = ds.x.slice();
-    for (let i = 0; i < ds.size; i++) {
-      for (const j of cols) {
-        const p = i * d + j;
-        x[p] = mean[j]! + spec.factor * (x[p]! - mean[j]!);
-      }
-    }
-    clipIfImage(ds, x);
-    return { dataset: withInputs(ds, x), description: `scale change x${fmtNum(spec.factor)} about the mean on ${describeFeatures(ds, cols)}` };
+    return statsPass(ds, ({ mean }) => ({
+      map(src) {
+        const x = src.slice();
+        const n = x.length / d;
+        for (let i = 0; i < n; i++) {
+          for (const j of cols) {
+            const p = i * d + j;
+            x[p] = mean[j]! + spec.factor * (x[p]! - mean[j]!);
+          }
+        }
+        clipIfImage(ds, x);
+        return x;
+      },
+      description: () => `scale change x${fmtNum(spec.factor)} about the mean on ${describeFeatures(ds, cols)}`,
+    }));
   },
 });

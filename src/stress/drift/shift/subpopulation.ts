@@ -11,7 +11,7 @@
 import { DataError } from '../../../errors.js';
 import { itemSize } from '../../../data/dataset.js';
 import { opt } from '../../../options/schema.js';
-import { defineShift, featureLabel, featureOpt, fmtNum, resample, resolveFeature, sampleWithoutReplacement, type FeatureRef } from './common.js';
+import { defineShift, featureLabel, featureOpt, fmtNum, resampleStream, resolveFeature, sampleWithoutReplacement, type FeatureRef } from './common.js';
 
 export const CONDITION_OPS = ['<', '<=', '>', '>=', '==', '!='] as const;
 export type ConditionOp = (typeof CONDITION_OPS)[number];
@@ -59,36 +59,45 @@ export const subpopulationShift = defineShift<SubpopulationShiftSpec, typeof SUB
   summary: 'make items meeting a feature condition weight x more (or less) common',
   options: SUBPOPULATION_OPTIONS,
   example: { shift: 'subpopulation', feature: 0, op: '>', value: 0.5, weight: 3, mode: 'resample' },
-  apply(ds, spec, rng) {
+  stream(ds, spec) {
     const d = itemSize(ds);
     const j = resolveFeature(ds, spec.feature);
     const match: number[] = [];
     const other: number[] = [];
-    for (let i = 0; i < ds.size; i++) (meets(ds.x[i * d + j]!, spec.op, spec.value) ? match : other).push(i);
-    const cond = `${featureLabel(ds, j)} ${spec.op} ${fmtNum(spec.value)}`;
-    if (match.length === 0 || other.length === 0) {
-      throw new DataError(`${ds.name}: condition ${cond} matches ${match.length === 0 ? 'none' : 'all'} of ${ds.size} items, so there is no subpopulation to reweight`);
-    }
-    if (spec.mode === 'reweight') {
-      const total = match.length * spec.weight + other.length;
-      const weights = new Float64Array(ds.size);
-      if (total > 0) {
-        const scale = ds.size / total;
-        for (const i of match) weights[i] = spec.weight * scale;
-        for (const i of other) weights[i] = scale;
-      }
-      return { dataset: ds, weights, description: `items with ${cond} (${match.length} of ${ds.size}) weighted x${fmtNum(spec.weight)}` };
-    }
-    const keepMatch = spec.weight >= 1 ? match : sampleWithoutReplacement(match, Math.round(match.length * spec.weight), rng);
-    const keepOther = spec.weight >= 1 ? sampleWithoutReplacement(other, Math.round(other.length / spec.weight), rng) : other;
-    const indices = Int32Array.from([...keepMatch, ...keepOther]).sort();
-    if (indices.length === 0) throw new DataError(`${ds.name}: subpopulation shift with weight ${spec.weight} leaves no items`);
+    let seen = 0;
     return {
-      dataset: resample(ds, indices),
-      indices,
-      description:
-        `items with ${cond} made x${fmtNum(spec.weight)} as likely: ${keepMatch.length} of ${match.length} matching and ` +
-        `${keepOther.length} of ${other.length} other items kept (share ${fmtNum(match.length / ds.size)} → ${fmtNum(keepMatch.length / indices.length)})`,
+      needsInputs: true,
+      update(x) {
+        const n = x.length / d;
+        for (let i = 0; i < n; i++, seen++) (meets(x[i * d + j]!, spec.op, spec.value) ? match : other).push(seen);
+      },
+      finish(rng) {
+        const cond = `${featureLabel(ds, j)} ${spec.op} ${fmtNum(spec.value)}`;
+        if (match.length === 0 || other.length === 0) {
+          throw new DataError(`${ds.name}: condition ${cond} matches ${match.length === 0 ? 'none' : 'all'} of ${ds.size} items, so there is no subpopulation to reweight`);
+        }
+        if (spec.mode === 'reweight') {
+          const total = match.length * spec.weight + other.length;
+          const weights = new Float64Array(ds.size);
+          if (total > 0) {
+            const scale = ds.size / total;
+            for (const i of match) weights[i] = spec.weight * scale;
+            for (const i of other) weights[i] = scale;
+          }
+          return { size: ds.size, weights, map: (x) => x, description: () => `items with ${cond} (${match.length} of ${ds.size}) weighted x${fmtNum(spec.weight)}` };
+        }
+        const keepMatch = spec.weight >= 1 ? match : sampleWithoutReplacement(match, Math.round(match.length * spec.weight), rng);
+        const keepOther = spec.weight >= 1 ? sampleWithoutReplacement(other, Math.round(other.length / spec.weight), rng) : other;
+        const indices = Int32Array.from([...keepMatch, ...keepOther]).sort();
+        if (indices.length === 0) throw new DataError(`${ds.name}: subpopulation shift with weight ${spec.weight} leaves no items`);
+        return resampleStream(
+          ds,
+          indices,
+          () =>
+            `items with ${cond} made x${fmtNum(spec.weight)} as likely: ${keepMatch.length} of ${match.length} matching and ` +
+            `${keepOther.length} of ${other.length} other items kept (share ${fmtNum(match.length / ds.size)} → ${fmtNum(keepMatch.length / indices.length)})`,
+        );
+      },
     };
   },
 });
