@@ -59,6 +59,89 @@ export function jobId(run: string, hash: string): string {
   return `${run}-${hash}`;
 }
 
+/**
+ * What both of the coordinator's waits (trainings, cells) hold while jobs run: the queue and its
+ * events on one connection, the watchdog that notices Redis gone, a sleep that an event or an
+ * abort cuts short, the idle-worker warning, the translation of a lost connection into one
+ * QueueUnavailableError, and the teardown.
+ */
+class JobWatch<D, R> {
+  readonly queue: Queue<D, R>;
+  readonly events: QueueEvents;
+  private lost: QueueUnavailableError | null = null;
+  private lastError = '';
+  private wakeUp: () => void = () => {};
+  private warnedIdle = false;
+  private readonly dog: { stop(): void };
+  private readonly onAbort = () => this.wake();
+
+  constructor(
+    readonly url: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly onPhase: ((message: string) => void) | undefined,
+  ) {
+    const connection = bullConnection(url);
+    this.queue = new Queue<D, R>(QUEUE_NAME, { connection });
+    this.events = new QueueEvents(QUEUE_NAME, { connection });
+    this.dog = watchdog(url, (e) => {
+      this.lost = e;
+      this.wake();
+    });
+    this.queue.on('error', (e: Error) => (this.lastError = e.message));
+    this.events.on('error', (e: Error) => (this.lastError = e.message));
+    signal?.addEventListener('abort', this.onAbort);
+  }
+
+  ready(): Promise<unknown> {
+    return within(Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]), 10_000, this.url, 'connecting');
+  }
+
+  /** Ends the sleep in progress (a job event, an abort, Redis lost). */
+  wake(): void {
+    this.wakeUp();
+  }
+
+  /** Throws when Redis was lost; false once the run is aborted (the caller returns). */
+  going(): boolean {
+    if (this.lost) throw this.lost;
+    return !this.signal?.aborted;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** While no job has started: says once that no worker is connected, if none is. */
+  async warnIfIdle(started: number): Promise<void> {
+    if (started > 0 || this.warnedIdle) return;
+    const workers = await within(this.queue.getWorkersCount(), 10_000, this.url, 'counting workers');
+    if (workers === 0) {
+      this.warnedIdle = true;
+      this.onPhase?.(`waiting for workers: none is connected to ${showUrl(this.url)} (start one with: gauntlet worker --queue ${showUrl(this.url)})`);
+    }
+  }
+
+  /** A failure of the wait as the error to throw: Gauntlet's own as they are, else Redis unreachable. */
+  failure(e: unknown): Error {
+    if (e instanceof GauntletError) return e;
+    if (this.lost) return this.lost;
+    const m = (e as Error).message;
+    return new QueueUnavailableError(`redis at ${showUrl(this.url)}: unreachable (${m}${this.lastError && this.lastError !== m ? `; ${this.lastError}` : ''})`);
+  }
+
+  async close(): Promise<void> {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.dog.stop();
+    await Promise.race([Promise.allSettled([this.events.close(), this.queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+}
+
 export interface QueueCellsOptions {
   /** Retry the jobs of this run that failed for good in an earlier try (`--resume`). */
   retryFailed?: boolean;
@@ -110,26 +193,14 @@ export class QueueCells implements RemoteCells {
       if (sent.files) this.opts.onPhase?.(`sent ${sent.files} file(s) (${(sent.bytes / 2 ** 20).toFixed(1)} MiB) for training through ${showUrl(url)} for workers without shared storage`);
       spec = { ...spec, files: true };
     }
-    const connection = bullConnection(url);
-    const queue = new Queue<TrainJobData, TrainedModel>(QUEUE_NAME, { connection });
-    const events = new QueueEvents(QUEUE_NAME, { connection });
-    let lost: QueueUnavailableError | null = null;
-    let wake: () => void = () => {};
-    const dog = watchdog(url, (e) => {
-      lost = e;
-      wake();
-    });
-    let lastError = '';
-    queue.on('error', (e: Error) => (lastError = e.message));
-    events.on('error', (e: Error) => (lastError = e.message));
+    const watch = new JobWatch<TrainJobData, TrainedModel>(url, on.signal, this.opts.onPhase);
+    const { queue, events } = watch;
     const ids = jobs.map((j) => trainJobId(j.key));
     const index = new Map(ids.map((id, k) => [id, k]));
     const pending = new Set(ids);
     const started = new Set<string>();
-    const onAbort = () => wake();
-    on.signal?.addEventListener('abort', onAbort);
     try {
-      await within(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), 10_000, url, 'connecting');
+      await watch.ready();
       events.on('active', ({ jobId: id }) => {
         const k = index.get(id);
         if (k !== undefined && pending.has(id) && !started.has(id)) {
@@ -142,7 +213,7 @@ export class QueueCells implements RemoteCells {
         const p = (data as TrainJobProgress | null)?.train;
         if (k !== undefined && pending.has(id) && p && typeof p.epoch === 'number') on.progress(k, p);
       });
-      const touch = ({ jobId: id }: { jobId: string }) => pending.has(id) && wake();
+      const touch = ({ jobId: id }: { jobId: string }) => pending.has(id) && watch.wake();
       events.on('completed', touch);
       events.on('failed', touch);
       const jobOpts: JobsOptions = { attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: false, removeOnFail: false };
@@ -151,10 +222,8 @@ export class QueueCells implements RemoteCells {
       this.opts.onPhase?.(`queued ${jobs.length} training job(s) (${jobs.map((j) => j.name).join(', ')}) on ${showUrl(url)}; their models' cells are queued once they are trained`);
       const readded = new Map<string, number>();
       let first = true;
-      let warnedIdle = false;
       while (pending.size) {
-        if (lost) throw lost;
-        if (on.signal?.aborted) return;
+        if (!watch.going()) return;
         for (const id of [...pending]) {
           const k = index.get(id)!;
           const state = await within(queue.getJobState(id), 10_000, url, `reading job ${id}`);
@@ -185,30 +254,14 @@ export class QueueCells implements RemoteCells {
           }
         }
         first = false;
-        if (started.size === 0 && !warnedIdle && pending.size) {
-          const workers = await within(queue.getWorkersCount(), 10_000, url, 'counting workers');
-          if (workers === 0) {
-            warnedIdle = true;
-            this.opts.onPhase?.(`waiting for workers: none is connected to ${showUrl(url)} (start one with: gauntlet worker --queue ${showUrl(url)})`);
-          }
-        }
         if (!pending.size) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(this.opts.sweepMs ?? 2000, 1000));
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        await watch.warnIfIdle(started.size);
+        await watch.sleep(Math.min(this.opts.sweepMs ?? 2000, 1000));
       }
     } catch (e) {
-      if (e instanceof GauntletError) throw e;
-      if (lost) throw lost;
-      throw new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable (${(e as Error).message}${lastError && lastError !== (e as Error).message ? `; ${lastError}` : ''})`);
+      throw watch.failure(e);
     } finally {
-      on.signal?.removeEventListener('abort', onAbort);
-      dog.stop();
-      await Promise.race([Promise.allSettled([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+      await watch.close();
     }
   }
 
@@ -242,27 +295,15 @@ export class QueueCells implements RemoteCells {
       if (sent.files) this.opts.onPhase?.(`sent ${sent.files} file(s) (${(sent.bytes / 2 ** 20).toFixed(1)} MiB) through ${showUrl(url)} for workers without shared storage`);
       spec = { ...spec, files: true };
     }
-    const connection = bullConnection(url);
-    const queue = new Queue<CellJobData, GroupResult>(QUEUE_NAME, { connection });
-    const events = new QueueEvents(QUEUE_NAME, { connection });
-    let lost: QueueUnavailableError | null = null;
-    let wake: () => void = () => {};
-    const dog = watchdog(url, (e) => {
-      lost = e;
-      wake();
-    });
-    let lastError = '';
-    queue.on('error', (e: Error) => (lastError = e.message));
-    events.on('error', (e: Error) => (lastError = e.message));
+    const watch = new JobWatch<CellJobData, GroupResult>(url, on.signal, this.opts.onPhase);
+    const { queue, events } = watch;
     const ids = jobs.map((g) => jobId(spec.run, groupHash(g)));
     const index = new Map(ids.map((id, k) => [id, k]));
     const pending = new Set(ids);
     const started = new Set<string>();
     const dirty = new Set<string>();
-    const onAbort = () => wake();
-    on.signal?.addEventListener('abort', onAbort);
     try {
-      await within(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), 10_000, url, 'connecting');
+      await watch.ready();
       events.on('active', ({ jobId: id }) => {
         const k = index.get(id);
         if (k !== undefined && pending.has(id) && !started.has(id)) {
@@ -273,7 +314,7 @@ export class QueueCells implements RemoteCells {
       const touch = ({ jobId: id }: { jobId: string }) => {
         if (pending.has(id)) {
           dirty.add(id);
-          wake();
+          watch.wake();
         }
       };
       events.on('completed', touch);
@@ -292,11 +333,9 @@ export class QueueCells implements RemoteCells {
       this.opts.onPhase?.(`queued ${cells} cell(s)${cells !== jobs.length ? ` in ${jobs.length} job(s) (cells that share an attack run together)` : ''} as run ${spec.run} on ${showUrl(url)}`);
       const readded = new Map<string, number>();
       let lastSweep = 0;
-      let warnedIdle = false;
       let first = true;
       while (pending.size) {
-        if (lost) throw lost;
-        if (on.signal?.aborted) return;
+        if (!watch.going()) return;
         const sweep = Date.now() - lastSweep >= (this.opts.sweepMs ?? 2000);
         const check = sweep ? [...pending] : [...dirty].filter((id) => pending.has(id));
         dirty.clear();
@@ -328,33 +367,17 @@ export class QueueCells implements RemoteCells {
           }
         }
         first = first && !sweep ? first : false;
-        if (sweep && started.size === 0 && !warnedIdle) {
-          const workers = await within(queue.getWorkersCount(), 10_000, url, 'counting workers');
-          if (workers === 0) {
-            warnedIdle = true;
-            this.opts.onPhase?.(`waiting for workers: none is connected to ${showUrl(url)} (start one with: gauntlet worker --queue ${showUrl(url)})`);
-          }
-        }
+        if (sweep) await watch.warnIfIdle(started.size);
         if (!pending.size) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 250);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        await watch.sleep(250);
       }
       await marking;
       // Every result is checkpointed in the run directory now: the jobs are no longer needed.
       for (const id of ids) await within(queue.remove(id), 10_000, url, 'removing finished jobs').catch(() => 0);
     } catch (e) {
-      if (e instanceof QueueUnavailableError || e instanceof CellJobError) throw e;
-      if (lost) throw lost;
-      throw new QueueUnavailableError(`redis at ${showUrl(url)}: unreachable (${(e as Error).message}${lastError && lastError !== (e as Error).message ? `; ${lastError}` : ''})`);
+      throw watch.failure(e);
     } finally {
-      on.signal?.removeEventListener('abort', onAbort);
-      dog.stop();
-      await Promise.race([Promise.allSettled([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000).unref())]);
+      await watch.close();
     }
   }
 }
