@@ -4,63 +4,15 @@
  * sent as 5 jobs (the baseline; the cells that share the attack's inputs, adv and adv+ann, as one
  * job; drift and drift+ann as one; adv+drift; ann).
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultAssets } from '../src/defaults.js';
-import { cliBin, fixture, runCli, tmpDir } from './helpers.js';
+import { fixture, runCli, tmpDir } from './helpers.js';
+import { gauntlet, noRedis, redis, until } from './redis-server.js';
 
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
-// CI installs redis-server (.ci/run): there a missing server is a failure, not a skip.
-const skip = !hasRedis && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server; .ci/run installs it)' : false;
-
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Proc {
-  p: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(cmd: string, args: string[]): Proc {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(p);
-  let out = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
-  return { p, out: () => out, exited };
-}
-
-const gauntlet = (...args: string[]) => start(process.execPath, [cliBin, ...args]);
-
-/** Polls `f` every 100 ms until it is true, for at most `ms`. */
-async function until(f: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!f()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A redis-server on a unix socket in `dir`, answering before this returns. */
-async function redis(dir: string): Promise<{ url: (db: number) => string; stop: () => Promise<void> }> {
-  const sock = path.join(dir, 'redis.sock');
-  const r = start('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir]);
-  await until(() => fs.existsSync(sock) && /ready to accept connections/i.test(r.out()), 10_000, 'redis-server');
-  return {
-    url: (db) => `unix://${sock}?db=${db}`,
-    stop: async () => {
-      r.p.kill('SIGKILL');
-      await r.exited;
-    },
-  };
-}
+const skip = noRedis;
 
 function writeConfig(dir: string, model = defaultAssets.model, data = defaultAssets.data): string {
   const file = path.join(dir, 'campaign.yaml');
