@@ -96,6 +96,24 @@ class JobWatch<D, R> {
     return within(Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]), 10_000, this.url, 'connecting');
   }
 
+  /**
+   * The jobs `ids` to wait for: their index by id, the ones still pending, and the ones a worker
+   * has started (`onStart` is told once per job, by its index).
+   */
+  follow(ids: readonly string[], onStart: (k: number) => void): { index: Map<string, number>; pending: Set<string>; started: Set<string> } {
+    const index = new Map(ids.map((id, k) => [id, k]));
+    const pending = new Set(ids);
+    const started = new Set<string>();
+    this.events.on('active', ({ jobId: id }) => {
+      const k = index.get(id);
+      if (k !== undefined && pending.has(id) && !started.has(id)) {
+        started.add(id);
+        onStart(k);
+      }
+    });
+    return { index, pending, started };
+  }
+
   /** Ends the sleep in progress (a job event, an abort, Redis lost). */
   wake(): void {
     this.wakeUp();
@@ -196,18 +214,9 @@ export class QueueCells implements RemoteCells {
     const watch = new JobWatch<TrainJobData, TrainedModel>(url, on.signal, this.opts.onPhase);
     const { queue, events } = watch;
     const ids = jobs.map((j) => trainJobId(j.key));
-    const index = new Map(ids.map((id, k) => [id, k]));
-    const pending = new Set(ids);
-    const started = new Set<string>();
+    const { index, pending, started } = watch.follow(ids, (k) => on.start?.(k));
     try {
       await watch.ready();
-      events.on('active', ({ jobId: id }) => {
-        const k = index.get(id);
-        if (k !== undefined && pending.has(id) && !started.has(id)) {
-          started.add(id);
-          on.start?.(k);
-        }
-      });
       events.on('progress', ({ jobId: id, data }: { jobId: string; data: unknown }) => {
         const k = index.get(id);
         const p = (data as TrainJobProgress | null)?.train;
@@ -298,19 +307,10 @@ export class QueueCells implements RemoteCells {
     const watch = new JobWatch<CellJobData, GroupResult>(url, on.signal, this.opts.onPhase);
     const { queue, events } = watch;
     const ids = jobs.map((g) => jobId(spec.run, groupHash(g)));
-    const index = new Map(ids.map((id, k) => [id, k]));
-    const pending = new Set(ids);
-    const started = new Set<string>();
+    const { index, pending, started } = watch.follow(ids, (k) => on.start(k));
     const dirty = new Set<string>();
     try {
       await watch.ready();
-      events.on('active', ({ jobId: id }) => {
-        const k = index.get(id);
-        if (k !== undefined && pending.has(id) && !started.has(id)) {
-          started.add(id);
-          on.start(k);
-        }
-      });
       const touch = ({ jobId: id }: { jobId: string }) => {
         if (pending.has(id)) {
           dirty.add(id);
