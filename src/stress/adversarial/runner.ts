@@ -19,7 +19,6 @@ import { argmaxRow } from './scores.js';
 import type { AttackAggregate, AttackDiagnostics, Constraints, EpsResult, MemberSummary, Norm, SampleResults } from './types.js';
 import type { InputScale } from './units.js';
 
-/** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
 /**
  * What building a gradient graph costs (probe run, graph construction, ORT session), in runs of a
  * full batch: about 5 on a ResNet-18 at batch 128 (1.1 s against 0.21 s), more on small models.
@@ -27,6 +26,7 @@ import type { InputScale } from './units.js';
  */
 const GRAPH_BUILD_RUNS = 4;
 
+/** Gradient engines of one model, one per loss head, shared across batches (and, if passed in, calls). */
 export class EngineCache {
   private readonly engines = new Map<string, GradientEngine>();
   constructor(
