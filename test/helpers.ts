@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** Repository root (tests compile to dist/test/, two levels down). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -92,4 +94,19 @@ export function assertBadInput(r: CliRun, expected: string | RegExp): void {
   if (typeof expected === 'string') assert.equal(lines[0], `gauntlet: ${expected}`);
   else assert.match(lines[0]!, expected);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+/** An HTTP receiver on a free loopback port that keeps the JSON body of every POST (alert webhooks), at `url` (path `urlPath`). */
+export async function webhook(urlPath = '/hook'): Promise<{ url: string; received: any[]; close: () => Promise<void> }> {
+  const received: any[] = [];
+  const hook = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (d) => (b += d));
+    req.on('end', () => {
+      received.push(JSON.parse(b));
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}${urlPath}`, received, close: () => new Promise((r) => hook.close(() => r())) };
 }

@@ -9,8 +9,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Model } from '../src/engine/model.js';
@@ -25,7 +23,7 @@ import { argmaxRows, toProbabilities } from '../src/metrics/classification.js';
 import { predictionSets } from '../src/uncertainty/conformal.js';
 import { readModelFile } from '../src/onnx/load.js';
 import { encodeModel } from '../src/onnx/proto.js';
-import { assertBadInput, runCliAsync, scratchDirs } from './helpers.js';
+import { assertBadInput, runCliAsync, scratchDirs, webhook } from './helpers.js';
 
 const scratch = scratchDirs('gauntlet-challenger-');
 
@@ -50,20 +48,6 @@ function parseProm(text: string): Map<string, number> {
     out.set(m[1]!, Number(m[2]));
   }
   return out;
-}
-
-async function webhook(): Promise<{ url: string; received: any[]; close: () => Promise<void> }> {
-  const received: any[] = [];
-  const hook = http.createServer((req, res) => {
-    let b = '';
-    req.on('data', (d) => (b += d));
-    req.on('end', () => {
-      received.push(JSON.parse(b));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, received, close: () => new Promise((r) => hook.close(() => r())) };
 }
 
 /** One inference request of n images through `base` (binary tensors). */

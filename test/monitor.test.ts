@@ -6,8 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +16,7 @@ import { startServer } from '../src/serve/server.js';
 import { startMonitorProxy } from '../src/monitor/proxy.js';
 import { resolveMonitor } from '../src/stream/scenario.js';
 import { Rng } from '../src/rng.js';
-import { assertBadInput, cliBin, runCliAsync, scratchDirs } from './helpers.js';
+import { assertBadInput, cliBin, runCliAsync, scratchDirs, webhook } from './helpers.js';
 
 const scratch = scratchDirs('gauntlet-monitor-');
 
@@ -38,18 +36,10 @@ test('proxy: answers unchanged, KS alerts on noise traffic, labels feed ADWIN, w
   const model = await Model.open(defaultAssets.model, { threads: 1 });
   const ds = await loadDataset({ path: defaultAssets.data, limit: 400 });
   const upstream = await startServer(model, { name: 'fm', port: 0 });
-  const received: any[] = [];
-  const hook = http.createServer((req, res) => {
-    let b = '';
-    req.on('data', (d) => (b += d));
-    req.on('end', () => {
-      received.push(JSON.parse(b));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  const hook = await webhook('/alerts');
+  const received = hook.received;
   const monitors = [resolveMonitor({ type: 'ks', on: 'confidence', reference: 200, window: 50, alpha: 1e-4 }, 'm0'), resolveMonitor({ type: 'adwin', direction: 'up', grace: 20 }, 'm1')];
-  const proxy = await startMonitorProxy({ upstream: upstream.url, port: 0, monitors, alertWebhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts` });
+  const proxy = await startMonitorProxy({ upstream: upstream.url, port: 0, monitors, alertWebhook: hook.url });
   try {
     const infer = async (x: Float32Array, n: number, id: string, binary: boolean) => {
       const head: any = { id, inputs: [{ name: 'input', shape: [n, 1, 28, 28], datatype: 'FP32', ...(binary ? { parameters: { binary_data_size: x.byteLength } } : { data: Array.from(x) }) }] };
@@ -111,7 +101,7 @@ test('proxy: answers unchanged, KS alerts on noise traffic, labels feed ADWIN, w
     await proxy.close();
     await upstream.close();
     await model.close();
-    await new Promise((r) => hook.close(r));
+    await hook.close();
   }
 });
 
