@@ -14,7 +14,7 @@
  * Example: `const c = memoryCursor(ds); const x = await c.read(0, 100); await c.close();`
  */
 import type { Chunk, ChunkedData } from '../data/chunked.js';
-import type { Dataset } from '../data/dataset.js';
+import { itemSize, type Dataset } from '../data/dataset.js';
 import { DataError } from '../errors.js';
 import { galleryPositions } from './gallery.js';
 
@@ -37,13 +37,13 @@ export interface CleanSource {
 
 /** A cursor over a set held in memory (views, no copies). */
 export function memoryCursor(ds: Pick<Dataset, 'x' | 'size' | 'itemShape'>): CleanCursor {
-  const per = ds.itemShape.reduce((a, b) => a * b, 1);
+  const per = itemSize(ds);
   return { read: async (start, end) => ds.x.subarray(start * per, end * per), close: async () => {} };
 }
 
 /** A cursor over a chunked source: one pass over its chunks of `items` items. */
 export function chunkedCursor(d: ChunkedData, items: number): CleanCursor {
-  const per = d.itemShape.reduce((a, b) => a * b, 1);
+  const per = itemSize(d);
   const it = d.chunks(items)[Symbol.asyncIterator]();
   let buf: Chunk | null = null;
   let done = false;
@@ -80,7 +80,7 @@ export function chunkedCursor(d: ChunkedData, items: number): CleanCursor {
  * rows come from one pass over the file.
  */
 export async function leanSource(d: ChunkedData, opts: { chunkItems: number; batchSize: number; hash: (x: Float32Array) => void }): Promise<{ ds: Dataset; source: CleanSource }> {
-  const per = d.itemShape.reduce((a, b) => a * b, 1);
+  const per = itemSize(d);
   const positions = galleryPositions(d.labels ?? []);
   const kept = new Float32Array(positions.length * per);
   const head = new Float32Array(Math.min(d.size, opts.batchSize) * per);

@@ -5,7 +5,7 @@
  * is one typed error that says what to change; nothing is written.
  */
 import { loadDataset } from '../data/load.js';
-import { DatasetHasher, datasetHash, type Dataset } from '../data/dataset.js';
+import { DatasetHasher, datasetHash, itemSize, type Dataset } from '../data/dataset.js';
 import { openChunked, type ChunkedData } from '../data/chunked.js';
 import { Model, valueRange } from '../engine/model.js';
 import { openClassifier } from '../endpoint/open.js';
@@ -142,7 +142,7 @@ export function describeInputs(c: InputCheck): string[] {
  * run. Token-id data (`ids` models check every id) and sources that are not streamed are held whole.
  */
 async function scanData(d: ChunkedData, tokenIds: boolean): Promise<{ ds: Dataset; sha256: string }> {
-  const per = d.itemShape.reduce((a, b) => a * b, 1);
+  const per = itemSize(d);
   const meta = { name: d.name, size: d.size, itemShape: [...d.itemShape], labels: d.labels, classNames: d.classNames, ids: d.ids, metadata: null, extras: d.extras, featureNames: d.featureNames };
   if (!d.streamed || tokenIds) {
     // Held whole: one chunk of every item (a view of the loaded set when it was loaded whole).

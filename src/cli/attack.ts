@@ -1,4 +1,4 @@
-import { datasetHash, requireLabels } from '../data/dataset.js';
+import { datasetHash, itemSize, requireLabels } from '../data/dataset.js';
 import { datasetToArrays, saveNpz } from '../data/npz.js';
 import type { NpyArrayLike } from '../data/npy.js';
 import { UsageError } from '../errors.js';
@@ -291,7 +291,7 @@ async function attackEmbedding(o: {
   try {
     model.checkData(ds);
     view = await EmbeddingView.open(model, { threads });
-    const T = ds.itemShape.reduce((a, b) => a * b, 1);
+    const T = itemSize(ds);
     const top = maxEps(view.tail, norm, T * view.dim, { tabular: false });
     for (const e of o.epsList) {
       if (!(e >= 0 && e <= top)) throw new UsageError(`'--eps' must be in [0, ${+top.toPrecision(6)}] (the diameter of the box holding the embedding table's values), got ${e}`);

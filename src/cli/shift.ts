@@ -1,4 +1,4 @@
-import { DatasetHasher, type Dataset } from '../data/dataset.js';
+import { DatasetHasher, itemSize, type Dataset } from '../data/dataset.js';
 import { openChunked } from '../data/chunked.js';
 import type { NpyArrayLike } from '../data/npy.js';
 import { datasetToArrays } from '../data/npz.js';
@@ -160,7 +160,7 @@ export async function shiftVerb(argv: string[]): Promise<number> {
   if (mmdUnits !== undefined && !MMD_UNITS.includes(mmdUnits as MmdUnits)) throw new UsageError(`'--mmd-units' must be one of ${MMD_UNITS.join(', ')}, got '${mmdUnits}'`);
   const ds = await openChunked({ path: dataPath, limit });
   const chunkItems = chunkItemsOpt(values['chunk-items'], ds.itemShape);
-  const per = ds.itemShape.reduce((a, b) => a * b, 1);
+  const per = itemSize(ds);
   const image = ds.itemShape.length >= 2;
   if (mmdUnits === 'std' && image) throw new DataError(`MMD in std units applies to tabular data; images are compared in raw units`);
   const rng = new Rng(seed);
