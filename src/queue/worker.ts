@@ -84,13 +84,22 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
       emit({ type: 'job_done', id: job.id!, cell: label, seconds: (performance.now() - t0) / 1000 });
       return { key: t.key, sha256: r.sha256, bytes: sent.bytes, record: plain(r.record) };
     } catch (e) {
-      const input = e instanceof GauntletError;
-      const message = (e as Error)?.message ?? String(e);
-      failed++;
-      emit({ type: 'job_failed', id: job.id!, cell: label, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
-      if (input) throw new UnrecoverableError(message);
-      throw e;
+      throw failure(job, label, e, null);
     }
+  };
+  /**
+   * A job's error as thrown to BullMQ, counted and reported: a Gauntlet input error fails the job
+   * at once (UnrecoverableError), any other is retried. `prefix` names the cell of a group it came from.
+   */
+  const failure = (job: import('bullmq').Job, label: string, e: unknown, prefix: string | null): unknown => {
+    const input = e instanceof GauntletError;
+    const message = (e as Error)?.message ?? String(e);
+    failed++;
+    emit({ type: 'job_failed', id: job.id!, cell: label, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
+    const reason = prefix ? `${prefix}: ${message}` : message;
+    if (input) return new UnrecoverableError(reason);
+    if (prefix && e instanceof Error) e.message = reason;
+    return e;
   };
   // As the run directory stores it: non-finite numbers as null, typed arrays as arrays.
   const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x, jsonReplacer)) as T;
@@ -125,15 +134,8 @@ export async function runWorker(url: string, opts: WorkerOptions): Promise<{ don
         );
         return plain(r);
       } catch (e) {
-        const input = e instanceof GauntletError;
-        const message = (e as Error)?.message ?? String(e);
-        failed++;
-        emit({ type: 'job_failed', id: job.id!, cell: names[current]!, message, final: input || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
         // A group's error names the cell it came from.
-        const reason = cells.length > 1 ? `cell ${names[current]}: ${message}` : message;
-        if (input) throw new UnrecoverableError(reason);
-        if (cells.length > 1 && e instanceof Error) e.message = reason;
-        throw e;
+        throw failure(job, names[current]!, e, cells.length > 1 ? `cell ${names[current]}` : null);
       }
     },
     { connection: bullConnection(url), concurrency: opts.concurrency ?? 1, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: opts.maxStalled ?? 2, name, autorun: false },
