@@ -21,7 +21,7 @@ import type { Classifier } from '../engine/classifier.js';
 import { EndpointModel } from '../endpoint/model.js';
 import { openClassifier } from '../endpoint/open.js';
 import { checkEndpointCampaign } from './endpoint.js';
-import { checkTextCampaign, openCellEmbedding, textSummary } from './text.js';
+import { checkTextCampaign, openCellEmbedding, textSummary, type CellEmbedding } from './text.js';
 import { percentileCi, weightedMeans, type ResampleWeights } from '../metrics/suite.js';
 import { interactionVerdict } from '../metrics/interaction.js';
 import { uncertaintyContextSummary, type UncertaintyContextSummary } from '../uncertainty/index.js';
@@ -399,8 +399,11 @@ export async function runCampaign(config: CampaignConfig, opts: RunOptions): Pro
     const wall = (performance.now() - t0) / 1000;
     emit({ type: 'phase', message: 'timing one batch' });
     const floorN = Math.min(config.batchSize, ds.size);
-    const floor = await computeFloor(model, source ? source.head : subset(ds, Int32Array.from({ length: floorN }, (_, i) => i)).x, labels.subarray(0, floorN), engines, closers);
-    const text = await textSummary(model, config.seed, opts.threads);
+    // A text model's embedding view (and its scale), opened once for the floor and results.json.
+    const emb = await openCellEmbedding(model, config.seed, opts.threads);
+    if (emb) closers.push(() => emb.view.close());
+    const floor = await computeFloor(model, source ? source.head : subset(ds, Int32Array.from({ length: floorN }, (_, i) => i)).x, labels.subarray(0, floorN), engines, emb);
+    const text = textSummary(model, emb);
     const estimated = (counters.forwardBatches * floor.forwardMs + counters.gradientBatches * floor.gradMs) / 1000;
     // Cells computed elsewhere (queue workers) leave no ORT time here: then the timed estimate.
     const floorSeconds = ownOrtMs > 0 ? ownOrtMs / 1000 : estimated;
@@ -537,7 +540,7 @@ export function computeInteractions(plan: Plan, results: CellResult[], weights: 
 }
 
 /** Median time of one forward batch and one forward+gradient batch, for the compute floor. */
-async function computeFloor(model: Classifier, x: Float32Array, labels: Int32Array, engines: GradientEngine[], closers: (() => Promise<void> | void)[]): Promise<{ forwardMs: number; gradMs: number }> {
+async function computeFloor(model: Classifier, x: Float32Array, labels: Int32Array, engines: GradientEngine[], emb: CellEmbedding | null): Promise<{ forwardMs: number; gradMs: number }> {
   const n = labels.length;
   const sub = { x, labels };
   const median = async (f: () => Promise<unknown>) => {
@@ -549,8 +552,6 @@ async function computeFloor(model: Classifier, x: Float32Array, labels: Int32Arr
   try {
     if (model.source !== 'onnx') return { forwardMs, gradMs };
     // A text model (wrt: embedding): its gradients are taken on the embedding tail.
-    const emb = await openCellEmbedding(model, 0);
-    if (emb) closers.push(() => emb.view.close());
     const engine = new GradientEngine(emb ? emb.view.tail : (model as Model), { kind: 'ce' });
     engines.push(engine);
     const x = emb ? emb.view.embed(sub.x) : sub.x;

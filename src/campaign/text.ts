@@ -86,20 +86,18 @@ export function checkTextCampaign(config: CampaignConfig, model: Classifier): vo
   if (trained) throw new ConfigError(`'models' (${trained.name}): ${what}; trained variants are not made for token-id models (variants given as files run)`);
 }
 
-/** The `text` entry of results.json for a token-id model (null for any other model). */
-export async function textSummary(model: Classifier, seed: number, threads?: number): Promise<TextSummary | null> {
+/**
+ * The `text` entry of results.json for a token-id model (null for any other model); `e` is its
+ * embedding view with its scale (`openCellEmbedding`), null without `wrt: embedding`.
+ */
+export function textSummary(model: Classifier, e: CellEmbedding | null): TextSummary | null {
   const m = tokenModel(model);
   if (!m) return null;
-  const e = await openCellEmbedding(m, seed, threads);
-  try {
-    return {
-      ids: m.decl.ids!,
-      wrt: m.embedding ? 'embedding' : null,
-      embedding: e ? { output: e.view.lookup.output, table: e.view.lookup.table, vocab: e.view.vocab, dim: e.view.dim } : null,
-      scale: e?.scale ?? null,
-      eps_units: e ? 'distance in embedding space (L∞: per coordinate; L2: over the whole sequence), read against scale' : 'no adversarial cells (token ids without wrt: embedding)',
-    };
-  } finally {
-    await e?.view.close();
-  }
+  return {
+    ids: m.decl.ids!,
+    wrt: m.embedding ? 'embedding' : null,
+    embedding: e ? { output: e.view.lookup.output, table: e.view.lookup.table, vocab: e.view.vocab, dim: e.view.dim } : null,
+    scale: e?.scale ?? null,
+    eps_units: e ? 'distance in embedding space (L∞: per coordinate; L2: over the whole sequence), read against scale' : 'no adversarial cells (token ids without wrt: embedding)',
+  };
 }
