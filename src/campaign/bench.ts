@@ -105,6 +105,11 @@ export class CellBench {
     this.contexts.clear();
   }
 
+  /** Items per chunk of streamed passes: `chunkItems` in whole batches (0: inputs held whole). */
+  private get streamChunk(): number {
+    return this.chunkItems > 0 ? batchAligned(this.chunkItems, this.config.batchSize) : 0;
+  }
+
   /** The clean predictions from the source chunk by chunk (row by row, so the scores of one pass), each chunk checked against the model. */
   private async predictChunked(m: Classifier): Promise<{ scores: Float32Array; numClasses: number; kind: Predictions['kind']; batchMs: number[] }> {
     const { ds, config } = this;
@@ -113,8 +118,9 @@ export class CellBench {
     let K = 0;
     let kind: Predictions['kind'] = 'logits';
     const batchMs: number[] = [];
-    for (let s = 0; s < ds.size; s += this.chunkItems) {
-      const e = Math.min(ds.size, s + this.chunkItems);
+    const chunk = this.streamChunk;
+    for (let s = 0; s < ds.size; s += chunk) {
+      const e = Math.min(ds.size, s + chunk);
       const x = await cursor.read(s, e);
       const r = await predictAll(m, x, e - s, ds.itemShape, config.batchSize, this.counters);
       m.checkData({ ...ds, x, size: e - s, labels: ds.labels!.subarray(s, e), ids: null }, r.numClasses);
@@ -151,7 +157,7 @@ export class CellBench {
       clean: { probs: cleanProbs, batchMs: clean.batchMs },
       rng: this.root,
       weights: this.weights,
-      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain, chunkItems: this.chunkItems > 0 ? batchAligned(this.chunkItems, config.batchSize) : 0 },
+      options: { batchSize: config.batchSize, bootstrap: config.bootstrap, abstainBelow: config.abstainBelow, explain: config.explain, chunkItems: this.streamChunk },
       uncertainty: unc,
       caches: newCellCaches(),
       counters: this.counters,
