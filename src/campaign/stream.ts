@@ -102,14 +102,18 @@ async function computeStreamed(cleanLabels: Int32Array, cell: CellPlan, ctx: Cel
   };
 
   // The clean values of the cell's items [start, end): the clean chunk, or for a resampling shift
-  // copies of the clean items it picked (ascending, so the file is still read in order).
+  // copies of the clean items it picked (ascending, so the file is still read in order), read at
+  // most a chunk of clean items at a time (a sparse pick spans many more clean items than it keeps).
   const items = cursor();
   const cleanItems = async (start: number, end: number): Promise<Float32Array> => {
     if (!indices) return items.read(start, end);
-    const lo = indices[start]!;
-    const src = await items.read(lo, indices[end - 1]! + 1);
     const x = new Float32Array((end - start) * per);
-    for (let t = start; t < end; t++) x.set(src.subarray((indices[t]! - lo) * per, (indices[t]! - lo + 1) * per), (t - start) * per);
+    for (let t = start; t < end; ) {
+      const lo = indices[t]!;
+      const hi = Math.min(indices[end - 1]! + 1, lo + chunkItems);
+      const src = await items.read(lo, hi);
+      for (; t < end && indices[t]! < hi; t++) x.set(src.subarray((indices[t]! - lo) * per, (indices[t]! - lo + 1) * per), (t - start) * per);
+    }
     return x;
   };
   // The cell's items [start, end) as drifted (value shifts and corruptions map the clean chunk in
