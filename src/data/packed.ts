@@ -65,34 +65,47 @@ export function* packedPieces(ds: Dataset, maxBytes = 1 << 20): Generator<Buffer
   }
 }
 
-/** The dataset packed by `packDataset`; `label` names the bytes in errors. */
-export function unpackDataset(bytes: Buffer, label: string): Dataset {
+/**
+ * A packed dataset read through `read` (copies `into.length` bytes from offset `at`) from `size`
+ * bytes: the layout checked, the arrays filled in their own memory, straight from the source.
+ */
+function unpack(size: number, read: (into: Uint8Array, at: number) => void, label: string): Dataset {
   const bad = (why: string) => new DataError(`${label}: not a packed dataset (${why})`);
-  if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC) throw bad('no GDS1 header');
-  const n = bytes.readUInt32LE(4);
-  if (8 + n > bytes.length) throw bad('truncated header');
+  const head = Buffer.alloc(8);
+  if (size < 8) throw bad('no GDS1 header');
+  read(head, 0);
+  if (head.toString('latin1', 0, 4) !== MAGIC) throw bad('no GDS1 header');
+  const n = head.readUInt32LE(4);
+  if (8 + n > size) throw bad('truncated header');
+  const json = Buffer.alloc(n);
+  read(json, 8);
   let h: Header;
   try {
-    h = JSON.parse(bytes.toString('utf8', 8, 8 + n)) as Header;
+    h = JSON.parse(json.toString('utf8')) as Header;
   } catch (e) {
     throw bad(`header: ${(e as Error).message}`);
   }
   const itemSize = h.item_shape.reduce((a, b) => a * b, 1);
   const xBytes = 4 * h.size * itemSize;
   const yBytes = h.labels ? 4 * h.size : 0;
-  if (bytes.length !== 8 + n + xBytes + yBytes) throw bad(`${bytes.length} bytes, the header says ${8 + n + xBytes + yBytes}`);
-  const o = 8 + n;
+  if (size !== 8 + n + xBytes + yBytes) throw bad(`${size} bytes, the header says ${8 + n + xBytes + yBytes}`);
   const x = new Float32Array(h.size * itemSize);
   const y = h.labels ? new Int32Array(h.size) : null;
-  if (isLE) {
-    // Copied into the arrays' own (aligned) memory.
-    new Uint8Array(x.buffer).set(bytes.subarray(o, o + xBytes));
-    if (y) new Uint8Array(y.buffer).set(bytes.subarray(o + xBytes, o + xBytes + yBytes));
-  } else {
-    for (let i = 0; i < x.length; i++) x[i] = bytes.readFloatLE(o + 4 * i);
-    if (y) for (let i = 0; i < y.length; i++) y[i] = bytes.readInt32LE(o + xBytes + 4 * i);
-  }
+  const readInto = (a: Float32Array | Int32Array, at: number) => {
+    read(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    if (!isLE) {
+      const dv = new DataView(a.buffer, a.byteOffset, a.byteLength);
+      for (let i = 0; i < a.length; i++) a[i] = a instanceof Float32Array ? dv.getFloat32(4 * i, true) : dv.getInt32(4 * i, true);
+    }
+  };
+  readInto(x, 8 + n);
+  if (y) readInto(y, 8 + n + xBytes);
   return makeDataset({ name: h.name, itemShape: h.item_shape, x, labels: y, classNames: h.class_names, ids: h.ids, featureNames: h.feature_names, metadata: h.metadata });
+}
+
+/** The dataset packed by `packDataset`; `label` names the bytes in errors. */
+export function unpackDataset(bytes: Buffer, label: string): Dataset {
+  return unpack(bytes.length, (into, at) => void bytes.copy(into, 0, at, at + into.length), label);
 }
 
 /**
@@ -100,43 +113,19 @@ export function unpackDataset(bytes: Buffer, label: string): Dataset {
  * file's bytes are never all in memory beside them.
  */
 export function unpackDatasetFile(file: string, label: string): Dataset {
-  const bad = (why: string) => new DataError(`${label}: not a packed dataset (${why})`);
   const fd = fs.openSync(file, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
-    const head = Buffer.alloc(8);
-    if (fs.readSync(fd, head, 0, 8, 0) !== 8 || head.toString('latin1', 0, 4) !== MAGIC) throw bad('no GDS1 header');
-    const n = head.readUInt32LE(4);
-    if (8 + n > size) throw bad('truncated header');
-    const json = Buffer.alloc(n);
-    fs.readSync(fd, json, 0, n, 8);
-    let h: Header;
-    try {
-      h = JSON.parse(json.toString('utf8')) as Header;
-    } catch (e) {
-      throw bad(`header: ${(e as Error).message}`);
-    }
-    const itemSize = h.item_shape.reduce((a, b) => a * b, 1);
-    const xBytes = 4 * h.size * itemSize;
-    const yBytes = h.labels ? 4 * h.size : 0;
-    if (size !== 8 + n + xBytes + yBytes) throw bad(`${size} bytes, the header says ${8 + n + xBytes + yBytes}`);
-    const x = new Float32Array(h.size * itemSize);
-    const y = h.labels ? new Int32Array(h.size) : null;
-    const readInto = (a: Float32Array | Int32Array, at: number) => {
-      const view = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      for (let o = 0; o < view.length; ) {
-        const got = fs.readSync(fd, view, o, Math.min(1 << 24, view.length - o), at + o);
-        if (got <= 0) throw bad('truncated');
-        o += got;
-      }
-      if (!isLE) {
-        const dv = new DataView(a.buffer, a.byteOffset, a.byteLength);
-        for (let i = 0; i < a.length; i++) a[i] = a instanceof Float32Array ? dv.getFloat32(4 * i, true) : dv.getInt32(4 * i, true);
-      }
-    };
-    readInto(x, 8 + n);
-    if (y) readInto(y, 8 + n + xBytes);
-    return makeDataset({ name: h.name, itemShape: h.item_shape, x, labels: y, classNames: h.class_names, ids: h.ids, featureNames: h.feature_names, metadata: h.metadata });
+    return unpack(
+      fs.fstatSync(fd).size,
+      (into, at) => {
+        for (let o = 0; o < into.length; ) {
+          const got = fs.readSync(fd, into, o, Math.min(1 << 24, into.length - o), at + o);
+          if (got <= 0) throw new DataError(`${label}: not a packed dataset (truncated)`);
+          o += got;
+        }
+      },
+      label,
+    );
   } finally {
     fs.closeSync(fd);
   }
