@@ -7,7 +7,8 @@ import { createSession } from '../src/engine/session.js';
 import type { GradientOptions } from '../src/autodiff/options.js';
 import { UnsupportedOpError } from '../src/errors.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
-import { defaultOpset, makeValueInfo } from '../src/onnx/graph.js';
+import { makeValueInfo } from '../src/onnx/graph.js';
+import { gradientOpset } from '../src/onnx/upgrade.js';
 import { node } from '../src/onnx/make.js';
 import { cloneModel, DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { makeTensor } from '../src/onnx/tensor.js';
@@ -86,12 +87,13 @@ export async function gradOfSumWithGraph(
   options: Partial<GradientOptions> = {},
 ): Promise<{ grad: number[]; backward: NodeP[] }> {
   const m = cloneModel(model);
+  const opset = gradientOpset(m);
   const { probe: pr } = await lowerForGradient(m, feeds, 'test');
   const b = new GraphBuilder(m.graph, 't_', dtype);
   const y = model.graph.output[0]!.name;
   const ys = pr.shapes.get(y)!;
   const seed = b.op('ConstantOfShape', [b.constI64(ys)], { value: makeTensor('v', [1], dtype === 'float64' ? new Float64Array([1]) : new Float32Array([1])) });
-  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset: defaultOpset(m), wrt: [wrt], seeds: new Map([[y, seed]]), options });
+  const grads = buildBackward({ graph: m.graph, probe: pr, b, opset, wrt: [wrt], seeds: new Map([[y, seed]]), options });
   const backward = [...b.nodes];
   m.graph.node.push(...b.nodes, node('Identity', [grads.get(wrt)!], ['t_grad_out']));
   m.graph.initializer.push(...b.initializers);

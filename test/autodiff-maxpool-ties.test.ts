@@ -28,13 +28,14 @@ import { gradOfSumWithGraph } from './autodiff-helpers.js';
  */
 
 type Geometry = { kernel_shape: number[]; strides?: number[]; pads?: number[]; dilations?: number[]; ceil_mode?: number };
-type Route = 'reshape' | 'overlap' | 'grouped' | 'unpool' | 'mask' | 'blocked' | 'stem';
+type Route = 'reshape' | 'overlap' | 'scatter' | 'grouped' | 'unpool' | 'mask' | 'blocked' | 'stem';
 
 /** The route a backward graph took, from the names its MaxPool rule gave its nodes. */
 function routeOf(nodes: NodeP[]): Route | 'none' {
   const has = (hint: string) => nodes.some((n) => (n.name ?? '').includes(hint));
   if (has('stem_')) return 'stem';
   if (has('pool_im2col')) return 'overlap';
+  if (has('pool_scatter')) return 'scatter';
   if (has('pool_grouped')) return 'grouped';
   if (nodes.some((n) => n.op_type === 'MaxUnpool')) return 'unpool';
   if (has('pool_shift')) return 'blocked';
@@ -220,7 +221,7 @@ test('MaxPool ties, windows with gaps, sizes not divisible, or opset 12: first m
   }
 });
 
-test('MaxPool ties, overlapping, padded, dilated and ceil_mode windows (also non-overlapping ones that run past the input): first maximum on the grouped-unpool route, shares on the im2col route, overlaps summed', async () => {
+test('MaxPool ties, overlapping, padded, dilated and ceil_mode windows (also non-overlapping ones that run past the input): first maximum on the scatter route (opset 13, built at 16) and the grouped-unpool route (opset 12), shares on the im2col route, overlaps summed', async () => {
   const cases: [string, Case][] = [
     ['2×2 stride 1', { x: [2, 2, 4, 8], geo: { kernel_shape: [2, 2], strides: [1, 1] }, plane: PLANE_2x2 }],
     ['3×3 stride 1 pads 1', { x: [1, 8, 6, 9], geo: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, plane: PLANE_3x3 }],
@@ -232,7 +233,8 @@ test('MaxPool ties, overlapping, padded, dilated and ceil_mode windows (also non
     ['2×3 stride 1 random', { x: [2, 3, 5, 7], geo: { kernel_shape: [2, 3], strides: [1, 1] }, random: true }],
   ];
   for (const [label, k] of cases) {
-    await expectRule(k, 'first', 'grouped', label);
+    await expectRule(k, 'first', 'scatter', label);
+    await expectRule({ ...k, opset: 12 }, 'first', 'grouped', `${label}, opset 12`);
     await expectRule(k, 'share', 'overlap', label);
   }
 });

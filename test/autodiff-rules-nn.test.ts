@@ -180,15 +180,17 @@ test('Conv: 8+ channels but not the flipped path (pads beyond the kernel, 12 cha
 });
 
 // Strided, undilated, ungrouped 2-D Conv with a constant W: dX is a stride-1 Conv over gy with one output
-// channel per (input channel, phase), then DepthToSpace (every phase has taps) or a zero Pad that
-// places the one phase (1×1 and k < s kernels). Odd sizes leave rows no window reaches (zero).
+// channel per (input channel, phase), then DepthToSpace (every phase has taps, or one phase at
+// stride 2 among zero ones) or a zero Pad that places the one phase (1×1 and k < s kernels at
+// other strides). Odd sizes leave rows no window reaches (zero).
 const SUBPIXEL: [string, ConvSpec, 'shuffle' | 'place'][] = [
   ['3×3 stride 2 pads 1, 8 → 4 channels', { x: [2, 8, 8, 8], w: [4, 8, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }, 'shuffle'],
   ['3×3 stride 2 pads 1 on 7×9 (odd)', { x: [1, 3, 7, 9], w: [5, 3, 3, 3], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }, 'shuffle'],
   ['7×7 stride 2 pads 3 (a ResNet stem)', { x: [1, 3, 12, 10], w: [4, 3, 7, 7], attrs: { strides: [2, 2], pads: [3, 3, 3, 3] } }, 'shuffle'],
   ['2×2 stride 2, asymmetric pads', { x: [1, 4, 7, 6], w: [3, 4, 2, 2], attrs: { strides: [2, 2], pads: [1, 0, 0, 1] } }, 'shuffle'],
   ['5×5 stride 3 pads 2', { x: [1, 2, 11, 10], w: [3, 2, 5, 5], attrs: { strides: [3, 3], pads: [2, 2, 2, 2] } }, 'shuffle'],
-  ['1×1 stride 2 (a ResNet shortcut)', { x: [2, 8, 7, 8], w: [6, 8, 1, 1], attrs: { strides: [2, 2] } }, 'place'],
+  ['1×1 stride 2 (a ResNet shortcut)', { x: [2, 8, 7, 8], w: [6, 8, 1, 1], attrs: { strides: [2, 2] } }, 'shuffle'],
+  ['1×1 stride 2 pads 1 (the phase is not the first)', { x: [1, 3, 8, 9], w: [2, 3, 1, 1], attrs: { strides: [2, 2], pads: [1, 1, 1, 1] } }, 'shuffle'],
   ['1×1 stride 3 pads 1 (the phase is not the first)', { x: [1, 3, 8, 9], w: [2, 3, 1, 1], attrs: { strides: [3, 3], pads: [1, 1, 1, 1] } }, 'place'],
   ['SAME_UPPER stride 2 (odd total padding)', { x: [1, 2, 6, 5], w: [3, 2, 3, 2], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] } }, 'shuffle'],
 ];
@@ -215,6 +217,30 @@ test('Conv: strided dX as a sub-pixel Conv (phases shuffled or placed), matching
     const c = conv(spec);
     const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
     assert.ok(backward.some((n) => n.op_type === 'ConvTranspose'), JSON.stringify(spec.attrs));
+  }
+});
+
+// A ResNet downsampling block's input gets the dX of its 3×3 stride-2 conv and of its 1×1 stride-2
+// shortcut: both are phase tensors, summed before one DepthToSpace (backward.ts sumShuffled). On
+// odd sizes each is cropped after its shuffle, and they are summed after.
+test('Conv: a 3×3 stride-2 conv beside a 1×1 stride-2 shortcut: their phases summed before one DepthToSpace, matching finite differences', async () => {
+  for (const x of [[2, 8, 8, 8], [1, 4, 7, 9]]) {
+    const c: Case = {
+      op: 'Conv',
+      dtype: 'float32',
+      nodes: [
+        node('Conv', ['x', 'w'], ['main'], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+        node('Conv', ['x', 'ws'], ['short'], { strides: [2, 2] }),
+        node('Add', ['main', 'short'], ['y']),
+      ],
+      inputs: [X(x)],
+      initializers: [randomTensor('float32', 'w', [6, x[1]!, 3, 3], 'block-w'), randomTensor('float32', 'ws', [6, x[1]!, 1, 1], 'block-ws')],
+    };
+    await check(c);
+    const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+    const even = x[2]! % 2 === 0 && x[3]! % 2 === 0;
+    assert.equal(backward.filter((n) => n.op_type === 'DepthToSpace').length, even ? 1 : 2, `${x}: DepthToSpace nodes`);
+    assert.equal(backward.some((n) => (n.name ?? '').includes('fanin_phases')), even, `${x}: phases summed`);
   }
 });
 

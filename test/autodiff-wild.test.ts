@@ -11,7 +11,7 @@ import { float, valueShape } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
 import { decodeModel, encodeModel } from '../src/onnx/proto.js';
 import { floatTensor } from '../src/onnx/tensor.js';
-import { upgradeOpset } from '../src/onnx/upgrade.js';
+import { gradientOpset, upgradeOpset } from '../src/onnx/upgrade.js';
 import { Rng } from '../src/rng.js';
 import { fixture } from './helpers.js';
 
@@ -245,3 +245,30 @@ test('opset 9 Pad/Clip/Slice/Upsample upgraded to 11: same forward, gradient by 
 });
 
 
+
+test('the gradient graph of an opset 13–15 model with a MaxPool is built at opset 16 (ScatterElements adds); RoiAlign, older opsets and models without MaxPool keep theirs', () => {
+  const model = (opset: number, ops: string[]) =>
+    makeModel({
+      inputs: [{ name: 'x', shape: [1, 1, 4, 4] }],
+      outputs: ['y'],
+      nodes: ops.map((op, i) => node(op, [i === 0 ? 'x' : `t${i - 1}`], [i === ops.length - 1 ? 'y' : `t${i}`], op === 'MaxPool' ? { kernel_shape: [2, 2] } : {})),
+      opset,
+    });
+  const at = (opset: number, ops: string[]) => {
+    const m = model(opset, ops);
+    const got = gradientOpset(m);
+    assert.equal(m.opset_import.find((o) => !o.domain)!.version, got, 'the copy is changed to the opset returned');
+    return got;
+  };
+  assert.equal(at(13, ['Relu', 'MaxPool']), 16);
+  assert.equal(at(15, ['MaxPool']), 16);
+  assert.equal(at(17, ['MaxPool']), 17);
+  assert.equal(at(12, ['MaxPool']), 12);
+  assert.equal(at(13, ['Relu', 'Sigmoid']), 13);
+  assert.equal(at(13, ['MaxPool', 'RoiAlign']), 13);
+  // A MaxPool inside an If branch counts too.
+  const branch = makeModel({ inputs: [], outputs: ['b'], nodes: [node('MaxPool', ['x'], ['b'], { kernel_shape: [2, 2] })], opset: 13 }).graph;
+  const withIf = model(13, ['Relu']);
+  withIf.graph.node.push({ ...node('If', ['c'], ['z']), attribute: [{ name: 'then_branch', type: 5, g: branch }, { name: 'else_branch', type: 5, g: branch }] });
+  assert.equal(gradientOpset(withIf), 16);
+});

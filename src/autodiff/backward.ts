@@ -1,6 +1,6 @@
 import { NO_GRADIENT_RULE, UnsupportedOpError, type UnsupportedOp } from '../errors.js';
 import type { GraphBuilder } from '../onnx/builder.js';
-import { constantTensors } from '../onnx/graph.js';
+import { attrInt, attrString, constantTensors } from '../onnx/graph.js';
 import type { GraphP, NodeP } from '../onnx/proto.js';
 import { nodeReads } from '../onnx/subgraph.js';
 import { decodeTensor } from '../onnx/tensor.js';
@@ -93,7 +93,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const parts = contributions.get(v);
     if (!parts || parts.length === 0) return null;
     if (parts.length === 1) return parts[0]!;
-    const s = b.op('Sum', parts, {}, 'fanin');
+    const s = sumShuffled(b, parts) ?? b.op('Sum', parts, {}, 'fanin');
     contributions.set(v, [s]);
     return s;
   };
@@ -207,3 +207,22 @@ export function staticValues(graph: GraphP): Set<string> {
 }
 
 export { NO_GRADIENT };
+
+/**
+ * Σ DepthToSpace(aᵢ) as DepthToSpace(Σ aᵢ) when every part is the sole use of a DepthToSpace the
+ * backward pass emitted, all with the same blocksize and mode (a strided Conv's dX beside its
+ * 1×1 stride-2 shortcut's: rules/Conv.ts `subpixelDx`). The same additions in the same order, so
+ * exact; one shuffle instead of several, and the Sum runs on ORT's blocked layout beside the
+ * Convs that made its inputs. Null when the parts do not all have that form.
+ */
+function sumShuffled(b: GraphBuilder, parts: readonly string[]): string | null {
+  const shuffles = parts.map((p) => b.nodes.find((n) => n.output[0] === p));
+  const first = shuffles[0];
+  if (!first || first.op_type !== 'DepthToSpace') return null;
+  const key = (n: NodeP) => `${attrInt(n, 'blocksize', 0)}:${attrString(n, 'mode', 'DCR')}`;
+  if (shuffles.some((n) => !n || n.op_type !== 'DepthToSpace' || key(n) !== key(first))) return null;
+  if (b.nodes.some((n) => n.input.some((v) => parts.includes(v)))) return null;
+  for (const n of shuffles) b.nodes.splice(b.nodes.indexOf(n!), 1);
+  const summed = b.op('Sum', shuffles.map((n) => n!.input[0]!), {}, 'fanin_phases');
+  return b.op('DepthToSpace', [summed], { blocksize: attrInt(first, 'blocksize', 0), mode: attrString(first, 'mode', 'DCR') }, 'fanin');
+}

@@ -1,7 +1,8 @@
 import ort from 'onnxruntime-node';
 import { createSession } from '../engine/session.js';
 import { GraphBuilder } from '../onnx/builder.js';
-import { defaultOpset, makeValueInfo } from '../onnx/graph.js';
+import { makeValueInfo } from '../onnx/graph.js';
+import { gradientOpset } from '../onnx/upgrade.js';
 import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
 import type { Rng } from '../rng.js';
 import { buildBackward } from './backward.js';
@@ -39,6 +40,7 @@ export async function gradcheck(
   const h = opts.h ?? (dtype === 'float64' ? 1e-6 : 1e-3);
   const m = cloneModel(model);
   const g = m.graph;
+  const opset = gradientOpset(m);
   const { probe: pr } = await lowerForGradient(m, feeds, 'gradcheck');
   const b = new GraphBuilder(g, 'gc_', dtype);
   const elem = dtype === 'float64' ? DataType.DOUBLE : DataType.FLOAT;
@@ -56,7 +58,7 @@ export async function gradcheck(
     g.input.push(makeValueInfo(wName, elem, shape));
     seeds.set(o.name, wName);
   }
-  const grads = buildBackward({ graph: g, probe: pr, b, opset: defaultOpset(m), wrt, seeds, options: opts.gradient });
+  const grads = buildBackward({ graph: g, probe: pr, b, opset, wrt, seeds, options: opts.gradient });
   g.node = [...g.node, ...b.nodes];
   g.initializer = [...g.initializer, ...b.initializers];
   g.output = [...g.output, ...wrt.map((w) => makeValueInfo(`gc_grad_${w}`, elem, pr.shapes.get(w)!))];

@@ -10,7 +10,7 @@ import { Emit } from './context.js';
 import { emitLossHead, type LossSpec } from './loss.js';
 import type { GradientOptions } from './options.js';
 import { lowerForGradient } from './lower.js';
-import { upgradeOpset } from '../onnx/upgrade.js';
+import { gradientOpset, upgradeOpset } from '../onnx/upgrade.js';
 
 export const GRAD_INPUTS = { labels: 'gauntlet_labels', targets: 'gauntlet_targets' } as const;
 export const GRAD_OUTPUTS = { loss: 'gauntlet_loss', grad: 'gauntlet_grad' } as const;
@@ -44,7 +44,7 @@ export async function buildGradientModel(
   const up = upgradeOpset(model, label);
   const m = cloneModel(up.model);
   const g = m.graph;
-  const opset = defaultOpset(m);
+  const opset = gradientOpset(m);
   const { probe: pr, notes } = await lowerForGradient(m, { [io.input]: x }, label);
   notesOut?.push(...up.notes, ...notes);
   const b = new GraphBuilder(g, 'gauntlet_bw_');

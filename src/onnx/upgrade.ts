@@ -69,6 +69,34 @@ export function upgradeOpset(model: ModelP, label: string): UpgradedModel {
   return { model: m, notes: [`opset ${from} upgraded to ${GRADIENT_MIN_OPSET} in memory${notes.length ? `: ${notes.join('; ')}` : ' (no op needed a change)'}`] };
 }
 
+/** The first opset whose ScatterElements adds (`reduction`), which MaxPool's scatter route needs. */
+export const SCATTER_ADD_OPSET = 16;
+
+/**
+ * The opset a gradient graph is built at, raising the model copy `m` (changed in place) from
+ * 13–15 to 16 when it has a MaxPool, so that the gradient of overlapping windows is one
+ * ScatterElements that adds (rules/maxpool/unpool.ts) rather than a MaxUnpool per group of windows.
+ * Opsets 14–16 gave a classifier's ops new types, new ops and attributes whose defaults keep the
+ * old meaning; the one op whose meaning changed, RoiAlign (its coordinate mode's default), keeps
+ * the model at its own opset, as do models before 13 (13 changed Softmax, Split, Squeeze, …) and
+ * models without a MaxPool. The forward values are those of the model's own opset.
+ */
+export function gradientOpset(m: ModelP): number {
+  const from = defaultOpset(m);
+  if (from < 13 || from >= SCATTER_ADD_OPSET) return from;
+  const ops = new Set<string>();
+  const walk = (g: GraphP): void => {
+    for (const n of g.node) {
+      if (!n.domain || n.domain === 'ai.onnx') ops.add(n.op_type);
+      for (const a of n.attribute) for (const sub of a.g ? [a.g] : a.graphs ?? []) walk(sub);
+    }
+  };
+  walk(m.graph);
+  if (!ops.has('MaxPool') || ops.has('RoiAlign')) return from;
+  m.opset_import = m.opset_import.map((o) => (!o.domain || o.domain === 'ai.onnx' ? { ...o, version: SCATTER_ADD_OPSET } : o));
+  return SCATTER_ADD_OPSET;
+}
+
 /** One node at opset 11, the same node when nothing changed, or a string saying why it cannot be upgraded. */
 function upgradeNode(n: NodeP, from: number, init: (t: TensorP) => string, fresh: (hint: string) => string): NodeP | string {
   if (n.domain && n.domain !== 'ai.onnx') return n;

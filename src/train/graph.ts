@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { buildBackward } from '../autodiff/backward.js';
 import { lowerForGradient } from '../autodiff/lower.js';
 import { nodeReads } from '../onnx/subgraph.js';
-import { upgradeOpset } from '../onnx/upgrade.js';
+import { gradientOpset, upgradeOpset } from '../onnx/upgrade.js';
 import { Emit } from '../autodiff/context.js';
 import type { GradientOptions } from '../autodiff/options.js';
 import { probe, type Feed } from '../autodiff/probe.js';
@@ -104,7 +104,7 @@ export async function buildTrainingGraph(model: ModelP, opts: TrainingGraphOptio
   const paramGrads = opts.paramGrads ?? true;
   if (paramGrads && opts.params.length === 0) throw new ModelError(`${label}: no parameter to train (the list of trainable parameters is empty)`);
   const m = cloneModel(upgradeOpset(model, label).model);
-  const opset = defaultOpset(m);
+  const opset = gradientOpset(m);
   const g = m.graph;
   if (!g.input.some((i) => i.name === opts.input)) throw new ModelError(`${label}: no graph input named '${opts.input}'`);
   const dims = [opts.batch, ...opts.itemShape];

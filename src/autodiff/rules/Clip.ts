@@ -10,8 +10,9 @@ import { attrFloat } from '../../onnx/graph.js';
  * gradient (torch.clamp, which passes the gradient at the bounds, differs only on that null set).
  * Bounds that need a gradient (rare: data-dependent bounds) get, summed to their scalar shape,
  * dLo = Σ gy where X < lo < hi and dHi = Σ gy where max(X, lo) > hi; ties give no one the gradient.
+ * Masks are multiplied in (`Emit.masked`).
  */
-export const Clip: Rule = ({ node, e, b, gy, needs, shape }) => {
+export const Clip: Rule = ({ node, e, b, gy, needs, shape, floatType }) => {
   const x = node.input[0]!;
   const g = gy[0]!;
   const ys = shape(node.output[0]!);
@@ -22,8 +23,7 @@ export const Clip: Rule = ({ node, e, b, gy, needs, shape }) => {
   };
   const lo = bound(1, 'min');
   const hi = bound(2, 'max');
-  const zero = b.scalarF(0);
-  const masked = (mask: string) => e.op('Where', [mask, g, zero], {}, 'clip_grad');
+  const masked = (mask: string) => e.masked(g, mask, floatType, 'clip_grad');
   const above = lo ? e.op('Greater', [x, lo]) : undefined;
   const below = hi ? e.op('Less', [x, hi]) : undefined;
   const inside = above && below ? e.op('And', [above, below]) : (above ?? below);

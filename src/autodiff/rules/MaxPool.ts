@@ -8,17 +8,17 @@ import { overlapGrad } from './maxpool/overlap.js';
 import { reshapeGrad } from './maxpool/reshape.js';
 import { upsampler } from './maxpool/shared.js';
 import { findStem, stemGrad, type Stem } from './maxpool/stem.js';
-import { groupedUnpoolGrad, unpoolGrad } from './maxpool/unpool.js';
+import { groupedUnpoolGrad, scatterGrad, unpoolGrad } from './maxpool/unpool.js';
 
 /**
- * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of seven routes, in
- * ./maxpool/ (reshape, overlap, grouped and unpool in unpool.ts, mask, blocked, stem); `route` says which is taken when,
+ * MaxPool (2-D; 1-D and 3-D are rewritten as 2-D first, see lower/MaxPool.ts): the gradient goes to each window's maximum, by one of eight routes, in
+ * ./maxpool/ (reshape, overlap, scatter, grouped and unpool in unpool.ts, mask, blocked, stem); `route` says which is taken when,
  * and why. A Relu whose output feeds only the MaxPool is folded in: its mask is applied at the
  * pooled resolution and the Relu node skipped, so a window whose maximum is 0 gets no gradient.
  *
  * Exact ties within a window follow `ctx.maxpoolTies` (`GRADIENT_OPTIONS`), on every route:
  * - first (default): the window's first maximum in row-major order gets the whole gradient, as in
- *   PyTorch (and ONNX Runtime's MaxPool Indices): the unpool, grouped and stem routes, and the
+ *   PyTorch (and ONNX Runtime's MaxPool Indices): the unpool, scatter, grouped and stem routes, and the
  *   reshape route with ArgMax (which returns the first index of the maximum).
  * - share: exact ties share the gradient equally (the symmetric subgradient): the mask and blocked
  *   routes for windows that tile the input, and the reshape and overlap routes comparing each
@@ -39,6 +39,7 @@ export const MaxPool: Rule = (ctx) => {
   const r = route(ctx, xs, ys, win, relu);
   if (r.route === 'reshape') return [reshapeGrad(ctx, xs, ys, win, relu, ctx.maxpoolTies), null];
   if (r.route === 'overlap') return [overlapGrad(ctx, xs, ys, win), null];
+  if (r.route === 'scatter') return [scatterGrad(ctx, xs, relu), null];
   if (r.route === 'grouped') return [groupedUnpoolGrad(ctx, xs, ys, win), null];
   if (r.route === 'unpool') return [unpoolGrad(ctx, xs, win, relu), null];
   // The tiling-window routes share one nearest upsampling, whose scales constant comes first in
@@ -50,7 +51,7 @@ export const MaxPool: Rule = (ctx) => {
   return [null, null];
 };
 
-type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'grouped' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
+type Route = { route: 'reshape' } | { route: 'overlap' } | { route: 'scatter' } | { route: 'grouped' } | { route: 'unpool' } | { route: 'mask' } | { route: 'blocked' } | { route: 'stem'; stem: Stem };
 
 /** Which route a 2-D MaxPool's gradient takes, and why. */
 function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: NodeP | undefined): Route {
@@ -73,8 +74,10 @@ function route(ctx: GradContext, xs: number[], ys: number[], win: Window, relu: 
   // the overlaps; MaxUnpool can only give the first maximum.
   if (!first && (!nonOverlapping || overhang || !tiling || ctx.opset < 13)) return { route: 'overlap' };
   // First maximum with overlapping, padded or dilated windows, or ceil_mode windows past the
-  // input: the forward node's Indices and one MaxUnpool per group of windows that do not overlap.
-  if (!nonOverlapping || overhang) return { route: 'grouped' };
+  // input: the forward node's Indices and one ScatterElements that adds (opset 16; the gradient
+  // graph of an opset 13–15 model is built at 16, see gradientOpset), else one MaxUnpool per
+  // group of windows that do not overlap.
+  if (!nonOverlapping || overhang) return { route: ctx.opset >= 16 ? 'scatter' : 'grouped' };
   // First maximum, gaps between windows, sizes not divisible, or an opset without Resize's
   // scales-only form (< 13): the forward node's Indices and MaxUnpool.
   if (!tiling || ctx.opset < 13) return { route: 'unpool' };

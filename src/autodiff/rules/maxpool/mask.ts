@@ -1,6 +1,7 @@
 import type { GradContext } from '../../context.js';
 import type { NodeP } from '../../../onnx/proto.js';
 import type { Window } from '../../spatial.js';
+import { reluPooled } from './shared.js';
 
 /**
  * Mask route (tie-sharing rule; float32 windows that tile the input, opset ≥ 13, channels not a
@@ -13,8 +14,7 @@ import type { Window } from '../../spatial.js';
 export function maskGrad(ctx: GradContext, win: Window, relu: NodeP | undefined, up: (v: string) => string): string | null {
   const { node, e, b, gy, floatType } = ctx;
   const y = node.output[0]!;
-  let g = gy[0]!;
-  if (relu) g = e.op('Where', [e.op('Greater', [y, b.scalarF(0)]), g, b.scalarF(0)], {}, 'relu_pool_grad');
+  const g = relu ? reluPooled(ctx) : gy[0]!;
   const mask = e.op('Equal', [node.input[0]!, up(y)], {}, 'pool_mask');
   const area = win.kernel.reduce((p, k) => p * k, 1);
   const maskF = e.castFloat(mask, floatType);

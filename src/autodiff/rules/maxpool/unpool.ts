@@ -1,6 +1,7 @@
 import type { GradContext } from '../../context.js';
 import type { NodeP } from '../../../onnx/proto.js';
 import type { Window } from '../../spatial.js';
+import { reluPooled } from './shared.js';
 
 /**
  * MaxUnpool route (first-maximum tie rule, non-overlapping windows that are not a Conv stem's):
@@ -16,8 +17,7 @@ export function unpoolGrad(ctx: GradContext, xs: number[], win: Window, relu: No
   const indices = ctx.forwardOutput(1, 'pool_indices');
   const unpool = (g: string) => e.op('MaxUnpool', [g, indices, b.constI64(xs)], { kernel_shape: win.kernel, strides: win.strides }, 'pool_grad');
   if (relu) {
-    const masked = e.op('Where', [e.op('Greater', [node.output[0]!, b.scalarF(0)]), gy[0]!, b.scalarF(0)], {}, 'relu_pool_grad');
-    ctx.bypass([relu], unpool(masked));
+    ctx.bypass([relu], unpool(reluPooled(ctx)));
     return null;
   }
   return unpool(gy[0]!);
@@ -51,4 +51,27 @@ export function groupedUnpoolGrad(ctx: GradContext, xs: number[], ys: number[], 
     }
   }
   return parts.length === 1 ? parts[0]! : e.op('Sum', parts, {}, 'pool_grouped_sum');
+}
+
+/**
+ * Overlapping (or padded, dilated, ceil_mode) windows with the first-maximum tie rule, at opset 16
+ * or later: the forward node's Indices (flat over the whole N·C·H·W input) and one
+ * ScatterElements with reduction `add` into a zero tensor, so an element that is the maximum of
+ * several windows gets the sum of their gradients — added in the windows' row-major order, the
+ * order PyTorch's max_pool2d backward adds them in, so the sums match it bit for bit. This is the
+ * grouped route's result in one node instead of gh·gw MaxUnpools over Slices and a Sum (GoogLeNet's
+ * 3×3 stride-1 pools are nine groups each). A Relu whose output feeds only the MaxPool is folded
+ * in as in the unpool route: its mask applied at the pooled resolution, the Relu node skipped.
+ */
+export function scatterGrad(ctx: GradContext, xs: number[], relu: NodeP | undefined): string | null {
+  const { node, e, b, gy } = ctx;
+  const indices = ctx.forwardOutput(1, 'pool_indices');
+  const g = relu ? reluPooled(ctx) : gy[0]!;
+  const flat = b.constI64([-1]);
+  const zeros = e.zeros([xs.reduce((p, d) => p * d, 1)], 'float32');
+  const summed = e.op('ScatterElements', [zeros, e.op('Reshape', [indices, flat]), e.op('Reshape', [g, flat])], { axis: 0, reduction: 'add' }, 'pool_scatter');
+  const dx = e.op('Reshape', [summed, b.constI64(xs)], {}, 'pool_grad');
+  if (!relu) return dx;
+  ctx.bypass([relu], dx);
+  return null;
 }
