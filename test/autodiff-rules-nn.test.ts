@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { gradcheck } from '../src/autodiff/gradcheck.js';
 import { MAXPOOL_TIES, type MaxpoolTies } from '../src/autodiff/options.js';
 import type { Feed } from '../src/autodiff/probe.js';
-import { float, type AttrValue } from '../src/onnx/graph.js';
+import { attrInt, float, type AttrValue } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
 import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
@@ -204,10 +204,23 @@ test('Conv: strided dX as a sub-pixel Conv (phases shuffled or placed), matching
     assert.ok(!backward.some((n) => n.op_type === 'ConvTranspose'), `${label}: no ConvTranspose`);
     assert.equal(backward.some((n) => n.op_type === 'DepthToSpace'), how === 'shuffle', `${label}: ${how}`);
   }
-  // Unequal strides with every phase used, some but not all phases used (2×2 stride 3), dilation,
-  // and groups (depthwise: ORT's ConvTranspose is faster there) keep ConvTranspose.
+  // Depthwise (group = channels, multiplier 1): a grouped sub-pixel Conv, P outputs per group.
   for (const spec of [
-    { x: [1, 8, 9, 8], w: [8, 1, 3, 3], attrs: { group: 8, strides: [2, 2], pads: [1, 1, 1, 1] } },
+    { x: [2, 8, 9, 8], w: [8, 1, 3, 3], attrs: { group: 8, strides: [2, 2], pads: [1, 1, 1, 1] } },
+    { x: [1, 16, 8, 8], w: [16, 1, 5, 5], attrs: { group: 16, strides: [2, 2], pads: [2, 2, 2, 2] } },
+    { x: [1, 3, 7, 6], w: [3, 1, 2, 2], attrs: { group: 3, strides: [2, 2] } },
+  ] as ConvSpec[]) {
+    await check(conv(spec));
+    const c = conv(spec);
+    const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+    const sub = backward.find((n) => (n.name ?? '').includes('conv_dx_sub'));
+    assert.equal(sub && attrInt(sub, 'group', 1), spec.x[1], `${JSON.stringify(spec.attrs)}: grouped sub-pixel Conv`);
+    assert.ok(!backward.some((n) => n.op_type === 'ConvTranspose'), `${JSON.stringify(spec.attrs)}: no ConvTranspose`);
+  }
+  // Unequal strides with every phase used, some but not all phases used (2×2 stride 3), dilation,
+  // and other groups (a depthwise multiplier of 2, two groups of two) keep ConvTranspose.
+  for (const spec of [
+    { x: [1, 8, 9, 8], w: [16, 1, 3, 3], attrs: { group: 8, strides: [2, 2], pads: [1, 1, 1, 1] } },
     { x: [1, 4, 9, 9], w: [4, 2, 3, 3], attrs: { group: 2, strides: [2, 2] } },
     { x: [1, 3, 8, 9], w: [2, 3, 2, 2], attrs: { strides: [3, 3] } },
     { x: [1, 2, 6, 7], w: [3, 2, 3, 3], attrs: { strides: [2, 3], pads: [1, 1, 1, 1] } },

@@ -62,9 +62,12 @@ export const Conv: Rule = ({ node, e, b, gy, needs, shape, constFloats, floatTyp
   }
   const poly = wv && floatType === 'float32' && group === 1 ? polyphaseDx(e, b, gy[0]!, wv, xs, ws, win) : null;
   if (poly) return [poly, ...grads.slice(1)];
-  // Grouped and depthwise strided convolutions keep ConvTranspose: their phase Conv (s² outputs
-  // per group) misses the blocked kernels and the shuffle costs more than it saves (MobileNetV3).
-  const sub = wv && floatType === 'float32' && group === 1 ? subpixelDx(e, b, gy[0]!, wv, xs, ws, ys, win) : null;
+  // Depthwise strided convolutions (channel multiplier 1) take the same sub-pixel form as a grouped
+  // Conv with s² outputs per group: ORT's grouped ConvTranspose runs one tiny GEMM and col2im per
+  // group and image (EfficientNet-B0's four strided depthwise dX, batch 8 at 64×64: 5.5–8 ms as
+  // ConvTranspose, 4 ms as grouped Conv + DepthToSpace). Other grouped ones keep ConvTranspose.
+  const depthwise = group > 1 && group === xs[1] && ws[0] === group;
+  const sub = wv && floatType === 'float32' && (group === 1 || depthwise) ? subpixelDx(e, b, gy[0]!, wv, xs, ws, ys, win, depthwise) : null;
   if (sub) return [sub, ...grads.slice(1)];
   const outPad = outputPadding(win, xs.slice(2), ys.slice(2));
   const dx = e.op('ConvTranspose', [gy[0]!, w], {
@@ -137,9 +140,11 @@ function polyphaseDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Fl
  * phase with taps (a 1×1 stride-2 shortcut), the same DepthToSpace places it among zero phases at
  * stride 2, and a zero Pad of a 6-D view at other strides. The
  * result is cropped to X's size (rows no window reached stay zero). Exact: the same products,
- * summed in another order. Null when the geometry does not fit (the caller uses ConvTranspose).
+ * summed in another order. A depthwise W (`depthwise`: group = channels, multiplier 1) gives a
+ * Conv of group c with one input and P outputs per group. Null when the geometry does not fit (the
+ * caller uses ConvTranspose).
  */
-function subpixelDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Float64Array, xs: number[], ws: number[], ys: number[], win: Window): string | null {
+function subpixelDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Float64Array, xs: number[], ws: number[], ys: number[], win: Window, depthwise = false): string | null {
   if (xs.length !== 4 || win.strides.every((s) => s === 1) || win.dilations.some((d) => d !== 1)) return null;
   const [n, c] = xs as [number, number];
   const m = ws[0]!;
@@ -172,24 +177,27 @@ function subpixelDx(e: Emit, b: GraphBuilder, gy: string, wv: Float32Array | Flo
   // ResNet-18's three shortcuts: 6.5 ms of Pad per batch of 128 at 32×32).
   const spread = single && ah.s === 2 && aw.s === 2;
   const np = spread ? 4 : ah.phases.length * aw.phases.length;
-  // Wsub[c·P + φ, m, th, tw] = W[m, c, ah, aw] for phase φ = (ρh, ρw).
-  const out = new Float32Array(c * np * m * ah.kk * aw.kk);
+  // Wsub[c·P + φ, m, th, tw] = W[m, c, ah, aw] for phase φ = (ρh, ρw). Depthwise: group c, one
+  // input channel per group, Wsub[c·P + φ, 0, th, tw] = W[c, 0, ah, aw].
+  const mIn = depthwise ? 1 : m;
+  const out = new Float32Array(c * np * mIn * ah.kk * aw.kk);
   for (let ci = 0; ci < c; ci++) {
     ah.phases.forEach((ph, ih) => aw.phases.forEach((pw, iw) => {
       const o = ci * np + (spread ? ph.rho * 2 + pw.rho : ih * aw.phases.length + iw);
-      for (let mm = 0; mm < m; mm++) {
+      for (let mm = 0; mm < mIn; mm++) {
         for (const th of ph.taps) {
           for (const tw of pw.taps) {
-            out[((o * m + mm) * ah.kk + (th.d - ah.dmin)) * aw.kk + (tw.d - aw.dmin)] = wv[((mm * c + ci) * ah.k + th.a) * aw.k + tw.a]!;
+            const src = depthwise ? (ci * ah.k + th.a) * aw.k + tw.a : ((mm * c + ci) * ah.k + th.a) * aw.k + tw.a;
+            out[((o * mIn + mm) * ah.kk + (th.d - ah.dmin)) * aw.kk + (tw.d - aw.dmin)] = wv[src]!;
           }
         }
       }
     }));
   }
-  const w = b.tensor('conv_wsub', [c * np, m, ah.kk, aw.kk], out);
+  const w = b.tensor('conv_wsub', [c * np, mIn, ah.kk, aw.kk], out);
   const padsEnd = [Math.max(0, ah.padEnd), Math.max(0, aw.padEnd)];
   const src = ah.cut > 0 || aw.cut > 0 ? e.slice(gy, [ah.cut, aw.cut], [ys[2]!, ys[3]!], [2, 3]) : gy;
-  let y = e.op('Conv', [src, w], { kernel_shape: [ah.kk, aw.kk], strides: [1, 1], pads: [ah.padBegin, aw.padBegin, ...padsEnd] }, 'conv_dx_sub');
+  let y = e.op('Conv', [src, w], { group: depthwise ? c : undefined, kernel_shape: [ah.kk, aw.kk], strides: [1, 1], pads: [ah.padBegin, aw.padBegin, ...padsEnd] }, 'conv_dx_sub');
   if (ah.padEnd < 0 || aw.padEnd < 0) y = e.slice(y, [0, 0], [ah.q, aw.q], [2, 3]);
   let full: string;
   if (all || spread) full = e.op('DepthToSpace', [y], { blocksize: ah.s, mode: 'CRD' }, 'conv_dx_shuffle');
