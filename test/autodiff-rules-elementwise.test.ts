@@ -6,7 +6,7 @@ import { probe, type Feed } from '../src/autodiff/probe.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { defaultOpset, float } from '../src/onnx/graph.js';
 import { makeModel, node } from '../src/onnx/make.js';
-import { DataType, type ModelP, type TensorP } from '../src/onnx/proto.js';
+import { DataType, type ModelP, type NodeP, type TensorP } from '../src/onnx/proto.js';
 import { int64Tensor, makeTensor } from '../src/onnx/tensor.js';
 import { Rng } from '../src/rng.js';
 import { drawValues, gradOfSumOf, unsupportedNode, type RuleCase, type RuleInput } from './autodiff-helpers.js';
@@ -89,11 +89,13 @@ function gradOfSum(c: Case, wrt: string): Promise<number[]> {
  * Builds (does not run) the backward graph of a one-output model from hand-written shapes, for
  * rule errors on nodes ONNX Runtime itself would refuse to load.
  */
-function buildOnly(model: ModelP, shapes: Record<string, number[]>): void {
+/** Builds the backward graph without running it; returns the nodes the rules emitted. */
+function buildOnly(model: ModelP, shapes: Record<string, number[]>): NodeP[] {
   const types = new Map(Object.keys(shapes).map((k) => [k, 'float32']));
   const b = new GraphBuilder(model.graph, 't_');
   const pr = { shapes: new Map(Object.entries(shapes)), types, ints: new Map<string, number[]>() };
   buildBackward({ graph: model.graph, probe: pr, b, opset: defaultOpset(model), wrt: ['x'], seeds: new Map([['y', 'seed']]) });
+  return b.nodes;
 }
 
 const f64 = (name: string, values: number[], dims: number[] = [values.length]) => makeTensor(name, dims, Float64Array.from(values));
@@ -181,6 +183,43 @@ test('HardSwish: opset 14, float32', async () => {
 
 test('HardSwish: PyTorch boundary convention (x/3 + ½ at ±3)', async () => {
   const g = await gradOfSum({ op: 'HardSwish', dtype: 'float32', opset: 14, nodes: unary('HardSwish'), inputs: [X([5], { values: [-4, -3, 0, 3, 4] })] }, 'x');
+  assert.deepEqual(g, [0, -0.5, 0.5, 1.5, 1]);
+});
+
+// Exporters write SiLU as x·Sigmoid(x) and, before opset 14, HardSwish as x·HardSigmoid(x) with
+// α = 1/6: the Mul rule takes each pair in PyTorch's backward formula (fewer nodes, no Sum of two
+// contributions to x); with the gate's output used elsewhere too, the two rules apply separately.
+test('x·Sigmoid(x) (SiLU) and x·HardSigmoid(x) (HardSwish before opset 14): one rule for the pair, matching finite differences, either operand order', async () => {
+  for (const order of [['x', 's'], ['s', 'x']]) {
+    const silu: Case = { op: 'Mul', dtype: 'float32', nodes: [node('Sigmoid', ['x'], ['s']), node('Mul', order, ['y'])], inputs: [X([2, 3, 4], { lo: -4, hi: 4 })] };
+    await check(silu);
+    const hswish: Case = {
+      op: 'Mul',
+      dtype: 'float32',
+      nodes: [node('HardSigmoid', ['x'], ['s'], { alpha: float(1 / 6), beta: float(0.5) }), node('Mul', order, ['y'])],
+      inputs: [X([2, 3, 4], { lo: -5, hi: 5, avoid: [-3, 3] })],
+    };
+    await check(hswish);
+  }
+  const nodesOf = async (nodes: ReturnType<typeof node>[]) => {
+    const model = modelOf({ op: 'Mul', dtype: 'float32', nodes, inputs: [X([2, 3])] });
+    return buildOnly(model, { x: [2, 3], s: [2, 3], y: [2, 3] }).map((n) => n.op_type);
+  };
+  const pair = await nodesOf([node('Sigmoid', ['x'], ['s']), node('Mul', ['x', 's'], ['y'])]);
+  assert.ok(!pair.includes('Sum'), `SiLU: one contribution to x (${pair.join(' ')})`);
+  assert.equal(pair.length, 5, `SiLU: five nodes (${pair.join(' ')})`);
+  // A HardSigmoid with other constants is not HardSwish's gate: the two rules apply and sum.
+  const other = await nodesOf([node('HardSigmoid', ['x'], ['s'], { alpha: float(0.2) }), node('Mul', ['x', 's'], ['y'])]);
+  assert.ok(other.includes('Sum'), `HardSigmoid α 0.2: separate rules (${other.join(' ')})`);
+});
+
+test('x·HardSigmoid(x): PyTorch\'s hardswish boundary convention (x/3 + ½ at ±3), as the HardSwish op', async () => {
+  const g = await gradOfSum({
+    op: 'Mul',
+    dtype: 'float32',
+    nodes: [node('HardSigmoid', ['x'], ['s'], { alpha: float(1 / 6), beta: float(0.5) }), node('Mul', ['x', 's'], ['y'])],
+    inputs: [X([5], { values: [-4, -3, 0, 3, 4] })],
+  }, 'x');
   assert.deepEqual(g, [0, -0.5, 0.5, 1.5, 1]);
 });
 

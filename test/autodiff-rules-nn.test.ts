@@ -868,6 +868,25 @@ test('GlobalAveragePool: [2,3,4,5], 1-D [2,3,7] and 3-D [1,2,2,3,2], float32', a
   await check({ op: 'GlobalAveragePool', dtype: 'float32', nodes: unary('GlobalAveragePool'), inputs: [X([1, 2, 2, 3, 2])] });
 });
 
+// A squeeze-excitation gate: x feeds GlobalAveragePool and the Mul by the gate. The pool's
+// gradient is not spread with an Expand: the Sum of x's two contributions broadcasts it.
+test('GlobalAveragePool in a squeeze-excitation block: its gradient summed by broadcasting, no Expand, matching finite differences', async () => {
+  const c: Case = {
+    op: 'GlobalAveragePool',
+    dtype: 'float32',
+    nodes: [node('GlobalAveragePool', ['x'], ['p']), node('Sigmoid', ['p'], ['g']), node('Mul', ['x', 'g'], ['y'])],
+    inputs: [X([2, 3, 4, 5])],
+  };
+  await check(c);
+  const { backward } = await gradOfSumWithGraph(modelOf(c), feedsFor(c, new Rng(0)), 'x', 'float32');
+  assert.ok(!backward.some((n) => n.op_type === 'Expand'), backward.map((n) => n.op_type).join(' '));
+  // Alone, the pool's gradient is still spread to x's shape.
+  const alone: Case = { op: 'GlobalAveragePool', dtype: 'float32', nodes: unary('GlobalAveragePool'), inputs: [X([2, 3, 4, 5])] };
+  const g = await gradOfSumWithGraph(modelOf(alone), feedsFor(alone, new Rng(0)), 'x', 'float32');
+  assert.equal(g.grad.length, 120);
+  assert.ok(g.grad.every((v) => Math.abs(v - 1 / 20) < 1e-7));
+});
+
 // ─── BatchNormalization (inference form) ──────────────────────────────────────────────────────
 
 const bnParams = (dtype: Dtype, c: number): TensorP[] => [

