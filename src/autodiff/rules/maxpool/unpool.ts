@@ -13,7 +13,7 @@ import { reluPooled } from './shared.js';
  * applied at the pooled resolution and the Relu node is skipped.
  */
 export function unpoolGrad(ctx: GradContext, xs: number[], win: Window, relu: NodeP | undefined): string | null {
-  const { node, e, b, gy } = ctx;
+  const { e, b, gy } = ctx;
   const indices = ctx.forwardOutput(1, 'pool_indices');
   const unpool = (g: string) => e.op('MaxUnpool', [g, indices, b.constI64(xs)], { kernel_shape: win.kernel, strides: win.strides }, 'pool_grad');
   if (relu) {
@@ -57,14 +57,14 @@ export function groupedUnpoolGrad(ctx: GradContext, xs: number[], ys: number[], 
  * Overlapping (or padded, dilated, ceil_mode) windows with the first-maximum tie rule, at opset 16
  * or later: the forward node's Indices (flat over the whole N·C·H·W input) and one
  * ScatterElements with reduction `add` into a zero tensor, so an element that is the maximum of
- * several windows gets the sum of their gradients — added in the windows' row-major order, the
- * order PyTorch's max_pool2d backward adds them in, so the sums match it bit for bit. This is the
+ * several windows gets the sum of their gradients, added in the windows' row-major order (the
+ * order PyTorch's max_pool2d backward adds them in; the grouped route adds group by group). This is the
  * grouped route's result in one node instead of gh·gw MaxUnpools over Slices and a Sum (GoogLeNet's
  * 3×3 stride-1 pools are nine groups each). A Relu whose output feeds only the MaxPool is folded
  * in as in the unpool route: its mask applied at the pooled resolution, the Relu node skipped.
  */
 export function scatterGrad(ctx: GradContext, xs: number[], relu: NodeP | undefined): string | null {
-  const { node, e, b, gy } = ctx;
+  const { e, b, gy } = ctx;
   const indices = ctx.forwardOutput(1, 'pool_indices');
   const g = relu ? reluPooled(ctx) : gy[0]!;
   const flat = b.constI64([-1]);
