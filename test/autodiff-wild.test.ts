@@ -246,7 +246,7 @@ test('opset 9 Pad/Clip/Slice/Upsample upgraded to 11: same forward, gradient by 
 
 
 
-test('the gradient graph of an opset 13–15 model with a MaxPool is built at opset 16 (ScatterElements adds); RoiAlign, older opsets and models without MaxPool keep theirs', () => {
+test('the gradient graph of an opset 13–15 model with a MaxPool is built at opset 16 (ScatterElements adds); RoiAlign, BatchNormalization statistics outputs, older opsets and models without MaxPool keep theirs', () => {
   const model = (opset: number, ops: string[]) =>
     makeModel({
       inputs: [{ name: 'x', shape: [1, 1, 4, 4] }],
@@ -266,6 +266,9 @@ test('the gradient graph of an opset 13–15 model with a MaxPool is built at op
   assert.equal(at(12, ['MaxPool']), 12);
   assert.equal(at(13, ['Relu', 'Sigmoid']), 13);
   assert.equal(at(13, ['MaxPool', 'RoiAlign']), 13);
+  const bnStats = model(13, ['MaxPool']);
+  bnStats.graph.node.push(node('BatchNormalization', ['y', 's', 'b', 'm', 'v'], ['bn', 'bn_mean', 'bn_var']));
+  assert.equal(gradientOpset(bnStats), 13, 'a BatchNormalization with statistics outputs keeps the opset');
   // A MaxPool inside an If branch counts too.
   const branch = makeModel({ inputs: [], outputs: ['b'], nodes: [node('MaxPool', ['x'], ['b'], { kernel_shape: [2, 2] })], opset: 13 }).graph;
   const withIf = model(13, ['Relu']);

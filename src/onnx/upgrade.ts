@@ -78,8 +78,10 @@ export const SCATTER_ADD_OPSET = 16;
  * ScatterElements that adds (rules/maxpool/unpool.ts) rather than a MaxUnpool per group of windows.
  * Opsets 14–16 gave a classifier's ops new types, new ops and attributes whose defaults keep the
  * old meaning; the one op whose meaning changed, RoiAlign (its coordinate mode's default), keeps
- * the model at its own opset, as do models before 13 (13 changed Softmax, Split, Squeeze, …) and
- * models without a MaxPool. The forward values are those of the model's own opset.
+ * the model at its own opset, as does a BatchNormalization that lists its running statistics as
+ * outputs (opset 14 allows them only in training mode), and so do models before 13 (13 changed
+ * Softmax, Split, Squeeze, …) and models without a MaxPool. The forward values are those of the
+ * model's own opset.
  */
 export function gradientOpset(m: ModelP): number {
   const from = defaultOpset(m);
@@ -88,11 +90,13 @@ export function gradientOpset(m: ModelP): number {
   const walk = (g: GraphP): void => {
     for (const n of g.node) {
       if (!n.domain || n.domain === 'ai.onnx') ops.add(n.op_type);
+      // BatchNormalization-14 has no inference outputs beyond Y (9–13 allowed running statistics).
+      if (n.op_type === 'BatchNormalization' && n.output.slice(1).some(Boolean)) ops.add('BatchNormalization with statistics outputs');
       for (const a of n.attribute) for (const sub of a.g ? [a.g] : a.graphs ?? []) walk(sub);
     }
   };
   walk(m.graph);
-  if (!ops.has('MaxPool') || ops.has('RoiAlign')) return from;
+  if (!ops.has('MaxPool') || ops.has('RoiAlign') || ops.has('BatchNormalization with statistics outputs')) return from;
   m.opset_import = m.opset_import.map((o) => (!o.domain || o.domain === 'ai.onnx' ? { ...o, version: SCATTER_ADD_OPSET } : o));
   return SCATTER_ADD_OPSET;
 }
