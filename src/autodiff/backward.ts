@@ -218,12 +218,11 @@ export { NO_GRADIENT };
  * Convs that made its inputs. Null when the parts do not all have that form.
  */
 function sumShuffled(b: GraphBuilder, parts: readonly string[]): string | null {
-  const shuffles = parts.map((p) => b.nodes.find((n) => n.output[0] === p));
-  const first = shuffles[0];
-  if (!first || first.op_type !== 'DepthToSpace') return null;
+  const shuffles = soleEmitted(b, parts);
+  const first = shuffles?.[0];
+  if (!shuffles || !first || first.op_type !== 'DepthToSpace') return null;
   const key = (n: NodeP) => `${attrInt(n, 'blocksize', 0)}:${attrString(n, 'mode', 'DCR')}`;
   if (shuffles.some((n) => !n || n.op_type !== 'DepthToSpace' || key(n) !== key(first))) return null;
-  if (b.nodes.some((n) => n.input.some((v) => parts.includes(v)))) return null;
   for (const n of shuffles) b.nodes.splice(b.nodes.indexOf(n!), 1);
   const summed = b.op('Sum', shuffles.map((n) => n!.input[0]!), {}, 'fanin_phases');
   return b.op('DepthToSpace', [summed], { blocksize: attrInt(first, 'blocksize', 0), mode: attrString(first, 'mode', 'DCR') }, 'fanin');
@@ -237,10 +236,18 @@ function sumShuffled(b: GraphBuilder, parts: readonly string[]): string | null {
  * additions in the same order.
  */
 function sumExpanded(b: GraphBuilder, parts: readonly string[]): string | null {
-  const made = parts.map((p) => b.nodes.find((n) => n.output[0] === p));
-  const expands = made.filter((n): n is NodeP => n?.op_type === 'Expand');
-  if (expands.length === 0 || expands.length === parts.length) return null;
-  if (b.nodes.some((n) => n.input.some((v) => parts.includes(v)))) return null;
+  const made = soleEmitted(b, parts);
+  const expands = made?.filter((n): n is NodeP => n?.op_type === 'Expand') ?? [];
+  if (!made || expands.length === 0 || expands.length === parts.length) return null;
   for (const n of expands) b.nodes.splice(b.nodes.indexOf(n), 1);
   return b.op('Sum', parts.map((p, i) => (made[i]?.op_type === 'Expand' ? made[i]!.input[0]! : p)), {}, 'fanin');
+}
+
+/**
+ * The node the backward pass emitted for each part (undefined for a part it did not emit), or
+ * null when some emitted node reads a part: then a part is used elsewhere and its node must stay.
+ */
+function soleEmitted(b: GraphBuilder, parts: readonly string[]): (NodeP | undefined)[] | null {
+  if (b.nodes.some((n) => n.input.some((v) => parts.includes(v)))) return null;
+  return parts.map((p) => b.nodes.find((n) => n.output[0] === p));
 }
