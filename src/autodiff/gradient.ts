@@ -3,14 +3,14 @@ import { ModelError, UnsupportedOpError, UsageError } from '../errors.js';
 import type { Model } from '../engine/model.js';
 import { createSession, runFloat } from '../engine/session.js';
 import { GraphBuilder } from '../onnx/builder.js';
-import { defaultOpset, makeValueInfo, valueElemType } from '../onnx/graph.js';
-import { cloneModel, DataType, type ModelP } from '../onnx/proto.js';
+import { makeValueInfo, valueElemType } from '../onnx/graph.js';
+import { DataType, type ModelP } from '../onnx/proto.js';
 import { buildBackward } from './backward.js';
 import { Emit } from './context.js';
 import { emitLossHead, type LossSpec } from './loss.js';
 import type { GradientOptions } from './options.js';
 import { lowerForGradient } from './lower.js';
-import { gradientOpset, upgradeOpset } from '../onnx/upgrade.js';
+import { gradientModel } from '../onnx/upgrade.js';
 
 export const GRAD_INPUTS = { labels: 'gauntlet_labels', targets: 'gauntlet_targets' } as const;
 export const GRAD_OUTPUTS = { loss: 'gauntlet_loss', grad: 'gauntlet_grad' } as const;
@@ -41,12 +41,10 @@ export async function buildGradientModel(
   notesOut?: string[],
 ): Promise<ModelP> {
   const n = x.dims[0]!;
-  const up = upgradeOpset(model, label);
-  const m = cloneModel(up.model);
+  const { model: m, opset, notes: upgraded } = gradientModel(model, label);
   const g = m.graph;
-  const opset = gradientOpset(m);
   const { probe: pr, notes } = await lowerForGradient(m, { [io.input]: x }, label);
-  notesOut?.push(...up.notes, ...notes);
+  notesOut?.push(...upgraded, ...notes);
   const b = new GraphBuilder(g, 'gauntlet_bw_');
   const e = new Emit(b, opset);
   const scoresShape = pr.shapes.get(io.output);

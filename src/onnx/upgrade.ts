@@ -1,6 +1,6 @@
 import { UnsupportedOpError } from '../errors.js';
 import { attrFloat, attrInt, attrInts, attrString, defaultOpset, makeAttr } from './graph.js';
-import { num, type GraphP, type ModelP, type NodeP, type TensorP } from './proto.js';
+import { cloneModel, num, type GraphP, type ModelP, type NodeP, type TensorP } from './proto.js';
 import { floatTensor, int64Tensor } from './tensor.js';
 
 /** The opset the gradient engine's rules emit for; older models are upgraded to it in memory. */
@@ -99,6 +99,16 @@ export function gradientOpset(m: ModelP): number {
   if (!ops.has('MaxPool') || ops.has('RoiAlign') || ops.has('BatchNormalization with statistics outputs')) return from;
   m.opset_import = m.opset_import.map((o) => (!o.domain || o.domain === 'ai.onnx' ? { ...o, version: SCATTER_ADD_OPSET } : o));
   return SCATTER_ADD_OPSET;
+}
+
+/**
+ * The copy of `model` that a gradient or training graph is built in: opsets 7–10 upgraded to 11
+ * (`upgradeOpset`, whose notes come back), then raised by `gradientOpset`, whose opset the rules emit for.
+ */
+export function gradientModel(model: ModelP, label: string): { model: ModelP; opset: number; notes: string[] } {
+  const up = upgradeOpset(model, label);
+  const m = cloneModel(up.model);
+  return { model: m, opset: gradientOpset(m), notes: up.notes };
 }
 
 /** One node at opset 11, the same node when nothing changed, or a string saying why it cannot be upgraded. */
